@@ -1,0 +1,1 @@
+"""Small helpers shared by every layer: atomic I/O, safe loading, devices, errors."""

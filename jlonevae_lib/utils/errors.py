@@ -1,0 +1,42 @@
+"""User-facing errors and the CLI wrapper that shows them as one readable line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable[..., int | None])
+
+
+class JLoneVAEError(Exception):
+    """An error caused by the user's input (flags, files, names) with a message saying what to do.
+
+    CLIs catch it and print ``error: <message>`` without a traceback.
+    """
+
+
+class DataFileError(JLoneVAEError):
+    """A data or model file is missing, truncated, corrupt or has the wrong shape."""
+
+
+class UnsafePickleError(JLoneVAEError):
+    """A pickle file asked to build an object that is not plain data."""
+
+
+def cli_errors(main: F) -> F:
+    """Decorate a CLI ``main``: user errors become one line on stderr and exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except JLoneVAEError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper  # type: ignore[return-value]
