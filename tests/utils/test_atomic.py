@@ -1,0 +1,33 @@
+import json
+
+import pytest
+
+from jlonevae_lib.utils.atomic import atomic_path, atomic_write, atomic_write_json
+
+
+def test_atomic_json_writes_and_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "sub" / "result.json"
+    atomic_write_json(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]
+
+
+def test_crash_mid_write_keeps_previous_file(tmp_path):
+    target = tmp_path / "result.json"
+    atomic_write_json(target, {"version": 1})
+
+    def crash(f):
+        f.write(b'{"version": 2, "trunc')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, crash)
+    assert json.loads(target.read_text()) == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_atomic_path_keeps_suffix_for_format_sniffing_writers(tmp_path):
+    with atomic_path(tmp_path / "x.npz", suffix=".npz") as tmp:
+        assert tmp.suffix == ".npz"  # np.savez would append ".npz" otherwise
+        tmp.write_bytes(b"data")
+    assert (tmp_path / "x.npz").read_bytes() == b"data"
