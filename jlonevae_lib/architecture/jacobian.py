@@ -1,0 +1,133 @@
+"""The decoder Jacobian and the penalties built on it (SPEC §2). Pure tensor math.
+
+J[k, b] = ∂ decode(z_b) / ∂ z_k: one column per latent dimension, shape (d, B, C, H, W).
+
+Two ways to compute the columns, registered in :data:`JACOBIAN_METHODS`:
+
+- ``"fd"`` (default): forward differences with ε = 1e-3, in one decoder call on (d+1)·B rows,
+  as the reference implementation (and so the paper's results) did.
+- ``"exact"``: forward-mode autodiff (``torch.func.jvp``, vectorised over the d basis vectors
+  with ``torch.func.vmap``).
+
+The two give the same penalty VALUE (1e-4 to 1e-3 relative on the models we tried) but
+different parameter GRADIENTS (cosine similarity ≈0.1 on an untrained defaultConv, even in
+float64): a ReLU that switches between z and z + εe_k makes the FD column a secant, and its
+derivative with respect to the weights differs from the derivative of the tangent; summed over
+the many units of a conv decoder those switches dominate the FD gradient (at ε = 1e-5 the two
+gradients coincide).
+FD is the default for fidelity to the paper; ``"exact"`` is the mathematically clean variant.
+
+Penalties, registered in :data:`JACOBIAN_PENALTIES`: ``"jlone"`` Σ|J|/B (the paper's) and
+``"jltwo"`` ΣJ²/B (its appendix). :func:`jacobian_penalty` combines a method and a penalty and
+can estimate the penalty on a random sub-batch.
+
+Callers pass z DETACHED from the encoder (``z.detach()``): the penalty of the paper is evaluated
+at the sampled latent but its gradient must reach the decoder's parameters only. These
+functions do not detach themselves, so they stay differentiable in z for whoever needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import torch
+
+from jlonevae_lib.utils.errors import JLoneVAEError
+
+Decoder = Callable[[torch.Tensor], torch.Tensor]
+ColumnsFn = Callable[[Decoder, torch.Tensor], torch.Tensor]
+PenaltyFn = Callable[[torch.Tensor], torch.Tensor]
+
+#: The finite-difference step of the reference implementation.
+FD_EPSILON = 1e-3
+
+
+def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
+                        epsilon: float = FD_EPSILON) -> torch.Tensor:
+    """Forward-difference Jacobian columns of ``decode`` at ``z``.
+
+    decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W) with
+    J[k] = (decode(z + ε e_k) - decode(z)) / ε, from ONE call of ``decode`` on the (d+1)·B rows
+    [z + ε e_0; ...; z + ε e_{d-1}; z]. Differentiable w.r.t. the decoder's parameters (and z).
+    """
+    batch_size, latent_dim = z.shape
+    basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
+    shifted = z.unsqueeze(0) + epsilon * basis.unsqueeze(1)  # (d, B, d): row k is z + ε e_k
+    rows = torch.cat((shifted.reshape(latent_dim * batch_size, latent_dim), z))
+    images = decode(rows)
+    images = images.reshape(latent_dim + 1, batch_size, *images.shape[1:])
+    return (images[:-1] - images[-1]) / epsilon
+
+
+def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
+    """Exact Jacobian columns of ``decode`` at ``z`` by forward-mode autodiff.
+
+    decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W). One Jacobian-vector
+    product per basis vector e_k (the same for every row), vectorised over k; the result is an
+    ordinary autograd graph, so ``.backward()`` reaches the decoder's parameters.
+    """
+    batch_size, latent_dim = z.shape
+    basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
+    tangents = basis.unsqueeze(1).expand(latent_dim, batch_size, latent_dim)
+
+    def column(tangent: torch.Tensor) -> torch.Tensor:
+        return torch.func.jvp(decode, (z,), (tangent,))[1]
+
+    return torch.func.vmap(column)(tangents)
+
+
+def jacobian_l1(columns: torch.Tensor) -> torch.Tensor:
+    """The JL1 penalty Σ|J| / B of Jacobian columns (d, B, ...): a scalar."""
+    return columns.abs().sum() / columns.shape[1]
+
+
+def jacobian_l2(columns: torch.Tensor) -> torch.Tensor:
+    """The L2 variant Σ J² / B of Jacobian columns (d, B, ...): a scalar."""
+    return columns.square().sum() / columns.shape[1]
+
+
+JACOBIAN_METHODS: dict[str, ColumnsFn] = {
+    "fd": jacobian_columns_fd,
+    "exact": jacobian_columns_exact,
+}
+
+JACOBIAN_PENALTIES: dict[str, PenaltyFn] = {
+    "jlone": jacobian_l1,
+    "jltwo": jacobian_l2,
+}
+
+_T = TypeVar("_T")
+
+
+def _lookup(registry: dict[str, _T], name: str, what: str) -> _T:
+    try:
+        return registry[name]
+    except KeyError:
+        raise JLoneVAEError(
+            f"unknown Jacobian {what} '{name}'; known: {', '.join(registry)}") from None
+
+
+def jacobian_penalty(decode: Decoder, z: torch.Tensor, penalty: str = "jlone",
+                     method: str = "fd", sub_batch: int | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """The Jacobian penalty of ``decode`` at the latents ``z`` (B, d): a scalar tensor.
+
+    penalty: a name in :data:`JACOBIAN_PENALTIES`; method: a name in :data:`JACOBIAN_METHODS`.
+    Pass ``z`` detached from the encoder (see the module docstring).
+
+    sub_batch k < B evaluates the penalty on k rows drawn without replacement
+    (``torch.randperm(B, generator=generator)``, a CPU generator; None uses the global one)
+    and returns Σ|J_sub|/k. Every row is drawn with probability k/B, so its expectation is the
+    full-batch Σ|J|/B: an unbiased estimate at about k/B of the cost. k >= B or None: full batch.
+    """
+    penalty_fn = _lookup(JACOBIAN_PENALTIES, penalty, "penalty")
+    columns_fn = _lookup(JACOBIAN_METHODS, method, "method")
+    batch_size = z.shape[0]
+    if sub_batch is not None:
+        if sub_batch < 1:
+            raise JLoneVAEError(f"the Jacobian sub-batch must be >= 1 (or None), got {sub_batch}")
+        if sub_batch < batch_size:
+            rows = torch.randperm(batch_size, generator=generator)[:sub_batch]
+            z = z[rows.to(z.device)]
+    return penalty_fn(columns_fn(decode, z))
