@@ -1,0 +1,24 @@
+"""Ground-truth datasets (disentanglement_lib's interface) and their registry.
+
+``get_named_ground_truth_data("threeDots")`` etc.; see :mod:`.ground_truth` for the interface,
+:mod:`.three_dots` for the renderer and datasets, :mod:`.cache` for the training caches.
+"""
+
+from jlonevae_lib.data.ground_truth import (
+    GroundTruthData,
+    available_datasets,
+    data_root,
+    get_named_ground_truth_data,
+    register_ground_truth_data,
+)
+from jlonevae_lib.data.three_dots import ThreeDots, render_three_dots
+
+__all__ = [
+    "GroundTruthData",
+    "ThreeDots",
+    "available_datasets",
+    "data_root",
+    "get_named_ground_truth_data",
+    "register_ground_truth_data",
+    "render_three_dots",
+]
