@@ -11,11 +11,12 @@ from jlonevae_lib.data.ground_truth import (
     get_named_ground_truth_data,
     register_ground_truth_data,
 )
-from jlonevae_lib.data.three_dots import ThreeDots, render_three_dots
+from jlonevae_lib.data.three_dots import ThreeDots, ThreeDotsCache, render_three_dots
 
 __all__ = [
     "GroundTruthData",
     "ThreeDots",
+    "ThreeDotsCache",
     "available_datasets",
     "data_root",
     "get_named_ground_truth_data",

@@ -70,6 +70,8 @@ CACHE_SEED = 0
 LEVEL_SCALE = SUPERSAMPLING**2
 #: Images re-rendered and compared on every load.
 SPOT_CHECK_IMAGES = 16
+#: Rough build speed (rendering and writing) for the progress message.
+IMAGES_PER_SECOND = 30_000
 IMAGE_SHAPE = (DEFAULT_IMAGE_SIDE, DEFAULT_IMAGE_SIDE, 1)
 _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -196,8 +198,9 @@ def load_training_cache(num_images: int, root: str | Path | None = None,
         except DataFileError as err:
             warnings.warn(f"training cache {ours} {err}; rebuilding it", stacklevel=2)
     else:
-        print(f"Building the three-dots training cache {ours} ({num_images} images; "
-              f"once, about {num_images / 50_000:.0f} s)", file=sys.stderr, flush=True)
+        seconds = max(1, round(num_images / IMAGES_PER_SECOND))
+        print(f"Building the three-dots training cache {ours} ({num_images} images, once; "
+              f"about {seconds} s)", file=sys.stderr, flush=True)
     cache = build_training_cache(num_images)
     save_training_cache(ours, cache)
     return cache
@@ -206,8 +209,10 @@ def load_training_cache(num_images: int, root: str | Path | None = None,
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m jlonevae_lib.data.cache --num-images N``: build (or check) a training cache."""
-    parser = argparse.ArgumentParser(prog="python -m jlonevae_lib.data.cache",
-                                     description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m jlonevae_lib.data.cache",
+        description="Build, or validate if present, the three-dots training cache "
+                    "<data root>/threeDots/trainingCache<N>.npz.")
     parser.add_argument("--num-images", type=int, default=PAPER_CACHE_IMAGES,
                         help=f"cache size (default {PAPER_CACHE_IMAGES}, the paper's; "
                              f"{SMALL_CACHE_IMAGES} for threeDotsCacheSmall)")

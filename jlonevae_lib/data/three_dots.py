@@ -43,6 +43,7 @@ from jlonevae_lib.data.ground_truth import (
     register_ground_truth_data,
     to_nchw,
 )
+from jlonevae_lib.data.ground_truth import data_root as default_data_root
 
 #: Number of dots, and of factors (x, y per dot).
 NUM_DOTS = 3
@@ -53,8 +54,6 @@ DEFAULT_IMAGE_SIDE = 64
 DEFAULT_RADIUS = 0.08
 #: Canvas sub-pixels per image pixel along each axis (the reference's 10× supersampling).
 SUPERSAMPLING = 10
-#: A pixel holds ``SUPERSAMPLING**2 + 1`` grey levels: its number of white sub-pixels.
-NUM_LEVELS = SUPERSAMPLING**2 + 1
 #: Training-cache sizes of the paper (``threeDotsCache``) and the small example.
 PAPER_CACHE_IMAGES = 500_000
 SMALL_CACHE_IMAGES = 20_000
@@ -65,7 +64,7 @@ _CENTRE_SHIFT = 10  # cv2.circle(shift=10): centre and radius in 1/1024 canvas p
 _XY_SHIFT = 16  # OpenCV's internal fixed point: 1/65536 canvas pixels
 _XY_ONE = 1 << _XY_SHIFT
 _XY_HALF = _XY_ONE >> 1
-_MAX_TABLE_POSITIONS = 256**2  # granularity² dot positions are tabulated
+_MAX_GRANULARITY = 128  # all granularity² positions are tabulated: 1.8 s, 0.5 GB at 128
 
 #: Value of one grey level: OpenCV's INTER_AREA scales a block sum by this float32 reciprocal.
 LEVEL_STEP = np.float32(1.0 / SUPERSAMPLING**2)
@@ -286,10 +285,14 @@ def dot_table(granularity: int = DEFAULT_GRANULARITY, image_side: int = DEFAULT_
     return _build_dot_table(int(granularity), int(image_side), float(radius))
 
 
+def _check_granularity(granularity: int) -> None:
+    if not 2 <= granularity <= _MAX_GRANULARITY:
+        raise ValueError(f"granularity must be in 2..{_MAX_GRANULARITY}, got {granularity}")
+
+
 @functools.lru_cache(maxsize=4)
 def _build_dot_table(granularity: int, image_side: int, radius: float) -> DotTable:
-    if not 2 <= granularity or granularity**2 > _MAX_TABLE_POSITIONS:
-        raise ValueError(f"granularity must be in 2..256, got {granularity}")
+    _check_granularity(granularity)
     radius_fixed = _fixed_point_radius(image_side, radius)
     if radius_fixed < 1:
         raise ValueError(f"radius {radius} is below cv2's 1/1024 canvas-pixel resolution")
@@ -388,7 +391,7 @@ def _validate_factors(factors: np.ndarray, granularity: int) -> np.ndarray:
 
 def _render_chunks(factors: np.ndarray, granularity: int, image_side: int, radius: float,
                    chunk_size: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield (slice, levels (n, H, W) uint8) for consecutive chunks of validated factors."""
+    """Yield (slice, levels (n, H, W) uint8) per chunk of factors; the levels buffer is reused."""
     factors = _validate_factors(factors, granularity)
     table = dot_table(granularity, image_side, radius)
     dots = factors[:, 0::2] * granularity + factors[:, 1::2]
@@ -422,7 +425,8 @@ def render_three_dots(factors: np.ndarray, granularity: int = DEFAULT_GRANULARIT
 
     Equal, bit for bit, to the reference's per-image OpenCV drawing (white 1.0 background, black
     dots of ``radius`` × side centred at factor/(g−1)); vectorised over the batch in chunks of
-    ``chunk_size`` images.
+    ``chunk_size`` images. Every value is ``level · LEVEL_STEP`` for a level in 0..100, so it lies
+    in [0, 1] exactly (no rounding below 0 or above 1).
     """
     images = np.empty((len(factors), image_side, image_side, 1), dtype=np.float32)
     for chunk, chunk_levels in _render_chunks(factors, granularity, image_side, radius,
@@ -442,6 +446,7 @@ class ThreeDots(GroundTruthData):
 
     def __init__(self, granularity: int = DEFAULT_GRANULARITY,
                  data_root: str | os.PathLike | None = None) -> None:
+        _check_granularity(granularity)
         self.granularity = granularity
 
     @property
@@ -469,14 +474,14 @@ class ThreeDotsCache(ThreeDots):
     any factors. The cache (see :mod:`jlonevae_lib.data.cache`) is loaded, and built if
     missing, on the first training batch, so constructing the dataset is cheap. ``cache_path``
     names an explicit cache file, refused if invalid; otherwise the cache lives under
-    ``data_root`` (default ``$DISENTANGLEMENT_LIB_DATA``, else ``data``).
+    ``data_root`` (default: :func:`~jlonevae_lib.data.ground_truth.data_root` at construction).
     """
 
     def __init__(self, num_images: int, data_root: str | os.PathLike | None = None,
                  cache_path: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.num_images = num_images
-        self.data_root = None if data_root is None else Path(data_root)
+        self.data_root = default_data_root() if data_root is None else Path(data_root)
         self.cache_path = None if cache_path is None else Path(cache_path)
         self._levels: np.ndarray | None = None
 

@@ -157,3 +157,9 @@ def test_procedural_training_batches():
     rng = np.random.default_rng(1)
     factors = np.stack([rng.integers(0, 64, size=8) for _ in range(6)], axis=1)
     assert np.array_equal(batch[:, 0], render_three_dots(factors)[..., 0])
+
+
+@pytest.mark.parametrize("granularity", [1, 129])
+def test_unsupported_granularity_is_refused_early(granularity):
+    with pytest.raises(ValueError, match="granularity"):
+        ThreeDots(granularity)
