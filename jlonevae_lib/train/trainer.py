@@ -1,0 +1,319 @@
+"""The training loop: data → ConvVAE → JL1 loss → Adam, with checkpoints that resume exactly.
+
+Every random choice flows from ``config.seed`` through three independent streams (model
+initialisation and the reparameterisation noise on torch's global generator, the training-batch
+order on a numpy PCG64 generator, the penalty sub-batches on a torch generator). A checkpoint
+holds the model, the optimiser, the step and the state of all three streams, so a run that is
+killed and resumed ends with the same weights as one that never stopped.
+
+Run folder (``config.run_dir``)::
+
+    config.json                     the TrainConfig that rebuilds the run
+    checkpoints/checkpoint.pt       latest checkpoint (atomic replace)
+    representation/cache_batch_no<N>/   saved model (reference format, SPEC §6)
+    representation/pytorch_model.pt     TorchScript mean encoder (AIcrowd layout)
+    representation/results/
+    DONE / FAILED                   JSON status written when the run ends
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from jlonevae_lib.architecture.export import export_torchscript
+from jlonevae_lib.architecture.jacobian import jacobian_penalty
+from jlonevae_lib.architecture.save_model import save_conv_vae
+from jlonevae_lib.architecture.vae import ConvVAE, build_conv_vae
+from jlonevae_lib.data import get_named_ground_truth_data
+from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
+from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json
+from jlonevae_lib.utils.device import pick_device
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.lock import FolderLock
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDivergedError(JLoneVAEError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(JLoneVAEError):
+    """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""
+
+
+@dataclass
+class TrainingResult:
+    run_dir: Path
+    num_batches: int
+    model_dir: Path
+    torchscript_path: Path
+    final_scalars: dict[str, float]
+    skipped: bool = False
+
+
+def _seed_streams(seed: int) -> tuple[int, np.random.Generator, torch.Generator]:
+    """(torch init seed, data generator, penalty sub-batch generator) from one run seed."""
+    init_ss, data_ss, penalty_ss = np.random.SeedSequence(seed).spawn(3)
+    init_seed = int(init_ss.generate_state(1, dtype=np.uint64)[0] >> 1)
+    data_rng = np.random.Generator(np.random.PCG64(data_ss))
+    penalty_gen = torch.Generator()
+    penalty_gen.manual_seed(int(penalty_ss.generate_state(1, dtype=np.uint64)[0] >> 1))
+    return init_seed, data_rng, penalty_gen
+
+
+class Trainer:
+    """Owns the model, optimiser, data and random streams of one run."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.device = pick_device(config.device)
+        self.dataset = get_named_ground_truth_data(config.dataset)
+        channels, height, width = self.dataset.image_shape
+        init_seed, self.data_rng, self.penalty_gen = _seed_streams(config.seed)
+        torch.manual_seed(init_seed)
+        self.model: ConvVAE = build_conv_vae(
+            config.architecture, im_channels=channels, latent_dim=config.latent_dim
+        ).to(self.device)
+        side = self.model.model_args["im_side_len"]
+        if (height, width) != (side, side):
+            raise JLoneVAEError(
+                f"architecture {config.architecture!r} expects {side}x{side} images but dataset "
+                f"{config.dataset!r} has {height}x{width}; pick a matching --architecture"
+            )
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.step = 0
+        self.stop_requested = False
+        self.last_scalars: dict[str, float] = {}
+        self.train_seconds = 0.0  # summed over sessions, kept in checkpoints
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.config.run_dir / "checkpoints" / "checkpoint.pt"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "data_rng": self.data_rng.bit_generator.state,
+            "penalty_rng": self.penalty_gen.get_state(),
+            "last_scalars": self.last_scalars,
+            "train_seconds": self.train_seconds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise DataFileError(f"{self.checkpoint_path} has an unknown checkpoint format "
+                                f"{state.get('format')!r}; delete it to start the run afresh")
+        self.step = int(state["step"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.data_rng.bit_generator.state = state["data_rng"]
+        self.penalty_gen.set_state(state["penalty_rng"])
+        self.last_scalars = dict(state["last_scalars"])
+        self.train_seconds = float(state["train_seconds"])
+
+    def save_checkpoint(self) -> None:
+        atomic_torch_save(self.state_dict(), self.checkpoint_path)
+
+    def load_checkpoint(self) -> bool:
+        """Restore the latest checkpoint if there is one; True if restored."""
+        if not self.checkpoint_path.exists():
+            return False
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        except Exception as err:  # truncated, corrupt, or carrying code
+            raise DataFileError(
+                f"checkpoint {self.checkpoint_path} cannot be read ({type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}); delete it to restart the run"
+            ) from None
+        self.load_state_dict(state)
+        return True
+
+    # ---------------------------------------------------------------- one step
+    def training_step(self) -> LossTerms:
+        """Draw a batch, compute the loss and take one Adam step.
+
+        Raises :class:`TrainingDivergedError` (before touching the weights) when the forward
+        pass or the loss is not finite.
+        """
+        cfg = self.config
+        beta = annealed(cfg.beta, self.step, cfg.annealing_batches)
+        gamma = annealed(cfg.gamma, self.step, cfg.annealing_batches)
+        batch = self.dataset.sample_training_batch(cfg.batch_size, self.data_rng)
+        x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        recon, mu, logvar, z = self.model(x)
+        # Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs.
+        if not (torch.isfinite(recon).all() & torch.isfinite(mu).all()
+                & torch.isfinite(logvar).all()):
+            self._fail("the model's output became NaN or infinite")
+        if gamma == 0:
+            penalty = torch.zeros((), device=self.device)  # the reference skips it entirely
+        else:
+            penalty = jacobian_penalty(
+                self.model.decode, z.detach(), penalty=cfg.regularization_type,
+                method=cfg.jacobian_method, sub_batch=cfg.jacobian_batch,
+                generator=self.penalty_gen,
+            )
+        terms = jlonevae_loss(recon, x, mu, logvar, penalty, beta, gamma)
+        if not torch.isfinite(terms.total):
+            self._fail(f"the loss became {float(terms.total)} (NLL {float(terms.nll):.4g}, "
+                       f"KL {float(terms.kl.kl):.4g}, penalty {float(terms.penalty):.4g})")
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        self.step += 1
+        return terms
+
+    # ---------------------------------------------------------------- the loop
+    def _fail(self, what: str) -> None:
+        cfg = self.config
+        message = f"{what} at batch {self.step + 1}; training stopped. "
+        if self.checkpoint_path.exists():
+            message += f"The last good checkpoint is kept at {self.checkpoint_path}. "
+        message += f"Try a smaller --lr (now {cfg.lr:g})."
+        atomic_write_json(cfg.run_dir / "FAILED", {"reason": "non-finite loss", "step": self.step,
+                                                   "message": message})
+        raise TrainingDivergedError(message)
+
+    def fit(self) -> None:
+        """Train from ``self.step`` to ``config.num_batches``, logging and checkpointing."""
+        cfg = self.config
+        writer = SummaryWriter(log_dir=str(cfg.log_dir), purge_step=self.step or None)
+        interactive = sys.stderr.isatty()
+        progress = tqdm(total=cfg.num_batches, initial=self.step, unit="batch",
+                        mininterval=0.5 if interactive else 30.0, dynamic_ncols=True,
+                        desc=cfg.run_name)
+        session_start, seconds_before = time.perf_counter(), self.train_seconds
+        try:
+            while self.step < cfg.num_batches:
+                terms = self.training_step()
+                progress.update(1)
+                self.train_seconds = seconds_before + time.perf_counter() - session_start
+                if self.step % cfg.log_interval == 0 or self.step == cfg.num_batches:
+                    self.last_scalars = terms.scalars()
+                    for name, value in self.last_scalars.items():
+                        writer.add_scalar(name, value, self.step)
+                    progress.set_postfix(loss=f"{self.last_scalars['ELBO/train']:.2f}",
+                                         refresh=False)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches:
+                    self.save_checkpoint()
+                if self.stop_requested:
+                    self.save_checkpoint()
+                    raise TrainingInterrupted(
+                        f"stopped by a signal at batch {self.step}; checkpoint saved in "
+                        f"{self.checkpoint_path.parent}. Run the same command again to resume."
+                    )
+        finally:
+            progress.close()
+            writer.close()
+
+    def finish(self) -> TrainingResult:
+        """Save the final model in the reference layout, export TorchScript, write DONE."""
+        run_dir = self.config.run_dir
+        model_dir = run_dir / "representation" / f"cache_batch_no{self.step}"
+        save_conv_vae(self.model, model_dir)
+        torchscript_path = export_torchscript(self.model, run_dir)
+        atomic_write_json(run_dir / "DONE", {
+            "num_batches": self.step,
+            "model_dir": str(model_dir.relative_to(run_dir)),
+            "final_scalars": self.last_scalars,
+            "train_seconds": round(self.train_seconds, 1),
+            "device": str(self.device),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        })
+        return TrainingResult(run_dir=run_dir, num_batches=self.step, model_dir=model_dir,
+                              torchscript_path=torchscript_path,
+                              final_scalars=self.last_scalars)
+
+
+@contextmanager
+def _graceful_stop(trainer: Trainer) -> Iterator[None]:
+    """SIGTERM (Slurm's pre-emption signal) and SIGINT finish the current batch and checkpoint."""
+
+    def request_stop(signum: int, frame: Any) -> None:
+        trainer.stop_requested = True
+
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, request_stop)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_existing_run(config: TrainConfig) -> bool:
+    """True if the run already finished. Refuses a folder that holds a different run."""
+    run_dir = config.run_dir
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        existing = TrainConfig.load(config_path)
+        if not existing.same_run_as(config):
+            diffs = {k: (v, config.to_dict()[k]) for k, v in existing.to_dict().items()
+                     if v != config.to_dict()[k] and k not in ("device", "output_dir")}
+            raise JLoneVAEError(
+                f"{run_dir} already holds a run with other settings "
+                f"({', '.join(f'{k}: {a!r} there vs {b!r} now' for k, (a, b) in diffs.items())}); "
+                "pass --run-id NAME to start a separate run, or delete that folder"
+            )
+    if (run_dir / "FAILED").exists():
+        reason = json.loads((run_dir / "FAILED").read_text()).get("message", "")
+        raise JLoneVAEError(f"{run_dir} holds a run that failed earlier: {reason} "
+                            "Delete the folder to try again with other settings.")
+    return (run_dir / "DONE").exists()
+
+
+def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
+    """Run (or resume, or skip if finished) the training run described by ``config``."""
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with FolderLock(run_dir, "training"):
+        if _check_existing_run(config):
+            done = json.loads((run_dir / "DONE").read_text())
+            return TrainingResult(
+                run_dir=run_dir, num_batches=done["num_batches"],
+                model_dir=run_dir / done["model_dir"],
+                torchscript_path=run_dir / "representation" / "pytorch_model.pt",
+                final_scalars=done.get("final_scalars", {}), skipped=True,
+            )
+        trainer = Trainer(config)
+        if resume:
+            trainer.load_checkpoint()
+        elif trainer.checkpoint_path.exists():
+            raise JLoneVAEError(f"{run_dir} already has a checkpoint; pass --resume to continue "
+                                "it, or delete the folder to start over")
+        atomic_write_json(run_dir / "config.json", config.to_dict())
+        with _graceful_stop(trainer):
+            trainer.fit()
+        return trainer.finish()

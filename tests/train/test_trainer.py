@@ -1,0 +1,125 @@
+"""The training loop at toy scale: real data, real checkpoints, real TensorBoard files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.train.trainer import (
+    Trainer,
+    TrainingDivergedError,
+    TrainingInterrupted,
+    _seed_streams,
+    train,
+)
+from jlonevae_lib.utils.errors import JLoneVAEError
+
+SCALARS = {"ICALoss/train", "ELBO/train", "KLD/train", "MuDiv/train", "VarDiv/train",
+           "NLL/train", "beta", "gamma"}
+
+
+def tiny_config(out, **overrides) -> TrainConfig:
+    settings = dict(dataset="threeDots", latent_dim=3, beta=4.0, gamma=0.1, batch_size=4,
+                    num_batches=6, lr=1e-3, annealing_batches=2, jacobian_batch=2, seed=5,
+                    log_interval=2, checkpoint_every=2, device="cpu", output_dir=str(out))
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_run_writes_reference_layout_and_tensorboard(tmp_path):
+    config = tiny_config(tmp_path)
+    result = train(config)
+    run = config.run_dir
+    assert result.num_batches == 6 and not result.skipped
+    assert (run / "representation" / "cache_batch_no6" / "model_state_dict.pt").exists()
+    assert (run / "representation" / "pytorch_model.pt").exists()
+    assert (run / "representation" / "results").is_dir()
+    assert json.loads((run / "config.json").read_text()) == config.to_dict()
+    assert json.loads((run / "DONE").read_text())["num_batches"] == 6
+    model = load_model(result.model_dir, "cpu")
+    assert model.model_args["latent_dim"] == 3
+
+    events = EventAccumulator(str(config.log_dir))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == SCALARS
+    assert [e.step for e in events.Scalars("ELBO/train")] == [2, 4, 6]
+    # γ is annealed over 2 batches; the scalar logged at step 2 is that of the second batch
+    # (1 batch taken before it: γ = 0.1 · 1/2), as in the reference.
+    assert [round(e.value, 6) for e in events.Scalars("gamma")] == [0.05, 0.1, 0.1]
+
+
+def test_rerun_of_a_finished_run_is_skipped(tmp_path):
+    config = tiny_config(tmp_path, num_batches=2)
+    train(config)
+    before = (config.run_dir / "DONE").stat().st_mtime_ns
+    assert train(config).skipped
+    assert (config.run_dir / "DONE").stat().st_mtime_ns == before
+
+
+def test_folder_holding_another_run_is_refused(tmp_path):
+    train(tiny_config(tmp_path, num_batches=2))
+    with pytest.raises(JLoneVAEError, match="num_batches: 2 there vs 4 now"):
+        train(tiny_config(tmp_path, num_batches=4))
+
+
+def _interrupted_run(config: TrainConfig, stops: int) -> None:
+    """Interrupt a run `stops` times (one batch each session), as SIGTERM would, then finish it."""
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(stops):
+        trainer = Trainer(config)
+        trainer.load_checkpoint()
+        trainer.stop_requested = True  # what the SIGTERM handler sets
+        with pytest.raises(TrainingInterrupted):
+            trainer.fit()
+    train(config)
+
+
+def test_resumed_run_ends_with_identical_weights(tmp_path):
+    straight = tiny_config(tmp_path / "a", checkpoint_every=1)
+    resumed = tiny_config(tmp_path / "b", checkpoint_every=1)
+    train(straight)
+    _interrupted_run(resumed, stops=3)
+    a = torch.load(straight.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+    b = torch.load(resumed.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    for key, state in a["optimizer"]["state"].items():
+        assert torch.equal(state["exp_avg"], b["optimizer"]["state"][key]["exp_avg"])
+
+
+def test_different_seeds_draw_different_batches_and_same_seed_the_same():
+    def first_indices(seed):
+        _, rng, gen = _seed_streams(seed)
+        return rng.integers(0, 1000, size=8), torch.randperm(64, generator=gen)[:16]
+
+    a1, p1 = first_indices(1)
+    a2, p2 = first_indices(1)
+    b, q = first_indices(2)
+    assert np.array_equal(a1, a2) and torch.equal(p1, p2)
+    assert not np.array_equal(a1, b) and not torch.equal(p1, q)
+
+
+def test_seed_changes_training_data(tmp_path):
+    batches = []
+    for seed in (1, 2):
+        trainer = Trainer(tiny_config(tmp_path / str(seed), seed=seed))
+        batches.append(trainer.dataset.sample_training_batch(4, trainer.data_rng))
+    assert not np.array_equal(*batches)
+
+
+def test_diverging_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    config = tiny_config(tmp_path, lr=1e12, num_batches=50, checkpoint_every=1, gamma=0.0)
+    with pytest.raises(TrainingDivergedError, match="smaller --lr"):
+        train(config)
+    failed = json.loads((config.run_dir / "FAILED").read_text())
+    state = torch.load(config.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == failed["step"]
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert not (config.run_dir / "DONE").exists()
+    with pytest.raises(JLoneVAEError, match="failed earlier"):
+        train(config)
