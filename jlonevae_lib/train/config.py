@@ -2,7 +2,8 @@
 
 The experiment name and folder layout follow the reference implementation (SPEC §4) so that its
 notebooks and scripts, which glob on these names, keep working:
-``<output_dir>/trainedModels/<experiment_name>/<run_id>/`` and ``<output_dir>/logs/<experiment_name>/<run_id>/``.
+``<output_dir>/trainedModels/<experiment_name>/<run_id>/`` and
+``<output_dir>/logs/<experiment_name>/<run_id>/``.
 The reference used a timestamp as ``<run_id>``; we use ``seed<k>`` so re-running a sweep is
 idempotent (a finished run is skipped, an interrupted one resumes).
 """
@@ -85,7 +86,8 @@ class TrainConfig:
                 f"choose one of {sorted(_REGULARIZATION_NAME)}"
             )
         if self.jacobian_batch is not None and self.jacobian_batch <= 0:
-            raise JLoneVAEError(f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
+            raise JLoneVAEError(
+                f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
         if self.run_id is not None and (not self.run_id or "/" in self.run_id):
             raise JLoneVAEError(f"run_id must be a plain folder name, got {self.run_id!r}")
 

@@ -30,7 +30,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class FolderLock:
-    """Exclusive lock on ``folder`` via ``folder/.lock`` (``with FolderLock(run_dir, "training"):``)."""
+    """Exclusive lock on ``folder`` through ``folder/.lock``.
+
+    ``with FolderLock(run_dir, "training"): ...``
+    """
 
     def __init__(self, folder: str | os.PathLike, purpose: str = "use") -> None:
         self.path = Path(folder) / ".lock"

@@ -31,7 +31,7 @@ def test_loss_equals_hand_computation():
 
     nll = (bce(1, 0.8) + bce(0, 0.1) + bce(0.5, 0.5) + bce(1, 0.6)) / 2
     mu_div = 0.5 * (1 + 4) / 2
-    var_div = -0.5 * ((1 + math.log(2.0) - 2.0)) / 2  # only one non-zero logvar
+    var_div = -0.5 * (1 + math.log(2.0) - 2.0) / 2  # only one non-zero logvar
     terms = jlonevae_loss(recon, x, mu, logvar, penalty, beta=4.0, gamma=0.1)
 
     assert float(bernoulli_nll(recon, x)) == pytest.approx(nll, rel=1e-6)
