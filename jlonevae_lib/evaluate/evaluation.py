@@ -1,0 +1,376 @@
+"""Evaluate trained runs with gin-configured metrics; results in disentanglement_lib's layout.
+
+Usage::
+
+    jlonevae-evaluate RUN [RUN ...] [--metrics NAME_OR_GIN ...] [--dataset NAME] [--seed N]
+                      [--overwrite] [--device auto|cpu|cuda] [--representation KIND]
+                      [--skip-unfinished] [--only-dataset NAME]
+
+A metric is a name from ``jlonevae_lib/config/metrics_configs/`` (``mig``,
+``modularity_explicitness``, ``local_mig_0_1`` … ``local_modularity_1_0``, ``small_local_mig``,
+``small_local_modularity``), a group (``paper``: the paper's 12 metrics; ``small``: the small
+example's four), or the path of a .gin file (metric name = file stem). Each metric is parsed
+together with the dataset config ``jlonevae_lib/config/dataset_configs/<dataset>.gin``; a
+relative ``include`` resolves next to the including file, then in those folders.
+
+Per run and metric the results go to ``<run>/metrics/<metric>/results/``: ``aggregate/
+evaluation.json`` (flat, namespaced keys ``evaluation_results.*`` and ``evaluation_config.*``
+with gin-literal values, plus earlier steps' ``*.json`` from ``<run>/representation/results/
+json/``), ``gin/evaluation.gin`` (the operative config) and ``json/evaluation_{config,results}
+.json``. Metrics already there are skipped unless ``--overwrite``. Metrics that share a draw
+(same seed and sampling settings, e.g. ``local_mig_0_1`` and ``local_modularity_0_1``) encode it
+once. All inputs are checked before anything is computed or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gin
+
+from jlonevae_lib.data import GroundTruthData, get_named_ground_truth_data
+from jlonevae_lib.evaluate import configurables
+from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
+from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
+DATASET_CONFIG_DIR = CONFIG_DIR / "dataset_configs"
+
+#: The paper's 12 metrics, ordered so that metrics sharing a draw are evaluated together.
+PAPER_METRICS = ("mig", "modularity_explicitness") + tuple(
+    f"local_{metric}_{locality}" for locality in ("0_1", "0_2", "0_3", "0_6", "1_0")
+    for metric in ("mig", "modularity"))
+#: The small example's metrics (the reference's smallEvaluation.py).
+SMALL_METRICS = ("mig", "small_local_mig", "modularity_explicitness", "small_local_modularity")
+METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS}
+
+#: Training datasets evaluated on another dataset: the three-dots caches only store training
+#: images; evaluation renders fresh images from chosen factors.
+EVALUATION_DATASET = {"threeDotsCache": "threeDots", "threeDotsCacheSmall": "threeDots"}
+
+DONE_MARKER = "DONE"
+RUN_CONFIG_FILE = "config.json"
+STEP_NAME = "evaluation"
+#: Result keys shown in the summary table, in this order.
+SUMMARY_KEYS = ("discrete_mig", "modularity_score", "explicitness_score_test")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric to evaluate: its name (the results folder) and its gin config file."""
+
+    name: str
+    config: Path
+
+
+@dataclass
+class RunPlan:
+    """What to do for one run folder."""
+
+    run: Path
+    dataset: str
+    dataset_config: Path
+    representation: Path
+    #: Earlier steps' results are read from ``<representation_dir>/results/json``.
+    representation_dir: Path
+    todo: list[Metric] = field(default_factory=list)
+    done: list[Metric] = field(default_factory=list)
+
+
+def available_metrics() -> list[str]:
+    """Metric names shipped in ``metrics_configs`` (``*_base.gin`` files are only included)."""
+    return sorted(path.stem for path in METRICS_CONFIG_DIR.glob("*.gin")
+                  if not path.stem.endswith("_base"))
+
+
+def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
+    """Metric names, groups and .gin paths -> metrics (duplicates dropped, order kept)."""
+    metrics: dict[str, Metric] = {}
+    for spec in specs:
+        if spec in METRIC_GROUPS:
+            names: Sequence[str] = METRIC_GROUPS[spec]
+        elif spec.endswith(".gin"):
+            path = Path(spec).resolve()
+            if not path.is_file():
+                raise JLoneVAEError(f"metric config {spec} does not exist")
+            metrics.setdefault(path.stem, Metric(path.stem, path))
+            continue
+        else:
+            names = [spec]
+        for name in names:
+            path = METRICS_CONFIG_DIR / f"{name}.gin"
+            if name.endswith("_base") or not path.is_file():
+                raise JLoneVAEError(
+                    f"unknown metric '{name}'; use a .gin file or one of: "
+                    f"{', '.join(list(METRIC_GROUPS) + available_metrics())}")
+            metrics.setdefault(name, Metric(name, path))
+    return list(metrics.values())
+
+
+def _trained_dataset(run: Path) -> str | None:
+    path = run / RUN_CONFIG_FILE
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise JLoneVAEError(f"cannot read {path} ({err})") from None
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    return dataset if isinstance(dataset, str) else None
+
+
+def evaluation_dataset(run: Path, override: str | None) -> str:
+    """The dataset a run is evaluated on: ``override`` or the run's training dataset."""
+    name = override or _trained_dataset(run)
+    if name is None:
+        raise JLoneVAEError(f"cannot tell which dataset {run} was trained on (no 'dataset' in "
+                            f"{run / RUN_CONFIG_FILE}); pass --dataset")
+    return EVALUATION_DATASET.get(name, name)
+
+
+def dataset_config(name: str) -> Path:
+    path = DATASET_CONFIG_DIR / f"{name}.gin"
+    if not path.is_file():
+        known = sorted(p.stem for p in DATASET_CONFIG_DIR.glob("*.gin"))
+        raise JLoneVAEError(f"no dataset config for '{name}' (expected {path}); known: "
+                            f"{', '.join(known)}")
+    return path
+
+
+def results_dir(run: Path, metric: str) -> Path:
+    return run / "metrics" / metric / "results"
+
+
+def aggregate_path(run: Path, metric: str) -> Path:
+    return results_dir(run, metric) / "aggregate" / f"{STEP_NAME}.json"
+
+
+@contextlib.contextmanager
+def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> Iterator[None]:
+    """Parse ``config_files`` then ``bindings`` into a clean gin config; clear it on exit.
+
+    Relative includes are searched next to the given files, then in the working directory and
+    the shipped config folders. gin only offers appending to its search path, so the list is
+    edited directly and restored on exit.
+    """
+    files = [str(Path(f).resolve()) for f in config_files]
+    search_path = gin.config._LOCATION_PREFIXES
+    saved = list(search_path)
+    folders = list(dict.fromkeys(str(Path(f).parent) for f in files))
+    search_path[:] = [*folders, "", str(METRICS_CONFIG_DIR), str(DATASET_CONFIG_DIR)]
+    gin.clear_config()
+    try:
+        try:
+            gin.parse_config_files_and_bindings(files, list(bindings), finalize_config=False)
+        except (OSError, ValueError, KeyError, SyntaxError) as err:
+            raise JLoneVAEError(f"cannot parse gin config {', '.join(files)}: {err}") from None
+        yield
+    finally:
+        gin.clear_config()
+        search_path[:] = saved
+
+
+def metric_bindings(metric: Metric, seed: int | None) -> list[str]:
+    bindings = [f"evaluation.name = {json.dumps(metric.name)}"]
+    if seed is not None:
+        bindings.append(f"evaluation.random_seed = {int(seed)}")
+    return bindings
+
+
+def check_metric_config(metric: Metric, dataset_config_path: Path, seed: int | None) -> None:
+    """Parse a metric's config with its dataset config; it must name a metric and a seed."""
+    with gin_config([metric.config, dataset_config_path], metric_bindings(metric, seed)):
+        for binding in ("evaluation.evaluation_fn", "evaluation.random_seed", "dataset.name"):
+            try:
+                gin.query_parameter(binding)
+            except ValueError:
+                raise JLoneVAEError(f"metric config {metric.config} (with "
+                                    f"{dataset_config_path}) does not set {binding}") from None
+
+
+def gin_dict(operative_config: str) -> dict[str, str]:
+    """``binding -> gin literal`` for each ``key = value`` line of a gin config string."""
+    result = {}
+    for line in operative_config.splitlines():
+        if not line.startswith("#") and " = " in line:
+            key, value = line.split(" = ", 1)
+            result[key] = value
+    return result
+
+
+def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
+    """Earlier steps' result dicts (``<representation>/results/json/*.json``), by step name."""
+    found = {}
+    for path in sorted((representation_dir / "results" / "json").glob("*.json")):
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise JLoneVAEError(f"cannot read earlier results {path} ({err})") from None
+        if isinstance(content, dict):
+            found[path.stem] = content
+    return found
+
+
+def write_results(run: Path, metric: str, results: dict[str, Any], operative_config: str,
+                  earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Write one metric's result files (the aggregate last); returns the aggregate dict."""
+    folder = results_dir(run, metric)
+    config = gin_dict(operative_config)
+    atomic_write_text(folder / "gin" / f"{STEP_NAME}.gin", operative_config)
+    steps = {**earlier, f"{STEP_NAME}_config": config, f"{STEP_NAME}_results": results}
+    for step, content in steps.items():
+        atomic_write_json(folder / "json" / f"{step}.json", content)
+    aggregate = {f"{step}.{key}": value
+                 for step, content in steps.items() for key, value in content.items()}
+    atomic_write_json(aggregate_path(run, metric), aggregate)
+    return aggregate
+
+
+def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
+                    load_dataset: Callable[[str], GroundTruthData],
+                    representation_function: RepresentationFunction,
+                    draw_cache: DrawCache) -> tuple[dict[str, Any], str]:
+    """Compute one metric: (results dict, operative gin config)."""
+    with gin_config([metric.config, plan.dataset_config], metric_bindings(metric, seed)):
+        try:
+            results = configurables.evaluate(load_dataset, representation_function, draw_cache)
+        except RuntimeError as err:
+            # gin reports a missing binding this way (naming it), torch a model that does not
+            # fit the data (e.g. the wrong number of channels).
+            raise JLoneVAEError(f"{metric.name} on {plan.run}: {err}") from None
+        return results, gin.operative_config_str(max_line_length=10_000)
+
+
+def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Namespace
+              ) -> list[RunPlan]:
+    """Check every input and decide what to compute; raises before anything is written."""
+    from jlonevae_lib.evaluate.representation import REPRESENTATION_DIR, find_representation
+
+    plans = []
+    for name in runs:
+        run = Path(name)
+        if not run.is_dir():
+            raise JLoneVAEError(f"run folder {run} does not exist")
+        if not (run / DONE_MARKER).is_file():
+            if args.skip_unfinished:
+                print(f"skipping {run}: training has not finished (no {DONE_MARKER} marker)")
+                continue
+            raise JLoneVAEError(f"{run} has not finished training (no {DONE_MARKER} marker); "
+                                "wait for it, or pass --skip-unfinished")
+        dataset = evaluation_dataset(run, args.dataset)
+        if args.only_dataset is not None and dataset != args.only_dataset:
+            print(f"skipping {run}: evaluated on {dataset}, not {args.only_dataset}")
+            continue
+        plan = RunPlan(run=run, dataset=dataset, dataset_config=dataset_config(dataset),
+                       representation=find_representation(run, args.representation),
+                       representation_dir=run / REPRESENTATION_DIR)
+        for metric in metrics:
+            done = aggregate_path(run, metric.name).is_file() and not args.overwrite
+            (plan.done if done else plan.todo).append(metric)
+        plans.append(plan)
+    checked = set()
+    for plan in plans:
+        for metric in plan.todo:
+            if (metric, plan.dataset_config) not in checked:
+                check_metric_config(metric, plan.dataset_config, args.seed)
+                checked.add((metric, plan.dataset_config))
+    return plans
+
+
+def _format_value(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def summary_table(rows: Sequence[tuple[str, str, dict[str, Any], str]]) -> str:
+    """Rows (run, metric, aggregate, status) -> an aligned text table."""
+    lines = [("run", "metric", "scores", "time")]
+    for run, metric, aggregate, status in rows:
+        scores = "  ".join(f"{key}={_format_value(aggregate[f'evaluation_results.{key}'])}"
+                           for key in SUMMARY_KEYS if f"evaluation_results.{key}" in aggregate)
+        elapsed = aggregate.get("evaluation_results.elapsed_time")
+        time_text = f"{elapsed:.1f} s" if isinstance(elapsed, float) else "-"
+        lines.append((run, metric, scores, f"{time_text} ({status})"))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
+                     for a, b, c, d in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jlonevae-evaluate",
+        description="Compute disentanglement metrics of trained runs (disentanglement_lib "
+                    "result layout).")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="run folders (trainedModels/<experiment>/<run>)")
+    parser.add_argument("--metrics", nargs="+", default=["paper"], metavar="METRIC",
+                        help="metric names, groups (paper, small) or .gin files "
+                             "(default: paper)")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset to evaluate on (default: the run's training dataset)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="evaluation seed (default: the config's, 0 for the shipped ones)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="recompute metrics whose results exist")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--representation", default="auto",
+                        choices=["auto", "saved_model", "torchscript"],
+                        help="model to evaluate: the final saved model (auto prefers it) or "
+                             "representation/pytorch_model.pt")
+    parser.add_argument("--skip-unfinished", action="store_true",
+                        help="skip runs without a DONE marker instead of failing")
+    parser.add_argument("--only-dataset", default=None, metavar="NAME",
+                        help="skip runs evaluated on another dataset")
+    return parser
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    tune_glibc_malloc()
+    # torch is imported only now, after the allocator is tuned.
+    from jlonevae_lib.evaluate.representation import load_representation
+
+    metrics = resolve_metrics(args.metrics)
+    plans = plan_runs(args.runs, metrics, args)
+
+    datasets: dict[str, GroundTruthData] = {}
+
+    def load_dataset(name: str) -> GroundTruthData:
+        if name not in datasets:
+            datasets[name] = get_named_ground_truth_data(name)
+        return datasets[name]
+
+    rows = []
+    for plan in plans:
+        for metric in plan.done:
+            aggregate = json.loads(aggregate_path(plan.run, metric.name).read_text())
+            rows.append((str(plan.run), metric.name, aggregate, "existing"))
+        if not plan.todo:
+            continue
+        representation_function = load_representation(plan.representation, args.device)
+        draw_cache = DrawCache()
+        earlier = previous_results(plan.representation_dir)
+        for metric in plan.todo:
+            print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
+            results, operative = evaluate_metric(metric, plan, args.seed, load_dataset,
+                                                 representation_function, draw_cache)
+            aggregate = write_results(plan.run, metric.name, results, operative, earlier)
+            rows.append((str(plan.run), metric.name, aggregate, "computed"))
+    print()
+    print(summary_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Representation functions for evaluation: observations (N, H, W, C) numpy -> codes (N, d).
+
+Two sources, both giving the posterior mean:
+- a saved-model folder (SPEC §6; ``<run>/representation/cache_batch_no<N>/``), whose mean
+  encoder is traced;
+- a TorchScript file taking (N, C, H, W) images, such as ``<run>/representation/
+  pytorch_model.pt`` (the AIcrowd layout). As disentanglement_lib's PyTorch path does, the
+  NHWC numpy batch is transposed to NCHW before the call.
+Either module is frozen and optimised for inference (fused convolutions, pre-packed weights);
+batches run under ``torch.inference_mode`` on the chosen device (CUDA when present).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jlonevae_lib.architecture.export import (
+    REPRESENTATION_DIR,
+    TORCHSCRIPT_FILE,
+    MeanEncoder,
+    load_torchscript,
+)
+from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.utils.device import pick_device
+from jlonevae_lib.utils.errors import JLoneVAEError
+
+#: Images per forward call.
+DEFAULT_BATCH_SIZE = 500
+#: Which representation of a run to evaluate (see :func:`find_representation`).
+REPRESENTATION_KINDS = ("auto", "saved_model", "torchscript")
+
+_SAVED_MODEL_RE = re.compile(r"cache_batch_no(\d+)$")
+
+
+class TorchRepresentation:
+    """Callable observations (N, H, W, C) float -> codes (N, d) float32 numpy.
+
+    ``module`` maps images (N, C, H, W) on ``device`` to (N, d).
+    """
+
+    def __init__(self, module: torch.nn.Module, device: torch.device,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        self.module = module
+        self.device = device
+        self.batch_size = batch_size
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        if observations.ndim != 4:
+            raise ValueError(f"observations must be (N, H, W, C), got shape {observations.shape}")
+        images = torch.from_numpy(np.asarray(observations, dtype=np.float32)).permute(0, 3, 1, 2)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, images.shape[0], self.batch_size):
+                batch = images[start:start + self.batch_size].to(self.device)
+                outputs.append(self.module(batch).float().cpu())
+        return torch.cat(outputs).numpy()
+
+
+def _optimised(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """Freeze a scripted module and apply torch's inference graph optimisations."""
+    return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+
+
+def saved_model_representation(folder: str | os.PathLike, device: torch.device,
+                               batch_size: int = DEFAULT_BATCH_SIZE) -> TorchRepresentation:
+    """The mean encoder of the ``ConvVAE`` saved in ``folder``."""
+    model = load_model(folder, device)
+    example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5,
+                         device=device)
+    with torch.no_grad():
+        traced = torch.jit.trace(MeanEncoder(model).eval(), example)
+    return TorchRepresentation(_optimised(traced), device, batch_size)
+
+
+def torchscript_representation(path: str | os.PathLike, device: torch.device,
+                               batch_size: int = DEFAULT_BATCH_SIZE) -> TorchRepresentation:
+    """A TorchScript module mapping images (N, C, H, W) in [0, 1] to codes (N, d)."""
+    return TorchRepresentation(_optimised(load_torchscript(path, device)), device, batch_size)
+
+
+def final_saved_model(representation_dir: Path) -> Path | None:
+    """The ``cache_batch_no<N>`` folder with the highest N in ``representation_dir``, if any."""
+    found = [(int(match.group(1)), path) for path in representation_dir.glob("cache_batch_no*")
+             if path.is_dir() and (match := _SAVED_MODEL_RE.search(path.name))]
+    return max(found)[1] if found else None
+
+
+def find_representation(run_folder: str | os.PathLike, kind: str = "auto") -> Path:
+    """The representation of a run to evaluate: a saved-model folder or a TorchScript file.
+
+    ``auto`` prefers the final saved model (``representation/cache_batch_no<N>``, highest N)
+    and falls back to ``representation/pytorch_model.pt``.
+    """
+    if kind not in REPRESENTATION_KINDS:
+        raise JLoneVAEError(f"unknown representation kind {kind!r}; use one of "
+                            f"{', '.join(REPRESENTATION_KINDS)}")
+    representation_dir = Path(run_folder) / REPRESENTATION_DIR
+    saved = final_saved_model(representation_dir) if kind != "torchscript" else None
+    if saved is not None:
+        return saved
+    script = representation_dir / TORCHSCRIPT_FILE
+    if kind != "saved_model" and script.is_file():
+        return script
+    wanted = {"auto": f"cache_batch_no<N>/ or {TORCHSCRIPT_FILE}",
+              "saved_model": "cache_batch_no<N>/", "torchscript": TORCHSCRIPT_FILE}[kind]
+    raise JLoneVAEError(f"{run_folder} has no model to evaluate: expected {wanted} in "
+                        f"{representation_dir}")
+
+
+def load_representation(path: str | os.PathLike, device: str | torch.device | None = None,
+                        batch_size: int = DEFAULT_BATCH_SIZE) -> TorchRepresentation:
+    """Load a saved-model folder or a TorchScript file as a representation function."""
+    resolved = pick_device(None if device is None else str(device))
+    path = Path(path)
+    if path.is_dir():
+        return saved_model_representation(path, resolved, batch_size)
+    return torchscript_representation(path, resolved, batch_size)

@@ -1,0 +1,207 @@
+"""End to end: ``jlonevae-evaluate`` on a tiny three-dots model with the small configs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from jlonevae_lib.architecture.export import export_torchscript
+from jlonevae_lib.architecture.save_model import save_conv_vae
+from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.data import get_named_ground_truth_data
+from jlonevae_lib.evaluate import evaluation, metrics, sampling
+from jlonevae_lib.evaluate.representation import load_representation
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+TINY_MIG = """evaluation.evaluation_fn = @mig
+evaluation.random_seed = 0
+mig.num_train = 400
+discretizer.discretizer_fn = @histogram_discretizer
+discretizer.num_bins = 20
+"""
+METRICS = ["small_local_mig", "small_local_modularity"]
+
+
+def make_run(folder: Path, done: bool = True) -> Path:
+    """A finished run: a random-weight defaultConv model, saved and exported."""
+    torch.manual_seed(0)
+    model = build_conv_vae("defaultConv", im_channels=1, latent_dim=10).eval()
+    save_conv_vae(model, folder / "representation" / "cache_batch_no20")
+    export_torchscript(model, folder)
+    (folder / "config.json").write_text(json.dumps({"dataset": "threeDotsCacheSmall"}))
+    if done:
+        (folder / "DONE").write_text("")
+    return folder
+
+
+def read_aggregate(run: Path, metric: str) -> dict:
+    return json.loads(evaluation.aggregate_path(run, metric).read_text())
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A run evaluated once with the small local configs and a tiny global MIG config."""
+    root = tmp_path_factory.mktemp("eval")
+    run = make_run(root / "trainedModels" / "experiment" / "seed1")
+    tiny = root / "tiny_mig.gin"
+    tiny.write_text(TINY_MIG)
+    assert evaluation.main([str(run), "--metrics", *METRICS, str(tiny), "--device", "cpu"]) == 0
+    return root, run, tiny
+
+
+@pytest.mark.slow
+def test_results_layout_keys_and_values(evaluated, capsys):
+    _, run, _ = evaluated
+    aggregate = read_aggregate(run, "small_local_mig")
+    assert aggregate["evaluation_config.local_sample_factors.locality_proportion"] == "0.1"
+    assert aggregate["evaluation_config.dataset.name"] == "'threeDots'"
+    assert aggregate["evaluation_config.evaluation.name"] == "'small_local_mig'"
+    assert aggregate["evaluation_config.evaluation.evaluation_fn"] == "@local_mig"
+    assert aggregate["evaluation_config.local_mig.num_local_clusters"] == "3"
+    assert aggregate["evaluation_config.discretizer.num_bins"] == "5"
+    assert isinstance(aggregate["evaluation_results.elapsed_time"], float)
+    samples = aggregate["evaluation_results.local_discrete_migs_samples"]
+    assert len(samples) == 3
+    assert aggregate["evaluation_results.discrete_mig"] == pytest.approx(np.mean(samples))
+
+    # The values are the metric of the model's codes of the reference's local draw.
+    data = get_named_ground_truth_data("threeDots")
+    represent = load_representation(run / "representation" / "cache_batch_no20", "cpu")
+    clusters = sampling.local_codes(data, represent, 1000, 3,
+                                    sampling.local_radii([64] * 6, 0.1, 10, ()),
+                                    np.random.RandomState(0))
+    assert samples == metrics.local_mig(clusters, 5).per_cluster
+    modularity = read_aggregate(run, "small_local_modularity")
+    assert (modularity["evaluation_results.local_modularity_scores_samples"]
+            == metrics.local_modularity(clusters, 5).per_cluster)
+    assert 0 < modularity["evaluation_results.modularity_score"] <= 1
+
+    results = evaluation.results_dir(run, "tiny_mig")
+    assert 0 <= read_aggregate(run, "tiny_mig")["evaluation_results.discrete_mig"] <= 1
+    assert "mig.num_train = 400" in (results / "gin" / "evaluation.gin").read_text()
+    config = json.loads((results / "json" / "evaluation_config.json").read_text())
+    assert config["mig.num_train"] == "400"
+    assert "discrete_mig" in json.loads((results / "json" / "evaluation_results.json").read_text())
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_results(evaluated, tmp_path):
+    root, run, tiny = evaluated
+    copy = make_run(tmp_path / "seed1")
+    assert evaluation.main([str(copy), "--metrics", *METRICS, str(tiny), "--device", "cpu"]) == 0
+    for metric in [*METRICS, "tiny_mig"]:
+        first, second = read_aggregate(run, metric), read_aggregate(copy, metric)
+        del first["evaluation_results.elapsed_time"], second["evaluation_results.elapsed_time"]
+        assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_existing_results_are_skipped(evaluated, capsys):
+    _, run, _ = evaluated
+    path = evaluation.aggregate_path(run, "small_local_mig")
+    before = path.read_bytes()
+    assert evaluation.main([str(run), "--metrics", "small_local_mig"]) == 0
+    assert path.read_bytes() == before
+    out = capsys.readouterr().out
+    assert "small_local_mig" in out and "existing" in out and "discrete_mig=" in out
+
+
+@pytest.mark.slow
+def test_overwrite_seed_and_torchscript(evaluated, tmp_path):
+    run = make_run(tmp_path / "run")
+    args = [str(run), "--metrics", "small_local_mig", "--device", "cpu"]
+    assert evaluation.main([*args, "--representation", "torchscript"]) == 0
+    first = read_aggregate(run, "small_local_mig")
+    assert evaluation.main([*args, "--overwrite", "--seed", "3"]) == 0
+    second = read_aggregate(run, "small_local_mig")
+    assert second["evaluation_config.evaluation.random_seed"] == "3"
+    assert (second["evaluation_results.local_discrete_migs_samples"]
+            != first["evaluation_results.local_discrete_migs_samples"])
+
+
+def test_module_entry_point_reports_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "jlonevae_lib.evaluate.evaluation",
+                             str(tmp_path / "missing")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == f"error: run folder {tmp_path / 'missing'} does not exist\n"
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
+    unfinished = make_run(tmp_path / "unfinished", done=False)
+    finished = make_run(tmp_path / "finished")
+    cases = [
+        ([str(finished), "--metrics", "no_such_metric"], "unknown metric 'no_such_metric'"),
+        ([str(finished), "--metrics", "local_mig_base"], "unknown metric 'local_mig_base'"),
+        ([str(finished), "--metrics", str(tmp_path / "nowhere.gin")], "does not exist"),
+        ([str(finished), str(unfinished), "--metrics", "small_local_mig"],
+         "has not finished training"),
+        ([str(finished), "--metrics", "small_local_mig", "--dataset", "nope"],
+         "no dataset config for 'nope'"),
+        ([str(finished), "--metrics", "small_local_mig", "--device", "tpu"], "unknown device"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            evaluation.main(args)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (finished / "metrics").exists() and not (unfinished / "metrics").exists()
+
+
+def test_skip_unfinished_and_other_datasets(tmp_path, capsys):
+    unfinished = make_run(tmp_path / "unfinished", done=False)
+    finished = make_run(tmp_path / "finished")
+    assert evaluation.main([str(unfinished), str(finished), "--skip-unfinished",
+                            "--only-dataset", "mpi3d_real", "--metrics", "small_local_mig"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping" in out and "not finished" in out and "not mpi3d_real" in out
+    assert not (finished / "metrics").exists()
+
+
+def test_run_without_dataset_needs_the_flag(tmp_path):
+    run = make_run(tmp_path / "run")
+    (run / "config.json").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main([str(run), "--metrics", "small_local_mig"])
+    assert exit_info.value.code == 2
+
+
+def test_earlier_results_are_aggregated(tmp_path):
+    run = make_run(tmp_path / "run")
+    json_dir = run / "representation" / "results" / "json"
+    json_dir.mkdir(parents=True)
+    (json_dir / "train_config.json").write_text(json.dumps({"model.name": "'beta_vae'"}))
+    earlier = evaluation.previous_results(run / "representation")
+    aggregate = evaluation.write_results(run, "m", {"discrete_mig": 0.5},
+                                         "# c\ndataset.name = 'threeDots'\n", earlier)
+    assert aggregate == {"train_config.model.name": "'beta_vae'",
+                         "evaluation_config.dataset.name": "'threeDots'",
+                         "evaluation_results.discrete_mig": 0.5}
+    assert (evaluation.results_dir(run, "m") / "json" / "train_config.json").is_file()
+
+
+def test_metric_groups_resolve():
+    names = [metric.name for metric in evaluation.resolve_metrics(["paper", "mig"])]
+    assert names == list(evaluation.PAPER_METRICS)
+    assert len(names) == 12
+    assert set(evaluation.PAPER_METRICS) <= set(evaluation.available_metrics())
+
+
+def test_example_driver_scripts_exist():
+    root = Path(__file__).resolve().parents[2]
+    for script in ("experimentScripts/evaluate_jlonevae/evaluate_threeDots.bash",
+                   "exampleScripts/evaluate_jlonevae_threeDots.bash"):
+        path = root / script
+        assert path.is_file() and shutil.which("bash")
+        assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
