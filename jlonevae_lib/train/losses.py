@@ -57,16 +57,16 @@ class LossTerms:
 
     def scalars(self) -> dict[str, float]:
         """The TensorBoard scalars under the reference's names (SPEC §3)."""
-        return {
-            "ICALoss/train": float(self.penalty),
-            "ELBO/train": float(self.total),
-            "KLD/train": float(self.kl.kl),
-            "MuDiv/train": float(self.kl.mu_div),
-            "VarDiv/train": float(self.kl.var_div),
-            "NLL/train": float(self.nll),
-            "beta": self.beta,
-            "gamma": self.gamma,
+        tensors = {
+            "ICALoss/train": self.penalty,
+            "ELBO/train": self.total,
+            "KLD/train": self.kl.kl,
+            "MuDiv/train": self.kl.mu_div,
+            "VarDiv/train": self.kl.var_div,
+            "NLL/train": self.nll,
         }
+        return {**{name: t.item() for name, t in tensors.items()},
+                "beta": self.beta, "gamma": self.gamma}
 
 
 def jlonevae_loss(
