@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 # The reference counts training length in "epochs" of 5,000 batches.
@@ -85,6 +86,9 @@ class TrainConfig:
                 f"unknown regularization_type {self.regularization_type!r}; "
                 f"choose one of {sorted(_REGULARIZATION_NAME)}"
             )
+        if self.jacobian_method not in JACOBIAN_METHODS:
+            raise JLoneVAEError(f"unknown jacobian_method {self.jacobian_method!r}; "
+                                f"choose one of {sorted(JACOBIAN_METHODS)}")
         if self.jacobian_batch is not None and self.jacobian_batch <= 0:
             raise JLoneVAEError(
                 f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")

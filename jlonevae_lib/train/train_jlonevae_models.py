@@ -22,7 +22,7 @@ import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
+from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors  # noqa: E402
 
 
 def _positive_int(text: str) -> int:
@@ -46,7 +46,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="jlonevae-train", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

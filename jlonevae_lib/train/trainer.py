@@ -56,6 +56,8 @@ class TrainingDivergedError(JLoneVAEError):
 class TrainingInterrupted(JLoneVAEError):
     """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""
 
+    exit_code = 143  # 128 + SIGTERM, what schedulers expect of a terminated job
+
 
 @dataclass
 class TrainingResult:
@@ -203,7 +205,10 @@ class Trainer:
     def fit(self) -> None:
         """Train from ``self.step`` to ``config.num_batches``, logging and checkpointing."""
         cfg = self.config
-        writer = SummaryWriter(log_dir=str(cfg.log_dir), purge_step=self.step or None)
+        # On resume, TensorBoard readers drop events a killed session logged after its last
+        # checkpoint: the first step this session logs again is self.step + 1.
+        writer = SummaryWriter(log_dir=str(cfg.log_dir),
+                               purge_step=self.step + 1 if self.step else None)
         interactive = sys.stderr.isatty()
         progress = tqdm(total=cfg.num_batches, initial=self.step, unit="batch",
                         mininterval=0.5 if interactive else 30.0, dynamic_ncols=True,
@@ -220,10 +225,11 @@ class Trainer:
                         writer.add_scalar(name, value, self.step)
                     progress.set_postfix(loss=f"{self.last_scalars['ELBO/train']:.2f}",
                                          refresh=False)
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches:
+                if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches
+                        or self.stop_requested):
+                    writer.flush()  # every scalar up to the checkpoint is on disk before it
                     self.save_checkpoint()
                 if self.stop_requested:
-                    self.save_checkpoint()
                     raise TrainingInterrupted(
                         f"stopped by a signal at batch {self.step}; checkpoint saved in "
                         f"{self.checkpoint_path.parent}. Run the same command again to resume."
@@ -297,6 +303,7 @@ def _check_existing_run(config: TrainConfig) -> bool:
 def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
     """Run (or resume, or skip if finished) the training run described by ``config``."""
     run_dir = config.run_dir
+    trainer = Trainer(config)  # checks dataset and architecture names before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     with FolderLock(run_dir, "training"):
         if _check_existing_run(config):
@@ -307,7 +314,6 @@ def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
                 torchscript_path=run_dir / "representation" / "pytorch_model.pt",
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )
-        trainer = Trainer(config)
         if resume:
             trainer.load_checkpoint()
         elif trainer.checkpoint_path.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
@@ -13,8 +14,10 @@ F = TypeVar("F", bound=Callable[..., int | None])
 class JLoneVAEError(Exception):
     """An error caused by the user's input (flags, files, names) with a message saying what to do.
 
-    CLIs catch it and print ``error: <message>`` without a traceback.
+    CLIs catch it, print ``error: <message>`` without a traceback and exit with ``exit_code``.
     """
+
+    exit_code = 2
 
 
 class DataFileError(JLoneVAEError):
@@ -26,7 +29,7 @@ class UnsafePickleError(JLoneVAEError):
 
 
 def cli_errors(main: F) -> F:
-    """Decorate a CLI ``main``: user errors become one line on stderr and exit code 2."""
+    """Decorate a CLI ``main``: user errors become one line on stderr and their exit code."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
@@ -34,9 +37,16 @@ def cli_errors(main: F) -> F:
             return main(*args, **kwargs)
         except JLoneVAEError as err:
             print(f"error: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
+            raise SystemExit(err.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (the full usage text buries the message)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

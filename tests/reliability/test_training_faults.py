@@ -1,0 +1,128 @@
+"""Training survives SIGKILL, SIGTERM, concurrent launches and bad flags with nothing lost."""
+
+from __future__ import annotations
+
+import random
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.reliability.conftest import (
+    TOY_FLAGS,
+    TRAIN,
+    checkpoint_step,
+    find_run_dir,
+    run_cli,
+    start_cli,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+
+
+def _logged(log_root: Path) -> dict[str, list[tuple[int, float]]]:
+    (run_logs,) = list(log_root.glob("*/*"))
+    events = EventAccumulator(str(run_logs))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"]}
+
+
+def _assert_same_run(a: Path, b: Path) -> None:
+    state_a, state_b = _final_state(find_run_dir(a)), _final_state(find_run_dir(b))
+    assert state_a["step"] == state_b["step"]
+    for name, tensor in state_a["model"].items():
+        assert torch.equal(tensor, state_b["model"][name]), name
+    for key, slot in state_a["optimizer"]["state"].items():
+        for name, tensor in slot.items():
+            assert torch.equal(tensor, state_b["optimizer"]["state"][key][name]), (key, name)
+    assert _logged(a / "logs") == _logged(b / "logs")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("straight")
+    done = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrupted):
+    kill_after = random.Random().randint(3, 40)
+    proc = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*"))
+               and checkpoint_step(find_run_dir(tmp_path)) >= kill_after,
+               what=f"checkpoint {kill_after}")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    run_dir = find_run_dir(tmp_path)
+    killed_at = checkpoint_step(run_dir)
+    assert 0 < killed_at < 60 or (run_dir / "DONE").exists() is False
+    assert (run_dir / ".lock").exists()  # a crashed owner leaves its lock behind
+
+    resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_run(uninterrupted, tmp_path)
+
+
+def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninterrupted):
+    proc = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*"))
+               and checkpoint_step(find_run_dir(tmp_path)) >= 5, what="checkpoint 5")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    run_dir = find_run_dir(tmp_path)
+    assert proc.returncode == 143, stderr
+    assert "checkpoint saved" in stderr and "Traceback" not in stderr
+    assert not (run_dir / ".lock").exists()
+    stopped_at = checkpoint_step(run_dir)
+    assert 5 <= stopped_at < 60
+
+    resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_run(uninterrupted, tmp_path)
+
+
+def test_second_process_on_the_same_run_is_refused(tmp_path):
+    first = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "100000"], cwd=tmp_path)
+    try:
+        wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*.lock"))
+                   or list((tmp_path / "trainedModels").glob("*/*/.lock")), what="lock")
+        second = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "100000"], cwd=tmp_path)
+        assert second.returncode == 2
+        assert "in training by process" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    assert first.returncode == 143
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--batch-size", "-64"], "positive integer"),
+        (["--batch-size", "abc"], "positive integer"),
+        (["--gamma", "-0.1"], ">= 0"),
+        (["--dataset", "fourDots"], "threeDots"),
+        (["--architecture", "hugeConv"], "defaultConv"),
+        (["--device", "tpu"], "device"),
+        (["--regularization_type", "jlthree"], "invalid choice"),
+        (["--epochs", "2", "--num-batches", "3"], "not both"),
+    ],
+)
+def test_bad_flags_fail_in_one_line_and_write_nothing(tmp_path, flags, message):
+    result = run_cli([*TRAIN, "--dataset", "threeDots", "--num-batches", "2", *flags],
+                     cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
