@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -156,6 +157,16 @@ def aggregate_path(run: Path, metric: str) -> Path:
     return results_dir(run, metric) / "aggregate" / f"{STEP_NAME}.json"
 
 
+class _GinPathMisses(logging.Filter):
+    """Drops gin's "Path not found" errors: its package-path reader logs one for every search
+    folder that does not hold an included file, though a later folder may (the reference's
+    README told users to ignore them). A file found nowhere is still an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "resource_reader"
+                    and str(record.msg).startswith("Path not found"))
+
+
 @contextlib.contextmanager
 def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> Iterator[None]:
     """Parse ``config_files`` then ``bindings`` into a clean gin config; clear it on exit.
@@ -169,6 +180,8 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
     saved = list(search_path)
     folders = list(dict.fromkeys(str(Path(f).parent) for f in files))
     search_path[:] = [*folders, "", str(METRICS_CONFIG_DIR), str(DATASET_CONFIG_DIR)]
+    misses = _GinPathMisses()
+    logging.getLogger().addFilter(misses)
     gin.clear_config()
     try:
         try:
@@ -179,6 +192,7 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
     finally:
         gin.clear_config()
         search_path[:] = saved
+        logging.getLogger().removeFilter(misses)
 
 
 def metric_bindings(metric: Metric, seed: int | None) -> list[str]:
@@ -223,10 +237,13 @@ def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def write_results(run: Path, metric: str, results: dict[str, Any], operative_config: str,
-                  earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Write one metric's result files (the aggregate last); returns the aggregate dict."""
+                  config: dict[str, str], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Write one metric's result files (the aggregate last); returns the aggregate dict.
+
+    ``operative_config`` is the gin text saved as ``gin/evaluation.gin``, ``config`` its
+    bindings (:func:`gin_dict`), ``earlier`` the earlier steps' results by step name.
+    """
     folder = results_dir(run, metric)
-    config = gin_dict(operative_config)
     atomic_write_text(folder / "gin" / f"{STEP_NAME}.gin", operative_config)
     steps = {**earlier, f"{STEP_NAME}_config": config, f"{STEP_NAME}_results": results}
     for step, content in steps.items():
@@ -240,8 +257,8 @@ def write_results(run: Path, metric: str, results: dict[str, Any], operative_con
 def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
                     load_dataset: Callable[[str], GroundTruthData],
                     representation_function: RepresentationFunction,
-                    draw_cache: DrawCache) -> tuple[dict[str, Any], str]:
-    """Compute one metric: (results dict, operative gin config)."""
+                    draw_cache: DrawCache) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """Compute one metric: (results dict, operative gin config text, its bindings)."""
     with gin_config([metric.config, plan.dataset_config], metric_bindings(metric, seed)):
         try:
             results = configurables.evaluate(load_dataset, representation_function, draw_cache)
@@ -249,7 +266,9 @@ def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
             # gin reports a missing binding this way (naming it), torch a model that does not
             # fit the data (e.g. the wrong number of channels).
             raise JLoneVAEError(f"{metric.name} on {plan.run}: {err}") from None
-        return results, gin.operative_config_str(max_line_length=10_000)
+        # Bindings are read from an unwrapped rendering: one line each however long.
+        return (results, gin.operative_config_str(),
+                gin_dict(gin.operative_config_str(max_line_length=10_000)))
 
 
 def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Namespace
@@ -363,9 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         earlier = previous_results(plan.representation_dir)
         for metric in plan.todo:
             print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
-            results, operative = evaluate_metric(metric, plan, args.seed, load_dataset,
-                                                 representation_function, draw_cache)
-            aggregate = write_results(plan.run, metric.name, results, operative, earlier)
+            results, operative, config = evaluate_metric(
+                metric, plan, args.seed, load_dataset, representation_function, draw_cache)
+            aggregate = write_results(plan.run, metric.name, results, operative, config, earlier)
             rows.append((str(plan.run), metric.name, aggregate, "computed"))
     print()
     print(summary_table(rows))

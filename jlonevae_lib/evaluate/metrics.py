@@ -12,7 +12,8 @@ Two differences, both where disentanglement_lib gives no number:
   factors (a local cluster holds some factors fixed) but its code filled them with
   uninitialised memory. With every factor varying the two definitions are the same number.
 - Explicitness standardises a constant code row by 1 instead of dividing by its zero spread
-  (disentanglement_lib's classifier then fails on NaN).
+  (disentanglement_lib's classifier then fails on NaN), and averages its ROC-AUC over the
+  classes present in a sample (disentanglement_lib fails when a class is missing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import linear_model
+from sklearn import metrics as sklearn_metrics
 
 #: Largest dense contingency block (cells) and label-index block (entries) built at once.
 _MAX_BLOCK_CELLS = 1 << 22
@@ -233,24 +236,36 @@ def _standardise(codes: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nda
     return (codes - mean[:, np.newaxis]) / np.where(std == 0, 1.0, std)[:, np.newaxis]
 
 
+def _macro_roc_auc(factor: np.ndarray, probabilities: np.ndarray, classes: np.ndarray
+                   ) -> float:
+    """Mean one-vs-rest ROC-AUC over the classes that both occur and not everywhere.
+
+    factor (N,), probabilities (N, K) for ``classes`` (K,). When the sample holds every class
+    this is sklearn's macro-averaged multilabel ROC-AUC (column by column, the same numbers).
+    """
+    truth = factor[:, np.newaxis] == classes[np.newaxis, :]
+    counts = truth.sum(axis=0)
+    scores = [sklearn_metrics.roc_auc_score(truth[:, k], probabilities[:, k])
+              for k in range(len(classes)) if 0 < counts[k] < len(factor)]
+    return float(np.mean(scores)) if scores else math.nan
+
+
 def explicitness_per_factor(codes_train: np.ndarray, factor_train: np.ndarray,
                             codes_test: np.ndarray, factor_test: np.ndarray
                             ) -> tuple[float, float]:
     """ROC-AUC (train, test) of a logistic regression predicting one factor from codes.
 
     codes_* (d, N) already standardised, factor_* (N,). Default
-    ``sklearn.linear_model.LogisticRegression``; the AUC is the macro average over the one-hot
-    classes, as disentanglement_lib computes it.
+    ``sklearn.linear_model.LogisticRegression``; the AUC is the macro average over the
+    classifier's classes, one-vs-rest, as disentanglement_lib computes it. Where a class is
+    missing from a sample (disentanglement_lib then fails), the average is over the others.
     """
-    from sklearn import linear_model, metrics, preprocessing
-
     classifier = linear_model.LogisticRegression().fit(codes_train.T, factor_train)
-    binariser = preprocessing.MultiLabelBinarizer()
-    roc_train = metrics.roc_auc_score(binariser.fit_transform(factor_train[:, np.newaxis]),
-                                      classifier.predict_proba(codes_train.T))
-    roc_test = metrics.roc_auc_score(binariser.fit_transform(factor_test[:, np.newaxis]),
-                                     classifier.predict_proba(codes_test.T))
-    return float(roc_train), float(roc_test)
+    roc_train = _macro_roc_auc(factor_train, classifier.predict_proba(codes_train.T),
+                               classifier.classes_)
+    roc_test = _macro_roc_auc(factor_test, classifier.predict_proba(codes_test.T),
+                              classifier.classes_)
+    return roc_train, roc_test
 
 
 def explicitness_score(codes_train: np.ndarray, factors_train: np.ndarray,

@@ -183,8 +183,9 @@ def test_earlier_results_are_aggregated(tmp_path):
     json_dir.mkdir(parents=True)
     (json_dir / "train_config.json").write_text(json.dumps({"model.name": "'beta_vae'"}))
     earlier = evaluation.previous_results(run / "representation")
-    aggregate = evaluation.write_results(run, "m", {"discrete_mig": 0.5},
-                                         "# c\ndataset.name = 'threeDots'\n", earlier)
+    operative = "# c\ndataset.name = 'threeDots'\n"
+    aggregate = evaluation.write_results(run, "m", {"discrete_mig": 0.5}, operative,
+                                         evaluation.gin_dict(operative), earlier)
     assert aggregate == {"train_config.model.name": "'beta_vae'",
                          "evaluation_config.dataset.name": "'threeDots'",
                          "evaluation_results.discrete_mig": 0.5}

@@ -170,3 +170,11 @@ def test_local_mig_and_modularity_share_one_draw():
     np.testing.assert_array_equal(modularity["local_modularity_scores_samples"],
                                   uncached["local_modularity_scores_samples"])
     assert len(mig["local_discrete_migs_samples"]) == 3
+
+
+def test_no_path_not_found_noise(tmp_path, caplog):
+    (tmp_path / "mine.gin").write_text(
+        f"include '{evaluation.METRICS_CONFIG_DIR / 'local_mig_0_1.gin'}'\n")
+    with evaluation.gin_config([tmp_path / "mine.gin"]):
+        assert gin.query_parameter("local_mig.num_local_clusters") == 20
+    assert "Path not found" not in caplog.text

@@ -182,3 +182,13 @@ def test_local_scores_per_cluster_and_mean():
     modularity = metrics.local_modularity(clusters, 5)
     assert modularity.per_cluster == pytest.approx([1.0, 1.0], abs=1e-15)
     assert isinstance(modularity.per_cluster[0], float)
+
+
+def test_explicitness_with_a_class_missing_from_the_test_sample():
+    rs = np.random.RandomState(7)
+    factors = rs.randint(0, 4, size=(1, 300))
+    codes = factors + 0.2 * rs.randn(1, 300)
+    test_mask = factors[0] != 3  # class 3 never occurs in the test sample
+    train, test = metrics.explicitness_score(codes, factors, codes[:, test_mask],
+                                             factors[:, test_mask])
+    assert 0.9 < train <= 1 and 0.9 < test <= 1

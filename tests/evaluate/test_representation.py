@@ -12,6 +12,7 @@ from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.evaluate import representation
 from jlonevae_lib.utils.errors import JLoneVAEError
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def colour_run(tmp_path_factory):
