@@ -1,0 +1,121 @@
+"""Comparison figures and their t-tests, on the fixture results."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+from matplotlib.collections import PathCollection, PolyCollection
+
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.visualize.comparisons import (
+    BETA_VS_JL1,
+    L1_VS_L2,
+    compare_to_baselines,
+    metric_vs_locality,
+    mig_modularity_scatter,
+    welch_ttest,
+)
+from jlonevae_lib.visualize.results import Results, discover_results
+from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT, LOCALITIES
+
+
+@pytest.fixture(scope="module")
+def results(results_tree: Path) -> Results:
+    return discover_results(results_tree / "trainedModels",
+                            results_tree / "trainedStandardModels")
+
+
+def _collections(fig, kind) -> int:
+    return sum(isinstance(c, kind) for ax in fig.axes for c in ax.collections)
+
+
+def test_welch_ttest_matches_scipy_and_refuses_tiny_samples() -> None:
+    a, b = [0.12, 0.14, 0.11, 0.13], [0.06, 0.05, 0.08]
+    t, p = welch_ttest(a, b)
+    expected = scipy.stats.ttest_ind(a, b, equal_var=False)
+    assert (t, p) == pytest.approx((expected.statistic, expected.pvalue))
+    assert all(math.isnan(v) for v in welch_ttest([0.1], b))
+    assert all(math.isnan(v) for v in welch_ttest([0.1, 0.1], [0.1, 0.1]))
+
+
+def test_compare_to_baselines(results: Results, tmp_path: Path) -> None:
+    out = compare_to_baselines(results, gamma=0.1, locality=0.1)
+    assert set(out.figures) == {"local_mig_0_1_compareToStandard",
+                                "local_modularity_0_1_compareToStandard"}
+    fig = out.figures["local_mig_0_1_compareToStandard"]
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["JL1-VAE (γ=0.1)", "β-VAE (γ=0)", "β-VAE (dlib)", "FactorVAE"]
+    assert _collections(fig, PolyCollection) == 4  # one violin body per method
+    assert _collections(fig, PathCollection) == 4  # the seed points
+    # One row per metric and compared method; JL1-VAE is group a and scores higher.
+    assert len(out.table) == 2 * 3
+    for row in out.table:
+        assert row["group_a"] == "JL1-VAE (γ=0.1)" and row["mean_a"] > row["mean_b"]
+        assert row["p"] < 0.05
+    paths = out.save(tmp_path, "threeDots")
+    names = sorted(p.name for p in paths)
+    assert "threeDots_local_mig_0_1_compareToStandard.pdf" in names
+    assert "threeDots_compareToStandard_0_1_ttests.md" in names
+    csv = (tmp_path / "threeDots_compareToStandard_0_1_ttests.csv").read_text().splitlines()
+    assert csv[0].startswith("metric,locality,group_a,n_a") and len(csv) == 1 + 6
+
+    without = compare_to_baselines(results, with_gamma0=False)
+    assert len(without.table) == 2 * 2
+    with pytest.raises(JLoneVAEError, match="no JL1-VAE"):
+        compare_to_baselines(results, gamma=0.4)
+
+
+@pytest.mark.parametrize(("comparison", "name", "labels"), [
+    (BETA_VS_JL1, "varyingRho", ("β-VAE (γ=0)", "JL1-VAE (γ=0.1)")),
+    (L1_VS_L2, "L1vsL2", ("JL1-VAE (γ=0.1)", "JL2-VAE (γ=0.1)")),
+])
+def test_metric_vs_locality(results: Results, comparison: str, name: str,
+                            labels: tuple[str, str]) -> None:
+    out = metric_vs_locality(results, comparison, gamma=0.1)
+    assert out.notes == []
+    assert set(out.figures) == {f"local_mig_{name}", f"local_modularity_{name}"}
+    ax = out.figures[f"local_mig_{name}"].axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == [
+        f"{label} (mean ± 1 s.d.)" for label in labels]
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), LOCALITIES)
+    assert len(ax.texts) == len(LOCALITIES)  # a p-value per locality
+    assert [(row["locality"], row["group_a"]) for row in out.table[:5]] == [
+        (x, labels[0]) for x in LOCALITIES]
+
+
+def test_metric_vs_locality_notes_a_missing_pair(results_tree: Path, tmp_path: Path) -> None:
+    models = tmp_path / "trainedModels"
+    shutil.copytree(results_tree / "trainedModels" / JL1_EXPERIMENT, models / JL1_EXPERIMENT)
+    out = metric_vs_locality(discover_results(models), BETA_VS_JL1)
+    assert out.figures == {} and "no results of both methods" in out.notes[0]
+    with pytest.raises(JLoneVAEError, match="unknown comparison"):
+        metric_vs_locality(discover_results(models), "l1-vs-l3")
+
+
+def test_ambiguous_settings_ask_for_include(results_tree: Path, tmp_path: Path) -> None:
+    models = tmp_path / "trainedModels"
+    for experiment in (JL1_EXPERIMENT, BETA_EXPERIMENT):
+        for lr in ("0_0010", "0_0001"):
+            shutil.copytree(results_tree / "trainedModels" / experiment,
+                            models / experiment.replace("lr0_0010", f"lr{lr}"))
+    with pytest.raises(JLoneVAEError, match="--include"):
+        metric_vs_locality(discover_results(models), BETA_VS_JL1)
+    narrowed = discover_results(models, include=["*_lr0_0001_*"])
+    assert metric_vs_locality(narrowed, BETA_VS_JL1).figures
+
+
+@pytest.mark.parametrize(("locality", "name"), [(0.1, "mig_vs_modularity_0_1"),
+                                                (None, "mig_vs_modularity_global")])
+def test_scatter_across_gamma(results: Results, locality: float | None, name: str) -> None:
+    out = mig_modularity_scatter(results, locality=locality)
+    ax = out.figures[name].axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["γ=0", "γ=0.1", "γ=0.2"]  # JL1 at two γ and the β-VAE; JL2 not
+    assert [row["n"] for row in out.table] == [3, 3, 2]
+    # Each γ: the runs' points plus the mean marker.
+    assert _collections(out.figures[name], PathCollection) == 2 * 3
