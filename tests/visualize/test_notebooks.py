@@ -1,0 +1,81 @@
+"""Every notebook runs headlessly against the fixture tree and draws its figures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.visualize.figure_checks import assert_real_png
+from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+# notebook -> the figures it must write (PNG names; a PDF is written beside each).
+EXPECTED_FIGURES = {
+    "ExampleJacobianValues_ThreeDots.ipynb": [
+        "threeDots_jacobian_columns.png",
+        f"threeDots_traversals_{BETA_EXPERIMENT}_seed1.png",
+        f"threeDots_traversals_{JL1_EXPERIMENT}_seed1.png",
+    ],
+    "LocalDisentanglementComparedToBaseline.ipynb": [
+        "threeDots_local_mig_0_1_compareToStandard.png",
+        "threeDots_local_modularity_0_1_compareToStandard.png",
+    ],
+    "ScatterplotMIGandModularity_VaryingRho.ipynb": [
+        "threeDots_local_mig_varyingRho.png",
+        "threeDots_local_modularity_varyingRho.png",
+        "threeDots_local_mig_L1vsL2.png",
+        "threeDots_local_modularity_L1vsL2.png",
+        "threeDots_mig_vs_modularity_0_1.png",
+    ],
+}
+
+
+def test_every_notebook_is_tested_and_stored_without_outputs() -> None:
+    assert sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(EXPECTED_FIGURES)
+    for name in EXPECTED_FIGURES:
+        nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+        nbformat.validate(nb)
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        assert all(cell.outputs == [] and cell.execution_count is None for cell in code), name
+        # The first cell points at the models folder, overridable for these tests.
+        assert nb.cells[0].cell_type == "code" and "JLONEVAE_MODELS_DIR" in nb.cells[0].source
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_tree: Path) -> Path:
+    """A ``python3`` kernel that runs this interpreter (the venv's), found first on
+    JUPYTER_PATH whatever the user has installed, and the fixture folders in the environment.
+    Returns the figures folder."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (test)", "language": "python"}))
+    figures = tmp_path / "figures"
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JLONEVAE_MODELS_DIR", str(results_tree / "trainedModels"))
+    monkeypatch.setenv("JLONEVAE_BASELINES_DIR", str(results_tree / "trainedStandardModels"))
+    monkeypatch.setenv("JLONEVAE_FIGURES_DIR", str(figures))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return figures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
+def test_notebook_runs_and_draws(name: str, kernel_env: Path) -> None:
+    nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=300,
+                            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+    client.execute()  # raises CellExecutionError, with the cell's traceback, on any error
+    for png in EXPECTED_FIGURES[name]:
+        assert_real_png(kernel_env / png)
+    # The figures are also shown inline, as images.
+    shown = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
+             if "image/png" in output.get("data", {})]
+    assert len(shown) >= len(EXPECTED_FIGURES[name])
