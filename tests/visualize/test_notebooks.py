@@ -62,7 +62,6 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_tree: Pa
     monkeypatch.setenv("JLONEVAE_MODELS_DIR", str(results_tree / "trainedModels"))
     monkeypatch.setenv("JLONEVAE_BASELINES_DIR", str(results_tree / "trainedStandardModels"))
     monkeypatch.setenv("JLONEVAE_FIGURES_DIR", str(figures))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     return figures
 
 
