@@ -52,6 +52,8 @@ CHECKPOINT_FORMAT = 1
 class TrainingDivergedError(JLoneVAEError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
+    exit_code = 3  # a failed run, as opposed to bad input (2)
+
 
 class TrainingInterrupted(JLoneVAEError):
     """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""

@@ -7,12 +7,19 @@ version intact. Every file the project writes goes through here.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from jlonevae_lib.utils.errors import JLoneVAEError
+
+
+class WriteError(JLoneVAEError):
+    """A file could not be written (disk full, file-size limit, permissions)."""
 
 
 @contextlib.contextmanager
@@ -37,6 +44,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as err:
+        kept = "the previous version is intact" if target.exists() else "nothing was written"
+        raise WriteError(f"could not write {target}: {err.strerror or err}; {kept}. "
+                         "Free some disk space (or check permissions) and run again") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -60,6 +71,10 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` atomically. Serialised in memory first: torch's own writer turns a failed
+    disk write into an opaque RuntimeError, a plain file write gives the OSError that says why."""
     import torch
 
-    atomic_write(path, lambda f: torch.save(obj, f))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import resource
 import signal
 from pathlib import Path
 
@@ -126,3 +128,46 @@ def test_bad_flags_fail_in_one_line_and_write_nothing(tmp_path, flags, message):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_diverging_run_exits_nonzero_and_records_failure(tmp_path):
+    result = run_cli([*TRAIN, *TOY_FLAGS, "--gamma", "0", "--lr", "1e12", "--num-batches", "200"],
+                     cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "smaller --lr" in result.stderr and "Traceback" not in result.stderr
+    run_dir = find_run_dir(tmp_path)
+    assert json.loads((run_dir / "FAILED").read_text())["step"] == checkpoint_step(run_dir)
+    state = torch.load(run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def _limit_file_size(max_bytes: int):
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG error instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return apply
+
+
+def test_disk_full_during_checkpoint_keeps_the_previous_one(tmp_path, uninterrupted):
+    proc = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*"))
+               and checkpoint_step(find_run_dir(tmp_path)) >= 3, what="checkpoint 3")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    run_dir = find_run_dir(tmp_path)
+    before = checkpoint_step(run_dir)
+    checkpoint_bytes = (run_dir / "checkpoints" / "checkpoint.pt").read_bytes()
+
+    # A file-size limit far below a checkpoint's size: the next checkpoint write fails.
+    full = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path,
+                   preexec_fn=_limit_file_size(256 * 1024))
+    assert full.returncode == 2, full.stderr
+    assert "could not write" in full.stderr and "previous version is intact" in full.stderr
+    assert "Traceback" not in full.stderr
+    assert (run_dir / "checkpoints" / "checkpoint.pt").read_bytes() == checkpoint_bytes
+    assert checkpoint_step(run_dir) == before
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["checkpoint.pt"]
+
+    resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_run(uninterrupted, tmp_path)
