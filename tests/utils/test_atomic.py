@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from jlonevae_lib.utils.atomic import atomic_path, atomic_write, atomic_write_json
+from jlonevae_lib.utils.atomic import WriteError, atomic_path, atomic_write, atomic_write_json
 
 
 def test_atomic_json_writes_and_leaves_no_temp_files(tmp_path):
@@ -20,7 +20,7 @@ def test_crash_mid_write_keeps_previous_file(tmp_path):
         f.write(b'{"version": 2, "trunc')
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match="disk full; the previous version is intact"):
         atomic_write(target, crash)
     assert json.loads(target.read_text()) == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
