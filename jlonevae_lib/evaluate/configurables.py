@@ -8,8 +8,9 @@ random_state, artifact_dir=None, ...)`` and return its result dicts.
 
 Names are registered without a module prefix, so a bare selector such as ``discretizer`` matches
 exactly ours even in a process that also registers disentanglement_lib's configurables (under
-their own module). Registration happens once, at import; gin accepts re-registering the same
-function, and bindings are cleared between evaluations by the caller.
+their own module). gin's registry lives as long as the process: registering is idempotent (a
+re-import of this module, e.g. ``importlib.reload``, replaces our entries instead of failing),
+and the caller clears bindings between evaluations (see ``evaluation.gin_config``).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ def _configurable(name: str, denylist: Sequence[str] = ()) -> Callable[[F], F]:
 
     def register(fn: F) -> F:
         # gin prefixes the selector with fn.__module__ unless that is None; it reads the
-        # attribute only while registering, so it is put back afterwards.
+        # attribute only while registering, so it is put back afterwards. Interactive mode lets
+        # a re-import replace the entry this module made before.
         module = fn.__module__
         fn.__module__ = None  # type: ignore[assignment]
-        wrapper = gin.configurable(name, denylist=list(denylist))(fn)
+        with gin.config.interactive_mode():
+            wrapper = gin.configurable(name, denylist=list(denylist))(fn)
         fn.__module__ = wrapper.__module__ = module
         return wrapper
 

@@ -97,9 +97,13 @@ def test_results_layout_keys_and_values(evaluated, capsys):
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_results(evaluated, tmp_path):
-    root, run, tiny = evaluated
+    # A second run, in a fresh process, on a copy of the model.
+    _, run, tiny = evaluated
     copy = make_run(tmp_path / "seed1")
-    assert evaluation.main([str(copy), "--metrics", *METRICS, str(tiny), "--device", "cpu"]) == 0
+    result = subprocess.run([sys.executable, "-m", "jlonevae_lib.evaluate.evaluation", str(copy),
+                             "--metrics", *METRICS, str(tiny), "--device", "cpu"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
     for metric in [*METRICS, "tiny_mig"]:
         first, second = read_aggregate(run, metric), read_aggregate(copy, metric)
         del first["evaluation_results.elapsed_time"], second["evaluation_results.elapsed_time"]

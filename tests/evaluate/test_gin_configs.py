@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import gin
@@ -102,9 +103,10 @@ def test_bare_names_stay_ours_next_to_disentanglement_lib():
 
 
 def test_registration_is_idempotent_and_config_cleared():
-    original = configurables.compute_local_mig.__wrapped__
-    assert gin.configurable("local_mig", module=None) is not None  # no-op on our registry
-    assert configurables.compute_local_mig.__wrapped__ is original
+    importlib.reload(configurables)  # registers every name again, replacing our entries
+    results, _ = run_config([evaluation.METRICS_CONFIG_DIR / "small_local_mig.gin",
+                             evaluation.DATASET_CONFIG_DIR / "threeDots.gin"])
+    assert len(results["local_discrete_migs_samples"]) == 3
     with evaluation.gin_config([], ["local_mig.num_train = 5"]):
         assert gin.query_parameter("local_mig.num_train") == 5
     with pytest.raises(ValueError):
