@@ -80,7 +80,6 @@ class RunPlan:
     """What to do for one run folder."""
 
     run: Path
-    dataset: str
     dataset_config: Path
     representation: Path
     #: Earlier steps' results are read from ``<representation_dir>/results/json``.
@@ -291,7 +290,7 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
         if args.only_dataset is not None and dataset != args.only_dataset:
             print(f"skipping {run}: evaluated on {dataset}, not {args.only_dataset}")
             continue
-        plan = RunPlan(run=run, dataset=dataset, dataset_config=dataset_config(dataset),
+        plan = RunPlan(run=run, dataset_config=dataset_config(dataset),
                        representation=find_representation(run, args.representation),
                        representation_dir=run / REPRESENTATION_DIR)
         for metric in metrics:

@@ -29,8 +29,9 @@ from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 
-#: Images per forward call.
-DEFAULT_BATCH_SIZE = 500
+#: Images per forward call. Small batches keep a defaultConv encoder's activations in cache:
+#: on a 2-core CPU, 250 images per call ran at ~90 µs of CPU per image, 500 or more at ~150.
+DEFAULT_BATCH_SIZE = 250
 #: Which representation of a run to evaluate (see :func:`find_representation`).
 REPRESENTATION_KINDS = ("auto", "saved_model", "torchscript")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Protocol, TypeVar
 
 import numpy as np
@@ -70,28 +69,18 @@ def encode_factors(data: GroundTruthData, representation_function: Representatio
     Raises JLoneVAEError if the representation returns the wrong number of rows or values that
     are not finite (a diverged model): no metric is defined on those.
     """
-    batches = [factors[start:start + encode_batch_size]
-               for start in range(0, factors.shape[0], encode_batch_size)]
     parts = []
-    # The next batch is rendered in a worker thread while this one is encoded (both spend their
-    # time in numeric kernels that release the GIL). Only the worker touches the dataset, and
-    # in batch order.
-    with ThreadPoolExecutor(max_workers=1) as renderer:
-        pending = renderer.submit(data.sample_observations_from_factors, batches[0],
-                                  random_state)
-        for i, batch in enumerate(batches):
-            observations = pending.result()
-            if i + 1 < len(batches):
-                pending = renderer.submit(data.sample_observations_from_factors, batches[i + 1],
-                                          random_state)
-            codes = np.asarray(representation_function(observations))
-            if codes.ndim != 2 or codes.shape[0] != batch.shape[0]:
-                raise JLoneVAEError(f"the representation returned shape {codes.shape} for "
-                                    f"{batch.shape[0]} observations; expected (N, d)")
-            if not np.all(np.isfinite(codes)):
-                raise JLoneVAEError("the representation returned NaN or infinite codes; the "
-                                    "model has probably diverged")
-            parts.append(codes)
+    for start in range(0, factors.shape[0], encode_batch_size):
+        batch = factors[start:start + encode_batch_size]
+        observations = data.sample_observations_from_factors(batch, random_state)
+        codes = np.asarray(representation_function(observations))
+        if codes.ndim != 2 or codes.shape[0] != batch.shape[0]:
+            raise JLoneVAEError(f"the representation returned shape {codes.shape} for "
+                                f"{batch.shape[0]} observations; expected (N, d)")
+        if not np.all(np.isfinite(codes)):
+            raise JLoneVAEError("the representation returned NaN or infinite codes; the model "
+                                "has probably diverged")
+        parts.append(codes)
     return np.concatenate(parts).T
 
 
