@@ -22,13 +22,9 @@ from typing import Any, NamedTuple, TypeVar
 import gin
 import numpy as np
 
+from jlonevae_lib.data import GroundTruthData
 from jlonevae_lib.evaluate import metrics, sampling
-from jlonevae_lib.evaluate.sampling import (
-    Cluster,
-    DrawCache,
-    GroundTruthData,
-    RepresentationFunction,
-)
+from jlonevae_lib.evaluate.sampling import Cluster, DrawCache, RepresentationFunction
 
 F = TypeVar("F", bound=Callable[..., Any])
 

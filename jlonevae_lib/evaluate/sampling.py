@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from typing import NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from jlonevae_lib.data import GroundTruthData
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 #: Maps observations (N, H, W, C) float32 to codes (N, d).
@@ -34,24 +35,6 @@ RepresentationFunction = Callable[[np.ndarray], np.ndarray]
 DEFAULT_ENCODE_BATCH_SIZE = 1000
 
 T = TypeVar("T")
-
-
-class GroundTruthData(Protocol):
-    """disentanglement_lib's ground-truth data interface, the part the metrics use."""
-
-    @property
-    def num_factors(self) -> int: ...
-
-    @property
-    def factors_num_values(self) -> Sequence[int]: ...
-
-    @property
-    def observation_shape(self) -> Sequence[int]: ...
-
-    def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray: ...
-
-    def sample_observations_from_factors(self, factors: np.ndarray,
-                                         random_state: np.random.RandomState) -> np.ndarray: ...
 
 
 class Cluster(NamedTuple):
