@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -45,11 +46,15 @@ def export_torchscript(model: ConvVAE, run_folder: str | os.PathLike) -> Path:
     encoder = MeanEncoder(copy.deepcopy(model).cpu()).eval()
     # A constant example: tracing must not consume the caller's random-number stream.
     example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5)
-    with torch.no_grad():
-        traced = torch.jit.trace(encoder, example)
     path = representation / TORCHSCRIPT_FILE
-    with atomic_path(path) as tmp:
-        torch.jit.save(traced, str(tmp))
+    # torch 2.13 deprecates torch.jit, but disentanglement_lib's PyTorch evaluation path (the
+    # format this file promises) loads TorchScript: we use it knowingly and keep logs clean.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+        with torch.no_grad():
+            traced = torch.jit.trace(encoder, example)
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
     return path
 
 
