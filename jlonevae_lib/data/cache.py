@@ -41,7 +41,6 @@ Compression (the reference used ``savez_compressed``) would save disk, not memor
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 import zipfile
@@ -62,7 +61,7 @@ from jlonevae_lib.data.three_dots import (
     render_three_dots_levels,
 )
 from jlonevae_lib.utils.atomic import atomic_path
-from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import ArgumentParser, DataFileError, JLoneVAEError, cli_errors
 
 #: Seed of the RandomState that draws a cache's factors (the reference's).
 CACHE_SEED = 0
@@ -209,7 +208,7 @@ def load_training_cache(num_images: int, root: str | Path | None = None,
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m jlonevae_lib.data.cache --num-images N``: build (or check) a training cache."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m jlonevae_lib.data.cache",
         description="Build, or validate if present, the three-dots training cache "
                     "<data root>/threeDots/trainingCache<N>.npz.")

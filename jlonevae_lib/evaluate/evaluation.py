@@ -42,7 +42,8 @@ from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.lock import FolderLock, LockedError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
@@ -325,7 +326,7 @@ def summary_table(rows: Sequence[tuple[str, str, dict[str, Any], str]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="jlonevae-evaluate",
         description="Compute disentanglement metrics of trained runs (disentanglement_lib "
                     "result layout).")
@@ -380,11 +381,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         draw_cache = DrawCache()
         earlier = previous_results(plan.representation_dir)
         for metric in plan.todo:
-            print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
-            results, operative, config = evaluate_metric(
-                metric, plan, args.seed, load_dataset, representation_function, draw_cache)
-            aggregate = write_results(plan.run, metric.name, results, operative, config, earlier)
-            rows.append((str(plan.run), metric.name, aggregate, "computed"))
+            # Another evaluation of the same run may own this metric: skip it rather than race.
+            lock = FolderLock(results_dir(plan.run, metric.name).parent, "evaluation")
+            try:
+                lock.acquire()
+            except LockedError as err:
+                print(f"skipping {metric.name} on {plan.run}: {err}", flush=True)
+                rows.append((str(plan.run), metric.name, {}, "skipped: in progress elsewhere"))
+                continue
+            try:
+                if aggregate_path(plan.run, metric.name).is_file() and not args.overwrite:
+                    aggregate = json.loads(aggregate_path(plan.run, metric.name).read_text())
+                    rows.append((str(plan.run), metric.name, aggregate, "existing"))
+                    continue  # finished by another process meanwhile
+                print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
+                results, operative, config = evaluate_metric(
+                    metric, plan, args.seed, load_dataset, representation_function, draw_cache)
+                aggregate = write_results(plan.run, metric.name, results, operative, config,
+                                          earlier)
+                rows.append((str(plan.run), metric.name, aggregate, "computed"))
+            finally:
+                lock.release()
     print()
     print(summary_table(rows))
     return 0

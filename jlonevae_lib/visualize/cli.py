@@ -25,7 +25,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors
 from jlonevae_lib.visualize import comparisons
 from jlonevae_lib.visualize.conventions import REFERENCE_SCALE, SIGMA_SOURCES
 from jlonevae_lib.visualize.figure_io import save_figure
@@ -123,7 +123,7 @@ def _add_results_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jlonevae-plot", description=__doc__,
+    parser = ArgumentParser(prog="jlonevae-plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
