@@ -61,7 +61,8 @@ from jlonevae_lib.data.three_dots import (
     render_three_dots_levels,
 )
 from jlonevae_lib.utils.atomic import atomic_path
-from jlonevae_lib.utils.errors import ArgumentParser, DataFileError, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.cli import ArgumentParser
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 
 #: Seed of the RandomState that draws a cache's factors (the reference's).
 CACHE_SEED = 0

@@ -42,7 +42,8 @@ from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.cli import ArgumentParser
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.utils.lock import FolderLock, LockedError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

@@ -22,27 +22,8 @@ import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
-from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors  # noqa: E402
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
+from jlonevae_lib.utils.cli import ArgumentParser, non_negative_float, positive_int  # noqa: E402
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,24 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ref = p.add_argument_group("reference flags (same names and defaults as the seed script)")
-    ref.add_argument("--batch-size", type=_positive_int, default=64)
-    ref.add_argument("--epochs", type=_positive_int, default=None,
+    ref.add_argument("--batch-size", type=positive_int, default=64)
+    ref.add_argument("--epochs", type=positive_int, default=None,
                      help=f"training length in epochs of {BATCHES_PER_EPOCH} batches (default 10)")
     ref.add_argument("--no-cuda", action="store_true", help="train on the CPU (= --device cpu)")
     ref.add_argument("--seed", type=int, default=1)
-    ref.add_argument("--log-interval", type=_positive_int, default=100,
+    ref.add_argument("--log-interval", type=positive_int, default=100,
                      help="batches between TensorBoard scalars")
-    ref.add_argument("--beta", type=_non_negative_float, default=1.0)
-    ref.add_argument("--gamma", type=_non_negative_float, default=1.0,
+    ref.add_argument("--beta", type=non_negative_float, default=1.0)
+    ref.add_argument("--gamma", type=non_negative_float, default=1.0,
                      help="weight of the Jacobian penalty (0 = plain β-VAE)")
-    ref.add_argument("--lr", type=_non_negative_float, default=0.001)
-    ref.add_argument("--latent-dim", type=_positive_int, default=10)
+    ref.add_argument("--lr", type=non_negative_float, default=0.001)
+    ref.add_argument("--latent-dim", type=positive_int, default=10)
     ref.add_argument("--annealingBatches", type=int, default=0,
                      help="batches over which β and γ ramp up linearly from 0")
     ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default="jlone",
                      help="L1 (jlone, the paper) or L2 (jltwo, appendix) Jacobian penalty")
     new = p.add_argument_group("added flags")
-    new.add_argument("--num-batches", type=_positive_int, default=None,
+    new.add_argument("--num-batches", type=positive_int, default=None,
                      help="training length in batches (instead of --epochs)")
     new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
                      help="training data by name (default: $AICROWD_DATASET_NAME, else "
@@ -80,10 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--run-id", default=None, help="run folder name (default: seed<SEED>)")
     new.add_argument("--jacobian", choices=["fd", "exact"], default="fd",
                      help="forward differences as the paper (fd) or exact forward-mode (exact)")
-    new.add_argument("--jacobian-batch", type=_positive_int, default=None,
+    new.add_argument("--jacobian-batch", type=positive_int, default=None,
                      help="compute the penalty on a random sub-batch of this many samples "
                           "(unbiased, cheaper; default: the whole batch)")
-    new.add_argument("--checkpoint-every", type=_positive_int, default=1000,
+    new.add_argument("--checkpoint-every", type=positive_int, default=1000,
                      help="batches between checkpoints")
     new.add_argument("--print-run-dir", action="store_true",
                      help="print the run folder these flags map to, and exit (for scripts)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from collections.abc import Callable
@@ -44,9 +43,3 @@ def cli_errors(main: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error (the full usage text buries the message)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -25,7 +25,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from jlonevae_lib.utils.errors import ArgumentParser, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.cli import ArgumentParser, non_negative_float, positive_int
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.visualize import comparisons
 from jlonevae_lib.visualize.conventions import REFERENCE_SCALE, SIGMA_SOURCES
 from jlonevae_lib.visualize.figure_io import save_figure
@@ -63,16 +64,6 @@ def _png_path(text: str) -> Path:
     return Path(text)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _locality(text: str) -> float | None:
     if text.lower() == "global":
         return None
@@ -83,16 +74,6 @@ def _locality(text: str) -> float | None:
                                          f"{text!r}") from None
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"the locality must be in (0, 1], got {text}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value
 
 
@@ -141,14 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", choices=["each", "first"], default="each",
                    help="order columns by each image's activity, or once by the first image's "
                         "(the natural-image figure)")
-    p.add_argument("--max-columns", type=_positive_int, default=None,
+    p.add_argument("--max-columns", type=positive_int, default=None,
                    help="show only the N most active columns")
 
     p = sub.add_parser("traversals", help="latent traversals μ ± k·σ, one row per latent")
     p.add_argument("model", type=Path, metavar="RUN_OR_MODEL_DIR")
     _add_model_args(p)
-    p.add_argument("--steps", type=_positive_int, default=7, help="images per row (default 7)")
-    p.add_argument("--range", type=_non_negative, default=3.0, dest="max_sigmas",
+    p.add_argument("--steps", type=positive_int, default=7, help="images per row (default 7)")
+    p.add_argument("--range", type=non_negative_float, default=3.0, dest="max_sigmas",
                    help="traverse ±RANGE·σ (default 3)")
     p.add_argument("--sigma", choices=SIGMA_SOURCES, default="posterior",
                    help="σ = the image's posterior s.d. (default) or the prior's (1)")
@@ -156,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare-baselines", help="violins of local MIG / modularity per "
                        "method at one locality, with Welch t-tests")
     _add_results_args(p)
-    p.add_argument("--gamma", type=_non_negative, default=0.1, help="JL1-VAE's γ (default 0.1)")
+    p.add_argument("--gamma", type=non_negative_float, default=0.1,
+                   help="JL1-VAE's γ (default 0.1)")
     p.add_argument("--locality", type=_locality, default=0.1, help="default 0.1")
     p.add_argument("--without-gamma0", action="store_true",
                    help="leave out our β-VAE (γ=0) runs (the paper shows baselines only)")
@@ -166,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_results_args(p)
     p.add_argument("--comparison", choices=[*comparisons.VS_LOCALITY_COMPARISONS, "all"],
                    default="all")
-    p.add_argument("--gamma", type=_non_negative, default=0.1, help="JL1-VAE's γ (default 0.1)")
-    p.add_argument("--l2-gamma", type=_non_negative, default=None,
+    p.add_argument("--gamma", type=non_negative_float, default=0.1,
+                   help="JL1-VAE's γ (default 0.1)")
+    p.add_argument("--l2-gamma", type=non_negative_float, default=None,
                    help="JL2-VAE's γ for l1-vs-l2 (default: --gamma)")
 
     p = sub.add_parser("scatter", help="MIG against modularity per run, coloured by γ")
