@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
 
@@ -51,7 +51,32 @@ def find_run_dir(out: Path) -> Path:
     return runs[0]
 
 
-@pytest.fixture
-def env_cwd(tmp_path: Path) -> Path:
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    return tmp_path
+def _final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+
+
+def _logged(log_root: Path) -> dict[str, list[tuple[int, float]]]:
+    (run_logs,) = list(log_root.glob("*/*"))
+    events = EventAccumulator(str(run_logs))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"]}
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    state_a, state_b = _final_state(find_run_dir(a)), _final_state(find_run_dir(b))
+    assert state_a["step"] == state_b["step"]
+    for name, tensor in state_a["model"].items():
+        assert torch.equal(tensor, state_b["model"][name]), name
+    for key, slot in state_a["optimizer"]["state"].items():
+        for name, tensor in slot.items():
+            assert torch.equal(tensor, state_b["optimizer"]["state"][key][name]), (key, name)
+    assert _logged(a / "logs") == _logged(b / "logs")
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("straight")
+    done = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=out)
+    assert done.returncode == 0, done.stderr
+    return out

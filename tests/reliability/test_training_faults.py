@@ -6,15 +6,14 @@ import json
 import random
 import resource
 import signal
-from pathlib import Path
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.reliability.conftest import (
     TOY_FLAGS,
     TRAIN,
+    assert_same_run,
     checkpoint_step,
     find_run_dir,
     run_cli,
@@ -23,37 +22,6 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-def _final_state(run_dir: Path) -> dict:
-    return torch.load(run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
-
-
-def _logged(log_root: Path) -> dict[str, list[tuple[int, float]]]:
-    (run_logs,) = list(log_root.glob("*/*"))
-    events = EventAccumulator(str(run_logs))
-    events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
-            for tag in events.Tags()["scalars"]}
-
-
-def _assert_same_run(a: Path, b: Path) -> None:
-    state_a, state_b = _final_state(find_run_dir(a)), _final_state(find_run_dir(b))
-    assert state_a["step"] == state_b["step"]
-    for name, tensor in state_a["model"].items():
-        assert torch.equal(tensor, state_b["model"][name]), name
-    for key, slot in state_a["optimizer"]["state"].items():
-        for name, tensor in slot.items():
-            assert torch.equal(tensor, state_b["optimizer"]["state"][key][name]), (key, name)
-    assert _logged(a / "logs") == _logged(b / "logs")
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("straight")
-    done = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=out)
-    assert done.returncode == 0, done.stderr
-    return out
 
 
 def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrupted):
@@ -71,7 +39,7 @@ def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrup
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same_run(uninterrupted, tmp_path)
+    assert_same_run(uninterrupted, tmp_path)
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninterrupted):
@@ -89,7 +57,7 @@ def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninte
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same_run(uninterrupted, tmp_path)
+    assert_same_run(uninterrupted, tmp_path)
 
 
 def test_second_process_on_the_same_run_is_refused(tmp_path):
@@ -170,4 +138,4 @@ def test_disk_full_during_checkpoint_keeps_the_previous_one(tmp_path, uninterrup
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    _assert_same_run(uninterrupted, tmp_path)
+    assert_same_run(uninterrupted, tmp_path)

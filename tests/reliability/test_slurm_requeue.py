@@ -1,0 +1,91 @@
+"""A real one-node Slurm cluster requeues a training job: it resumes and ends bit-identically.
+
+The cluster comes from ``../shared/slurm/start-local-slurm.sh`` (installs slurm-wlm and munge
+with apt when missing, so it needs root). Where that is impossible the test is skipped, except
+under CI (``CI=true``), where a missing cluster is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.conftest import (
+    TOY_FLAGS,
+    TRAIN,
+    assert_same_run,
+    checkpoint_step,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+SLURM_SCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "slurm"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs the local Slurm cluster: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def slurm_env(tmp_path_factory) -> dict[str, str]:
+    start = SLURM_SCRIPTS / "start-local-slurm.sh"
+    if not start.exists():
+        _unavailable(f"{start} not found")
+    if os.geteuid() != 0:
+        _unavailable("starting the local Slurm cluster needs root")
+    state = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(["bash", str(start), str(state)], capture_output=True, text=True,
+                             timeout=600)
+    if started.returncode != 0:
+        _unavailable(f"start-local-slurm.sh failed: {started.stderr[-2000:]}")
+    env = {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
+    try:
+        yield env
+    finally:
+        subprocess.run(["bash", str(SLURM_SCRIPTS / "stop-local-slurm.sh"), str(state)],
+                       capture_output=True, timeout=120)
+
+
+def _slurm(args: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(args, env=env, capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+
+
+def _job_state(job: str, env: dict[str, str]) -> str:
+    return _slurm(["squeue", "-h", "-j", job, "-o", "%T"], env)
+
+
+def test_requeued_training_job_resumes_identically(slurm_env, tmp_path, uninterrupted):
+    assert shutil.which("sbatch", path=slurm_env.get("PATH")) or Path("/usr/bin/sbatch").exists()
+    script = tmp_path / "train.sbatch"
+    script.write_text("#!/bin/bash\n"
+                      'echo "restart count: ${SLURM_RESTART_COUNT:-0}"\n'
+                      f"exec {' '.join(TRAIN)} {' '.join(TOY_FLAGS)} --num-batches 60\n")
+    job = _slurm(["sbatch", "--parsable", "--requeue", "--open-mode=append", "-D", str(tmp_path),
+                  "-o", str(tmp_path / "job.log"), str(script)], slurm_env)
+    run_dirs = lambda: list((tmp_path / "trainedModels").glob("*/*"))  # noqa: E731
+    wait_until(lambda: run_dirs() and checkpoint_step(run_dirs()[0]) >= 5, timeout=180,
+               what="the job's checkpoint 5")
+
+    _slurm(["scontrol", "requeue", job], slurm_env)  # SIGTERM now, run again later
+    wait_until(lambda: _job_state(job, slurm_env) == "PENDING", timeout=60, what="requeue")
+    stopped_at = checkpoint_step(run_dirs()[0])
+    assert 5 <= stopped_at < 60
+    # Slurm holds a requeued job back for a while; release it at once.
+    _slurm(["scontrol", "update", f"jobid={job}", "StartTime=now"], slurm_env)
+    wait_until(lambda: _job_state(job, slurm_env) == "", timeout=300, what="the job to end")
+    time.sleep(0.5)
+
+    log = (tmp_path / "job.log").read_text()
+    assert "restart count: 0" in log and "restart count: 1" in log
+    assert "checkpoint saved" in log and "Trained 60 batches" in log
+    assert (run_dirs()[0] / "DONE").exists()
+    assert_same_run(uninterrupted, tmp_path)
