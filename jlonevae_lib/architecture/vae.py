@@ -18,7 +18,8 @@ unchanged.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -47,6 +48,25 @@ CONV_VAE_ARG_NAMES: tuple[str, ...] = (
 
 # The reference initialises the log-variance head so the posterior std starts near exp(-1.5).
 _FCLOGVAR_BIAS_SHIFT = 3.0
+
+#: Decoder transposed convolutions with at most this many output channels run their forward
+#: pass without oneDNN on the CPU (see :attr:`ConvVAE.tuned_cpu_kernels`).
+NATIVE_FORWARD_MAX_OUT_CHANNELS = 1
+
+
+@contextmanager
+def _onednn_disabled() -> Iterator[None]:
+    """Run the enclosed CPU convolutions with PyTorch's own kernels instead of oneDNN's.
+
+    Toggles only ``torch.backends.mkldnn.enabled`` (``torch.backends.mkldnn.flags`` would also
+    reset the TF32 and determinism settings). The flag is process-wide, not per thread.
+    """
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
 
 
 def _as_int(name: str, value: Any, minimum: int) -> int:
@@ -82,7 +102,21 @@ class ConvVAE(nn.Module):
     exactly what :func:`~jlonevae_lib.architecture.save_model.save_conv_vae` writes. Invalid
     geometry (an encoder that shrinks the image to nothing, a decoder whose output is not
     ``im_channels`` × ``im_side_len`` × ``im_side_len``) raises :class:`JLoneVAEError`.
+
+    ``tuned_cpu_kernels`` (default True) runs the FORWARD pass of decoder transposed
+    convolutions with a single output channel (the last layer of every grey-scale preset)
+    without oneDNN on the CPU: oneDNN's forward kernel for one output channel is ~3x slower
+    than PyTorch's own (GEMM + col2im) on the 2-core development CPU, where that layer's forward
+    and backward took ~30% of the FD penalty; the switch saves ~40 ms of a ~370 ms FD step
+    (defaultConv, batch 64). The backward pass keeps oneDNN, which is the faster one there
+    (oneDNN in both directions or in neither is slower). The two kernels sum in different
+    orders, so images differ by float32 rounding (≤ 1 ulp, ~6e-8); set it to False for oneDNN
+    everywhere. It has no effect on other devices; tests/architecture/test_cpu_kernels.py
+    compares the two paths.
     """
+
+    #: Per-layer CPU kernel choice in :meth:`decode`; see the class docstring.
+    tuned_cpu_kernels: bool = True
 
     def __init__(
         self,
@@ -181,6 +215,7 @@ class ConvVAE(nn.Module):
         convs = []
         # Per layer: the side to slice the output to, or None when padding alone gives SAME.
         crops: list[int | None] = []
+        native_forward: list[bool] = []
         for i, (out_channels, stride, kernel) in enumerate(zip(
                 args["gen_conv_layers_channels"], args["gen_conv_layers_strides"],
                 args["gen_conv_layers_kernel_sizes"], strict=True)):
@@ -193,9 +228,11 @@ class ConvVAE(nn.Module):
                                             padding=excess // 2))
             side *= stride
             crops.append(side if excess % 2 else None)
+            native_forward.append(out_channels <= NATIVE_FORWARD_MAX_OUT_CHANNELS)
             channels = out_channels
         self.gen_convs = nn.ModuleList(convs)
         self._gen_crops = crops
+        self._gen_native_forward = native_forward
 
         if side != self.im_side_len or channels != self.im_channels:
             raise JLoneVAEError(
@@ -223,8 +260,14 @@ class ConvVAE(nn.Module):
             if num_convs > 0 or i + 1 < len(self.gen_fcs):
                 h = F.relu(h)
         h = h.reshape(-1, self._gen_first_channels, self._gen_first_side, self._gen_first_side)
-        for i, (conv, crop) in enumerate(zip(self.gen_convs, self._gen_crops, strict=True)):
-            h = conv(h)
+        tuned = self.tuned_cpu_kernels and h.device.type == "cpu"
+        for i, (conv, crop, native) in enumerate(zip(
+                self.gen_convs, self._gen_crops, self._gen_native_forward, strict=True)):
+            if tuned and native:
+                with _onednn_disabled():
+                    h = conv(h)
+            else:
+                h = conv(h)
             if i + 1 < num_convs:
                 h = F.relu(h)
             if crop is not None:
