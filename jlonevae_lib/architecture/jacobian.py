@@ -57,7 +57,10 @@ def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
     rows = torch.cat((shifted.reshape(latent_dim * batch_size, latent_dim), z))
     images = decode(rows)
     images = images.reshape(latent_dim + 1, batch_size, *images.shape[1:])
-    return (images[:-1] - images[-1]) / epsilon
+    # split, not two slices: the same values, but its backward concatenates the two gradients
+    # where two slices' would zero-fill two (d+1)·B-image buffers and add them.
+    shifted, base = images.split((latent_dim, 1))
+    return (shifted - base) / epsilon
 
 
 def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
