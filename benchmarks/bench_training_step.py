@@ -10,15 +10,24 @@ A step is forward + BCE/KL loss (+ γ·Jacobian penalty) + backward + Adam, on d
   (d) exact     ours, exact Jacobian (forward-mode autodiff)
   (e) fd-sub16  ours, FD Jacobian on a random sub-batch of 16 rows
 
+"Ours" is what the trainer runs: ConvVAE with its CPU kernel choice (``tuned_cpu_kernels``)
+and the trainer's optimiser (``build_adam``, multi-tensor Adam). ``--ablation`` adds (b0),
+(c0), (e0): the same as (b), (c), (e) with oneDNN for every layer and Adam's default for-loop,
+i.e. ours before those two choices.
+
 All variants start from the same weights and see the same batches; their steps are
 interleaved in one process so machine noise hits them alike. Reported: median wall ms per
 step and, on CPU, median process CPU ms per step (all threads; steadier than wall time when
 other processes share the cores) and system (kernel) ms, which exposes allocator thrashing.
+The last lines give the two ratios that issue 5 sets targets for.
 
     .venv/bin/python benchmarks/bench_training_step.py [--quick] [--device cpu] [--steps N]
+        [--threads N] [--ablation]
 
 glibc's malloc is tuned before torch is imported (see jlonevae_lib/utils/allocator.py); set
-JLONEVAE_MALLOC_TUNING=0 to measure without it.
+JLONEVAE_MALLOC_TUNING=0 to measure without it. On a 2-core machine that other processes
+share, OpenMP's default spin-waiting makes 2-thread steps 3-20x slower; the header prints the
+load average and the OpenMP settings so a table can be judged (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from torch.nn import functional as F  # noqa: E402
 
 from jlonevae_lib.architecture.jacobian import jacobian_penalty  # noqa: E402
 from jlonevae_lib.architecture.vae import ConvVAE, conv_vae_args  # noqa: E402
+from jlonevae_lib.train.trainer import build_adam  # noqa: E402
 
 BETA = 4.0
 GAMMA = 0.1
@@ -139,10 +149,13 @@ def vae_loss(recon, x, mu, logvar) -> torch.Tensor:
     return nll + BETA * kl
 
 
-def make_step(model: nn.Module, penalty: Callable[[torch.Tensor], torch.Tensor] | None
+def make_step(model: nn.Module, penalty: Callable[[torch.Tensor], torch.Tensor] | None,
+              optimizer: torch.optim.Optimizer | None = None
               ) -> Callable[[torch.Tensor], float]:
-    """A closure doing one optimiser step on a batch; returns the loss."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    """A closure doing one optimiser step on a batch; returns the loss. The optimiser defaults
+    to Adam as the reference made it (PyTorch's defaults)."""
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
 
     def step(x: torch.Tensor) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -157,30 +170,44 @@ def make_step(model: nn.Module, penalty: Callable[[torch.Tensor], torch.Tensor] 
     return step
 
 
-def build_variants(device: torch.device) -> dict[str, Callable[[torch.Tensor], float]]:
+def build_variants(device: torch.device, ablation: bool = False
+                   ) -> dict[str, Callable[[torch.Tensor], float]]:
     args = conv_vae_args("defaultConv", im_channels=1, latent_dim=10)
     torch.manual_seed(0)
     initial = ConvVAE(**args).state_dict()
 
-    def ours() -> ConvVAE:
+    def ours(tuned: bool = True) -> ConvVAE:
         model = ConvVAE(**args)
         model.load_state_dict(initial)
+        model.tuned_cpu_kernels = tuned
         return model.to(device)
+
+    def step(model: ConvVAE, method: str | None, sub_batch: int | None = None,
+             tuned: bool = True) -> Callable[[torch.Tensor], float]:
+        optimizer = build_adam(model.parameters(), LEARNING_RATE) if tuned else None
+        if method is None:
+            return make_step(model, None, optimizer)
+        generator = torch.Generator().manual_seed(1)  # the same sub-batches for (e) and (e0)
+        return make_step(model, lambda z: jacobian_penalty(
+            model.decode, z, method=method, sub_batch=sub_batch, generator=generator), optimizer)
 
     seed = SeedConvVAE(args)
     seed.load_state_dict(initial)
     seed.to(device)
-    sub_gen = torch.Generator().manual_seed(1)
-    fd, exact, sub = ours(), ours(), ours()
-    return {
+    variants = {
         "(a) seed": make_step(seed, lambda z: seed_jacobian_loss(seed, z)),
-        "(b) plain": make_step(ours(), None),
-        "(c) fd": make_step(fd, lambda z: jacobian_penalty(fd.decode, z, method="fd")),
-        "(d) exact": make_step(exact, lambda z: jacobian_penalty(exact.decode, z,
-                                                                 method="exact")),
-        "(e) fd-sub16": make_step(sub, lambda z: jacobian_penalty(
-            sub.decode, z, method="fd", sub_batch=SUB_BATCH, generator=sub_gen)),
+        "(b) plain": step(ours(), None),
+        "(c) fd": step(ours(), "fd"),
+        "(d) exact": step(ours(), "exact"),
+        "(e) fd-sub16": step(ours(), "fd", SUB_BATCH),
     }
+    if ablation:
+        variants.update({
+            "(b0) plain": step(ours(False), None, tuned=False),
+            "(c0) fd": step(ours(False), "fd", tuned=False),
+            "(e0) fd-sub16": step(ours(False), "fd", SUB_BATCH, tuned=False),
+        })
+    return variants
 
 
 def _sync(device: torch.device) -> None:
@@ -194,10 +221,10 @@ def _cpu_seconds() -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, usage.ru_stime
 
 
-def run(steps: int, warmup: int, batch_size: int, device: torch.device
+def run(steps: int, warmup: int, batch_size: int, device: torch.device, ablation: bool = False
         ) -> dict[str, dict[str, float]]:
     """Median wall, CPU and system ms per step of every variant, keyed by variant name."""
-    variants = build_variants(device)
+    variants = build_variants(device, ablation)
     samples: dict[str, dict[str, list[float]]] = {
         name: {"ms": [], "cpu_ms": [], "sys_ms": []} for name in variants}
     data_gen = torch.Generator().manual_seed(2)
@@ -232,7 +259,26 @@ def format_table(results: dict[str, dict[str, float]], show_cpu: bool) -> str:
         if show_cpu:
             line += f" {r['cpu_ms']:9.1f} {base['cpu_ms'] / r['cpu_ms']:6.2f}x {r['sys_ms']:7.1f}"
         lines.append(line)
+    for what, num, den, target in (("(c) fd / (a) seed", "(c) fd", "(a) seed", 0.5),
+                                   ("(e) fd-sub16 / (b) plain", "(e) fd-sub16", "(b) plain", 2.5)):
+        ratio = results[num]["ms"] / results[den]["ms"]
+        line = f"{what}: {ratio:.2f} wall"
+        if show_cpu:
+            line += f", {results[num]['cpu_ms'] / results[den]['cpu_ms']:.2f} cpu"
+        lines.append(f"{line} (issue 5 target <= {target})")
     return "\n".join(lines)
+
+
+def machine_line() -> str:
+    """Load average and the OpenMP settings that decide how a shared CPU behaves."""
+    try:
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        load = "n/a"
+    omp = ", ".join(f"{name}={os.environ[name]}" for name in ("OMP_NUM_THREADS",
+                    "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if name in os.environ)
+    return (f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {load}"
+            f"{', ' + omp if omp else ''}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,15 +289,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's, one per core)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="add (b0), (c0), (e0): ours without the CPU kernel choice and "
+                             "multi-tensor Adam")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.warmup, args.batch_size = 2, 1, 8
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
 
-    results = run(args.steps, args.warmup, args.batch_size, device)
+    start_line = machine_line()
+    results = run(args.steps, args.warmup, args.batch_size, device, args.ablation)
     print(f"training step, defaultConv 64x64x1, d=10, batch {args.batch_size}, device {device}, "
           f"{torch.get_num_threads()} threads, median of {args.steps} steps after {args.warmup} "
           f"warm-up; glibc malloc tuned: {MALLOC_TUNED}")
+    print(f"at start: {start_line}")
+    print(f"at end:   {machine_line()}")
     print(format_table(results, show_cpu=device.type == "cpu"))
     return 0
 
