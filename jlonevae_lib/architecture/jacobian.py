@@ -111,6 +111,19 @@ def _lookup(registry: dict[str, _T], name: str, what: str) -> _T:
             f"unknown Jacobian {what} '{name}'; known: {', '.join(registry)}") from None
 
 
+def _penalty_rows(z: torch.Tensor, sub_batch: int | None,
+                  generator: torch.Generator | None) -> torch.Tensor:
+    """z itself, or the random sub-batch of its rows that :func:`jacobian_penalty` uses."""
+    batch_size = z.shape[0]
+    if sub_batch is not None:
+        if sub_batch < 1:
+            raise JLoneVAEError(f"the Jacobian sub-batch must be >= 1 (or None), got {sub_batch}")
+        if sub_batch < batch_size:
+            rows = torch.randperm(batch_size, generator=generator)[:sub_batch]
+            z = z[rows.to(z.device)]
+    return z
+
+
 def jacobian_penalty(decode: Decoder, z: torch.Tensor, penalty: str = "jlone",
                      method: str = "fd", sub_batch: int | None = None,
                      generator: torch.Generator | None = None) -> torch.Tensor:
@@ -126,11 +139,45 @@ def jacobian_penalty(decode: Decoder, z: torch.Tensor, penalty: str = "jlone",
     """
     penalty_fn = _lookup(JACOBIAN_PENALTIES, penalty, "penalty")
     columns_fn = _lookup(JACOBIAN_METHODS, method, "method")
-    batch_size = z.shape[0]
-    if sub_batch is not None:
-        if sub_batch < 1:
-            raise JLoneVAEError(f"the Jacobian sub-batch must be >= 1 (or None), got {sub_batch}")
-        if sub_batch < batch_size:
-            rows = torch.randperm(batch_size, generator=generator)[:sub_batch]
-            z = z[rows.to(z.device)]
-    return penalty_fn(columns_fn(decode, z))
+    return penalty_fn(columns_fn(decode, _penalty_rows(z, sub_batch, generator)))
+
+
+def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
+                              penalty: str = "jlone", method: str = "fd",
+                              sub_batch: int | None = None,
+                              generator: torch.Generator | None = None,
+                              chunk_size: int | None = None) -> torch.Tensor:
+    """Backpropagate ``scale`` × the penalty now, a chunk of latents at a time.
+
+    Same arguments, rows and random draws as :func:`jacobian_penalty`; ``z`` must be detached
+    (the graph of each chunk is built from ``z`` alone). The gradient of ``scale · penalty`` is
+    ADDED to the ``.grad`` of the tensors ``decode`` depends on, and the penalty's value is
+    returned as a detached scalar, to be added to the loss for logging only.
+
+    The penalty is a sum over latents, so chunk c of n_c of the n rows contributes
+    ``penalty(chunk) · n_c / n``; each chunk's graph is freed before the next is built, so
+    the (d+1)·n decoded images are never all held for backward at once: at defaultConv, batch
+    64, chunks of 8 need ~0.45 GB less and the penalty's forward + backward is ~5% faster on
+    the 2-core CPU. Against one ``backward`` of :func:`jacobian_penalty` the float32 results
+    change by rounding only: sums run in another order, and kernels may round differently for
+    another number of rows, which forward differences amplify by 1/ε (defaultConv: penalty
+    ~1e-7 relative, weight gradient ~0.5%, while float32 and float64 FD gradients differ by
+    ~25%). chunk_size None or >= n: one chunk, the same numbers as :func:`jacobian_penalty`.
+    """
+    if z.requires_grad:
+        raise JLoneVAEError("jacobian_penalty_backward needs z detached from the encoder")
+    penalty_fn = _lookup(JACOBIAN_PENALTIES, penalty, "penalty")
+    columns_fn = _lookup(JACOBIAN_METHODS, method, "method")
+    z = _penalty_rows(z, sub_batch, generator)
+    num_rows = z.shape[0]
+    if chunk_size is not None and chunk_size < 1:
+        raise JLoneVAEError(f"the penalty chunk size must be >= 1 (or None), got {chunk_size}")
+    step = num_rows if chunk_size is None else chunk_size
+    total = torch.zeros((), dtype=z.dtype, device=z.device)
+    for chunk in z.split(step):
+        value = penalty_fn(columns_fn(decode, chunk))
+        if chunk.shape[0] != num_rows:
+            value = value * (chunk.shape[0] / num_rows)
+        (scale * value).backward()
+        total += value.detach()
+    return total

@@ -17,6 +17,7 @@ from jlonevae_lib.architecture.jacobian import (
     jacobian_l1,
     jacobian_l2,
     jacobian_penalty,
+    jacobian_penalty_backward,
 )
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -255,3 +256,70 @@ def test_reference_loss_functions(tiny32, function, penalty):
     torch.testing.assert_close(loss, jacobian_penalty(tiny32.decode, z.detach(), penalty))
     loss.backward()  # the wrappers detach: only the decoder receives gradient
     assert tiny32.fcmu.weight.grad is None and tiny32.gen_fcs[0].weight.grad is not None
+
+
+# --- the chunked backward -------------------------------------------------------------------
+
+def _grads_of(model) -> list[torch.Tensor]:
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("method", ["fd", "exact"])
+@pytest.mark.parametrize("penalty", ["jlone", "jltwo"])
+def test_penalty_backward_in_one_chunk_equals_backward_of_the_penalty(method, penalty):
+    torch.manual_seed(6)
+    model = build_conv_vae("tiny16", latent_dim=3)
+    z = torch.randn(6, 3)
+    value = jacobian_penalty(model.decode, z, penalty, method)
+    (0.3 * value).backward()
+    expected = _grads_of(model)
+    model.zero_grad(set_to_none=True)
+    returned = jacobian_penalty_backward(model.decode, z, 0.3, penalty, method)
+    assert not returned.requires_grad and torch.equal(returned, value.detach())
+    assert all(map(torch.equal, _grads_of(model), expected))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 4, 5])
+def test_penalty_backward_in_chunks_equals_one_backward(tiny64, chunk_size):
+    """Chunks change only the order of sums: equal to float64 rounding."""
+    z = torch.randn(5, 3, dtype=torch.float64)
+    tiny64.zero_grad(set_to_none=True)
+    value = jacobian_penalty(tiny64.decode, z)
+    (2.0 * value).backward()
+    expected = _grads_of(tiny64)
+    tiny64.zero_grad(set_to_none=True)
+    chunked = jacobian_penalty_backward(tiny64.decode, z, 2.0, chunk_size=chunk_size)
+    torch.testing.assert_close(chunked, value.detach(), rtol=1e-12, atol=0)
+    for got, want in zip(_grads_of(tiny64), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    tiny64.zero_grad(set_to_none=True)
+
+
+def test_penalty_backward_adds_to_existing_gradients(tiny64, z64):
+    tiny64.zero_grad(set_to_none=True)
+    jacobian_penalty_backward(tiny64.decode, z64, 1.0)
+    once = _grads_of(tiny64)
+    jacobian_penalty_backward(tiny64.decode, z64, 1.0, chunk_size=2)
+    for got, single in zip(_grads_of(tiny64), once, strict=True):
+        torch.testing.assert_close(got, 2 * single)
+    tiny64.zero_grad(set_to_none=True)
+
+
+def test_penalty_backward_draws_the_same_sub_batch(tiny64):
+    # float64: in float32 the decoder's kernels round differently for different numbers of
+    # rows, and forward differences amplify that to ~1e-4 of the penalty on this tiny model.
+    z = torch.randn(8, 3, dtype=torch.float64)
+    value = jacobian_penalty(tiny64.decode, z, sub_batch=3,
+                             generator=torch.Generator().manual_seed(4))
+    chunked = jacobian_penalty_backward(tiny64.decode, z, 1.0, sub_batch=3, chunk_size=2,
+                                        generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(chunked, value.detach(), rtol=1e-12, atol=0)
+    tiny64.zero_grad(set_to_none=True)
+
+
+def test_penalty_backward_refuses_bad_input(tiny64, z64):
+    with pytest.raises(JLoneVAEError, match="detached"):
+        jacobian_penalty_backward(tiny64.decode, z64.clone().requires_grad_(), 1.0)
+    with pytest.raises(JLoneVAEError, match="chunk size"):
+        jacobian_penalty_backward(tiny64.decode, z64, 1.0, chunk_size=0)
+    tiny64.zero_grad(set_to_none=True)
