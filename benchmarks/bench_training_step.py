@@ -10,10 +10,11 @@ A step is forward + BCE/KL loss (+ γ·Jacobian penalty) + backward + Adam, on d
   (d) exact     ours, exact Jacobian (forward-mode autodiff)
   (e) fd-sub16  ours, FD Jacobian on a random sub-batch of 16 rows
 
-"Ours" is what the trainer runs: ConvVAE with its CPU kernel choice (``tuned_cpu_kernels``)
-and the trainer's optimiser (``build_adam``, multi-tensor Adam). ``--ablation`` adds (b0),
-(c0), (e0): the same as (b), (c), (e) with oneDNN for every layer and Adam's default for-loop,
-i.e. ours before those two choices.
+"Ours" is what Trainer.training_step runs: ConvVAE with its CPU kernel choice
+(``tuned_cpu_kernels``), the trainer's optimiser (``build_adam``, multi-tensor Adam) and the
+penalty's backward in chunks of latents (``jacobian_penalty_backward``, ``penalty_chunk_size``).
+``--ablation`` adds (b0), (c0), (e0): the same as (b), (c), (e) with oneDNN for every layer,
+Adam's default for-loop and the penalty in the loss's graph, i.e. ours before those choices.
 
 All variants start from the same weights and see the same batches; their steps are
 interleaved in one process so machine noise hits them alike. Reported: median wall ms per
@@ -49,9 +50,12 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from jlonevae_lib.architecture.jacobian import jacobian_penalty  # noqa: E402
+from jlonevae_lib.architecture.jacobian import (  # noqa: E402
+    jacobian_penalty,
+    jacobian_penalty_backward,
+)
 from jlonevae_lib.architecture.vae import ConvVAE, conv_vae_args  # noqa: E402
-from jlonevae_lib.train.trainer import build_adam  # noqa: E402
+from jlonevae_lib.train.trainer import build_adam, penalty_chunk_size  # noqa: E402
 
 BETA = 4.0
 GAMMA = 0.1
@@ -170,6 +174,30 @@ def make_step(model: nn.Module, penalty: Callable[[torch.Tensor], torch.Tensor] 
     return step
 
 
+def make_trainer_step(model: ConvVAE, method: str | None, sub_batch: int | None,
+                      generator: torch.Generator, device: torch.device
+                      ) -> Callable[[torch.Tensor], float]:
+    """One step as Trainer.training_step takes it: the trainer's optimiser, and the penalty's
+    gradient accumulated chunk by chunk before the VAE loss's backward."""
+    optimizer = build_adam(model.parameters(), LEARNING_RATE)
+    chunk_size = penalty_chunk_size(device, method or "fd")
+
+    def step(x: torch.Tensor) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        recon, mu, logvar, z = model(x)
+        loss = vae_loss(recon, x, mu, logvar)
+        penalty = 0.0
+        if method is not None:
+            penalty = jacobian_penalty_backward(
+                model.decode, z.detach(), GAMMA, method=method, sub_batch=sub_batch,
+                generator=generator, chunk_size=chunk_size).item()
+        loss.backward()
+        optimizer.step()
+        return loss.item() + GAMMA * penalty
+
+    return step
+
+
 def build_variants(device: torch.device, ablation: bool = False
                    ) -> dict[str, Callable[[torch.Tensor], float]]:
     args = conv_vae_args("defaultConv", im_channels=1, latent_dim=10)
@@ -184,12 +212,11 @@ def build_variants(device: torch.device, ablation: bool = False
 
     def step(model: ConvVAE, method: str | None, sub_batch: int | None = None,
              tuned: bool = True) -> Callable[[torch.Tensor], float]:
-        optimizer = build_adam(model.parameters(), LEARNING_RATE) if tuned else None
-        if method is None:
-            return make_step(model, None, optimizer)
         generator = torch.Generator().manual_seed(1)  # the same sub-batches for (e) and (e0)
-        return make_step(model, lambda z: jacobian_penalty(
-            model.decode, z, method=method, sub_batch=sub_batch, generator=generator), optimizer)
+        if not tuned:
+            return make_step(model, None if method is None else lambda z: jacobian_penalty(
+                model.decode, z, method=method, sub_batch=sub_batch, generator=generator))
+        return make_trainer_step(model, method, sub_batch, generator, device)
 
     seed = SeedConvVAE(args)
     seed.load_state_dict(initial)
@@ -292,8 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's, one per core)")
     parser.add_argument("--ablation", action="store_true",
-                        help="add (b0), (c0), (e0): ours without the CPU kernel choice and "
-                             "multi-tensor Adam")
+                        help="add (b0), (c0), (e0): ours without the CPU kernel choice, "
+                             "multi-tensor Adam and the chunked penalty backward")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.warmup, args.batch_size = 2, 1, 8
