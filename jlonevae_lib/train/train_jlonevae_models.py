@@ -14,8 +14,10 @@ resumes from its last checkpoint.
 from __future__ import annotations
 
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.threads import limit_openmp_spinning
 
 tune_glibc_malloc()  # before torch allocates anything: see the module's docstring
+limit_openmp_spinning()  # before torch loads OpenMP; GOMP_SPINCOUNT/OMP_WAIT_POLICY override it
 
 import argparse  # noqa: E402
 import os  # noqa: E402

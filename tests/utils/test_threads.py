@@ -1,0 +1,54 @@
+"""OpenMP spin limiting: set before torch loads libgomp, never over the user's own settings.
+
+Environment and libgomp are process-wide, so each case runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jlonevae_lib.utils.threads import DEFAULT_SPIN_COUNT, limit_openmp_spinning
+
+PROBE = ("import os, sys; {before}from jlonevae_lib.utils.threads import limit_openmp_spinning; "
+         "print(limit_openmp_spinning(), os.environ.get('GOMP_SPINCOUNT'))")
+
+
+def probe(before: str = "", **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    environment.update(env)
+    result = subprocess.run([sys.executable, "-c", PROBE.format(before=before)], env=environment,
+                            capture_output=True, text=True, check=True, timeout=120)
+    return result.stdout.strip()
+
+
+def test_sets_the_spin_count_before_torch_is_imported():
+    assert probe() == f"True {DEFAULT_SPIN_COUNT}"
+
+
+def test_leaves_the_users_settings_alone():
+    assert probe(GOMP_SPINCOUNT="123") == "False 123"
+    assert probe(OMP_WAIT_POLICY="PASSIVE") == "False None"
+
+
+def test_too_late_once_torch_is_imported():
+    assert probe(before="import torch; ") == "False None"
+
+
+def test_training_cli_limits_spinning():
+    result = subprocess.run(
+        [sys.executable, "-c", "import os, jlonevae_lib.train.train_jlonevae_models; "
+                               "print(os.environ.get('GOMP_SPINCOUNT'))"],
+        env={k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT",
+                                                             "OMP_WAIT_POLICY")},
+        capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.strip() == str(DEFAULT_SPIN_COUNT)
+
+
+def test_negative_spin_count_refused():
+    with pytest.raises(ValueError, match=">= 0"):
+        limit_openmp_spinning(-1)
