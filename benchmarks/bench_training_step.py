@@ -27,8 +27,9 @@ The last lines give the two ratios that issue 5 sets targets for.
 
 glibc's malloc is tuned before torch is imported (see jlonevae_lib/utils/allocator.py); set
 JLONEVAE_MALLOC_TUNING=0 to measure without it. On a 2-core machine that other processes
-share, OpenMP's default spin-waiting makes 2-thread steps 3-20x slower; the header prints the
-load average and the OpenMP settings so a table can be judged (see benchmarks/README.md).
+share, libgomp's default spin-waiting makes 2-thread steps 3-20x slower; like the training CLI,
+the script limits it (jlonevae_lib/utils/threads.py; JLONEVAE_OMP_TUNING=0 to measure without).
+The header prints the load average and the OpenMP settings so a table can be judged.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ from __future__ import annotations
 import os
 
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.threads import limit_openmp_spinning
 
 MALLOC_TUNED = os.environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
+# As the training CLI does; JLONEVAE_OMP_TUNING=0 (or your own GOMP_SPINCOUNT) measures without.
+if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
+    limit_openmp_spinning()
 
 import argparse  # noqa: E402
 import math  # noqa: E402
