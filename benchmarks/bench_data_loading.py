@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ours, reference, what = draw_times(dataset, args.batch_size, args.draws,
                                                args.reference_images)
             steps = step_times(dataset, args.batch_size, args.steps, folder)
-            shares = "".join(f"{100 * ours / ms:>9.1f}% of {ms:>5.0f}ms" for ms in steps.values())
+            shares = "".join(f"{100 * ours / ms:>9.2f}% of {ms:>5.0f}ms" for ms in steps.values())
             ref_text = f"{reference:>13.2f}{reference / ours:>7.1f}×" if reference else (
                 f"{'-':>13}{'-':>8}")
             lines.append(f"{name:<16}{ours:>14.2f}{ref_text}   {shares}")
