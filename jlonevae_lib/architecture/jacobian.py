@@ -28,6 +28,7 @@ functions do not detach themselves, so they stay differentiable in z for whoever
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -77,7 +78,12 @@ def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
     def column(tangent: torch.Tensor) -> torch.Tensor:
         return torch.func.jvp(decode, (z,), (tangent,))[1]
 
-    return torch.func.vmap(column)(tangents)
+    with warnings.catch_warnings():
+        # torch.func scripts a helper of its own on first use and warns that torch.jit.script
+        # is deprecated: torch's business, not the caller's.
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated",
+                                category=DeprecationWarning)
+        return torch.func.vmap(column)(tangents)
 
 
 def jacobian_l1(columns: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV + Markdown)::
 
-    jlonevae-plot jacobian-columns RUN_OR_MODEL_DIR [...] --output FIG.png [--image FILE]
+    jlonevae-plot jacobian-columns [RUN_OR_MODEL_DIR ...] --output FIG.png [--image FILE]
                                    [--scale max|reference|S] [--order each|first]
     jlonevae-plot traversals RUN_OR_MODEL_DIR --output FIG.png [--image FILE]
                              [--steps 7] [--range 3] [--sigma posterior|prior]
@@ -12,7 +12,9 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
     jlonevae-plot scatter           [--models-dir ...] [--locality 0.1|global]
 
 RUN_OR_MODEL_DIR is a run folder (its final ``representation/cache_batch_no<N>/`` is used)
-or a saved-model folder. Without ``--image`` the paper's three-dots example image is used.
+or a saved-model folder; ``jacobian-columns`` without one shows the package's CPU-scale demo
+checkpoints (:mod:`jlonevae_lib.demo_models`). Without ``--image`` the paper's three-dots example
+image is used.
 """
 
 from __future__ import annotations
@@ -110,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jacobian-columns", help="decoder Jacobian columns at an image's mean "
                        "latent (one row per model and image)")
-    p.add_argument("models", nargs="+", type=Path, metavar="RUN_OR_MODEL_DIR")
+    p.add_argument("models", nargs="*", type=Path, metavar="RUN_OR_MODEL_DIR",
+                   help="runs or saved-model folders (default: the package's CPU-scale demo "
+                        "checkpoints, a β-VAE and a JL1-VAE)")
     _add_model_args(p)
     # 'max' by default: early or CPU-scale models have small Jacobians that look flat gray at
     # the reference's fixed contrast; the paper's drivers ask for 'reference' explicitly.
@@ -182,6 +186,17 @@ def _images_for(args: argparse.Namespace, im_channels: int, im_side_len: int) ->
     return example_three_dots_image()
 
 
+def _demo_models() -> list[Path]:
+    from jlonevae_lib.demo_models import DEMO_LABEL, DEMO_MODELS_DIR, demo_run_dirs
+
+    runs = demo_run_dirs()
+    if not runs:
+        raise JLoneVAEError(f"no model given and no demo checkpoints in {DEMO_MODELS_DIR} "
+                            "(an incomplete install?); pass run or saved-model folders")
+    print(f"no model given: the {DEMO_LABEL} checkpoints shipped with the package")
+    return runs
+
+
 def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
     from jlonevae_lib.utils.device import pick_device
     from jlonevae_lib.visualize.inputs import load_model_from
@@ -191,8 +206,9 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
     )
 
     device = pick_device(args.device)
+    models = args.models or _demo_models()
     rows = []
-    for path in args.models:
+    for path in models:
         model = load_model_from(path, device)
         images = _images_for(args, model.model_args["im_channels"],
                              model.model_args["im_side_len"])
