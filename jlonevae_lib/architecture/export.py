@@ -8,6 +8,7 @@ float images (N, C, H, W) in [0, 1] to the posterior mean (N, d), and
 from __future__ import annotations
 
 import copy
+import io
 import os
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from jlonevae_lib.architecture.vae import ConvVAE
-from jlonevae_lib.utils.atomic import atomic_path
+from jlonevae_lib.utils.atomic import atomic_write_bytes
 from jlonevae_lib.utils.errors import DataFileError
 
 REPRESENTATION_DIR = "representation"
@@ -53,8 +54,11 @@ def export_torchscript(model: ConvVAE, run_folder: str | os.PathLike) -> Path:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
         with torch.no_grad():
             traced = torch.jit.trace(encoder, example)
-        with atomic_path(path) as tmp:
-            torch.jit.save(traced, str(tmp))
+        # Serialised in memory: torch's own file writer turns a failed write (disk full) into
+        # an opaque RuntimeError; a plain write gives the OSError that WriteError explains.
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

@@ -60,7 +60,7 @@ from jlonevae_lib.data.three_dots import (
     ThreeDots,
     render_three_dots_levels,
 )
-from jlonevae_lib.utils.atomic import atomic_path
+from jlonevae_lib.utils.atomic import atomic_path, remove_temporaries
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 
@@ -70,6 +70,8 @@ CACHE_SEED = 0
 LEVEL_SCALE = SUPERSAMPLING**2
 #: Images re-rendered and compared on every load.
 SPOT_CHECK_IMAGES = 16
+#: Age after which a temporary file of a cache build is surely left over from a killed one.
+STALE_TEMPORARY_SECONDS = 3600
 #: Rough build speed (rendering and writing) for the progress message.
 IMAGES_PER_SECOND = 30_000
 IMAGE_SHAPE = (DEFAULT_IMAGE_SIDE, DEFAULT_IMAGE_SIDE, 1)
@@ -105,7 +107,12 @@ def build_training_cache(num_images: int) -> TrainingCache:
 
 
 def save_training_cache(path: str | Path, cache: TrainingCache) -> None:
-    """Write ``cache`` to ``path`` (uncompressed .npz) atomically."""
+    """Write ``cache`` to ``path`` (uncompressed .npz) atomically.
+
+    Temporary files that a killed build left beside it (up to 2 GB each) are deleted first once
+    they are an hour old: a build writes for seconds, so no live writer owns them.
+    """
+    remove_temporaries(path, suffix=".npz", older_than=STALE_TEMPORARY_SECONDS)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, factors=cache.factors, imgs=cache.imgs, scale=np.int64(LEVEL_SCALE))
 

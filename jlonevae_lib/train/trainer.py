@@ -41,7 +41,7 @@ from jlonevae_lib.architecture.vae import ConvVAE, build_conv_vae
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
-from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json
+from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock
@@ -351,6 +351,8 @@ def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
                 torchscript_path=run_dir / "representation" / "pytorch_model.pt",
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )
+        # Under the run's lock, any temporary checkpoint is a killed process's half-write.
+        remove_temporaries(trainer.checkpoint_path)
         if resume:
             trainer.load_checkpoint()
         elif trainer.checkpoint_path.exists():

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +21,30 @@ from jlonevae_lib.utils.errors import JLoneVAEError
 
 class WriteError(JLoneVAEError):
     """A file could not be written (disk full, file-size limit, permissions)."""
+
+
+def temporary_name_pattern(path: str | os.PathLike, suffix: str = "") -> str:
+    """The glob pattern of :func:`atomic_path`'s temporary names for ``path`` (in its folder)."""
+    return f".{Path(path).name}.*.tmp{suffix}"
+
+
+def remove_temporaries(path: str | os.PathLike, suffix: str = "",
+                       older_than: float = 0.0) -> list[Path]:
+    """Delete temporary files that :func:`atomic_path` left beside ``path`` when its process
+    was killed mid-write (nothing else removes them); returns what was deleted.
+
+    Only call it where no live writer can own them: under the folder's lock, or with
+    ``older_than`` (seconds since last modification) far beyond any write's duration.
+    """
+    target = Path(path)
+    now = time.time()
+    removed = []
+    for tmp in target.parent.glob(temporary_name_pattern(target, suffix)):
+        with contextlib.suppress(FileNotFoundError):  # another cleaner got there first
+            if now - tmp.stat().st_mtime >= older_than:
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 @contextlib.contextmanager

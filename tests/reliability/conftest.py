@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +36,16 @@ def checkpoint_step(run_dir: Path) -> int:
     if not path.exists():
         return -1
     return int(torch.load(path, weights_only=True)["step"])
+
+
+def limit_file_size(max_bytes: int):
+    """A ``preexec_fn``: files above ``max_bytes`` cannot be written (a disk that fills up)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an EFBIG error instead of death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return apply
 
 
 def wait_until(predicate, timeout: float = 120.0, what: str = "condition") -> None:

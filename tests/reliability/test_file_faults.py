@@ -17,7 +17,14 @@ import pytest
 import torch
 
 from jlonevae_lib.utils.lock import FolderLock
-from tests.reliability.conftest import TOY_FLAGS, TRAIN, find_run_dir, run_cli
+from tests.reliability.conftest import (
+    TOY_FLAGS,
+    TRAIN,
+    find_run_dir,
+    limit_file_size,
+    run_cli,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -141,14 +148,8 @@ def test_evaluation_json_survives_a_failed_rewrite(run_dir, tmp_path):
     result_file = run_dir / "metrics" / "small_local_mig" / "results" / "aggregate"
     before = (result_file / "evaluation.json").read_bytes()
 
-    def tiny_file_limit() -> None:
-        import resource
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
-
     failed = run_cli([*EVALUATE, str(run_dir), "--metrics", "small_local_mig", "--overwrite"],
-                     cwd=tmp_path, preexec_fn=tiny_file_limit)
+                     cwd=tmp_path, preexec_fn=limit_file_size(64))
     message = _one_line_error(failed)
     assert "could not write" in message and "previous version is intact" in message
     assert (result_file / "evaluation.json").read_bytes() == before
@@ -178,3 +179,65 @@ def test_evaluation_takes_over_the_stale_lock_of_a_crashed_process(run_dir, tmp_
     assert result.returncode == 0, result.stderr
     assert (metric_dir / "results" / "aggregate" / "evaluation.json").exists()
     assert not (metric_dir / ".lock").exists()
+
+
+CACHE = [sys.executable, "-m", "jlonevae_lib.data.cache"]
+
+
+def test_cache_write_that_fails_leaves_nothing_and_says_so(tmp_path):
+    data = tmp_path / "data"
+    failed = run_cli([*CACHE, "--num-images", "2000", "--data-root", str(data)], cwd=tmp_path,
+                     preexec_fn=limit_file_size(1 << 20))  # the cache takes 8 MB
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
+    building, message = failed.stderr.strip().splitlines()  # the progress note, the error
+    assert building.startswith("Building the three-dots training cache")
+    cache = data / "threeDots" / "trainingCache2000.npz"
+    assert f"could not write {cache}" in message and "nothing was written" in message
+    assert list(cache.parent.iterdir()) == []
+
+    built = run_cli([*CACHE, "--num-images", "2000", "--data-root", str(data)], cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "2000 images, valid" in built.stdout
+
+
+def test_cache_build_killed_mid_write_is_never_read_and_its_leftover_goes(tmp_path):
+    data = tmp_path / "data"
+    folder = data / "threeDots"
+    args = [*CACHE, "--num-images", "60000", "--data-root", str(data)]  # 246 MB, ~1 s to write
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    partial = lambda: [p for p in folder.glob(".*.tmp.npz") if p.stat().st_size > 0]  # noqa: E731
+    wait_until(lambda: folder.is_dir() and partial(), timeout=120, what="the cache's write")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    (leftover,) = partial()
+    cache = folder / "trainingCache60000.npz"
+    assert not cache.exists()  # the half-written file never got the cache's name
+
+    # An hour later, the next build finds no cache, builds one, and deletes the leftover.
+    an_hour_ago = leftover.stat().st_mtime - 3601
+    os.utime(leftover, (an_hour_ago, an_hour_ago))
+    rebuilt = run_cli(args, cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "60000 images, valid" in rebuilt.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["trainingCache60000.npz"]
+
+
+def test_export_that_fails_keeps_the_previous_torchscript(run_dir, tmp_path):
+    exported = run_dir / "representation" / "pytorch_model.pt"
+    before = exported.read_bytes()
+    script = ("from jlonevae_lib.architecture.export import export_torchscript\n"
+              "from jlonevae_lib.architecture.load_model import load_model\n"
+              "from jlonevae_lib.utils.atomic import WriteError\n"
+              f"model = load_model({str(_model_dir(run_dir))!r})\n"
+              "try:\n"
+              f"    export_torchscript(model, {str(run_dir)!r})\n"
+              "except WriteError as err:\n"
+              "    print(err)\n")
+    failed = run_cli([sys.executable, "-c", script], cwd=tmp_path,
+                     preexec_fn=limit_file_size(len(before) // 2))
+    assert failed.returncode == 0 and "Traceback" not in failed.stderr, failed.stderr
+    assert f"could not write {exported}" in failed.stdout
+    assert "previous version is intact" in failed.stdout
+    assert exported.read_bytes() == before
+    assert sorted(p.name for p in exported.parent.iterdir()) == [
+        "cache_batch_no3", "pytorch_model.pt", "results"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import signal
 
 import pytest
@@ -16,6 +15,7 @@ from tests.reliability.conftest import (
     assert_same_run,
     checkpoint_step,
     find_run_dir,
+    limit_file_size,
     run_cli,
     start_cli,
     wait_until,
@@ -36,10 +36,14 @@ def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrup
     killed_at = checkpoint_step(run_dir)
     assert 0 < killed_at < 60 or (run_dir / "DONE").exists() is False
     assert (run_dir / ".lock").exists()  # a crashed owner leaves its lock behind
+    # A kill that lands mid-write leaves atomic_path's temporary file; make sure there is one.
+    half_written = run_dir / "checkpoints" / ".checkpoint.pt.killed.tmp"
+    half_written.write_bytes((run_dir / "checkpoints" / "checkpoint.pt").read_bytes()[:1000])
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(uninterrupted, tmp_path)
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["checkpoint.pt"]
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninterrupted):
@@ -109,13 +113,6 @@ def test_diverging_run_exits_nonzero_and_records_failure(tmp_path):
     assert all(torch.isfinite(t).all() for t in state["model"].values())
 
 
-def _limit_file_size(max_bytes: int):
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG error instead of death
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
-    return apply
-
-
 def test_disk_full_during_checkpoint_keeps_the_previous_one(tmp_path, uninterrupted):
     proc = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*"))
@@ -128,7 +125,7 @@ def test_disk_full_during_checkpoint_keeps_the_previous_one(tmp_path, uninterrup
 
     # A file-size limit far below a checkpoint's size: the next checkpoint write fails.
     full = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path,
-                   preexec_fn=_limit_file_size(256 * 1024))
+                   preexec_fn=limit_file_size(256 * 1024))
     assert full.returncode == 2, full.stderr
     assert "could not write" in full.stderr and "previous version is intact" in full.stderr
     assert "Traceback" not in full.stderr

@@ -1,8 +1,16 @@
 import json
+import os
+import time
 
 import pytest
 
-from jlonevae_lib.utils.atomic import WriteError, atomic_path, atomic_write, atomic_write_json
+from jlonevae_lib.utils.atomic import (
+    WriteError,
+    atomic_path,
+    atomic_write,
+    atomic_write_json,
+    remove_temporaries,
+)
 
 
 def test_atomic_json_writes_and_leaves_no_temp_files(tmp_path):
@@ -31,3 +39,20 @@ def test_atomic_path_keeps_suffix_for_format_sniffing_writers(tmp_path):
         assert tmp.suffix == ".npz"  # np.savez would append ".npz" otherwise
         tmp.write_bytes(b"data")
     assert (tmp_path / "x.npz").read_bytes() == b"data"
+
+
+def test_remove_temporaries_deletes_only_old_leftovers_of_that_file(tmp_path):
+    target = tmp_path / "cache.npz"
+    old = tmp_path / ".cache.npz.abc123.tmp.npz"
+    fresh = tmp_path / ".cache.npz.def456.tmp.npz"
+    other = tmp_path / ".other.npz.abc123.tmp.npz"
+    for path in (old, fresh, other, target):
+        path.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    for path in (old, other):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert remove_temporaries(target, suffix=".npz", older_than=3600) == [old]
+    assert fresh.exists() and other.exists() and target.exists()
+    assert remove_temporaries(target, suffix=".npz") == [fresh]
+    assert target.exists() and other.exists()
