@@ -35,7 +35,6 @@ if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import resource  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
@@ -53,6 +52,7 @@ from jlonevae_lib.data.three_dots import (  # noqa: E402
 )
 from jlonevae_lib.train.config import TrainConfig  # noqa: E402
 from jlonevae_lib.train.trainer import Trainer  # noqa: E402
+from jlonevae_lib.utils.timing import median_time  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 QUICK_CACHE_IMAGES = 2_000
@@ -64,12 +64,7 @@ STEP_KINDS = {  # name: (gamma, jacobian_batch)
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_time(fn, repeats)
 
 
 def peak_rss_gb() -> float:

@@ -32,16 +32,7 @@ from sklearn.metrics import mutual_info_score
 
 from jlonevae_lib.evaluate import metrics, sampling
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` calls in seconds (the machine is shared: the minimum is stable)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from jlonevae_lib.utils.timing import best_time
 
 
 def sklearn_loop_mutual_info(codes_discrete: np.ndarray, factors: np.ndarray) -> np.ndarray:

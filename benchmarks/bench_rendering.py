@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from jlonevae_lib.data.cache import build_training_cache, load_training_cache, save_training_cache
 from jlonevae_lib.data.three_dots import dot_table, render_three_dots
+from jlonevae_lib.utils.timing import best_time
 
 try:
     import cv2
@@ -40,16 +40,6 @@ def reference_render(factors: np.ndarray) -> np.ndarray:
                        thickness=-1, shift=10)
         images[i, :, :, 0] = cv2.resize(canvas, (64, 64), interpolation=cv2.INTER_AREA)
     return images
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` calls, in seconds (the machine is shared: the minimum is stable)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bench_rendering(num_images: int, repeats: int, seed: int) -> None:
