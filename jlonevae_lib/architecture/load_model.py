@@ -51,6 +51,11 @@ def read_model_type(folder: str | os.PathLike) -> str:
     return lines[0].strip() if lines else ""
 
 
+def _listed(*labelled: tuple[str, list[str]]) -> list[str]:
+    """``label + "a, b"`` for each (label, names) pair whose list is not empty."""
+    return [label + ", ".join(names) for label, names in labelled if names]
+
+
 def validate_model_args(args: Any, source: str) -> dict[str, Any]:
     """Check a loaded kwargs dict: exactly the 12 ``ConvVAE`` names (see the module note on
     ``final_activation``). Returns a new dict of the 12; lists and tuples become lists.
@@ -68,11 +73,7 @@ def validate_model_args(args: Any, source: str) -> dict[str, Any]:
                                 "'sigmoid' decoders are supported")
     missing = [name for name in CONV_VAE_ARG_NAMES if name not in args]
     unknown = sorted(str(name) for name in args if name not in CONV_VAE_ARG_NAMES)
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown {', '.join(unknown)}")
+    problems = _listed(("missing ", missing), ("unknown ", unknown))
     if problems:
         raise DataFileError(f"{source} does not hold the ConvVAE arguments ({'; '.join(problems)})"
                             f"; expected exactly: {', '.join(CONV_VAE_ARG_NAMES)}")
@@ -166,13 +167,8 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
     wrong_shape = [f"{name} {tuple(state[name].shape)} (model {tuple(tensor.shape)})"
                    for name, tensor in expected.items()
                    if name in state and state[name].shape != tensor.shape]
-    problems = []
-    if missing:
-        problems.append(f"missing: {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected: {', '.join(unexpected)}")
-    if wrong_shape:
-        problems.append(f"wrong shape: {', '.join(wrong_shape)}")
+    problems = _listed(("missing: ", missing), ("unexpected: ", unexpected),
+                       ("wrong shape: ", wrong_shape))
     if problems:
         raise DataFileError(f"{source} does not match the architecture in {MODEL_ARGS_FILE} ("
                             f"{'; '.join(problems)}); the files come from different models: save "
