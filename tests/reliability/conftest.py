@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import subprocess
@@ -36,6 +37,26 @@ def checkpoint_step(run_dir: Path) -> int:
     if not path.exists():
         return -1
     return int(torch.load(path, weights_only=True)["step"])
+
+
+class CodePayload:
+    """A pickled object whose unpickling runs a shell command that creates ``marker``: the
+    file's existence afterwards proves the payload ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The single stderr line of a CLI that failed with ``code`` and no traceback."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 def limit_file_size(max_bytes: int):

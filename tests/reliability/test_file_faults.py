@@ -20,8 +20,10 @@ from jlonevae_lib.utils.lock import FolderLock
 from tests.reliability.conftest import (
     TOY_FLAGS,
     TRAIN,
+    CodePayload,
     find_run_dir,
     limit_file_size,
+    one_line_error,
     run_cli,
     wait_until,
 )
@@ -30,16 +32,6 @@ pytestmark = pytest.mark.slow
 
 EVALUATE = [sys.executable, "-m", "jlonevae_lib.evaluate.evaluation"]
 PLOT = [sys.executable, "-m", "jlonevae_lib.visualize.cli"]
-
-
-class CodePayload:
-    """Unpickling this runs a shell command that creates ``marker``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +55,6 @@ def _model_dir(run: Path) -> Path:
     return folder
 
 
-def _one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
-
-
 @pytest.mark.parametrize("cli", ["evaluate", "plot"])
 def test_malicious_model_args_pickle_is_refused_and_never_runs(run_dir, tmp_path, cli):
     marker = tmp_path / "payload-ran"
@@ -79,7 +63,7 @@ def test_malicious_model_args_pickle_is_refused_and_never_runs(run_dir, tmp_path
     (model_dir / "model_args.json").unlink(missing_ok=True)
     command = ([*EVALUATE, str(run_dir), "--metrics", "small_local_mig"] if cli == "evaluate"
                else [*PLOT, "jacobian-columns", str(run_dir), "--output", str(tmp_path / "j.png")])
-    message = _one_line_error(run_cli(command, cwd=tmp_path))
+    message = one_line_error(run_cli(command, cwd=tmp_path))
     assert "posix.system" in message or "os.system" in message
     assert not marker.exists()
     assert not (run_dir / "metrics" / "small_local_mig" / "results").exists()
@@ -92,7 +76,7 @@ def test_malicious_checkpoint_is_refused_on_resume_and_never_runs(tmp_path):
     run = find_run_dir(tmp_path)
     (run / "DONE").unlink()  # pretend it was interrupted, then plant a code-carrying checkpoint
     torch.save({"format": 1, "step": CodePayload(marker)}, run / "checkpoints" / "checkpoint.pt")
-    message = _one_line_error(run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "2"], cwd=tmp_path))
+    message = one_line_error(run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "2"], cwd=tmp_path))
     assert "checkpoint.pt" in message and "cannot be read" in message
     assert not marker.exists()
 
@@ -103,7 +87,7 @@ def test_state_dict_of_another_latent_size_is_refused(run_dir, tmp_path):
     state["fcmu.weight"] = torch.zeros(5, state["fcmu.weight"].shape[1])
     state["fcmu.bias"] = torch.zeros(5)
     torch.save(state, model_dir / "model_state_dict.pt")
-    message = _one_line_error(run_cli(
+    message = one_line_error(run_cli(
         [*PLOT, "jacobian-columns", str(run_dir), "--output", str(tmp_path / "j.png")],
         cwd=tmp_path))
     assert "fcmu.weight" in message
@@ -111,7 +95,7 @@ def test_state_dict_of_another_latent_size_is_refused(run_dir, tmp_path):
 
 def test_image_of_the_wrong_size_is_refused(run_dir, tmp_path):
     np.save(tmp_path / "small.npy", np.ones((32, 32), dtype=np.float32))
-    message = _one_line_error(run_cli(
+    message = one_line_error(run_cli(
         [*PLOT, "jacobian-columns", str(run_dir), "--image", str(tmp_path / "small.npy"),
          "--output", str(tmp_path / "j.png")], cwd=tmp_path))
     assert "32" in message and "64" in message
@@ -119,10 +103,10 @@ def test_image_of_the_wrong_size_is_refused(run_dir, tmp_path):
 
 
 def test_unknown_metric_and_missing_folder(run_dir, tmp_path):
-    message = _one_line_error(run_cli([*EVALUATE, str(run_dir), "--metrics", "local_mig_0_5"],
+    message = one_line_error(run_cli([*EVALUATE, str(run_dir), "--metrics", "local_mig_0_5"],
                                       cwd=tmp_path))
     assert "local_mig_0_6" in message  # the error lists what exists
-    message = _one_line_error(run_cli([*EVALUATE, str(tmp_path / "nowhere")], cwd=tmp_path))
+    message = one_line_error(run_cli([*EVALUATE, str(tmp_path / "nowhere")], cwd=tmp_path))
     assert "does not exist" in message
     assert not (run_dir / "metrics").exists()
 
@@ -150,7 +134,7 @@ def test_evaluation_json_survives_a_failed_rewrite(run_dir, tmp_path):
 
     failed = run_cli([*EVALUATE, str(run_dir), "--metrics", "small_local_mig", "--overwrite"],
                      cwd=tmp_path, preexec_fn=limit_file_size(64))
-    message = _one_line_error(failed)
+    message = one_line_error(failed)
     assert "could not write" in message and "previous version is intact" in message
     assert (result_file / "evaluation.json").read_bytes() == before
     assert [p.name for p in result_file.iterdir()] == ["evaluation.json"]

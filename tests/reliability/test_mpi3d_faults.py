@@ -23,20 +23,10 @@ from tests.data.test_mpi3d import (
     source_path,
     write_archive,
 )
-from tests.reliability.conftest import TRAIN, run_cli
+from tests.reliability.conftest import TRAIN, CodePayload, one_line_error, run_cli
 
 LAYOUT = Mpi3dLayout(SMALL)
 CONVERT = [sys.executable, "-m", "jlonevae_lib.data.mpi3d"]
-
-
-class CodePayload:
-    """Unpickling this runs a shell command that creates ``marker``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def refused(root: Path) -> str:
@@ -216,14 +206,6 @@ def test_sigkill_during_conversion_leaves_nothing_read_as_valid(tmp_path):
 
 
 # --------------------------------------------------------------------------- the CLIs
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
-
-
 @pytest.mark.slow
 def test_conversion_cli_on_a_corrupt_archive_says_what_to_do(tmp_path):
     archive = write_archive(tmp_path)
