@@ -1,14 +1,20 @@
-"""disentanglement_lib's ground-truth dataset interface, a name registry and the data root.
+"""Training-data and ground-truth dataset interfaces, a name registry and the data root.
 
-A dataset maps integer factors (N, F) to images. Evaluation uses disentanglement_lib's methods
-with a ``numpy.random.RandomState``, in its exact order, so metric samples are reproducible bit
-for bit; training uses :meth:`GroundTruthData.sample_training_batch` with a
-``numpy.random.Generator`` and gets NCHW float32 batches ready for ``torch.from_numpy``.
+:class:`TrainingData` is what training needs: an image shape and a batch sampler. Natural-image
+patches are only that. :class:`GroundTruthData` (disentanglement_lib's interface) extends it
+with known factors of variation, which the disentanglement metrics need. The registry holds
+both; :func:`lacks_ground_truth_factors` tells them apart by name, without building the dataset.
+
+A ground-truth dataset maps integer factors (N, F) to images. Evaluation uses
+disentanglement_lib's methods with a ``numpy.random.RandomState``, in its exact order, so metric
+samples are reproducible bit for bit; training uses :meth:`TrainingData.sample_training_batch`
+with a ``numpy.random.Generator`` and gets NCHW float32 batches ready for ``torch.from_numpy``.
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +33,20 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or "data")
 
 
-class GroundTruthData(abc.ABC):
+class TrainingData(abc.ABC):
+    """Images to train on: their shape and a batch sampler (factors are not needed)."""
+
+    @property
+    @abc.abstractmethod
+    def image_shape(self) -> tuple[int, int, int]:
+        """Shape (C, H, W) of one training image."""
+
+    @abc.abstractmethod
+    def sample_training_batch(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        """A training batch float32 (B, C, H, W) in [0, 1], drawn with ``rng``."""
+
+
+class GroundTruthData(TrainingData):
     """A dataset with known factors of variation (disentanglement_lib's ``GroundTruthData``)."""
 
     @property
@@ -95,32 +114,64 @@ def to_nchw(observations: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(observations.transpose(0, 3, 1, 2))
 
 
-DatasetFactory = TypeVar("DatasetFactory", bound=Callable[..., GroundTruthData])
-_REGISTRY: dict[str, Callable[..., GroundTruthData]] = {}
+DatasetFactory = TypeVar("DatasetFactory", bound=Callable[..., TrainingData])
+_REGISTRY: dict[str, Callable[..., TrainingData]] = {}
+#: Registered names whose datasets have no ground-truth factors (training data only).
+_WITHOUT_FACTORS: set[str] = set()
+#: Datasets registered by a module that the package does not import up front because it also
+#: runs as a script: ``python -m`` would execute a module its package had already imported a
+#: second time (runpy warns, and the second copy registers again). Name → that module, imported
+#: on the first lookup of the name.
+_REGISTERED_ON_IMPORT = {"naturalImages": "jlonevae_lib.data.natural_images"}
+
+
+def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetFactory:
+    if name in _REGISTRY:
+        raise ValueError(f"dataset name {name!r} is already registered")
+    _REGISTRY[name] = factory
+    if not has_factors:
+        _WITHOUT_FACTORS.add(name)
+    return factory
 
 
 def register_ground_truth_data(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: make a dataset class (or factory) available under ``name``."""
+    """Decorator: make a :class:`GroundTruthData` class (or factory) available under ``name``."""
+    return lambda factory: _register(name, factory, has_factors=True)
 
-    def register(factory: DatasetFactory) -> DatasetFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset name {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
 
-    return register
+def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: make a :class:`TrainingData` class without factors available under ``name``."""
+    return lambda factory: _register(name, factory, has_factors=False)
 
 
 def available_datasets() -> list[str]:
     """Registered dataset names, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_REGISTERED_ON_IMPORT))
 
 
-def get_named_ground_truth_data(name: str, **kwargs) -> GroundTruthData:
-    """Build the dataset registered as ``name`` (keyword arguments go to its constructor)."""
+def _import_registering_module(name: str) -> None:
+    if name not in _REGISTRY and name in _REGISTERED_ON_IMPORT:
+        importlib.import_module(_REGISTERED_ON_IMPORT[name])
+
+
+def _factory(name: str) -> Callable[..., TrainingData]:
+    _import_registering_module(name)
     try:
-        factory = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise JLoneVAEError(f"unknown dataset {name!r}; known datasets: "
                             f"{', '.join(available_datasets())}") from None
-    return factory(**kwargs)
+
+
+def lacks_ground_truth_factors(name: str) -> bool:
+    """True if ``name`` is registered as training data without factors (unknown names: False)."""
+    _import_registering_module(name)
+    return name in _WITHOUT_FACTORS
+
+
+def get_named_ground_truth_data(name: str, **kwargs) -> TrainingData:
+    """Build the dataset registered as ``name`` (keyword arguments go to its constructor).
+
+    The result is a :class:`GroundTruthData` unless :func:`lacks_ground_truth_factors` says so.
+    """
+    return _factory(name)(**kwargs)
