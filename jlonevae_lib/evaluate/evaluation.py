@@ -38,6 +38,7 @@ from typing import Any
 import gin
 
 from jlonevae_lib.data import GroundTruthData, get_named_ground_truth_data
+from jlonevae_lib.data.ground_truth import lacks_ground_truth_factors
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
@@ -292,6 +293,11 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
         if args.only_dataset is not None and dataset != args.only_dataset:
             print(f"skipping {run}: evaluated on {dataset}, not {args.only_dataset}")
             continue
+        if lacks_ground_truth_factors(dataset):
+            raise JLoneVAEError(f"cannot evaluate {run} on {dataset!r}: that dataset has no "
+                                "ground-truth factors, which the disentanglement metrics need; "
+                                "pass --dataset NAME of one with factors, or skip such runs with "
+                                "--only-dataset NAME")
         plan = RunPlan(run=run, dataset_config=dataset_config(dataset),
                        representation=find_representation(run, args.representation),
                        representation_dir=run / REPRESENTATION_DIR)
