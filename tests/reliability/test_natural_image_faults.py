@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -24,20 +23,10 @@ from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.evaluate import evaluation
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_natural_images import expected_patches, source_images, write_source
-from tests.reliability.conftest import TRAIN, run_cli
+from tests.reliability.conftest import TRAIN, CodePayload, one_line_error, run_cli
 
 SAMPLE = [sys.executable, "-m", "jlonevae_lib.data.natural_images"]
 DOWNLOAD_HINT = "data/download_natural_image_data.sh"
-
-
-class CodePayload:
-    """Unpickling this runs a shell command that creates ``marker``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 @pytest.fixture
@@ -46,14 +35,6 @@ def root(tmp_path, monkeypatch):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "data"))
     yield tmp_path / "data"
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
-
-
-def _one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
 
 
 # --------------------------------------------------------------------------- IMAGES.mat
@@ -279,7 +260,7 @@ def test_training_without_the_data_fails_in_one_line_before_creating_a_run(root,
     out.mkdir()
     result = run_cli([*TRAIN, "--dataset", "naturalImages", "--architecture", "tiny16",
                       "--num-batches", "2", "--device", "cpu"], cwd=out)
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert f"natural-image patches {ni.patches_path('train', root)} does not exist" in line
     assert f"source {ni.source_path(root)} does not exist; run {DOWNLOAD_HINT}" in line
     assert list(out.iterdir()) == []  # no trainedModels/, no logs/
