@@ -122,7 +122,11 @@ _WITHOUT_FACTORS: set[str] = set()
 #: runs as a script: ``python -m`` would execute a module its package had already imported a
 #: second time (runpy warns, and the second copy registers again). Name → that module, imported
 #: on the first lookup of the name.
-_REGISTERED_ON_IMPORT = {"naturalImages": "jlonevae_lib.data.natural_images"}
+_REGISTERED_ON_IMPORT = {
+    "naturalImages": "jlonevae_lib.data.natural_images",
+    "mpi3d_real": "jlonevae_lib.data.mpi3d",
+    "mpi3dMulti": "jlonevae_lib.data.mpi3d",
+}
 
 
 def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetFactory:
