@@ -52,10 +52,12 @@ import numpy as np
 
 from jlonevae_lib.data.ground_truth import TrainingData, register_training_data
 from jlonevae_lib.data.ground_truth import data_root as default_data_root
-from jlonevae_lib.utils.atomic import atomic_path
+from jlonevae_lib.utils.atomic import atomic_path, remove_temporaries
 from jlonevae_lib.utils.cli import ArgumentParser, positive_int
 from jlonevae_lib.utils.errors import DataFileError, cli_errors
 
+#: Age after which a temporary patch file is surely left over from a killed writer.
+STALE_TEMPORARY_SECONDS = 3600
 #: Dataset name, and the folder under the data root.
 NATURAL_IMAGES = "naturalImages"
 SOURCE_FILE = "IMAGES.mat"
@@ -209,7 +211,12 @@ def sample_patches(images: np.ndarray, patches_per_image: int, seed: int, split:
 
 
 def save_patches(path: str | os.PathLike, patches: np.ndarray) -> None:
-    """Write patches (N, 1, 16, 16) float32 to an uncompressed .npz atomically."""
+    """Write patches (N, 1, 16, 16) float32 to an uncompressed .npz atomically.
+
+    Temporary files a killed writer left beside it are deleted first once an hour old (a write
+    takes under a second, so no live writer owns them).
+    """
+    remove_temporaries(path, suffix=".npz", older_than=STALE_TEMPORARY_SECONDS)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, **{PATCH_ARRAY: patches})
 

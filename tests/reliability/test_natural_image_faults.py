@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -247,11 +248,13 @@ def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
     for leftover in train.parent.iterdir():  # the temporary file the kill left behind
         with pytest.raises(DataFileError, match="not a readable .npz archive|no zip header"):
             ni.read_patches(leftover)
-        leftover.unlink()
+        an_hour_ago = leftover.stat().st_mtime - ni.STALE_TEMPORARY_SECONDS - 1
+        os.utime(leftover, (an_hour_ago, an_hour_ago))
     result = run_cli([*SAMPLE, "--data-root", str(root), "--train-per-image", "3",
                       "--test-per-image", "1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(ni.read_patches(train)) == 30
+    assert [p.name for p in train.parent.iterdir()] == ["data.npz"]  # the leftover is gone
 
 
 # --------------------------------------------------------------------------- CLIs
