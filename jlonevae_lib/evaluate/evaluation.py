@@ -46,6 +46,7 @@ from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.utils.lock import FolderLock, LockedError
+from jlonevae_lib.utils.threads import limit_openmp_spinning
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
@@ -364,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tune_glibc_malloc()
-    # torch is imported only now, after the allocator is tuned.
+    limit_openmp_spinning()  # evaluations often share the CPU with training runs
+    # torch is imported only now, after the allocator and OpenMP's waiting are tuned.
     from jlonevae_lib.evaluate.representation import load_representation
 
     metrics = resolve_metrics(args.metrics)

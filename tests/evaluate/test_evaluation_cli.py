@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.evaluate import evaluation, metrics, sampling
 from jlonevae_lib.evaluate.representation import load_representation
+from jlonevae_lib.utils.threads import DEFAULT_SPIN_COUNT
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
@@ -210,3 +212,18 @@ def test_example_driver_scripts_exist():
         path = root / script
         assert path.is_file() and shutil.which("bash")
         assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+
+
+def test_cli_limits_openmp_spinning_before_torch_loads(tmp_path):
+    """The evaluation CLI sets libgomp's short spin (it shares CPUs with training runs)."""
+    script = ("import os, sys\n"
+              "from jlonevae_lib.evaluate.evaluation import main\n"
+              "try:\n"
+              f"    main([{str(tmp_path / 'missing')!r}, '--metrics', 'mig'])\n"
+              "except SystemExit:\n"
+              "    pass\n"
+              "print(os.environ.get('GOMP_SPINCOUNT'))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.stdout.strip() == str(DEFAULT_SPIN_COUNT), done.stderr
