@@ -25,6 +25,10 @@ every value is finite and in [0, 1]; pickled objects are refused (``allow_pickle
 or missing patch file is ours to rebuild: it is sampled again from IMAGES.mat with the default
 seed and count (with a warning if it was bad).
 
+Figure crops: :func:`paper_crops` gives the paper's ten neighbouring 16×16 crops of the
+rescaled image 0 (SPEC §9), the default input of ``jlonevae-plot jacobian-columns`` for a
+16×16 model.
+
 Measured on the shared 2-core development machine (numpy 2.4, load 1.5–2.4, 2026-11) with a
 synthetic IMAGES.mat of the real shape (Gaussian values; the real file could not be fetched
 here), default sizes (110,000 patches, 113 MB of files): reading the 21 MB MAT file 0.02–0.17 s;
@@ -46,6 +50,7 @@ import sys
 import time
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +75,11 @@ DEFAULT_PATCHES_PER_IMAGE = {"train": 10_000, "test": 1_000}
 DEFAULT_SEED = 0
 PATCH_ARRAY = "images"
 DOWNLOAD_SCRIPT = "data/download_natural_image_data.sh"
+#: The paper's sequence of neighbouring crops for its Jacobian figure (SPEC §9): image 0,
+#: x = 40..49, y = 100 (x the first array axis, see :func:`neighbouring_crops`).
+PAPER_CROP_IMAGE = 0
+PAPER_CROP_XS = tuple(range(40, 50))
+PAPER_CROP_Y = 100
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAT_V73 = (2, 0)  # scipy's matfile_version of a MAT v7.3 (HDF5) file
@@ -298,6 +308,40 @@ def load_patches(split: str = "train", root: str | os.PathLike | None = None) ->
     patches = sample_patches(images, DEFAULT_PATCHES_PER_IMAGE[split], DEFAULT_SEED, split)
     save_patches(path, patches)
     return patches
+
+
+# --------------------------------------------------------------------------- figure crops
+def neighbouring_crops(images: np.ndarray, image_index: int, xs: Sequence[int], y: int,
+                       side: int = PATCH_SIDE) -> np.ndarray:
+    """Crops float32 (len(xs), 1, side, side) of ``images`` (H, W, K), one per x in ``xs``.
+
+    The reference's convention (``large_images[x:x+16, y:y+16, imageId]``): x indexes the first
+    axis (rows of the MATLAB array, top to bottom on screen), y the second (columns), and
+    (x, y) is a crop's top-left corner. Crop i is ``images[xs[i]:xs[i]+side, y:y+side,
+    image_index]``, so consecutive x move the window one pixel down. ValueError if a crop does
+    not lie inside the image (a negative index would silently wrap around).
+    """
+    height, width, num_images = images.shape
+    xs = list(xs)
+    if not 0 <= image_index < num_images:
+        raise ValueError(f"image_index must be in 0..{num_images - 1}, got {image_index}")
+    if not xs or min(xs) < 0 or max(xs) + side > height or not 0 <= y <= width - side:
+        raise ValueError(f"crops of {side}×{side} at x = {xs}, y = {y} do not fit in "
+                         f"{height}×{width} images")
+    crops = [images[x:x + side, y:y + side, image_index] for x in xs]
+    return np.stack(crops)[:, None].astype(np.float32)
+
+
+def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
+    """The paper's natural-image figure inputs (SPEC §9), float32 (10, 1, 16, 16) in [0, 1].
+
+    Image :data:`PAPER_CROP_IMAGE` of the validated, globally rescaled IMAGES.mat under
+    ``root``, crops at x = 40..49 (:data:`PAPER_CROP_XS`), y = 100 (see
+    :func:`neighbouring_crops` for which axis is which). DataFileError if IMAGES.mat is
+    missing or bad.
+    """
+    return neighbouring_crops(rescale(load_source_images(root)), PAPER_CROP_IMAGE,
+                              PAPER_CROP_XS, PAPER_CROP_Y)
 
 
 # --------------------------------------------------------------------------- dataset

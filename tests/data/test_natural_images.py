@@ -24,6 +24,7 @@ from jlonevae_lib.data.ground_truth import (
     get_named_ground_truth_data,
     lacks_ground_truth_factors,
 )
+from jlonevae_lib.utils.errors import DataFileError
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_COUNTS = {"train": 4, "test": 2}
@@ -98,6 +99,46 @@ def test_cut_patches_equal_direct_slicing():
             r, c = rows[k, p], cols[k, p]
             assert np.array_equal(patches[7 * k + p, 0], images[r:r + 16, c:c + 16, k])
 
+
+
+def test_neighbouring_crops_equal_direct_slicing_with_x_the_first_axis():
+    images = np.random.default_rng(5).random((40, 30, 3))
+    crops = ni.neighbouring_crops(images, 2, [3, 4, 24], y=14)
+    assert crops.shape == (3, 1, 16, 16) and crops.dtype == np.float32
+    for i, x in enumerate([3, 4, 24]):
+        assert np.array_equal(crops[i, 0], images[x:x + 16, 14:30, 2].astype(np.float32))
+    # x + 1 moves the window one row down: crop 1's rows are crop 0's, shifted up by one.
+    assert np.array_equal(crops[1, 0, :-1], crops[0, 0, 1:])
+    assert ni.neighbouring_crops(images, 0, [0], y=0, side=8).shape == (1, 1, 8, 8)
+
+
+@pytest.mark.parametrize(("image_index", "xs", "y"), [
+    (3, [0], 0),        # no image 3
+    (0, [-1, 0], 0),    # a negative x would wrap around
+    (0, [24, 25], 0),   # 25 + 16 > 40 rows
+    (0, [0], 15),       # 15 + 16 > 30 columns
+    (0, [], 0),
+])
+def test_neighbouring_crops_refuse_crops_outside_the_images(image_index, xs, y):
+    with pytest.raises(ValueError):
+        ni.neighbouring_crops(np.zeros((40, 30, 3)), image_index, xs, y)
+
+
+def test_paper_crops_are_image_0_x40_to_49_y100_of_the_globally_rescaled_source(root):
+    images = source_images(6)
+    images[..., 9] *= 3  # the extremes lie in image 9: image 0 is not rescaled on its own
+    write_source(root, images)
+    crops = ni.paper_crops(root)
+    scaled = (images - images.min()) / (images.max() - images.min())
+    expected = np.stack([scaled[x:x + 16, 100:116, 0] for x in range(40, 50)])[:, None]
+    assert crops.shape == (10, 1, 16, 16) and crops.dtype == np.float32
+    np.testing.assert_allclose(crops, expected, rtol=0, atol=1e-6)
+    assert 0.2 < crops.min() and crops.max() < 0.8
+
+
+def test_paper_crops_need_the_source(root):
+    with pytest.raises(DataFileError, match="IMAGES.mat does not exist; run data/download"):
+        ni.paper_crops(root)
 
 def test_sampled_patches_are_seeded_and_splits_independent():
     images = source_images()
