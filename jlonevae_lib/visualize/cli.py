@@ -13,8 +13,16 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
 
 RUN_OR_MODEL_DIR is a run folder (its final ``representation/cache_batch_no<N>/`` is used)
 or a saved-model folder; ``jacobian-columns`` without one shows the package's CPU-scale demo
-checkpoints (:mod:`jlonevae_lib.demo_models`). Without ``--image`` the paper's three-dots example
-image is used.
+checkpoints (:mod:`jlonevae_lib.demo_models`). Without ``--image`` the input follows the model's
+input shape, as in the paper's figures:
+
+- 1×64×64: the three-dots example image (SPEC §9);
+- 1×16×16: the ten neighbouring natural-image crops (image 0, x = 40..49, y = 100, x the row
+  index) of ``<data root>/naturalImages/IMAGES.mat``, columns ordered once by the first crop
+  (``--order first`` unless ``--order`` is given; traversals use the first crop);
+- 3×64×64: the MPI3D-multi example image (four arms, fixed poses) from ``<data root>/mpi3d_real``.
+
+The data root is ``$DISENTANGLEMENT_LIB_DATA``, else ``./data``.
 """
 
 from __future__ import annotations
@@ -22,13 +30,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 
 from jlonevae_lib.utils.cli import ArgumentParser, non_negative_float, positive_int
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 from jlonevae_lib.visualize import comparisons
 from jlonevae_lib.visualize.conventions import REFERENCE_SCALE, SIGMA_SOURCES
 from jlonevae_lib.visualize.figure_io import save_figure
@@ -84,7 +93,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="figure path ending in .png (a .pdf is written beside it)")
     p.add_argument("--image", type=Path, default=None,
                    help="input image(s): .npy (H,W[,C]), (C,H,W) or a stack (N,...), or .png; "
-                        "default: the paper's three-dots example image")
+                        "default by the model's input: the three-dots example (1×64×64), the "
+                        "paper's 10 natural-image crops (1×16×16), the MPI3D-multi example "
+                        "(3×64×64)")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")
 
 
@@ -123,9 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "every row uses the full gray range; 'reference': 20/255, the paper's "
                         "fixed contrast (the reference's J·20 on 0..255), comparable across "
                         "models; or a number")
-    p.add_argument("--order", choices=["each", "first"], default="each",
+    p.add_argument("--order", choices=["each", "first"], default=None,
                    help="order columns by each image's activity, or once by the first image's "
-                        "(the natural-image figure)")
+                        "(the natural-image figure); default: 'first' for the natural-image "
+                        "crops shown to a 16×16 model without --image, else 'each'")
     p.add_argument("--max-columns", type=positive_int, default=None,
                    help="show only the N most active columns")
 
@@ -173,17 +185,50 @@ def _row_label(path: Path) -> str:
     return run.title if run is not None else path.name
 
 
-def _images_for(args: argparse.Namespace, im_channels: int, im_side_len: int) -> np.ndarray:
-    """The input images (N, C, H, W): ``--image``, else the three-dots example."""
-    from jlonevae_lib.visualize.inputs import example_three_dots_image, load_images
+@dataclass(frozen=True)
+class _Inputs:
+    """What a model is shown: images (N, C, H, W), a caption (N,) for each figure row ("" for
+    none) and the column order that suits them (``each`` or ``first``)."""
 
-    if args.image is not None:
-        return load_images(args.image, im_channels, im_side_len)
-    if (im_channels, im_side_len) != (1, 64):
-        raise JLoneVAEError(f"the default example image is three-dots (1×64×64) but this model "
-                            f"takes {im_channels}×{im_side_len}×{im_side_len} images; pass "
-                            "--image")
-    return example_three_dots_image()
+    images: np.ndarray
+    captions: tuple[str, ...]
+    order: str
+
+
+def _default_inputs(im_channels: int, im_side_len: int) -> _Inputs:
+    """The paper's example input for a model of this input shape (see the module docstring)."""
+    from jlonevae_lib.data import natural_images as ni
+    from jlonevae_lib.data.ground_truth import get_named_ground_truth_data
+    from jlonevae_lib.visualize.inputs import example_mpi3d_multi_image, example_three_dots_image
+
+    shape = f"{im_channels}×{im_side_len}×{im_side_len}"
+    try:
+        if (im_channels, im_side_len) == (1, 64):
+            return _Inputs(example_three_dots_image(), ("",), "each")
+        if (im_channels, im_side_len) == (1, ni.PATCH_SIDE):
+            captions = tuple(f"crop x={x}, y={ni.PAPER_CROP_Y}" for x in ni.PAPER_CROP_XS)
+            # Ordered once, by the first crop, so that a column keeps its place down the rows.
+            return _Inputs(ni.paper_crops(), captions, "first")
+        if (im_channels, im_side_len) == (3, 64):
+            dataset = get_named_ground_truth_data("mpi3dMulti")
+            return _Inputs(example_mpi3d_multi_image(dataset), ("",), "each")
+    except DataFileError as err:
+        raise DataFileError(f"the default input of a {shape} model needs data: {err}; or pass "
+                            "--image FILE") from None
+    raise JLoneVAEError(f"no default input image for a {shape} model (the paper's are 1×64×64 "
+                        "three-dots, 1×16×16 natural-image crops and 3×64×64 MPI3D-multi); "
+                        "pass --image")
+
+
+def _inputs_for(args: argparse.Namespace, im_channels: int, im_side_len: int) -> _Inputs:
+    """``--image``, else the default input of the model's shape."""
+    from jlonevae_lib.visualize.inputs import load_images
+
+    if args.image is None:
+        return _default_inputs(im_channels, im_side_len)
+    images = load_images(args.image, im_channels, im_side_len)
+    captions = ("",) if len(images) == 1 else tuple(f"image {i}" for i in range(len(images)))
+    return _Inputs(images, captions, "each")
 
 
 def _demo_models() -> list[Path]:
@@ -207,14 +252,18 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
 
     device = pick_device(args.device)
     models = args.models or _demo_models()
+    inputs_by_shape: dict[tuple[int, int], _Inputs] = {}  # read each data file once
     rows = []
     for path in models:
         model = load_model_from(path, device)
-        images = _images_for(args, model.model_args["im_channels"],
-                             model.model_args["im_side_len"])
+        shape = (model.model_args["im_channels"], model.model_args["im_side_len"])
+        if shape not in inputs_by_shape:
+            inputs_by_shape[shape] = _inputs_for(args, *shape)
+        inputs = inputs_by_shape[shape]
         label = _row_label(path)
-        for i, result in enumerate(compute_jacobian_columns(model, images, args.order)):
-            rows.append((label if len(images) == 1 else f"{label}\nimage {i}", result))
+        results = compute_jacobian_columns(model, inputs.images, args.order or inputs.order)
+        for caption, result in zip(inputs.captions, results, strict=True):
+            rows.append((f"{label}\n{caption}" if caption else label, result))
     fig = plot_jacobian_columns(rows, scale=args.scale, max_columns=args.max_columns)
     return save_figure(fig, args.output)
 
@@ -225,8 +274,11 @@ def _traversals(args: argparse.Namespace) -> list[Path]:
     from jlonevae_lib.visualize.traversals import compute_traversal, plot_traversal
 
     model = load_model_from(args.model, pick_device(args.device))
-    images = _images_for(args, model.model_args["im_channels"], model.model_args["im_side_len"])
-    if len(images) != 1:
+    images = _inputs_for(args, model.model_args["im_channels"],
+                         model.model_args["im_side_len"]).images
+    if args.image is None:
+        images = images[:1]  # of the natural-image crops, the first
+    elif len(images) != 1:
         raise JLoneVAEError(f"{args.image} holds {len(images)} images; traversals take one")
     traversal = compute_traversal(model, images[0], num_steps=args.steps,
                                   max_sigmas=args.max_sigmas, sigma_source=args.sigma)

@@ -1,8 +1,9 @@
 """What the model-based figures start from: a saved model folder and an input image.
 
-Images are numpy float32 arrays (N, C, H, W) in [0, 1], the layout the model takes. Nothing
-here depends on a dataset: a figure needs only a model and an image, so MPI3D-multi or
-natural-image patches work the same way as three-dots.
+Images are numpy float32 arrays (N, C, H, W) in [0, 1], the layout the model takes. A figure
+needs only a model and an image, so MPI3D-multi or natural-image patches work the same way as
+three-dots; the fixed example images of the paper's figures are defined here (the
+natural-image crops in :func:`jlonevae_lib.data.natural_images.paper_crops`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.architecture.save_model import MODEL_TYPE_FILE
 from jlonevae_lib.architecture.vae import ConvVAE
+from jlonevae_lib.data.ground_truth import GroundTruthData
 from jlonevae_lib.data.three_dots import render_three_dots
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
@@ -26,6 +28,12 @@ _CHECKPOINT_RE = re.compile(r"^cache_batch_no(\d+)$")
 EXAMPLE_DOT_POSITIONS: tuple[tuple[float, float], ...] = (
     (32 / 64, 16 / 64), (48 / 64, 32 / 64), (16 / 64, 48 / 64))
 THREE_DOTS_GRANULARITY = 64
+
+#: The MPI3D-multi example image: (horizontal, vertical) axis values (0..39) of the arm in
+#: sub-images 0 (top-left), 1 (bottom-left), 2 (top-right), 3 (bottom-right). Fixed, where the
+#: reference drew them at random: four different poses (no two arms share a value on either
+#: axis), kept away from the ends of the range so every arm can move both ways on both axes.
+MPI3D_MULTI_EXAMPLE_AXES: tuple[tuple[int, int], ...] = ((10, 25), (17, 11), (24, 32), (31, 18))
 
 # Pixel values a little outside [0, 1] are rounding noise from whoever wrote the array.
 _RANGE_TOLERANCE = 1e-3
@@ -72,6 +80,23 @@ def example_three_dots_factors() -> np.ndarray:
 def example_three_dots_image() -> np.ndarray:
     """The SPEC §9 example image as (1, 1, 64, 64) float32 in [0, 1] (see the factors above)."""
     image = render_three_dots(example_three_dots_factors(), granularity=THREE_DOTS_GRANULARITY)
+    return np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 3, 1, 2))
+
+
+def example_mpi3d_multi_factors() -> np.ndarray:
+    """The factors (1, 8) int64 (h0, v0, h1, v1, h2, v2, h3, v3) of the MPI3D-multi example."""
+    return np.asarray(MPI3D_MULTI_EXAMPLE_AXES, dtype=np.int64).reshape(1, -1)
+
+
+def example_mpi3d_multi_image(dataset: GroundTruthData) -> np.ndarray:
+    """The MPI3D-multi example image as (1, 3, 64, 64) float32 in [0, 1].
+
+    dataset: ``mpi3dMulti`` (:class:`~jlonevae_lib.data.mpi3d.Mpi3dMulti`), which reads the
+    four sub-images of :data:`MPI3D_MULTI_EXAMPLE_AXES` from the MPI3D data on first use.
+    """
+    # The RandomState is unused: an MPI3D-multi image is a deterministic function of its factors.
+    image = dataset.sample_observations_from_factors(example_mpi3d_multi_factors(),
+                                                     np.random.RandomState(0))
     return np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 3, 1, 2))
 
 

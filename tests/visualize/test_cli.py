@@ -11,7 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jlonevae_lib.visualize.cli import main
+from jlonevae_lib.architecture.save_model import save_conv_vae
+from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.data.mpi3d import Mpi3dMulti
+from jlonevae_lib.data.natural_images import paper_crops
+from jlonevae_lib.visualize.cli import _default_inputs, main
+from jlonevae_lib.visualize.inputs import example_mpi3d_multi_image, example_three_dots_image
+from tests.visualize.dataset_fixtures import (
+    MPI3D_BETA_EXPERIMENT,
+    MPI3D_JL1_EXPERIMENT,
+    MPI3D_RUN,
+    NATURAL_JL1_EXPERIMENT,
+    NATURAL_RUN,
+)
 from tests.visualize.figure_checks import assert_real_png
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT
 
@@ -38,6 +50,82 @@ def test_jacobian_columns_of_several_models_and_images(results_tree: Path, tmp_p
     height, width = Image.open(output).size[::-1]
     assert height > 0.8 * width
 
+
+def test_default_input_follows_the_models_input_shape(mpi3d_data_root: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(mpi3d_data_root))
+    three_dots = _default_inputs(1, 64)
+    np.testing.assert_array_equal(three_dots.images, example_three_dots_image())
+    assert three_dots.order == "each"
+    crops = _default_inputs(1, 16)
+    np.testing.assert_array_equal(crops.images, paper_crops(mpi3d_data_root))
+    # Ordered once, by the first crop; each row says which crop it shows.
+    assert crops.order == "first" and crops.captions[0] == "crop x=40, y=100"
+    assert len(crops.captions) == 10 and crops.captions[-1] == "crop x=49, y=100"
+    mpi3d = _default_inputs(3, 64)
+    np.testing.assert_array_equal(mpi3d.images,
+                                  example_mpi3d_multi_image(Mpi3dMulti(mpi3d_data_root)))
+    assert mpi3d.order == "each"
+
+
+def test_natural_image_model_shows_the_ten_crops_by_default(datasets_tree: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(datasets_tree / "data"))
+    run = datasets_tree / "trainedModels" / NATURAL_JL1_EXPERIMENT / NATURAL_RUN
+    output = tmp_path / "crops.png"
+    assert main(["jacobian-columns", str(run), "--output", str(output)]) == 0
+    assert_real_png(output)
+    # One row per crop (input, reconstruction, 3 columns): much taller than wide.
+    height, width = Image.open(output).size[::-1]
+    assert height > 2 * width
+    traversal = tmp_path / "traversal.png"  # of the first crop
+    main(["traversals", str(run), "--steps", "3", "--output", str(traversal)])
+    assert_real_png(traversal, min_variance=1e-3)
+
+
+def test_mpi3d_multi_models_show_the_example_by_default(mpi3d_data_root: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(mpi3d_data_root))
+    models = mpi3d_data_root.parent / "trainedModels"
+    output = tmp_path / "mpi3d.png"
+    main(["jacobian-columns", str(models / MPI3D_BETA_EXPERIMENT / MPI3D_RUN),
+          str(models / MPI3D_JL1_EXPERIMENT / MPI3D_RUN), "--output", str(output)])
+    assert_real_png(output)
+    height, width = Image.open(output).size[::-1]
+    assert height < width  # two rows: one example image per model
+
+
+@pytest.mark.parametrize(("experiment", "run", "message"), [
+    (NATURAL_JL1_EXPERIMENT, NATURAL_RUN,
+     "the default input of a 1×16×16 model needs data: natural-image source "),
+    (MPI3D_JL1_EXPERIMENT, MPI3D_RUN,
+     "the default input of a 3×64×64 model needs data: MPI3D data not found: "),
+])
+def test_missing_default_data_is_one_line_and_exit_2(experiment: str, run: str, message: str,
+                                                     datasets_tree: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "no_data"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["jacobian-columns", str(datasets_tree / "trainedModels" / experiment / run),
+              "--output", str(tmp_path / "out.png")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+    assert err.endswith("; or pass --image FILE\n")
+    assert not list(tmp_path.glob("out.*"))
+
+
+def test_a_model_of_another_shape_needs_image(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    save_conv_vae(build_conv_vae("tiny16", im_channels=3, latent_dim=2), tmp_path / "rgb16")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["jacobian-columns", str(tmp_path / "rgb16"), "--output", str(tmp_path / "o.png")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no default input image for a 3×16×16 model") and \
+        err.endswith("pass --image\n")
 
 def test_traversals(tiny_run: Path, tmp_path: Path) -> None:
     Image.fromarray(np.full((64, 64), 255, dtype=np.uint8)).save(tmp_path / "white.png")

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jlonevae_lib.data.mpi3d import Mpi3dMulti
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.visualize.inputs import (
+    example_mpi3d_multi_factors,
+    example_mpi3d_multi_image,
     example_three_dots_factors,
     example_three_dots_image,
     load_images,
@@ -17,6 +20,7 @@ from jlonevae_lib.visualize.inputs import (
     resolve_model_folder,
     to_model_layout,
 )
+from tests.visualize.dataset_fixtures import example_sub_image
 
 
 def test_resolve_model_folder_picks_the_final_checkpoint(tiny_run: Path) -> None:
@@ -49,6 +53,21 @@ def test_example_image_is_the_papers_three_dots() -> None:
     assert image[0, 0, 0, 0] == 1.0
     assert 0.05 < (image < 0.5).mean() < 0.15  # three dots of radius 0.08·64 ≈ 5 px
 
+
+
+def test_mpi3d_multi_example_is_four_arms_at_distinct_fixed_poses(mpi3d_data_root: Path) -> None:
+    factors = example_mpi3d_multi_factors()
+    assert factors.shape == (1, 8) and factors.dtype == np.int64
+    horizontal, vertical = factors[0, 0::2], factors[0, 1::2]
+    for axis in (horizontal, vertical):
+        assert len(set(axis.tolist())) == 4 and 0 < axis.min() and axis.max() < 39
+    image = example_mpi3d_multi_image(Mpi3dMulti(mpi3d_data_root))
+    assert image.shape == (1, 3, 64, 64) and image.dtype == np.float32
+    # Sub-image k (the fixture writes example_sub_image(k) at the k-th pose), every other
+    # pixel, at 0 top-left, 1 bottom-left, 2 top-right, 3 bottom-right.
+    for k, (top, left) in enumerate([(0, 0), (32, 0), (0, 32), (32, 32)]):
+        expected = example_sub_image(k)[::2, ::2].transpose(2, 0, 1) / np.float32(255)
+        np.testing.assert_array_equal(image[0, :, top:top + 32, left:left + 32], expected)
 
 @pytest.mark.parametrize("shape", [(16, 16), (16, 16, 1), (1, 16, 16), (1, 16, 16, 1),
                                    (1, 1, 16, 16)])
