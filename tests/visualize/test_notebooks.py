@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.visualize.dataset_fixtures import MPI3D_BETA_EXPERIMENT, MPI3D_JL1_EXPERIMENT, MPI3D_RUN
 from tests.visualize.figure_checks import assert_real_png
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT
 
@@ -21,6 +22,11 @@ EXPECTED_FIGURES = {
         "threeDots_jacobian_columns.png",
         f"threeDots_traversals_{BETA_EXPERIMENT}_seed1.png",
         f"threeDots_traversals_{JL1_EXPERIMENT}_seed1.png",
+    ],
+    "ExampleJacobianValues-Mpi3d-multi.ipynb": [
+        "mpi3dMulti_jacobian_columns.png",
+        f"mpi3dMulti_traversals_{MPI3D_BETA_EXPERIMENT}_{MPI3D_RUN}.png",
+        f"mpi3dMulti_traversals_{MPI3D_JL1_EXPERIMENT}_{MPI3D_RUN}.png",
     ],
     "LocalDisentanglementComparedToBaseline.ipynb": [
         "threeDots_local_mig_0_1_compareToStandard.png",
@@ -34,6 +40,9 @@ EXPECTED_FIGURES = {
         "threeDots_mig_vs_modularity_0_1.png",
     ],
 }
+# Notebooks that read a data set (their first cell takes its root from DISENTANGLEMENT_LIB_DATA):
+# they run against the datasets tree, with its MPI3D-multi models.
+DATASET_NOTEBOOKS = {"ExampleJacobianValues-Mpi3d-multi.ipynb"}
 
 
 def test_every_notebook_is_tested_and_stored_without_outputs() -> None:
@@ -45,6 +54,8 @@ def test_every_notebook_is_tested_and_stored_without_outputs() -> None:
         assert all(cell.outputs == [] and cell.execution_count is None for cell in code), name
         # The first cell points at the models folder, overridable for these tests.
         assert nb.cells[0].cell_type == "code" and "JLONEVAE_MODELS_DIR" in nb.cells[0].source
+        if name in DATASET_NOTEBOOKS:
+            assert "DISENTANGLEMENT_LIB_DATA" in nb.cells[0].source, name
 
 
 @pytest.fixture
@@ -67,11 +78,18 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_tree: Pa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
-def test_notebook_runs_and_draws(name: str, kernel_env: Path) -> None:
+def test_notebook_runs_and_draws(name: str, kernel_env: Path, request: pytest.FixtureRequest,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    if name in DATASET_NOTEBOOKS:
+        data_root = request.getfixturevalue("mpi3d_data_root")
+        monkeypatch.setenv("JLONEVAE_MODELS_DIR", str(data_root.parent / "trainedModels"))
+        monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(data_root))
     nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=300,
                             resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
     client.execute()  # raises CellExecutionError, with the cell's traceback, on any error
+    # Exactly these: no other run (the datasets tree's three-dots decoy) is drawn.
+    assert sorted(p.name for p in kernel_env.glob("*.png")) == sorted(EXPECTED_FIGURES[name])
     for png in EXPECTED_FIGURES[name]:
         assert_real_png(kernel_env / png)
     # The figures are also shown inline, as images.
