@@ -42,7 +42,7 @@ def test_reference_and_ours_give_the_same_loss(bench, tuned):
                            (ours, lambda z: jacobian_penalty(ours.decode, z))):
         torch.manual_seed(2)
         recon, mu, logvar, z = model(x)
-        values.append((float(bench.vae_loss(recon, x, mu, logvar)), float(penalty(z.detach()))))
+        values.append((bench.vae_loss(recon, x, mu, logvar).item(), penalty(z.detach()).item()))
     (vae_seed, pen_seed), (vae_ours, pen_ours) = values
     assert vae_ours == pytest.approx(vae_seed, rel=1e-6)
     assert pen_ours == pytest.approx(pen_seed, rel=1e-6 if not tuned else 1e-4)
