@@ -71,8 +71,8 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
         f"A {DEMO_LABEL.split(',')[0]} checkpoint: {config.num_batches:,} batches of "
         f"{config.batch_size} on `{config.dataset}`, far from the paper's 300,000. It shows the "
         "effect of the Jacobian penalty, not the paper's numbers. Weights stored as float16 "
-        "(they load into the float32 model); the scores below were computed with the float32 "
-        f"weights. On the paper's example image, float16 changes the Jacobian columns by at "
+        "(they load into the float32 model): on the paper's example image, that changes the "
+        f"Jacobian columns by at "
         f"most {100 * column_error:.2g}% of their largest entry.",
         "",
         f"Trained in {done.get('train_seconds', float('nan')) / 60:.1f} min on "
@@ -83,7 +83,8 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
     rows = sorted((r.metric, -1.0 if r.locality is None else r.locality, r.value)
                   for r in results.records if r.run.run_dir == run_dir)
     if rows:
-        lines += ["", "| metric | locality | score |", "|---|---|---|"]
+        lines += ["", "Scores of the float32 weights (the evaluation.json files in `metrics/`):",
+                  "", "| metric | locality | score |", "|---|---|---|"]
         lines += [f"| {METRIC_LABELS.get(metric, metric)} | "
                   f"{'global' if locality < 0 else f'{locality:g}'} | {value:.3f} |"
                   for metric, locality, value in rows]
