@@ -2,7 +2,8 @@
 # The main job: train one JL1-VAE on the small three-dots cache (20,000 images), export it,
 # evaluate it with the small local-MIG/modularity configs and draw its Jacobian columns.
 #
-# CPU-sized by default (about 10 minutes on 2 cores). The seed's example is one override away:
+# CPU-sized by default (about 6 minutes on an idle 2-core CPU). The seed's example is one
+# override away:
 #   NUM_BATCHES=30000 ANNEALING=10000 JACOBIAN_BATCH=64 ./exampleScripts/train_jlonevae_threeDots.bash
 set -euo pipefail
 cd "$(dirname "$0")/.."
