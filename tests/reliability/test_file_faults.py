@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,6 @@ from tests.reliability.conftest import (
     limit_file_size,
     one_line_error,
     run_cli,
-    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -190,9 +190,14 @@ def test_cache_build_killed_mid_write_is_never_read_and_its_leftover_goes(tmp_pa
     args = [*CACHE, "--num-images", "60000", "--data-root", str(data)]  # 246 MB, ~1 s to write
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     partial = lambda: [p for p in folder.glob(".*.tmp.npz") if p.stat().st_size > 0]  # noqa: E731
-    wait_until(lambda: folder.is_dir() and partial(), timeout=120, what="the cache's write")
+    # Polled every millisecond: on a fast disk the write may take only a few hundred.
+    deadline = time.monotonic() + 120
+    while not (folder.is_dir() and partial()) and proc.poll() is None:
+        assert time.monotonic() < deadline, "timed out waiting for the cache's write"
+        time.sleep(0.001)
     proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    _, errors = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, f"the build ended before the kill: {errors!r}"
     (leftover,) = partial()
     cache = folder / "trainingCache60000.npz"
     assert not cache.exists()  # the half-written file never got the cache's name
