@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import sys
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from jlonevae_lib.data.ground_truth import data_root
+from jlonevae_lib.data.npz import read_npz_arrays
 from jlonevae_lib.data.three_dots import (
     DEFAULT_GRANULARITY,
     DEFAULT_IMAGE_SIDE,
@@ -60,7 +60,7 @@ from jlonevae_lib.data.three_dots import (
     ThreeDots,
     render_three_dots_levels,
 )
-from jlonevae_lib.utils.atomic import atomic_path, remove_temporaries
+from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS, atomic_path, remove_temporaries
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 
@@ -70,13 +70,9 @@ CACHE_SEED = 0
 LEVEL_SCALE = SUPERSAMPLING**2
 #: Images re-rendered and compared on every load.
 SPOT_CHECK_IMAGES = 16
-#: Age after which a temporary file of a cache build is surely left over from a killed one.
-STALE_TEMPORARY_SECONDS = 3600
 #: Rough build speed (rendering and writing) for the progress message.
 IMAGES_PER_SECOND = 30_000
 IMAGE_SHAPE = (DEFAULT_IMAGE_SIDE, DEFAULT_IMAGE_SIDE, 1)
-_ZIP_MAGIC = b"PK\x03\x04"
-_NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -112,35 +108,9 @@ def save_training_cache(path: str | Path, cache: TrainingCache) -> None:
     Temporary files that a killed build left beside it (up to 2 GB each) are deleted first once
     they are an hour old: a build writes for seconds, so no live writer owns them.
     """
-    remove_temporaries(path, suffix=".npz", older_than=STALE_TEMPORARY_SECONDS)
+    remove_temporaries(path, suffix=".npz", older_than=STALE_AFTER_SECONDS)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, factors=cache.factors, imgs=cache.imgs, scale=np.int64(LEVEL_SCALE))
-
-
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file; DataFileError (problem only) if it cannot be read whole."""
-    if not path.is_file():
-        raise DataFileError("does not exist")
-    try:
-        with _open_archive(path) as archive:
-            missing = {"factors", "imgs", "scale"} - set(archive.files)
-            if missing:
-                raise DataFileError(f"lacks the array(s) {', '.join(sorted(missing))}")
-            return {name: archive[name] for name in ("factors", "imgs", "scale")}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise DataFileError(f"is not a readable .npz archive (truncated or corrupt?): {err}"
-                            ) from None
-
-
-def _open_archive(path: Path) -> np.lib.npyio.NpzFile:
-    """np.load for a zip archive only (no pickles, no plain .npy)."""
-    with open(path, "rb") as f:
-        magic = f.read(len(_NPY_MAGIC))
-    if magic == _NPY_MAGIC:
-        raise DataFileError("is a single .npy array, not an .npz archive")
-    if not magic.startswith(_ZIP_MAGIC):
-        raise DataFileError("is not an .npz archive (no zip header)")
-    return np.load(path, allow_pickle=False)
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], num_images: int) -> TrainingCache:
@@ -176,7 +146,7 @@ def read_training_cache(path: str | Path, num_images: int) -> TrainingCache:
 
     Raises DataFileError with the problem (the caller adds the file name and the fix).
     """
-    return _check_arrays(_read_arrays(Path(path)), num_images)
+    return _check_arrays(read_npz_arrays(path, ("factors", "imgs", "scale")), num_images)
 
 
 def load_training_cache(num_images: int, root: str | Path | None = None,

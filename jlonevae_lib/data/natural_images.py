@@ -49,7 +49,6 @@ import os
 import sys
 import time
 import warnings
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,12 +56,11 @@ import numpy as np
 
 from jlonevae_lib.data.ground_truth import TrainingData, register_training_data
 from jlonevae_lib.data.ground_truth import data_root as default_data_root
-from jlonevae_lib.utils.atomic import atomic_path, remove_temporaries
+from jlonevae_lib.data.npz import read_npz_arrays
+from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS, atomic_path, remove_temporaries
 from jlonevae_lib.utils.cli import ArgumentParser, positive_int
 from jlonevae_lib.utils.errors import DataFileError, cli_errors
 
-#: Age after which a temporary patch file is surely left over from a killed writer.
-STALE_TEMPORARY_SECONDS = 3600
 #: Dataset name, and the folder under the data root.
 NATURAL_IMAGES = "naturalImages"
 SOURCE_FILE = "IMAGES.mat"
@@ -81,7 +79,6 @@ PAPER_CROP_IMAGE = 0
 PAPER_CROP_XS = tuple(range(40, 50))
 PAPER_CROP_Y = 100
 
-_ZIP_MAGIC = b"PK\x03\x04"
 _MAT_V73 = (2, 0)  # scipy's matfile_version of a MAT v7.3 (HDF5) file
 
 
@@ -226,7 +223,7 @@ def save_patches(path: str | os.PathLike, patches: np.ndarray) -> None:
     Temporary files a killed writer left beside it are deleted first once an hour old (a write
     takes under a second, so no live writer owns them).
     """
-    remove_temporaries(path, suffix=".npz", older_than=STALE_TEMPORARY_SECONDS)
+    remove_temporaries(path, suffix=".npz", older_than=STALE_AFTER_SECONDS)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, **{PATCH_ARRAY: patches})
 
@@ -236,23 +233,7 @@ def read_patches(path: str | os.PathLike) -> np.ndarray:
 
     Raises DataFileError with the problem only (the caller names the file and the fix).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError("does not exist")
-    # Opened here, not by np.load, which leaks its handle when the zip turns out unreadable.
-    with open(path, "rb") as f:
-        if not f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC:
-            raise DataFileError("is not an .npz archive (no zip header)")
-        f.seek(0)
-        try:
-            with np.load(f, allow_pickle=False) as archive:
-                if PATCH_ARRAY not in archive.files:
-                    raise DataFileError(f"lacks the array {PATCH_ARRAY!r}")
-                patches = archive[PATCH_ARRAY]  # reads the whole member: zip checks its CRC
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-            # ValueError also covers object arrays, which would need unpickling.
-            raise DataFileError(f"is not a readable .npz archive of plain arrays (truncated or "
-                                f"corrupt?): {err}") from None
+    patches = read_npz_arrays(path, (PATCH_ARRAY,))[PATCH_ARRAY]
     expected = (1, PATCH_SIDE, PATCH_SIDE)
     if patches.dtype != np.float32 or patches.ndim != 4 or patches.shape[1:] != expected:
         raise DataFileError(f"has {PATCH_ARRAY!r} of shape {patches.shape} and dtype "

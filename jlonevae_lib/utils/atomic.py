@@ -23,6 +23,11 @@ class WriteError(JLoneVAEError):
     """A file could not be written (disk full, file-size limit, permissions)."""
 
 
+#: Age (seconds since last written) after which a temporary file is surely left over from a
+#: killed writer: our writes take seconds. For cleanups done without the folder's lock.
+STALE_AFTER_SECONDS = 3600
+
+
 def temporary_name_pattern(path: str | os.PathLike, suffix: str = "") -> str:
     """The glob pattern of :func:`atomic_path`'s temporary names for ``path`` (in its folder)."""
     return f".{Path(path).name}.*.tmp{suffix}"

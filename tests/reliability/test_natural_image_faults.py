@@ -22,6 +22,7 @@ from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.evaluate import evaluation
+from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_natural_images import expected_patches, source_images, write_source
 from tests.reliability.conftest import TRAIN, CodePayload, one_line_error, run_cli
@@ -248,7 +249,7 @@ def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
     for leftover in train.parent.iterdir():  # the temporary file the kill left behind
         with pytest.raises(DataFileError, match="not a readable .npz archive|no zip header"):
             ni.read_patches(leftover)
-        an_hour_ago = leftover.stat().st_mtime - ni.STALE_TEMPORARY_SECONDS - 1
+        an_hour_ago = leftover.stat().st_mtime - STALE_AFTER_SECONDS - 1
         os.utime(leftover, (an_hour_ago, an_hour_ago))
     result = run_cli([*SAMPLE, "--data-root", str(root), "--train-per-image", "3",
                       "--test-per-image", "1"], cwd=tmp_path)
