@@ -8,39 +8,133 @@ blocks and raising the trim threshold keeps freed memory in the heap for the nex
 
 Call :func:`tune_glibc_malloc` at process start, before torch allocates large tensors (blocks
 already mmap'ed stay so). It changes only how memory is obtained, never results.
+
+:func:`glibc_default_malloc` runs a block of code under glibc's default behaviour again, so
+that a benchmark can time the reference implementation as it ran (untuned) in the same process
+as tuned code.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 
 # mallopt parameter numbers from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
+
+# glibc's defaults on 64-bit (malloc/malloc.c): at most 65,536 mmap'ed blocks, and a dynamic
+# mmap threshold that starts at 128 KiB and rises with each freed mmap'ed block up to
+# DEFAULT_MMAP_THRESHOLD_MAX = 32 MiB, the trim threshold following at twice the mmap one.
+_GLIBC_DEFAULT_MMAP_MAX = 65536
+_GLIBC_MMAP_THRESHOLD_MAX = 32 << 20
 
 #: Heap space above this size is returned to the kernel; 1 GiB keeps a training step's
 #: working set (a few hundred MB for defaultConv at batch 64) resident between steps.
 DEFAULT_TRIM_THRESHOLD_BYTES = 1 << 30
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (glibc >= 2.33); ``arena`` is the main heap's size."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library with ``mallopt``, ``malloc`` and ``free`` typed, or None off glibc."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(libc_name)
+    except OSError:
+        return None
+    # Only glibc has this symbol; musl and macOS's libc have different malloc tunables.
+    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
+        return None
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc.argtypes, libc.malloc.restype = [ctypes.c_size_t], ctypes.c_void_p
+    libc.free.argtypes, libc.free.restype = [ctypes.c_void_p], None
+    if hasattr(libc, "mallinfo2"):
+        libc.mallinfo2.argtypes, libc.mallinfo2.restype = [], _MallInfo2
+    return libc
+
+
+def _mallopt_all(settings: tuple[tuple[int, int], ...]) -> bool:
+    libc = _glibc()
+    # mallopt returns 1 on success.
+    return libc is not None and all(libc.mallopt(param, value) == 1 for param, value in settings)
+
+
 def tune_glibc_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTES) -> bool:
     """Stop glibc from mmap'ing/unmapping large blocks; True if applied, False off glibc."""
     if not 0 <= trim_threshold_bytes < 2**31:
         raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return False
+    return _mallopt_all(((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, trim_threshold_bytes)))
+
+
+def untune_glibc_malloc() -> bool:
+    """Undo :func:`tune_glibc_malloc`: glibc's default behaviour once warmed up; True if applied.
+
+    glibc's dynamic mmap threshold cannot be re-enabled, so this sets the value it rises to:
+    blocks over 32 MiB get their own mmap (and are unmapped on free), heap space over 64 MiB
+    is trimmed. A process that never called mallopt mmaps from a lower threshold at first,
+    so this is, if anything, kinder to allocation-heavy code than the real defaults.
+    """
+    return _mallopt_all(((_M_MMAP_MAX, _GLIBC_DEFAULT_MMAP_MAX),
+                         (_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX),
+                         (_M_TRIM_THRESHOLD, 2 * _GLIBC_MMAP_THRESHOLD_MAX)))
+
+
+def main_heap_bytes() -> int | None:
+    """Size of glibc's main heap (``mallinfo2().arena``), or None off glibc < 2.33."""
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    return int(libc.mallinfo2().arena)
+
+
+def _regrow_main_heap(size: int) -> None:
+    """Grow the (tuned, untrimmed) main heap back to ``size`` bytes of resident pages."""
+    libc = _glibc()
+    current = main_heap_bytes()
+    if libc is None or current is None or size <= current:
+        return
+    # The heap's free top is too small for this block, so the heap grows by about its size.
+    missing = size - current
+    block = libc.malloc(missing)
+    if block:
+        # Touching every page makes the kernel back it now; freed, it stays in the heap.
+        ctypes.memset(block, 0, missing)
+        libc.free(block)
+
+
+@contextmanager
+def glibc_default_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTES
+                         ) -> Iterator[bool]:
+    """Run the block under glibc's default malloc behaviour, then tune again.
+
+    For benchmarks that interleave the reference implementation as it ran with tuned code in
+    one process. The block's frees trim the heap, which tuned code after it would pay for
+    in page faults; on exit the main heap is therefore grown back to its size at entry (one
+    block, touched and freed: work done after the caller's timer stops). Yields whether the
+    default behaviour is in force; off glibc nothing changes and it yields False.
+    """
+    if not 0 <= trim_threshold_bytes < 2**31:
+        raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
+    heap_at_entry = main_heap_bytes()
+    applied = untune_glibc_malloc()
     try:
-        libc = ctypes.CDLL(libc_name)
-    except OSError:
-        return False
-    # Only glibc has this symbol; musl and macOS's libc have different malloc tunables.
-    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
-        return False
-    mallopt = libc.mallopt
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    # mallopt returns 1 on success.
-    return bool(mallopt(_M_MMAP_MAX, 0) == 1
-                and mallopt(_M_TRIM_THRESHOLD, trim_threshold_bytes) == 1)
+        yield applied
+    finally:
+        if applied:
+            tune_glibc_malloc(trim_threshold_bytes)
+            if heap_at_entry is not None and heap_at_entry < trim_threshold_bytes:
+                _regrow_main_heap(heap_at_entry)

@@ -54,3 +54,6 @@ def test_quick_mode_runs(bench, capsys):
     out = capsys.readouterr().out
     for variant in ("(a) seed", "(b) plain", "(c) fd", "(d) exact", "(e) fd-sub16"):
         assert variant in out
+    # On glibc the reference is also timed under our malloc tuning, and the FD step's ratio
+    # given against both.
+    assert ("(c) fd / (a1) seed+malloc" in out) == bench.MALLOC_TUNED
