@@ -7,7 +7,8 @@ Renders the same random factors with the seed's per-image ``cv2.circle`` + ``INT
 reference (skipped, with a note, if OpenCV is not installed) and with
 :func:`jlonevae_lib.data.three_dots.render_three_dots` in the same process, and prints images/s,
 the speed ratio and the largest pixel difference; then times building, writing and loading
-(with validation) a training cache of ``--cache-images`` images in a temporary folder.
+(with validation) a training cache of ``--cache-images`` images in a temporary folder, and
+the streamed build (render and write chunk by chunk, as the cache CLI does).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import time
 
 import numpy as np
 
-from jlonevae_lib.data.cache import build_training_cache, load_training_cache, save_training_cache
+from jlonevae_lib.data.cache import (
+    build_training_cache,
+    load_training_cache,
+    save_training_cache,
+    write_training_cache,
+)
 from jlonevae_lib.data.three_dots import dot_table, render_three_dots
 from jlonevae_lib.utils.timing import best_time
 
@@ -70,10 +76,12 @@ def bench_cache(num_images: int) -> None:
         path = f"{root}/threeDots/trainingCache{num_images}.npz"
         write_seconds = best_time(lambda: save_training_cache(path, cache), 1)
         load_seconds = best_time(lambda: load_training_cache(num_images, root=root), 1)
+        streamed_seconds = best_time(lambda: write_training_cache(path, num_images), 1)
     per_image = cache.imgs.nbytes // num_images
     print(f"training cache, {num_images:,} images: build {build_seconds:.2f} s, "
           f"write {write_seconds:.2f} s, load+validate {load_seconds:.2f} s; "
-          f"{per_image:,} bytes/image in memory (float32 would be {4 * per_image:,})")
+          f"{per_image:,} bytes/image in memory (float32 would be {4 * per_image:,}); "
+          f"streamed build+write (the cache CLI's) {streamed_seconds:.2f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

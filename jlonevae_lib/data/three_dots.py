@@ -403,6 +403,18 @@ def _render_chunks(factors: np.ndarray, granularity: int, image_side: int, radiu
         yield chunk, levels
 
 
+def iter_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRANULARITY,
+                           image_side: int = DEFAULT_IMAGE_SIDE, radius: float = DEFAULT_RADIUS,
+                           chunk_size: int = DEFAULT_CHUNK_SIZE
+                           ) -> Iterator[tuple[slice, np.ndarray]]:
+    """Grey levels of three-dots images, chunk by chunk: (rows of ``factors``, uint8 (n, H, W)).
+
+    The same levels as :func:`render_three_dots_levels`, for writers that stream them to disk
+    without holding every image. The yielded array is a buffer reused for the next chunk.
+    """
+    return _render_chunks(factors, granularity, image_side, radius, chunk_size)
+
+
 def render_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRANULARITY,
                              image_side: int = DEFAULT_IMAGE_SIDE, radius: float = DEFAULT_RADIUS,
                              chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:

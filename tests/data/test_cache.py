@@ -174,3 +174,51 @@ def test_cli_runs_as_a_module(tmp_path):
          "--data-root", str(tmp_path)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "threeDots" / "trainingCache20.npz").is_file()
+
+
+def npz_members(path):
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_streamed_build_writes_what_savez_writes(tmp_path, built):
+    streamed, saved, reference = (tmp_path / f"{name}.npz" for name in ("s", "v", "r"))
+    cache.write_training_cache(streamed, N)
+    cache.save_training_cache(saved, built)
+    np.savez(reference, factors=built.factors, imgs=built.imgs, scale=np.int64(100))
+    # The same .npy bytes as numpy's own writer, so any npz reader (the reference's) reads it.
+    assert npz_members(streamed) == npz_members(saved) == npz_members(reference)
+    assert np.array_equal(cache.read_training_cache(streamed, N).imgs, built.imgs)
+
+
+def test_a_short_stream_never_gets_the_name(tmp_path, monkeypatch):
+    path = tmp_path / "short.npz"
+
+    def one_chunk_only(factors, **_):
+        levels = cache.render_three_dots_levels(factors[:10])[..., 0]
+        yield slice(0, 10), levels
+
+    monkeypatch.setattr(cache, "iter_three_dots_levels", one_chunk_only)
+    with pytest.raises(ValueError, match="image bytes"):
+        cache.write_training_cache(path, N)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_cli_build_streams_instead_of_holding_the_images(tmp_path):
+    # 100,000 images are 410 MB; the streaming build's peak stays well below that. The peak
+    # is VmHWM, not ru_maxrss, which also counts the forking parent's (pytest's) pages.
+    num_images = 100_000
+    report_peak = ("import sys; from jlonevae_lib.data import cache; cache.main(sys.argv[1:]); "
+                   "print([line.split()[1] for line in open('/proc/self/status') "
+                   "if line.startswith('VmHWM:')][0])")
+    done = subprocess.run(
+        [sys.executable, "-c", report_peak, "--num-images", str(num_images),
+         "--data-root", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    peak_bytes = int(done.stdout.split()[-1]) * 1024  # Linux reports KiB
+    assert peak_bytes < num_images * 64 * 64 * 0.75, peak_bytes
+    path = tmp_path / "threeDots" / f"trainingCache{num_images}.npz"
+    assert cache.read_training_cache(path, num_images).imgs.shape == (num_images, 64, 64, 1)
