@@ -122,15 +122,21 @@ def glibc_default_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTE
     """Run the block under glibc's default malloc behaviour, then tune again.
 
     For benchmarks that interleave the reference implementation as it ran with tuned code in
-    one process. The block's frees trim the heap, which tuned code after it would pay for
-    in page faults; on exit the main heap is therefore grown back to its size at entry (one
-    block, touched and freed: work done after the caller's timer stops). Yields whether the
-    default behaviour is in force; off glibc nothing changes and it yields False.
+    one process. On entry the heap's free pages are returned to the kernel (``malloc_trim``),
+    so the block starts as an always-untuned process would; on exit the main heap is grown back
+    to its size at entry (one block, touched and freed), so that tuned code after the block
+    does not pay the page faults. Both happen outside the block, i.e. outside a timer inside
+    it. Yields whether the default behaviour is in force; off glibc nothing changes and it
+    yields False.
     """
     if not 0 <= trim_threshold_bytes < 2**31:
         raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
     heap_at_entry = main_heap_bytes()
     applied = untune_glibc_malloc()
+    if applied and hasattr(_glibc(), "malloc_trim"):
+        # Give the tuned heap's free pages back now, before the block (and its caller's timer)
+        # starts, as a process that had always run untuned would not hold them.
+        _glibc().malloc_trim(0)
     try:
         yield applied
     finally:
