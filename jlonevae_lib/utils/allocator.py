@@ -64,6 +64,8 @@ def _glibc() -> ctypes.CDLL | None:
     libc.free.argtypes, libc.free.restype = [ctypes.c_void_p], None
     if hasattr(libc, "mallinfo2"):
         libc.mallinfo2.argtypes, libc.mallinfo2.restype = [], _MallInfo2
+    if hasattr(libc, "malloc_trim"):
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     return libc
 
 
@@ -131,12 +133,12 @@ def glibc_default_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTE
     """
     if not 0 <= trim_threshold_bytes < 2**31:
         raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
-    heap_at_entry = main_heap_bytes()
+    libc, heap_at_entry = _glibc(), main_heap_bytes()
     applied = untune_glibc_malloc()
-    if applied and hasattr(_glibc(), "malloc_trim"):
+    if applied and hasattr(libc, "malloc_trim"):
         # Give the tuned heap's free pages back now, before the block (and its caller's timer)
         # starts, as a process that had always run untuned would not hold them.
-        _glibc().malloc_trim(0)
+        libc.malloc_trim(0)
     try:
         yield applied
     finally:
