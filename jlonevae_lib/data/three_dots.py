@@ -389,9 +389,15 @@ def _validate_factors(factors: np.ndarray, granularity: int) -> np.ndarray:
     return factors.astype(np.intp)
 
 
-def _render_chunks(factors: np.ndarray, granularity: int, image_side: int, radius: float,
-                   chunk_size: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield (slice, levels (n, H, W) uint8) per chunk of factors; the levels buffer is reused."""
+def iter_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRANULARITY,
+                           image_side: int = DEFAULT_IMAGE_SIDE, radius: float = DEFAULT_RADIUS,
+                           chunk_size: int = DEFAULT_CHUNK_SIZE
+                           ) -> Iterator[tuple[slice, np.ndarray]]:
+    """Grey levels of three-dots images, chunk by chunk: (rows of ``factors``, uint8 (n, H, W)).
+
+    The levels of :func:`render_three_dots_levels`, for writers that stream them to disk
+    without holding every image. The yielded array is a buffer reused for the next chunk.
+    """
     factors = _validate_factors(factors, granularity)
     table = dot_table(granularity, image_side, radius)
     dots = factors[:, 0::2] * granularity + factors[:, 1::2]
@@ -403,18 +409,6 @@ def _render_chunks(factors: np.ndarray, granularity: int, image_side: int, radiu
         yield chunk, levels
 
 
-def iter_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRANULARITY,
-                           image_side: int = DEFAULT_IMAGE_SIDE, radius: float = DEFAULT_RADIUS,
-                           chunk_size: int = DEFAULT_CHUNK_SIZE
-                           ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Grey levels of three-dots images, chunk by chunk: (rows of ``factors``, uint8 (n, H, W)).
-
-    The same levels as :func:`render_three_dots_levels`, for writers that stream them to disk
-    without holding every image. The yielded array is a buffer reused for the next chunk.
-    """
-    return _render_chunks(factors, granularity, image_side, radius, chunk_size)
-
-
 def render_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRANULARITY,
                              image_side: int = DEFAULT_IMAGE_SIDE, radius: float = DEFAULT_RADIUS,
                              chunk_size: int = DEFAULT_CHUNK_SIZE) -> np.ndarray:
@@ -424,7 +418,7 @@ def render_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRA
     :func:`levels_to_images` turns levels into the float32 pixel values.
     """
     levels = np.empty((len(factors), image_side, image_side, 1), dtype=np.uint8)
-    for chunk, chunk_levels in _render_chunks(factors, granularity, image_side, radius,
+    for chunk, chunk_levels in iter_three_dots_levels(factors, granularity, image_side, radius,
                                               chunk_size):
         levels[chunk, ..., 0] = chunk_levels
     return levels
@@ -441,7 +435,7 @@ def render_three_dots(factors: np.ndarray, granularity: int = DEFAULT_GRANULARIT
     in [0, 1] exactly (no rounding below 0 or above 1).
     """
     images = np.empty((len(factors), image_side, image_side, 1), dtype=np.float32)
-    for chunk, chunk_levels in _render_chunks(factors, granularity, image_side, radius,
+    for chunk, chunk_levels in iter_three_dots_levels(factors, granularity, image_side, radius,
                                               chunk_size):
         levels_to_images(chunk_levels, out=images[chunk, ..., 0])
     return images

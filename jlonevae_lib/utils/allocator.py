@@ -75,10 +75,14 @@ def _mallopt_all(settings: tuple[tuple[int, int], ...]) -> bool:
     return libc is not None and all(libc.mallopt(param, value) == 1 for param, value in settings)
 
 
-def tune_glibc_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTES) -> bool:
-    """Stop glibc from mmap'ing/unmapping large blocks; True if applied, False off glibc."""
+def _check_trim_threshold(trim_threshold_bytes: int) -> None:
     if not 0 <= trim_threshold_bytes < 2**31:
         raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
+
+
+def tune_glibc_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTES) -> bool:
+    """Stop glibc from mmap'ing/unmapping large blocks; True if applied, False off glibc."""
+    _check_trim_threshold(trim_threshold_bytes)
     return _mallopt_all(((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, trim_threshold_bytes)))
 
 
@@ -131,8 +135,7 @@ def glibc_default_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTE
     it. Yields whether the default behaviour is in force; off glibc nothing changes and it
     yields False.
     """
-    if not 0 <= trim_threshold_bytes < 2**31:
-        raise ValueError(f"trim_threshold_bytes must fit a C int, got {trim_threshold_bytes}")
+    _check_trim_threshold(trim_threshold_bytes)  # now, not when re-tuning after the block
     libc, heap_at_entry = _glibc(), main_heap_bytes()
     applied = untune_glibc_malloc()
     if applied and hasattr(libc, "malloc_trim"):
