@@ -92,7 +92,7 @@ class TrainingCache:
 
 def default_cache_path(num_images: int, root: str | Path | None = None) -> Path:
     """``<root>/threeDots/trainingCache<N>.npz``; root defaults to :func:`data_root`."""
-    folder = Path(data_root() if root is None else root) / "threeDots"
+    folder = data_root(root) / "threeDots"
     return folder / f"trainingCache{num_images}.npz"
 
 

@@ -28,8 +28,11 @@ from jlonevae_lib.utils.errors import JLoneVAEError
 DATA_ROOT_ENV = "DISENTANGLEMENT_LIB_DATA"
 
 
-def data_root() -> Path:
-    """The data folder: ``$DISENTANGLEMENT_LIB_DATA`` if set, else ``data`` (relative to cwd)."""
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder: ``root`` if given, else ``$DISENTANGLEMENT_LIB_DATA`` if set, else
+    ``data`` (relative to cwd)."""
+    if root is not None:
+        return Path(root)
     return Path(os.environ.get(DATA_ROOT_ENV) or "data")
 
 

@@ -350,7 +350,7 @@ def load_mpi3d_images(root: str | os.PathLike | None = None,
     invalid. ``root`` defaults to :func:`~jlonevae_lib.data.ground_truth.data_root`;
     ``progress`` (see :func:`convert_archive`) defaults to lines on stderr.
     """
-    paths = Mpi3dPaths(default_data_root() if root is None else Path(root))
+    paths = Mpi3dPaths(default_data_root(root))
     problem = None
     if paths.images.exists():
         try:
@@ -422,13 +422,14 @@ class _Mpi3dData(GroundTruthData):
     def __init__(self, data_root: str | os.PathLike | None = None,
                  factor_sizes: tuple[int, ...] = REAL_FACTOR_SIZES) -> None:
         self.layout = Mpi3dLayout(tuple(factor_sizes))
-        self.paths = Mpi3dPaths(default_data_root() if data_root is None else Path(data_root))
+        self.paths = Mpi3dPaths(default_data_root(data_root))
         self.paths.check_present()
 
     def _load_images(self) -> np.ndarray:
         return load_mpi3d_images(self.paths.root, self.layout)
 
 
+@register_ground_truth_data("mpi3d_real")
 class Mpi3dReal(_Mpi3dData):
     """mpi3d_real: 7 factors, images float32 (64, 64, 3) read from the memory-mapped file."""
 
@@ -462,6 +463,7 @@ class Mpi3dReal(_Mpi3dData):
         return to_unit_float(self.images[self.layout.image_indices(factors)])
 
 
+@register_ground_truth_data("mpi3dMulti")
 class Mpi3dMulti(_Mpi3dData):
     """MPI3D-multi: 8 axis factors, four 32×32 sub-images tiled into float32 (64, 64, 3)."""
 
@@ -512,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=None,
                         help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
     args = parser.parse_args(argv)
-    root = default_data_root() if args.data_root is None else args.data_root
+    root = default_data_root(args.data_root)
     images = load_mpi3d_images(root)
     print(f"{Mpi3dPaths(root).images}: {len(images)} images of {images.shape[1:]}, valid; "
           f"the datasets mpi3d_real and mpi3dMulti read it")
@@ -521,8 +523,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-else:
-    # Not when run with ``python -m``: the CLI needs no registry, and should the package have
-    # imported (and registered) this module already, a second registration would be refused.
-    register_ground_truth_data("mpi3d_real")(Mpi3dReal)
-    register_ground_truth_data("mpi3dMulti")(Mpi3dMulti)

@@ -85,14 +85,14 @@ _MAT_V73 = (2, 0)  # scipy's matfile_version of a MAT v7.3 (HDF5) file
 # --------------------------------------------------------------------------- paths
 def source_path(root: str | os.PathLike | None = None) -> Path:
     """``<root>/naturalImages/IMAGES.mat``; root defaults to :func:`data_root`."""
-    return Path(default_data_root() if root is None else root) / NATURAL_IMAGES / SOURCE_FILE
+    return default_data_root(root) / NATURAL_IMAGES / SOURCE_FILE
 
 
 def patches_path(split: str, root: str | os.PathLike | None = None) -> Path:
     """``<root>/naturalImages/<split>/data.npz``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return Path(default_data_root() if root is None else root) / NATURAL_IMAGES / split / "data.npz"
+    return default_data_root(root) / NATURAL_IMAGES / split / "data.npz"
 
 
 # --------------------------------------------------------------------------- source images

@@ -419,7 +419,7 @@ def render_three_dots_levels(factors: np.ndarray, granularity: int = DEFAULT_GRA
     """
     levels = np.empty((len(factors), image_side, image_side, 1), dtype=np.uint8)
     for chunk, chunk_levels in iter_three_dots_levels(factors, granularity, image_side, radius,
-                                              chunk_size):
+                                                      chunk_size):
         levels[chunk, ..., 0] = chunk_levels
     return levels
 
@@ -436,7 +436,7 @@ def render_three_dots(factors: np.ndarray, granularity: int = DEFAULT_GRANULARIT
     """
     images = np.empty((len(factors), image_side, image_side, 1), dtype=np.float32)
     for chunk, chunk_levels in iter_three_dots_levels(factors, granularity, image_side, radius,
-                                              chunk_size):
+                                                      chunk_size):
         levels_to_images(chunk_levels, out=images[chunk, ..., 0])
     return images
 
@@ -487,7 +487,7 @@ class ThreeDotsCache(ThreeDots):
                  cache_path: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.num_images = num_images
-        self.data_root = default_data_root() if data_root is None else Path(data_root)
+        self.data_root = default_data_root(data_root)
         self.cache_path = None if cache_path is None else Path(cache_path)
         self._levels: np.ndarray | None = None
 
