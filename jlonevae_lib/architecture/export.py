@@ -8,7 +8,6 @@ float images (N, C, H, W) in [0, 1] to the posterior mean (N, d), and
 from __future__ import annotations
 
 import copy
-import io
 import os
 import warnings
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from jlonevae_lib.architecture.vae import ConvVAE
-from jlonevae_lib.utils.atomic import atomic_write_bytes
+from jlonevae_lib.utils.atomic import atomic_torch_save
 from jlonevae_lib.utils.errors import DataFileError
 
 REPRESENTATION_DIR = "representation"
@@ -54,11 +53,7 @@ def export_torchscript(model: ConvVAE, run_folder: str | os.PathLike) -> Path:
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
         with torch.no_grad():
             traced = torch.jit.trace(encoder, example)
-        # Serialised in memory: torch's own file writer turns a failed write (disk full) into
-        # an opaque RuntimeError; a plain write gives the OSError that WriteError explains.
-        buffer = io.BytesIO()
-        torch.jit.save(traced, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+        atomic_torch_save(traced, path, save=torch.jit.save)
     return path
 
 

@@ -65,7 +65,7 @@ from jlonevae_lib.data.three_dots import (
     iter_three_dots_levels,
     render_three_dots_levels,
 )
-from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS, atomic_path, remove_temporaries
+from jlonevae_lib.utils.atomic import atomic_path
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 
@@ -121,11 +121,7 @@ def _write_cache_file(path: str | Path, factors: np.ndarray, imgs_shape: tuple[i
     The layout is ``np.savez``'s (an uncompressed zip of .npy members), but the uint8 levels,
     of shape ``imgs_shape`` in total, arrive in consecutive chunks and go to disk as they come,
     without a copy: a build need not hold its 2 GB of images, nor a save copy them.
-
-    Temporary files that a killed build left beside it (up to 2 GB each) are deleted first once
-    they are an hour old: a build writes for seconds, so no live writer owns them.
     """
-    remove_temporaries(path, suffix=".npz", older_than=STALE_AFTER_SECONDS)
     uint8 = np.dtype(np.uint8)
     header = {"descr": np.lib.format.dtype_to_descr(uint8), "fortran_order": False,
               "shape": imgs_shape}

@@ -57,7 +57,7 @@ import numpy as np
 from jlonevae_lib.data.ground_truth import TrainingData, register_training_data
 from jlonevae_lib.data.ground_truth import data_root as default_data_root
 from jlonevae_lib.data.npz import read_npz_arrays
-from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS, atomic_path, remove_temporaries
+from jlonevae_lib.utils.atomic import atomic_path
 from jlonevae_lib.utils.cli import ArgumentParser, positive_int
 from jlonevae_lib.utils.errors import DataFileError, cli_errors
 
@@ -218,12 +218,7 @@ def sample_patches(images: np.ndarray, patches_per_image: int, seed: int, split:
 
 
 def save_patches(path: str | os.PathLike, patches: np.ndarray) -> None:
-    """Write patches (N, 1, 16, 16) float32 to an uncompressed .npz atomically.
-
-    Temporary files a killed writer left beside it are deleted first once an hour old (a write
-    takes under a second, so no live writer owns them).
-    """
-    remove_temporaries(path, suffix=".npz", older_than=STALE_AFTER_SECONDS)
+    """Write patches (N, 1, 16, 16) float32 to an uncompressed .npz atomically."""
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(tmp, **{PATCH_ARRAY: patches})
 

@@ -1,7 +1,10 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then rename.
 
 A reader never sees a half-written file, and a crash mid-write leaves the previous
-version intact. Every file the project writes goes through here.
+version intact. Every file the project writes goes through here. A writer killed mid-write
+leaves its temporary file behind; the next write of the same target deletes it once it is
+:data:`STALE_AFTER_SECONDS` old, and a caller holding the folder's lock can delete leftovers
+at once (:func:`remove_temporaries`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ class WriteError(JLoneVAEError):
 STALE_AFTER_SECONDS = 3600
 
 
-def temporary_name_pattern(path: str | os.PathLike, suffix: str = "") -> str:
-    """The glob pattern of :func:`atomic_path`'s temporary names for ``path`` (in its folder)."""
-    return f".{Path(path).name}.*.tmp{suffix}"
+def _temporary_affixes(target: Path, suffix: str) -> tuple[str, str]:
+    """(prefix, suffix) of :func:`atomic_path`'s temporary names for ``target``."""
+    return f".{target.name}.", ".tmp" + suffix
 
 
 def remove_temporaries(path: str | os.PathLike, suffix: str = "",
@@ -42,9 +45,10 @@ def remove_temporaries(path: str | os.PathLike, suffix: str = "",
     ``older_than`` (seconds since last modification) far beyond any write's duration.
     """
     target = Path(path)
+    prefix, tmp_suffix = _temporary_affixes(target, suffix)
     now = time.time()
     removed = []
-    for tmp in target.parent.glob(temporary_name_pattern(target, suffix)):
+    for tmp in target.parent.glob(f"{prefix}*{tmp_suffix}"):
         with contextlib.suppress(FileNotFoundError):  # another cleaner got there first
             if now - tmp.stat().st_mtime >= older_than:
                 tmp.unlink()
@@ -57,12 +61,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     ``suffix`` is kept on the temporary name for writers that infer the format from it
-    (``np.savez`` appends ``.npz`` otherwise).
+    (``np.savez`` appends ``.npz`` otherwise). Temporaries of ``path`` that killed writers left
+    more than :data:`STALE_AFTER_SECONDS` ago are deleted first.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix,
-                                    dir=target.parent)
+    remove_temporaries(target, suffix, older_than=STALE_AFTER_SECONDS)
+    prefix, tmp_suffix = _temporary_affixes(target, suffix)
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=tmp_suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600; give the file the permissions a plain open() would.
@@ -100,11 +106,13 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically. Serialised in memory first: torch's own writer turns a failed
-    disk write into an opaque RuntimeError, a plain file write gives the OSError that says why."""
+def atomic_torch_save(obj: Any, path: str | os.PathLike,
+                      save: Callable[[Any, IO[bytes]], None] | None = None) -> None:
+    """``torch.save`` (or ``save``, e.g. ``torch.jit.save``) atomically. Serialised in memory
+    first: torch's own writer turns a failed disk write into an opaque RuntimeError, a plain
+    file write gives the OSError that says why."""
     import torch
 
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    (save or torch.save)(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from jlonevae_lib.utils.atomic import (
+    STALE_AFTER_SECONDS,
     WriteError,
     atomic_path,
     atomic_write,
@@ -56,3 +57,19 @@ def test_remove_temporaries_deletes_only_old_leftovers_of_that_file(tmp_path):
     assert fresh.exists() and other.exists() and target.exists()
     assert remove_temporaries(target, suffix=".npz") == [fresh]
     assert target.exists() and other.exists()
+
+
+def test_a_write_deletes_its_targets_stale_leftovers_and_names_match(tmp_path):
+    target = tmp_path / "patches.npz"
+    stale = tmp_path / ".patches.npz.old111.tmp.npz"
+    fresh = tmp_path / ".patches.npz.new222.tmp.npz"
+    for path in (stale, fresh):
+        path.write_bytes(b"x")
+    long_ago = time.time() - STALE_AFTER_SECONDS - 1
+    os.utime(stale, (long_ago, long_ago))
+    with atomic_path(target, suffix=".npz") as tmp:
+        # The live temporary is named as remove_temporaries looks for them.
+        assert tmp in set(tmp_path.glob(".patches.npz.*.tmp.npz"))
+        tmp.write_bytes(b"data")
+    assert not stale.exists() and fresh.exists()  # a fresh one may belong to a live writer
+    assert target.read_bytes() == b"data"
