@@ -14,6 +14,8 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS
+
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
 
 # A toy run on procedural three-dots: a few ms per batch, tiny checkpoints.
@@ -76,6 +78,41 @@ def wait_until(predicate, timeout: float = 120.0, what: str = "condition") -> No
             return
         time.sleep(0.05)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def _nonempty_temporaries(target: Path, suffix: str) -> list[Path]:
+    """atomic_path's temporaries of ``target`` that hold data; one renamed away meanwhile is
+    skipped."""
+    found = []
+    for path in target.parent.glob(f".{target.name}.*.tmp{suffix}"):
+        try:
+            if path.stat().st_size > 0:
+                found.append(path)
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def kill_while_writing(proc: subprocess.Popen, target: Path, suffix: str = "",
+                       timeout: float = 120.0) -> Path:
+    """SIGKILL ``proc`` once it is writing ``target`` (its temporary holds data); returns the
+    temporary it left. Polled every millisecond: on a fast disk a write may take only a few
+    hundred."""
+    deadline = time.monotonic() + timeout
+    while not _nonempty_temporaries(target, suffix) and proc.poll() is None:
+        assert time.monotonic() < deadline, f"timed out waiting for the write of {target}"
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    _, errors = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, f"it ended before the kill: {errors!r}"
+    (leftover,) = _nonempty_temporaries(target, suffix)
+    return leftover
+
+
+def make_stale(path: Path) -> None:
+    """Date ``path`` back beyond atomic_path's stale age, as if left an hour ago."""
+    then = path.stat().st_mtime - STALE_AFTER_SECONDS - 1
+    os.utime(path, (then, then))
 
 
 def find_run_dir(out: Path) -> Path:

@@ -6,11 +6,9 @@ import json
 import os
 import pickle
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,9 @@ from tests.reliability.conftest import (
     TRAIN,
     CodePayload,
     find_run_dir,
+    kill_while_writing,
     limit_file_size,
+    make_stale,
     one_line_error,
     run_cli,
 )
@@ -189,22 +189,12 @@ def test_cache_build_killed_mid_write_is_never_read_and_its_leftover_goes(tmp_pa
     folder = data / "threeDots"
     args = [*CACHE, "--num-images", "60000", "--data-root", str(data)]  # 246 MB, ~1 s to write
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    partial = lambda: [p for p in folder.glob(".*.tmp.npz") if p.stat().st_size > 0]  # noqa: E731
-    # Polled every millisecond: on a fast disk the write may take only a few hundred.
-    deadline = time.monotonic() + 120
-    while not (folder.is_dir() and partial()) and proc.poll() is None:
-        assert time.monotonic() < deadline, "timed out waiting for the cache's write"
-        time.sleep(0.001)
-    proc.send_signal(signal.SIGKILL)
-    _, errors = proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, f"the build ended before the kill: {errors!r}"
-    (leftover,) = partial()
     cache = folder / "trainingCache60000.npz"
+    leftover = kill_while_writing(proc, cache, suffix=".npz")
     assert not cache.exists()  # the half-written file never got the cache's name
 
     # An hour later, the next build finds no cache, builds one, and deletes the leftover.
-    an_hour_ago = leftover.stat().st_mtime - 3601
-    os.utime(leftover, (an_hour_ago, an_hour_ago))
+    make_stale(leftover)
     rebuilt = run_cli(args, cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "60000 images, valid" in rebuilt.stdout

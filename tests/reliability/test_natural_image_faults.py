@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -22,10 +19,16 @@ from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.evaluate import evaluation
-from jlonevae_lib.utils.atomic import STALE_AFTER_SECONDS
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_natural_images import expected_patches, source_images, write_source
-from tests.reliability.conftest import TRAIN, CodePayload, one_line_error, run_cli
+from tests.reliability.conftest import (
+    TRAIN,
+    CodePayload,
+    kill_while_writing,
+    make_stale,
+    one_line_error,
+    run_cli,
+)
 
 SAMPLE = [sys.executable, "-m", "jlonevae_lib.data.natural_images"]
 DOWNLOAD_HINT = "data/download_natural_image_data.sh"
@@ -177,7 +180,7 @@ def test_bad_patch_file_is_sampled_again_with_a_warning(root, monkeypatch, fault
     images = source_images()
     write_source(root, images)
     path = ni.patches_path("train", root)
-    ni.write_patch_files(root, patches_per_image={"train": 4}, splits=("train",))
+    ni.write_patch_files(root, splits=("train",))
     corrupt(path)
     with pytest.raises(DataFileError) as info:
         ni.read_patches(path)
@@ -220,37 +223,18 @@ def test_bad_patches_without_a_source_name_both_files_and_the_fix(root):
     assert DOWNLOAD_HINT in message
 
 
-def _size(path: Path) -> int:
-    """Size of a file that may be renamed away meanwhile (0 then)."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
 def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
     write_source(root)
     train = ni.patches_path("train", root)
     # 10,000 patches per image: a 100 MB file whose writing takes long enough to interrupt.
-    with subprocess.Popen([*SAMPLE, "--data-root", str(root), "--train-per-image", "10000"],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as writer:
-        deadline = time.monotonic() + 60
-        partial: list[Path] = []
-        while (not partial and not train.exists() and writer.poll() is None
-               and time.monotonic() < deadline):
-            if train.parent.is_dir():  # atomic_path's temporary: .data.npz.<random>.tmp.npz
-                partial = [p for p in train.parent.glob(".data.npz.*") if _size(p) > 0]
-            time.sleep(0.001)
-        writer.send_signal(signal.SIGKILL)
-        errors = writer.stderr.read()
-    assert partial, f"the writer was not caught writing: {errors!r}"
-    assert writer.returncode == -signal.SIGKILL
+    writer = subprocess.Popen([*SAMPLE, "--data-root", str(root), "--train-per-image", "10000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    leftover = kill_while_writing(writer, train, suffix=".npz", timeout=60)
     assert not train.exists() and not ni.patches_path("test", root).exists()
-    for leftover in train.parent.iterdir():  # the temporary file the kill left behind
-        with pytest.raises(DataFileError, match="not a readable .npz archive|no zip header"):
-            ni.read_patches(leftover)
-        an_hour_ago = leftover.stat().st_mtime - STALE_AFTER_SECONDS - 1
-        os.utime(leftover, (an_hour_ago, an_hour_ago))
+    assert list(train.parent.iterdir()) == [leftover]  # only the temporary the kill left
+    with pytest.raises(DataFileError, match="not a readable .npz archive|no zip header"):
+        ni.read_patches(leftover)
+    make_stale(leftover)
     result = run_cli([*SAMPLE, "--data-root", str(root), "--train-per-image", "3",
                       "--test-per-image", "1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
