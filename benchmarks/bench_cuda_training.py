@@ -8,8 +8,9 @@ training cache on the CPU and copied to the device, the FD penalty, Adam, the fi
 — in the paper's configuration (defaultConv, d = 10, B = 64, β = 4, γ = 0.1, lr 1e-4; the cache
 is the 20,000-image one, whose draws cost what the 500,000-image one's do). Also our β-VAE step
 (γ = 0) and the penalty on a sub-batch of 16. Reference: the seed's step restated in
-``bench_training_step.py`` ("(a) seed"), on batches already on the device, so the ratio flatters
-it. The variants run in interleaved blocks of steps, so clock and thermal changes hit them alike.
+``bench_training_step.py`` (under our malloc tuning, i.e. its "(a1)"), on batches already on
+the device, so the ratio flatters it. The variants run in interleaved blocks of steps, so
+clock and thermal changes hit them alike.
 
 Without CUDA (or with ``--device cpu``) it runs on the CPU and says so; ``--quick`` takes a few
 tiny steps there, which is how CI checks that the script works.
@@ -19,14 +20,13 @@ from __future__ import annotations
 
 import os
 
-from jlonevae_lib.utils.allocator import tune_glibc_malloc
-from jlonevae_lib.utils.threads import limit_openmp_spinning
+from jlonevae_lib.utils.timing import tune_benchmark_process
 
-tune_glibc_malloc()  # as the training CLI does, before torch allocates
-limit_openmp_spinning()
+tune_benchmark_process()  # before torch is imported
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import itertools  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -59,13 +59,11 @@ def load_training_step_bench():
 def build_steps(device: torch.device, dataset: str, batch_size: int, output_dir: Path
                 ) -> dict[str, Callable[[], object]]:
     """Step functions: the reference's on device-resident random batches, then our trainers'."""
-    bench = load_training_step_bench()
-    reference = bench.build_variants(device)[REFERENCE]
+    reference = load_training_step_bench().build_seed_step(device)
     data = torch.Generator().manual_seed(2)
-    batches = [torch.rand(batch_size, 1, 64, 64, generator=data).to(device) for _ in range(8)]
-    counter = iter(range(1 << 62))
-    steps: dict[str, Callable[[], object]] = {
-        REFERENCE: lambda: reference(batches[next(counter) % len(batches)])}
+    batches = itertools.cycle(
+        [torch.rand(batch_size, 1, 64, 64, generator=data).to(device) for _ in range(8)])
+    steps: dict[str, Callable[[], object]] = {REFERENCE: lambda: reference(next(batches))}
     for name, (gamma, sub_batch) in OURS.items():
         config = TrainConfig(dataset=dataset, gamma=gamma, jacobian_batch=sub_batch,
                              batch_size=batch_size, num_batches=PAPER_BATCHES, lr=1e-4,
@@ -83,7 +81,7 @@ def time_blocks(steps: dict[str, Callable[[], object]], device: torch.device, nu
         for _ in range(warmup):
             step()
     per_step: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(max(1, num_steps // block)):
+    for _ in range(num_steps // block):
         for name, step in steps.items():
             sync(device)
             start = time.perf_counter()
@@ -122,15 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = pick_device(args.device)
     if args.quick:
         args.steps, args.block, args.warmup = 2, 1, 1
+    if args.block < 1 or args.steps < args.block or args.steps % args.block:
+        parser.error(f"--steps ({args.steps}) must be a positive multiple of --block "
+                     f"({args.block})")
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (no CUDA)"
     print(f"device: {device} ({name}); torch {torch.__version__}; batch {batch_size}, "
           f"dataset {dataset}, {args.steps} timed steps per variant in blocks of {args.block}")
+    user_data_root = os.environ.get(DATA_ROOT_ENV)
     with tempfile.TemporaryDirectory() as tmp:
         # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
-        os.environ.setdefault(DATA_ROOT_ENV, str(Path(tmp) / "data"))
-        steps = build_steps(device, dataset, batch_size, Path(tmp))
-        seconds = time_blocks(steps, device, args.steps, args.warmup, args.block)
+        if user_data_root is None:
+            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
+        try:
+            steps = build_steps(device, dataset, batch_size, Path(tmp))
+            seconds = time_blocks(steps, device, args.steps, args.warmup, args.block)
+        finally:
+            if user_data_root is None:
+                del os.environ[DATA_ROOT_ENV]
     print(format_report(seconds, device))
     if device.type != "cuda":
         print("note: no GPU here, so these are CPU figures; run this on a CUDA machine for "

@@ -22,15 +22,9 @@ set up as the training CLI sets them (JLONEVAE_MALLOC_TUNING=0 / JLONEVAE_OMP_TU
 
 from __future__ import annotations
 
-import os
+from jlonevae_lib.utils.timing import tune_benchmark_process
 
-from jlonevae_lib.utils.allocator import tune_glibc_malloc
-from jlonevae_lib.utils.threads import limit_openmp_spinning
-
-MALLOC_TUNED = os.environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
-# As the training CLI does; JLONEVAE_OMP_TUNING=0 (or your own GOMP_SPINCOUNT) measures without.
-if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
-    limit_openmp_spinning()
+MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402

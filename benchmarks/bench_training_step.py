@@ -42,13 +42,10 @@ from __future__ import annotations
 
 import os
 
-from jlonevae_lib.utils.allocator import glibc_default_malloc, tune_glibc_malloc
-from jlonevae_lib.utils.threads import limit_openmp_spinning
+from jlonevae_lib.utils.allocator import glibc_default_malloc
+from jlonevae_lib.utils.timing import tune_benchmark_process
 
-MALLOC_TUNED = os.environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
-# As the training CLI does; JLONEVAE_OMP_TUNING=0 (or your own GOMP_SPINCOUNT) measures without.
-if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
-    limit_openmp_spinning()
+MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -74,6 +71,8 @@ GAMMA = 0.1
 LEARNING_RATE = 1e-4
 FD_EPSILON = 1e-3
 SUB_BATCH = 16
+
+MODEL_ARGS = conv_vae_args("defaultConv", im_channels=1, latent_dim=10)
 
 #: The reference as it ran, under glibc's default malloc: the base of every ratio.
 SEED = "(a) seed"
@@ -215,14 +214,27 @@ def make_trainer_step(model: ConvVAE, method: str | None, sub_batch: int | None,
     return step
 
 
+def initial_weights() -> dict[str, torch.Tensor]:
+    """The state dict every variant starts from (ours and the seed's share parameter names)."""
+    torch.manual_seed(0)
+    return ConvVAE(**MODEL_ARGS).state_dict()
+
+
+def build_seed_step(device: torch.device, initial: dict[str, torch.Tensor] | None = None
+                    ) -> Callable[[torch.Tensor], float]:
+    """The seed's step (its model, FD penalty and Adam) from ``initial`` weights."""
+    seed = SeedConvVAE(MODEL_ARGS)
+    seed.load_state_dict(initial_weights() if initial is None else initial)
+    seed.to(device)
+    return make_step(seed, lambda z: seed_jacobian_loss(seed, z))
+
+
 def build_variants(device: torch.device, ablation: bool = False
                    ) -> dict[str, Callable[[torch.Tensor], float]]:
-    args = conv_vae_args("defaultConv", im_channels=1, latent_dim=10)
-    torch.manual_seed(0)
-    initial = ConvVAE(**args).state_dict()
+    initial = initial_weights()
 
     def ours(tuned: bool = True) -> ConvVAE:
-        model = ConvVAE(**args)
+        model = ConvVAE(**MODEL_ARGS)
         model.load_state_dict(initial)
         model.tuned_cpu_kernels = tuned
         return model.to(device)
@@ -235,15 +247,9 @@ def build_variants(device: torch.device, ablation: bool = False
                 model.decode, z, method=method, sub_batch=sub_batch, generator=generator))
         return make_trainer_step(model, method, sub_batch, generator, device)
 
-    def seed_step() -> Callable[[torch.Tensor], float]:
-        seed = SeedConvVAE(args)
-        seed.load_state_dict(initial)
-        seed.to(device)
-        return make_step(seed, lambda z: seed_jacobian_loss(seed, z))
-
-    variants = {SEED: seed_step()}
+    variants = {SEED: build_seed_step(device, initial)}
     if MALLOC_TUNED:
-        variants[SEED_TUNED_MALLOC] = seed_step()
+        variants[SEED_TUNED_MALLOC] = build_seed_step(device, initial)
     variants.update({
         "(b) plain": step(ours(), None),
         "(c) fd": step(ours(), "fd"),

@@ -6,9 +6,13 @@ process, and summarises repeats with a statistic that other processes' noise bar
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
+
+from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.threads import limit_openmp_spinning
 
 
 def call_seconds(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -30,3 +34,14 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     """Median of ``repeats`` calls, in seconds: for calls whose own time varies (training
     steps draw different batches), where the minimum would flatter."""
     return statistics.median(call_seconds(fn, repeats))
+
+
+def tune_benchmark_process() -> bool:
+    """Set a benchmark process up as the training CLI sets itself up: glibc malloc tuned and
+    OpenMP's spin-waiting limited, each unless ``JLONEVAE_MALLOC_TUNING=0`` /
+    ``JLONEVAE_OMP_TUNING=0`` asks to measure without. Call it before importing torch.
+    Returns whether malloc was tuned (the scripts print it)."""
+    malloc_tuned = os.environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
+    if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
+        limit_openmp_spinning()
+    return malloc_tuned

@@ -1,4 +1,10 @@
+import os
+import platform
+import subprocess
+import sys
 import time
+
+import pytest
 
 from jlonevae_lib.utils.timing import best_time, call_seconds, median_time
 
@@ -17,3 +23,18 @@ def test_timings_call_the_function_each_time_and_summarise():
     assert best_time(sleeper, 3) < 0.01
     delays = iter([0.02, 0.0, 0.01])
     assert 0.01 <= median_time(sleeper, 3) < 0.02
+
+
+@pytest.mark.parametrize(("malloc", "omp"), [("1", "1"), ("0", "1"), ("1", "0")])
+def test_benchmark_process_tuning_follows_the_switches(malloc, omp):
+    # Process-wide settings: checked in a fresh interpreter.
+    code = ("import os; from jlonevae_lib.utils.timing import tune_benchmark_process; "
+            "print(tune_benchmark_process(), os.environ.get('GOMP_SPINCOUNT'))")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(JLONEVAE_MALLOC_TUNING=malloc, JLONEVAE_OMP_TUNING=omp)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert out[0] == str(malloc == "1" and glibc)
+    assert (out[1] != "None") == (omp == "1")
