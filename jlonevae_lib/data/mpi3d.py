@@ -104,6 +104,9 @@ CONVERT_CHUNK_BYTES = 4 * 2**20
 CONVERT_BYTES_PER_SECOND = 150e6
 #: Seconds between two tries at the conversion lock while another process converts.
 LOCK_POLL_SECONDS = 1.0
+#: Longest wait for another process's conversion (which takes minutes) before giving up: a lock
+#: left by a process on another host cannot be told from a live one, so never wait forever.
+LOCK_WAIT_SECONDS = 3600.0
 
 Progress = Callable[[int, int], None]
 
@@ -302,14 +305,18 @@ def convert_archive(source: str | os.PathLike, target: str | os.PathLike,
 
 @contextmanager
 def _conversion_lock(folder: Path) -> Iterator[None]:
-    """Hold ``folder``'s lock, waiting while another live process converts."""
+    """Hold ``folder``'s lock, waiting (up to :data:`LOCK_WAIT_SECONDS`) while another live
+    process converts; LockedError, saying which lock to delete, if it is still held then."""
     lock = FolderLock(folder, "MPI3D conversion")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
     announced = False
     while True:
         try:
             lock.acquire()
             break
         except LockedError as err:
+            if time.monotonic() >= deadline:
+                raise LockedError(f"gave up after {LOCK_WAIT_SECONDS:.0f} s: {err}") from None
             if not announced:
                 print(f"waiting: {err}", file=sys.stderr, flush=True)
                 announced = True

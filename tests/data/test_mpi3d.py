@@ -6,6 +6,7 @@ at chosen indices; conversion tests use small archives of a reduced layout.
 
 from __future__ import annotations
 
+import mmap
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from jlonevae_lib.data.mpi3d import (
 )
 from jlonevae_lib.evaluate.sampling import local_radii
 from jlonevae_lib.utils.errors import DataFileError
-from jlonevae_lib.utils.lock import FolderLock
+from jlonevae_lib.utils.lock import FolderLock, LockedError
 
 REPO = Path(__file__).resolve().parents[2]
 #: Strides of the real layout, written out by hand (colour, shape, size, height, background,
@@ -179,6 +180,13 @@ def test_multi_reads_its_sub_images_once_and_holds_no_map(root):
     again = data.sample_observations(3, np.random.RandomState(0))
     assert np.array_equal(first, again)
     assert data.sub_images.shape == (40, 40, 32, 32, 3) and data.sub_images.dtype == np.uint8
+    # A plain array, not a view of the 12.7 GB map (unlinking above proves nothing on Linux).
+    chain, array = [], data.sub_images
+    while array is not None:
+        chain.append(array)
+        array = getattr(array, "base", None)
+    assert not any(isinstance(link, (np.memmap, mmap.mmap)) for link in chain)
+    assert not any(isinstance(value, np.memmap) for value in vars(data).values())
 
 
 def test_batches_are_deterministic_nchw_float32_in_unit_range(root):
@@ -266,6 +274,20 @@ def test_a_second_process_waits_for_the_conversion_lock(root, monkeypatch):
     lock.release()
     worker.join(timeout=10)
     assert np.array_equal(result["images"], small_images())
+
+
+def test_a_lock_held_too_long_is_reported_not_waited_on_forever(root, monkeypatch):
+    write_archive(root)
+    monkeypatch.setattr(jlonevae_lib.data.mpi3d, "LOCK_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(jlonevae_lib.data.mpi3d, "LOCK_WAIT_SECONDS", 0.2)
+    lock = FolderLock(source_path(root).parent, "MPI3D conversion")  # e.g. another host's
+    lock.acquire()
+    try:
+        with pytest.raises(LockedError, match=r"gave up after 0 s: .*delete .*\.lock"):
+            load_mpi3d_images(root, Mpi3dLayout(SMALL))
+    finally:
+        lock.release()
+    assert not converted_path(root).exists()
 
 
 def test_missing_data_is_reported_at_construction(root):
