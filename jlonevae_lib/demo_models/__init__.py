@@ -21,7 +21,8 @@ DEMO_MODELS_DIR = Path(__file__).resolve().parent / "trainedModels"
 
 #: What every demo run's ``DEMO.md`` starts with, and what tools print when they fall back to
 #: the demo checkpoints.
-DEMO_LABEL = "CPU-scale demo, 8k batches"
+DEMO_KIND = "CPU-scale demo"
+DEMO_LABEL = f"{DEMO_KIND}, 8k batches"
 
 
 def demo_run_dirs() -> list[Path]:

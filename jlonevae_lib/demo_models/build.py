@@ -30,17 +30,21 @@ import torch
 from jlonevae_lib.architecture.jacobian import jacobian_columns_exact
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import ConvVAE
-from jlonevae_lib.demo_models import DEMO_LABEL, DEMO_MODELS_DIR
+from jlonevae_lib.demo_models import DEMO_KIND, DEMO_LABEL, DEMO_MODELS_DIR
 from jlonevae_lib.train.config import TrainConfig
-from jlonevae_lib.utils.atomic import atomic_write_bytes, atomic_write_text
+from jlonevae_lib.utils.atomic import atomic_write_text
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.visualize.inputs import example_three_dots_image, load_model_from
-from jlonevae_lib.visualize.results import METRIC_LABELS, discover_results, our_run_info
+from jlonevae_lib.visualize.results import (
+    EVALUATION_GLOB,
+    METRIC_LABELS,
+    our_run_info,
+    run_records,
+)
 
 #: The size limit of one demo run folder: small enough to keep in git.
 MAX_RUN_BYTES = 2_000_000
-EVALUATION_GLOB = "metrics/*/results/aggregate/evaluation.json"
 
 
 def folder_bytes(folder: Path) -> int:
@@ -68,7 +72,7 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
     lines = [
         f"# {DEMO_LABEL}: {title}, {config.run_name}",
         "",
-        f"A {DEMO_LABEL.split(',')[0]} checkpoint: {config.num_batches:,} batches of "
+        f"A {DEMO_KIND} checkpoint: {config.num_batches:,} batches of "
         f"{config.batch_size} on `{config.dataset}`, far from the paper's 300,000. It shows the "
         "effect of the Jacobian penalty, not the paper's numbers. Weights stored as float16 "
         "(they load into the float32 model): on the paper's example image, that changes the "
@@ -79,9 +83,8 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
         f"{done.get('device', '?')} (torch {done.get('torch', '?')}). Settings: see "
         "`config.json`.",
     ]
-    results = discover_results(run_dir.parent.parent)
     rows = sorted((r.metric, -1.0 if r.locality is None else r.locality, r.value)
-                  for r in results.records if r.run.run_dir == run_dir)
+                  for r in (run_records(run_dir, run) if run is not None else []))
     if rows:
         lines += ["", "Scores of the float32 weights (the evaluation.json files in `metrics/`):",
                   "", "| metric | locality | score |", "|---|---|---|"]
@@ -104,12 +107,11 @@ def build_demo_run(run_dir: Path, output_dir: Path) -> Path:
     staging = target.with_name(f".{target.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
     save_conv_vae(model.half(), staging / "representation" / f"cache_batch_no{done['num_batches']}")
-    for name in ("config.json", "DONE"):
-        atomic_write_bytes(staging / name, (run_dir / name).read_bytes())
-    for evaluation in run_dir.glob(EVALUATION_GLOB):
-        copy = staging / evaluation.relative_to(run_dir)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(copy, evaluation.read_bytes())
+    # Plain copies: the staging folder as a whole is swapped in by one rename below.
+    for source in [run_dir / "config.json", done_path, *run_dir.glob(EVALUATION_GLOB)]:
+        destination = staging / source.relative_to(run_dir)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
     atomic_write_text(staging / "DEMO.md", demo_notes(staging, config, done, column_error))
     size = folder_bytes(staging)
     if size > MAX_RUN_BYTES:

@@ -46,6 +46,7 @@ from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.visualize.comparisons import locality_token, ttest_row
 from jlonevae_lib.visualize.figure_io import format_markdown_table
 from jlonevae_lib.visualize.results import (
+    EVALUATION_GLOB,
     GAMMA0,
     LOCAL_MIG,
     LOCAL_MODULARITY,
@@ -460,7 +461,7 @@ def _training_state(run_dir: Path, notes: list[str]
 
 def _evaluation_seconds(run_dir: Path, notes: list[str]) -> float:
     total = 0.0
-    for path in sorted(run_dir.glob("metrics/*/results/aggregate/evaluation.json")):
+    for path in sorted(run_dir.glob(EVALUATION_GLOB)):
         data = _read_json_object(path, notes) or {}
         total += _number(data.get("evaluation_results.elapsed_time")) or 0.0
     return total

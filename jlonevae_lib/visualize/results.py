@@ -57,7 +57,8 @@ _GLOBAL_KEYS: dict[str, tuple[str, ...]] = {
 _LOCALITY_KEY = "evaluation_config.local_sample_factors.locality_proportion"
 _DATASET_KEY = "evaluation_config.dataset.name"
 _RESULT_PREFIX = "evaluation_results."
-_EVALUATION_GLOB = "metrics/*/results/aggregate/evaluation.json"
+#: A run folder's evaluation files (relative to the run), as jlonevae-evaluate writes them.
+EVALUATION_GLOB = "metrics/*/results/aggregate/evaluation.json"
 
 #: Our method keys (from the experiment name) and their display names.
 JL1, JL2, GAMMA0 = "jlone", "jltwo", "gamma0"
@@ -317,7 +318,13 @@ def evaluation_records(data: dict[str, Any], run: RunInfo, path: Path) -> list[M
 
 def _evaluation_files(root: Path) -> list[Path]:
     # Runs sit one level (<model_number>/) or two levels (<experiment>/<run>/) below a root.
-    return sorted({*root.glob(f"*/{_EVALUATION_GLOB}"), *root.glob(f"*/*/{_EVALUATION_GLOB}")})
+    return sorted({*root.glob(f"*/{EVALUATION_GLOB}"), *root.glob(f"*/*/{EVALUATION_GLOB}")})
+
+
+def run_records(run_dir: Path, run: RunInfo) -> list[MetricResult]:
+    """The metric results of one run folder (DataFileError if a file is unreadable)."""
+    return [record for path in sorted(run_dir.glob(EVALUATION_GLOB))
+            for record in evaluation_records(_read_json(path), run, path)]
 
 
 def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
