@@ -58,7 +58,7 @@ from jlonevae_lib.data.ground_truth import TrainingData, register_training_data
 from jlonevae_lib.data.ground_truth import data_root as default_data_root
 from jlonevae_lib.data.npz import read_npz_arrays
 from jlonevae_lib.utils.atomic import atomic_path
-from jlonevae_lib.utils.cli import ArgumentParser, positive_int
+from jlonevae_lib.utils.cli import ArgumentParser, non_negative_int, positive_int
 from jlonevae_lib.utils.errors import DataFileError, cli_errors
 
 #: Dataset name, and the folder under the data root.
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                     "<data root>/naturalImages/{train,test}/data.npz (replacing them).")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help=f"seed of the patch positions (default {DEFAULT_SEED})")
     parser.add_argument("--train-per-image", type=positive_int,
                         default=DEFAULT_PATCHES_PER_IMAGE["train"],
@@ -361,8 +361,6 @@ def main(argv: list[str] | None = None) -> int:
                         default=DEFAULT_PATCHES_PER_IMAGE["test"],
                         help="test patches per image (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
     start = time.perf_counter()
     written = write_patch_files(args.data_root, args.seed,
                                 {"train": args.train_per_image, "test": args.test_per_image})

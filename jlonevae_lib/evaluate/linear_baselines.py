@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from jlonevae_lib.utils.atomic import atomic_path, atomic_write_json
-from jlonevae_lib.utils.cli import ArgumentParser, positive_int
+from jlonevae_lib.utils.cli import ArgumentParser, non_negative_int, positive_int
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 MODELS = ("PCA", "ICA")
@@ -146,11 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=list(DEFAULT_COMPONENTS), help="numbers of components")
     parser.add_argument("--num-patches", type=positive_int, default=DEFAULT_NUM_PATCHES,
                         help="training patches to fit on (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
                         help="seed of the patch draw and of the models (default %(default)s)")
     args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error("--seed must be >= 0")
     from jlonevae_lib.data.natural_images import load_patches
 
     data = draw_patches(load_patches("train", args.data_root), args.num_patches,

@@ -1,0 +1,20 @@
+"""Checked argparse types: the value, or one readable error."""
+
+import argparse
+
+import pytest
+
+from jlonevae_lib.utils.cli import non_negative_float, non_negative_int, positive_int
+
+
+@pytest.mark.parametrize(("parse", "good", "bad"), [
+    (positive_int, {"1": 1, "64": 64}, ["0", "-3", "1.5", "x"]),
+    (non_negative_int, {"0": 0, "7": 7}, ["-1", "2.0", "seed"]),
+    (non_negative_float, {"0": 0.0, "0.1": 0.1}, ["-0.5", "nan", "x"]),
+])
+def test_checked_types(parse, good, bad):
+    for text, value in good.items():
+        assert parse(text) == value
+    for text in bad:
+        with pytest.raises(argparse.ArgumentTypeError, match="expected"):
+            parse(text)
