@@ -95,8 +95,6 @@ def test_fd_penalty_agrees_within_its_float32_noise():
     assert relative(g_tuned, g_plain) < 0.5 * relative(g_plain, g_64)
 
 
-# torch's forward-mode AD scripts its decompositions on first use (torch's own warning).
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_exact_jacobian_works_with_tuned_kernels():
     tuned, plain = pair("tiny16")
     z = torch.randn(8, 10)

@@ -22,10 +22,6 @@ from jlonevae_lib.architecture.jacobian import (
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.utils.errors import JLoneVAEError
 
-# torch's forward-mode AD scripts its own decompositions on first use, with a warning about
-# torch.jit.script that is torch's business, not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
-
 
 @pytest.fixture(scope="module")
 def tiny64():
