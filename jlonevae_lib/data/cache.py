@@ -98,13 +98,13 @@ def default_cache_path(num_images: int, root: str | Path | None = None) -> Path:
 
 def cache_factors(num_images: int) -> np.ndarray:
     """The cache's factors, int64 (N, 6): the reference's seeded column-by-column draw."""
+    if num_images < 1:
+        raise JLoneVAEError(f"a training cache needs at least one image, got {num_images}")
     return ThreeDots().sample_factors(num_images, np.random.RandomState(CACHE_SEED))
 
 
 def build_training_cache(num_images: int) -> TrainingCache:
     """Draw the seeded factors and render them (in chunks) into uint8 grey levels."""
-    if num_images < 1:
-        raise JLoneVAEError(f"a training cache needs at least one image, got {num_images}")
     factors = cache_factors(num_images)
     return TrainingCache(factors, render_three_dots_levels(factors))
 
@@ -158,8 +158,6 @@ def write_training_cache(path: str | Path, num_images: int) -> None:
     only a chunk of images is ever in memory (the paper's 500,000 images: ~0.2 GB peak instead
     of ~2.2 GB).
     """
-    if num_images < 1:
-        raise JLoneVAEError(f"a training cache needs at least one image, got {num_images}")
     factors = cache_factors(num_images)
     _write_cache_file(path, factors, (num_images, *IMAGE_SHAPE),
                       (levels for _, levels in iter_three_dots_levels(factors)))
@@ -231,6 +229,7 @@ def prepare_training_cache(num_images: int, root: str | Path | None = None) -> P
     As :func:`load_training_cache` without a ``path``, but a build streams the images to disk
     (:func:`write_training_cache`) instead of returning them: for a process that only prepares
     the file (the CLI, a sweep's set-up step), building needs a chunk of memory, not 2 GB.
+    Validating a file that exists still reads it whole (its 2 GB, for 500,000 images).
     """
     ours = default_cache_path(num_images, root)
     if _read_ours(ours, num_images) is None:

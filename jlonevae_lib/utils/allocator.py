@@ -86,7 +86,7 @@ def tune_glibc_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTES) 
     return _mallopt_all(((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, trim_threshold_bytes)))
 
 
-def untune_glibc_malloc() -> bool:
+def _untune_glibc_malloc() -> bool:
     """Undo :func:`tune_glibc_malloc`: glibc's default behaviour once warmed up; True if applied.
 
     glibc's dynamic mmap threshold cannot be re-enabled, so this sets the value it rises to:
@@ -137,7 +137,7 @@ def glibc_default_malloc(trim_threshold_bytes: int = DEFAULT_TRIM_THRESHOLD_BYTE
     """
     _check_trim_threshold(trim_threshold_bytes)  # now, not when re-tuning after the block
     libc, heap_at_entry = _glibc(), main_heap_bytes()
-    applied = untune_glibc_malloc()
+    applied = _untune_glibc_malloc()
     if applied and hasattr(libc, "malloc_trim"):
         # Give the tuned heap's free pages back now, before the block (and its caller's timer)
         # starts, as a process that had always run untuned would not hold them.
