@@ -18,14 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 import torch
 
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
-from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.data.mpi3d import CONVERTED_NAME, FOLDER_NAME, MULTI_FIXED_FACTORS, REAL_LAYOUT
 from jlonevae_lib.visualize.inputs import MPI3D_MULTI_EXAMPLE_AXES
+from tests.data.test_natural_images import write_source
 
 LATENT_DIM = 3
 # The paper's MPI3D-multi and natural-image settings (β = 0.01, γ ∈ {0, 0.01}), 3 latents.
@@ -83,19 +82,6 @@ def write_sparse_mpi3d(root: Path) -> Path | None:
     return path
 
 
-def synthetic_source_images(seed: int = 0) -> np.ndarray:
-    """Whitened-looking images of IMAGES.mat's shape, (512, 512, 10) float64."""
-    return np.random.default_rng(seed).standard_normal(ni.SOURCE_SHAPE)
-
-
-def write_natural_images(root: Path) -> Path:
-    """A MAT v5 IMAGES.mat under ``root`` holding :func:`synthetic_source_images`."""
-    path = ni.source_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(path, {ni.SOURCE_VARIABLE: synthetic_source_images()})
-    return path
-
-
 def build_datasets_tree(root: Path) -> Path:
     """Write the models and data under ``root`` (see the module docstring); returns ``root``."""
     models = root / "trainedModels"
@@ -104,6 +90,6 @@ def build_datasets_tree(root: Path) -> Path:
     for seed, experiment in enumerate((NATURAL_BETA_EXPERIMENT, NATURAL_JL1_EXPERIMENT)):
         save_model(models / experiment / NATURAL_RUN, "tiny16", 1, seed)
     save_model(models / THREE_DOTS_DECOY / "seed1", "defaultConv", 1, 0)
-    write_natural_images(root / "data")
+    write_source(root / "data")  # synthetic whitened-looking IMAGES.mat
     write_sparse_mpi3d(root / "data")
     return root
