@@ -35,6 +35,8 @@ from jlonevae_lib.utils.cli import ArgumentParser, non_negative_int, positive_in
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 MODELS = ("PCA", "ICA")
+#: FastICA's whitening: the behaviour of the sklearn versions the seed used (see above).
+ICA_WHITEN = "arbitrary-variance"
 DEFAULT_COMPONENTS = (5, 10, 25)
 DEFAULT_NUM_PATCHES = 10_000
 DEFAULT_SEED = 0
@@ -92,8 +94,7 @@ def fit_linear_baseline(model: str, data: np.ndarray, num_components: int, seed:
     if model == "PCA":
         transformer = PCA(n_components=num_components, random_state=seed)
     elif model == "ICA":
-        transformer = FastICA(n_components=num_components, whiten="arbitrary-variance",
-                              random_state=seed)
+        transformer = FastICA(n_components=num_components, whiten=ICA_WHITEN, random_state=seed)
     else:
         raise JLoneVAEError(f"unknown linear model {model!r}; choose from {', '.join(MODELS)}")
     with warnings.catch_warnings():
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         np.random.default_rng(args.seed))
     baselines = fit_linear_baselines(data, args.models, args.components, args.seed)
     settings = {"num_patches": args.num_patches, "seed": args.seed,
-                "ica_whiten": "arbitrary-variance"}
+                "ica_whiten": ICA_WHITEN}
     summary = save_linear_baselines(args.output_dir, baselines, settings)
     for b in baselines:
         note = "" if b.converged else "  (FastICA did not converge)"

@@ -276,9 +276,8 @@ def _traversals(args: argparse.Namespace) -> list[Path]:
     model = load_model_from(args.model, pick_device(args.device))
     images = _inputs_for(args, model.model_args["im_channels"],
                          model.model_args["im_side_len"]).images
-    if args.image is None:
-        images = images[:1]  # of the natural-image crops, the first
-    elif len(images) != 1:
+    # Without --image, the first of the default inputs (of the natural-image crops, say).
+    if args.image is not None and len(images) != 1:
         raise JLoneVAEError(f"{args.image} holds {len(images)} images; traversals take one")
     traversal = compute_traversal(model, images[0], num_steps=args.steps,
                                   max_sigmas=args.max_sigmas, sigma_source=args.sigma)
