@@ -41,11 +41,18 @@ _SAVED_MODEL_RE = re.compile(r"cache_batch_no(\d+)$")
 class TorchRepresentation:
     """Callable observations (N, H, W, C) float -> codes (N, d) float32 numpy.
 
-    ``module`` maps images (N, C, H, W) on ``device`` to (N, d).
+    ``module`` maps images (N, C, H, W) on ``device`` to (N, d). Every forward call gets exactly
+    ``batch_size`` images: a partial last batch is padded (with zeros, whose codes are dropped).
+    Math libraries pick their code paths by the shape of a call (MKL's matrix products do on
+    some CPUs), and another path rounds differently; with one shape for every call, the code of
+    an image does not depend on how many images were passed with it: ``f(x[:k])`` equals
+    ``f(x)[:k]`` bit for bit.
     """
 
     def __init__(self, module: torch.nn.Module, device: torch.device,
                  batch_size: int = DEFAULT_BATCH_SIZE):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.module = module
         self.device = device
         self.batch_size = batch_size
@@ -57,8 +64,15 @@ class TorchRepresentation:
         outputs = []
         with torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
-                batch = images[start:start + self.batch_size].to(self.device)
-                outputs.append(self.module(batch).float().cpu())
+                batch = images[start:start + self.batch_size]
+                num_images = batch.shape[0]
+                if num_images < self.batch_size:
+                    padding = batch.new_zeros((self.batch_size - num_images, *batch.shape[1:]))
+                    batch = torch.cat([batch, padding])
+                codes = self.module(batch.to(self.device))
+                outputs.append(codes[:num_images].float().cpu())
+        if not outputs:
+            raise ValueError("observations must hold at least one image, got none")
         return torch.cat(outputs).numpy()
 
 

@@ -48,7 +48,31 @@ def test_nhwc_observations_give_the_mean(colour_run, kind):
         expected = model.encode(torch.from_numpy(observations).permute(0, 3, 1, 2))[0].numpy()
     assert codes.shape == (10, 4) and codes.dtype == np.float32
     np.testing.assert_allclose(codes, expected, rtol=0, atol=1e-5)
-    np.testing.assert_array_equal(represent(observations[:3]), codes[:3])  # batch-independent
+
+
+@pytest.mark.parametrize("kind", ["saved_model", "torchscript"])
+def test_an_image_gets_the_same_code_however_many_come_with_it(colour_run, kind, monkeypatch):
+    """Partial batches are padded to the fixed batch size, so the forward calls that encode the
+    first k images have the same shapes and rows whether k or all N images are passed: the
+    codes are equal bit for bit on any CPU, not only to the tolerance of the math libraries."""
+    run, _ = colour_run
+    represent = representation.load_representation(
+        representation.find_representation(run, kind), "cpu", batch_size=4)
+    shapes = []
+    module = represent.module
+    monkeypatch.setattr(represent, "module", lambda batch: shapes.append(batch.shape) or
+                        module(batch))
+    observations = np.random.RandomState(1).rand(10, 16, 16, 3).astype(np.float32)
+    codes = represent(observations)
+    assert [shape[0] for shape in shapes] == [4, 4, 4]
+    for k in (1, 3, 4, 5, 9):
+        np.testing.assert_array_equal(represent(observations[:k]), codes[:k])
+    assert {shape[0] for shape in shapes} == {4}
+    # Shifting images to other rows of a call is a different computation: libraries promise
+    # agreement only to float32 rounding (a few ulps of codes of order 1).
+    np.testing.assert_allclose(represent(observations[3:]), codes[3:], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="at least one image"):
+        represent(observations[:0])
 
 
 def test_observations_must_be_nhwc(colour_run):

@@ -24,13 +24,25 @@ TOY_FLAGS = ["--dataset", "threeDots", "--latent-dim", "3", "--batch-size", "4",
              "--log-interval", "1", "--checkpoint-every", "1", "--device", "cpu", "--seed", "3"]
 
 
+def toy_env() -> dict[str, str]:
+    """The environment of a toy run: this process's, with a fixed thread count.
+
+    Runs compared bit for bit must use the same number of threads: kernels split their sums
+    over threads, and another split rounds differently. Left to itself, torch takes the CPUs
+    the process may use, which a scheduler (Slurm's CPU binding, taskset) can change between
+    two runs on the same machine.
+    """
+    return {**os.environ, "OMP_NUM_THREADS": "2"}
+
+
 def run_cli(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("env", toy_env())
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def start_cli(args: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=toy_env())
 
 
 def checkpoint_step(run_dir: Path) -> int:

@@ -21,6 +21,7 @@ from tests.reliability.conftest import (
     TRAIN,
     assert_same_run,
     checkpoint_step,
+    toy_env,
     wait_until,
 )
 
@@ -47,7 +48,8 @@ def slurm_env(tmp_path_factory) -> dict[str, str]:
                              timeout=600)
     if started.returncode != 0:
         _unavailable(f"start-local-slurm.sh failed: {started.stderr[-2000:]}")
-    env = {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
+    # sbatch passes the submitting environment on to the job: its thread count is the toy runs'.
+    env = {**toy_env(), "SLURM_CONF": str(state / "slurm.conf")}
     try:
         yield env
     finally:

@@ -71,7 +71,9 @@ def test_chunked_tuned_steps_track_the_plain_steps(tmp_path):
     assert Trainer(config(tmp_path / "probe")).penalty_chunk_size == 8  # FD's CPU default
     fast_loss, fast_penalty = _run(tmp_path, "fast", chunk=4, tuned=True)
     plain_loss, plain_penalty = _run(tmp_path, "plain", chunk=None, tuned=False)
-    assert fast_loss[0] == plain_loss[0]  # γ = 0 at step 0: no penalty, same VAE step
+    # γ = 0 at step 0: no penalty, the same VAE step but for the decoder's last kernel, which
+    # rounds differently (a few float32 ulps of a loss of order 1e2).
+    assert fast_loss[0] == pytest.approx(plain_loss[0], rel=1e-6)
     assert fast_penalty[1] == pytest.approx(plain_penalty[1], rel=1e-3)
     assert fast_loss == pytest.approx(plain_loss, rel=1e-3)
     assert fast_penalty == pytest.approx(plain_penalty, rel=5e-2)
