@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Sample the 16x16 natural-image patches from naturalImages/IMAGES.mat (the reference's script
-name, typo kept). Same flags as ``python -m jlonevae_lib.data.natural_images --help``; the data
-folder defaults to $DISENTANGLEMENT_LIB_DATA if set, else this script's folder, so it works from
-anywhere. Run it with the project's Python (an activated .venv, or .venv/bin/python)."""
+"""Sample the 16x16 natural-image patches from naturalImages/IMAGES.mat, or without it from an
+offline fallback labelled as such (the reference's script name, typo kept). Same flags as
+``python -m jlonevae_lib.data.natural_images --help``; the data folder defaults to
+$DISENTANGLEMENT_LIB_DATA if set, else this script's folder, so it works from anywhere. Run it
+with the project's Python (an activated .venv, or .venv/bin/python)."""
 
 import os
 import sys

@@ -4,7 +4,8 @@
 # ten neighbouring 16×16 crops of IMAGES.mat's image 0 (x = 40..49 down the rows, y = 100),
 # latents ordered once by activity on the first crop: one figure per run,
 #   figures/naturalImages_jacobians_<experiment>_<run>.png (and .pdf).
-# Needs <data root>/naturalImages/IMAGES.mat (data/download_natural_image_data.sh).
+# Uses <data root>/naturalImages/IMAGES.mat (data/download_natural_image_data.sh); without it,
+# the offline fallback's image 0 (scikit-learn's china.jpg, whitened), with a warning.
 #
 # Environment:
 #   MODELS_DIR   trainedModels      OUTPUT_DIR  figures

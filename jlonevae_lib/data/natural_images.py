@@ -10,24 +10,40 @@ bad source is refused with :class:`DataFileError`, never replaced, since it cann
 here. MAT v5 stores the doubles uncompressed without a checksum: a flipped bit inside the image
 data goes unnoticed unless it makes a value non-finite.
 
-Patches: the images are rescaled with one global min/max (over all ten) to [0, 1], and 16×16
-patches are cut at uniformly random top-left corners (0..496 in each axis, with replacement, as
-the reference's ``extract_patches_2d``), ``patches_per_image`` per image, image by image.
+Offline fallback: only when there is no IMAGES.mat at all (a fresh or offline machine cannot
+fetch it), the source is two real photographs that ship inside scikit-learn
+(``sklearn.datasets.load_sample_images``: china.jpg and flower.jpg, 427×640 colour JPEGs read
+from the installed package by Pillow, no network), made grey and whitened the way Olshausen &
+Field prepared IMAGES.mat (:func:`luminance`, :func:`whiten`), as a (427, 640, 2) array in
+IMAGES.mat's layout; the rest of the pipeline is unchanged. Each use prints one warning line on
+stderr saying so and how to fetch IMAGES.mat, and everything cut from it is labelled
+:data:`FALLBACK_LABEL` (patch files, and a training run's ``config.json`` as ``data_source``).
+It is a stand-in to run the pipeline end to end, not the paper's data.
+
+Patches: the images are rescaled with one global min/max (over all of them) to [0, 1], and 16×16
+patches are cut at uniformly random top-left corners (0..496 in each axis for IMAGES.mat, with
+replacement, as the reference's ``extract_patches_2d``), ``patches_per_image`` per image, image
+by image (so the fallback's two photographs give a fifth as many patches).
 Positions come from a numpy Generator seeded with ``SeedSequence(seed).spawn(2)`` — one stream
 per split, so the test patches do not depend on the number of training patches (the reference
 drew them without a seed). Defaults: seed 0, 10,000 training and 1,000 test patches per image.
 
-Files: ``<data root>/naturalImages/{train,test}/data.npz``, an uncompressed ``.npz`` with one
+Files: ``<data root>/naturalImages/{train,test}/data.npz``, an uncompressed ``.npz`` with the
 array ``images``, float32 (N, 1, 16, 16) in [0, 1] (the reference's name and layout; it stored
-float64, compressed). Written atomically. Every load checks that the file is a zip archive
-whose members pass their CRC, holds ``images`` of that dtype and shape with N ≥ 1, and that
-every value is finite and in [0, 1]; pickled objects are refused (``allow_pickle=False``). A bad
-or missing patch file is ours to rebuild: it is sampled again from IMAGES.mat with the default
-seed and count (with a warning if it was bad).
+float64, compressed), and ``source``, a 0-d string array: :data:`SOURCE_LABEL` or
+:data:`FALLBACK_LABEL` (a file without it predates the fallback, so it was cut from
+IMAGES.mat). Written atomically. Every load checks that the file is a zip archive whose members
+pass their CRC, holds ``images`` of that dtype and shape with N ≥ 1, that every value is finite
+and in [0, 1], and that ``source``, if there, is one of the two labels; pickled objects are
+refused (``allow_pickle=False``). A bad or missing patch file is ours to rebuild: it is sampled
+again from IMAGES.mat (or the fallback, when there is no IMAGES.mat) with the default seed and
+count (with a warning if it was bad). Patches of the fallback count as stale once IMAGES.mat is
+there, and are sampled again from it with a warning, so real data is never silently replaced
+by the stand-in; patches of IMAGES.mat are used even if IMAGES.mat has since been deleted.
 
 Figure crops: :func:`paper_crops` gives the paper's ten neighbouring 16×16 crops of the
-rescaled image 0 (SPEC §9), the default input of ``jlonevae-plot jacobian-columns`` for a
-16×16 model.
+rescaled image 0 (SPEC §9; of the fallback's china.jpg when there is no IMAGES.mat), the
+default input of ``jlonevae-plot jacobian-columns`` for a 16×16 model.
 
 Measured on the shared 2-core development machine (numpy 2.4, load 1.5–2.4, 2026-11) with a
 synthetic IMAGES.mat of the real shape (Gaussian values; the real file could not be fetched
@@ -72,6 +88,18 @@ SPLITS = ("train", "test")
 DEFAULT_PATCHES_PER_IMAGE = {"train": 10_000, "test": 1_000}
 DEFAULT_SEED = 0
 PATCH_ARRAY = "images"
+#: The patch files' label array, and its two values.
+SOURCE_ARRAY = "source"
+SOURCE_LABEL = SOURCE_FILE
+FALLBACK_LABEL = ("offline fallback (scikit-learn's sample photos china.jpg and flower.jpg, "
+                  "grey, whitened; not IMAGES.mat)")
+#: Whitening cut-off f₀ in cycles/pixel. Olshausen & Field used f₀ = 200 cycles/picture on their
+#: 512-pixel images (``f_0 = 0.4*N`` in their make-your-own-images code): 0.4 cycles/pixel, 0.8
+#: of the Nyquist frequency (0.5 cycles/pixel). Given per pixel, it scales with the size of the
+#: picture at hand and means the same along both axes of a non-square one.
+WHITENING_CUTOFF = 0.4
+#: ITU-R BT.601 luma weights of (R, G, B), those of Pillow's ``convert("L")``.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 DOWNLOAD_SCRIPT = "data/download_natural_image_data.sh"
 #: The paper's sequence of neighbouring crops for its Jacobian figure (SPEC §9): image 0,
 #: x = 40..49, y = 100 (x the first array axis, see :func:`neighbouring_crops`).
@@ -169,6 +197,82 @@ def load_source_images(root: str | os.PathLike | None = None) -> np.ndarray:
                             "(Olshausen's sparsenet IMAGES.mat)") from None
 
 
+# --------------------------------------------------------------------------- offline fallback
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Grey float64 (H, W) of an RGB image (H, W, 3), in the image's own units.
+
+    ITU-R BT.601 luma, 0.299 R + 0.587 G + 0.114 B (:data:`LUMA_WEIGHTS`), taken on the stored
+    gamma-encoded values: what Pillow's ``convert("L")`` computes, without its rounding.
+    """
+    return np.asarray(rgb, dtype=np.float64) @ np.asarray(LUMA_WEIGHTS)
+
+
+def whitening_filter(shape: tuple[int, int], cutoff: float = WHITENING_CUTOFF) -> np.ndarray:
+    """Olshausen & Field's whitening filter f·exp(−(f/f₀)⁴) on the FFT grid of (H, W) images.
+
+    f is the radial spatial frequency in cycles/pixel on ``np.fft.fftfreq``'s grid (DC at
+    [0, 0]), f₀ = ``cutoff`` cycles/pixel. Returns float64 (H, W): 0 at DC, ≈ f well below f₀
+    (which flattens a 1/f amplitude spectrum), largest at f = f₀/√2, and falling fast above f₀
+    (against noise and aliasing near the Nyquist frequency).
+    """
+    fy = np.fft.fftfreq(shape[0])[:, None]
+    fx = np.fft.fftfreq(shape[1])[None, :]
+    f = np.hypot(fy, fx)
+    return f * np.exp(-((f / cutoff) ** 4))
+
+
+def whiten(images: np.ndarray, cutoff: float = WHITENING_CUTOFF) -> np.ndarray:
+    """Whitened float64 (H, W, K) of grey images (H, W, K), as IMAGES.mat was prepared.
+
+    Each image's spectrum is multiplied by :func:`whitening_filter`; then all images are divided
+    by one number so that their variance, averaged over the K images, is 1 (Olshausen scaled to
+    0.1; the scale is immaterial here, the patches are rescaled to [0, 1]). Each image comes
+    out with mean 0 (up to rounding). The filter is applied to the image mirrored into a (2H, 2W)
+    tile, whose wrap-around is smooth, rather than to the image itself: the FFT treats its input
+    as periodic, and the jump between opposite edges of a photograph would come out as bright
+    lines along its borders. The tile's four quadrants are mirror images of each other, so the
+    image's quadrant keeps the tile's zero mean.
+    """
+    height, width, _ = images.shape
+    tile = np.concatenate([images, images[::-1]], axis=0)
+    tile = np.concatenate([tile, tile[:, ::-1]], axis=1)
+    gain = whitening_filter(tile.shape[:2], cutoff)[..., None]
+    spectrum = np.fft.fft2(tile, axes=(0, 1)) * gain
+    whitened = np.fft.ifft2(spectrum, axes=(0, 1)).real[:height, :width]
+    return whitened / np.sqrt(whitened.var(axis=(0, 1)).mean())
+
+
+def fallback_images() -> np.ndarray:
+    """The offline fallback source, float64 (427, 640, 2) in IMAGES.mat's layout (rows, columns,
+    images): scikit-learn's sample photographs china.jpg and flower.jpg, in that order, grey
+    (:func:`luminance`) and whitened (:func:`whiten`)."""
+    from sklearn.datasets import load_sample_images  # JPEGs inside the installed package
+
+    photos = load_sample_images().images
+    return whiten(np.stack([luminance(photo) for photo in photos], axis=2))
+
+
+def _announce_fallback(what: str, root: str | os.PathLike | None) -> None:
+    """One warning line on stderr: ``what`` the fallback, and how to get IMAGES.mat."""
+    print(f"warning: {what} the natural-image {FALLBACK_LABEL}, as {source_path(root)} is "
+          f"absent; run {DOWNLOAD_SCRIPT} to fetch IMAGES.mat", file=sys.stderr, flush=True)
+
+
+def load_images_or_fallback(root: str | os.PathLike | None = None
+                            ) -> tuple[np.ndarray, str]:
+    """The source images (H, W, K) float64 and their label.
+
+    The validated IMAGES.mat under ``root``, (512, 512, 10) with :data:`SOURCE_LABEL`; only when
+    no file of that name exists, :func:`fallback_images`, (427, 640, 2) with
+    :data:`FALLBACK_LABEL`, announced on stderr. A present but bad IMAGES.mat is refused with
+    DataFileError, as by :func:`load_source_images`, never stood in for.
+    """
+    if source_path(root).exists():
+        return load_source_images(root), SOURCE_LABEL
+    _announce_fallback("using", root)
+    return fallback_images(), FALLBACK_LABEL
+
+
 # --------------------------------------------------------------------------- patches
 def rescale(images: np.ndarray) -> np.ndarray:
     """Global min/max rescaling of any array to [0, 1] as float32 (same shape)."""
@@ -210,25 +314,33 @@ def cut_patches(images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nd
 
 def sample_patches(images: np.ndarray, patches_per_image: int, seed: int, split: str
                    ) -> np.ndarray:
-    """The seeded patches of one split: source (512, 512, 10) → float32 (10·P, 1, 16, 16)."""
+    """The seeded patches of one split: source (H, W, K) → float32 (K·P, 1, 16, 16)."""
     scaled = rescale(images)
     rows, cols = patch_corners(images.shape[2], patches_per_image, images.shape[:2],
                                split_rng(seed, split))
     return cut_patches(scaled, rows, cols)
 
 
-def save_patches(path: str | os.PathLike, patches: np.ndarray) -> None:
-    """Write patches (N, 1, 16, 16) float32 to an uncompressed .npz atomically."""
+def save_patches(path: str | os.PathLike, patches: np.ndarray, source: str) -> None:
+    """Write patches (N, 1, 16, 16) float32 and their source label (a 0-d string array) to an
+    uncompressed .npz atomically."""
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **{PATCH_ARRAY: patches})
+        np.savez(tmp, **{PATCH_ARRAY: patches, SOURCE_ARRAY: np.array(source)})
 
 
-def read_patches(path: str | os.PathLike) -> np.ndarray:
-    """The validated patches float32 (N, 1, 16, 16) of a patch file.
+def read_patch_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
+    """The validated patches float32 (N, 1, 16, 16) of a patch file, and their source label.
 
-    Raises DataFileError with the problem only (the caller names the file and the fix).
+    A file without a label predates the fallback: :data:`SOURCE_LABEL`. Raises DataFileError
+    with the problem only (the caller names the file and the fix).
     """
-    patches = read_npz_arrays(path, (PATCH_ARRAY,))[PATCH_ARRAY]
+    arrays = read_npz_arrays(path, (PATCH_ARRAY,), optional=(SOURCE_ARRAY,))
+    label = arrays.get(SOURCE_ARRAY, np.array(SOURCE_LABEL))
+    if label.shape != () or label.dtype.kind != "U" or str(label) not in (SOURCE_LABEL,
+                                                                          FALLBACK_LABEL):
+        raise DataFileError(f"has an unknown {SOURCE_ARRAY!r} label "
+                            f"{str(label)[:80]!r}, expected {SOURCE_LABEL!r} or the fallback's")
+    patches = arrays[PATCH_ARRAY]
     expected = (1, PATCH_SIDE, PATCH_SIDE)
     if patches.dtype != np.float32 or patches.ndim != 4 or patches.shape[1:] != expected:
         raise DataFileError(f"has {PATCH_ARRAY!r} of shape {patches.shape} and dtype "
@@ -239,51 +351,77 @@ def read_patches(path: str | os.PathLike) -> np.ndarray:
     low, high = patches.min(), patches.max()  # NaN propagates through both
     if not (0 <= low and high <= 1):
         raise DataFileError(f"has values outside [0, 1] or non-finite (min {low}, max {high})")
-    return patches
+    return patches, str(label)
+
+
+def read_patches(path: str | os.PathLike) -> np.ndarray:
+    """The validated patches float32 (N, 1, 16, 16) of a patch file (see
+    :func:`read_patch_file`)."""
+    return read_patch_file(path)[0]
 
 
 def write_patch_files(root: str | os.PathLike | None = None, seed: int = DEFAULT_SEED,
                       patches_per_image: dict[str, int] | None = None,
-                      splits: tuple[str, ...] = SPLITS) -> dict[str, np.ndarray]:
-    """Sample and save the patch files of ``splits`` from the validated IMAGES.mat.
+                      splits: tuple[str, ...] = SPLITS
+                      ) -> tuple[dict[str, np.ndarray], str]:
+    """Sample and save the patch files of ``splits`` from IMAGES.mat, or the fallback.
 
     ``patches_per_image`` maps split → count (default 10,000 train, 1,000 test). Returns the
-    patches by split. Raises DataFileError if IMAGES.mat is missing or bad.
+    patches by split and their source label (see :func:`load_images_or_fallback`). Raises
+    DataFileError if IMAGES.mat is bad.
     """
     counts = {**DEFAULT_PATCHES_PER_IMAGE, **(patches_per_image or {})}
-    images = load_source_images(root)
+    images, source = load_images_or_fallback(root)
     written = {}
     for split in splits:
         written[split] = sample_patches(images, counts[split], seed, split)
-        save_patches(patches_path(split, root), written[split])
-    return written
+        save_patches(patches_path(split, root), written[split], source)
+    return written, source
 
 
-def load_patches(split: str = "train", root: str | os.PathLike | None = None) -> np.ndarray:
-    """The validated patches of ``split`` under ``root``, float32 (N, 1, 16, 16).
+def load_labelled_patches(split: str = "train", root: str | os.PathLike | None = None
+                          ) -> tuple[np.ndarray, str]:
+    """The validated patches of ``split`` under ``root``, float32 (N, 1, 16, 16), and their
+    source label (:data:`SOURCE_LABEL` or :data:`FALLBACK_LABEL`).
 
-    A missing file is sampled from IMAGES.mat (seed 0, default count); a bad one is sampled
-    again with a warning. DataFileError if that needs IMAGES.mat and it is missing or bad.
+    A missing file is sampled (seed 0, default count) from IMAGES.mat, or from the fallback when
+    there is no IMAGES.mat. A bad file, and a file of the fallback's patches once IMAGES.mat is
+    there, is sampled again the same way, with a warning. Using the fallback's patches prints a
+    warning line. DataFileError if sampling needs IMAGES.mat and it is bad.
     """
     path = patches_path(split, root)
     try:
-        return read_patches(path)
+        patches, source = read_patch_file(path)
     except DataFileError as err:
         problem = str(err)
+    else:
+        if source == SOURCE_LABEL:
+            return patches, source
+        if not source_path(root).exists():
+            _announce_fallback(f"{path} holds patches of", root)
+            return patches, source
+        problem = f"holds patches of the {FALLBACK_LABEL}, and {SOURCE_FILE} is now there"
     try:
-        images = load_source_images(root)
+        images, source = load_images_or_fallback(root)
     except DataFileError as err:
         raise DataFileError(f"natural-image patches {path} {problem}, and cannot be sampled: "
                             f"{err}") from None
+    origin = source_path(root) if source == SOURCE_LABEL else "the offline fallback"
     if path.exists():
         warnings.warn(f"natural-image patches {path} {problem}; sampling them again from "
-                      f"{source_path(root)} (seed {DEFAULT_SEED})", stacklevel=2)
+                      f"{origin} (seed {DEFAULT_SEED})", stacklevel=2)
     else:
-        print(f"Sampling the natural-image {split} patches {path} from {source_path(root)} "
+        print(f"Sampling the natural-image {split} patches {path} from {origin} "
               "(once; a few seconds)", file=sys.stderr, flush=True)
     patches = sample_patches(images, DEFAULT_PATCHES_PER_IMAGE[split], DEFAULT_SEED, split)
-    save_patches(path, patches)
-    return patches
+    save_patches(path, patches, source)
+    return patches, source
+
+
+def load_patches(split: str = "train", root: str | os.PathLike | None = None) -> np.ndarray:
+    """The validated patches of ``split`` under ``root``, float32 (N, 1, 16, 16) (see
+    :func:`load_labelled_patches`)."""
+    return load_labelled_patches(split, root)[0]
 
 
 # --------------------------------------------------------------------------- figure crops
@@ -312,12 +450,12 @@ def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
     """The paper's natural-image figure inputs (SPEC §9), float32 (10, 1, 16, 16) in [0, 1].
 
     Image :data:`PAPER_CROP_IMAGE` of the validated, globally rescaled IMAGES.mat under
-    ``root``, crops at x = 40..49 (:data:`PAPER_CROP_XS`), y = 100 (see
-    :func:`neighbouring_crops` for which axis is which). DataFileError if IMAGES.mat is
-    missing or bad.
+    ``root`` (of the fallback when there is none, see :func:`load_images_or_fallback`), crops
+    at x = 40..49 (:data:`PAPER_CROP_XS`), y = 100 (see :func:`neighbouring_crops` for which
+    axis is which). DataFileError if IMAGES.mat is bad.
     """
-    return neighbouring_crops(rescale(load_source_images(root)), PAPER_CROP_IMAGE,
-                              PAPER_CROP_XS, PAPER_CROP_Y)
+    images, _ = load_images_or_fallback(root)
+    return neighbouring_crops(rescale(images), PAPER_CROP_IMAGE, PAPER_CROP_XS, PAPER_CROP_Y)
 
 
 # --------------------------------------------------------------------------- dataset
@@ -325,12 +463,14 @@ def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
 class NaturalImagePatches(TrainingData):
     """16×16 natural-image patches to train on; no ground-truth factors.
 
-    The patches of ``split`` are loaded (or sampled, see :func:`load_patches`) on construction,
-    so a missing source fails before a training run creates anything.
+    The patches of ``split`` are loaded (or sampled, see :func:`load_labelled_patches`) on
+    construction, so a bad source fails before a training run creates anything. ``data_source``
+    is their label (:data:`SOURCE_LABEL` or :data:`FALLBACK_LABEL`); training records it in the
+    run's ``config.json``.
     """
 
     def __init__(self, data_root: str | os.PathLike | None = None, split: str = "train") -> None:
-        self.patches = load_patches(split, data_root)
+        self.patches, self.data_source = load_labelled_patches(split, data_root)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -344,12 +484,15 @@ class NaturalImagePatches(TrainingData):
 # --------------------------------------------------------------------------- CLI
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """Sample both patch files from IMAGES.mat (the reference's sampleNatualImagePatches.py)."""
+    """Sample both patch files from IMAGES.mat (the reference's sampleNatualImagePatches.py),
+    or from the offline fallback when there is no IMAGES.mat."""
     parser = ArgumentParser(
         prog="python -m jlonevae_lib.data.natural_images",
         description="Sample the seeded 16x16 natural-image patches from "
                     "<data root>/naturalImages/IMAGES.mat into "
-                    "<data root>/naturalImages/{train,test}/data.npz (replacing them).")
+                    "<data root>/naturalImages/{train,test}/data.npz (replacing them). Without "
+                    "IMAGES.mat, they are cut from an offline fallback (two photographs shipped "
+                    "with scikit-learn, grey and whitened alike), and labelled as such.")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
@@ -362,11 +505,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="test patches per image (default %(default)s)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    written = write_patch_files(args.data_root, args.seed,
-                                {"train": args.train_per_image, "test": args.test_per_image})
+    written, source = write_patch_files(
+        args.data_root, args.seed, {"train": args.train_per_image, "test": args.test_per_image})
     for split, patches in written.items():
         print(f"{patches_path(split, args.data_root)}: {len(patches)} patches")
-    print(f"seed {args.seed}, {time.perf_counter() - start:.1f} s")
+    print(f"source {source}, seed {args.seed}, {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -18,8 +18,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def read_npz_arrays(path: str | Path, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The arrays ``names`` of the ``.npz`` at ``path``, read whole (zip checks each CRC).
+def read_npz_arrays(path: str | Path, names: Sequence[str],
+                    optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of the ``.npz`` at ``path``, read whole (zip checks each CRC), and
+    those of ``optional`` that it holds (files written before such an array existed lack it).
 
     Refused, with DataFileError: a missing file, a plain ``.npy``, anything without a zip
     header, a truncated or corrupt archive, a missing array, and object arrays (which would
@@ -41,7 +43,8 @@ def read_npz_arrays(path: str | Path, names: Sequence[str]) -> dict[str, np.ndar
                 missing = [name for name in names if name not in archive.files]
                 if missing:
                     raise DataFileError(f"lacks the array {', '.join(map(repr, missing))}")
-                return {name: archive[name] for name in names}
+                present = [*names, *(name for name in optional if name in archive.files)]
+                return {name: archive[name] for name in present}
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
             # ValueError also covers object arrays, which would need unpickling.
             raise DataFileError(f"is not a readable .npz archive of plain arrays (truncated "

@@ -55,6 +55,10 @@ class TrainConfig:
     device: str = "auto"
     output_dir: str = "."
     run_id: str | None = None
+    # Which images the dataset served, when it says (naturalImages: IMAGES.mat or the offline
+    # fallback); recorded by train(), not a setting. None: the dataset does not say, or the run
+    # was recorded before this field existed.
+    data_source: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -148,6 +152,8 @@ class TrainConfig:
     def same_run_as(self, other: TrainConfig) -> bool:
         """True when ``other`` describes the same computation (where/how it runs may differ)."""
         ignore = {"device", "output_dir", "log_interval", "checkpoint_every"}
+        if self.data_source is None or other.data_source is None:
+            ignore.add("data_source")  # a run recorded before data_source existed
         mine = {k: v for k, v in self.to_dict().items() if k not in ignore}
         theirs = {k: v for k, v in other.to_dict().items() if k not in ignore}
         return mine == theirs

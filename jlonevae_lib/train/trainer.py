@@ -18,6 +18,7 @@ Run folder (``config.run_dir``)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import signal
@@ -341,6 +342,9 @@ def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
     """Run (or resume, or skip if finished) the training run described by ``config``."""
     run_dir = config.run_dir
     trainer = Trainer(config)  # checks dataset and architecture names before anything is written
+    # Recorded in config.json, so a run on the natural-image offline fallback says so.
+    config = trainer.config = dataclasses.replace(
+        config, data_source=getattr(trainer.dataset, "data_source", None))
     run_dir.mkdir(parents=True, exist_ok=True)
     with FolderLock(run_dir, "training"):
         if _check_existing_run(config):

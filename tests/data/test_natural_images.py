@@ -136,8 +136,9 @@ def test_paper_crops_are_image_0_x40_to_49_y100_of_the_globally_rescaled_source(
     assert 0.2 < crops.min() and crops.max() < 0.8
 
 
-def test_paper_crops_need_the_source(root):
-    with pytest.raises(DataFileError, match="IMAGES.mat does not exist; run data/download"):
+def test_paper_crops_refuse_a_bad_source_rather_than_use_the_fallback(root):
+    write_source(root).write_bytes(b"<html>404</html>")
+    with pytest.raises(DataFileError, match="IMAGES.mat is an HTML/XML page"):
         ni.paper_crops(root)
 
 def test_sampled_patches_are_seeded_and_splits_independent():
@@ -159,15 +160,16 @@ def test_cli_writes_both_splits_in_the_reference_format(root, capsys):
     for split, count in SMALL_COUNTS.items():
         path = root / "naturalImages" / split / "data.npz"
         with zipfile.ZipFile(path) as archive:  # uncompressed: loads without inflating
-            assert [i.compress_type for i in archive.infolist()] == [zipfile.ZIP_STORED]
+            assert [i.compress_type for i in archive.infolist()] == [zipfile.ZIP_STORED] * 2
         with np.load(path, allow_pickle=False) as archive:
-            assert archive.files == ["images"]
+            assert archive.files == ["images", "source"]
             patches = archive["images"]
+            assert archive["source"].shape == () and str(archive["source"]) == "IMAGES.mat"
         assert patches.shape == (10 * count, 1, 16, 16) and patches.dtype == np.float32
         assert np.array_equal(patches, expected_patches(images, count, 3, split))
         assert np.array_equal(ni.read_patches(path), patches)
     out = capsys.readouterr().out
-    assert "40 patches" in out and "20 patches" in out
+    assert "40 patches" in out and "20 patches" in out and "source IMAGES.mat" in out
     assert not list(root.rglob("*.tmp*"))  # atomic writes leave no temporaries
 
 
@@ -198,7 +200,7 @@ def test_dataset_is_registered_training_data_without_factors(root):
 
 def test_training_batches_are_drawn_with_replacement_from_the_train_patches(root):
     write_source(root)
-    train = ni.write_patch_files(root, patches_per_image=SMALL_COUNTS)["train"]
+    train = ni.write_patch_files(root, patches_per_image=SMALL_COUNTS)[0]["train"]
     data = ni.NaturalImagePatches(data_root=root)
     batch = data.sample_training_batch(128, np.random.default_rng(7))
     indices = np.random.default_rng(7).integers(0, 40, size=128)
@@ -246,7 +248,8 @@ def test_toy_training_run_through_the_cli(root, tmp_path, monkeypatch):
                        "--device", "cpu", "--seed", "0", "--output-dir", str(out)]) == 0
     (run,) = (out / "trainedModels").glob("*/*")
     assert run.parent.name == "tiny16_lone_beta0_0100_ica0_0100_lat3_batch8_lr0_0010_anneal2"
-    assert json.loads((run / "config.json").read_text())["dataset"] == "naturalImages"
+    config = json.loads((run / "config.json").read_text())
+    assert config["dataset"] == "naturalImages" and config["data_source"] == "IMAGES.mat"
     done = json.loads((run / "DONE").read_text())
     assert done["num_batches"] == 3
     assert all(np.isfinite(v) for v in done["final_scalars"].values())

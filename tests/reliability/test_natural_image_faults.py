@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -117,8 +118,9 @@ def test_bad_source_is_refused_naming_the_file_and_the_fix(root, fault, capsys):
 
 
 def test_missing_source_says_to_download_it(root):
+    # The strict loader; sampling falls back to other photographs instead (own tests).
     with pytest.raises(DataFileError) as info:
-        ni.write_patch_files(root)
+        ni.load_source_images(root)
     assert str(info.value) == (f"natural-image source {ni.source_path(root)} does not exist; run "
                                f"{DOWNLOAD_HINT} to fetch it (Olshausen's sparsenet IMAGES.mat)")
 
@@ -210,7 +212,8 @@ def test_pickled_patch_file_is_refused_without_running_it(root, tmp_path, monkey
     assert not marker.exists()
 
 
-def test_bad_patches_without_a_source_name_both_files_and_the_fix(root):
+def test_bad_patches_with_a_bad_source_name_both_files_and_the_fix(root):
+    _html_page(write_source(root))  # present but bad: refused, not stood in for by the fallback
     path = ni.patches_path("train", root)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"PK\x03\x04 not really a zip")
@@ -218,9 +221,9 @@ def test_bad_patches_without_a_source_name_both_files_and_the_fix(root):
         ni.NaturalImagePatches(data_root=root)
     message = str(info.value)
     assert message.startswith(f"natural-image patches {path} is not a readable .npz archive")
-    assert (f"and cannot be sampled: natural-image source {ni.source_path(root)} does not exist"
-            in message)
-    assert DOWNLOAD_HINT in message
+    assert (f"and cannot be sampled: natural-image source {ni.source_path(root)} is an HTML/XML "
+            "page" in message)
+    assert f"delete it and run {DOWNLOAD_HINT}" in message
 
 
 def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
@@ -243,14 +246,17 @@ def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
 
 
 # --------------------------------------------------------------------------- CLIs
-def test_training_without_the_data_fails_in_one_line_before_creating_a_run(root, tmp_path):
+def test_training_with_a_bad_source_fails_in_one_line_before_creating_a_run(root, tmp_path):
+    _truncate_half(write_source(root))
     out = tmp_path / "out"
     out.mkdir()
     result = run_cli([*TRAIN, "--dataset", "naturalImages", "--architecture", "tiny16",
-                      "--num-batches", "2", "--device", "cpu"], cwd=out)
+                      "--num-batches", "2", "--device", "cpu"], cwd=out,
+                     env={**os.environ, "DISENTANGLEMENT_LIB_DATA": str(root)})
     line = one_line_error(result)
     assert f"natural-image patches {ni.patches_path('train', root)} does not exist" in line
-    assert f"source {ni.source_path(root)} does not exist; run {DOWNLOAD_HINT}" in line
+    assert (f"source {ni.source_path(root)} is not a readable MAT file (truncated or corrupt?)"
+            in line and f"delete it and run {DOWNLOAD_HINT}" in line)
     assert list(out.iterdir()) == []  # no trainedModels/, no logs/
 
 
