@@ -17,7 +17,7 @@ from torch import nn
 
 from jlonevae_lib.architecture.vae import ConvVAE
 from jlonevae_lib.utils.atomic import atomic_torch_save
-from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.errors import DataFileError, short_reason
 
 REPRESENTATION_DIR = "representation"
 TORCHSCRIPT_FILE = "pytorch_model.pt"
@@ -70,5 +70,5 @@ def load_torchscript(path: str | os.PathLike,
     try:
         return torch.jit.load(str(path), map_location=device)
     except Exception as err:  # torch raises RuntimeError/ValueError for damaged archives
-        raise DataFileError(f"{path} is not a readable TorchScript file ({type(err).__name__}: "
-                            f"{err}); export the model again") from None
+        raise DataFileError(f"{path} is not a readable TorchScript file ({short_reason(err)}); "
+                            "export the model again") from None

@@ -26,7 +26,12 @@ from jlonevae_lib.architecture.save_model import (
     STATE_DICT_FILE,
 )
 from jlonevae_lib.architecture.vae import CONV_VAE_ARG_NAMES, MODEL_TYPE, ConvVAE
-from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, UnsafePickleError
+from jlonevae_lib.utils.errors import (
+    DataFileError,
+    JLoneVAEError,
+    UnsafePickleError,
+    short_reason,
+)
 from jlonevae_lib.utils.safe_pickle import safe_load_pickle
 
 Device = str | torch.device
@@ -140,16 +145,16 @@ def load_state_dict_file(path: str | os.PathLike,
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
-        message = str(err)
         # torch reports a refused global with this phrase; any other unpickling error is damage.
-        if "Weights only load failed" in message:
+        if "Weights only load failed" in str(err):
             raise UnsafePickleError(
                 f"{path} asks for objects that are not tensors or plain data, so it was refused "
                 "(loading it could run code); check where it came from. torch said: "
-                f"{message.splitlines()[0] if message else ''}") from None
-        raise DataFileError(f"{path} is corrupt ({message}); restore or re-create it") from None
+                f"{short_reason(err)}") from None
+        raise DataFileError(f"{path} is corrupt ({short_reason(err)}); restore or re-create it"
+                            ) from None
     except Exception as err:  # truncated zip, wrong format: torch raises several types
-        raise DataFileError(f"{path} is not a readable torch file ({type(err).__name__}: {err}); "
+        raise DataFileError(f"{path} is not a readable torch file ({short_reason(err)}); "
                             "restore or re-create it") from None
     if not isinstance(state, Mapping) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
@@ -191,7 +196,9 @@ def load_model(folder: str | os.PathLike, device: Device = "cpu") -> ConvVAE:
         raise DataFileError(f"the arguments saved in {folder} do not build a model: {err}"
                             ) from None
     state_path = folder / STATE_DICT_FILE
-    state = load_state_dict_file(state_path, device)
+    # Tensors are read to the CPU, whichever device saved them (a model trained on a GPU opens
+    # on a machine without one), and move with the model.
+    state = load_state_dict_file(state_path, "cpu")
     check_state_dict(model, state, str(state_path))
     model.load_state_dict(state)
     return model.to(device).eval()

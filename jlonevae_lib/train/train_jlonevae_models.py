@@ -99,11 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_run_dir:
         print(config.run_dir)
         return 0
-    from jlonevae_lib.train.trainer import train  # imports torch: after argument checks
+    from jlonevae_lib.train.trainer import Trainer, train  # imports torch: after argument checks
 
+    trainer = Trainer(config)  # a bad dataset or architecture fails here, before the report
     print(f"Experiment {config.experiment_name}, run {config.run_name}")
     print(f"  logging to {config.log_dir}")
-    result = train(config, resume=args.resume)
+    result = train(config, resume=args.resume, trainer=trainer)
     if result.skipped:
         print(f"Run already finished ({result.num_batches} batches): {result.run_dir}")
     else:

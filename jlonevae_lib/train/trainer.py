@@ -44,7 +44,7 @@ from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
 from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
 from jlonevae_lib.utils.device import pick_device
-from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
 from jlonevae_lib.utils.lock import FolderLock
 
 CHECKPOINT_FORMAT = 1
@@ -182,12 +182,14 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         try:
-            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+            # Read to the CPU whatever device wrote it: torch.set_rng_state and
+            # Generator.set_state accept only CPU tensors, and load_state_dict below moves the
+            # model's and the optimiser's tensors to where the model lives.
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated, corrupt, or carrying code
             raise DataFileError(
-                f"checkpoint {self.checkpoint_path} cannot be read ({type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}); delete it to restart the run"
-            ) from None
+                f"checkpoint {self.checkpoint_path} cannot be read ({short_reason(err)}); "
+                "delete it to restart the run") from None
         self.load_state_dict(state)
         return True
 
@@ -338,10 +340,18 @@ def _check_existing_run(config: TrainConfig) -> bool:
     return (run_dir / "DONE").exists()
 
 
-def train(config: TrainConfig, resume: bool = True) -> TrainingResult:
-    """Run (or resume, or skip if finished) the training run described by ``config``."""
+def train(config: TrainConfig, resume: bool = True,
+          trainer: Trainer | None = None) -> TrainingResult:
+    """Run (or resume, or skip if finished) the training run described by ``config``.
+
+    ``trainer``: one already built from ``config`` (a CLI builds it first, so that bad dataset
+    or architecture settings fail before it reports anything); by default, built here.
+    """
     run_dir = config.run_dir
-    trainer = Trainer(config)  # checks dataset and architecture names before anything is written
+    if trainer is None:
+        trainer = Trainer(config)  # checks dataset and architecture before anything is written
+    elif trainer.config is not config:
+        raise ValueError("train() got a Trainer built from another config")
     # Recorded in config.json, so a run on the natural-image offline fallback says so.
     config = trainer.config = dataclasses.replace(
         config, data_source=getattr(trainer.dataset, "data_source", None))

@@ -27,6 +27,21 @@ class UnsafePickleError(JLoneVAEError):
     """A pickle file asked to build an object that is not plain data."""
 
 
+#: Characters of a library's error text kept in our one-line messages.
+REASON_MAX_CHARS = 160
+
+
+def short_reason(err: BaseException, max_chars: int = REASON_MAX_CHARS) -> str:
+    """``"<Type>: <first line of the message>"``, cut to ``max_chars`` with an ellipsis.
+
+    torch and numpy put paragraphs of advice into some errors (``torch.load``'s weights-only
+    refusal runs to a dozen lines); our messages quote only enough to identify the cause.
+    """
+    lines = str(err).strip().splitlines()
+    reason = f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+    return reason if len(reason) <= max_chars else reason[:max_chars - 1].rstrip() + "…"
+
+
 def cli_errors(main: F) -> F:
     """Decorate a CLI ``main``: user errors become one line on stderr and their exit code."""
 

@@ -245,3 +245,28 @@ def test_saved_model_rebuilds_with_plain_constructor(saved):
     folder, model = saved
     rebuilt = ConvVAE(**json.loads((folder / "model_args.json").read_text()))
     assert list(rebuilt.state_dict()) == list(model.state_dict())
+
+
+def test_a_model_saved_on_a_gpu_loads_on_a_cpu(tmp_path, monkeypatch):
+    """A folder written by a CUDA run tags every tensor ``cuda:0``; it opens on a CPU machine."""
+    torch.manual_seed(0)
+    model = build_conv_vae("tiny16", latent_dim=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        save_conv_vae(model, tmp_path)
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(tmp_path / "model_state_dict.pt", weights_only=True)
+    loaded = load_model(tmp_path, "cpu")
+    for name, tensor in loaded.state_dict().items():
+        assert tensor.device.type == "cpu" and torch.equal(tensor, model.state_dict()[name])
+
+
+def test_a_damaged_weights_file_is_reported_in_one_short_line(tmp_path):
+    save_conv_vae(build_conv_vae("tiny16", latent_dim=3), tmp_path)
+    weights = tmp_path / "model_state_dict.pt"
+    weights.write_bytes(weights.read_bytes()[:300])
+    with pytest.raises(DataFileError) as raised:
+        load_model(tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < len(str(weights)) + 300, message
+    assert message.startswith(f"{weights} is not a readable torch file (")

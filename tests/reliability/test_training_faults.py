@@ -87,6 +87,7 @@ def test_second_process_on_the_same_run_is_refused(tmp_path):
         (["--gamma", "-0.1"], ">= 0"),
         (["--dataset", "fourDots"], "threeDots"),
         (["--architecture", "hugeConv"], "defaultConv"),
+        (["--architecture", "tiny16"], "pick a matching --architecture"),
         (["--device", "tpu"], "device"),
         (["--regularization_type", "jlthree"], "invalid choice"),
         (["--epochs", "2", "--num-batches", "3"], "not both"),
@@ -99,6 +100,7 @@ def test_bad_flags_fail_in_one_line_and_write_nothing(tmp_path, flags, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert "Experiment" not in result.stdout and "logging to" not in result.stdout
     assert list(tmp_path.iterdir()) == []
 
 

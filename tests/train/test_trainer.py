@@ -123,3 +123,47 @@ def test_diverging_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert not (config.run_dir / "DONE").exists()
     with pytest.raises(JLoneVAEError, match="failed earlier"):
         train(config)
+
+
+def _stop_after_two_batches(config: TrainConfig) -> None:
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(config)
+    trainer.training_step()
+    trainer.training_step()
+    trainer.save_checkpoint()
+
+
+def test_resume_reads_the_checkpoint_to_the_cpu_whatever_the_training_device(tmp_path):
+    """On a GPU the trainer's device is CUDA; mapping the checkpoint there would put the saved
+    RNG states on the GPU, and ``torch.set_rng_state`` refuses any non-CPU tensor. The meta
+    device stands in for the GPU: a checkpoint read onto it cannot be restored."""
+    straight, resumed = tiny_config(tmp_path / "a"), tiny_config(tmp_path / "b")
+    train(straight)
+    _stop_after_two_batches(resumed)
+    trainer = Trainer(resumed)
+    trainer.device = torch.device("meta")  # the device training would run on
+    assert trainer.load_checkpoint() and trainer.step == 2
+    trainer.device = torch.device("cpu")
+    trainer.fit()
+    final = torch.load(straight.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
+    for name, tensor in trainer.model.state_dict().items():
+        assert torch.equal(tensor, final["model"][name]), name
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_a_cpu(tmp_path, monkeypatch):
+    """Every tensor of the file is tagged ``cuda:0``, as a GPU run writes it; loading such a
+    file without mapping it fails on a machine without CUDA."""
+    config = tiny_config(tmp_path)
+    config.run_dir.mkdir(parents=True)
+    trainer = Trainer(config)
+    trainer.training_step()
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        trainer.save_checkpoint()
+    with pytest.raises(RuntimeError, match="CUDA"):
+        torch.load(trainer.checkpoint_path, weights_only=True)
+    resumed = Trainer(config)
+    assert resumed.load_checkpoint() and resumed.step == 1
+    assert torch.equal(torch.get_rng_state(), trainer.state_dict()["torch_rng"])
+    for name, tensor in resumed.model.state_dict().items():
+        assert tensor.device.type == "cpu" and torch.equal(tensor, trainer.model.state_dict()[name])
