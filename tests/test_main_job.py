@@ -33,5 +33,7 @@ def test_main_job_at_toy_scale(tmp_path):
                              / "evaluation.json").read_text())
         assert result["evaluation_config.dataset.name"] == "'threeDots'"
     assert_real_png(run_dir / "figures" / "jacobian_columns.png")
+    assert_real_png(run_dir / "figures" / "jacobian_columns_vs_demo.png")
+    assert "compare the Jacobian columns of the shipped demo checkpoints" in done.stdout
     assert list((tmp_path / "out" / "logs").glob("*/seed1/events.out.tfevents.*"))
     assert (tmp_path / "data" / "threeDots" / "trainingCache20000.npz").is_file()

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", type=Path, metavar="RUN_OR_MODEL_DIR",
                    help="runs or saved-model folders (default: the package's CPU-scale demo "
                         "checkpoints, a β-VAE and a JL1-VAE)")
+    p.add_argument("--with-demo", action="store_true",
+                   help="draw the demo checkpoints' rows (β-VAE, JL1-VAE) above the given "
+                        "models', for comparison")
     _add_model_args(p)
     # 'max' by default: early or CPU-scale models have small Jacobians that look flat gray at
     # the reference's fixed contrast; the paper's drivers ask for 'reference' explicitly.
@@ -231,14 +234,14 @@ def _inputs_for(args: argparse.Namespace, im_channels: int, im_side_len: int) ->
     return _Inputs(images, captions, "each")
 
 
-def _demo_models() -> list[Path]:
+def _demo_models(why: str) -> list[Path]:
     from jlonevae_lib.demo_models import DEMO_LABEL, DEMO_MODELS_DIR, demo_run_dirs
 
     runs = demo_run_dirs()
     if not runs:
-        raise JLoneVAEError(f"no model given and no demo checkpoints in {DEMO_MODELS_DIR} "
+        raise JLoneVAEError(f"{why} but there are no demo checkpoints in {DEMO_MODELS_DIR} "
                             "(an incomplete install?); pass run or saved-model folders")
-    print(f"no model given: the {DEMO_LABEL} checkpoints shipped with the package")
+    print(f"{why}: the {DEMO_LABEL} checkpoints shipped with the package")
     return runs
 
 
@@ -251,7 +254,12 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
     )
 
     device = pick_device(args.device)
-    models = args.models or _demo_models()
+    if not args.models:
+        models = _demo_models("no model given")
+    elif args.with_demo:
+        models = [*_demo_models("--with-demo"), *args.models]
+    else:
+        models = args.models
     inputs_by_shape: dict[tuple[int, int], _Inputs] = {}  # read each data file once
     rows = []
     for path in models:

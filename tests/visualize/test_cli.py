@@ -36,6 +36,18 @@ def test_jacobian_columns_of_a_run_as_the_main_job_calls_it(tiny_run: Path, tmp_
     assert f"wrote {output.with_suffix('.pdf')}" in capsys.readouterr().out
 
 
+def test_with_demo_draws_the_demo_rows_above_the_given_model(tiny_run: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    alone, compared = tmp_path / "alone.png", tmp_path / "compared.png"
+    main(["jacobian-columns", str(tiny_run), "--output", str(alone), "--max-columns", "3"])
+    main(["jacobian-columns", str(tiny_run), "--with-demo", "--output", str(compared),
+          "--max-columns", "3"])
+    assert "--with-demo: the CPU-scale demo" in capsys.readouterr().out
+    assert_real_png(compared)
+    # Three rows (β-VAE, JL1-VAE, the run) instead of one.
+    assert Image.open(compared).size[1] > 2.5 * Image.open(alone).size[1]
+
+
 def test_jacobian_columns_of_several_models_and_images(results_tree: Path, tmp_path: Path) -> None:
     models = results_tree / "trainedModels"
     checkpoint = models / BETA_EXPERIMENT / "seed1" / "representation" / "cache_batch_no5"
