@@ -12,6 +12,10 @@ is the 20,000-image one, whose draws cost what the 500,000-image one's do). Also
 the device, so the ratio flatters it. The variants run in interleaved blocks of steps, so
 clock and thermal changes hit them alike.
 
+First it runs ``cuda_pipeline_check.py`` (train, SIGTERM, resume, export and evaluate on the
+device, compared with the CPU; ``--skip-pipeline-check`` leaves it out), so this one command is
+the prepared check for a GPU machine. It exits 1 if a check fails.
+
 Without CUDA (or with ``--device cpu``) it runs on the CPU and says so; ``--quick`` takes a few
 tiny steps there, which is how CI checks that the script works.
 """
@@ -28,6 +32,7 @@ import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import itertools  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
@@ -47,13 +52,19 @@ OURS = {"ours fd (paper)": (0.1, None), "ours fd-sub16": (0.1, 16), "ours plain 
 REFERENCE = "(a) seed"
 
 
-def load_training_step_bench():
-    """``bench_training_step.py`` beside this file, for its restated reference step."""
-    path = Path(__file__).resolve().parent / "bench_training_step.py"
-    spec = importlib.util.spec_from_file_location("bench_training_step", path)
+def load_sibling(name: str):
+    """The module ``<name>.py`` beside this file (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_training_step_bench():
+    """``bench_training_step.py`` beside this file, for its restated reference step."""
+    return load_sibling("bench_training_step")
 
 
 def build_steps(device: torch.device, dataset: str, batch_size: int, output_dir: Path
@@ -116,8 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200, help="timed steps per variant")
     parser.add_argument("--block", type=int, default=25, help="steps per timed block")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps per variant")
+    parser.add_argument("--skip-pipeline-check", action="store_true",
+                        help="time only; leave out cuda_pipeline_check.py")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
+    checks_passed = True
+    if not args.skip_pipeline_check:
+        check = load_sibling("cuda_pipeline_check")
+        checks_passed = check.main(["--device", str(device), *(["--quick"] * args.quick)]) == 0
     if args.quick:
         args.steps, args.block, args.warmup = 2, 1, 1
     if args.block < 1 or args.steps < args.block or args.steps % args.block:
@@ -142,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type != "cuda":
         print("note: no GPU here, so these are CPU figures; run this on a CUDA machine for "
               "issue 5's GPU numbers")
-    return 0
+    if not checks_passed:
+        print("pipeline check FAILED: see its FAIL lines above")
+    return 0 if checks_passed else 1
 
 
 if __name__ == "__main__":

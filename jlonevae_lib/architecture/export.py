@@ -68,7 +68,9 @@ def load_torchscript(path: str | os.PathLike,
     if not path.is_file():
         raise DataFileError(f"{path} is missing; export the model first (export_torchscript)")
     try:
-        return torch.jit.load(str(path), map_location=device)
+        with warnings.catch_warnings():  # deprecated in torch 2.13, used knowingly (see above)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+            return torch.jit.load(str(path), map_location=device)
     except Exception as err:  # torch raises RuntimeError/ValueError for damaged archives
         raise DataFileError(f"{path} is not a readable TorchScript file ({short_reason(err)}); "
                             "export the model again") from None
