@@ -331,7 +331,8 @@ def save_patches(path: str | os.PathLike, patches: np.ndarray, source: str) -> N
 def read_patch_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     """The validated patches float32 (N, 1, 16, 16) of a patch file, and their source label.
 
-    A file without a label predates the fallback: :data:`SOURCE_LABEL`. Raises DataFileError
+    The reference's files (float64, compressed) are read too, as float32. A file without a
+    label predates the fallback: :data:`SOURCE_LABEL`. Raises DataFileError
     with the problem only (the caller names the file and the fix).
     """
     arrays = read_npz_arrays(path, (PATCH_ARRAY,), optional=(SOURCE_ARRAY,))
@@ -342,16 +343,19 @@ def read_patch_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
                             f"{str(label)[:80]!r}, expected {SOURCE_LABEL!r} or the fallback's")
     patches = arrays[PATCH_ARRAY]
     expected = (1, PATCH_SIDE, PATCH_SIDE)
-    if patches.dtype != np.float32 or patches.ndim != 4 or patches.shape[1:] != expected:
+    # float64: the reference's own patch files, which are the user's data and are read as
+    # they are (their patches were drawn without a seed: they could not be cut again).
+    if (patches.dtype not in (np.float32, np.float64) or patches.ndim != 4
+            or patches.shape[1:] != expected):
         raise DataFileError(f"has {PATCH_ARRAY!r} of shape {patches.shape} and dtype "
                             f"{patches.dtype}, expected (N, {', '.join(map(str, expected))}) "
-                            "float32")
+                            "float32 (or the reference's float64)")
     if len(patches) == 0:
         raise DataFileError("holds no patches")
     low, high = patches.min(), patches.max()  # NaN propagates through both
     if not (0 <= low and high <= 1):
         raise DataFileError(f"has values outside [0, 1] or non-finite (min {low}, max {high})")
-    return patches, str(label)
+    return patches.astype(np.float32, copy=False), str(label)
 
 
 def read_patches(path: str | os.PathLike) -> np.ndarray:

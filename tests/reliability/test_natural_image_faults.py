@@ -140,8 +140,8 @@ def _wrong_patch_shape(path: Path) -> None:
     np.savez(path, images=np.zeros((40, 1, 8, 8), dtype=np.float32))
 
 
-def _float64(path: Path) -> None:  # what the reference's script wrote
-    np.savez_compressed(path, images=np.zeros((40, 1, 16, 16)))
+def _float16(path: Path) -> None:
+    np.savez(path, images=np.zeros((40, 1, 16, 16), dtype=np.float16))
 
 
 def _out_of_range(path: Path) -> None:
@@ -167,7 +167,7 @@ PATCH_FAULTS = {
     "truncated": (_truncated, "not a readable .npz archive"),
     "flipped byte": (_flipped_byte, "Bad CRC-32"),
     "wrong shape": (_wrong_patch_shape, "shape (40, 1, 8, 8)"),
-    "float64": (_float64, "dtype float64"),
+    "float16": (_float16, "dtype float16"),
     "out of range": (_out_of_range, "values outside [0, 1]"),
     "nan": (_nan_patch, "non-finite"),
     "no images array": (_no_images, "lacks the array 'images'"),
@@ -195,6 +195,20 @@ def test_bad_patch_file_is_sampled_again_with_a_warning(root, monkeypatch, fault
     expected = expected_patches(images, 4, ni.DEFAULT_SEED, "train")
     assert np.array_equal(data.patches, expected)
     assert np.array_equal(ni.read_patches(path), expected)  # the file was replaced
+
+
+def test_the_references_float64_patch_file_is_read_and_kept(root):
+    """The reference wrote float64, compressed, drawn without a seed: the user's data, which
+    could not be cut again. It is read as float32 and left as it is."""
+    patches = np.random.default_rng(5).random((40, 1, 16, 16))
+    path = ni.patches_path("train", root)
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(path, images=patches)
+    before = path.read_bytes()
+    data = ni.NaturalImagePatches(data_root=root)
+    assert data.patches.dtype == np.float32
+    np.testing.assert_array_equal(data.patches, patches.astype(np.float32))
+    assert path.read_bytes() == before
 
 
 def test_pickled_patch_file_is_refused_without_running_it(root, tmp_path, monkeypatch):

@@ -109,6 +109,7 @@ def test_mpi3d_multi_models_show_the_example_by_default(mpi3d_data_root: Path, t
 
 
 @pytest.mark.parametrize(("experiment", "run", "message"), [
+    # IMAGES.mat damaged: refused (only a missing one is stood in for by the offline fallback).
     (NATURAL_JL1_EXPERIMENT, NATURAL_RUN,
      "the default input of a 1×16×16 model needs data: natural-image source "),
     (MPI3D_JL1_EXPERIMENT, MPI3D_RUN,
@@ -119,6 +120,8 @@ def test_missing_default_data_is_one_line_and_exit_2(experiment: str, run: str, 
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "no_data"))
+    (tmp_path / "no_data" / "naturalImages").mkdir(parents=True)
+    (tmp_path / "no_data" / "naturalImages" / "IMAGES.mat").write_bytes(b"not a MAT file")
     with pytest.raises(SystemExit) as exit_info:
         main(["jacobian-columns", str(datasets_tree / "trainedModels" / experiment / run),
               "--output", str(tmp_path / "out.png")])
@@ -127,6 +130,18 @@ def test_missing_default_data_is_one_line_and_exit_2(experiment: str, run: str, 
     assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
     assert err.endswith("; or pass --image FILE\n")
     assert not list(tmp_path.glob("out.*"))
+
+
+def test_natural_image_model_without_images_mat_shows_the_fallback_crops(
+        datasets_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """A fresh offline machine: the crops figure is drawn from the offline fallback, and says so."""
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "no_data"))
+    output = tmp_path / "crops.png"
+    assert main(["jacobian-columns", str(datasets_tree / "trainedModels" / NATURAL_JL1_EXPERIMENT
+                                         / NATURAL_RUN), "--output", str(output)]) == 0
+    assert_real_png(output)
+    assert "offline fallback" in capsys.readouterr().err
 
 
 def test_a_model_of_another_shape_needs_image(tmp_path: Path,
