@@ -13,7 +13,7 @@ import os
 import pickle
 from pathlib import Path
 
-from jlonevae_lib.architecture.vae import MODEL_TYPE, ConvVAE
+from jlonevae_lib.architecture.vae import CONV_VAE_ARG_NAMES, MODEL_TYPE, ConvVAE
 from jlonevae_lib.utils.atomic import (
     atomic_torch_save,
     atomic_write_bytes,
@@ -33,12 +33,16 @@ _PICKLE_PROTOCOL = 4
 def save_conv_vae(model: ConvVAE, folder: str | os.PathLike) -> Path:
     """Save ``model`` into ``folder`` (created if needed); returns the folder as a Path.
 
-    Each file is written atomically, ``model_type.txt`` last: a save into a fresh folder that is
-    interrupted leaves no ``model_type.txt``, and the loader refuses the folder.
+    The arguments are read from the model's attributes of the same names, as the reference
+    did, so a model with the reference's attribute surface saves too. Each file is written
+    atomically, ``model_type.txt`` last: a save into a fresh folder that is interrupted leaves
+    no ``model_type.txt``, and the loader refuses the folder.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    args = dict(model.model_args)
+    # Plain ints and lists, so the pickle holds plain data and the JSON copy can be written.
+    args = {name: list(value) if isinstance(value, list | tuple) else value
+            for name, value in ((name, getattr(model, name)) for name in CONV_VAE_ARG_NAMES)}
     atomic_torch_save(model.state_dict(), folder / STATE_DICT_FILE)
     atomic_write_bytes(folder / MODEL_ARGS_FILE, pickle.dumps(args, protocol=_PICKLE_PROTOCOL))
     atomic_write_json(folder / MODEL_ARGS_JSON_FILE, args)

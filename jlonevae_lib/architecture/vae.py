@@ -94,12 +94,24 @@ def _check_same_length(names: Sequence[str], args: dict[str, Any]) -> None:
         raise JLoneVAEError(f"ConvVAE layer lists must have the same length: {detail}")
 
 
+def _model_arg(name: str) -> property:
+    """A read-only attribute for the constructor argument ``name`` (a copy of its value)."""
+
+    def get(self: ConvVAE) -> Any:
+        value = self.model_args[name]
+        return list(value) if isinstance(value, list) else value
+
+    return property(get, doc=f"The constructor's ``{name}`` (see ``model_args``).")
+
+
 class ConvVAE(nn.Module):
     """Convolutional VAE with a Gaussian encoder and a sigmoid (Bernoulli-mean) decoder.
 
     The keyword arguments are the reference's (SPEC §1); their defaults are the reference's too
     (a 64×64×3 model). ``model.model_args`` holds them as a plain dict of ints and lists of ints,
-    exactly what :func:`~jlonevae_lib.architecture.save_model.save_conv_vae` writes. Invalid
+    exactly what :func:`~jlonevae_lib.architecture.save_model.save_conv_vae` writes; each is
+    also a read-only attribute (``model.gen_conv_layers_channels``, ...), and ``architecture``
+    is the model type, as on the reference's model. Invalid
     geometry (an encoder that shrinks the image to nothing, a decoder whose output is not
     ``im_channels`` × ``im_side_len`` × ``im_side_len``) raises :class:`JLoneVAEError`.
 
@@ -117,6 +129,18 @@ class ConvVAE(nn.Module):
 
     #: Per-layer CPU kernel choice in :meth:`decode`; see the class docstring.
     tuned_cpu_kernels: bool = True
+    #: The model type saved in ``model_type.txt`` (the reference's attribute name).
+    architecture: str = MODEL_TYPE
+
+    emb_conv_layers_channels = _model_arg("emb_conv_layers_channels")
+    emb_conv_layers_strides = _model_arg("emb_conv_layers_strides")
+    emb_conv_layers_kernel_sizes = _model_arg("emb_conv_layers_kernel_sizes")
+    emb_fc_layers_num_features = _model_arg("emb_fc_layers_num_features")
+    gen_fc_layers_num_features = _model_arg("gen_fc_layers_num_features")
+    gen_first_im_side_len = _model_arg("gen_first_im_side_len")
+    gen_conv_layers_channels = _model_arg("gen_conv_layers_channels")
+    gen_conv_layers_strides = _model_arg("gen_conv_layers_strides")
+    gen_conv_layers_kernel_sizes = _model_arg("gen_conv_layers_kernel_sizes")
 
     def __init__(
         self,
@@ -274,15 +298,28 @@ class ConvVAE(nn.Module):
                 h = h[..., :crop, :crop]
         return torch.sigmoid(h)
 
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """A posterior sample z (B, d) = mu + eps·exp(logvar/2), eps ~ N(0, I) from the global
+        torch RNG (of mu's dtype and device)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+    def noisy_decode(self, mu: torch.Tensor, logvar: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior (mu, logvar), each (B, d) -> (decode(z) (B, C, H, W), z (B, d)), z sampled
+        by :meth:`reparameterize`."""
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), z
+
     def forward(self, x: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images (B, C, H, W) -> (recon (B, C, H, W), mu (B, d), logvar (B, d), z (B, d)).
 
-        z = mu + eps·exp(logvar/2) with eps ~ N(0, I) from the global torch RNG; recon = decode(z).
+        z = mu + eps·exp(logvar/2) with eps ~ N(0, I) from the global torch RNG; recon = decode(z)
+        (:meth:`noisy_decode`).
         """
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.decode(z), mu, logvar, z
+        recon, z = self.noisy_decode(mu, logvar)
+        return recon, mu, logvar, z
 
     def noiseless_autoencode(self, x: torch.Tensor
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

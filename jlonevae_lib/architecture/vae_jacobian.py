@@ -32,14 +32,29 @@ def compute_generator_jacobian_optimized(model: ConvVAE, embedding: torch.Tensor
     return jacobian_columns_fd(model.decode, z, epsilon=epsilon_scale)
 
 
+def compute_generator_jacobian_image_optimized(model: ConvVAE, embedding: torch.Tensor,
+                                               epsilon_scale: float = 0.001,
+                                               device: Device = "cpu") -> torch.Tensor:
+    """:func:`compute_generator_jacobian_optimized` summed over colour channels: a tensor
+    (d, B, 1, H, W), as the reference's function of this name returned."""
+    columns = compute_generator_jacobian_optimized(model, embedding, epsilon_scale, device)
+    return columns.sum(dim=2, keepdim=True)
+
+
 def compute_generator_jacobian_analytic(model: ConvVAE, embedding: torch.Tensor,
                                         im_channels: int = 3, im_side_len: int = 64,
-                                        device: Device = "cpu") -> np.ndarray:
+                                        device: Device = "cpu",
+                                        jac_batch_size: int = 128) -> np.ndarray:
     """Exact decoder Jacobian at ``embedding`` (B, d), usually B = 1: numpy (d, B, C, H, W).
 
     ``im_channels`` and ``im_side_len`` are the reference's way of stating the image shape;
-    they must match the model's output (a clear error otherwise).
+    they must match the model's output (a clear error otherwise). ``jac_batch_size`` sized the
+    reference's backward passes (output pixels per pass); here the Jacobian comes from d
+    forward-mode products computed together, so it only has to be a positive integer.
     """
+    if isinstance(jac_batch_size, bool) or not isinstance(jac_batch_size, int) \
+            or jac_batch_size < 1:
+        raise JLoneVAEError(f"jac_batch_size must be a positive integer, got {jac_batch_size!r}")
     z = embedding.detach().to(device)
     with torch.no_grad():
         columns = jacobian_columns_exact(model.decode, z)

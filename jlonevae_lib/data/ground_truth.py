@@ -130,10 +130,13 @@ _REGISTERED_ON_IMPORT = {
     "mpi3d_real": "jlonevae_lib.data.mpi3d",
     "mpi3dMulti": "jlonevae_lib.data.mpi3d",
 }
+#: Other names of registered datasets, accepted wherever a dataset name is: the reference's
+#: MPI3D script exported ``AICROWD_DATASET_NAME=mpi3d_multi_real`` for ``mpi3dMulti``.
+DATASET_ALIASES = {"mpi3d_multi_real": "mpi3dMulti"}
 
 
 def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetFactory:
-    if name in _REGISTRY:
+    if name in _REGISTRY or name in DATASET_ALIASES:
         raise ValueError(f"dataset name {name!r} is already registered")
     _REGISTRY[name] = factory
     if not has_factors:
@@ -152,8 +155,13 @@ def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFacto
 
 
 def available_datasets() -> list[str]:
-    """Registered dataset names, sorted."""
-    return sorted(set(_REGISTRY) | set(_REGISTERED_ON_IMPORT))
+    """Registered dataset names and their aliases, sorted."""
+    return sorted(set(_REGISTRY) | set(_REGISTERED_ON_IMPORT) | set(DATASET_ALIASES))
+
+
+def canonical_dataset_name(name: str) -> str:
+    """The registered name behind ``name``: itself, or the dataset an alias stands for."""
+    return DATASET_ALIASES.get(name, name)
 
 
 def _import_registering_module(name: str) -> None:
@@ -162,6 +170,7 @@ def _import_registering_module(name: str) -> None:
 
 
 def _factory(name: str) -> Callable[..., TrainingData]:
+    name = canonical_dataset_name(name)
     _import_registering_module(name)
     try:
         return _REGISTRY[name]
@@ -172,13 +181,38 @@ def _factory(name: str) -> Callable[..., TrainingData]:
 
 def lacks_ground_truth_factors(name: str) -> bool:
     """True if ``name`` is registered as training data without factors (unknown names: False)."""
+    name = canonical_dataset_name(name)
     _import_registering_module(name)
     return name in _WITHOUT_FACTORS
 
 
-def get_named_ground_truth_data(name: str, **kwargs) -> TrainingData:
+def gin_dataset_name() -> str:
+    """The dataset named by gin's ``dataset.name`` binding (disentanglement_lib's convention).
+
+    Raises :class:`JLoneVAEError` when it is not bound.
+    """
+    import gin
+
+    # Parsing a binding of dataset.name needs the ``dataset`` configurable registered (the
+    # evaluation layer's configurables do that); without one, the query fails like an unbound
+    # name. Importing it here would make the data layer depend on the evaluation layer.
+    try:
+        name = gin.query_parameter("dataset.name")
+    except ValueError:
+        name = None
+    if not isinstance(name, str):
+        raise JLoneVAEError(
+            "no dataset name given and gin's dataset.name is not bound; pass a name, or parse "
+            "a dataset config first (e.g. jlonevae_lib/config/dataset_configs/threeDots.gin)")
+    return name
+
+
+def get_named_ground_truth_data(name: str | None = None, **kwargs) -> TrainingData:
     """Build the dataset registered as ``name`` (keyword arguments go to its constructor).
 
-    The result is a :class:`GroundTruthData` unless :func:`lacks_ground_truth_factors` says so.
+    Without ``name``, gin's ``dataset.name`` binding picks it, as in disentanglement_lib (see
+    :func:`gin_dataset_name`). Aliases (:data:`DATASET_ALIASES`) build the dataset they stand
+    for. The result is a :class:`GroundTruthData` unless :func:`lacks_ground_truth_factors`
+    says so.
     """
-    return _factory(name)(**kwargs)
+    return _factory(gin_dataset_name() if name is None else name)(**kwargs)

@@ -3,14 +3,15 @@
 Usage::
 
     jlonevae-evaluate RUN [RUN ...] [--metrics NAME_OR_GIN ...] [--dataset NAME] [--seed N]
-                      [--overwrite] [--device auto|cpu|cuda] [--representation KIND]
-                      [--skip-unfinished] [--only-dataset NAME]
+                      [--dataset-config FILE.gin] [--overwrite] [--device auto|cpu|cuda]
+                      [--representation KIND] [--skip-unfinished] [--only-dataset NAME]
 
 A metric is a name from ``jlonevae_lib/config/metrics_configs/`` (``mig``,
 ``modularity_explicitness``, ``local_mig_0_1`` … ``local_modularity_1_0``, ``small_local_mig``,
 ``small_local_modularity``), a group (``paper``: the paper's 12 metrics; ``small``: the small
 example's four), or the path of a .gin file (metric name = file stem). Each metric is parsed
-together with the dataset config ``jlonevae_lib/config/dataset_configs/<dataset>.gin``; a
+together with the dataset config ``jlonevae_lib/config/dataset_configs/<dataset>.gin``, or the
+user's own with ``--dataset-config FILE.gin`` (its ``dataset.name`` picks the dataset); a
 relative ``include`` resolves next to the including file, then in those folders.
 
 Per run and metric the results go to ``<run>/metrics/<metric>/results/``: ``aggregate/
@@ -38,7 +39,11 @@ from typing import Any
 import gin
 
 from jlonevae_lib.data import GroundTruthData, get_named_ground_truth_data
-from jlonevae_lib.data.ground_truth import lacks_ground_truth_factors
+from jlonevae_lib.data.ground_truth import (
+    available_datasets,
+    canonical_dataset_name,
+    lacks_ground_truth_factors,
+)
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
@@ -135,21 +140,45 @@ def _trained_dataset(run: Path) -> str | None:
 
 
 def evaluation_dataset(run: Path, override: str | None) -> str:
-    """The dataset a run is evaluated on: ``override`` or the run's training dataset."""
+    """The dataset a run is evaluated on: ``override`` or the run's training dataset (an alias
+    is replaced by the registered name)."""
     name = override or _trained_dataset(run)
     if name is None:
         raise JLoneVAEError(f"cannot tell which dataset {run} was trained on (no 'dataset' in "
                             f"{run / RUN_CONFIG_FILE}); pass --dataset")
+    name = canonical_dataset_name(name)
     return EVALUATION_DATASET.get(name, name)
 
 
 def dataset_config(name: str) -> Path:
-    path = DATASET_CONFIG_DIR / f"{name}.gin"
+    """The shipped dataset config of dataset ``name`` (or of the dataset an alias stands for)."""
+    path = DATASET_CONFIG_DIR / f"{canonical_dataset_name(name)}.gin"
     if not path.is_file():
         known = sorted(p.stem for p in DATASET_CONFIG_DIR.glob("*.gin"))
         raise JLoneVAEError(f"no dataset config for '{name}' (expected {path}); known: "
                             f"{', '.join(known)}")
     return path
+
+
+def user_dataset_config(path: str | Path) -> tuple[Path, str]:
+    """A user's dataset .gin file (used instead of the shipped one): (its resolved path, the
+    registered name of the dataset its ``dataset.name`` binds)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JLoneVAEError(f"dataset config {path} does not exist")
+    path = path.resolve()
+    with gin_config([path]):
+        try:
+            name = gin.query_parameter("dataset.name")
+        except ValueError:
+            name = None
+    if not isinstance(name, str):
+        raise JLoneVAEError(f"dataset config {path} does not set dataset.name; add a line "
+                            'dataset.name = "<dataset>"')
+    if name not in available_datasets():
+        raise JLoneVAEError(f"dataset config {path} names the unknown dataset {name!r}; known "
+                            f"datasets: {', '.join(available_datasets())}")
+    return path, canonical_dataset_name(name)
 
 
 def results_dir(run: Path, metric: str) -> Path:
@@ -182,7 +211,9 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
     search_path = gin.config._LOCATION_PREFIXES
     saved = list(search_path)
     folders = list(dict.fromkeys(str(Path(f).parent) for f in files))
-    search_path[:] = [*folders, "", str(METRICS_CONFIG_DIR), str(DATASET_CONFIG_DIR)]
+    # Each folder once: gin lists the whole path in its error for an include found nowhere.
+    search_path[:] = dict.fromkeys([*folders, "", str(METRICS_CONFIG_DIR),
+                                    str(DATASET_CONFIG_DIR)])
     misses = _GinPathMisses()
     logging.getLogger().addFilter(misses)
     gin.clear_config()
@@ -190,7 +221,10 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
         try:
             gin.parse_config_files_and_bindings(files, list(bindings), finalize_config=False)
         except (OSError, ValueError, KeyError, SyntaxError) as err:
-            raise JLoneVAEError(f"cannot parse gin config {', '.join(files)}: {err}") from None
+            # gin adds the offending file and line on lines of their own: one line here.
+            reason = " ".join(line.strip() for line in str(err).splitlines())
+            raise JLoneVAEError(f"cannot parse gin config {', '.join(files)}: {reason}"
+                                ) from None
         yield
     finally:
         gin.clear_config()
@@ -241,19 +275,26 @@ def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
 
 def write_results(run: Path, metric: str, results: dict[str, Any], operative_config: str,
                   config: dict[str, str], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Write one metric's result files (the aggregate last); returns the aggregate dict.
+    """Write one metric's result files into :func:`results_dir`; see :func:`write_results_to`."""
+    return write_results_to(results_dir(run, metric), results, operative_config, config, earlier)
+
+
+def write_results_to(folder: Path, results: dict[str, Any], operative_config: str,
+                     config: dict[str, str], earlier: dict[str, dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """Write one metric's result files under ``folder`` (the aggregate last); returns the
+    aggregate dict.
 
     ``operative_config`` is the gin text saved as ``gin/evaluation.gin``, ``config`` its
     bindings (:func:`gin_dict`), ``earlier`` the earlier steps' results by step name.
     """
-    folder = results_dir(run, metric)
     atomic_write_text(folder / "gin" / f"{STEP_NAME}.gin", operative_config)
     steps = {**earlier, f"{STEP_NAME}_config": config, f"{STEP_NAME}_results": results}
     for step, content in steps.items():
         atomic_write_json(folder / "json" / f"{step}.json", content)
     aggregate = {f"{step}.{key}": value
                  for step, content in steps.items() for key, value in content.items()}
-    atomic_write_json(aggregate_path(run, metric), aggregate)
+    atomic_write_json(folder / "aggregate" / f"{STEP_NAME}.json", aggregate)
     return aggregate
 
 
@@ -279,6 +320,10 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
     """Check every input and decide what to compute; raises before anything is written."""
     from jlonevae_lib.evaluate.representation import REPRESENTATION_DIR, find_representation
 
+    custom_config = (user_dataset_config(args.dataset_config)
+                     if args.dataset_config is not None else None)
+    only_dataset = (canonical_dataset_name(args.only_dataset)
+                    if args.only_dataset is not None else None)
     plans = []
     for name in runs:
         run = Path(name)
@@ -290,8 +335,9 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
                 continue
             raise JLoneVAEError(f"{run} has not finished training (no {DONE_MARKER} marker); "
                                 "wait for it, or pass --skip-unfinished")
-        dataset = evaluation_dataset(run, args.dataset)
-        if args.only_dataset is not None and dataset != args.only_dataset:
+        # With --dataset-config, its dataset.name decides, whatever the run was trained on.
+        config_path, dataset = custom_config or (None, evaluation_dataset(run, args.dataset))
+        if only_dataset is not None and dataset != only_dataset:
             print(f"skipping {run}: evaluated on {dataset}, not {args.only_dataset}")
             continue
         if lacks_ground_truth_factors(dataset):
@@ -299,7 +345,7 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
                                 "ground-truth factors, which the disentanglement metrics need; "
                                 "pass --dataset NAME of one with factors, or skip such runs with "
                                 "--only-dataset NAME")
-        plan = RunPlan(run=run, dataset_config=dataset_config(dataset),
+        plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset),
                        representation=find_representation(run, args.representation),
                        representation_dir=run / REPRESENTATION_DIR)
         for metric in metrics:
@@ -343,8 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metrics", nargs="+", default=["paper"], metavar="METRIC",
                         help="metric names, groups (paper, small) or .gin files "
                              "(default: paper)")
-    parser.add_argument("--dataset", default=None,
-                        help="dataset to evaluate on (default: the run's training dataset)")
+    datasets = parser.add_mutually_exclusive_group()
+    datasets.add_argument("--dataset", default=None,
+                          help="dataset to evaluate on (default: the run's training dataset)")
+    datasets.add_argument("--dataset-config", default=None, metavar="FILE.gin",
+                          help="your own dataset config (e.g. another denylist) instead of the "
+                               "shipped one; its dataset.name picks the dataset")
     parser.add_argument("--seed", type=int, default=None,
                         help="evaluation seed (default: the config's, 0 for the shipped ones)")
     parser.add_argument("--overwrite", action="store_true",

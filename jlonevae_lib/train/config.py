@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS
+from jlonevae_lib.data.ground_truth import canonical_dataset_name
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 # The reference counts training length in "epochs" of 5,000 batches.
@@ -61,6 +62,8 @@ class TrainConfig:
     data_source: str | None = None
 
     def __post_init__(self) -> None:
+        # An alias (the reference's mpi3d_multi_real) is the same run as its dataset's name.
+        self.dataset = canonical_dataset_name(self.dataset)
         self.validate()
 
     def validate(self) -> None:

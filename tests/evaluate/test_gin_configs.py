@@ -119,9 +119,14 @@ def test_bad_config_is_a_user_error(tmp_path):
         with evaluation.gin_config([tmp_path / "bad.gin"]):
             pass
     (tmp_path / "missing_include.gin").write_text("include 'nowhere.gin'\n")
-    with pytest.raises(JLoneVAEError, match="nowhere.gin"):
-        with evaluation.gin_config([tmp_path / "missing_include.gin"]):
+    with pytest.raises(JLoneVAEError, match="nowhere.gin") as raised:
+        # The shipped dataset folder is searched anyway: it is listed once all the same.
+        with evaluation.gin_config([tmp_path / "missing_include.gin",
+                                    evaluation.DATASET_CONFIG_DIR / "threeDots.gin"]):
             pass
+    message = str(raised.value)
+    assert "\n" not in message and 'line 1' in message
+    assert message.count(str(evaluation.DATASET_CONFIG_DIR)) == 2  # the file, then the path
 
 
 PAPER_LOCALITIES = {"0_1": "0.1", "0_2": "0.2", "0_3": "0.3", "0_6": "0.6", "1_0": "1.0"}

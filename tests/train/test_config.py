@@ -64,3 +64,11 @@ def test_same_run_ignores_where_and_how_often():
     b = TrainConfig(device="cuda", output_dir="b", checkpoint_every=99)
     assert a.same_run_as(b)
     assert not a.same_run_as(TrainConfig(seed=2))
+
+
+def test_a_dataset_alias_is_recorded_as_its_dataset():
+    """The reference's MPI3D script names the dataset mpi3d_multi_real: the same run as
+    mpi3dMulti, in the same folder."""
+    alias = TrainConfig(dataset="mpi3d_multi_real", architecture="defaultConv")
+    assert alias.dataset == "mpi3dMulti"
+    assert alias.same_run_as(TrainConfig(dataset="mpi3dMulti", architecture="defaultConv"))
