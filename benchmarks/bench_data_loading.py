@@ -4,7 +4,7 @@ of a training step.
     python benchmarks/bench_data_loading.py            # 500,000-image cache (built if missing)
     python benchmarks/bench_data_loading.py --quick    # a 2,000-image cache in a temp folder (CI)
 
-Two training datasets of three-dots (SPEC §7.1):
+Two training datasets of three-dots (docs/formats.md):
 
 - ``threeDotsCache``: batches drawn uniformly with replacement from the cache. Ours holds uint8
   grey levels (1 byte/pixel) and converts the drawn batch to float32; the reference held the

@@ -103,13 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tune_glibc_malloc()
     from jlonevae_lib.evaluate import evaluation
+    from jlonevae_lib.runs.metric_table import PAPER_METRICS
 
     with tempfile.TemporaryDirectory() as root:
         root_path = Path(root)
         run = (copy_run(args.run, root_path / "run") if args.run is not None
                else make_random_run(root_path / "run", args.seed))
-        metrics = (quick_configs(root_path, evaluation.PAPER_METRICS) if args.quick
-                   else list(evaluation.PAPER_METRICS))
+        metrics = (quick_configs(root_path, PAPER_METRICS) if args.quick
+                   else list(PAPER_METRICS))
         render, encode = stage_rates(run, 500 if args.quick else 10_000, args.device)
         start = time.perf_counter()
         evaluation.main([str(run), "--metrics", *metrics, "--device", args.device])

@@ -1,7 +1,7 @@
 """One JL1-VAE optimiser step: ours vs a re-statement of the reference (seed) implementation.
 
 A step is forward + BCE/KL loss (+ γ·Jacobian penalty) + backward + Adam, on defaultConv
-64×64×1, d = 10, batch 64, random images in [0, 1] (SPEC §3-§4). Variants:
+64×64×1, d = 10, batch 64, random images in [0, 1] (docs/method.md). Variants:
 
   (a) seed      the reference's algorithm, restated here: ConvTranspose2d without padding,
                 then a crop (ZeroPad2d with negative padding), FD Jacobian on (d+1)·B rows,
@@ -64,7 +64,8 @@ from jlonevae_lib.architecture.jacobian import (  # noqa: E402
     jacobian_penalty_backward,
 )
 from jlonevae_lib.architecture.vae import ConvVAE, conv_vae_args  # noqa: E402
-from jlonevae_lib.train.trainer import build_adam, penalty_chunk_size  # noqa: E402
+from jlonevae_lib.train.objectives.jacobian_vae import penalty_chunk_size  # noqa: E402
+from jlonevae_lib.train.trainer import build_adam  # noqa: E402
 
 BETA = 4.0
 GAMMA = 0.1
@@ -162,7 +163,7 @@ def seed_jacobian_loss(model: SeedConvVAE, z: torch.Tensor) -> torch.Tensor:
 
 
 def vae_loss(recon, x, mu, logvar) -> torch.Tensor:
-    """NLL + β·KL of SPEC §3 (the same code for every variant)."""
+    """NLL + β·KL of docs/method.md, The loss (the same code for every variant)."""
     batch_size = x.shape[0]
     nll = F.binary_cross_entropy(recon, x, reduction="sum") / batch_size
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / batch_size

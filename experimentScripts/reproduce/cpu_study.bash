@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's headline result at CPU scale (SPEC §5, §12): β-VAE (γ = 0) vs JL1-VAE (γ = 0.1),
+# The paper's headline result at CPU scale (docs/method.md): β-VAE (γ = 0) vs JL1-VAE (γ = 0.1),
 # β = 4, seeds 1-5 each, 8,000 batches of 64 on the 20,000-image three-dots cache, lr 1e-3,
 # β and γ annealed over the first third (2,667 batches = 8,000 / 3, rounded), the Jacobian
 # penalty on a random sub-batch of 16. Then the paper's 12 metrics (global MIG and modularity,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The paper's three-dots sweep (SPEC §4): β = 4, γ ∈ {0, 0.1, 0.05, 0.2, 0.4}, seeds 11–20,
+# The paper's three-dots sweep: β = 4, γ ∈ {0, 0.1, 0.05, 0.2, 0.4}, seeds 11–20,
 # 300,000 batches (60 epochs) on the 500,000-image cache. Re-running skips finished runs and
 # resumes interrupted ones. Extra flags are passed through (e.g. --device cuda:1).
+# Settings: docs/method.md, Experiments of the paper.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -d .venv/bin ] && PATH="$PWD/.venv/bin:$PATH"

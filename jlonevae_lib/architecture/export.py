@@ -1,4 +1,4 @@
-"""TorchScript export of the mean encoder for disentanglement_lib-style evaluation (SPEC §6).
+"""TorchScript export of the mean encoder for disentanglement_lib-style evaluation.
 
 Layout ("AIcrowd layout"): ``<run>/representation/pytorch_model.pt`` is a traced module mapping
 float images (N, C, H, W) in [0, 1] to the posterior mean (N, d), and
@@ -16,12 +16,9 @@ import torch
 from torch import nn
 
 from jlonevae_lib.architecture.vae import ConvVAE
+from jlonevae_lib.runs.layout import RESULTS_DIR, representation_dir, torchscript_path
 from jlonevae_lib.utils.atomic import atomic_torch_save
 from jlonevae_lib.utils.errors import DataFileError, short_reason
-
-REPRESENTATION_DIR = "representation"
-TORCHSCRIPT_FILE = "pytorch_model.pt"
-RESULTS_DIR = "results"
 
 
 class MeanEncoder(nn.Module):
@@ -41,12 +38,11 @@ def export_torchscript(model: ConvVAE, run_folder: str | os.PathLike) -> Path:
 
     A CPU copy is traced, so the file loads on any machine and ``model`` is left untouched.
     """
-    representation = Path(run_folder) / REPRESENTATION_DIR
-    (representation / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    (representation_dir(Path(run_folder)) / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     encoder = MeanEncoder(copy.deepcopy(model).cpu()).eval()
     # A constant example: tracing must not consume the caller's random-number stream.
     example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5)
-    path = representation / TORCHSCRIPT_FILE
+    path = torchscript_path(Path(run_folder))
     # torch 2.13 deprecates torch.jit, but disentanglement_lib's PyTorch evaluation path (the
     # format this file promises) loads TorchScript: we use it knowingly and keep logs clean.
     with warnings.catch_warnings():

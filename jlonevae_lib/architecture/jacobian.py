@@ -1,4 +1,4 @@
-"""The decoder Jacobian and the penalties built on it (SPEC §2). Pure tensor math.
+"""The decoder Jacobian and the penalties built on it (docs/method.md). Pure tensor math.
 
 J[k, b] = ∂ decode(z_b) / ∂ z_k: one column per latent dimension, shape (d, B, C, H, W).
 
@@ -162,13 +162,13 @@ def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
 
     The penalty is a sum over latents, so chunk c of n_c of the n rows contributes
     ``penalty(chunk) · n_c / n``; each chunk's graph is freed before the next is built, so
-    the (d+1)·n decoded images are never all held for backward at once: at defaultConv, batch
-    64, chunks of 8 need ~0.45 GB less and the penalty's forward + backward is ~5% faster on
-    the 2-core CPU. Against one ``backward`` of :func:`jacobian_penalty` the float32 results
-    change by rounding only: sums run in another order, and kernels may round differently for
-    another number of rows, which forward differences amplify by 1/ε (defaultConv: penalty
-    ~1e-7 relative, weight gradient ~0.5%, while float32 and float64 FD gradients differ by
-    ~25%). chunk_size None or >= n: one chunk, the same numbers as :func:`jacobian_penalty`.
+    the (d+1)·n decoded images are never all held for backward at once: less peak memory, at no
+    cost in speed (figures in benchmarks/README.md). Against one ``backward`` of
+    :func:`jacobian_penalty` the float32 results change by rounding only: sums run in another
+    order, and kernels may round differently for another number of rows, which forward
+    differences amplify by 1/ε (defaultConv: penalty ~1e-7 relative, weight gradient ~0.5%,
+    while float32 and float64 FD gradients differ by ~25%). chunk_size None or >= n: one
+    chunk, the same numbers as :func:`jacobian_penalty`.
     """
     if z.requires_grad:
         raise JLoneVAEError("jacobian_penalty_backward needs z detached from the encoder")

@@ -1,4 +1,4 @@
-"""Loading a saved ``ConvVAE`` folder (SPEC §6) without running code from it.
+"""Loading a saved ``ConvVAE`` folder (docs/formats.md) without running code from it.
 
 The reference loaded ``model_args.p`` with ``pickle.load`` and the state dict with a plain
 ``torch.load``; both run arbitrary code from a hostile file. Here the arguments go through a

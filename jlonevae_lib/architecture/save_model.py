@@ -1,4 +1,4 @@
-"""Writing a ``ConvVAE`` in the reference's saved-model format (SPEC §6).
+"""Writing a ``ConvVAE`` in the reference's saved-model format (docs/formats.md).
 
 A model folder holds ``model_type.txt`` ("conv_vae"), ``model_args.p`` (a pickle of the 12
 constructor kwargs), ``model_state_dict.pt`` (``torch.save`` of the state dict) and, new here,

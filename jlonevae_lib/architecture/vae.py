@@ -1,4 +1,4 @@
-"""The convolutional VAE of the paper (SPEC §1) and its named presets.
+"""The convolutional VAE of the paper (docs/method.md) and its named presets.
 
 Images are float tensors (B, C, H, W) in [0, 1] with H = W = ``im_side_len``; latents are
 (B, d) with d = ``latent_dim``.
@@ -10,9 +10,8 @@ top/left and the rest from bottom/right. Cropping p rows from both sides of a tr
 convolution's output is exactly what its ``padding=p`` argument computes, without producing the
 rows first, so we pass padding = floor(excess/2) and slice off the one remaining bottom/right row
 and column only when the excess is odd. Outputs are identical to crop-after (a test checks it),
-the FD Jacobian training step of defaultConv at batch 64 is 1.2-1.3x faster on a 2-core CPU
-(benchmarks/bench_training_step.py), and padding has no parameters, so the state dict is
-unchanged.
+the FD Jacobian step is faster since the discarded rows are never computed (benchmarks/README.md),
+and padding has no parameters, so the state dict is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from jlonevae_lib.architecture.registry import register_architecture
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 MODEL_TYPE = "conv_vae"
@@ -107,7 +107,7 @@ def _model_arg(name: str) -> property:
 class ConvVAE(nn.Module):
     """Convolutional VAE with a Gaussian encoder and a sigmoid (Bernoulli-mean) decoder.
 
-    The keyword arguments are the reference's (SPEC §1); their defaults are the reference's too
+    The keyword arguments are the reference's; their defaults are the reference's too
     (a 64×64×3 model). ``model.model_args`` holds them as a plain dict of ints and lists of ints,
     exactly what :func:`~jlonevae_lib.architecture.save_model.save_conv_vae` writes; each is
     also a read-only attribute (``model.gen_conv_layers_channels``, ...), and ``architecture``
@@ -117,14 +117,13 @@ class ConvVAE(nn.Module):
 
     ``tuned_cpu_kernels`` (default True) runs the FORWARD pass of decoder transposed
     convolutions with a single output channel (the last layer of every grey-scale preset)
-    without oneDNN on the CPU: oneDNN's forward kernel for one output channel is ~3x slower
-    than PyTorch's own (GEMM + col2im) on the 2-core development CPU, where that layer's forward
-    and backward took ~30% of the FD penalty; the switch saves ~40 ms of a ~370 ms FD step
-    (defaultConv, batch 64). The backward pass keeps oneDNN, which is the faster one there
-    (oneDNN in both directions or in neither is slower). The two kernels sum in different
-    orders, so images differ by float32 rounding (≤ 1 ulp, ~6e-8); set it to False for oneDNN
-    everywhere. It has no effect on other devices; tests/architecture/test_cpu_kernels.py
-    compares the two paths.
+    without oneDNN on the CPU: for one output channel oneDNN's forward kernel is slower than
+    PyTorch's own (GEMM + col2im), and that layer is a large part of the FD penalty's work on
+    (d+1)·B images. The backward pass keeps oneDNN, which is the faster one there (oneDNN in
+    both directions or in neither is slower; figures in benchmarks/README.md). The two kernels
+    sum in different orders, so images differ by float32 rounding (≤ 1 ulp, ~6e-8); set it to
+    False for oneDNN everywhere. It has no effect on other devices;
+    tests/architecture/test_cpu_kernels.py compares the two paths.
     """
 
     #: Per-layer CPU kernel choice in :meth:`decode`; see the class docstring.
@@ -388,3 +387,15 @@ def conv_vae_args(preset: str, im_channels: int = 1, latent_dim: int = 10) -> di
 def build_conv_vae(preset: str, im_channels: int = 1, latent_dim: int = 10) -> ConvVAE:
     """A freshly initialised ``ConvVAE`` of a named preset (uses the global torch RNG)."""
     return ConvVAE(**conv_vae_args(preset, im_channels, latent_dim))
+
+
+@register_architecture("defaultConv")
+def default_conv(im_channels: int, latent_dim: int) -> ConvVAE:
+    """The 64×64 ``ConvVAE`` of the three-dots and MPI3D experiments."""
+    return build_conv_vae("defaultConv", im_channels, latent_dim)
+
+
+@register_architecture("tiny16")
+def tiny16(im_channels: int, latent_dim: int) -> ConvVAE:
+    """The 16×16 ``ConvVAE`` of the natural-image patches."""
+    return build_conv_vae("tiny16", im_channels, latent_dim)

@@ -14,7 +14,7 @@ Generation: the factors are ``ThreeDots().sample_factors(N, RandomState(CACHE_SE
 ``trainingCache<N>.npz``), rendered in chunks by :func:`render_three_dots_levels`, written
 atomically. The images stay uint8 in memory (500,000 × 4 KiB ≈ 2.0 GB); only a sampled batch is
 converted to float32. The CLI (:func:`prepare_training_cache`) streams each rendered chunk to
-the file instead, so building a cache there needs ~0.2 GB whatever its size.
+the file instead, so building a cache there needs one chunk's memory whatever its size.
 
 Validation on every load: the archive must open and pass zip's CRC checks, hold the three arrays
 with the expected shapes and dtypes, have N images, factors in range, levels ≤ scale, and a
@@ -23,19 +23,10 @@ A cache at our own location must also hold exactly the seeded factors. A bad fil
 location is rebuilt with a warning; a bad file the user named explicitly is refused with
 :class:`DataFileError`.
 
-Measured on the shared 2-core development machine (numpy 2.4, load average ≈ 2–3, 2026-11):
-
-- N = 500,000: rendering 8.7–11 s, writing 7–8.5 s (2.07 GB, with fsync); loading with
-  validation 2.8–4.5 s (reading with CRC 1.2–2.6 s, the renderer's dot table 0.4–0.6 s, checks
-  and spot check ≈ 0.2 s); peak RSS 2.1–2.2 GB, the array itself. The CLI's streamed build:
-  6.8 s, peak RSS 0.20 GB (idle machine, ``/usr/bin/time -v``).
-- Drawing 500 batches of 64 random images from a 100,000-image cache: in-memory array 0.08 s
-  (after a 1.3 s load); ``.npy`` memory map 0.10 s (opens in 1 ms, page cache warm); h5py with
-  64-image chunks 22 s (45 ms per batch: every index decodes a whole chunk).
-
 Choice: an uncompressed ``.npz`` read into memory. Batches are as fast as from a memory map, the
 zip CRC and the range checks validate every byte on load, and the file keeps the reference's
-name and array names. h5py is ~300× slower per random batch. The cost: each training process
+name and array names. h5py is far slower per random batch (every index decodes a whole chunk);
+build, load and batch times are in benchmarks/README.md. The cost: each training process
 holds its own 2 GB copy, where a memory map would share the page cache between parallel runs.
 Compression (the reference used ``savez_compressed``) would save disk, not memory.
 ``benchmarks/bench_rendering.py`` re-measures building, writing and loading.
@@ -155,8 +146,7 @@ def write_training_cache(path: str | Path, num_images: int) -> None:
     """Render the seeded cache of ``num_images`` and write it to ``path``, chunk by chunk.
 
     The file is the one :func:`build_training_cache` + :func:`save_training_cache` write, but
-    only a chunk of images is ever in memory (the paper's 500,000 images: ~0.2 GB peak instead
-    of ~2.2 GB).
+    only a chunk of images is ever in memory, not the whole array.
     """
     factors = cache_factors(num_images)
     _write_cache_file(path, factors, (num_images, *IMAGE_SHAPE),

@@ -1,4 +1,4 @@
-"""MPI3D-real and MPI3D-multi (SPEC §7.2), read from a memory-mapped ``.npy``.
+"""MPI3D-real and MPI3D-multi (docs/formats.md, MPI3D), read from a memory-mapped ``.npy``.
 
 Source: ``<data root>/mpi3d_real/mpi3d_real.npz`` (``data/download_mpi3d_real.sh`` fetches it),
 array ``images``, uint8 (1,036,800, 64, 64, 3), one image per combination of 7 factors in
@@ -39,19 +39,11 @@ check the CRC by re-reading 12.7 GB at every start (or trust an unchecked file),
 zip64 local-header parser. The archive may be deleted after conversion (the ``.npy`` alone is
 used; a bad ``.npy`` then asks for a new download).
 
-Measured on the shared 2-core development machine (numpy 2.4, ext4, the other core busy with a
-training study, 2026-11), on 199 MB archives of noisy synthetic images (no 12.7 GB file here):
-
-- conversion, 4 MiB chunks: 0.47–0.74 GB/s from a stored archive (``np.savez``), 0.12–0.14
-  GB/s from a deflated one (``np.savez_compressed``; zlib-bound), fsync included; peak RSS
-  37–50 MB. 64 MiB chunks were no faster and peaked at 156–290 MB. For the full archive that
-  is roughly 20–30 s (stored) or 1.5–2 min (deflated) plus the disk's own write speed;
-- zlib's CRC-32 alone runs at 2.2 GB/s: checking the archive in place at every start would
-  cost ≥ 6 s of CPU plus re-reading 12.7 GB that the page cache cannot keep beside training;
-- a training batch of 64 mpi3d_real images from the mapped file, page cache warm: 2.5 ms
-  (cold: 64 random 12 KB disk reads);
-- mpi3dMulti: first use (map the file, read the 1,600-image run) 11 ms; tiling 64 images
-  0.35 ms (a whole training batch 1.0 ms), 1,000 images (an evaluation encode batch) 16 ms.
+Costs: the conversion runs once (zlib-bound for a deflated archive, much faster for a stored
+one); small chunks (:data:`CONVERT_CHUNK_BYTES`) convert as fast as large ones with a
+fraction of their memory. A training batch from the mapped file costs one small disk read per
+image when the page cache is cold, and tiling mpi3dMulti images is cheap next to a training
+step. Figures (measured on synthetic archives): benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -100,7 +92,7 @@ NUM_SUB_IMAGES = 4
 SUB_IMAGE_STRIDE = 2
 #: Bytes copied per step of the conversion: bounds its memory, large enough for full speed.
 CONVERT_CHUNK_BYTES = 4 * 2**20
-#: Rough conversion speed for the start message (see the module docstring).
+#: Rough conversion speed for the start message (benchmarks/README.md).
 CONVERT_BYTES_PER_SECOND = 150e6
 #: Seconds between two tries at the conversion lock while another process converts.
 LOCK_POLL_SECONDS = 1.0

@@ -42,16 +42,12 @@ there, and are sampled again from it with a warning, so real data is never silen
 by the stand-in; patches of IMAGES.mat are used even if IMAGES.mat has since been deleted.
 
 Figure crops: :func:`paper_crops` gives the paper's ten neighbouring 16×16 crops of the
-rescaled image 0 (SPEC §9; of the fallback's china.jpg when there is no IMAGES.mat), the
+rescaled image 0 (docs/method.md; of the fallback's china.jpg when there is no IMAGES.mat), the
 default input of ``jlonevae-plot jacobian-columns`` for a 16×16 model.
 
-Measured on the shared 2-core development machine (numpy 2.4, load 1.5–2.4, 2026-11) with a
-synthetic IMAGES.mat of the real shape (Gaussian values; the real file could not be fetched
-here), default sizes (110,000 patches, 113 MB of files): reading the 21 MB MAT file 0.02–0.17 s;
-rescaling and cutting the 100,000 training patches 0.05–0.36 s; writing them with fsync
-0.16–0.42 s; the whole CLI 0.6 s; loading and validating the training file 0.09–0.26 s; 1,000
-batches of 128 0.05–0.08 s. Why uncompressed: ``savez_compressed`` saved 15% of the size on
-this data, took 5.1 s to write and 0.55–0.78 s to load.
+Why uncompressed: compression saved little of the size in our measurement and made writing and
+loading many times slower; every step of sampling, loading and drawing batches is
+a small fraction of training (figures in benchmarks/README.md).
 
 ``python -m jlonevae_lib.data.natural_images`` (or ``data/sampleNatualImagePatches.py``) samples
 both files; training on ``naturalImages`` builds a missing training file by itself. The package
@@ -101,7 +97,7 @@ WHITENING_CUTOFF = 0.4
 #: ITU-R BT.601 luma weights of (R, G, B), those of Pillow's ``convert("L")``.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 DOWNLOAD_SCRIPT = "data/download_natural_image_data.sh"
-#: The paper's sequence of neighbouring crops for its Jacobian figure (SPEC §9): image 0,
+#: The paper's sequence of neighbouring crops for its Jacobian figure (docs/method.md): image 0,
 #: x = 40..49, y = 100 (x the first array axis, see :func:`neighbouring_crops`).
 PAPER_CROP_IMAGE = 0
 PAPER_CROP_XS = tuple(range(40, 50))
@@ -451,7 +447,7 @@ def neighbouring_crops(images: np.ndarray, image_index: int, xs: Sequence[int], 
 
 
 def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
-    """The paper's natural-image figure inputs (SPEC §9), float32 (10, 1, 16, 16) in [0, 1].
+    """The paper's natural-image figure inputs (docs/method.md), float32 (10, 1, 16, 16) in [0, 1].
 
     Image :data:`PAPER_CROP_IMAGE` of the validated, globally rescaled IMAGES.mat under
     ``root`` (of the fallback when there is none, see :func:`load_images_or_fallback`), crops

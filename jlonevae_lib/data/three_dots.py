@@ -15,14 +15,14 @@ slopes. Every canvas row a dot touches is then one contiguous span of columns (t
 only ever extends the filled span; the tests confirm it against OpenCV for every dot position).
 
 Here that rasterisation is reproduced in integer numpy arithmetic, vectorised over all
-``granularity²`` possible dot positions at once, into a table (built once per parameter set,
-0.4–0.5 s for the default 64²): for each position, its span per canvas row and its per-pixel
-coverage counts in a P×P patch of the image (P = 12 by default). An image is then white minus
+``granularity²`` possible dot positions at once, into a table (built once per parameter set):
+for each position, its span per canvas row and its per-pixel coverage counts in a P×P patch
+of the image (P = 12 by default). An image is then white minus
 its three dots' patches, plus the sub-pixels shared by two dots, minus those shared by all three
 (inclusion–exclusion on the spans, computed only where patches overlap). The result equals the
-OpenCV reference bit for bit (see ``tests/data/test_three_dots.py``) and is 40–70× faster: on
-the shared 2-core machine 78,000–119,000 images/s against 1,700–2,000 for the per-image OpenCV
-reference (``benchmarks/bench_rendering.py``).
+OpenCV reference bit for bit (see ``tests/data/test_three_dots.py``) and is many times faster
+than drawing one image at a time with OpenCV, since a whole chunk of images is rendered at once
+(``benchmarks/bench_rendering.py``; figures in benchmarks/README.md).
 
 Factors are ``(x0, y0, x1, y1, x2, y2)``; x is the column, y the row, (0, 0) the top-left
 corner; a dot's centre is ``factor / (granularity − 1)`` of the image side.
@@ -64,7 +64,7 @@ _CENTRE_SHIFT = 10  # cv2.circle(shift=10): centre and radius in 1/1024 canvas p
 _XY_SHIFT = 16  # OpenCV's internal fixed point: 1/65536 canvas pixels
 _XY_ONE = 1 << _XY_SHIFT
 _XY_HALF = _XY_ONE >> 1
-_MAX_GRANULARITY = 128  # all granularity² positions are tabulated: 1.8 s, 0.5 GB at 128
+_MAX_GRANULARITY = 128  # all granularity² positions are tabulated: bounds its size and build time
 
 #: Value of one grey level: OpenCV's INTER_AREA scales a block sum by this float32 reciprocal.
 LEVEL_STEP = np.float32(1.0 / SUPERSAMPLING**2)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jlonevae_lib.runs.layout import TRAINED_MODELS_DIR, model_runs
+
 #: The demo runs' ``trainedModels`` folder inside the installed package.
-DEMO_MODELS_DIR = Path(__file__).resolve().parent / "trainedModels"
+DEMO_MODELS_DIR = Path(__file__).resolve().parent / TRAINED_MODELS_DIR
 
 #: What every demo run's ``DEMO.md`` starts with, and what tools print when they fall back to
 #: the demo checkpoints.
@@ -27,4 +29,4 @@ DEMO_LABEL = f"{DEMO_KIND}, 8k batches"
 
 def demo_run_dirs() -> list[Path]:
     """The demo run folders, sorted by experiment name (β-VAE, γ = 0, first)."""
-    return sorted(path.parent for path in DEMO_MODELS_DIR.glob("*/*/representation"))
+    return model_runs(DEMO_MODELS_DIR)

@@ -28,20 +28,18 @@ from pathlib import Path
 import torch
 
 from jlonevae_lib.architecture.jacobian import jacobian_columns_exact
+from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import ConvVAE
+from jlonevae_lib.data.example_images import example_three_dots_image
 from jlonevae_lib.demo_models import DEMO_KIND, DEMO_LABEL, DEMO_MODELS_DIR
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import SCORE_LABELS
+from jlonevae_lib.runs.results import our_run_info, run_records
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.atomic import atomic_write_text
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
-from jlonevae_lib.visualize.inputs import example_three_dots_image, load_model_from
-from jlonevae_lib.visualize.results import (
-    EVALUATION_GLOB,
-    METRIC_LABELS,
-    our_run_info,
-    run_records,
-)
 
 #: The size limit of one demo run folder: small enough to keep in git.
 MAX_RUN_BYTES = 2_000_000
@@ -81,14 +79,15 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
         "",
         f"Trained in {done.get('train_seconds', float('nan')) / 60:.1f} min on "
         f"{done.get('device', '?')} (torch {done.get('torch', '?')}). Settings: see "
-        "`config.json`.",
+        f"`{layout.CONFIG_FILE}`.",
     ]
     rows = sorted((r.metric, -1.0 if r.locality is None else r.locality, r.value)
                   for r in (run_records(run_dir, run) if run is not None else []))
     if rows:
-        lines += ["", "Scores of the float32 weights (the evaluation.json files in `metrics/`):",
+        lines += ["", f"Scores of the float32 weights (the {layout.EVALUATION_FILE} files in "
+                      f"`{layout.METRICS_DIR}/`):",
                   "", "| metric | locality | score |", "|---|---|---|"]
-        lines += [f"| {METRIC_LABELS.get(metric, metric)} | "
+        lines += [f"| {SCORE_LABELS.get(metric, metric)} | "
                   f"{'global' if locality < 0 else f'{locality:g}'} | {value:.3f} |"
                   for metric, locality, value in rows]
     return "\n".join(lines) + "\n"
@@ -96,19 +95,20 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
 
 def build_demo_run(run_dir: Path, output_dir: Path) -> Path:
     """Write the demo copy of the finished run ``run_dir`` under ``output_dir``; returns it."""
-    done_path = run_dir / "DONE"
+    done_path = layout.done_path(run_dir)
     if not done_path.is_file():
-        raise JLoneVAEError(f"{run_dir} is not a finished run (no DONE); finish it first")
-    config = TrainConfig.load(run_dir / "config.json")
+        raise JLoneVAEError(f"{run_dir} is not a finished run (no {layout.DONE_FILE}); finish it "
+                            "first")
+    config = TrainConfig.load(layout.config_path(run_dir))
     done = json.loads(done_path.read_text())
-    model = load_model_from(run_dir)
+    model = load_model(layout.saved_model_dir(run_dir, done["num_batches"]), device="cpu")
     column_error = float16_column_error(model)
     target = output_dir / run_dir.parent.name / run_dir.name
     staging = target.with_name(f".{target.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
-    save_conv_vae(model.half(), staging / "representation" / f"cache_batch_no{done['num_batches']}")
+    save_conv_vae(model.half(), layout.saved_model_dir(staging, done["num_batches"]))
     # Plain copies: the staging folder as a whole is swapped in by one rename below.
-    for source in [run_dir / "config.json", done_path, *run_dir.glob(EVALUATION_GLOB)]:
+    for source in [layout.config_path(run_dir), done_path, *layout.evaluation_files(run_dir)]:
         destination = staging / source.relative_to(run_dir)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)

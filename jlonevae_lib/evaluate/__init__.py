@@ -1,4 +1,4 @@
-"""Disentanglement metrics, exact to disentanglement_lib 1.5 (SPEC §8).
+"""Disentanglement metrics, exact to disentanglement_lib 1.5 (see docs/metrics.md).
 
 - :mod:`.metrics`: pure functions of arrays (codes (d, N), factors (F, N)): histogram
   discretiser, mutual information, entropy, MIG, modularity, explicitness, local scores.
@@ -6,4 +6,5 @@
 - :mod:`.representation`: saved-model folders and TorchScript files as representation functions.
 - :mod:`.configurables`: gin configurables under the reference's names.
 - :mod:`.evaluation`: the ``jlonevae-evaluate`` CLI and the results layout.
+- :mod:`.statistics`: Welch's t-test over seeds and the rows of the t-test tables.
 """

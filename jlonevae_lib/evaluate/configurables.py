@@ -1,10 +1,11 @@
-"""gin configurables under the names the reference's .gin files use (SPEC §8).
+"""gin configurables under the names the reference's .gin files use (docs/metrics.md).
 
 ``evaluation``, ``dataset``, ``mig``, ``modularity_explicitness``, ``local_mig``,
 ``local_modularity``, ``local_sample_factors``, ``discretizer`` and ``histogram_discretizer``
 take the reference's parameters, so its metric and dataset configs parse unchanged. The metric
 functions keep disentanglement_lib's signature ``(ground_truth_data, representation_function,
-random_state, artifact_dir=None, ...)`` and return its result dicts.
+random_state, artifact_dir=None, ...)`` and return its result dicts (their names and result
+keys are declared in :mod:`jlonevae_lib.runs.metric_table`).
 
 Names are registered without a module prefix, so a bare selector such as ``discretizer`` matches
 exactly ours even in a process that also registers disentanglement_lib's configurables (under
@@ -25,6 +26,20 @@ import numpy as np
 from jlonevae_lib.data import GroundTruthData
 from jlonevae_lib.evaluate import metrics, sampling
 from jlonevae_lib.evaluate.sampling import Cluster, DrawCache, RepresentationFunction
+from jlonevae_lib.runs.metric_table import (
+    DISCRETE_MIG,
+    ELAPSED_TIME,
+    EXPLICITNESS_TEST,
+    EXPLICITNESS_TRAIN,
+    LOCAL_MIG,
+    LOCAL_MIG_SAMPLES,
+    LOCAL_MODULARITY,
+    LOCAL_MODULARITY_SAMPLES,
+    MIG,
+    MODULARITY,
+    MODULARITY_SCORE,
+    SCORES,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,7 +139,7 @@ def _mig(cluster: Cluster) -> float:
                                         metrics.discrete_entropy(cluster.factors))
 
 
-@_configurable("mig", denylist=_METRIC_DENYLIST)
+@_configurable(SCORES[MIG].configurable, denylist=_METRIC_DENYLIST)
 def compute_mig(ground_truth_data: GroundTruthData,
                 representation_function: RepresentationFunction,
                 random_state: np.random.RandomState, artifact_dir: str | None = None,
@@ -134,10 +149,10 @@ def compute_mig(ground_truth_data: GroundTruthData,
     del artifact_dir
     cluster = _draw_global(draw_cache, ground_truth_data, representation_function, num_train,
                            random_state, batch_size)
-    return {"discrete_mig": _mig(cluster)}
+    return {DISCRETE_MIG: _mig(cluster)}
 
 
-@_configurable("modularity_explicitness", denylist=_METRIC_DENYLIST)
+@_configurable(SCORES[MODULARITY].configurable, denylist=_METRIC_DENYLIST)
 def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
                                     representation_function: RepresentationFunction,
                                     random_state: np.random.RandomState,
@@ -155,12 +170,12 @@ def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
                         random_state, batch_size)
     explicitness_train, explicitness_test = metrics.explicitness_score(
         train.codes, train.factors, test.codes, test.factors)
-    return {"modularity_score": metrics.modularity_score(_mutual_info(train)),
-            "explicitness_score_train": explicitness_train,
-            "explicitness_score_test": explicitness_test}
+    return {MODULARITY_SCORE: metrics.modularity_score(_mutual_info(train)),
+            EXPLICITNESS_TRAIN: explicitness_train,
+            EXPLICITNESS_TEST: explicitness_test}
 
 
-@_configurable("local_mig", denylist=_METRIC_DENYLIST)
+@_configurable(SCORES[LOCAL_MIG].configurable, denylist=_METRIC_DENYLIST)
 def compute_local_mig(ground_truth_data: GroundTruthData,
                       representation_function: RepresentationFunction,
                       random_state: np.random.RandomState, artifact_dir: str | None = None,
@@ -173,10 +188,10 @@ def compute_local_mig(ground_truth_data: GroundTruthData,
     clusters = _draw_local(draw_cache, ground_truth_data, representation_function, num_train,
                            num_local_clusters, random_state, batch_size)
     scores = metrics.LocalScores.from_scores(_mig(cluster) for cluster in clusters)
-    return {"discrete_mig": scores.mean, "local_discrete_migs_samples": scores.per_cluster}
+    return {DISCRETE_MIG: scores.mean, LOCAL_MIG_SAMPLES: scores.per_cluster}
 
 
-@_configurable("local_modularity", denylist=_METRIC_DENYLIST)
+@_configurable(SCORES[LOCAL_MODULARITY].configurable, denylist=_METRIC_DENYLIST)
 def compute_local_modularity(ground_truth_data: GroundTruthData,
                              representation_function: RepresentationFunction,
                              random_state: np.random.RandomState,
@@ -191,8 +206,7 @@ def compute_local_modularity(ground_truth_data: GroundTruthData,
                            num_local_clusters, random_state, batch_size)
     scores = metrics.LocalScores.from_scores(
         metrics.modularity_score(_mutual_info(cluster)) for cluster in clusters)
-    return {"modularity_score": scores.mean,
-            "local_modularity_scores_samples": scores.per_cluster}
+    return {MODULARITY_SCORE: scores.mean, LOCAL_MODULARITY_SAMPLES: scores.per_cluster}
 
 
 @_configurable("dataset")
@@ -219,5 +233,5 @@ def evaluate(load_dataset: Callable[[str], GroundTruthData],
     results = evaluation_fn(data, representation_function,
                             random_state=np.random.RandomState(random_seed),
                             draw_cache=draw_cache)
-    results["elapsed_time"] = time.perf_counter() - start
+    results[ELAPSED_TIME] = time.perf_counter() - start
     return results

@@ -19,7 +19,6 @@ from typing import Any
 
 import gin
 
-from jlonevae_lib.architecture.export import TORCHSCRIPT_FILE
 from jlonevae_lib.data.ground_truth import GroundTruthData, get_named_ground_truth_data
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.evaluation import (
@@ -31,6 +30,7 @@ from jlonevae_lib.evaluate.evaluation import (
 )
 from jlonevae_lib.evaluate.representation import load_representation
 from jlonevae_lib.evaluate.sampling import DrawCache
+from jlonevae_lib.runs.layout import RESULTS_DIR, TORCHSCRIPT_FILE
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.utils_pytorch import get_dataset_name, use_cuda
 
@@ -92,7 +92,7 @@ def evaluate(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
         raise JLoneVAEError(f"evaluating {model_path}: {err}") from None
     operative = gin.operative_config_str()
     if overwrite:
-        shutil.rmtree(output_dir / "results", ignore_errors=True)
-    write_results_to(output_dir / "results", results, operative,
+        shutil.rmtree(output_dir / RESULTS_DIR, ignore_errors=True)
+    write_results_to(output_dir / RESULTS_DIR, results, operative,
                      gin_dict(gin.operative_config_str(max_line_length=10_000)),
                      previous_results(model_dir))

@@ -46,6 +46,13 @@ from jlonevae_lib.data.ground_truth import (
 )
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    ELAPSED_TIME,
+    METRIC_GROUPS,
+    METRICS,
+    SUMMARY_RESULT_KEYS,
+)
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.cli import ArgumentParser
@@ -57,23 +64,10 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
 DATASET_CONFIG_DIR = CONFIG_DIR / "dataset_configs"
 
-#: The paper's 12 metrics, ordered so that metrics sharing a draw are evaluated together.
-PAPER_METRICS = ("mig", "modularity_explicitness") + tuple(
-    f"local_{metric}_{locality}" for locality in ("0_1", "0_2", "0_3", "0_6", "1_0")
-    for metric in ("mig", "modularity"))
-#: The small example's metrics (the reference's smallEvaluation.py).
-SMALL_METRICS = ("mig", "small_local_mig", "modularity_explicitness", "small_local_modularity")
-METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS}
-
 #: Training datasets evaluated on another dataset: the three-dots caches only store training
 #: images; evaluation renders fresh images from chosen factors.
 EVALUATION_DATASET = {"threeDotsCache": "threeDots", "threeDotsCacheSmall": "threeDots"}
 
-DONE_MARKER = "DONE"
-RUN_CONFIG_FILE = "config.json"
-STEP_NAME = "evaluation"
-#: Result keys shown in the summary table, in this order.
-SUMMARY_KEYS = ("discrete_mig", "modularity_score", "explicitness_score_test")
 
 
 @dataclass(frozen=True)
@@ -98,9 +92,8 @@ class RunPlan:
 
 
 def available_metrics() -> list[str]:
-    """Metric names shipped in ``metrics_configs`` (``*_base.gin`` files are only included)."""
-    return sorted(path.stem for path in METRICS_CONFIG_DIR.glob("*.gin")
-                  if not path.stem.endswith("_base"))
+    """The shipped metrics' names (:data:`~jlonevae_lib.runs.metric_table.METRICS`), sorted."""
+    return sorted(METRICS)
 
 
 def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
@@ -118,17 +111,16 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
         else:
             names = [spec]
         for name in names:
-            path = METRICS_CONFIG_DIR / f"{name}.gin"
-            if name.endswith("_base") or not path.is_file():
+            if name not in METRICS:
                 raise JLoneVAEError(
                     f"unknown metric '{name}'; use a .gin file or one of: "
                     f"{', '.join(list(METRIC_GROUPS) + available_metrics())}")
-            metrics.setdefault(name, Metric(name, path))
+            metrics.setdefault(name, Metric(name, METRICS_CONFIG_DIR / METRICS[name].gin_file))
     return list(metrics.values())
 
 
 def _trained_dataset(run: Path) -> str | None:
-    path = run / RUN_CONFIG_FILE
+    path = layout.config_path(run)
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -145,7 +137,7 @@ def evaluation_dataset(run: Path, override: str | None) -> str:
     name = override or _trained_dataset(run)
     if name is None:
         raise JLoneVAEError(f"cannot tell which dataset {run} was trained on (no 'dataset' in "
-                            f"{run / RUN_CONFIG_FILE}); pass --dataset")
+                            f"{layout.config_path(run)}); pass --dataset")
     name = canonical_dataset_name(name)
     return EVALUATION_DATASET.get(name, name)
 
@@ -179,14 +171,6 @@ def user_dataset_config(path: str | Path) -> tuple[Path, str]:
         raise JLoneVAEError(f"dataset config {path} names the unknown dataset {name!r}; known "
                             f"datasets: {', '.join(available_datasets())}")
     return path, canonical_dataset_name(name)
-
-
-def results_dir(run: Path, metric: str) -> Path:
-    return run / "metrics" / metric / "results"
-
-
-def aggregate_path(run: Path, metric: str) -> Path:
-    return results_dir(run, metric) / "aggregate" / f"{STEP_NAME}.json"
 
 
 class _GinPathMisses(logging.Filter):
@@ -263,7 +247,7 @@ def gin_dict(operative_config: str) -> dict[str, str]:
 def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
     """Earlier steps' result dicts (``<representation>/results/json/*.json``), by step name."""
     found = {}
-    for path in sorted((representation_dir / "results" / "json").glob("*.json")):
+    for path in sorted(layout.earlier_results_dir(representation_dir).glob("*.json")):
         try:
             content = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -275,8 +259,10 @@ def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
 
 def write_results(run: Path, metric: str, results: dict[str, Any], operative_config: str,
                   config: dict[str, str], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Write one metric's result files into :func:`results_dir`; see :func:`write_results_to`."""
-    return write_results_to(results_dir(run, metric), results, operative_config, config, earlier)
+    """Write one metric's result files into its results folder
+    (:func:`~jlonevae_lib.runs.layout.metric_results_dir`); see :func:`write_results_to`."""
+    return write_results_to(layout.metric_results_dir(run, metric), results, operative_config,
+                            config, earlier)
 
 
 def write_results_to(folder: Path, results: dict[str, Any], operative_config: str,
@@ -288,13 +274,14 @@ def write_results_to(folder: Path, results: dict[str, Any], operative_config: st
     ``operative_config`` is the gin text saved as ``gin/evaluation.gin``, ``config`` its
     bindings (:func:`gin_dict`), ``earlier`` the earlier steps' results by step name.
     """
-    atomic_write_text(folder / "gin" / f"{STEP_NAME}.gin", operative_config)
-    steps = {**earlier, f"{STEP_NAME}_config": config, f"{STEP_NAME}_results": results}
+    step_name = layout.EVALUATION_STEP
+    atomic_write_text(layout.operative_gin_file(folder), operative_config)
+    steps = {**earlier, f"{step_name}_config": config, f"{step_name}_results": results}
     for step, content in steps.items():
-        atomic_write_json(folder / "json" / f"{step}.json", content)
+        atomic_write_json(layout.step_json_file(folder, step), content)
     aggregate = {f"{step}.{key}": value
                  for step, content in steps.items() for key, value in content.items()}
-    atomic_write_json(folder / "aggregate" / f"{STEP_NAME}.json", aggregate)
+    atomic_write_json(layout.aggregate_file(folder), aggregate)
     return aggregate
 
 
@@ -318,7 +305,7 @@ def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
 def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Namespace
               ) -> list[RunPlan]:
     """Check every input and decide what to compute; raises before anything is written."""
-    from jlonevae_lib.evaluate.representation import REPRESENTATION_DIR, find_representation
+    from jlonevae_lib.evaluate.representation import find_representation
 
     custom_config = (user_dataset_config(args.dataset_config)
                      if args.dataset_config is not None else None)
@@ -329,11 +316,12 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
         run = Path(name)
         if not run.is_dir():
             raise JLoneVAEError(f"run folder {run} does not exist")
-        if not (run / DONE_MARKER).is_file():
+        if not layout.is_finished(run):
+            marker = layout.DONE_FILE
             if args.skip_unfinished:
-                print(f"skipping {run}: training has not finished (no {DONE_MARKER} marker)")
+                print(f"skipping {run}: training has not finished (no {marker} marker)")
                 continue
-            raise JLoneVAEError(f"{run} has not finished training (no {DONE_MARKER} marker); "
+            raise JLoneVAEError(f"{run} has not finished training (no {marker} marker); "
                                 "wait for it, or pass --skip-unfinished")
         # With --dataset-config, its dataset.name decides, whatever the run was trained on.
         config_path, dataset = custom_config or (None, evaluation_dataset(run, args.dataset))
@@ -347,9 +335,9 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
                                 "--only-dataset NAME")
         plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset),
                        representation=find_representation(run, args.representation),
-                       representation_dir=run / REPRESENTATION_DIR)
+                       representation_dir=layout.representation_dir(run))
         for metric in metrics:
-            done = aggregate_path(run, metric.name).is_file() and not args.overwrite
+            done = layout.evaluation_path(run, metric.name).is_file() and not args.overwrite
             (plan.done if done else plan.todo).append(metric)
         plans.append(plan)
     checked = set()
@@ -370,8 +358,9 @@ def summary_table(rows: Sequence[tuple[str, str, dict[str, Any], str]]) -> str:
     lines = [("run", "metric", "scores", "time")]
     for run, metric, aggregate, status in rows:
         scores = "  ".join(f"{key}={_format_value(aggregate[f'evaluation_results.{key}'])}"
-                           for key in SUMMARY_KEYS if f"evaluation_results.{key}" in aggregate)
-        elapsed = aggregate.get("evaluation_results.elapsed_time")
+                           for key in SUMMARY_RESULT_KEYS
+                           if f"evaluation_results.{key}" in aggregate)
+        elapsed = aggregate.get(f"evaluation_results.{ELAPSED_TIME}")
         time_text = f"{elapsed:.1f} s" if isinstance(elapsed, float) else "-"
         lines.append((run, metric, scores, f"{time_text} ({status})"))
     widths = [max(len(line[i]) for line in lines) for i in range(3)]
@@ -403,9 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--representation", default="auto",
                         choices=["auto", "saved_model", "torchscript"],
                         help="model to evaluate: the final saved model (auto prefers it) or "
-                             "representation/pytorch_model.pt")
+                             f"{layout.REPRESENTATION_DIR}/{layout.TORCHSCRIPT_FILE}")
     parser.add_argument("--skip-unfinished", action="store_true",
-                        help="skip runs without a DONE marker instead of failing")
+                        help=f"skip runs without a {layout.DONE_FILE} marker instead of failing")
     parser.add_argument("--only-dataset", default=None, metavar="NAME",
                         help="skip runs evaluated on another dataset")
     return parser
@@ -432,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for plan in plans:
         for metric in plan.done:
-            aggregate = json.loads(aggregate_path(plan.run, metric.name).read_text())
+            aggregate = json.loads(layout.evaluation_path(plan.run, metric.name).read_text())
             rows.append((str(plan.run), metric.name, aggregate, "existing"))
         if not plan.todo:
             continue
@@ -441,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         earlier = previous_results(plan.representation_dir)
         for metric in plan.todo:
             # Another evaluation of the same run may own this metric: skip it rather than race.
-            lock = FolderLock(results_dir(plan.run, metric.name).parent, "evaluation")
+            lock = FolderLock(layout.metric_results_dir(plan.run, metric.name).parent,
+                              "evaluation")
             try:
                 lock.acquire()
             except LockedError as err:
@@ -449,8 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append((str(plan.run), metric.name, {}, "skipped: in progress elsewhere"))
                 continue
             try:
-                if aggregate_path(plan.run, metric.name).is_file() and not args.overwrite:
-                    aggregate = json.loads(aggregate_path(plan.run, metric.name).read_text())
+                existing = layout.evaluation_path(plan.run, metric.name)
+                if existing.is_file() and not args.overwrite:
+                    aggregate = json.loads(existing.read_text())
                     rows.append((str(plan.run), metric.name, aggregate, "existing"))
                     continue  # finished by another process meanwhile
                 print(f"evaluating {metric.name} on {plan.run} ...", flush=True)

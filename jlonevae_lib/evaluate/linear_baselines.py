@@ -1,4 +1,4 @@
-"""The reference's linear comparison on natural-image patches (SPEC §7.3): PCA and FastICA.
+"""The reference's linear comparison on natural-image patches: PCA and FastICA.
 
 Each model is fitted (scikit-learn, ``random_state=seed``) to ``num_patches`` training patches
 drawn without replacement with ``numpy.random.default_rng(seed)`` (the reference took the first

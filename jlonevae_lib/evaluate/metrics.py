@@ -1,4 +1,4 @@
-"""Disentanglement metrics as pure functions of arrays (SPEC §8).
+"""Disentanglement metrics as pure functions of arrays (docs/metrics.md).
 
 Codes are (d, N) arrays (one row per latent), factors (F, N) integer arrays (one row per ground
 truth factor), as in disentanglement_lib. Every function here reproduces disentanglement_lib

@@ -1,8 +1,8 @@
 """Representation functions for evaluation: observations (N, H, W, C) numpy -> codes (N, d).
 
 Two sources, both giving the posterior mean:
-- a saved-model folder (SPEC §6; ``<run>/representation/cache_batch_no<N>/``), whose mean
-  encoder is traced;
+- a saved-model folder (``<run>/representation/cache_batch_no<N>/``, docs/formats.md), whose
+  mean encoder is traced;
 - a TorchScript file taking (N, C, H, W) images, such as ``<run>/representation/
   pytorch_model.pt`` (the AIcrowd layout). As disentanglement_lib's PyTorch path does, the
   NHWC numpy batch is transposed to NCHW before the call.
@@ -13,29 +13,28 @@ batches run under ``torch.inference_mode`` on the chosen device (CUDA when prese
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from jlonevae_lib.architecture.export import (
-    REPRESENTATION_DIR,
-    TORCHSCRIPT_FILE,
-    MeanEncoder,
-    load_torchscript,
-)
+from jlonevae_lib.architecture.export import MeanEncoder, load_torchscript
 from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.runs.layout import (
+    SAVED_MODEL_NAME,
+    TORCHSCRIPT_FILE,
+    final_saved_model,
+    representation_dir,
+    torchscript_path,
+)
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 
-#: Images per forward call. Small batches keep a defaultConv encoder's activations in cache:
-#: on a 2-core CPU, 250 images per call ran at ~90 µs of CPU per image, 500 or more at ~150.
+#: Images per forward call. Small batches keep a defaultConv encoder's activations in cache
+#: (per-image cost by batch size: benchmarks/README.md).
 DEFAULT_BATCH_SIZE = 250
 #: Which representation of a run to evaluate (see :func:`find_representation`).
 REPRESENTATION_KINDS = ("auto", "saved_model", "torchscript")
-
-_SAVED_MODEL_RE = re.compile(r"cache_batch_no(\d+)$")
 
 
 class TorchRepresentation:
@@ -98,13 +97,6 @@ def torchscript_representation(path: str | os.PathLike, device: torch.device,
     return TorchRepresentation(_optimised(load_torchscript(path, device)), device, batch_size)
 
 
-def final_saved_model(representation_dir: Path) -> Path | None:
-    """The ``cache_batch_no<N>`` folder with the highest N in ``representation_dir``, if any."""
-    found = [(int(match.group(1)), path) for path in representation_dir.glob("cache_batch_no*")
-             if path.is_dir() and (match := _SAVED_MODEL_RE.search(path.name))]
-    return max(found)[1] if found else None
-
-
 def find_representation(run_folder: str | os.PathLike, kind: str = "auto") -> Path:
     """The representation of a run to evaluate: a saved-model folder or a TorchScript file.
 
@@ -114,17 +106,17 @@ def find_representation(run_folder: str | os.PathLike, kind: str = "auto") -> Pa
     if kind not in REPRESENTATION_KINDS:
         raise JLoneVAEError(f"unknown representation kind {kind!r}; use one of "
                             f"{', '.join(REPRESENTATION_KINDS)}")
-    representation_dir = Path(run_folder) / REPRESENTATION_DIR
-    saved = final_saved_model(representation_dir) if kind != "torchscript" else None
+    run = Path(run_folder)
+    saved = final_saved_model(representation_dir(run)) if kind != "torchscript" else None
     if saved is not None:
         return saved
-    script = representation_dir / TORCHSCRIPT_FILE
+    script = torchscript_path(run)
     if kind != "saved_model" and script.is_file():
         return script
-    wanted = {"auto": f"cache_batch_no<N>/ or {TORCHSCRIPT_FILE}",
-              "saved_model": "cache_batch_no<N>/", "torchscript": TORCHSCRIPT_FILE}[kind]
+    wanted = {"auto": f"{SAVED_MODEL_NAME}/ or {TORCHSCRIPT_FILE}",
+              "saved_model": f"{SAVED_MODEL_NAME}/", "torchscript": TORCHSCRIPT_FILE}[kind]
     raise JLoneVAEError(f"{run_folder} has no model to evaluate: expected {wanted} in "
-                        f"{representation_dir}")
+                        f"{representation_dir(run)}")
 
 
 def load_representation(path: str | os.PathLike, device: str | torch.device | None = None,

@@ -1,4 +1,4 @@
-"""Sampling ground-truth factors and encoding them: globally and around local centroids (SPEC §8).
+"""Sampling ground-truth factors and encoding them: globally and around local centroids.
 
 Every random choice comes from the one ``numpy.random.RandomState`` passed in, in
 disentanglement_lib's order, so a seed fixes the result bit for bit:

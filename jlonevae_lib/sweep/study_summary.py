@@ -7,7 +7,9 @@ Usage::
 
 Every run folder ``<models_dir>/<experiment>/<run>/`` is read: ``config.json`` (the settings
 and seed), ``DONE`` (training time, the last logged scalars) or ``FAILED``, and its evaluation
-results, found by :func:`jlonevae_lib.visualize.results.discover_results`. The summary holds
+results, found by :func:`jlonevae_lib.runs.results.discover_results`. Values are keyed by
+metric name (:func:`jlonevae_lib.runs.metric_table.metric_name`: ``local_mig_0_1``, ``mig``,
+``modularity_explicitness``). The summary holds
 
 - one row per run: arm, seed, status, local MIG and local modularity at each locality, global
   MIG and modularity, the reconstruction BCE per image (``NLL/train`` of the last logged batch)
@@ -40,22 +42,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.evaluate.statistics import ttest_row
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    ELAPSED_TIME,
+    GLOBAL_SCORES,
+    LOCAL_SCORES,
+    describe,
+    metric_name,
+    parse_metric_name,
+)
+from jlonevae_lib.runs.results import GAMMA0, discover_results, our_run_info
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.cli import ArgumentParser
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
-from jlonevae_lib.visualize.comparisons import locality_token, ttest_row
-from jlonevae_lib.visualize.figure_io import format_markdown_table
-from jlonevae_lib.visualize.results import (
-    EVALUATION_GLOB,
-    GAMMA0,
-    LOCAL_MIG,
-    LOCAL_MODULARITY,
-    METRIC_LABELS,
-    MIG,
-    MODULARITY,
-    discover_results,
-    our_run_info,
-)
+from jlonevae_lib.utils.tables import format_markdown_table
 
 MODULE = "jlonevae_lib.sweep.study_summary"
 SUMMARY_JSON = "summary.json"
@@ -64,7 +65,7 @@ SUMMARY_MD = "summary.md"
 #: Run statuses.
 FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", "not started"
 
-#: Value keys besides the scores (see :func:`score_key`).
+#: Value keys besides the scores (which are keyed by metric name).
 RECON_BCE = "recon_bce"
 TRAIN_MINUTES = "train_minutes"
 #: The scalar of ``DONE``'s ``final_scalars`` that is the reconstruction BCE per image.
@@ -81,11 +82,6 @@ _SEED_RUN_ID = re.compile(r"^seed(\d+)$")
 _SECONDS_PER_MINUTE = 60.0
 
 
-def score_key(metric: str, locality: float | None) -> str:
-    """The value key of a score: ``local_mig_0_1`` (metric at locality 0.1), ``mig``."""
-    return metric if locality is None else f"{metric}_{locality_token(locality)}"
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """One run of the study as the summary sees it.
@@ -93,14 +89,14 @@ class RunRecord:
     Attributes:
         arm: the experiment name (runs of an arm differ only in their seed).
         label: the arm's display name, e.g. ``JL1-VAE (γ=0.1)``.
-        method: ``gamma0`` (a β-VAE), ``jlone`` or ``jltwo`` (see :mod:`..visualize.results`).
+        method: ``gamma0`` (a β-VAE), ``jlone`` or ``jltwo`` (see :mod:`..runs.results`).
         gamma: the Jacobian penalty weight.
         settings: the experiment name without regulariser and γ: arms with equal settings are
             compared by the t-tests.
         run_id: the run folder's name (``seed3``).
         seed: the training seed (None when unknown).
         status: :data:`FINISHED`, :data:`UNFINISHED`, :data:`FAILED` or :data:`NOT_STARTED`.
-        values: scores by :func:`score_key`, plus :data:`RECON_BCE` and :data:`TRAIN_MINUTES`.
+        values: scores by metric name, plus :data:`RECON_BCE` and :data:`TRAIN_MINUTES`.
         evaluation_seconds: the summed ``elapsed_time`` of the run's evaluation results.
         detail: what is wrong or missing, for the status column ("" when nothing).
         config: the run's ``config.json`` (empty when unreadable or not started).
@@ -146,21 +142,18 @@ def value_keys(runs: Iterable[RunRecord]) -> list[str]:
     """Every value key present in some run, in table order: local MIG by locality, local
     modularity by locality, MIG, modularity, reconstruction BCE, training time."""
     present = {key for run in runs for key in run.values}
-    ordered = [score_key(metric, x) for metric in (LOCAL_MIG, LOCAL_MODULARITY)
-               for x in localities_of(present, metric)]
-    ordered += [MIG, MODULARITY, RECON_BCE, TRAIN_MINUTES]
+    ordered = [metric_name(score, x) for score in LOCAL_SCORES
+               for x in localities_of(present, score)]
+    ordered += [*(metric_name(score, None) for score in GLOBAL_SCORES), RECON_BCE,
+                TRAIN_MINUTES]
     return [key for key in ordered if key in present]
 
 
-def localities_of(keys: Iterable[str], metric: str) -> list[float]:
-    """The localities of ``metric`` among value keys (``local_mig_0_1`` -> 0.1), ascending."""
-    prefix = f"{metric}_"
-    found = set()
-    for key in keys:
-        token = key[len(prefix):] if key.startswith(prefix) else ""
-        if re.fullmatch(r"\d+(_\d+)?", token):
-            found.add(float(token.replace("_", ".")))
-    return sorted(found)
+def localities_of(keys: Iterable[str], score: str) -> list[float]:
+    """The localities of a local score among value keys (``local_mig_0_1`` -> 0.1),
+    ascending."""
+    parsed = [parse_metric_name(key) for key in keys]
+    return sorted({p[1] for p in parsed if p is not None and p[0] == score and p[1] is not None})
 
 
 def arm_statistics(runs: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, float]]]:
@@ -197,17 +190,17 @@ def comparison_pairs(runs: Sequence[RunRecord]) -> tuple[list[tuple[RunRecord, R
 def ttest_table(runs: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[str]]:
     """Welch t-tests of each γ > 0 arm (a) vs its β-VAE arm (b): local MIG and local modularity
     at every locality both arms have, then the global MIG and modularity. Rows as
-    :func:`jlonevae_lib.visualize.comparisons.ttest_row` (n, mean, sd of each side, t, p; t and
+    :func:`jlonevae_lib.evaluate.statistics.ttest_row` (n, mean, sd of each side, t, p; t and
     p nan below two runs a side) plus ``key``, the value compared. Returns (rows, notes)."""
     pairs, notes = comparison_pairs(runs)
     rows = []
     keys = value_keys(runs)
     for arm_a, arm_b in pairs:
-        for metric in (LOCAL_MIG, LOCAL_MODULARITY, MIG, MODULARITY):
+        for metric in (*LOCAL_SCORES, *GLOBAL_SCORES):
             localities: list[float | None] = (
-                [None] if metric in (MIG, MODULARITY) else list(localities_of(keys, metric)))
+                [None] if metric in GLOBAL_SCORES else list(localities_of(keys, metric)))
             for locality in localities:
-                key = score_key(metric, locality)
+                key = metric_name(metric, locality)
                 a = [r.values[key] for r in runs if r.arm == arm_a.arm and key in r.values]
                 b = [r.values[key] for r in runs if r.arm == arm_b.arm and key in r.values]
                 if not a or not b:
@@ -293,8 +286,7 @@ def build_summary(runs: Sequence[RunRecord], notes: Sequence[str], *, command: s
         "command": command,
         "models_dir": models_dir,
         "value_keys": keys,
-        "localities": {metric: localities_of(keys, metric)
-                       for metric in (LOCAL_MIG, LOCAL_MODULARITY)},
+        "localities": {score: localities_of(keys, score) for score in LOCAL_SCORES},
         "arms": arm_entries,
         "runs": [{"arm": run.arm, "label": run.label, "gamma": run.gamma, "run_id": run.run_id,
                   "seed": run.seed, "status": run.status, "detail": run.detail,
@@ -318,10 +310,8 @@ def column_title(key: str) -> str:
         return "recon BCE / image"
     if key == TRAIN_MINUTES:
         return "train min"
-    for metric in (LOCAL_MIG, LOCAL_MODULARITY):
-        for locality in localities_of([key], metric):
-            return f"{METRIC_LABELS[metric]} @{locality:g}"
-    return METRIC_LABELS.get(key, key)
+    parsed = parse_metric_name(key)
+    return describe(*parsed) if parsed is not None else key
 
 
 def format_value(key: str, value: float | None) -> str:
@@ -439,8 +429,8 @@ def _number(value: Any) -> float | None:
 def _training_state(run_dir: Path, notes: list[str]
                     ) -> tuple[str, str, dict[str, float], str]:
     """(status, detail, values from DONE, device and torch it trained with) of one run."""
-    if (run_dir / "DONE").is_file():
-        done = _read_json_object(run_dir / "DONE", notes) or {}
+    if layout.is_finished(run_dir):
+        done = _read_json_object(layout.done_path(run_dir), notes) or {}
         trained_on = f"{done.get('device', '?')}, torch {done.get('torch', '?')}"
         values = {}
         seconds = _number(done.get("train_seconds"))
@@ -451,19 +441,19 @@ def _training_state(run_dir: Path, notes: list[str]
         if recon is not None:
             values[RECON_BCE] = recon
         return FINISHED, "", values, trained_on
-    if (run_dir / "FAILED").is_file():
-        failed = _read_json_object(run_dir / "FAILED", notes) or {}
+    if layout.failed_path(run_dir).is_file():
+        failed = _read_json_object(layout.failed_path(run_dir), notes) or {}
         return FAILED, str(failed.get("message", failed.get("reason", ""))), {}, ""
-    if (run_dir / "checkpoints" / "checkpoint.pt").is_file():
+    if layout.checkpoint_path(run_dir).is_file():
         return UNFINISHED, "interrupted or running; resumes from its checkpoint", {}, ""
     return UNFINISHED, "started, no checkpoint yet", {}, ""
 
 
 def _evaluation_seconds(run_dir: Path, notes: list[str]) -> float:
     total = 0.0
-    for path in sorted(run_dir.glob(EVALUATION_GLOB)):
+    for path in layout.evaluation_files(run_dir):
         data = _read_json_object(path, notes) or {}
-        total += _number(data.get("evaluation_results.elapsed_time")) or 0.0
+        total += _number(data.get(f"evaluation_results.{ELAPSED_TIME}")) or 0.0
     return total
 
 
@@ -477,18 +467,17 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
     notes = list(results.notes)
     scores: dict[Path, dict[str, float]] = {}
     for record in results.records:
-        scores.setdefault(record.run.run_dir, {})[score_key(record.metric, record.locality)] = \
-            record.value
+        scores.setdefault(record.run.run_dir, {})[record.name] = record.value
     runs = []
     for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir()):
         info = our_run_info(run_dir)
         if info is None:
-            notes.append(f"ignored: {run_dir.parent.name} is not named like one of our "
-                         "experiments")
+            notes.append(f"ignored: {run_dir} has no run config saying its method, and "
+                         f"{run_dir.parent.name} is not named like one of our experiments")
             continue
         config = {}
-        if (run_dir / "config.json").is_file():
-            config = _read_json_object(run_dir / "config.json", notes) or {}
+        if layout.config_path(run_dir).is_file():
+            config = _read_json_object(layout.config_path(run_dir), notes) or {}
         seed = config.get("seed")
         if not isinstance(seed, int):
             match = _SEED_RUN_ID.match(run_dir.name)

@@ -1,6 +1,6 @@
 """One training run = one :class:`TrainConfig`, saved as ``config.json`` in the run folder.
 
-The experiment name and folder layout follow the reference implementation (SPEC §4) so that its
+The experiment name and folder layout follow the reference (docs/formats.md) so that its
 notebooks and scripts, which glob on these names, keep working:
 ``<output_dir>/trainedModels/<experiment_name>/<run_id>/`` and
 ``<output_dir>/logs/<experiment_name>/<run_id>/``.
@@ -17,19 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS
+from jlonevae_lib.architecture.registry import check_architecture
 from jlonevae_lib.data.ground_truth import canonical_dataset_name
+from jlonevae_lib.runs import layout
+from jlonevae_lib.train.objectives import objective_class
+from jlonevae_lib.train.objectives.jacobian_vae import PENALTY_NAME
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 # The reference counts training length in "epochs" of 5,000 batches.
 BATCHES_PER_EPOCH = 5000
-
-# Experiment names abbreviate the regulariser as the reference did.
-_REGULARIZATION_NAME = {"jlone": "lone", "jltwo": "jltwo"}
-
-
-def _fmt(value: float) -> str:
-    """Number as in the reference's folder names: 4 decimals, '.' -> '_' (0.1 -> '0_1000')."""
-    return f"{value:.4f}".replace(".", "_")
 
 
 @dataclass
@@ -39,6 +35,9 @@ class TrainConfig:
 
     dataset: str = "threeDotsCache"
     architecture: str = "defaultConv"
+    # The training method (jlonevae_lib.train.objectives): "jlonevae", the paper's, uses beta,
+    # gamma, regularization_type and the jacobian_* settings; "beta_vae" uses beta only.
+    objective: str = "jlonevae"
     latent_dim: int = 10
     beta: float = 4.0
     gamma: float = 0.1
@@ -88,10 +87,10 @@ class TrainConfig:
             raise JLoneVAEError(f"annealing_batches must be >= 0, got {self.annealing_batches}")
         if self.seed < 0:
             raise JLoneVAEError(f"seed must be >= 0, got {self.seed}")
-        if self.regularization_type not in _REGULARIZATION_NAME:
+        if self.regularization_type not in PENALTY_NAME:
             raise JLoneVAEError(
                 f"unknown regularization_type {self.regularization_type!r}; "
-                f"choose one of {sorted(_REGULARIZATION_NAME)}"
+                f"choose one of {sorted(PENALTY_NAME)}"
             )
         if self.jacobian_method not in JACOBIAN_METHODS:
             raise JLoneVAEError(f"unknown jacobian_method {self.jacobian_method!r}; "
@@ -101,18 +100,14 @@ class TrainConfig:
                 f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
         if self.run_id is not None and (not self.run_id or "/" in self.run_id):
             raise JLoneVAEError(f"run_id must be a plain folder name, got {self.run_id!r}")
+        check_architecture(self.architecture)
+        objective_class(self.objective).check_config(self)
 
     @property
     def experiment_name(self) -> str:
-        """``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000``."""
-        name = (
-            f"{self.architecture}_{_REGULARIZATION_NAME[self.regularization_type]}"
-            f"_beta{_fmt(self.beta)}_ica{_fmt(self.gamma)}_lat{self.latent_dim}"
-            f"_batch{self.batch_size}_lr{_fmt(self.lr)}"
-        )
-        if self.annealing_batches:
-            name += f"_anneal{self.annealing_batches}"
-        return name
+        """The objective's name for this run's settings, e.g. the reference's
+        ``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000``."""
+        return objective_class(self.objective).experiment_name(self)
 
     @property
     def run_name(self) -> str:
@@ -120,11 +115,11 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.output_dir) / "trainedModels" / self.experiment_name / self.run_name
+        return layout.run_dir(self.output_dir, self.experiment_name, self.run_name)
 
     @property
     def log_dir(self) -> Path:
-        return Path(self.output_dir) / "logs" / self.experiment_name / self.run_name
+        return layout.log_dir(self.output_dir, self.experiment_name, self.run_name)
 
     def effective_jacobian_batch(self) -> int:
         return self.batch_size if self.jacobian_batch is None else min(self.jacobian_batch,

@@ -1,4 +1,4 @@
-"""The JL1-VAE objective (SPEC §3) as small pure functions.
+"""The JL1-VAE objective (docs/method.md, The loss) as small pure functions.
 
 loss = NLL + β_t·KL + γ_t·penalty, with NLL the Bernoulli negative log-likelihood summed over
 pixels and averaged over the batch, and β_t, γ_t annealed linearly from 0.
@@ -56,7 +56,7 @@ class LossTerms:
     gamma: float
 
     def scalars(self) -> dict[str, float]:
-        """The TensorBoard scalars under the reference's names (SPEC §3)."""
+        """The TensorBoard scalars under the reference's names (docs/formats.md)."""
         tensors = {
             "ICALoss/train": self.penalty,
             "ELBO/train": self.total,
@@ -67,6 +67,11 @@ class LossTerms:
         }
         return {**{name: t.item() for name, t in tensors.items()},
                 "beta": self.beta, "gamma": self.gamma}
+
+    def describe(self) -> str:
+        """The loss's parts, for the message of a diverged run."""
+        return (f"NLL {float(self.nll):.4g}, KL {float(self.kl.kl):.4g}, "
+                f"penalty {float(self.penalty):.4g}")
 
 
 def jlonevae_loss(

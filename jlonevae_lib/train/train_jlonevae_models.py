@@ -24,8 +24,12 @@ import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
 from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
+from jlonevae_lib.train.objectives import objective_class  # noqa: E402
 from jlonevae_lib.utils.cli import ArgumentParser, non_negative_float, positive_int  # noqa: E402
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
+
+#: The seed script's default --gamma.
+REFERENCE_GAMMA = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--log-interval", type=positive_int, default=100,
                      help="batches between TensorBoard scalars")
     ref.add_argument("--beta", type=non_negative_float, default=1.0)
-    ref.add_argument("--gamma", type=non_negative_float, default=1.0,
-                     help="weight of the Jacobian penalty (0 = plain β-VAE)")
+    ref.add_argument("--gamma", type=non_negative_float, default=None,
+                     help="weight of the Jacobian penalty (0 = plain β-VAE; default 1, or what "
+                          "the --objective implies)")
     ref.add_argument("--lr", type=non_negative_float, default=0.001)
     ref.add_argument("--latent-dim", type=positive_int, default=10)
     ref.add_argument("--annealingBatches", type=int, default=0,
@@ -51,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default="jlone",
                      help="L1 (jlone, the paper) or L2 (jltwo, appendix) Jacobian penalty")
     new = p.add_argument_group("added flags")
+    new.add_argument("--objective", default="jlonevae",
+                     help="training method: jlonevae (the paper's; default) or another registered "
+                          "objective, e.g. beta_vae")
     new.add_argument("--num-batches", type=positive_int, default=None,
                      help="training length in batches (instead of --epochs)")
     new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
@@ -81,9 +89,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     num_batches = args.num_batches or (args.epochs or 10) * BATCHES_PER_EPOCH
     if args.no_cuda and args.device not in ("auto", "cpu"):
         raise JLoneVAEError(f"--no-cuda contradicts --device {args.device}")
+    implied = objective_class(args.objective).default_settings
+    gamma = args.gamma if args.gamma is not None else implied.get("gamma", REFERENCE_GAMMA)
     return TrainConfig(
-        dataset=args.dataset, architecture=args.architecture, latent_dim=args.latent_dim,
-        beta=args.beta, gamma=args.gamma, regularization_type=args.regularization_type,
+        dataset=args.dataset, architecture=args.architecture, objective=args.objective,
+        latent_dim=args.latent_dim, beta=args.beta, gamma=gamma,
+        regularization_type=args.regularization_type,
         jacobian_method=args.jacobian, jacobian_batch=args.jacobian_batch,
         batch_size=args.batch_size, num_batches=num_batches, lr=args.lr,
         annealing_batches=args.annealingBatches, seed=args.seed, log_interval=args.log_interval,

@@ -97,11 +97,12 @@ def configs_from_args(args: argparse.Namespace) -> list[TrainConfig]:
                             "(the original script also trained with it whatever this said)")
     if args.useDouble:
         raise JLoneVAEError("--useDouble: float64 training is not implemented; drop the flag")
-    from jlonevae_lib.architecture.vae import PRESETS  # imports torch, tuned above
+    from jlonevae_lib.architecture.registry import available_architectures  # imports torch
 
-    if args.vaeShape not in PRESETS:
+    if args.vaeShape not in available_architectures():
         raise JLoneVAEError(f"--vaeShape {args.vaeShape}: unknown; known shapes: "
-                            f"{', '.join(PRESETS)} (the original script defined only tiny16)")
+                            f"{', '.join(available_architectures())} (the original script "
+                            "defined only tiny16)")
     for flag in ("beta", "gamma", "latentDim"):
         if not getattr(args, flag):
             raise JLoneVAEError(f"--{flag} needs at least one value")

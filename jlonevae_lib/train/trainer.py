@@ -1,16 +1,17 @@
-"""The training loop: data → ConvVAE → JL1 loss → Adam, with checkpoints that resume exactly.
+"""The training loop: data → model → objective → Adam, with checkpoints that resume exactly.
 
 Every random choice flows from ``config.seed`` through three independent streams (model
 initialisation and the reparameterisation noise on torch's global generator, the training-batch
-order on a numpy PCG64 generator, the penalty sub-batches on a torch generator). A checkpoint
-holds the model, the optimiser, the step and the state of all three streams, so a run that is
-killed and resumed ends with the same weights as one that never stopped.
+order on a numpy PCG64 generator, the objective's own draws — the JL1 penalty's sub-batches — on
+a torch generator). A checkpoint holds the model, the optimiser, the step, the objective's state
+(auxiliary modules and optimisers, :mod:`jlonevae_lib.train.objectives`) and all three streams,
+so a run that is killed and resumed ends with the same weights as one that never stopped.
 
 Run folder (``config.run_dir``)::
 
     config.json                     the TrainConfig that rebuilds the run
     checkpoints/checkpoint.pt       latest checkpoint (atomic replace)
-    representation/cache_batch_no<N>/   saved model (reference format, SPEC §6)
+    representation/cache_batch_no<N>/   saved model (reference format, docs/formats.md)
     representation/pytorch_model.pt     TorchScript mean encoder (AIcrowd layout)
     representation/results/
     DONE / FAILED                   JSON status written when the run ends
@@ -36,12 +37,12 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from jlonevae_lib.architecture.export import export_torchscript
-from jlonevae_lib.architecture.jacobian import jacobian_penalty_backward
+from jlonevae_lib.architecture.registry import build_architecture
 from jlonevae_lib.architecture.save_model import save_conv_vae
-from jlonevae_lib.architecture.vae import ConvVAE, build_conv_vae
 from jlonevae_lib.data import get_named_ground_truth_data
+from jlonevae_lib.runs import layout
 from jlonevae_lib.train.config import TrainConfig
-from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
+from jlonevae_lib.train.objectives import NonFiniteError, StepTerms, objective_class
 from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
@@ -50,11 +51,6 @@ from jlonevae_lib.utils.lock import FolderLock
 CHECKPOINT_FORMAT = 1
 #: Adam's multi-tensor implementation (see :func:`build_adam`).
 ADAM_FOREACH = True
-#: Latents per chunk of the penalty's backward on the CPU, by Jacobian method (see
-#: :func:`penalty_chunk_size`).
-CPU_PENALTY_CHUNK_LATENTS = {"fd": 8, "exact": 32}
-
-
 class TrainingDivergedError(JLoneVAEError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -82,33 +78,21 @@ def build_adam(parameters: Iterable[torch.nn.Parameter], lr: float) -> torch.opt
 
     On the CPU ``foreach`` runs the same per-tensor arithmetic as Adam's default for-loop
     (bitwise equal; tests/train/test_fast_paths.py checks it) in a few C++ calls instead of ~10
-    Python-dispatched ops per parameter tensor: ~8 ms less per step on the 2-core CPU (~15% of
-    a β-VAE step). On CUDA it already is the default.
+    Python-dispatched ops per parameter tensor, an overhead that weighs most on the short
+    β-VAE step (figures in benchmarks/README.md). On CUDA it already is the default.
     """
     return torch.optim.Adam(parameters, lr=lr, foreach=ADAM_FOREACH)
 
 
-def penalty_chunk_size(device: torch.device, method: str) -> int | None:
-    """Latents per chunk of the Jacobian penalty's backward (None: all at once).
-
-    On the CPU, chunks keep the penalty's activations small: FD in chunks of 8 latents
-    ((d+1)·8 decoded images) needs ~0.45 GB less at batch 64 and runs ~3% faster on the 2-core
-    CPU; the exact method (vmap'ed JVPs) slows down below 32 latents a chunk, so it gets 32
-    (half the memory, the same speed). On CUDA one big batch keeps the device busy.
-    """
-    if device.type != "cpu":
-        return None
-    return CPU_PENALTY_CHUNK_LATENTS.get(method)
-
-
 def _seed_streams(seed: int) -> tuple[int, np.random.Generator, torch.Generator]:
-    """(torch init seed, data generator, penalty sub-batch generator) from one run seed."""
-    init_ss, data_ss, penalty_ss = np.random.SeedSequence(seed).spawn(3)
+    """(torch init seed, data generator, the objective's generator) from one run seed (the
+    JL1 penalty draws its sub-batches from the last)."""
+    init_ss, data_ss, objective_ss = np.random.SeedSequence(seed).spawn(3)
     init_seed = int(init_ss.generate_state(1, dtype=np.uint64)[0] >> 1)
     data_rng = np.random.Generator(np.random.PCG64(data_ss))
-    penalty_gen = torch.Generator()
-    penalty_gen.manual_seed(int(penalty_ss.generate_state(1, dtype=np.uint64)[0] >> 1))
-    return init_seed, data_rng, penalty_gen
+    objective_gen = torch.Generator()
+    objective_gen.manual_seed(int(objective_ss.generate_state(1, dtype=np.uint64)[0] >> 1))
+    return init_seed, data_rng, objective_gen
 
 
 class Trainer:
@@ -119,19 +103,19 @@ class Trainer:
         self.device = pick_device(config.device)
         self.dataset = get_named_ground_truth_data(config.dataset)
         channels, height, width = self.dataset.image_shape
-        init_seed, self.data_rng, self.penalty_gen = _seed_streams(config.seed)
+        init_seed, self.data_rng, self.objective_gen = _seed_streams(config.seed)
         torch.manual_seed(init_seed)
-        self.model: ConvVAE = build_conv_vae(
-            config.architecture, im_channels=channels, latent_dim=config.latent_dim
-        ).to(self.device)
-        side = self.model.model_args["im_side_len"]
+        self.model = build_architecture(config.architecture, channels,
+                                        config.latent_dim).to(self.device)
+        side = self.model.im_side_len
         if (height, width) != (side, side):
             raise JLoneVAEError(
                 f"architecture {config.architecture!r} expects {side}x{side} images but dataset "
                 f"{config.dataset!r} has {height}x{width}; pick a matching --architecture"
             )
         self.optimizer = build_adam(self.model.parameters(), config.lr)
-        self.penalty_chunk_size = penalty_chunk_size(self.device, config.jacobian_method)
+        self.objective = objective_class(config.objective)(config, self.model, self.device,
+                                                           self.objective_gen)
         self.step = 0
         self.stop_requested = False
         self.last_scalars: dict[str, float] = {}
@@ -140,7 +124,7 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     @property
     def checkpoint_path(self) -> Path:
-        return self.config.run_dir / "checkpoints" / "checkpoint.pt"
+        return layout.checkpoint_path(self.config.run_dir)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -152,7 +136,9 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "data_rng": self.data_rng.bit_generator.state,
-            "penalty_rng": self.penalty_gen.get_state(),
+            # The objective's generator, under the name it had when only JL1 used it.
+            "penalty_rng": self.objective_gen.get_state(),
+            "objective": self.objective.state_dict(),
             "last_scalars": self.last_scalars,
             "train_seconds": self.train_seconds,
         }
@@ -170,7 +156,8 @@ class Trainer:
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.data_rng.bit_generator.state = state["data_rng"]
-        self.penalty_gen.set_state(state["penalty_rng"])
+        self.objective_gen.set_state(state["penalty_rng"])
+        self.objective.load_state_dict(state.get("objective", {}))  # older checkpoints: none
         self.last_scalars = dict(state["last_scalars"])
         self.train_seconds = float(state["train_seconds"])
 
@@ -194,40 +181,25 @@ class Trainer:
         return True
 
     # ---------------------------------------------------------------- one step
-    def training_step(self) -> LossTerms:
-        """Draw a batch, compute the loss and take one Adam step.
+    def training_step(self) -> StepTerms:
+        """Draw a batch, compute the objective's loss and take one Adam step (then the
+        objective's own updates).
 
-        Raises :class:`TrainingDivergedError` (before touching the weights) when the forward
-        pass or the loss is not finite.
+        Raises :class:`TrainingDivergedError` (before touching the weights) when the model's
+        outputs or the loss are not finite.
         """
-        cfg = self.config
-        beta = annealed(cfg.beta, self.step, cfg.annealing_batches)
-        gamma = annealed(cfg.gamma, self.step, cfg.annealing_batches)
-        batch = self.dataset.sample_training_batch(cfg.batch_size, self.data_rng)
+        batch = self.dataset.sample_training_batch(self.config.batch_size, self.data_rng)
         x = torch.from_numpy(batch).to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
-        recon, mu, logvar, z = self.model(x)
-        # Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs.
-        if not (torch.isfinite(recon).all() & torch.isfinite(mu).all()
-                & torch.isfinite(logvar).all()):
-            self._fail("the model's output became NaN or infinite")
-        if gamma == 0:
-            penalty = torch.zeros((), device=self.device)  # the reference skips it entirely
-        else:
-            # The penalty's graph starts at z.detach(), apart from the VAE loss's: its gradient
-            # is accumulated into the decoder's .grad now, chunk by chunk (see
-            # jacobian_penalty_backward), and the loss below only logs its value.
-            penalty = jacobian_penalty_backward(
-                self.model.decode, z.detach(), gamma, penalty=cfg.regularization_type,
-                method=cfg.jacobian_method, sub_batch=cfg.jacobian_batch,
-                generator=self.penalty_gen, chunk_size=self.penalty_chunk_size,
-            )
-        terms = jlonevae_loss(recon, x, mu, logvar, penalty, beta, gamma)
+        try:
+            terms = self.objective.loss(self.model, x, self.step)
+        except NonFiniteError as err:
+            self._fail(str(err))
         if not torch.isfinite(terms.total):
-            self._fail(f"the loss became {float(terms.total)} (NLL {float(terms.nll):.4g}, "
-                       f"KL {float(terms.kl.kl):.4g}, penalty {float(terms.penalty):.4g})")
+            self._fail(f"the loss became {float(terms.total)} ({terms.describe()})")
         terms.total.backward()
         self.optimizer.step()
+        self.objective.after_model_step(self.model, terms, self.step)
         self.step += 1
         return terms
 
@@ -238,8 +210,8 @@ class Trainer:
         if self.checkpoint_path.exists():
             message += f"The last good checkpoint is kept at {self.checkpoint_path}. "
         message += f"Try a smaller --lr (now {cfg.lr:g})."
-        atomic_write_json(cfg.run_dir / "FAILED", {"reason": "non-finite loss", "step": self.step,
-                                                   "message": message})
+        atomic_write_json(layout.failed_path(cfg.run_dir),
+                          {"reason": "non-finite loss", "step": self.step, "message": message})
         raise TrainingDivergedError(message)
 
     def fit(self) -> None:
@@ -281,10 +253,10 @@ class Trainer:
     def finish(self) -> TrainingResult:
         """Save the final model in the reference layout, export TorchScript, write DONE."""
         run_dir = self.config.run_dir
-        model_dir = run_dir / "representation" / f"cache_batch_no{self.step}"
+        model_dir = layout.saved_model_dir(run_dir, self.step)
         save_conv_vae(self.model, model_dir)
         torchscript_path = export_torchscript(self.model, run_dir)
-        atomic_write_json(run_dir / "DONE", {
+        atomic_write_json(layout.done_path(run_dir), {
             "num_batches": self.step,
             "model_dir": str(model_dir.relative_to(run_dir)),
             "final_scalars": self.last_scalars,
@@ -322,7 +294,7 @@ def _graceful_stop(trainer: Trainer) -> Iterator[None]:
 def _check_existing_run(config: TrainConfig) -> bool:
     """True if the run already finished. Refuses a folder that holds a different run."""
     run_dir = config.run_dir
-    config_path = run_dir / "config.json"
+    config_path = layout.config_path(run_dir)
     if config_path.exists():
         existing = TrainConfig.load(config_path)
         if not existing.same_run_as(config):
@@ -333,11 +305,11 @@ def _check_existing_run(config: TrainConfig) -> bool:
                 f"({', '.join(f'{k}: {a!r} there vs {b!r} now' for k, (a, b) in diffs.items())}); "
                 "pass --run-id NAME to start a separate run, or delete that folder"
             )
-    if (run_dir / "FAILED").exists():
-        reason = json.loads((run_dir / "FAILED").read_text()).get("message", "")
+    if layout.failed_path(run_dir).exists():
+        reason = json.loads(layout.failed_path(run_dir).read_text()).get("message", "")
         raise JLoneVAEError(f"{run_dir} holds a run that failed earlier: {reason} "
                             "Delete the folder to try again with other settings.")
-    return (run_dir / "DONE").exists()
+    return layout.done_path(run_dir).exists()
 
 
 def train(config: TrainConfig, resume: bool = True,
@@ -358,11 +330,11 @@ def train(config: TrainConfig, resume: bool = True,
     run_dir.mkdir(parents=True, exist_ok=True)
     with FolderLock(run_dir, "training"):
         if _check_existing_run(config):
-            done = json.loads((run_dir / "DONE").read_text())
+            done = json.loads(layout.done_path(run_dir).read_text())
             return TrainingResult(
                 run_dir=run_dir, num_batches=done["num_batches"],
                 model_dir=run_dir / done["model_dir"],
-                torchscript_path=run_dir / "representation" / "pytorch_model.pt",
+                torchscript_path=layout.torchscript_path(run_dir),
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )
         # Under the run's lock, any temporary checkpoint is a killed process's half-write.
@@ -372,7 +344,7 @@ def train(config: TrainConfig, resume: bool = True,
         elif trainer.checkpoint_path.exists():
             raise JLoneVAEError(f"{run_dir} already has a checkpoint; pass --resume to continue "
                                 "it, or delete the folder to start over")
-        atomic_write_json(run_dir / "config.json", config.to_dict())
+        atomic_write_json(layout.config_path(run_dir), config.to_dict())
         with _graceful_stop(trainer):
             trainer.fit()
         return trainer.finish()

@@ -3,8 +3,9 @@
 With glibc's defaults every block above the (dynamic) mmap threshold, at most 32 MB, gets its
 own ``mmap`` and is unmapped again on ``free``. A Jacobian training step allocates and frees
 several such blocks (the (d+1)·B-row decoder activations), so each step paid for fresh pages
-from the kernel: about 0.6 s of system time per step on a 2-core machine. Disabling mmap'ed
-blocks and raising the trim threshold keeps freed memory in the heap for the next step.
+from the kernel, in system time that rivals the step itself (benchmarks/README.md).
+Disabling mmap'ed blocks and raising the trim threshold keeps freed memory in the heap for the
+next step.
 
 Call :func:`tune_glibc_malloc` at process start, before torch allocates large tensors (blocks
 already mmap'ed stay so). It changes only how memory is obtained, never results.

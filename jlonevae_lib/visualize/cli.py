@@ -16,7 +16,7 @@ or a saved-model folder; ``jacobian-columns`` without one shows the package's CP
 checkpoints (:mod:`jlonevae_lib.demo_models`). Without ``--image`` the input follows the model's
 input shape, as in the paper's figures:
 
-- 1×64×64: the three-dots example image (SPEC §9);
+- 1×64×64: the three-dots example image (docs/method.md, Figures);
 - 1×16×16: the ten neighbouring natural-image crops (image 0, x = 40..49, y = 100, x the row
   index) of ``<data root>/naturalImages/IMAGES.mat``, columns ordered once by the first crop
   (``--order first`` unless ``--order`` is given; traversals use the first crop);
@@ -36,17 +36,18 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
+from jlonevae_lib.runs.layout import TRAINED_MODELS_DIR, run_of_saved_model
+from jlonevae_lib.runs.results import JL1, JL2, Results, discover_results, our_run_info
 from jlonevae_lib.utils.cli import ArgumentParser, non_negative_float, positive_int
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 from jlonevae_lib.visualize import comparisons
 from jlonevae_lib.visualize.conventions import REFERENCE_SCALE, SIGMA_SOURCES
 from jlonevae_lib.visualize.figure_io import save_figure
-from jlonevae_lib.visualize.results import JL1, JL2, Results, discover_results, our_run_info
 
 # The model-based commands import torch (and the modules that need it) when they run: the
 # result plots never touch a model, and torch's import alone takes seconds.
 
-DEFAULT_MODELS_DIR = "trainedModels"
+DEFAULT_MODELS_DIR = TRAINED_MODELS_DIR
 DEFAULT_BASELINES_DIR = "trainedStandardModels"
 DEFAULT_OUTPUT_DIR = "figures"
 DEFAULT_PREFIX = "threeDots"
@@ -181,9 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _row_label(path: Path) -> str:
-    run_dir = path if (path / "representation").is_dir() else None
-    if run_dir is None and path.name.startswith("cache_batch_no"):
-        run_dir = path.parent.parent
+    run_dir = run_of_saved_model(path)
     run = our_run_info(run_dir) if run_dir is not None else None
     return run.title if run is not None else path.name
 

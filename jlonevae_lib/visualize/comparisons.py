@@ -1,4 +1,4 @@
-"""The paper's quantitative figures (SPEC §5, §9) from discovered results, with t-tests.
+"""The paper's quantitative figures (docs/method.md, Figures) from discovered results, with t-tests.
 
 - :func:`compare_to_baselines`: local MIG and local modularity at one locality (0.1), one
   violin per method: JL1-VAE vs every baseline present (and our γ = 0 β-VAE).
@@ -8,15 +8,13 @@
 
 Each returns a :class:`FigureSet` (figures + a table + notes) that the CLI and the notebooks
 save with :meth:`FigureSet.save`. One point is one trained model (a run's value is the mean
-over its local clusters), so t-tests compare seeds. They are Welch's (unequal variances);
-the reference's notebooks printed Student's, which agrees when the two spreads are similar.
+over its local clusters); the t-tests are :mod:`jlonevae_lib.evaluate.statistics`'s.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,21 +24,17 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.visualize.figure_io import save_figure, save_table
-from jlonevae_lib.visualize.results import (
-    BASELINE_METHODS,
-    GAMMA0,
-    JL1,
-    JL2,
+from jlonevae_lib.evaluate.statistics import sample_sd, ttest_row
+from jlonevae_lib.runs.metric_table import (
     LOCAL_MIG,
     LOCAL_MODULARITY,
-    METRIC_LABELS,
     MIG,
     MODULARITY,
-    Results,
-    RunInfo,
+    SCORE_LABELS,
 )
+from jlonevae_lib.runs.results import BASELINE_METHODS, GAMMA0, JL1, JL2, Results, RunInfo
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.visualize.figure_io import save_figure, save_table
 
 #: The reference notebooks' colours: ours red, baselines blue, plus gray and green.
 RED = (179 / 255, 27 / 255, 27 / 255)
@@ -80,39 +74,10 @@ class FigureSet:
         return paths
 
 
-def locality_token(locality: float | None) -> str:
-    """0.1 -> ``0_1`` (as in the metric folder names), None -> ``global``."""
+def figure_locality_token(locality: float | None) -> str:
+    """0.1 -> ``0_1``, 1.0 -> ``1``, None -> ``global``: a locality in figure and table file
+    names (which keep the reference's form; metric names write 1.0 as ``1_0``)."""
     return "global" if locality is None else f"{locality:g}".replace(".", "_")
-
-
-def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """(t, two-sided p) of Welch's t-test of a vs b; (nan, nan) when either has < 2 values."""
-    if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan
-    import scipy.stats  # here, not at the top: it adds ~1 s to every CLI start
-
-    with warnings.catch_warnings():
-        # Two constant samples give a zero variance: scipy warns and returns nan, which is
-        # the honest answer here.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = scipy.stats.ttest_ind(a, b, equal_var=False)
-    return float(result.statistic), float(result.pvalue)
-
-
-def _std(values: Sequence[float]) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-
-
-def ttest_row(metric: str, locality: float | None, label_a: str, a: Sequence[float],
-              label_b: str, b: Sequence[float]) -> dict[str, Any]:
-    """One table row: both groups' n, mean, s.d., and Welch's t and p (a vs b)."""
-    t, p = welch_ttest(a, b)
-    return {
-        "metric": METRIC_LABELS[metric], "locality": "global" if locality is None else locality,
-        "group_a": label_a, "n_a": len(a), "mean_a": float(np.mean(a)), "sd_a": _std(a),
-        "group_b": label_b, "n_b": len(b), "mean_b": float(np.mean(b)), "sd_b": _std(b),
-        "t": t, "p": p,
-    }
 
 
 # ------------------------------------------------------------------------------- plotting
@@ -251,7 +216,7 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
 
     Raises JLoneVAEError when there is no JL1-VAE result to compare.
     """
-    out = FigureSet(table_name=f"compareToStandard_{locality_token(locality)}_ttests")
+    out = FigureSet(table_name=f"compareToStandard_{figure_locality_token(locality)}_ttests")
     ours = _groups(results, JL1, gamma)
     if not ours:
         raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
@@ -274,12 +239,12 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
             if group in values:
                 violins.append((labels[group], values[group], color))
             else:
-                out.notes.append(f"{labels[group]} has no {METRIC_LABELS[metric]} at "
+                out.notes.append(f"{labels[group]} has no {SCORE_LABELS[metric]} at "
                                  f"locality {locality:g}")
         if not any(group in values for group in ours):
             continue
-        ylabel = f"{METRIC_LABELS[metric]} (locality {locality:g})"
-        out.figures[f"{metric}_{locality_token(locality)}_compareToStandard"] = \
+        ylabel = f"{SCORE_LABELS[metric]} (locality {locality:g})"
+        out.figures[f"{metric}_{figure_locality_token(locality)}_compareToStandard"] = \
             plot_violins(violins, ylabel)
         for group_a in (g for g in ours if g in values):
             for group_b, _ in others:
@@ -328,7 +293,7 @@ def metric_vs_locality(results: Results, comparison: str = BETA_VS_JL1, gamma: f
             per_group.append({x: v for x, v in by_locality.items() if v})
         missing = [labels[g] for g, v in zip(pair, per_group, strict=True) if not v]
         if missing:
-            out.notes.append(f"{METRIC_LABELS[metric]}: no results for {' and '.join(missing)}")
+            out.notes.append(f"{SCORE_LABELS[metric]}: no results for {' and '.join(missing)}")
             continue
         pvalues = {}
         for x in sorted(set(per_group[0]) & set(per_group[1])):
@@ -338,7 +303,7 @@ def metric_vs_locality(results: Results, comparison: str = BETA_VS_JL1, gamma: f
             pvalues[x] = row["p"]
         series = [(labels[g], v, c) for g, v, c in zip(pair, per_group, colors, strict=True)]
         out.figures[f"{metric}_{name}"] = plot_metric_vs_locality(
-            series, METRIC_LABELS[metric], pvalues)
+            series, SCORE_LABELS[metric], pvalues)
     return out
 
 
@@ -352,7 +317,7 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
     """
     if regularization not in (JL1, JL2):
         raise JLoneVAEError(f"regularization must be {JL1} or {JL2}, got '{regularization}'")
-    token = locality_token(locality)
+    token = figure_locality_token(locality)
     out = FigureSet(table_name=f"mig_vs_modularity_{token}_summary")
     groups = _groups(results, regularization)
     if not groups:
@@ -371,15 +336,15 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
         if run.group not in groups:
             continue
         if run.run_dir not in xs or run.run_dir not in ys:
-            out.notes.append(f"{run.run_dir} lacks {METRIC_LABELS[x_metric]} or "
-                             f"{METRIC_LABELS[y_metric]} at {token}; not in the scatter")
+            out.notes.append(f"{run.run_dir} lacks {SCORE_LABELS[x_metric]} or "
+                             f"{SCORE_LABELS[y_metric]} at {token}; not in the scatter")
             continue
         pair = by_gamma.setdefault(run.gamma, ([], []))
         pair[0].append(xs[run.run_dir])
         pair[1].append(ys[run.run_dir])
     if not by_gamma:
-        raise JLoneVAEError(f"no run has both {METRIC_LABELS[x_metric]} and "
-                            f"{METRIC_LABELS[y_metric]} ({token}); evaluate both metrics")
+        raise JLoneVAEError(f"no run has both {SCORE_LABELS[x_metric]} and "
+                            f"{SCORE_LABELS[y_metric]} ({token}); evaluate both metrics")
     colormap = colormaps["viridis"]
     gammas = sorted(by_gamma)
     points = []
@@ -389,10 +354,10 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
         x_values, y_values = by_gamma[gamma]
         out.table.append({
             "gamma": gamma, "n": len(x_values),
-            f"mean_{x_metric}": float(np.mean(x_values)), f"sd_{x_metric}": _std(x_values),
-            f"mean_{y_metric}": float(np.mean(y_values)), f"sd_{y_metric}": _std(y_values),
+            f"mean_{x_metric}": float(np.mean(x_values)), f"sd_{x_metric}": sample_sd(x_values),
+            f"mean_{y_metric}": float(np.mean(y_values)), f"sd_{y_metric}": sample_sd(y_values),
         })
     where = "global" if locality is None else f"locality {locality:g}"
     out.figures[f"mig_vs_modularity_{token}"] = plot_metric_scatter(
-        points, f"{METRIC_LABELS[x_metric]} ({where})", f"{METRIC_LABELS[y_metric]} ({where})")
+        points, f"{SCORE_LABELS[x_metric]} ({where})", f"{SCORE_LABELS[y_metric]} ({where})")
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from matplotlib.figure import Figure
 
 from jlonevae_lib.utils.atomic import atomic_path, atomic_write_text
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.tables import format_markdown_table
 
 #: Resolution of the PNGs: enough for a 64×64 image shown a few centimetres wide on paper.
 PNG_DPI = 150
@@ -55,25 +55,6 @@ def show_image(ax: Axes, image_chw: np.ndarray, title: str = "", fontsize: float
         ax.set_title(title, fontsize=fontsize, loc="left")
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        # p-values span many orders of magnitude; other statistics read best with 4 digits.
-        return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
-    return str(value)
-
-
-def format_markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table of ``rows`` (dicts with the same keys, in column order)."""
-    if not rows:
-        return "(no rows)\n"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def save_table(rows: Sequence[Mapping[str, Any]], csv_path: str | os.PathLike) -> list[Path]:

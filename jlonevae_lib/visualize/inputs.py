@@ -2,14 +2,15 @@
 
 Images are numpy float32 arrays (N, C, H, W) in [0, 1], the layout the model takes. A figure
 needs only a model and an image, so MPI3D-multi or natural-image patches work the same way as
-three-dots; the fixed example images of the paper's figures are defined here (the
-natural-image crops in :func:`jlonevae_lib.data.natural_images.paper_crops`).
+three-dots. The fixed example images of the paper's figures live in
+:mod:`jlonevae_lib.data.example_images` (the natural-image crops in
+:func:`jlonevae_lib.data.natural_images.paper_crops`); their names are kept here, where the
+notebooks import them.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,29 +19,29 @@ import torch
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.architecture.save_model import MODEL_TYPE_FILE
 from jlonevae_lib.architecture.vae import ConvVAE
-from jlonevae_lib.data.ground_truth import GroundTruthData
-from jlonevae_lib.data.three_dots import render_three_dots
+from jlonevae_lib.data.example_images import (
+    EXAMPLE_DOT_POSITIONS,
+    MPI3D_MULTI_EXAMPLE_AXES,
+    THREE_DOTS_GRANULARITY,
+    example_mpi3d_multi_factors,
+    example_mpi3d_multi_image,
+    example_three_dots_factors,
+    example_three_dots_image,
+)
+from jlonevae_lib.runs.layout import REPRESENTATION_DIR, SAVED_MODEL_NAME, find_saved_model
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
-_CHECKPOINT_RE = re.compile(r"^cache_batch_no(\d+)$")
-
-#: The paper's three-dots example image (SPEC §9): dot centres (x, y) as fractions of the side.
-EXAMPLE_DOT_POSITIONS: tuple[tuple[float, float], ...] = (
-    (32 / 64, 16 / 64), (48 / 64, 32 / 64), (16 / 64, 48 / 64))
-THREE_DOTS_GRANULARITY = 64
-
-#: The MPI3D-multi example image: (horizontal, vertical) axis values (0..39) of the arm in
-#: sub-images 0 (top-left), 1 (bottom-left), 2 (top-right), 3 (bottom-right). Fixed, where the
-#: reference drew them at random: four different poses (no two arms share a value on either
-#: axis), kept away from the ends of the range so every arm can move both ways on both axes.
-MPI3D_MULTI_EXAMPLE_AXES: tuple[tuple[int, int], ...] = ((10, 25), (17, 11), (24, 32), (31, 18))
+__all__ = ["EXAMPLE_DOT_POSITIONS", "MPI3D_MULTI_EXAMPLE_AXES", "THREE_DOTS_GRANULARITY",
+           "example_mpi3d_multi_factors", "example_mpi3d_multi_image",
+           "example_three_dots_factors", "example_three_dots_image", "load_images",
+           "load_model_from", "resolve_model_folder", "to_model_layout"]
 
 # Pixel values a little outside [0, 1] are rounding noise from whoever wrote the array.
 _RANGE_TOLERANCE = 1e-3
 
 
 def resolve_model_folder(path: str | os.PathLike) -> Path:
-    """The saved-model folder (SPEC §6) that ``path`` designates.
+    """The saved-model folder (docs/formats.md) that ``path`` designates.
 
     ``path`` may be the model folder itself (it holds ``model_type.txt``), a run folder
     (``<run>/representation/cache_batch_no<N>/``) or its ``representation/`` folder; in the
@@ -52,52 +53,17 @@ def resolve_model_folder(path: str | os.PathLike) -> Path:
                             "saved-model folder")
     if (path / MODEL_TYPE_FILE).is_file():
         return path
-    for folder in (path / "representation", path):
-        checkpoints = [(int(m.group(1)), child) for child in folder.glob("cache_batch_no*")
-                       if (m := _CHECKPOINT_RE.match(child.name)) and child.is_dir()]
-        if checkpoints:
-            return max(checkpoints)[1]
+    found = find_saved_model(path)
+    if found is not None:
+        return found
     raise DataFileError(f"no saved model in {path}: expected {MODEL_TYPE_FILE} there, or "
-                        "representation/cache_batch_no<N>/ folders (is the run finished?)")
+                        f"{REPRESENTATION_DIR}/{SAVED_MODEL_NAME}/ folders (is the run "
+                        "finished?)")
 
 
 def load_model_from(path: str | os.PathLike, device: str | torch.device = "cpu") -> ConvVAE:
     """Load the model :func:`resolve_model_folder` finds under ``path`` (eval mode)."""
     return load_model(resolve_model_folder(path), device=device)
-
-
-def example_three_dots_factors() -> np.ndarray:
-    """The factors (1, 6) int64 (x0, y0, x1, y1, x2, y2) closest to the paper's example image.
-
-    A dot's centre is factor / (g - 1) (g = 64 values per factor, SPEC §7.1), so the paper's
-    positions p = 16/64, 32/64, 48/64 are not on the grid; each becomes round(p·63) half up
-    (16, 32, 47), i.e. centres 16/63, 32/63, 47/63: less than half a pixel from the paper's.
-    """
-    positions = np.asarray(EXAMPLE_DOT_POSITIONS, dtype=np.float64).reshape(1, -1)
-    return np.floor(positions * (THREE_DOTS_GRANULARITY - 1) + 0.5).astype(np.int64)
-
-
-def example_three_dots_image() -> np.ndarray:
-    """The SPEC §9 example image as (1, 1, 64, 64) float32 in [0, 1] (see the factors above)."""
-    image = render_three_dots(example_three_dots_factors(), granularity=THREE_DOTS_GRANULARITY)
-    return np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 3, 1, 2))
-
-
-def example_mpi3d_multi_factors() -> np.ndarray:
-    """The factors (1, 8) int64 (h0, v0, h1, v1, h2, v2, h3, v3) of the MPI3D-multi example."""
-    return np.asarray(MPI3D_MULTI_EXAMPLE_AXES, dtype=np.int64).reshape(1, -1)
-
-
-def example_mpi3d_multi_image(dataset: GroundTruthData) -> np.ndarray:
-    """The MPI3D-multi example image as (1, 3, 64, 64) float32 in [0, 1].
-
-    dataset: ``mpi3dMulti`` (:class:`~jlonevae_lib.data.mpi3d.Mpi3dMulti`), which reads the
-    four sub-images of :data:`MPI3D_MULTI_EXAMPLE_AXES` from the MPI3D data on first use.
-    """
-    # The RandomState is unused: an MPI3D-multi image is a deterministic function of its factors.
-    image = dataset.sample_observations_from_factors(example_mpi3d_multi_factors(),
-                                                     np.random.RandomState(0))
-    return np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 3, 1, 2))
 
 
 def _read_image_file(path: Path) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Jacobian columns of the decoder at an image's mean latent (the paper's Figure 2, SPEC §9).
+"""Jacobian columns of the decoder at an image's mean latent (the paper's Figure 2).
 
 For an image x with posterior mean μ = encode(x)[0], column k is J_k = ∂ decode(μ) / ∂ z_k,
 an image (C, H, W) showing how the picture changes when latent k moves. Columns are ordered by

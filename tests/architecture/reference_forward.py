@@ -1,4 +1,4 @@
-"""An independent, functional re-statement of SPEC §1's forward pass, for tests.
+"""An independent, functional re-statement of the forward pass in docs/method.md, for tests.
 
 It computes the model from a state dict and the 12 kwargs with plain ``torch.nn.functional``
 calls, transposed convolutions WITHOUT padding followed by the explicit TensorFlow-'SAME' crop

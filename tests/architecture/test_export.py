@@ -9,7 +9,7 @@ from jlonevae_lib.architecture.export import export_torchscript, load_torchscrip
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.utils.errors import DataFileError
 
-# torch 2.13 deprecates torch.jit; the AIcrowd layout (SPEC §6) still needs a TorchScript file.
+# torch 2.13 deprecates torch.jit; the AIcrowd layout (docs/formats.md) needs a TorchScript file.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated")
 
 

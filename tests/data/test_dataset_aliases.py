@@ -19,6 +19,7 @@ from jlonevae_lib.data.ground_truth import (
 from jlonevae_lib.data.mpi3d import Mpi3dMulti
 from jlonevae_lib.data.three_dots import ThreeDots
 from jlonevae_lib.evaluate import evaluation
+from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import JLoneVAEError
 from tests.visualize.dataset_fixtures import write_sparse_mpi3d
 
@@ -102,14 +103,15 @@ def test_original_mpi3d_script_trains_and_evaluates(mpi3d_root, tmp_path, monkey
                        "--lr", "0.0001", "--seed", "11", "--device", "cpu",
                        "--output-dir", str(out)]) == 0
     (run,) = (out / "trainedModels").glob("*/seed11")
-    assert json.loads((run / "config.json").read_text())["dataset"] == "mpi3d_multi_real"
+    # Recorded under the dataset's own name: the alias and the name are one run.
+    assert json.loads((run / "config.json").read_text())["dataset"] == "mpi3dMulti"
     assert (run / "DONE").is_file()
 
     metric = tmp_path / "tiny_mig.gin"
     metric.write_text(TINY_MIG)
     assert evaluation.main([str(run), "--metrics", str(metric), "--device", "cpu",
                             "--only-dataset", "mpi3d_multi_real"]) == 0
-    aggregate = json.loads(evaluation.aggregate_path(run, "tiny_mig").read_text())
+    aggregate = json.loads(layout.evaluation_path(run, "tiny_mig").read_text())
     assert aggregate["evaluation_config.dataset.name"] == "'mpi3dMulti'"
     assert 0 <= aggregate["evaluation_results.discrete_mig"] <= 1
 

@@ -35,7 +35,7 @@ def assert_matches_reference(factors, **kwargs):
     ours = render_three_dots(factors, **kwargs)
     reference = opencv_reference(factors, **kwargs)
     diff = np.abs(ours.astype(np.float64) - reference).reshape(len(factors), -1)
-    # SPEC §7.1 tolerance per image, then the stronger fact: equal bit for bit.
+    # docs/formats.md's tolerance per image, then the stronger fact: equal bit for bit.
     assert diff.mean(axis=1).max() <= 0.005 and diff.max() <= 0.1, diff.max()
     mismatched = np.flatnonzero(diff.max(axis=1) > 0)
     assert mismatched.size == 0, (

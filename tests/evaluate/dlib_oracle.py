@@ -1,4 +1,4 @@
-"""disentanglement_lib 1.5's own metric functions, loaded next to ours (SPEC §11).
+"""disentanglement_lib 1.5's own metric functions, loaded next to ours (docs/metrics.md).
 
 Its modules ``import gin.tf`` (which needs TensorFlow) and call ``gin.configurable(...,
 blacklist=...)`` (gin-config 0.5 calls that keyword ``denylist``), and they register names

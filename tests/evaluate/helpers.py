@@ -58,7 +58,7 @@ def reference_local_factors(sizes: Sequence[int], num_points: int, num_clusters:
                             batch_size: int = 16) -> list[np.ndarray]:
     """Local factors (N, F) per cluster, drawn with the reference implementation's loop.
 
-    Written plainly from SPEC §8 in the reference's call order: per cluster a centroid
+    Written plainly from docs/metrics.md in the reference's call order: per cluster a centroid
     ``randint(n)`` per factor, then chunks of ``batch_size`` points, each factor by factor
     ``randint(low, high + 1, size=chunk, dtype=int32)`` with float radius ``floor(n · p)``.
     """

@@ -15,6 +15,7 @@ import jlonevae_lib.utils.utils_pytorch as utils_pytorch
 from jlonevae_lib.architecture.export import MeanEncoder
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.evaluate import evaluation
+from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 pytestmark = [
@@ -88,13 +89,13 @@ def test_original_evaluation_loop_matches_jlonevae_evaluate(experiment):
     assert evaluation.main([str(run), "--metrics", str(metric), "small_local_modularity",
                             "--representation", "torchscript", "--device", "cpu"]) == 0
     for name in scores:
-        ours = json.loads(evaluation.aggregate_path(run, name).read_text())
-        theirs = json.loads(evaluation.aggregate_path(folder, name).read_text())
+        ours = json.loads(layout.evaluation_path(run, name).read_text())
+        theirs = json.loads(layout.evaluation_path(folder, name).read_text())
         assert theirs["evaluation_config.dataset.name"] == "'threeDots'"
         for key in ours:
             if key.startswith("evaluation_results.") and key != "evaluation_results.elapsed_time":
                 assert theirs[key] == pytest.approx(ours[key], rel=1e-9, abs=1e-12), key
-        gin_text = (evaluation.results_dir(folder, name) / "gin" / "evaluation.gin").read_text()
+        gin_text = (layout.metric_results_dir(folder, name) / "gin" / "evaluation.gin").read_text()
         assert "evaluation.random_seed = 0" in gin_text
 
 
@@ -144,7 +145,7 @@ def test_dataset_config_file_replaces_the_shipped_one(cli_run, tmp_path):
     user.write_text('dataset.name = "threeDots"\nlocal_sample_factors.denylist_factors = (0, 1)\n')
     assert evaluation.main([str(run), "--metrics", str(metric), "--dataset-config", str(user),
                             "--device", "cpu"]) == 0
-    aggregate = json.loads(evaluation.aggregate_path(run, "tiny_local_mig").read_text())
+    aggregate = json.loads(layout.evaluation_path(run, "tiny_local_mig").read_text())
     assert aggregate["evaluation_config.local_sample_factors.denylist_factors"] == "(0, 1)"
     assert aggregate["evaluation_config.dataset.name"] == "'threeDots'"
 

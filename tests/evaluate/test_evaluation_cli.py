@@ -19,6 +19,8 @@ from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.evaluate import evaluation, metrics, sampling
 from jlonevae_lib.evaluate.representation import load_representation
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import PAPER_METRICS
 from jlonevae_lib.utils.threads import DEFAULT_SPIN_COUNT
 
 pytestmark = [
@@ -48,7 +50,7 @@ def make_run(folder: Path, done: bool = True) -> Path:
 
 
 def read_aggregate(run: Path, metric: str) -> dict:
-    return json.loads(evaluation.aggregate_path(run, metric).read_text())
+    return json.loads(layout.evaluation_path(run, metric).read_text())
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,7 @@ def test_results_layout_keys_and_values(evaluated, capsys):
             == metrics.local_modularity(clusters, 5).per_cluster)
     assert 0 < modularity["evaluation_results.modularity_score"] <= 1
 
-    results = evaluation.results_dir(run, "tiny_mig")
+    results = layout.metric_results_dir(run, "tiny_mig")
     assert 0 <= read_aggregate(run, "tiny_mig")["evaluation_results.discrete_mig"] <= 1
     assert "mig.num_train = 400" in (results / "gin" / "evaluation.gin").read_text()
     config = json.loads((results / "json" / "evaluation_config.json").read_text())
@@ -118,7 +120,7 @@ def test_same_seed_gives_identical_results(evaluated, tmp_path):
 
 def test_existing_results_are_skipped(evaluated, capsys):
     _, run, _ = evaluated
-    path = evaluation.aggregate_path(run, "small_local_mig")
+    path = layout.evaluation_path(run, "small_local_mig")
     before = path.read_bytes()
     assert evaluation.main([str(run), "--metrics", "small_local_mig"]) == 0
     assert path.read_bytes() == before
@@ -199,14 +201,14 @@ def test_earlier_results_are_aggregated(tmp_path):
     assert aggregate == {"train_config.model.name": "'beta_vae'",
                          "evaluation_config.dataset.name": "'threeDots'",
                          "evaluation_results.discrete_mig": 0.5}
-    assert (evaluation.results_dir(run, "m") / "json" / "train_config.json").is_file()
+    assert (layout.metric_results_dir(run, "m") / "json" / "train_config.json").is_file()
 
 
 def test_metric_groups_resolve():
     names = [metric.name for metric in evaluation.resolve_metrics(["paper", "mig"])]
-    assert names == list(evaluation.PAPER_METRICS)
+    assert names == list(PAPER_METRICS)
     assert len(names) == 12
-    assert set(evaluation.PAPER_METRICS) <= set(evaluation.available_metrics())
+    assert set(PAPER_METRICS) <= set(evaluation.available_metrics())
 
 
 def test_example_driver_scripts_exist():

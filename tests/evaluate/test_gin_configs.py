@@ -11,6 +11,7 @@ import pytest
 
 from jlonevae_lib.evaluate import configurables, evaluation
 from jlonevae_lib.evaluate.sampling import DrawCache
+from jlonevae_lib.runs.metric_table import PAPER_METRICS, SMALL_METRICS
 from jlonevae_lib.utils.errors import JLoneVAEError
 from tests.evaluate import dlib_oracle
 from tests.evaluate.helpers import IdentityData, mixing_representation
@@ -132,7 +133,7 @@ def test_bad_config_is_a_user_error(tmp_path):
 PAPER_LOCALITIES = {"0_1": "0.1", "0_2": "0.2", "0_3": "0.3", "0_6": "0.6", "1_0": "1.0"}
 
 
-@pytest.mark.parametrize("name", evaluation.PAPER_METRICS + evaluation.SMALL_METRICS)
+@pytest.mark.parametrize("name", PAPER_METRICS + SMALL_METRICS)
 def test_shipped_metric_configs(name):
     dataset = evaluation.DATASET_CONFIG_DIR / "threeDots.gin"
     with evaluation.gin_config([evaluation.METRICS_CONFIG_DIR / f"{name}.gin", dataset]):

@@ -1,4 +1,4 @@
-"""Golden values of the metric core (SPEC §8) and agreement with sklearn's definitions."""
+"""Golden values of the metric core (docs/metrics.md) and agreement with sklearn's definitions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our metrics against disentanglement_lib 1.5's own functions on the same inputs (SPEC §8, §11).
+"""Our metrics against disentanglement_lib 1.5's own functions on the same inputs (docs/metrics.md).
 
 MI, entropies, MIG and modularity agree to 1e-12, the histogram labels exactly, explicitness to
 the classifier's precision. Local metrics are compared cluster by cluster through the same

@@ -1,4 +1,4 @@
-"""Global and local sampling (SPEC §8): bounds, fixed factors, the reference's stream, caching."""
+"""Global and local sampling (docs/metrics.md): bounds, fixed factors, reference stream, caching."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def test_cpu_study_at_toy_scale_resumes(tmp_path: Path) -> None:
         (label, seed, "finished") for label in ("JL1-VAE (γ=0.1)", "β-VAE (γ=0)")
         for seed in (1, 2)]
     expected_keys = {f"local_{m}_{x}" for m in ("mig", "modularity") for x in TINY_LOCALITIES}
-    expected_keys |= {"mig", "modularity"}
+    expected_keys |= {"mig", "modularity_explicitness"}
     assert {row["key"] for row in summary["ttests"]} == expected_keys
     for row in summary["ttests"]:
         assert (row["group_a"], row["group_b"]) == ("JL1-VAE (γ=0.1)", "β-VAE (γ=0)")

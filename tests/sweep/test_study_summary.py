@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jlonevae_lib.runs.metric_table import LOCAL_MIG, LOCAL_MODULARITY, MIG
+from jlonevae_lib.runs.results import GAMMA0, JL1
 from jlonevae_lib.sweep.study_summary import (
     FAILED,
     FINISHED,
@@ -27,11 +29,9 @@ from jlonevae_lib.sweep.study_summary import (
     mark_missing_values,
     mean_sd,
     render_markdown,
-    score_key,
     ttest_table,
     value_keys,
 )
-from jlonevae_lib.visualize.results import GAMMA0, JL1, LOCAL_MIG, LOCAL_MODULARITY, MIG
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT, write_all_metrics
 
 SETTINGS = "defaultConv_beta4_0000_lat10_batch64_lr0_0010_anneal2667"
@@ -72,16 +72,15 @@ def test_mean_sd() -> None:
 
 
 def test_keys_and_titles() -> None:
-    assert score_key(LOCAL_MIG, 0.1) == "local_mig_0_1"
-    assert score_key(LOCAL_MODULARITY, 0.6) == "local_modularity_0_6"
-    assert score_key(MIG, None) == "mig"
-    keys = ["local_modularity_0_6", "local_mig_1", "local_mig_0_1", "mig"]
+    keys = ["local_modularity_0_6", "local_mig_1_0", "local_mig_0_1", "mig"]
     assert localities_of(keys, LOCAL_MIG) == [0.1, 1.0]
     assert localities_of(keys, LOCAL_MODULARITY) == [0.6]
     assert value_keys(study()) == ["local_mig_0_1", "local_mig_0_6", "local_modularity_0_1",
                                    "mig", RECON_BCE, TRAIN_MINUTES]
     assert column_title("local_modularity_0_6") == "local modularity @0.6"
     assert column_title("mig") == "MIG"
+    assert column_title("modularity_explicitness") == "modularity"
+    assert column_title("local_mig_1_0") == "local MIG @1"
     assert column_title(RECON_BCE) == "recon BCE / image"
 
 
@@ -212,7 +211,7 @@ def test_collect_runs(run_tree: Path) -> None:
     assert jl1.values[TRAIN_MINUTES] == 10.0
     assert jl1.values["local_mig_0_1"] == pytest.approx(0.05 + 0.06, abs=0.05)
     assert sorted(k for k in jl1.values if k.startswith("local_mig")) == [
-        "local_mig_0_1", "local_mig_0_2", "local_mig_0_3", "local_mig_0_6", "local_mig_1"]
+        "local_mig_0_1", "local_mig_0_2", "local_mig_0_3", "local_mig_0_6", "local_mig_1_0"]
     assert jl1.evaluation_seconds == pytest.approx(12 * 1.5)  # the fixture's elapsed_time
     assert jl1.trained_on == "cpu, torch 2.13.0"
     assert jl1.config["num_batches"] == 8000
@@ -243,9 +242,9 @@ def test_cli_writes_both_files(run_tree: Path, tmp_path: Path,
     assert summary["command"] == "bash study.bash"
     assert summary["figures"] == ["figures/jacobian_columns.png"]
     assert {row["key"] for row in summary["ttests"]} == {
-        *(f"local_mig_{x}" for x in ("0_1", "0_2", "0_3", "0_6", "1")),
-        *(f"local_modularity_{x}" for x in ("0_1", "0_2", "0_3", "0_6", "1")),
-        "mig", "modularity"}
+        *(f"local_mig_{x}" for x in ("0_1", "0_2", "0_3", "0_6", "1_0")),
+        *(f"local_modularity_{x}" for x in ("0_1", "0_2", "0_3", "0_6", "1_0")),
+        "mig", "modularity_explicitness"}
     statuses = sorted((run["label"], run["run_id"], run["status"]) for run in summary["runs"])
     assert (JL1_LABEL, "seed4", FAILED) in statuses
     assert len(statuses) == 7  # every seed of 1-3 exists in both arms, plus JL1's seed 4

@@ -53,7 +53,7 @@ def test_resuming_an_older_checkpoint_uses_foreach(tmp_path):
 def _run(tmp_path, name: str, chunk: int | None, tuned: bool, steps: int = 6):
     trainer = Trainer(config(tmp_path / name, num_batches=steps, jacobian_batch=None,
                              batch_size=16))
-    trainer.penalty_chunk_size = chunk
+    trainer.objective.chunk_size = chunk
     trainer.model.tuned_cpu_kernels = tuned
     terms = [trainer.training_step() for _ in range(steps)]
     return [t.total.item() for t in terms], [t.penalty.item() for t in terms]
@@ -68,7 +68,7 @@ def test_chunked_tuned_steps_track_the_plain_steps(tmp_path):
     7.61 vs 7.56 at step 4 here). Over 6 steps at lr 1e-3 the paths stay within 1e-3 (loss) and
     5% (penalty) of each other; the first penalty, after one VAE step, agrees to 1e-3.
     """
-    assert Trainer(config(tmp_path / "probe")).penalty_chunk_size == 8  # FD's CPU default
+    assert Trainer(config(tmp_path / "probe")).objective.chunk_size == 8  # FD's CPU default
     fast_loss, fast_penalty = _run(tmp_path, "fast", chunk=4, tuned=True)
     plain_loss, plain_penalty = _run(tmp_path, "plain", chunk=None, tuned=False)
     # γ = 0 at step 0: no penalty, the same VAE step but for the decoder's last kernel, which

@@ -1,4 +1,4 @@
-"""Builders of a small results tree in the standard layouts (SPEC §4, §8), with tiny models.
+"""Builders of a small results tree in the standard layouts (docs/formats.md), with tiny models.
 
 The tree (see :func:`build_results_tree`) holds::
 
@@ -39,13 +39,13 @@ OUR_EXPERIMENTS = (
     (JL1_GAMMA02_EXPERIMENT, (1, 2), 0.08),
     (JL2_EXPERIMENT, (1, 2), 0.03),
 )
-# disentanglement_lib study numbers (SPEC §10): β-VAE hp 2 = 100 + seed, FactorVAE = 400 + seed.
+# disentanglement_lib study numbers (docs/formats.md): β-VAE hp 2 = 100+seed, FactorVAE = 400+seed.
 BASELINES = (("'beta_vae'", (100, 101)), (None, (400, 401)))
 
 
 def evaluation_json(locality: float | None, metric: str, level: float,
                     rng: np.random.Generator, extra: dict | None = None) -> dict:
-    """A flat evaluation.json dict as disentanglement_lib writes it (SPEC §8)."""
+    """A flat evaluation.json dict as disentanglement_lib writes it (docs/formats.md)."""
     data = {"evaluation_config.dataset.name": "'threeDots'",
             "evaluation_results.elapsed_time": 1.5}
     if locality is not None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.stats
 from matplotlib.collections import PathCollection, PolyCollection
 
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -18,7 +16,6 @@ from jlonevae_lib.visualize.comparisons import (
     compare_to_baselines,
     metric_vs_locality,
     mig_modularity_scatter,
-    welch_ttest,
 )
 from jlonevae_lib.visualize.results import Results, discover_results
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT, LOCALITIES
@@ -32,15 +29,6 @@ def results(results_tree: Path) -> Results:
 
 def _collections(fig, kind) -> int:
     return sum(isinstance(c, kind) for ax in fig.axes for c in ax.collections)
-
-
-def test_welch_ttest_matches_scipy_and_refuses_tiny_samples() -> None:
-    a, b = [0.12, 0.14, 0.11, 0.13], [0.06, 0.05, 0.08]
-    t, p = welch_ttest(a, b)
-    expected = scipy.stats.ttest_ind(a, b, equal_var=False)
-    assert (t, p) == pytest.approx((expected.statistic, expected.pvalue))
-    assert all(math.isnan(v) for v in welch_ttest([0.1], b))
-    assert all(math.isnan(v) for v in welch_ttest([0.1, 0.1], [0.1, 0.1]))
 
 
 def test_compare_to_baselines(results: Results, tmp_path: Path) -> None:

@@ -1,0 +1,216 @@
+"""Every path and marker of a run folder, and the saved-model finder.
+
+The layout is the reference's (its notebooks and scripts glob on these names), described in
+docs/formats.md::
+
+    <output_dir>/trainedModels/<experiment>/<run>/    the run folder
+        config.json                                   the run's full training config
+        checkpoints/checkpoint.pt                     latest checkpoint
+        representation/cache_batch_no<N>/             saved model after N batches
+        representation/pytorch_model.pt               TorchScript mean encoder (AIcrowd)
+        representation/results/                       earlier steps' results (AIcrowd)
+        DONE | FAILED                                 JSON status, written when training ends
+        metrics/<metric>/results/                     one metric's results (disentanglement_lib)
+            aggregate/evaluation.json                 flat ``evaluation_results.*`` and
+            gin/evaluation.gin, json/*.json           ``evaluation_config.*`` keys
+    <output_dir>/logs/<experiment>/<run>/             TensorBoard events
+
+Code that reads or writes a run folder takes its names from here. (The run's lock file is
+:class:`jlonevae_lib.utils.lock.FolderLock`'s own ``.lock``.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.utils.errors import DataFileError
+
+TRAINED_MODELS_DIR = "trainedModels"
+LOGS_DIR = "logs"
+
+CONFIG_FILE = "config.json"
+DONE_FILE = "DONE"
+FAILED_FILE = "FAILED"
+CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINT_FILE = "checkpoint.pt"
+REPRESENTATION_DIR = "representation"
+TORCHSCRIPT_FILE = "pytorch_model.pt"
+#: Under ``representation/`` (AIcrowd) and under each metric's folder (disentanglement_lib).
+RESULTS_DIR = "results"
+#: A saved model's folder is this prefix followed by the number of batches trained.
+SAVED_MODEL_PREFIX = "cache_batch_no"
+#: How messages name the saved-model folders.
+SAVED_MODEL_NAME = f"{SAVED_MODEL_PREFIX}<N>"
+METRICS_DIR = "metrics"
+
+#: disentanglement_lib's name of the evaluation step: its result files are named after it.
+EVALUATION_STEP = "evaluation"
+AGGREGATE_DIR = "aggregate"
+EVALUATION_FILE = f"{EVALUATION_STEP}.json"
+#: A run folder's evaluation files, relative to the run folder.
+EVALUATION_GLOB = f"{METRICS_DIR}/*/{RESULTS_DIR}/{AGGREGATE_DIR}/{EVALUATION_FILE}"
+
+_SAVED_MODEL_RE = re.compile(rf"^{SAVED_MODEL_PREFIX}(\d+)$")
+
+
+# ------------------------------------------------------------------------------ run folders
+
+
+def run_dir(output_dir: str | os.PathLike, experiment: str, run: str) -> Path:
+    """``<output_dir>/trainedModels/<experiment>/<run>``."""
+    return Path(output_dir) / TRAINED_MODELS_DIR / experiment / run
+
+
+def log_dir(output_dir: str | os.PathLike, experiment: str, run: str) -> Path:
+    """``<output_dir>/logs/<experiment>/<run>`` (TensorBoard)."""
+    return Path(output_dir) / LOGS_DIR / experiment / run
+
+
+def config_path(run: Path) -> Path:
+    """The run's training config, ``<run>/config.json``."""
+    return run / CONFIG_FILE
+
+
+def done_path(run: Path) -> Path:
+    """The marker of a finished run, ``<run>/DONE`` (JSON: batches, model, final scalars)."""
+    return run / DONE_FILE
+
+
+def failed_path(run: Path) -> Path:
+    """The marker of a failed run, ``<run>/FAILED`` (JSON: reason, step, message)."""
+    return run / FAILED_FILE
+
+
+def is_finished(run: Path) -> bool:
+    """True when the run's training finished (it has ``DONE``)."""
+    return done_path(run).is_file()
+
+
+def checkpoint_path(run: Path) -> Path:
+    """The run's latest checkpoint, ``<run>/checkpoints/checkpoint.pt``."""
+    return run / CHECKPOINTS_DIR / CHECKPOINT_FILE
+
+
+def representation_dir(run: Path) -> Path:
+    """``<run>/representation``: the saved models and the TorchScript export."""
+    return run / REPRESENTATION_DIR
+
+
+def torchscript_path(run: Path) -> Path:
+    """The TorchScript mean encoder, ``<run>/representation/pytorch_model.pt``."""
+    return representation_dir(run) / TORCHSCRIPT_FILE
+
+
+def earlier_results_dir(representation: Path) -> Path:
+    """``<representation>/results/json``: earlier steps' result dicts, one ``<step>.json``
+    each, copied into every metric's results."""
+    return representation / RESULTS_DIR / "json"
+
+
+def model_runs(models_dir: str | os.PathLike) -> list[Path]:
+    """The run folders ``<models_dir>/<experiment>/<run>`` that hold a ``representation/``
+    folder, sorted."""
+    return sorted(path.parent for path in Path(models_dir).glob(f"*/*/{REPRESENTATION_DIR}"))
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (a run's config, marker or result file).
+
+    Raises :class:`DataFileError` when it is missing, unreadable or not an object.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataFileError(f"{path} is not readable JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise DataFileError(f"{path} holds a {type(data).__name__}, not a JSON object")
+    return data
+
+
+# ------------------------------------------------------------------------------ saved models
+
+
+def saved_model_dir(run: Path, num_batches: int) -> Path:
+    """``<run>/representation/cache_batch_no<num_batches>``."""
+    return representation_dir(run) / f"{SAVED_MODEL_PREFIX}{num_batches}"
+
+
+def saved_model_batches(folder: Path) -> int | None:
+    """N of a saved-model folder named ``cache_batch_no<N>``; None for any other name."""
+    match = _SAVED_MODEL_RE.match(folder.name)
+    return int(match.group(1)) if match else None
+
+
+def final_saved_model(representation: Path) -> Path | None:
+    """The ``cache_batch_no<N>`` folder with the highest N in ``representation``, if any."""
+    found = [(batches, path) for path in representation.glob(f"{SAVED_MODEL_PREFIX}*")
+             if path.is_dir() and (batches := saved_model_batches(path)) is not None]
+    return max(found)[1] if found else None
+
+
+def find_saved_model(folder: Path) -> Path | None:
+    """The final saved model of a run folder or of its ``representation/`` folder, if any."""
+    for candidate in (representation_dir(folder), folder):
+        found = final_saved_model(candidate)
+        if found is not None:
+            return found
+    return None
+
+
+def run_of_saved_model(path: Path) -> Path | None:
+    """The run folder of ``path`` when it is a run folder (it has ``representation/``) or a
+    saved-model folder inside one; None otherwise."""
+    if representation_dir(path).is_dir():
+        return path
+    if saved_model_batches(path) is not None:
+        return path.parent.parent
+    return None
+
+
+# ------------------------------------------------------------------------------ metric results
+
+
+def metric_results_dir(run: Path, metric: str) -> Path:
+    """One metric's results folder, ``<run>/metrics/<metric>/results``."""
+    return run / METRICS_DIR / metric / RESULTS_DIR
+
+
+def aggregate_file(results: Path) -> Path:
+    """The flat result file in a metric's ``results`` folder, ``aggregate/evaluation.json``."""
+    return results / AGGREGATE_DIR / EVALUATION_FILE
+
+
+def step_json_file(results: Path, step: str) -> Path:
+    """One step's result dict in a metric's ``results`` folder, ``json/<step>.json``."""
+    return results / "json" / f"{step}.json"
+
+
+def operative_gin_file(results: Path) -> Path:
+    """The operative gin config in a metric's ``results`` folder, ``gin/evaluation.gin``."""
+    return results / "gin" / f"{EVALUATION_STEP}.gin"
+
+
+def evaluation_path(run: Path, metric: str) -> Path:
+    """``<run>/metrics/<metric>/results/aggregate/evaluation.json``."""
+    return aggregate_file(metric_results_dir(run, metric))
+
+
+def evaluation_files(run: Path) -> list[Path]:
+    """Every metric's ``evaluation.json`` in a run folder, sorted."""
+    return sorted(run.glob(EVALUATION_GLOB))
+
+
+def evaluation_files_under(root: Path) -> list[Path]:
+    """Every ``evaluation.json`` of the runs one level (``<root>/<model number>/``, as
+    disentanglement_lib's studies) or two levels (``<root>/<experiment>/<run>/``) below
+    ``root``, sorted."""
+    return sorted({*root.glob(f"*/{EVALUATION_GLOB}"), *root.glob(f"*/*/{EVALUATION_GLOB}")})
+
+
+def run_of_evaluation(path: Path) -> Path:
+    """The run folder of one of its ``evaluation.json`` files."""
+    return path.parents[len(Path(EVALUATION_GLOB).parts) - 1]

@@ -1,0 +1,469 @@
+"""The results reader: evaluation results on disk, and which run and method each belongs to.
+
+Layouts (docs/formats.md), found by globbing, never by a database:
+
+- our runs: ``<models_dir>/<experiment>/<run>/metrics/<metric>/results/aggregate/
+  evaluation.json``, the method and its settings read from the run's ``config.json``; a run
+  without one (the reference's published models) is described by its experiment name instead
+  (``lone``/``jltwo``, γ, β, ...);
+- disentanglement_lib baselines: ``<baselines_dir>/<model_number>/metrics/...`` (or one folder
+  deeper, ``<baselines_dir>/model<N>_on3dots/<timestamp>/metrics/...`` as the reference had),
+  the method named by ``train_config.model.name`` in the JSON, else by the model number
+  (number = dataset·1800 + model·300 + hp·50 + seed).
+
+A file is classified by its contents, not its folder name (see
+:mod:`jlonevae_lib.runs.metric_table`): one with a locality binding gives local MIG / local
+modularity at that locality, one without gives global MIG / modularity. A run's value is the
+mean of the per-cluster samples when they are present.
+
+Nothing here raises on a bad or missing file: problems become human-readable notes
+(:attr:`Results.notes`) and the rest is used.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    DATASET_BINDING,
+    GLOBAL_SCORES,
+    LOCAL_SCORES,
+    LOCALITY_BINDING,
+    LOCALITY_DIGITS,
+    SCORE_LABELS,
+    SCORES,
+    metric_name,
+)
+from jlonevae_lib.utils.errors import DataFileError
+
+_LOCALITY_KEY = f"evaluation_config.{LOCALITY_BINDING}"
+_DATASET_KEY = f"evaluation_config.{DATASET_BINDING}"
+_RESULT_PREFIX = "evaluation_results."
+
+#: Our method keys and their display names.
+JL1, JL2, GAMMA0 = "jlone", "jltwo", "gamma0"
+_OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
+
+#: disentanglement_lib's unsupervised models, in the study's numbering order.
+BASELINE_METHODS: dict[str, str] = {
+    "beta_vae": "β-VAE (dlib)",
+    "factor_vae": "FactorVAE",
+    "dip_vae_i": "DIP-VAE-I",
+    "dip_vae_ii": "DIP-VAE-II",
+    "beta_tc_vae": "β-TCVAE",
+    "annealed_vae": "AnnealedVAE",
+}
+_STUDY_MODELS_PER_DATASET = 1800
+_STUDY_RUNS_PER_MODEL = 300
+
+_EXPERIMENT_RE = re.compile(
+    r"^(?P<architecture>.+?)_(?P<reg>lone|jltwo)_beta(?P<beta>\d+_\d+)_ica(?P<gamma>\d+_\d+)"
+    r"_lat(?P<lat>\d+)_batch(?P<batch>\d+)_lr(?P<lr>\d+_\d+)(?:_anneal(?P<anneal>\d+))?$")
+_MODEL_NUMBER_RE = re.compile(r"^(?:model)?(\d+)(?:_.*)?$")
+#: The regularisation types of a run config, as method keys.
+_REGULARIZATION_METHODS = {"jlone": JL1, "jltwo": JL2}
+#: The config keys that describe a run's comparable settings (see :func:`settings_from_config`).
+_SETTINGS_KEYS = ("architecture", "beta", "latent_dim", "batch_size", "lr", "annealing_batches")
+
+
+def _number(text: str) -> float:
+    """'0_1000' -> 0.1 (the experiment names' number format)."""
+    return float(text.replace("_", "."))
+
+
+def _name_number(value: float) -> str:
+    """0.1 -> '0_1000' (the experiment names' number format)."""
+    return f"{value:.4f}".replace(".", "_")
+
+
+def _unquote(value: Any) -> str:
+    """A gin literal string ``"'threeDots'"`` -> ``threeDots``."""
+    return str(value).strip().strip("'\"")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One trained model and the method it belongs to.
+
+    Attributes:
+        run_dir: the run folder (holds ``metrics/``).
+        group: what runs are grouped by: the experiment name (ours) or ``baseline:<method>``.
+        method: ``jlone``, ``jltwo``, ``gamma0`` (ours with γ = 0: a β-VAE) or a key of
+            :data:`BASELINE_METHODS`; ``unknown`` when neither config, name nor JSON says.
+        label: display name, e.g. ``JL1-VAE (γ=0.1)``, ``β-VAE (γ=0)``, ``FactorVAE``.
+        gamma: the Jacobian penalty weight (ours), else None.
+        settings: the settings apart from regulariser and γ (ours), written as the experiment
+            name writes them: runs with equal settings differ only in the penalty and can be
+            compared; None for baselines.
+        run_id: the run folder's name (``seed11``, a model number, a timestamp).
+    """
+
+    run_dir: Path
+    group: str
+    method: str
+    label: str
+    gamma: float | None = None
+    settings: str | None = None
+    run_id: str = ""
+
+    @property
+    def title(self) -> str:
+        """Two-line name for a figure row: the label, then the run id."""
+        return f"{self.label}\n{self.run_id}"
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One score of one run, at one locality (None for the global scores).
+
+    ``metric`` is the score's key (``local_mig``, ``mig``, ...; see
+    :mod:`jlonevae_lib.runs.metric_table`); ``value`` the run's score (mean over clusters for
+    local scores); ``samples`` the per-cluster scores (empty for global scores); ``source`` the
+    evaluation.json read.
+    """
+
+    run: RunInfo
+    metric: str
+    locality: float | None
+    value: float
+    samples: tuple[float, ...]
+    dataset: str | None
+    source: Path
+
+    @property
+    def name(self) -> str:
+        """The name of the metric this result is, e.g. ``local_mig_1_0``."""
+        return metric_name(self.metric, self.locality)
+
+
+@dataclass
+class Results:
+    """All metric results found, and notes on what was missing, partial or unreadable."""
+
+    records: list[MetricResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def select(self, metric: str, locality: float | None = None,
+               groups: Iterable[str] | None = None) -> list[MetricResult]:
+        """Records of ``metric`` at ``locality`` (None: global metrics), optionally only of
+        ``groups``, sorted by group and run."""
+        wanted = None if groups is None else set(groups)
+        key = None if locality is None else round(locality, LOCALITY_DIGITS)
+        found = [r for r in self.records if r.metric == metric and r.locality == key
+                 and (wanted is None or r.run.group in wanted)]
+        return sorted(found, key=lambda r: (r.run.group, r.run.run_id))
+
+    def values_by_group(self, metric: str, locality: float | None = None,
+                        groups: Iterable[str] | None = None) -> dict[str, list[float]]:
+        """{group: per-run values (run order)} of ``metric`` at ``locality``."""
+        values: dict[str, list[float]] = defaultdict(list)
+        for record in self.select(metric, locality, groups):
+            values[record.run.group].append(record.value)
+        return dict(values)
+
+    def runs(self) -> list[RunInfo]:
+        """Every run with at least one result, sorted by group and run id."""
+        unique = {r.run.run_dir: r.run for r in self.records}
+        return sorted(unique.values(), key=lambda run: (run.group, run.run_id))
+
+    def localities(self, metric: str) -> list[float]:
+        """The localities at which ``metric`` was found, ascending."""
+        return sorted({r.locality for r in self.records
+                       if r.metric == metric and r.locality is not None})
+
+    def labels(self) -> dict[str, str]:
+        """{group: display label}; a label shared by several groups gets the group appended."""
+        by_group = {run.group: run.label for run in self.runs()}
+        counts: dict[str, int] = defaultdict(int)
+        for label in by_group.values():
+            counts[label] += 1
+        return {group: label if counts[label] == 1 else f"{label} [{group}]"
+                for group, label in by_group.items()}
+
+    def report(self) -> str:
+        """A short human-readable summary: runs per group, then the notes."""
+        lines = []
+        per_group: dict[str, set[Path]] = defaultdict(set)
+        for record in self.records:
+            per_group[record.run.group].add(record.run.run_dir)
+        labels = self.labels()
+        for group in sorted(per_group):
+            lines.append(f"{labels[group]}: {len(per_group[group])} run(s) with results "
+                         f"({group})")
+        if not lines:
+            lines.append("no evaluation results found")
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _method(regularization: str, gamma: float) -> str:
+    """γ = 0 gives the method ``gamma0`` whatever the regulariser (no penalty is computed)."""
+    return GAMMA0 if gamma == 0 else _REGULARIZATION_METHODS[regularization]
+
+
+def parse_experiment_name(name: str) -> tuple[str, float, str] | None:
+    """(method, γ, settings) of one of our experiment names, or None if it is not one.
+
+    ``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000`` ->
+    (``jlone``, 0.1, ``defaultConv_beta4_0000_lat10_batch64_lr0_0001_anneal100000``).
+    """
+    match = _EXPERIMENT_RE.match(name)
+    if match is None:
+        return None
+    gamma = _number(match["gamma"])
+    method = _method("jlone" if match["reg"] == "lone" else "jltwo", gamma)
+    settings = (f"{match['architecture']}_beta{match['beta']}_lat{match['lat']}"
+                f"_batch{match['batch']}_lr{match['lr']}")
+    if match["anneal"] is not None:
+        settings += f"_anneal{match['anneal']}"
+    return method, gamma, settings
+
+
+def settings_from_config(config: Mapping[str, Any]) -> tuple[str, float, str] | None:
+    """(method, γ, settings) of a run's ``config.json``, or None when it lacks the penalty
+    (``gamma``, ``regularization_type``) or the settings compared (architecture, β, latent
+    size, batch size, learning rate, annealing).
+
+    The settings are written as :func:`parse_experiment_name` gives them, so that a run with a
+    config and one without (the reference's) that were trained alike compare as equal.
+    """
+    gamma, regularization = config.get("gamma"), config.get("regularization_type")
+    values = [config.get(key) for key in _SETTINGS_KEYS]
+    if (not _is_number(gamma) or regularization not in _REGULARIZATION_METHODS
+            or not isinstance(values[0], str) or not all(map(_is_number, values[1:]))):
+        return None
+    architecture, beta, latent_dim, batch_size, lr, annealing = values
+    settings = (f"{architecture}_beta{_name_number(beta)}_lat{latent_dim}_batch{batch_size}"
+                f"_lr{_name_number(lr)}")
+    if annealing:
+        settings += f"_anneal{annealing}"
+    return _method(regularization, float(gamma)), float(gamma), settings
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's ``config.json``; empty when it has none or it is unreadable."""
+    try:
+        return layout.read_json_object(layout.config_path(run_dir))
+    except DataFileError:
+        return {}
+
+
+def our_run_info(run_dir: Path) -> RunInfo | None:
+    """The :class:`RunInfo` of one of our run folders: from its ``config.json``, else (the
+    reference's runs have none) from its experiment folder's name; None when neither tells."""
+    parsed = (settings_from_config(_run_config(run_dir))
+              or parse_experiment_name(run_dir.parent.name))
+    if parsed is None:
+        return None
+    method, gamma, settings = parsed
+    label = f"{_OUR_METHOD_LABELS[method]} (γ={gamma:g})"
+    return RunInfo(run_dir=run_dir, group=run_dir.parent.name, method=method, label=label,
+                   gamma=gamma, settings=settings, run_id=run_dir.name)
+
+
+def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
+    name = data.get("train_config.model.name")
+    if name is not None:
+        method = _unquote(name)
+        if method == "dip_vae":
+            dip_type = _unquote(data.get("train_config.dip_vae.dip_type", "i"))
+            method = f"dip_vae_{dip_type}"
+        return method
+    # No training record in the JSON: the model number in the folder name tells the model.
+    for folder in (run_dir, run_dir.parent):
+        match = _MODEL_NUMBER_RE.match(folder.name)
+        if match:
+            index = int(match[1]) % _STUDY_MODELS_PER_DATASET // _STUDY_RUNS_PER_MODEL
+            return list(BASELINE_METHODS)[index]
+    return None
+
+
+def _baseline_run(run_dir: Path, data: dict[str, Any]) -> RunInfo:
+    method = _baseline_method(data, run_dir)
+    if method is None:
+        return RunInfo(run_dir=run_dir, group=f"unknown:{run_dir.parent.name}",
+                       method="unknown", label=run_dir.parent.name, run_id=run_dir.name)
+    label = BASELINE_METHODS.get(method, method)
+    return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method, label=label,
+                   run_id=run_dir.name)
+
+
+def _result(data: dict[str, Any], key: str) -> Any:
+    return data.get(_RESULT_PREFIX + key, data.get(key))
+
+
+def _scores(data: dict[str, Any], samples_keys: Sequence[str], scalar_keys: Sequence[str]
+            ) -> tuple[float, tuple[float, ...]] | None:
+    """(value, samples) from the first samples key present, else the first scalar key."""
+    for key in samples_keys:
+        samples = _result(data, key)
+        if isinstance(samples, list) and samples:
+            values = tuple(float(v) for v in samples)
+            return math.fsum(values) / len(values), values
+    for key in scalar_keys:
+        value = _result(data, key)
+        if _is_number(value):
+            return float(value), ()
+    return None
+
+
+def evaluation_records(data: dict[str, Any], run: RunInfo, path: Path) -> list[MetricResult]:
+    """The metric results in the flat JSON ``data`` read from ``path`` for ``run``.
+
+    DataFileError if its locality is not a number.
+    """
+    dataset = _unquote(data[_DATASET_KEY]) if _DATASET_KEY in data else None
+    found = []
+    if _LOCALITY_KEY in data:
+        try:
+            locality = round(float(_unquote(data[_LOCALITY_KEY])), LOCALITY_DIGITS)
+        except ValueError:
+            raise DataFileError(f"{path} has locality_proportion {data[_LOCALITY_KEY]!r}, not "
+                                "a number") from None
+        for metric in LOCAL_SCORES:
+            scores = _scores(data, SCORES[metric].samples_keys, SCORES[metric].scalar_keys)
+            if scores is not None:
+                found.append(MetricResult(run, metric, locality, scores[0], scores[1], dataset,
+                                          path))
+                break  # a scalar key like discrete_mig would also match the next metric
+    else:
+        for metric in GLOBAL_SCORES:
+            scores = _scores(data, (), SCORES[metric].scalar_keys)
+            if scores is not None:
+                found.append(MetricResult(run, metric, None, scores[0], (), dataset, path))
+    return found
+
+
+def run_records(run_dir: Path, run: RunInfo) -> list[MetricResult]:
+    """The metric results of one run folder (DataFileError if a file is unreadable)."""
+    return [record for path in layout.evaluation_files(run_dir)
+            for record in evaluation_records(layout.read_json_object(path), run, path)]
+
+
+def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
+    """Note runs that lack a locality their group's other runs have."""
+    by_run: dict[tuple[str, str], dict[Path, set[float]]] = defaultdict(lambda: defaultdict(set))
+    for r in records:
+        if r.locality is not None:
+            by_run[(r.run.group, r.metric)][r.run.run_dir].add(r.locality)
+    for (group, metric), runs in sorted(by_run.items()):
+        expected = set().union(*runs.values())
+        for run_dir, have in sorted(runs.items()):
+            missing = sorted(expected - have)
+            if missing:
+                notes.append(f"partial: {run_dir} has no {SCORE_LABELS[metric]} at "
+                             f"locality {', '.join(f'{m:g}' for m in missing)} (other runs of "
+                             f"{group} do)")
+
+
+def discover_results(models_dir: str | os.PathLike | None,
+                     baselines_dir: str | os.PathLike | None = None,
+                     dataset: str | None = None,
+                     include: Sequence[str] = ()) -> Results:
+    """Every metric result under ``models_dir`` (our runs) and ``baselines_dir``.
+
+    dataset: keep only results evaluated on this dataset (``evaluation_config.dataset.name``;
+    files that do not say are kept). include: fnmatch patterns; when given, only our
+    experiments whose name matches one are kept (baselines are not filtered).
+    Missing folders, unreadable files, files without a known metric, duplicates and runs
+    with only some localities are reported in :attr:`Results.notes`.
+    """
+    results = Results()
+    notes = results.notes
+    seen: dict[tuple[Path, str, float | None], MetricResult] = {}
+    for root, ours in ((models_dir, True), (baselines_dir, False)):
+        if root is None:
+            continue
+        root = Path(root)
+        if not root.is_dir():
+            notes.append(f"{root} does not exist; no {'runs' if ours else 'baselines'} "
+                         "read from it")
+            continue
+        files = layout.evaluation_files_under(root)
+        if not files:
+            notes.append(f"no {layout.EVALUATION_FILE} under {root}")
+        infos: dict[Path, RunInfo | None] = {}
+        for path in files:
+            run_dir = layout.run_of_evaluation(path)
+            if ours and run_dir not in infos:
+                infos[run_dir] = our_run_info(run_dir)
+            parsed = infos.get(run_dir)
+            if ours and include and (parsed is None or not _included(parsed.group, include)):
+                continue
+            try:
+                data = layout.read_json_object(path)
+                # A folder that is not one of our runs (e.g. a baseline copied into
+                # trainedModels/) is identified from its JSON instead.
+                run = parsed or _baseline_run(run_dir, data)
+                found = evaluation_records(data, run, path)
+            except DataFileError as err:
+                notes.append(f"skipped: {err}")
+                continue
+            if not found:
+                notes.append(f"skipped: {path} has no local MIG, local modularity, MIG or "
+                             "modularity result")
+            for record in found:
+                if dataset is not None and record.dataset not in (None, dataset):
+                    continue
+                if not math.isfinite(record.value):
+                    notes.append(f"skipped: {path} gives {SCORE_LABELS[record.metric]} = "
+                                 f"{record.value}")
+                    continue
+                key = (run_dir, record.metric, record.locality)
+                if key in seen:
+                    kept = seen[key]
+                    # Two files with the same metric: prefer the one with more clusters.
+                    if len(record.samples) > len(kept.samples):
+                        seen[key] = kept = record
+                    notes.append(f"duplicate: {run_dir} has {SCORE_LABELS[record.metric]}"
+                                 f"{'' if record.locality is None else f' @{record.locality:g}'}"
+                                 f" in more than one metrics folder; using {kept.source}")
+                    continue
+                seen[key] = record
+    results.records = list(seen.values())
+    if models_dir is not None and Path(models_dir).is_dir():
+        evaluated = {r.run.run_dir for r in results.records}
+        for run_dir in layout.model_runs(models_dir):
+            run = our_run_info(run_dir)
+            if run is None or run_dir in evaluated:
+                continue
+            if not _included(run.group, include):
+                continue
+            notes.append(f"not evaluated: {run_dir} has a model but no evaluation results")
+    _check_complete(results.records, notes)
+    return results
+
+
+def _included(group: str, include: Sequence[str]) -> bool:
+    return not include or any(fnmatch.fnmatchcase(group, pattern) for pattern in include)
+
+
+def find_model_runs(models_dir: str | os.PathLike, method: str | None = None,
+                    gamma: float | None = None, include: Sequence[str] = ()) -> list[RunInfo]:
+    """Our run folders under ``models_dir`` that hold a saved model (``representation/``),
+    optionally only of one method (``jlone``, ``jltwo``, ``gamma0``), one γ and experiments
+    matching an ``include`` pattern; sorted by experiment and run id."""
+    runs = []
+    for run_dir in layout.model_runs(models_dir):
+        run = our_run_info(run_dir)
+        if run is None or not _included(run.group, include):
+            continue
+        if method is not None and run.method != method:
+            continue
+        if gamma is not None and not math.isclose(run.gamma or 0.0, gamma, abs_tol=1e-9):
+            continue
+        runs.append(run)
+    return runs

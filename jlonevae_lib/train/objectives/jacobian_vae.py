@@ -1,0 +1,98 @@
+"""The paper's objective (``jlonevae``): NLL + β_t·KL + γ_t·Jacobian penalty.
+
+The penalty is the L1 (``regularization_type="jlone"``, JL1-VAE) or squared L2 (``"jltwo"``,
+the paper's appendix) norm of the decoder's Jacobian at the sampled latent, detached from the
+encoder, by forward differences or exactly (``jacobian_method``), on the whole batch or a random
+sub-batch (``jacobian_batch``); β and γ ramp up linearly over ``annealing_batches``. With γ = 0
+the penalty is never computed: the reference's β-VAE baseline. See docs/method.md.
+
+Experiment names are the reference's, ``<arch>_<lone|jltwo>_beta<β>_ica<γ>_lat<d>_batch<B>_lr<lr>
+[_anneal<A>]``, so its notebooks and scripts find the runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from jlonevae_lib.architecture.jacobian import jacobian_penalty_backward
+from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
+from jlonevae_lib.train.objectives import (
+    NonFiniteError,
+    Objective,
+    format_number,
+    register_objective,
+)
+
+if TYPE_CHECKING:
+    from jlonevae_lib.train.config import TrainConfig
+
+#: Latents per chunk of the penalty's backward on the CPU, by Jacobian method (see
+#: :func:`penalty_chunk_size`).
+CPU_PENALTY_CHUNK_LATENTS = {"fd": 8, "exact": 32}
+#: The penalty's abbreviation in experiment names, as the reference wrote it.
+PENALTY_NAME = {"jlone": "lone", "jltwo": "jltwo"}
+
+
+def penalty_chunk_size(device: torch.device, method: str) -> int | None:
+    """Latents per chunk of the Jacobian penalty's backward (None: all at once).
+
+    On the CPU, chunks keep the penalty's activations small (FD: (d+1)·8 decoded images at a
+    time) at no cost in speed; the exact method (vmap'ed JVPs) slows down with small chunks, so
+    it gets larger ones. On CUDA one big batch keeps the device busy. Measurements:
+    benchmarks/README.md.
+    """
+    if device.type != "cpu":
+        return None
+    return CPU_PENALTY_CHUNK_LATENTS.get(method)
+
+
+def check_finite_outputs(recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteError` unless every value of the model's outputs is finite.
+
+    Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs.
+    """
+    if not (torch.isfinite(recon).all() & torch.isfinite(mu).all()
+            & torch.isfinite(logvar).all()):
+        raise NonFiniteError("the model's output became NaN or infinite")
+
+
+@register_objective("jlonevae")
+class JacobianVAE(Objective):
+    """JL1-VAE (and its L2 variant; β-VAE at γ = 0)."""
+
+    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+                 generator: torch.Generator) -> None:
+        super().__init__(config, model, device, generator)
+        self.chunk_size = penalty_chunk_size(device, config.jacobian_method)
+
+    def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> LossTerms:
+        cfg = self.config
+        beta = annealed(cfg.beta, step, cfg.annealing_batches)
+        gamma = annealed(cfg.gamma, step, cfg.annealing_batches)
+        recon, mu, logvar, z = model(x)
+        check_finite_outputs(recon, mu, logvar)
+        if gamma == 0:
+            penalty = torch.zeros((), device=x.device)  # the reference skips it entirely
+        else:
+            # The penalty's graph starts at z.detach(), apart from the VAE loss's: its gradient
+            # is accumulated into the decoder's .grad now, chunk by chunk (see
+            # jacobian_penalty_backward), and the loss below only logs its value.
+            penalty = jacobian_penalty_backward(
+                model.decode, z.detach(), gamma, penalty=cfg.regularization_type,
+                method=cfg.jacobian_method, sub_batch=cfg.jacobian_batch,
+                generator=self.generator, chunk_size=self.chunk_size,
+            )
+        return jlonevae_loss(recon, x, mu, logvar, penalty, beta, gamma)
+
+    @classmethod
+    def experiment_name(cls, config: TrainConfig) -> str:
+        """``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000``."""
+        name = (f"{config.architecture}_{PENALTY_NAME[config.regularization_type]}"
+                f"_beta{format_number(config.beta)}_ica{format_number(config.gamma)}"
+                f"_lat{config.latent_dim}_batch{config.batch_size}_lr{format_number(config.lr)}")
+        if config.annealing_batches:
+            name += f"_anneal{config.annealing_batches}"
+        return name

@@ -1,0 +1,58 @@
+"""The run-folder layout: names, the saved-model finder and the evaluation files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jlonevae_lib.runs import layout
+
+
+def test_paths_of_a_run_folder(tmp_path: Path) -> None:
+    run = layout.run_dir(tmp_path, "exp", "seed1")
+    assert run == tmp_path / "trainedModels" / "exp" / "seed1"
+    assert layout.log_dir(tmp_path, "exp", "seed1") == tmp_path / "logs" / "exp" / "seed1"
+    assert layout.config_path(run) == run / "config.json"
+    assert (layout.done_path(run), layout.failed_path(run)) == (run / "DONE", run / "FAILED")
+    assert layout.checkpoint_path(run) == run / "checkpoints" / "checkpoint.pt"
+    assert layout.saved_model_dir(run, 30) == run / "representation" / "cache_batch_no30"
+    assert layout.torchscript_path(run) == run / "representation" / "pytorch_model.pt"
+    assert layout.evaluation_path(run, "mig") == (
+        run / "metrics" / "mig" / "results" / "aggregate" / "evaluation.json")
+    assert layout.run_of_evaluation(layout.evaluation_path(run, "mig")) == run
+
+
+def test_the_final_saved_model_is_the_highest_batch_number(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    for batches in (5, 40, 100):
+        layout.saved_model_dir(run, batches).mkdir(parents=True)
+    (layout.representation_dir(run) / "cache_batch_no7.tmp").mkdir()
+    (layout.representation_dir(run) / "cache_batch_no999").write_text("a file, not a model")
+    final = layout.saved_model_dir(run, 100)
+    assert layout.final_saved_model(layout.representation_dir(run)) == final
+    assert layout.find_saved_model(run) == final
+    assert layout.find_saved_model(layout.representation_dir(run)) == final
+    assert layout.find_saved_model(tmp_path) is None
+    assert layout.saved_model_batches(final) == 100
+    assert layout.saved_model_batches(run) is None
+    assert layout.run_of_saved_model(final) == run
+    assert layout.run_of_saved_model(run) == run
+    assert layout.run_of_saved_model(tmp_path) is None
+
+
+def test_model_runs_and_evaluation_files(tmp_path: Path) -> None:
+    models = tmp_path / "trainedModels"
+    with_model = models / "exp" / "seed2"
+    layout.representation_dir(with_model).mkdir(parents=True)
+    (models / "exp" / "seed1").mkdir()
+    assert layout.model_runs(models) == [with_model]
+    files = [layout.evaluation_path(with_model, name) for name in ("mig", "local_mig_0_1")]
+    baseline = layout.evaluation_path(tmp_path / "baselines" / "401", "mig")
+    for path in (*files, baseline):
+        path.parent.mkdir(parents=True)
+        path.write_text("{}")
+    assert layout.evaluation_files(with_model) == sorted(files)
+    assert layout.evaluation_files_under(models) == sorted(files)
+    assert layout.evaluation_files_under(tmp_path / "baselines") == [baseline]
+    assert layout.is_finished(with_model) is False
+    layout.done_path(with_model).write_text("{}")
+    assert layout.is_finished(with_model) is True
