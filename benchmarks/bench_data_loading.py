@@ -42,8 +42,8 @@ from jlonevae_lib.data.three_dots import (  # noqa: E402
     PAPER_CACHE_IMAGES,
     ThreeDots,
     ThreeDotsCache,
-    levels_to_images,
 )
+from jlonevae_lib.data.three_dots_render import levels_to_images  # noqa: E402
 from jlonevae_lib.train.config import TrainConfig  # noqa: E402
 from jlonevae_lib.train.trainer import Trainer  # noqa: E402
 from jlonevae_lib.utils.timing import median_time  # noqa: E402

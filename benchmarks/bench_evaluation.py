@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="weights of the random model")
     args = parser.parse_args(argv)
     tune_glibc_malloc()
-    from jlonevae_lib.evaluate import evaluation
+    from jlonevae_lib.cli import evaluate as evaluate_cli
     from jlonevae_lib.runs.metric_table import PAPER_METRICS
 
     with tempfile.TemporaryDirectory() as root:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                    else list(PAPER_METRICS))
         render, encode = stage_rates(run, 500 if args.quick else 10_000, args.device)
         start = time.perf_counter()
-        evaluation.main([str(run), "--metrics", *metrics, "--device", args.device])
+        evaluate_cli.main([str(run), "--metrics", *metrics, "--device", args.device])
         total = time.perf_counter() - start
     sizes = (f"{QUICK_CLUSTERS} clusters × {QUICK_POINTS} points, {QUICK_GLOBAL_POINTS} global"
              if args.quick else "20 clusters × 10,000 points, 10,000 (+5,000) global")

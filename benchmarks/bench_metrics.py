@@ -70,7 +70,7 @@ def _reference_renderer() -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     spec.loader.exec_module(bench_rendering)
     if bench_rendering.cv2 is not None:
         return bench_rendering.reference_render, "OpenCV, one image at a time"
-    from jlonevae_lib.data.three_dots import render_three_dots
+    from jlonevae_lib.data.three_dots_render import render_three_dots
 
     def one_by_one(factors: np.ndarray) -> np.ndarray:
         return np.concatenate([render_three_dots(row[np.newaxis]) for row in factors])

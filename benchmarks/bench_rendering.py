@@ -5,9 +5,9 @@
 
 Renders the same random factors with the seed's per-image ``cv2.circle`` + ``INTER_AREA``
 reference (skipped, with a note, if OpenCV is not installed) and with
-:func:`jlonevae_lib.data.three_dots.render_three_dots` in the same process, and prints images/s,
-the speed ratio and the largest pixel difference; then times building, writing and loading
-(with validation) a training cache of ``--cache-images`` images in a temporary folder, and
+:func:`jlonevae_lib.data.three_dots_render.render_three_dots` in the same process, and prints
+images/s, the speed ratio and the largest pixel difference; then times building, writing and
+loading (with validation) a training cache of ``--cache-images`` images in a temporary folder, and
 the streamed build (render and write chunk by chunk, as the cache CLI does).
 """
 
@@ -25,7 +25,7 @@ from jlonevae_lib.data.cache import (
     save_training_cache,
     write_training_cache,
 )
-from jlonevae_lib.data.three_dots import dot_table, render_three_dots
+from jlonevae_lib.data.three_dots_render import dot_table, render_three_dots
 from jlonevae_lib.utils.timing import best_time
 
 try:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 try:
-    from jlonevae_lib.data.natural_images import main
+    from jlonevae_lib.cli.natural_images import main
 except ModuleNotFoundError as err:
     if err.name != "jlonevae_lib":
         raise

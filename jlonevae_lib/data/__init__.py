@@ -1,7 +1,8 @@
 """Ground-truth datasets (disentanglement_lib's interface) and their registry.
 
 ``get_named_ground_truth_data("threeDots")`` etc.; see :mod:`.ground_truth` for the interface,
-:mod:`.three_dots` for the renderer and datasets, :mod:`.cache` for the training caches.
+:mod:`.three_dots` for its datasets and :mod:`.three_dots_render` for the renderer, :mod:`.cache`
+for the training caches.
 """
 
 from jlonevae_lib.data.ground_truth import (
@@ -11,7 +12,8 @@ from jlonevae_lib.data.ground_truth import (
     get_named_ground_truth_data,
     register_ground_truth_data,
 )
-from jlonevae_lib.data.three_dots import ThreeDots, ThreeDotsCache, render_three_dots
+from jlonevae_lib.data.three_dots import ThreeDots, ThreeDotsCache
+from jlonevae_lib.data.three_dots_render import render_three_dots
 
 __all__ = [
     "GroundTruthData",

@@ -6,7 +6,7 @@ File format: ``<data_root>/threeDots/trainingCache<N>.npz``, an uncompressed ``.
 - ``imgs``: uint8 (N, 64, 64, 1), each pixel's grey level = its number of white canvas
   sub-pixels, 0..``scale``;
 - ``scale``: int64 scalar, 100 (10×10 supersampling). Pixel value =
-  ``three_dots.levels_to_images(level)`` = ``level · float32(1/scale)`` rounded to float32,
+  ``three_dots_render.levels_to_images(level)`` = ``level · float32(1/scale)`` rounded to float32,
   exactly the reference's float32 image, at 1 byte per pixel instead of 4.
 
 Generation: the factors are ``ThreeDots().sample_factors(N, RandomState(CACHE_SEED))`` with
@@ -34,6 +34,14 @@ Compression (the reference used ``savez_compressed``) would save disk, not memor
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.data.cache`` runs the command line in jlonevae_lib.cli, which
+    # imports this module as usual. Run on, this file would execute as a second module
+    # (``__main__``) beside that one: two copies of its state and of any registration.
+    from jlonevae_lib.cli.cache import main
+
+    raise SystemExit(main())
+
 import sys
 import warnings
 import zipfile
@@ -45,20 +53,17 @@ import numpy as np
 
 from jlonevae_lib.data.ground_truth import data_root
 from jlonevae_lib.data.npz import read_npz_arrays
-from jlonevae_lib.data.three_dots import (
+from jlonevae_lib.data.three_dots import ThreeDots
+from jlonevae_lib.data.three_dots_render import (
     DEFAULT_GRANULARITY,
     DEFAULT_IMAGE_SIDE,
     NUM_FACTORS,
-    PAPER_CACHE_IMAGES,
-    SMALL_CACHE_IMAGES,
     SUPERSAMPLING,
-    ThreeDots,
     iter_three_dots_levels,
     render_three_dots_levels,
 )
 from jlonevae_lib.utils.atomic import atomic_path
-from jlonevae_lib.utils.cli import ArgumentParser
-from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 #: Seed of the RandomState that draws a cache's factors (the reference's).
 CACHE_SEED = 0
@@ -245,27 +250,3 @@ def _read_ours(ours: Path, num_images: int) -> TrainingCache | None:
         print(f"Building the three-dots training cache {ours} ({num_images} images, once; "
               f"about {seconds} s)", file=sys.stderr, flush=True)
     return None
-
-
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """``python -m jlonevae_lib.data.cache --num-images N``: build (or check) a training cache."""
-    parser = ArgumentParser(
-        prog="python -m jlonevae_lib.data.cache",
-        description="Build, or validate if present, the three-dots training cache "
-                    "<data root>/threeDots/trainingCache<N>.npz.")
-    parser.add_argument("--num-images", type=int, default=PAPER_CACHE_IMAGES,
-                        help=f"cache size (default {PAPER_CACHE_IMAGES}, the paper's; "
-                             f"{SMALL_CACHE_IMAGES} for threeDotsCacheSmall)")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
-    args = parser.parse_args(argv)
-    if args.num_images < 1:
-        parser.error("--num-images must be positive")
-    path = prepare_training_cache(args.num_images, root=args.data_root)
-    print(f"{path}: {args.num_images} images, valid")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

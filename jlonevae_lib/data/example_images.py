@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from jlonevae_lib.data.ground_truth import GroundTruthData
-from jlonevae_lib.data.three_dots import render_three_dots
+from jlonevae_lib.data.three_dots_render import render_three_dots
 
 #: The paper's three-dots example image (docs/method.md): dot centres (x, y), fractions of the side.
 EXAMPLE_DOT_POSITIONS: tuple[tuple[float, float], ...] = (

@@ -121,15 +121,11 @@ DatasetFactory = TypeVar("DatasetFactory", bound=Callable[..., TrainingData])
 _REGISTRY: dict[str, Callable[..., TrainingData]] = {}
 #: Registered names whose datasets have no ground-truth factors (training data only).
 _WITHOUT_FACTORS: set[str] = set()
-#: Datasets registered by a module that the package does not import up front because it also
-#: runs as a script: ``python -m`` would execute a module its package had already imported a
-#: second time (runpy warns, and the second copy registers again). Name → that module, imported
-#: on the first lookup of the name.
-_REGISTERED_ON_IMPORT = {
-    "naturalImages": "jlonevae_lib.data.natural_images",
-    "mpi3d_real": "jlonevae_lib.data.mpi3d",
-    "mpi3dMulti": "jlonevae_lib.data.mpi3d",
-}
+#: Modules that register the package's own datasets, imported on the first lookup. The package
+#: does not import them up front: some are also ``python -m`` targets, and runpy warns about
+#: (and runs a second copy of) a module its package has already imported.
+BUILTIN_MODULES = ("jlonevae_lib.data.three_dots", "jlonevae_lib.data.mpi3d",
+                   "jlonevae_lib.data.natural_images")
 #: Other names of registered datasets, accepted wherever a dataset name is: the reference's
 #: MPI3D script exported ``AICROWD_DATASET_NAME=mpi3d_multi_real`` for ``mpi3dMulti``.
 DATASET_ALIASES = {"mpi3d_multi_real": "mpi3dMulti"}
@@ -154,9 +150,15 @@ def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFacto
     return lambda factory: _register(name, factory, has_factors=False)
 
 
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
 def available_datasets() -> list[str]:
     """Registered dataset names and their aliases, sorted."""
-    return sorted(set(_REGISTRY) | set(_REGISTERED_ON_IMPORT) | set(DATASET_ALIASES))
+    _load_builtins()
+    return sorted(set(_REGISTRY) | set(DATASET_ALIASES))
 
 
 def canonical_dataset_name(name: str) -> str:
@@ -164,14 +166,9 @@ def canonical_dataset_name(name: str) -> str:
     return DATASET_ALIASES.get(name, name)
 
 
-def _import_registering_module(name: str) -> None:
-    if name not in _REGISTRY and name in _REGISTERED_ON_IMPORT:
-        importlib.import_module(_REGISTERED_ON_IMPORT[name])
-
-
 def _factory(name: str) -> Callable[..., TrainingData]:
     name = canonical_dataset_name(name)
-    _import_registering_module(name)
+    _load_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -182,7 +179,7 @@ def _factory(name: str) -> Callable[..., TrainingData]:
 def lacks_ground_truth_factors(name: str) -> bool:
     """True if ``name`` is registered as training data without factors (unknown names: False)."""
     name = canonical_dataset_name(name)
-    _import_registering_module(name)
+    _load_builtins()
     return name in _WITHOUT_FACTORS
 
 

@@ -52,14 +52,21 @@ a small fraction of training (figures in benchmarks/README.md).
 ``python -m jlonevae_lib.data.natural_images`` (or ``data/sampleNatualImagePatches.py``) samples
 both files; training on ``naturalImages`` builds a missing training file by itself. The package
 does not import this module (``python -m`` would then run it twice); the registry imports it on
-the first lookup of ``naturalImages``.
+the first lookup of a dataset name.
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.data.natural_images`` runs the command line in jlonevae_lib.cli,
+    # which imports this module as usual. Run on, this file would execute as a second module
+    # (``__main__``) beside that one and register naturalImages a second time.
+    from jlonevae_lib.cli.natural_images import main
+
+    raise SystemExit(main())
+
 import os
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,8 +77,7 @@ from jlonevae_lib.data.ground_truth import TrainingData, register_training_data
 from jlonevae_lib.data.ground_truth import data_root as default_data_root
 from jlonevae_lib.data.npz import read_npz_arrays
 from jlonevae_lib.utils.atomic import atomic_path
-from jlonevae_lib.utils.cli import ArgumentParser, non_negative_int, positive_int
-from jlonevae_lib.utils.errors import DataFileError, cli_errors
+from jlonevae_lib.utils.errors import DataFileError
 
 #: Dataset name, and the folder under the data root.
 NATURAL_IMAGES = "naturalImages"
@@ -479,39 +485,3 @@ class NaturalImagePatches(TrainingData):
     def sample_training_batch(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """Patches drawn uniformly with replacement: float32 (B, 1, 16, 16) in [0, 1]."""
         return self.patches[rng.integers(0, len(self.patches), size=batch_size)]
-
-
-# --------------------------------------------------------------------------- CLI
-@cli_errors
-def main(argv: list[str] | None = None) -> int:
-    """Sample both patch files from IMAGES.mat (the reference's sampleNatualImagePatches.py),
-    or from the offline fallback when there is no IMAGES.mat."""
-    parser = ArgumentParser(
-        prog="python -m jlonevae_lib.data.natural_images",
-        description="Sample the seeded 16x16 natural-image patches from "
-                    "<data root>/naturalImages/IMAGES.mat into "
-                    "<data root>/naturalImages/{train,test}/data.npz (replacing them). Without "
-                    "IMAGES.mat, they are cut from an offline fallback (two photographs shipped "
-                    "with scikit-learn, grey and whitened alike), and labelled as such.")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
-    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
-                        help=f"seed of the patch positions (default {DEFAULT_SEED})")
-    parser.add_argument("--train-per-image", type=positive_int,
-                        default=DEFAULT_PATCHES_PER_IMAGE["train"],
-                        help="training patches per image (default %(default)s)")
-    parser.add_argument("--test-per-image", type=positive_int,
-                        default=DEFAULT_PATCHES_PER_IMAGE["test"],
-                        help="test patches per image (default %(default)s)")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    written, source = write_patch_files(
-        args.data_root, args.seed, {"train": args.train_per_image, "test": args.test_per_image})
-    for split, patches in written.items():
-        print(f"{patches_path(split, args.data_root)}: {len(patches)} patches")
-    print(f"source {source}, seed {args.seed}, {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

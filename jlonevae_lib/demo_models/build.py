@@ -17,12 +17,17 @@ rest of DIR is left alone.
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.demo_models.build`` runs the command line in jlonevae_lib.cli,
+    # which imports this module as usual. Run on, this file would execute as a second module
+    # (``__main__``) beside that one: two copies of its state.
+    from jlonevae_lib.cli.demo_build import main
+
+    raise SystemExit(main())
+
 import copy
 import json
 import shutil
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -32,14 +37,13 @@ from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import ConvVAE
 from jlonevae_lib.data.example_images import example_three_dots_image
-from jlonevae_lib.demo_models import DEMO_KIND, DEMO_LABEL, DEMO_MODELS_DIR
+from jlonevae_lib.demo_models import DEMO_KIND, DEMO_LABEL
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import SCORE_LABELS
 from jlonevae_lib.runs.results import our_run_info, run_records
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.atomic import atomic_write_text
-from jlonevae_lib.utils.cli import ArgumentParser
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 #: The size limit of one demo run folder: small enough to keep in git.
 MAX_RUN_BYTES = 2_000_000
@@ -123,25 +127,3 @@ def build_demo_run(run_dir: Path, output_dir: Path) -> Path:
         shutil.rmtree(target)
     staging.rename(target)
     return target
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="python -m jlonevae_lib.demo_models.build", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--output-dir", type=Path, default=DEMO_MODELS_DIR,
-                        help="the demo trainedModels folder (default: the package's)")
-    return parser
-
-
-@cli_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    for run_dir in args.runs:
-        target = build_demo_run(run_dir, args.output_dir)
-        print(f"{target}: {folder_bytes(target):,} bytes")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

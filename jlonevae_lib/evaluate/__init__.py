@@ -5,6 +5,6 @@
 - :mod:`.sampling`: global and local draws from one ``RandomState`` in the reference's order.
 - :mod:`.representation`: saved-model folders and TorchScript files as representation functions.
 - :mod:`.configurables`: gin configurables under the reference's names.
-- :mod:`.evaluation`: the ``jlonevae-evaluate`` CLI and the results layout.
+- :mod:`.evaluation`: the evaluation step ``jlonevae-evaluate`` runs, and the results layout.
 - :mod:`.statistics`: Welch's t-test over seeds and the rows of the t-test tables.
 """

@@ -21,16 +21,25 @@ json/``), ``gin/evaluation.gin`` (the operative config) and ``json/evaluation_{c
 .json``. Metrics already there are skipped unless ``--overwrite``. Metrics that share a draw
 (same seed and sampling settings, e.g. ``local_mig_0_1`` and ``local_modularity_0_1``) encode it
 once. All inputs are checked before anything is computed or written.
+
+The command line is :mod:`jlonevae_lib.cli.evaluate`; this module is the step it runs
+(:func:`plan_runs`, then :func:`evaluate_runs`).
 """
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.evaluate.evaluation`` runs the command line in jlonevae_lib.cli,
+    # which imports this module as usual. Run on, this file would execute as a second module
+    # (``__main__``) beside that one: two copies of its state and of any registration.
+    from jlonevae_lib.cli.evaluate import main
+
+    raise SystemExit(main())
+
 import contextlib
 import json
 import logging
 import math
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +62,9 @@ from jlonevae_lib.runs.metric_table import (
     METRICS,
     SUMMARY_RESULT_KEYS,
 )
-from jlonevae_lib.utils.allocator import tune_glibc_malloc
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.cli import ArgumentParser
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock, LockedError
-from jlonevae_lib.utils.threads import limit_openmp_spinning
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
@@ -302,15 +308,22 @@ def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
                 gin_dict(gin.operative_config_str(max_line_length=10_000)))
 
 
-def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Namespace
-              ) -> list[RunPlan]:
-    """Check every input and decide what to compute; raises before anything is written."""
+def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | None = None,
+              dataset_config_file: str | Path | None = None, only_dataset: str | None = None,
+              representation: str = "auto", skip_unfinished: bool = False,
+              overwrite: bool = False, seed: int | None = None) -> list[RunPlan]:
+    """Check every input and decide what to compute; raises before anything is written.
+
+    The keywords are ``jlonevae-evaluate``'s options: ``dataset`` to evaluate on (default: each
+    run's training dataset) or a user's ``dataset_config_file``, ``only_dataset`` to skip runs
+    evaluated on another, the ``representation`` kind, ``skip_unfinished`` runs instead of
+    failing, ``overwrite`` existing results, and the evaluation ``seed``.
+    """
     from jlonevae_lib.evaluate.representation import find_representation
 
-    custom_config = (user_dataset_config(args.dataset_config)
-                     if args.dataset_config is not None else None)
-    only_dataset = (canonical_dataset_name(args.only_dataset)
-                    if args.only_dataset is not None else None)
+    custom_config = (user_dataset_config(dataset_config_file)
+                     if dataset_config_file is not None else None)
+    only_name = canonical_dataset_name(only_dataset) if only_dataset is not None else None
     plans = []
     for name in runs:
         run = Path(name)
@@ -318,33 +331,33 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], args: argparse.Nam
             raise JLoneVAEError(f"run folder {run} does not exist")
         if not layout.is_finished(run):
             marker = layout.DONE_FILE
-            if args.skip_unfinished:
+            if skip_unfinished:
                 print(f"skipping {run}: training has not finished (no {marker} marker)")
                 continue
             raise JLoneVAEError(f"{run} has not finished training (no {marker} marker); "
                                 "wait for it, or pass --skip-unfinished")
         # With --dataset-config, its dataset.name decides, whatever the run was trained on.
-        config_path, dataset = custom_config or (None, evaluation_dataset(run, args.dataset))
-        if only_dataset is not None and dataset != only_dataset:
-            print(f"skipping {run}: evaluated on {dataset}, not {args.only_dataset}")
+        config_path, dataset_name = custom_config or (None, evaluation_dataset(run, dataset))
+        if only_name is not None and dataset_name != only_name:
+            print(f"skipping {run}: evaluated on {dataset_name}, not {only_dataset}")
             continue
-        if lacks_ground_truth_factors(dataset):
-            raise JLoneVAEError(f"cannot evaluate {run} on {dataset!r}: that dataset has no "
+        if lacks_ground_truth_factors(dataset_name):
+            raise JLoneVAEError(f"cannot evaluate {run} on {dataset_name!r}: that dataset has no "
                                 "ground-truth factors, which the disentanglement metrics need; "
                                 "pass --dataset NAME of one with factors, or skip such runs with "
                                 "--only-dataset NAME")
-        plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset),
-                       representation=find_representation(run, args.representation),
+        plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset_name),
+                       representation=find_representation(run, representation),
                        representation_dir=layout.representation_dir(run))
         for metric in metrics:
-            done = layout.evaluation_path(run, metric.name).is_file() and not args.overwrite
+            done = layout.evaluation_path(run, metric.name).is_file() and not overwrite
             (plan.done if done else plan.todo).append(metric)
         plans.append(plan)
     checked = set()
     for plan in plans:
         for metric in plan.todo:
             if (metric, plan.dataset_config) not in checked:
-                check_metric_config(metric, plan.dataset_config, args.seed)
+                check_metric_config(metric, plan.dataset_config, seed)
                 checked.add((metric, plan.dataset_config))
     return plans
 
@@ -368,48 +381,15 @@ def summary_table(rows: Sequence[tuple[str, str, dict[str, Any], str]]) -> str:
                      for a, b, c, d in lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog="jlonevae-evaluate",
-        description="Compute disentanglement metrics of trained runs (disentanglement_lib "
-                    "result layout).")
-    parser.add_argument("runs", nargs="+", metavar="RUN",
-                        help="run folders (trainedModels/<experiment>/<run>)")
-    parser.add_argument("--metrics", nargs="+", default=["paper"], metavar="METRIC",
-                        help="metric names, groups (paper, small) or .gin files "
-                             "(default: paper)")
-    datasets = parser.add_mutually_exclusive_group()
-    datasets.add_argument("--dataset", default=None,
-                          help="dataset to evaluate on (default: the run's training dataset)")
-    datasets.add_argument("--dataset-config", default=None, metavar="FILE.gin",
-                          help="your own dataset config (e.g. another denylist) instead of the "
-                               "shipped one; its dataset.name picks the dataset")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="evaluation seed (default: the config's, 0 for the shipped ones)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="recompute metrics whose results exist")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--representation", default="auto",
-                        choices=["auto", "saved_model", "torchscript"],
-                        help="model to evaluate: the final saved model (auto prefers it) or "
-                             f"{layout.REPRESENTATION_DIR}/{layout.TORCHSCRIPT_FILE}")
-    parser.add_argument("--skip-unfinished", action="store_true",
-                        help=f"skip runs without a {layout.DONE_FILE} marker instead of failing")
-    parser.add_argument("--only-dataset", default=None, metavar="NAME",
-                        help="skip runs evaluated on another dataset")
-    return parser
+def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str = "auto",
+                  overwrite: bool = False) -> list[tuple[str, str, dict[str, Any], str]]:
+    """Compute and write every planned metric; rows (run, metric, aggregate, status) for
+    :func:`summary_table`.
 
-
-@cli_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    tune_glibc_malloc()
-    limit_openmp_spinning()  # evaluations often share the CPU with training runs
-    # torch is imported only now, after the allocator and OpenMP's waiting are tuned.
-    from jlonevae_lib.evaluate.representation import load_representation
-
-    metrics = resolve_metrics(args.metrics)
-    plans = plan_runs(args.runs, metrics, args)
+    Each run's model is loaded once on ``device`` and metrics that share a draw encode it once.
+    A metric another process is evaluating is skipped, one it finished meanwhile is read back.
+    """
+    from jlonevae_lib.evaluate.representation import load_representation  # imports torch
 
     datasets: dict[str, GroundTruthData] = {}
 
@@ -425,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append((str(plan.run), metric.name, aggregate, "existing"))
         if not plan.todo:
             continue
-        representation_function = load_representation(plan.representation, args.device)
+        representation_function = load_representation(plan.representation, device)
         draw_cache = DrawCache()
         earlier = previous_results(plan.representation_dir)
         for metric in plan.todo:
@@ -440,22 +420,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             try:
                 existing = layout.evaluation_path(plan.run, metric.name)
-                if existing.is_file() and not args.overwrite:
+                if existing.is_file() and not overwrite:
                     aggregate = json.loads(existing.read_text())
                     rows.append((str(plan.run), metric.name, aggregate, "existing"))
                     continue  # finished by another process meanwhile
                 print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
                 results, operative, config = evaluate_metric(
-                    metric, plan, args.seed, load_dataset, representation_function, draw_cache)
+                    metric, plan, seed, load_dataset, representation_function, draw_cache)
                 aggregate = write_results(plan.run, metric.name, results, operative, config,
                                           earlier)
                 rows.append((str(plan.run), metric.name, aggregate, "computed"))
             finally:
                 lock.release()
-    print()
-    print(summary_table(rows))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return rows

@@ -22,7 +22,14 @@ settings. All written atomically.
 
 from __future__ import annotations
 
-import sys
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.evaluate.linear_baselines`` runs the command line in
+    # jlonevae_lib.cli, which imports this module as usual. Run on, this file would execute as
+    # a second module (``__main__``) beside that one: two copies of its state.
+    from jlonevae_lib.cli.linear_baselines import main
+
+    raise SystemExit(main())
+
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from jlonevae_lib.utils.atomic import atomic_path, atomic_write_json
-from jlonevae_lib.utils.cli import ArgumentParser, non_negative_int, positive_int
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 MODELS = ("PCA", "ICA")
 #: FastICA's whitening: the behaviour of the sklearn versions the seed used (see above).
@@ -129,41 +135,3 @@ def save_linear_baselines(output_dir: str | Path, baselines: Sequence[LinearBase
          "converged": b.converged, "file": b.file_name} for b in baselines]}
     atomic_write_json(output_dir / SUMMARY_FILE, summary)
     return output_dir / SUMMARY_FILE
-
-
-@cli_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jlonevae_lib.evaluate.linear_baselines``: fit and save PCA/ICA baselines."""
-    parser = ArgumentParser(
-        prog="python -m jlonevae_lib.evaluate.linear_baselines",
-        description="Fit PCA and FastICA to natural-image training patches and save their "
-                    "components and reconstruction MSE/BCE (the reference's linear comparison).")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="data folder (default: $DISENTANGLEMENT_LIB_DATA, else ./data)")
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR,
-                        help="where the results go (default: %(default)s)")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--components", nargs="+", type=positive_int,
-                        default=list(DEFAULT_COMPONENTS), help="numbers of components")
-    parser.add_argument("--num-patches", type=positive_int, default=DEFAULT_NUM_PATCHES,
-                        help="training patches to fit on (default %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED,
-                        help="seed of the patch draw and of the models (default %(default)s)")
-    args = parser.parse_args(argv)
-    from jlonevae_lib.data.natural_images import load_patches
-
-    data = draw_patches(load_patches("train", args.data_root), args.num_patches,
-                        np.random.default_rng(args.seed))
-    baselines = fit_linear_baselines(data, args.models, args.components, args.seed)
-    settings = {"num_patches": args.num_patches, "seed": args.seed,
-                "ica_whiten": ICA_WHITEN}
-    summary = save_linear_baselines(args.output_dir, baselines, settings)
-    for b in baselines:
-        note = "" if b.converged else "  (FastICA did not converge)"
-        print(f"{b.model} {b.num_components:3d} components: MSE {b.mse:.4f}  BCE {b.bce:.4f}{note}")
-    print(f"results: {summary}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,18 +27,22 @@ reported, never fatal. The statistics are pure functions of :class:`RunRecord` l
 
 from __future__ import annotations
 
-import argparse
+if __name__ == "__main__":
+    # ``python -m jlonevae_lib.sweep.study_summary`` runs the command line in jlonevae_lib.cli,
+    # which imports this module as usual. Run on, this file would execute as a second module
+    # (``__main__``) beside that one: two copies of its state.
+    from jlonevae_lib.cli.study_summary import main
+
+    raise SystemExit(main())
+
 import importlib.metadata
 import json
 import math
 import os
 import platform
 import re
-import shlex
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +58,8 @@ from jlonevae_lib.runs.metric_table import (
 )
 from jlonevae_lib.runs.results import GAMMA0, discover_results, our_run_info
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.cli import ArgumentParser
-from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 from jlonevae_lib.utils.tables import format_markdown_table
 
-MODULE = "jlonevae_lib.sweep.study_summary"
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
@@ -521,9 +522,6 @@ def machine_info(runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
             "trained with": "; ".join(devices) or "unknown"}
 
 
-# ------------------------------------------------------------------------------ CLI
-
-
 def write_summary(output_dir: str | os.PathLike, summary: Mapping[str, Any]) -> list[Path]:
     """Write ``summary.json`` and ``summary.md`` atomically; returns their paths."""
     output_dir = Path(output_dir)
@@ -531,48 +529,3 @@ def write_summary(output_dir: str | os.PathLike, summary: Mapping[str, Any]) -> 
     atomic_write_json(paths[0], summary)
     atomic_write_text(paths[1], render_markdown(summary))
     return paths
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog=f"python -m {MODULE}",
-                            description="Summarise a β-VAE vs JL1-VAE study (summary.md, "
-                                        "summary.json).")
-    parser.add_argument("--models-dir", type=Path, required=True,
-                        help="the study's trainedModels/ folder (<experiment>/<run>/ below it)")
-    parser.add_argument("--output-dir", type=Path, required=True,
-                        help="where summary.md and summary.json go (figures found under it are "
-                             "linked)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[], metavar="SEED",
-                        help="the seeds each arm should have: missing ones are reported as "
-                             "not started")
-    parser.add_argument("--command", default=None,
-                        help="the study's command, recorded in the summary (default: this "
-                             "command)")
-    return parser
-
-
-@cli_errors
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write the summary; prints its paths. Returns 0 whatever is missing (it is reported)."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    if args.output_dir.exists() and not args.output_dir.is_dir():
-        raise JLoneVAEError(f"output folder {args.output_dir} is a file")
-    runs, notes = collect_runs(args.models_dir)
-    runs = add_missing_seeds(runs, args.seeds)
-    if args.seeds and not runs:
-        notes.append(f"expected seeds {' '.join(map(str, args.seeds))}, but no arm has a run")
-    figures = sorted(str(p.relative_to(args.output_dir))
-                     for p in args.output_dir.glob("**/*.png"))
-    command = args.command or shlex.join(["python", "-m", MODULE, *argv])
-    summary = build_summary(
-        runs, notes, command=command, machine=machine_info(runs),
-        models_dir=str(args.models_dir), figures=figures,
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    for path in write_summary(args.output_dir, summary):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

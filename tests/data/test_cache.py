@@ -7,13 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
+from jlonevae_lib.cli import cache as cache_cli
 from jlonevae_lib.data import cache, get_named_ground_truth_data
-from jlonevae_lib.data.three_dots import (
-    ThreeDots,
-    ThreeDotsCache,
-    levels_to_images,
-    render_three_dots,
-)
+from jlonevae_lib.data.three_dots import ThreeDots, ThreeDotsCache
+from jlonevae_lib.data.three_dots_render import levels_to_images, render_three_dots
 from jlonevae_lib.utils.errors import DataFileError
 
 N = 300
@@ -160,11 +157,11 @@ def test_our_cache_must_hold_the_seeded_factors(root, built):
 
 
 def test_cli_builds_then_validates(tmp_path, capsys):
-    assert cache.main(["--num-images", "40", "--data-root", str(tmp_path)]) == 0
+    assert cache_cli.main(["--num-images", "40", "--data-root", str(tmp_path)]) == 0
     path = tmp_path / "threeDots" / "trainingCache40.npz"
     assert path.is_file() and "40 images, valid" in capsys.readouterr().out
     with pytest.raises(SystemExit) as info:
-        cache.main(["--num-images", "0"])
+        cache_cli.main(["--num-images", "0"])
     assert info.value.code == 2
 
 
@@ -211,7 +208,7 @@ def test_cli_build_streams_instead_of_holding_the_images(tmp_path):
     # 100,000 images are 410 MB; the streaming build's peak stays well below that. The peak
     # is VmHWM, not ru_maxrss, which also counts the forking parent's (pytest's) pages.
     num_images = 100_000
-    report_peak = ("import sys; from jlonevae_lib.data import cache; cache.main(sys.argv[1:]); "
+    report_peak = ("import sys; from jlonevae_lib.cli.cache import main; main(sys.argv[1:]); "
                    "print([line.split()[1] for line in open('/proc/self/status') "
                    "if line.startswith('VmHWM:')][0])")
     done = subprocess.run(

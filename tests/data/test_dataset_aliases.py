@@ -8,6 +8,7 @@ import shutil
 import gin
 import pytest
 
+from jlonevae_lib.cli import evaluate as evaluate_cli
 from jlonevae_lib.data import ground_truth
 from jlonevae_lib.data.ground_truth import (
     available_datasets,
@@ -109,8 +110,8 @@ def test_original_mpi3d_script_trains_and_evaluates(mpi3d_root, tmp_path, monkey
 
     metric = tmp_path / "tiny_mig.gin"
     metric.write_text(TINY_MIG)
-    assert evaluation.main([str(run), "--metrics", str(metric), "--device", "cpu",
-                            "--only-dataset", "mpi3d_multi_real"]) == 0
+    assert evaluate_cli.main([str(run), "--metrics", str(metric), "--device", "cpu",
+                              "--only-dataset", "mpi3d_multi_real"]) == 0
     aggregate = json.loads(layout.evaluation_path(run, "tiny_mig").read_text())
     assert aggregate["evaluation_config.dataset.name"] == "'mpi3dMulti'"
     assert 0 <= aggregate["evaluation_results.discrete_mig"] <= 1

@@ -19,15 +19,9 @@ import numpy as np
 import pytest
 
 import jlonevae_lib.data.mpi3d  # noqa: F401  (registers mpi3d_real and mpi3dMulti)
-from jlonevae_lib.data import get_named_ground_truth_data
-from jlonevae_lib.data.mpi3d import (
-    REAL_FACTOR_SIZES,
-    Mpi3dLayout,
-    Mpi3dMulti,
-    Mpi3dReal,
-    load_mpi3d_images,
-    to_unit_float,
-)
+from jlonevae_lib.data import get_named_ground_truth_data, mpi3d_conversion
+from jlonevae_lib.data.mpi3d import Mpi3dMulti, Mpi3dReal, to_unit_float
+from jlonevae_lib.data.mpi3d_conversion import REAL_FACTOR_SIZES, Mpi3dLayout, load_mpi3d_images
 from jlonevae_lib.evaluate.sampling import local_radii
 from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.utils.lock import FolderLock, LockedError
@@ -230,8 +224,8 @@ def test_conversion_streams_in_chunks_and_reports_progress(tmp_path):
     source = write_archive(tmp_path)
     target = tmp_path / "out.npy"
     calls = []
-    jlonevae_lib.data.mpi3d.convert_archive(source, target, Mpi3dLayout(SMALL),
-                                            chunk_bytes=1 << 18,
+    mpi3d_conversion.convert_archive(source, target, Mpi3dLayout(SMALL),
+                                     chunk_bytes=1 << 18,
                                             progress=lambda done, total: calls.append(done))
     total = target.stat().st_size
     assert calls == [0, *range(1 << 18, total, 1 << 18), total]  # checked, then chunk by chunk
@@ -262,7 +256,7 @@ def test_converted_file_alone_suffices(root):
 
 def test_a_second_process_waits_for_the_conversion_lock(root, monkeypatch):
     write_archive(root)
-    monkeypatch.setattr(jlonevae_lib.data.mpi3d, "LOCK_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(mpi3d_conversion, "LOCK_POLL_SECONDS", 0.02)
     lock = FolderLock(source_path(root).parent, "MPI3D conversion")  # a converter at work
     lock.acquire()
     result = {}
@@ -278,8 +272,8 @@ def test_a_second_process_waits_for_the_conversion_lock(root, monkeypatch):
 
 def test_a_lock_held_too_long_is_reported_not_waited_on_forever(root, monkeypatch):
     write_archive(root)
-    monkeypatch.setattr(jlonevae_lib.data.mpi3d, "LOCK_POLL_SECONDS", 0.02)
-    monkeypatch.setattr(jlonevae_lib.data.mpi3d, "LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(mpi3d_conversion, "LOCK_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(mpi3d_conversion, "LOCK_WAIT_SECONDS", 0.2)
     lock = FolderLock(source_path(root).parent, "MPI3D conversion")  # e.g. another host's
     lock.acquire()
     try:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jlonevae_lib.cli import natural_images as natural_images_cli
 from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.train.train_jlonevae_models import main as train_main
 from jlonevae_lib.utils.errors import DataFileError
@@ -162,7 +163,7 @@ def test_sampling_script_without_images_mat_writes_patches_labelled_as_the_fallb
 def test_present_images_mat_is_the_source_and_no_fallback_is_mentioned(root, offline, capsys):
     images = source_images()
     write_source(root, images)
-    assert ni.main(["--train-per-image", "2", "--test-per-image", "1"]) == 0
+    assert natural_images_cli.main(["--train-per-image", "2", "--test-per-image", "1"]) == 0
     patches, source = ni.read_patch_file(ni.patches_path("train", root))
     assert source == ni.SOURCE_LABEL == "IMAGES.mat"
     assert np.array_equal(patches, expected_patches(images, 2, ni.DEFAULT_SEED, "train"))

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from jlonevae_lib.cli import natural_images as natural_images_cli
 from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.data.ground_truth import (
     GroundTruthData,
@@ -155,8 +156,8 @@ def test_sampled_patches_are_seeded_and_splits_independent():
 def test_cli_writes_both_splits_in_the_reference_format(root, capsys):
     images = source_images()
     write_source(root, images)
-    assert ni.main(["--data-root", str(root), "--seed", "3", "--train-per-image", "4",
-                    "--test-per-image", "2"]) == 0
+    assert natural_images_cli.main(["--data-root", str(root), "--seed", "3",
+                                    "--train-per-image", "4", "--test-per-image", "2"]) == 0
     for split, count in SMALL_COUNTS.items():
         path = root / "naturalImages" / split / "data.npz"
         with zipfile.ZipFile(path) as archive:  # uncompressed: loads without inflating

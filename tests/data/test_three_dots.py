@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from jlonevae_lib.data import get_named_ground_truth_data
-from jlonevae_lib.data.three_dots import (
+from jlonevae_lib.data.three_dots import ThreeDots
+from jlonevae_lib.data.three_dots_render import (
     LEVEL_STEP,
-    ThreeDots,
     dot_table,
     levels_to_images,
     render_three_dots,

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.cli.demo_build import main
 from jlonevae_lib.demo_models import DEMO_LABEL
-from jlonevae_lib.demo_models.build import MAX_RUN_BYTES, build_demo_run, folder_bytes, main
+from jlonevae_lib.demo_models.build import MAX_RUN_BYTES, build_demo_run, folder_bytes
 from jlonevae_lib.visualize.inputs import example_three_dots_image, load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
 from tests.visualize.result_fixtures import write_all_metrics

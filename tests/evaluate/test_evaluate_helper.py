@@ -14,6 +14,7 @@ import jlonevae_lib.evaluate.evaluate_helper as evaluate
 import jlonevae_lib.utils.utils_pytorch as utils_pytorch
 from jlonevae_lib.architecture.export import MeanEncoder
 from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.cli import evaluate as evaluate_cli
 from jlonevae_lib.evaluate import evaluation
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -86,8 +87,8 @@ def test_original_evaluation_loop_matches_jlonevae_evaluate(experiment):
     shutil.copytree(folder / "representation", run / "representation")
     (run / "DONE").write_text("")
     (run / "config.json").write_text(json.dumps({"dataset": "threeDots"}))
-    assert evaluation.main([str(run), "--metrics", str(metric), "small_local_modularity",
-                            "--representation", "torchscript", "--device", "cpu"]) == 0
+    assert evaluate_cli.main([str(run), "--metrics", str(metric), "small_local_modularity",
+                              "--representation", "torchscript", "--device", "cpu"]) == 0
     for name in scores:
         ours = json.loads(layout.evaluation_path(run, name).read_text())
         theirs = json.loads(layout.evaluation_path(folder, name).read_text())
@@ -143,8 +144,8 @@ def test_dataset_config_file_replaces_the_shipped_one(cli_run, tmp_path):
     run, metric = cli_run
     user = tmp_path / "my_threeDots.gin"
     user.write_text('dataset.name = "threeDots"\nlocal_sample_factors.denylist_factors = (0, 1)\n')
-    assert evaluation.main([str(run), "--metrics", str(metric), "--dataset-config", str(user),
-                            "--device", "cpu"]) == 0
+    assert evaluate_cli.main([str(run), "--metrics", str(metric), "--dataset-config", str(user),
+                              "--device", "cpu"]) == 0
     aggregate = json.loads(layout.evaluation_path(run, "tiny_local_mig").read_text())
     assert aggregate["evaluation_config.local_sample_factors.denylist_factors"] == "(0, 1)"
     assert aggregate["evaluation_config.dataset.name"] == "'threeDots'"
@@ -162,7 +163,7 @@ def test_bad_dataset_config_is_one_line(cli_run, tmp_path, capsys, content, expe
     if content is not None:
         user.write_text(content)
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main([str(run), "--metrics", str(metric), "--dataset-config", str(user)])
+        evaluate_cli.main([str(run), "--metrics", str(metric), "--dataset-config", str(user)])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
@@ -173,6 +174,6 @@ def test_dataset_and_dataset_config_exclude_each_other(cli_run, capsys):
     run, metric = cli_run
     gin_file = str(evaluation.DATASET_CONFIG_DIR / "threeDots.gin")
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main([str(run), "--dataset", "threeDots", "--dataset-config", gin_file])
+        evaluate_cli.main([str(run), "--dataset", "threeDots", "--dataset-config", gin_file])
     assert exit_info.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err

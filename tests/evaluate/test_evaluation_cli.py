@@ -16,6 +16,7 @@ import torch
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.cli import evaluate as evaluate_cli
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.evaluate import evaluation, metrics, sampling
 from jlonevae_lib.evaluate.representation import load_representation
@@ -60,7 +61,7 @@ def evaluated(tmp_path_factory):
     run = make_run(root / "trainedModels" / "experiment" / "seed1")
     tiny = root / "tiny_mig.gin"
     tiny.write_text(TINY_MIG)
-    assert evaluation.main([str(run), "--metrics", *METRICS, str(tiny), "--device", "cpu"]) == 0
+    assert evaluate_cli.main([str(run), "--metrics", *METRICS, str(tiny), "--device", "cpu"]) == 0
     return root, run, tiny
 
 
@@ -122,7 +123,7 @@ def test_existing_results_are_skipped(evaluated, capsys):
     _, run, _ = evaluated
     path = layout.evaluation_path(run, "small_local_mig")
     before = path.read_bytes()
-    assert evaluation.main([str(run), "--metrics", "small_local_mig"]) == 0
+    assert evaluate_cli.main([str(run), "--metrics", "small_local_mig"]) == 0
     assert path.read_bytes() == before
     out = capsys.readouterr().out
     assert "small_local_mig" in out and "existing" in out and "discrete_mig=" in out
@@ -132,9 +133,9 @@ def test_existing_results_are_skipped(evaluated, capsys):
 def test_overwrite_seed_and_torchscript(evaluated, tmp_path):
     run = make_run(tmp_path / "run")
     args = [str(run), "--metrics", "small_local_mig", "--device", "cpu"]
-    assert evaluation.main([*args, "--representation", "torchscript"]) == 0
+    assert evaluate_cli.main([*args, "--representation", "torchscript"]) == 0
     first = read_aggregate(run, "small_local_mig")
-    assert evaluation.main([*args, "--overwrite", "--seed", "3"]) == 0
+    assert evaluate_cli.main([*args, "--overwrite", "--seed", "3"]) == 0
     second = read_aggregate(run, "small_local_mig")
     assert second["evaluation_config.evaluation.random_seed"] == "3"
     assert (second["evaluation_results.local_discrete_migs_samples"]
@@ -164,7 +165,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     ]
     for args, message in cases:
         with pytest.raises(SystemExit) as exit_info:
-            evaluation.main(args)
+            evaluate_cli.main(args)
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
@@ -174,8 +175,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
 def test_skip_unfinished_and_other_datasets(tmp_path, capsys):
     unfinished = make_run(tmp_path / "unfinished", done=False)
     finished = make_run(tmp_path / "finished")
-    assert evaluation.main([str(unfinished), str(finished), "--skip-unfinished",
-                            "--only-dataset", "mpi3d_real", "--metrics", "small_local_mig"]) == 0
+    assert evaluate_cli.main([str(unfinished), str(finished), "--skip-unfinished",
+                              "--only-dataset", "mpi3d_real", "--metrics", "small_local_mig"]) == 0
     out = capsys.readouterr().out
     assert "skipping" in out and "not finished" in out and "not mpi3d_real" in out
     assert not (finished / "metrics").exists()
@@ -185,7 +186,7 @@ def test_run_without_dataset_needs_the_flag(tmp_path):
     run = make_run(tmp_path / "run")
     (run / "config.json").unlink()
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main([str(run), "--metrics", "small_local_mig"])
+        evaluate_cli.main([str(run), "--metrics", "small_local_mig"])
     assert exit_info.value.code == 2
 
 
@@ -223,7 +224,7 @@ def test_example_driver_scripts_exist():
 def test_cli_limits_openmp_spinning_before_torch_loads(tmp_path):
     """The evaluation CLI sets libgomp's short spin (it shares CPUs with training runs)."""
     script = ("import os, sys\n"
-              "from jlonevae_lib.evaluate.evaluation import main\n"
+              "from jlonevae_lib.cli.evaluate import main\n"
               "try:\n"
               f"    main([{str(tmp_path / 'missing')!r}, '--metrics', 'mig'])\n"
               "except SystemExit:\n"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from jlonevae_lib.cli import linear_baselines as linear_baselines_cli
 from jlonevae_lib.data import natural_images as ni
 from jlonevae_lib.evaluate import linear_baselines as lb
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -80,8 +81,9 @@ def test_cli_writes_the_reference_npz_and_a_json_summary(tmp_path, capsys):
     write_source(root)
     ni.write_patch_files(root, patches_per_image={"train": 30, "test": 1})
     out = tmp_path / "linearModels"
-    assert lb.main(["--data-root", str(root), "--output-dir", str(out), "--num-patches", "200",
-                    "--components", "2", "4", "--seed", "1"]) == 0
+    assert linear_baselines_cli.main(["--data-root", str(root), "--output-dir", str(out),
+                                      "--num-patches", "200", "--components", "2", "4",
+                                      "--seed", "1"]) == 0
     summary = json.loads((out / lb.SUMMARY_FILE).read_text())
     assert summary["settings"]["num_patches"] == 200
     assert [(r["model"], r["num_components"]) for r in summary["results"]] == [

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jlonevae_lib.data.mpi3d import Mpi3dLayout, Mpi3dMulti, Mpi3dReal, load_mpi3d_images
+from jlonevae_lib.data.mpi3d import Mpi3dMulti, Mpi3dReal
+from jlonevae_lib.data.mpi3d_conversion import Mpi3dLayout, load_mpi3d_images
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_mpi3d import (
     SMALL,
@@ -171,15 +172,15 @@ def test_converted_pickle_is_never_unpickled(tmp_path):
 # --------------------------------------------------------------------------- a crash
 KILL_MID_CONVERSION = """
 import os, signal, sys
-from jlonevae_lib.data import mpi3d
+from jlonevae_lib.data import mpi3d_conversion
 
 def die_after_the_first_chunk(copied, total):
     if copied > 0:
         os.kill(os.getpid(), signal.SIGKILL)
 
-mpi3d.CONVERT_CHUNK_BYTES = 1 << 18  # several chunks for a 3.5 MB archive
-mpi3d.load_mpi3d_images(sys.argv[1], mpi3d.Mpi3dLayout({sizes}),
-                        progress=die_after_the_first_chunk)
+mpi3d_conversion.CONVERT_CHUNK_BYTES = 1 << 18  # several chunks for a 3.5 MB archive
+mpi3d_conversion.load_mpi3d_images(sys.argv[1], mpi3d_conversion.Mpi3dLayout({sizes}),
+                                   progress=die_after_the_first_chunk)
 """
 
 

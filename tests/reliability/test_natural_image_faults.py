@@ -18,8 +18,9 @@ import torch
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.cli import evaluate as evaluate_cli
+from jlonevae_lib.cli import natural_images as natural_images_cli
 from jlonevae_lib.data import natural_images as ni
-from jlonevae_lib.evaluate import evaluation
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_natural_images import expected_patches, source_images, write_source
 from tests.reliability.conftest import (
@@ -108,7 +109,7 @@ def test_bad_source_is_refused_naming_the_file_and_the_fix(root, fault, capsys):
     corrupt(source)
     before = source.read_bytes()
     with pytest.raises(SystemExit) as exit_info:
-        ni.main(["--train-per-image", "2", "--test-per-image", "1"])
+        natural_images_cli.main(["--train-per-image", "2", "--test-per-image", "1"])
     assert exit_info.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"error: natural-image source {source} ")
@@ -284,7 +285,7 @@ def test_evaluating_a_natural_image_model_says_it_has_no_factors(tmp_path, capsy
     (run / "DONE").write_text("{}")
     # jlonevae-evaluate's entry point, in this process: a subprocess would spend ~3 s on imports.
     with pytest.raises(SystemExit) as exit_info:
-        evaluation.main([str(run), "--metrics", "mig"])
+        evaluate_cli.main([str(run), "--metrics", "mig"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         f"error: cannot evaluate {run} on 'naturalImages': that dataset has no ground-truth "
@@ -292,5 +293,5 @@ def test_evaluating_a_natural_image_model_says_it_has_no_factors(tmp_path, capsy
         "factors, or skip such runs with --only-dataset NAME\n")
     assert not (run / "metrics").exists()
     # The three-dots evaluation scripts pass --only-dataset threeDots: such runs are skipped.
-    assert evaluation.main([str(run), "--only-dataset", "threeDots"]) == 0
+    assert evaluate_cli.main([str(run), "--only-dataset", "threeDots"]) == 0
     assert f"skipping {run}: evaluated on naturalImages" in capsys.readouterr().out

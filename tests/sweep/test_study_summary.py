@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jlonevae_lib.cli.study_summary import main
 from jlonevae_lib.runs.metric_table import LOCAL_MIG, LOCAL_MODULARITY, MIG
 from jlonevae_lib.runs.results import GAMMA0, JL1
 from jlonevae_lib.sweep.study_summary import (
@@ -25,7 +26,6 @@ from jlonevae_lib.sweep.study_summary import (
     collect_runs,
     column_title,
     localities_of,
-    main,
     mark_missing_values,
     mean_sd,
     render_markdown,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jlonevae_lib.data.mpi3d import CONVERTED_NAME, FOLDER_NAME
+from jlonevae_lib.data.mpi3d_conversion import CONVERTED_NAME, FOLDER_NAME
 from tests.visualize.dataset_fixtures import build_datasets_tree
 from tests.visualize.result_fixtures import JL1_EXPERIMENT, build_results_tree
 

@@ -22,7 +22,8 @@ import torch
 
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
-from jlonevae_lib.data.mpi3d import CONVERTED_NAME, FOLDER_NAME, MULTI_FIXED_FACTORS, REAL_LAYOUT
+from jlonevae_lib.data.mpi3d import MULTI_FIXED_FACTORS
+from jlonevae_lib.data.mpi3d_conversion import CONVERTED_NAME, FOLDER_NAME, REAL_LAYOUT
 from jlonevae_lib.visualize.inputs import MPI3D_MULTI_EXAMPLE_AXES
 from tests.data.test_natural_images import write_source
 

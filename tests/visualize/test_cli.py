@@ -13,9 +13,9 @@ from PIL import Image
 
 from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.cli.plot import _default_inputs, main
 from jlonevae_lib.data.mpi3d import Mpi3dMulti
 from jlonevae_lib.data.natural_images import paper_crops
-from jlonevae_lib.visualize.cli import _default_inputs, main
 from jlonevae_lib.visualize.inputs import example_mpi3d_multi_image, example_three_dots_image
 from tests.visualize.dataset_fixtures import (
     MPI3D_BETA_EXPERIMENT,

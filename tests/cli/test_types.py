@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from jlonevae_lib.utils.cli import non_negative_float, non_negative_int, positive_int
+from jlonevae_lib.cli.types import non_negative_float, non_negative_int, positive_int
 
 
 @pytest.mark.parametrize(("parse", "good", "bad"), [

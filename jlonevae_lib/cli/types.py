@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by every CLI: a one-line-error parser and checked argument types."""
+"""What every command line shares: a parser with one-line errors and checked argument types."""
 
 from __future__ import annotations
 

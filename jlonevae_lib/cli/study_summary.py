@@ -1,0 +1,66 @@
+"""``python -m jlonevae_lib.sweep.study_summary``: write a study's ``summary.md`` and
+``summary.json`` (:mod:`jlonevae_lib.sweep.study_summary`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.sweep.study_summary import (
+    add_missing_seeds,
+    build_summary,
+    collect_runs,
+    machine_info,
+    write_summary,
+)
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+
+#: The name the command runs under, and is recorded under in the summary.
+MODULE = "jlonevae_lib.sweep.study_summary"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=f"python -m {MODULE}",
+                            description="Summarise a β-VAE vs JL1-VAE study (summary.md, "
+                                        "summary.json).")
+    parser.add_argument("--models-dir", type=Path, required=True,
+                        help="the study's trainedModels/ folder (<experiment>/<run>/ below it)")
+    parser.add_argument("--output-dir", type=Path, required=True,
+                        help="where summary.md and summary.json go (figures found under it are "
+                             "linked)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[], metavar="SEED",
+                        help="the seeds each arm should have: missing ones are reported as "
+                             "not started")
+    parser.add_argument("--command", default=None,
+                        help="the study's command, recorded in the summary (default: this "
+                             "command)")
+    return parser
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the summary; prints its paths. Returns 0 whatever is missing (it is reported)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    runs, notes = collect_runs(args.models_dir)
+    runs = add_missing_seeds(runs, args.seeds)
+    if args.seeds and not runs:
+        notes.append(f"expected seeds {' '.join(map(str, args.seeds))}, but no arm has a run")
+    figures = sorted(str(p.relative_to(args.output_dir))
+                     for p in args.output_dir.glob("**/*.png"))
+    command = args.command or shlex.join(["python", "-m", MODULE, *argv])
+    summary = build_summary(
+        runs, notes, command=command, machine=machine_info(runs),
+        models_dir=str(args.models_dir), figures=figures,
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    for path in write_summary(args.output_dir, summary):
+        print(f"wrote {path}")
+    return 0
+

@@ -1,0 +1,130 @@
+"""Train one JL1-VAE (or β-VAE with ``--gamma 0``) model.
+
+Keeps the reference script's flags (``--batch-size --epochs --no-cuda --seed --log-interval --beta
+--gamma --lr --latent-dim --annealingBatches --regularization_type``, an epoch being 5,000
+batches) and adds the ones a sweep needs. Example, the paper's main setting (300,000 batches)::
+
+    jlonevae-train --dataset threeDotsCache --beta 4 --gamma 0.1 --epochs 60 \\
+        --annealingBatches 100000 --lr 0.0001 --seed 11
+
+Re-running the same command is idempotent: a finished run is skipped and an interrupted one
+resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.threads import limit_openmp_spinning
+
+tune_glibc_malloc()  # before torch allocates anything: see the module's docstring
+limit_openmp_spinning()  # before torch loads OpenMP; GOMP_SPINCOUNT/OMP_WAIT_POLICY override it
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from jlonevae_lib.cli.types import ArgumentParser, non_negative_float, positive_int  # noqa: E402
+from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
+from jlonevae_lib.train.objectives import objective_class  # noqa: E402
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
+
+#: The seed script's default --gamma.
+REFERENCE_GAMMA = 1.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog="jlonevae-train", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ref = p.add_argument_group("reference flags (same names and defaults as the seed script)")
+    ref.add_argument("--batch-size", type=positive_int, default=64)
+    ref.add_argument("--epochs", type=positive_int, default=None,
+                     help=f"training length in epochs of {BATCHES_PER_EPOCH} batches (default 10)")
+    ref.add_argument("--no-cuda", action="store_true", help="train on the CPU (= --device cpu)")
+    ref.add_argument("--seed", type=int, default=1)
+    ref.add_argument("--log-interval", type=positive_int, default=100,
+                     help="batches between TensorBoard scalars")
+    ref.add_argument("--beta", type=non_negative_float, default=1.0)
+    ref.add_argument("--gamma", type=non_negative_float, default=None,
+                     help="weight of the Jacobian penalty (0 = plain β-VAE; default 1, or what "
+                          "the --objective implies)")
+    ref.add_argument("--lr", type=non_negative_float, default=0.001)
+    ref.add_argument("--latent-dim", type=positive_int, default=10)
+    ref.add_argument("--annealingBatches", type=int, default=0,
+                     help="batches over which β and γ ramp up linearly from 0")
+    ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default="jlone",
+                     help="L1 (jlone, the paper) or L2 (jltwo, appendix) Jacobian penalty")
+    new = p.add_argument_group("added flags")
+    new.add_argument("--objective", default="jlonevae",
+                     help="training method: jlonevae (the paper's; default) or another registered "
+                          "objective, e.g. beta_vae")
+    new.add_argument("--num-batches", type=positive_int, default=None,
+                     help="training length in batches (instead of --epochs)")
+    new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
+                     help="training data by name (default: $AICROWD_DATASET_NAME, else "
+                          "threeDotsCache; also threeDotsCacheSmall, threeDots)")
+    new.add_argument("--architecture", default="defaultConv", help="ConvVAE preset")
+    new.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    new.add_argument("--output-dir", default=".",
+                     help="where trainedModels/ and logs/ go (default: current folder)")
+    new.add_argument("--run-id", default=None, help="run folder name (default: seed<SEED>)")
+    new.add_argument("--jacobian", choices=["fd", "exact"], default="fd",
+                     help="forward differences as the paper (fd) or exact forward-mode (exact)")
+    new.add_argument("--jacobian-batch", type=positive_int, default=None,
+                     help="compute the penalty on a random sub-batch of this many samples "
+                          "(unbiased, cheaper; default: the whole batch)")
+    new.add_argument("--checkpoint-every", type=positive_int, default=1000,
+                     help="batches between checkpoints")
+    new.add_argument("--print-run-dir", action="store_true",
+                     help="print the run folder these flags map to, and exit (for scripts)")
+    new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                     help="continue from the run folder's checkpoint if there is one (default)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    if args.epochs is not None and args.num_batches is not None:
+        raise JLoneVAEError("give --epochs or --num-batches, not both")
+    num_batches = args.num_batches or (args.epochs or 10) * BATCHES_PER_EPOCH
+    if args.no_cuda and args.device not in ("auto", "cpu"):
+        raise JLoneVAEError(f"--no-cuda contradicts --device {args.device}")
+    implied = objective_class(args.objective).default_settings
+    gamma = args.gamma if args.gamma is not None else implied.get("gamma", REFERENCE_GAMMA)
+    return TrainConfig(
+        dataset=args.dataset, architecture=args.architecture, objective=args.objective,
+        latent_dim=args.latent_dim, beta=args.beta, gamma=gamma,
+        regularization_type=args.regularization_type,
+        jacobian_method=args.jacobian, jacobian_batch=args.jacobian_batch,
+        batch_size=args.batch_size, num_batches=num_batches, lr=args.lr,
+        annealing_batches=args.annealingBatches, seed=args.seed, log_interval=args.log_interval,
+        checkpoint_every=args.checkpoint_every, device="cpu" if args.no_cuda else args.device,
+        output_dir=args.output_dir, run_id=args.run_id,
+    )
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    if args.print_run_dir:
+        print(config.run_dir)
+        return 0
+    from jlonevae_lib.train.trainer import Trainer, train  # imports torch: after argument checks
+
+    trainer = Trainer(config)  # a bad dataset or architecture fails here, before the report
+    print(f"Experiment {config.experiment_name}, run {config.run_name}")
+    print(f"  logging to {config.log_dir}")
+    result = train(config, resume=args.resume, trainer=trainer)
+    if result.skipped:
+        print(f"Run already finished ({result.num_batches} batches): {result.run_dir}")
+    else:
+        print(f"Trained {result.num_batches} batches.")
+    print(f"  run folder:   {result.run_dir}")
+    print(f"  saved model:  {result.model_dir}")
+    print(f"  TorchScript:  {result.torchscript_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
