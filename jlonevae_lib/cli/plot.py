@@ -207,9 +207,10 @@ def _default_inputs(im_channels: int, im_side_len: int) -> _Inputs:
         if (im_channels, im_side_len) == (1, 64):
             return _Inputs(example_three_dots_image(), ("",), "each")
         if (im_channels, im_side_len) == (1, ni.PATCH_SIDE):
-            captions = tuple(f"crop x={x}, y={ni.PAPER_CROP_Y}" for x in ni.PAPER_CROP_XS)
+            crops = ni.figure_crops()
+            captions = tuple(f"crop x={x}, y={crops.y}" for x in crops.xs)
             # Ordered once, by the first crop, so that a column keeps its place down the rows.
-            return _Inputs(ni.paper_crops(), captions, "first")
+            return _Inputs(crops.images, captions, "first")
         if (im_channels, im_side_len) == (3, 64):
             dataset = get_named_ground_truth_data("mpi3dMulti")
             return _Inputs(example_mpi3d_multi_image(dataset), ("",), "each")

@@ -69,6 +69,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,11 @@ DOWNLOAD_SCRIPT = "data/download_natural_image_data.sh"
 PAPER_CROP_IMAGE = 0
 PAPER_CROP_XS = tuple(range(40, 50))
 PAPER_CROP_Y = 100
+#: Where the figure's crops lie in the offline fallback's image 0 (china.jpg, 427×640): the
+#: paper's place falls on its sky, flat at the scale of a patch; these ten cross the temple's
+#: lower roof, the most textured place of the photograph at that scale.
+FALLBACK_CROP_XS = tuple(range(256, 266))
+FALLBACK_CROP_Y = 224
 
 _MAT_V73 = (2, 0)  # scipy's matfile_version of a MAT v7.3 (HDF5) file
 
@@ -452,16 +458,37 @@ def neighbouring_crops(images: np.ndarray, image_index: int, xs: Sequence[int], 
     return np.stack(crops)[:, None].astype(np.float32)
 
 
-def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
-    """The paper's natural-image figure inputs (docs/method.md), float32 (10, 1, 16, 16) in [0, 1].
+@dataclass(frozen=True)
+class FigureCrops:
+    """The natural-image figure's inputs and where they were cut."""
 
-    Image :data:`PAPER_CROP_IMAGE` of the validated, globally rescaled IMAGES.mat under
-    ``root`` (of the fallback when there is none, see :func:`load_images_or_fallback`), crops
-    at x = 40..49 (:data:`PAPER_CROP_XS`), y = 100 (see :func:`neighbouring_crops` for which
-    axis is which). DataFileError if IMAGES.mat is bad.
+    images: np.ndarray  # float32 (10, 1, 16, 16) in [0, 1]
+    image_index: int
+    xs: tuple[int, ...]
+    y: int
+    source: str  # SOURCE_LABEL or FALLBACK_LABEL
+
+
+def figure_crops(root: str | os.PathLike | None = None) -> FigureCrops:
+    """The natural-image figure's ten neighbouring crops (docs/method.md) and their place.
+
+    From the validated, globally rescaled IMAGES.mat under ``root``: the paper's, image
+    :data:`PAPER_CROP_IMAGE`, x = 40..49 (:data:`PAPER_CROP_XS`), y = 100 (see
+    :func:`neighbouring_crops` for which axis is which). From the offline fallback when there is
+    no IMAGES.mat (:func:`load_images_or_fallback`): the same image index at
+    :data:`FALLBACK_CROP_XS`, :data:`FALLBACK_CROP_Y`, since the paper's place is flat sky
+    there. DataFileError if IMAGES.mat is bad.
     """
-    images, _ = load_images_or_fallback(root)
-    return neighbouring_crops(rescale(images), PAPER_CROP_IMAGE, PAPER_CROP_XS, PAPER_CROP_Y)
+    images, source = load_images_or_fallback(root)
+    xs, y = ((PAPER_CROP_XS, PAPER_CROP_Y) if source == SOURCE_LABEL
+             else (FALLBACK_CROP_XS, FALLBACK_CROP_Y))
+    crops = neighbouring_crops(rescale(images), PAPER_CROP_IMAGE, xs, y)
+    return FigureCrops(crops, PAPER_CROP_IMAGE, xs, y, source)
+
+
+def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
+    """The images of :func:`figure_crops`, float32 (10, 1, 16, 16) in [0, 1]."""
+    return figure_crops(root).images
 
 
 # --------------------------------------------------------------------------- dataset

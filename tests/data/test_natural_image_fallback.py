@@ -126,11 +126,16 @@ def test_fallback_images_are_whitened_photographs_from_the_installed_package(off
 
 
 def test_paper_crops_without_images_mat_come_from_the_fallback(root, offline, capsys):
-    crops = ni.paper_crops(root)
+    figure = ni.figure_crops(root)
+    crops = figure.images
     assert crops.shape == (10, 1, 16, 16) and crops.dtype == np.float32
     assert 0 <= crops.min() and crops.max() <= 1
-    expected = ni.rescale(ni.fallback_images())[40:65, 100:116, 0]
+    # Not the paper's place (flat sky in this photograph) but the temple's roof.
+    assert (figure.xs, figure.y, figure.source) == (tuple(range(256, 266)), 224,
+                                                    ni.FALLBACK_LABEL)
+    expected = ni.rescale(ni.fallback_images())[256:281, 224:240, 0]
     np.testing.assert_allclose(crops[:, 0], [expected[i:i + 16] for i in range(10)], atol=1e-6)
+    assert crops.std(axis=(1, 2, 3)).min() > 0.1
     (line,) = fallback_lines(capsys.readouterr().err)
     assert line.startswith("warning: using the natural-image offline fallback")
     assert f"{ni.source_path(root)} is absent; run {ni.DOWNLOAD_SCRIPT}" in line
