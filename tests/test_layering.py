@@ -145,6 +145,51 @@ def test_lower_layers_never_import_the_figures() -> None:
     assert offenders == [], "the figures sit above these layers"
 
 
+#: The layers from the bottom up (docs/architecture.md); one of a row may import the rows before
+#: it and its own, never a later row.
+LAYER_ORDER = (("utils",), ("runs",), ("data",), ("architecture",), ("train",), ("evaluate",),
+               ("visualize",), ("sweep", "demo_models"), ("cli",))
+LAYER_RANK = {layer: rank for rank, row in enumerate(LAYER_ORDER) for layer in row}
+#: Modules that keep the original repository's names and import across layers on purpose.
+FACADES = {"jlonevae_lib.utils.utils_pytorch": "the original's module name, over evaluate/",
+           "jlonevae_lib.utils.pytorch_npz_dataset": "the original's module name, over data/",
+           "jlonevae_lib.evaluate.evaluate_helper": "the original's module name"}
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "jlonevae_lib" and len(parts) > 1 else None
+
+
+def _outside_main_guards(tree: ast.Module) -> list[ast.stmt]:
+    """The module's statements but its ``if __name__ == "__main__"`` hand-overs."""
+    return [node for node in tree.body if not _is_main_guard(node)]
+
+
+def _is_cli_alias(tree: ast.Module) -> bool:
+    """A module kept only as an old name of a command (``python -m jlonevae_lib.train.
+    train_jlonevae_models``): docstring, imports from the CLI package, and the main guard."""
+    return all(_hands_over(node) or _is_main_guard(node) for node in tree.body)
+
+
+def test_layers_import_downward_only() -> None:
+    offenders = []
+    for name, path, tree in checked("layers"):
+        layer = _layer(name)
+        if name in FACADES or layer not in LAYER_RANK or _is_cli_alias(tree):
+            continue
+        body = ast.Module(body=_outside_main_guards(tree), type_ignores=[])
+        offenders += [f"{path}:{line}: {module}" for line, module in imported_modules(name, body)
+                      if LAYER_RANK.get(_layer(module), -1) > LAYER_RANK[layer]]
+    assert offenders == [], "a layer imports only the layers below it (docs/architecture.md)"
+
+
+def test_every_layer_is_ranked() -> None:
+    layers = {_layer(name) for name in modules()} - {None}
+    # Top-level modules of the package (its __init__) have no layer; every sub-package does.
+    assert layers - {"__init__"} <= set(LAYER_RANK) | {"config"}, layers - set(LAYER_RANK)
+
+
 def _docstrings(tree: ast.Module) -> set[int]:
     found = set()
     for node in ast.walk(tree):
