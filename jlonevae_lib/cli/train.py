@@ -1,4 +1,5 @@
-"""Train one JL1-VAE (or β-VAE with ``--gamma 0``) model.
+"""Train one model: a JL1-VAE by default (β-VAE with ``--gamma 0``), or another registered
+method with ``--objective NAME`` (``beta_vae``, ...).
 
 Keeps the reference script's flags (``--batch-size --epochs --no-cuda --seed --log-interval --beta
 --gamma --lr --latent-dim --annealingBatches --regularization_type``, an epoch being 5,000
