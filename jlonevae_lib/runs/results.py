@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.runs import layout
+from jlonevae_lib.runs import layout, study_numbering
 from jlonevae_lib.runs.metric_table import (
     DATASET_BINDING,
     GLOBAL_SCORES,
@@ -53,7 +53,7 @@ _RESULT_PREFIX = "evaluation_results."
 JL1, JL2, GAMMA0 = "jlone", "jltwo", "gamma0"
 _OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
 
-#: disentanglement_lib's unsupervised models, in the study's numbering order.
+#: disentanglement_lib's unsupervised models (:data:`study_numbering.METHODS`) and their labels.
 BASELINE_METHODS: dict[str, str] = {
     "beta_vae": "β-VAE (dlib)",
     "factor_vae": "FactorVAE",
@@ -62,8 +62,6 @@ BASELINE_METHODS: dict[str, str] = {
     "beta_tc_vae": "β-TCVAE",
     "annealed_vae": "AnnealedVAE",
 }
-_STUDY_MODELS_PER_DATASET = 1800
-_STUDY_RUNS_PER_MODEL = 300
 
 _EXPERIMENT_RE = re.compile(
     r"^(?P<architecture>.+?)_(?P<reg>lone|jltwo)_beta(?P<beta>\d+_\d+)_ica(?P<gamma>\d+_\d+)"
@@ -286,8 +284,9 @@ def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
     for folder in (run_dir, run_dir.parent):
         match = _MODEL_NUMBER_RE.match(folder.name)
         if match:
-            index = int(match[1]) % _STUDY_MODELS_PER_DATASET // _STUDY_RUNS_PER_MODEL
-            return list(BASELINE_METHODS)[index]
+            model_num = int(match[1])
+            if model_num < study_numbering.STUDY_SIZE:
+                return study_numbering.study_member(model_num).method
     return None
 
 

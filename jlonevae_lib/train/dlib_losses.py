@@ -1,0 +1,238 @@
+"""disentanglement_lib's losses for its six baselines, as pure functions on tensors.
+
+Each function restates one piece of ``disentanglement_lib/methods/unsupervised/vae.py`` (and
+``methods/shared/losses.py``, ``architectures.py``) in PyTorch; docs/method.md, "The six
+baselines", gives the formulas. A baseline's loss is ``bernoulli_logits_loss + regulariser``,
+where each ``*_regulariser`` returns what disentanglement_lib's ``regularizer()`` returns (the
+KL included where it includes it). Tensors are float32, as disentanglement_lib's are.
+
+Notation: B the batch size, d the latent size, C/H/W the image channels/height/width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: The discriminator's probabilities are clipped to [PROB_CLIP, 1 − PROB_CLIP] before their log.
+PROB_CLIP = 1e-6
+#: Slope of ``tf.nn.leaky_relu``'s default, which the discriminator uses (PyTorch's is 0.01).
+LEAKY_RELU_SLOPE = 0.2
+#: Width and number of the discriminator's hidden layers (FactorVAE paper, appendix A).
+DISCRIMINATOR_WIDTH = 1000
+DISCRIMINATOR_DEPTH = 6
+
+
+def bernoulli_logits_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Sigmoid cross-entropy of decoder logits against images, summed per image, batch mean.
+
+    logits, x: (B, C, H, W), x in [0, 1]. Returns a scalar. A sum over everything divided by B
+    is the per-image sum averaged over the batch, without a (B,) intermediate.
+    """
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per image, batch mean. mu, logvar: (B, d); scalar.
+
+    disentanglement_lib's form: mean over the batch of ½Σ_l(mu² + exp(logvar) − logvar − 1).
+    """
+    return 0.5 * (mu.square() + logvar.exp() - logvar - 1).sum(dim=1).mean()
+
+
+def annealed_capacity(step: int, c_max: float, iteration_threshold: int) -> float:
+    """AnnealedVAE's capacity C_t = min(c_max, c_max·t/threshold), in float32 as TensorFlow has it.
+
+    ``step`` is the number of updates already taken (disentanglement_lib's global step, read
+    before the update). It is computed as t·(c_max·(1/threshold)), each operation rounded to
+    float32: the order left once TensorFlow's graph optimiser turns the division by a constant
+    into a multiplication by its reciprocal and merges the constants. At t = threshold,
+    c_max = 25 it gives 24.999998, the value measured with disentanglement_lib, where the
+    literal order c_max·t/threshold gives 25 exactly.
+    """
+    f32 = np.float32
+    rate = f32(c_max) * (f32(1.0) / f32(iteration_threshold))
+    return float(np.minimum(f32(c_max), f32(step) * rate))
+
+
+def beta_vae_regulariser(kl: torch.Tensor, beta: float) -> torch.Tensor:
+    """β-VAE: β·KL. kl: the scalar of ``gaussian_kl``."""
+    return beta * kl
+
+
+def annealed_vae_regulariser(kl: torch.Tensor, step: int, gamma: float, c_max: float,
+                             iteration_threshold: int) -> torch.Tensor:
+    """AnnealedVAE: γ·|KL − C_t| with C_t from ``annealed_capacity``. kl: scalar."""
+    return gamma * (kl - annealed_capacity(step, c_max, iteration_threshold)).abs()
+
+
+def covariance_of_means(mu: torch.Tensor) -> torch.Tensor:
+    """Biased batch covariance of the encoder means, E[mu·muᵀ] − E[mu]·E[mu]ᵀ. mu: (B, d) → (d, d).
+
+    Computed in that form, as disentanglement_lib does, rather than from centred values.
+    """
+    mean = mu.mean(dim=0)
+    return mu.T @ mu / mu.shape[0] - torch.outer(mean, mean)
+
+
+def dip_regulariser(cov: torch.Tensor, lambda_od: float, lambda_d: float) -> torch.Tensor:
+    """λod·Σ_{i≠j} cov_ij² + λd·Σ_i (cov_ii − 1)²: how far cov is from the identity. cov: (d, d)."""
+    diag = cov.diagonal()
+    off_diag = cov - torch.diag_embed(diag)
+    return lambda_od * off_diag.square().sum() + lambda_d * (diag - 1).square().sum()
+
+
+def dip_vae_i_regulariser(kl: torch.Tensor, mu: torch.Tensor, lambda_od: float,
+                          lambda_d_factor: float = 10.0) -> torch.Tensor:
+    """DIP-VAE-I: KL + the DIP penalty on Cov(mu), λd = λd_factor·λod (10 in the study).
+
+    kl: scalar; mu: (B, d).
+    """
+    return kl + dip_regulariser(covariance_of_means(mu), lambda_od, lambda_d_factor * lambda_od)
+
+
+def dip_vae_ii_covariance(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Cov(mu) + diag(batch mean of exp(logvar)): the covariance of z under q. (B, d) → (d, d)."""
+    return covariance_of_means(mu) + torch.diag_embed(logvar.exp().mean(dim=0))
+
+
+def dip_vae_ii_regulariser(kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                           lambda_od: float, lambda_d_factor: float = 1.0) -> torch.Tensor:
+    """DIP-VAE-II: KL + the DIP penalty on ``dip_vae_ii_covariance``, λd = λd_factor·λod.
+
+    λd_factor is 1 in the study. kl: scalar; mu, logvar: (B, d).
+    """
+    return kl + dip_regulariser(dip_vae_ii_covariance(mu, logvar), lambda_od,
+                                lambda_d_factor * lambda_od)
+
+
+def gaussian_log_density(samples: torch.Tensor, mean: torch.Tensor,
+                         logvar: torch.Tensor) -> torch.Tensor:
+    """Elementwise log N(samples; mean, exp(logvar)); the three broadcast together."""
+    return -0.5 * ((samples - mean).square() * torch.exp(-logvar) + logvar + math.log(2 * math.pi))
+
+
+def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Minibatch-weighted estimate of TC(q(z)) on a batch. z, mu, logvar: (B, d); scalar.
+
+    mean_j [ logsumexp_i Σ_l log q(z_jl | x_i) − Σ_l logsumexp_i log q(z_jl | x_i) ], with the
+    constant (d − 1)·log(B·N) left out as disentanglement_lib does, so the value can be
+    negative; its gradient is the estimator's.
+    """
+    # (j, i, l): sample j's latent l under the posterior of image i.
+    log_q = gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))
+    log_q_product = torch.logsumexp(log_q, dim=1).sum(dim=1)
+    log_q_joint = torch.logsumexp(log_q.sum(dim=2), dim=1)
+    return (log_q_joint - log_q_product).mean()
+
+
+def beta_tc_vae_regulariser(kl: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,
+                            logvar: torch.Tensor, beta: float) -> torch.Tensor:
+    """β-TCVAE: KL + (β − 1)·TC. kl: scalar; z, mu, logvar: (B, d)."""
+    return kl + (beta - 1.0) * total_correlation(z, mu, logvar)
+
+
+def permute_dims(z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """z with each latent dimension shuffled independently across the batch. (B, d) → (B, d).
+
+    One ``randperm`` of B per dimension, drawn from ``generator`` (which may live on another
+    device than z), so the shuffle follows the run's seed.
+    """
+    batch, latent_dim = z.shape
+    columns = [z[torch.randperm(batch, generator=generator, device=generator.device)
+                 .to(z.device), k] for k in range(latent_dim)]
+    return torch.stack(columns, dim=1)
+
+
+class FactorVAEDiscriminator(nn.Module):
+    """FactorVAE's discriminator: 6 dense layers of 1000 with leaky ReLU (slope 0.2), then 2 logits.
+
+    Input z: (B, d); output logits: (B, 2), column 0 "a sample of q(z)", column 1 "a sample of
+    the product of its marginals". Parameters ``d1`` … ``d6``, ``logits`` are
+    disentanglement_lib's ``discriminator/d1`` … ``discriminator/logits`` (``weight`` is the
+    TensorFlow ``kernel`` transposed). Initialised as TensorFlow's dense layers are:
+    Glorot-uniform weights, zero biases.
+    """
+
+    def __init__(self, latent_dim: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        widths = [latent_dim] + [DISCRIMINATOR_WIDTH] * DISCRIMINATOR_DEPTH
+        for k in range(DISCRIMINATOR_DEPTH):
+            self.add_module(f"d{k + 1}", nn.Linear(widths[k], widths[k + 1]))
+        self.logits = nn.Linear(DISCRIMINATOR_WIDTH, 2)
+        for layer in self.children():
+            nn.init.xavier_uniform_(layer.weight, generator=generator)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = z
+        for k in range(DISCRIMINATOR_DEPTH):
+            h = F.leaky_relu(getattr(self, f"d{k + 1}")(h), LEAKY_RELU_SLOPE)
+        return self.logits(h)
+
+    def tf_variable_names(self) -> dict[str, str]:
+        """Our parameter name → disentanglement_lib's TensorFlow variable name."""
+        tf_names = {"weight": "kernel", "bias": "bias"}
+        return {name: f"discriminator/{name.split('.')[0]}/{tf_names[name.split('.')[1]]}"
+                for name, _ in self.named_parameters()}
+
+
+def discriminator_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax of the logits clipped to [1e-6, 1 − 1e-6]. (B, 2) → (B, 2)."""
+    return logits.softmax(dim=-1).clamp(PROB_CLIP, 1.0 - PROB_CLIP)
+
+
+def factor_vae_tc(logits: torch.Tensor) -> torch.Tensor:
+    """FactorVAE's TC estimate, mean over the batch of logit₀ − logit₁. logits: (B, 2); scalar."""
+    return (logits[:, 0] - logits[:, 1]).mean()
+
+
+def discriminator_loss(logits_z: torch.Tensor, logits_permuted: torch.Tensor) -> torch.Tensor:
+    """−(½·mean log p₀(z) + ½·mean log p₁(permuted z)), probabilities clipped. (B, 2) each; scalar.
+
+    Minimising it trains the discriminator to call z "joint" and permuted z "product".
+    """
+    return -(0.5 * discriminator_probs(logits_z)[:, 0].log().mean()
+             + 0.5 * discriminator_probs(logits_permuted)[:, 1].log().mean())
+
+
+def factor_vae_regulariser(kl: torch.Tensor, tc: torch.Tensor, gamma: float) -> torch.Tensor:
+    """FactorVAE: KL + γ·TC, with tc from ``factor_vae_terms``. Scalars."""
+    return kl + gamma * tc
+
+
+@dataclass
+class FactorVAETerms:
+    """One FactorVAE step's two losses, each reaching only its own side's parameters."""
+
+    #: mean(logit₀ − logit₁) on z: its gradient flows through z into the VAE, never into the
+    #: discriminator's parameters.
+    tc: torch.Tensor
+    #: ``discriminator_loss`` on z and its permutation: its gradient reaches the
+    #: discriminator's parameters only (z is detached).
+    discriminator_loss: torch.Tensor
+
+
+def factor_vae_terms(discriminator: FactorVAEDiscriminator, z: torch.Tensor,
+                     generator: torch.Generator) -> FactorVAETerms:
+    """The VAE's TC term and the discriminator's loss for sampled latents z: (B, d).
+
+    disentanglement_lib minimises both losses from the same forward pass, each optimiser over
+    its own variables only. Here the separation is built into the graphs: the TC term calls
+    the discriminator with detached copies of its parameters, and the discriminator's loss sees
+    z detached. So ``(vae_loss + terms.discriminator_loss).backward()`` gives each side exactly
+    the gradient of its own loss, and both optimisers can step after one backward pass.
+    ``generator`` draws the permutation (``permute_dims``).
+    """
+    frozen = {name: p.detach() for name, p in discriminator.named_parameters()}
+    tc = factor_vae_tc(torch.func.functional_call(discriminator, frozen, (z,)))
+    z_fixed = z.detach()
+    # Both halves in one forward pass: one set of matrix products instead of two.
+    logits = discriminator(torch.cat([z_fixed, permute_dims(z_fixed, generator)]))
+    logits_z, logits_permuted = logits.split(z.shape[0])
+    return FactorVAETerms(tc=tc, discriminator_loss=discriminator_loss(logits_z, logits_permuted))
