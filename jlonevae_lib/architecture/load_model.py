@@ -1,4 +1,7 @@
-"""Loading a saved ``ConvVAE`` folder (docs/formats.md) without running code from it.
+"""Loading a saved-model folder (docs/formats.md) without running code from it.
+
+The folder's ``model_type.txt`` names the class to build (:data:`~.save_model.MODEL_TYPES`:
+``conv_vae`` is a ``ConvVAE``, ``dlib_conv_vae`` disentanglement_lib's architecture).
 
 The reference loaded ``model_args.p`` with ``pickle.load`` and the state dict with a plain
 ``torch.load``; both run arbitrary code from a hostile file. Here the arguments go through a
@@ -18,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from jlonevae_lib.architecture.save_model import (
     MODEL_ARGS_FILE,
     MODEL_ARGS_JSON_FILE,
     MODEL_TYPE_FILE,
+    MODEL_TYPES,
     STATE_DICT_FILE,
 )
-from jlonevae_lib.architecture.vae import CONV_VAE_ARG_NAMES, MODEL_TYPE, ConvVAE
+from jlonevae_lib.architecture.vae import MODEL_TYPE
 from jlonevae_lib.utils.errors import (
     DataFileError,
     JLoneVAEError,
@@ -36,8 +41,9 @@ from jlonevae_lib.utils.safe_pickle import safe_load_pickle
 
 Device = str | torch.device
 
-# Later versions of the reference also saved this key; "sigmoid" is the only decoder output
-# of the paper's models (and of ours), so it is accepted with that value and dropped.
+# Later versions of the reference also saved this key in conv_vae folders; "sigmoid" is the only
+# decoder output of the paper's models (and of ours), so it is accepted with that value and
+# dropped.
 _FINAL_ACTIVATION_KEY = "final_activation"
 
 
@@ -61,29 +67,37 @@ def _listed(*labelled: tuple[str, list[str]]) -> list[str]:
     return [label + ", ".join(names) for label, names in labelled if names]
 
 
-def validate_model_args(args: Any, source: str) -> dict[str, Any]:
-    """Check a loaded kwargs dict: exactly the 12 ``ConvVAE`` names (see the module note on
-    ``final_activation``). Returns a new dict of the 12; lists and tuples become lists.
+def validate_model_args(args: Any, source: str, model_type: str = MODEL_TYPE) -> dict[str, Any]:
+    """Check a loaded kwargs dict: exactly the argument names of ``model_type`` (the 12
+    ``ConvVAE`` names for ``conv_vae``; see the module note on ``final_activation``). Returns a
+    new dict of them, in their saved order; lists and tuples become lists.
 
-    ``source`` names the file in error messages. Values are checked by ``ConvVAE`` itself.
+    ``source`` names the file in error messages. Values are checked by the model class itself.
     """
+    names, class_name = _arg_names(model_type)
     if not isinstance(args, dict):
-        raise DataFileError(f"{source} holds a {type(args).__name__}, not a dict of ConvVAE "
+        raise DataFileError(f"{source} holds a {type(args).__name__}, not a dict of {class_name} "
                             "arguments")
     args = dict(args)
-    if _FINAL_ACTIVATION_KEY in args:
+    if model_type == MODEL_TYPE and _FINAL_ACTIVATION_KEY in args:
         activation = args.pop(_FINAL_ACTIVATION_KEY)
         if activation != "sigmoid":
             raise DataFileError(f"{source} asks for final_activation={activation!r}; only "
                                 "'sigmoid' decoders are supported")
-    missing = [name for name in CONV_VAE_ARG_NAMES if name not in args]
-    unknown = sorted(str(name) for name in args if name not in CONV_VAE_ARG_NAMES)
+    missing = [name for name in names if name not in args]
+    unknown = sorted(str(name) for name in args if name not in names)
     problems = _listed(("missing ", missing), ("unknown ", unknown))
     if problems:
-        raise DataFileError(f"{source} does not hold the ConvVAE arguments ({'; '.join(problems)})"
-                            f"; expected exactly: {', '.join(CONV_VAE_ARG_NAMES)}")
+        raise DataFileError(f"{source} does not hold the {class_name} arguments "
+                            f"({'; '.join(problems)}); expected exactly: {', '.join(names)}")
     return {name: list(value) if isinstance(value, list | tuple) else value
-            for name, value in ((name, args[name]) for name in CONV_VAE_ARG_NAMES)}
+            for name, value in ((name, args[name]) for name in names)}
+
+
+def _arg_names(model_type: str) -> tuple[tuple[str, ...], str]:
+    """(saved argument names, class name) of a known model type."""
+    known = MODEL_TYPES[model_type]
+    return known.arg_names, known.model_class.__name__
 
 
 def _read_args_json(path: Path) -> Any:
@@ -94,8 +108,9 @@ def _read_args_json(path: Path) -> Any:
                             "again") from None
 
 
-def load_model_args(folder: str | os.PathLike) -> dict[str, Any]:
-    """The 12 ``ConvVAE`` kwargs saved in ``folder``.
+def load_model_args(folder: str | os.PathLike, model_type: str = MODEL_TYPE) -> dict[str, Any]:
+    """The constructor kwargs of a ``model_type`` model saved in ``folder`` (the 12 ``ConvVAE``
+    kwargs for ``conv_vae``).
 
     Read from ``model_args.p`` with the plain-data unpickler and cross-checked against
     ``model_args.json`` when both are readable (a disagreement is an error). When only one of
@@ -106,7 +121,8 @@ def load_model_args(folder: str | os.PathLike) -> dict[str, Any]:
     pickle_path, json_path = folder / MODEL_ARGS_FILE, folder / MODEL_ARGS_JSON_FILE
     # UnsafePickleError is not a DataFileError, so a tampered pickle propagates from here.
     try:
-        from_pickle = validate_model_args(safe_load_pickle(pickle_path), str(pickle_path))
+        from_pickle = validate_model_args(safe_load_pickle(pickle_path), str(pickle_path),
+                                          model_type)
         pickle_error = None
     except DataFileError as err:
         from_pickle, pickle_error = None, err
@@ -116,7 +132,7 @@ def load_model_args(folder: str | os.PathLike) -> dict[str, Any]:
                                 "back on, so the model cannot be rebuilt: save it again")
         return from_pickle
     try:
-        from_json = validate_model_args(_read_args_json(json_path), str(json_path))
+        from_json = validate_model_args(_read_args_json(json_path), str(json_path), model_type)
     except DataFileError as json_error:
         if pickle_error is not None:
             raise DataFileError(f"{pickle_error}; and {json_error}") from None
@@ -127,7 +143,7 @@ def load_model_args(folder: str | os.PathLike) -> dict[str, Any]:
             warnings.warn(f"{pickle_error}; using {json_path} instead", stacklevel=2)
         return from_json
     if from_json != from_pickle:
-        differing = [name for name in CONV_VAE_ARG_NAMES if from_json[name] != from_pickle[name]]
+        differing = [name for name in from_pickle if from_json[name] != from_pickle[name]]
         raise DataFileError(f"{pickle_path} and {json_path} disagree on {', '.join(differing)}; "
                             "one of them was edited: delete the wrong one or save the model again")
     return from_pickle
@@ -180,18 +196,21 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
                             "the model again")
 
 
-def load_model(folder: str | os.PathLike, device: Device = "cpu") -> ConvVAE:
-    """Load the ``ConvVAE`` saved in ``folder`` onto ``device``, in eval mode."""
+def load_model(folder: str | os.PathLike, device: Device = "cpu") -> nn.Module:
+    """Load the model saved in ``folder`` onto ``device``, in eval mode: a ``ConvVAE`` for a
+    ``conv_vae`` folder, else the class :data:`~.save_model.MODEL_TYPES` gives for the type
+    named in ``model_type.txt``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"model folder {folder} does not exist (or is not a folder)")
     model_type = read_model_type(folder)
-    if model_type != MODEL_TYPE:
+    if model_type not in MODEL_TYPES:
+        known = " or ".join(f"'{name}'" for name in MODEL_TYPES)
         raise DataFileError(f"{folder / MODEL_TYPE_FILE} names model type '{model_type}'; only "
-                            f"'{MODEL_TYPE}' models can be loaded")
-    args = load_model_args(folder)
+                            f"{known} models can be loaded")
+    args = load_model_args(folder, model_type)
     try:
-        model = ConvVAE(**args)
+        model = MODEL_TYPES[model_type].model_class(**args)
     except JLoneVAEError as err:
         raise DataFileError(f"the arguments saved in {folder} do not build a model: {err}"
                             ) from None

@@ -25,7 +25,8 @@ ArchitectureFactory = Callable[[int, int], nn.Module]
 Factory = TypeVar("Factory", bound=ArchitectureFactory)
 
 #: Modules that register the package's own architectures, imported on the first lookup.
-BUILTIN_MODULES = ("jlonevae_lib.architecture.vae",)
+BUILTIN_MODULES = ("jlonevae_lib.architecture.vae",
+                   "jlonevae_lib.architecture.dlib_conv")
 
 _REGISTRY: dict[str, ArchitectureFactory] = {}
 

@@ -1,18 +1,25 @@
-"""Writing a ``ConvVAE`` in the reference's saved-model format (docs/formats.md).
+"""Writing a model in the saved-model folder format (docs/formats.md).
 
-A model folder holds ``model_type.txt`` ("conv_vae"), ``model_args.p`` (a pickle of the 12
-constructor kwargs), ``model_state_dict.pt`` (``torch.save`` of the state dict) and, new here,
-``model_args.json`` (the same kwargs, human-readable). Models published with the paper load with
-:func:`~jlonevae_lib.architecture.load_model.load_model` unchanged, and folders written here
-load with the reference's code.
+A model folder holds ``model_type.txt`` (the model type: ``conv_vae`` for a ``ConvVAE``,
+``dlib_conv_vae`` for disentanglement_lib's architecture), ``model_args.p`` (a pickle of the
+constructor's keyword arguments), ``model_state_dict.pt`` (``torch.save`` of the state dict)
+and, new here, ``model_args.json`` (the same kwargs, human-readable). ``conv_vae`` folders are
+the reference's format: models published with the paper load with
+:func:`~jlonevae_lib.architecture.load_model.load_model` unchanged, and ``conv_vae`` folders
+written here load with the reference's code.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from torch import nn
+
+from jlonevae_lib.architecture import dlib_conv
 from jlonevae_lib.architecture.vae import CONV_VAE_ARG_NAMES, MODEL_TYPE, ConvVAE
 from jlonevae_lib.utils.atomic import (
     atomic_torch_save,
@@ -20,6 +27,7 @@ from jlonevae_lib.utils.atomic import (
     atomic_write_json,
     atomic_write_text,
 )
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 MODEL_TYPE_FILE = "model_type.txt"
 MODEL_ARGS_FILE = "model_args.p"
@@ -30,21 +38,62 @@ STATE_DICT_FILE = "model_state_dict.pt"
 _PICKLE_PROTOCOL = 4
 
 
+@dataclass(frozen=True)
+class ModelType:
+    """A model type of the saved-model format: its ``model_type.txt`` name, the class that
+    builds it from the saved keyword arguments, and the names of those arguments (saved in this
+    order, read from the model's attributes of the same names)."""
+
+    name: str
+    model_class: type[nn.Module]
+    arg_names: tuple[str, ...]
+
+
+#: Model type name -> how to save and rebuild it. A model names its type in ``architecture``.
+MODEL_TYPES: dict[str, ModelType] = {
+    model_type.name: model_type for model_type in (
+        ModelType(MODEL_TYPE, ConvVAE, CONV_VAE_ARG_NAMES),
+        ModelType(dlib_conv.MODEL_TYPE, dlib_conv.DlibConvVAE, dlib_conv.DLIB_CONV_VAE_ARG_NAMES),
+    )
+}
+
+
+def _plain(value: Any) -> Any:
+    # Plain ints and lists, so the pickle holds plain data and the JSON copy can be written.
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _save(model: nn.Module, folder: str | os.PathLike, model_type: ModelType) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    args = {name: _plain(getattr(model, name)) for name in model_type.arg_names}
+    atomic_torch_save(model.state_dict(), folder / STATE_DICT_FILE)
+    atomic_write_bytes(folder / MODEL_ARGS_FILE, pickle.dumps(args, protocol=_PICKLE_PROTOCOL))
+    atomic_write_json(folder / MODEL_ARGS_JSON_FILE, args)
+    atomic_write_text(folder / MODEL_TYPE_FILE, model_type.name)
+    return folder
+
+
 def save_conv_vae(model: ConvVAE, folder: str | os.PathLike) -> Path:
-    """Save ``model`` into ``folder`` (created if needed); returns the folder as a Path.
+    """Save ``model`` into ``folder`` (created if needed) as a ``conv_vae``; returns the folder.
 
     The arguments are read from the model's attributes of the same names, as the reference
     did, so a model with the reference's attribute surface saves too. Each file is written
     atomically, ``model_type.txt`` last: a save into a fresh folder that is interrupted leaves
     no ``model_type.txt``, and the loader refuses the folder.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Plain ints and lists, so the pickle holds plain data and the JSON copy can be written.
-    args = {name: list(value) if isinstance(value, list | tuple) else value
-            for name, value in ((name, getattr(model, name)) for name in CONV_VAE_ARG_NAMES)}
-    atomic_torch_save(model.state_dict(), folder / STATE_DICT_FILE)
-    atomic_write_bytes(folder / MODEL_ARGS_FILE, pickle.dumps(args, protocol=_PICKLE_PROTOCOL))
-    atomic_write_json(folder / MODEL_ARGS_JSON_FILE, args)
-    atomic_write_text(folder / MODEL_TYPE_FILE, MODEL_TYPE)
-    return folder
+    return _save(model, folder, MODEL_TYPES[MODEL_TYPE])
+
+
+def save_model(model: nn.Module, folder: str | os.PathLike) -> Path:
+    """Save ``model`` into ``folder`` (created if needed) as the type its ``architecture``
+    attribute names (one of :data:`MODEL_TYPES`); returns the folder as a Path.
+
+    A ``ConvVAE`` gives exactly the folder :func:`save_conv_vae` writes. Files are written as
+    there, ``model_type.txt`` last.
+    """
+    name = getattr(model, "architecture", None)
+    if name not in MODEL_TYPES:
+        raise JLoneVAEError(f"cannot save a {type(model).__name__} (model type {name!r}); "
+                            f"saved models are of type {', '.join(MODEL_TYPES)}")
+    return _save(model, folder, MODEL_TYPES[name])

@@ -274,7 +274,13 @@ class ConvVAE(nn.Module):
         return self.fcmu(h), self.fclogvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents (B, d) -> images (B, C, H, W) in [0, 1]."""
+        """Latents (B, d) -> images (B, C, H, W) in [0, 1]: the sigmoid of
+        :meth:`decode_logits`."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, d) -> the decoder's logits (B, C, H, W), before the sigmoid (what
+        disentanglement_lib's losses take)."""
         h = z
         num_convs = len(self.gen_convs)
         for i, fc in enumerate(self.gen_fcs):
@@ -295,7 +301,7 @@ class ConvVAE(nn.Module):
                 h = F.relu(h)
             if crop is not None:
                 h = h[..., :crop, :crop]
-        return torch.sigmoid(h)
+        return h
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """A posterior sample z (B, d) = mu + eps·exp(logvar/2), eps ~ N(0, I) from the global

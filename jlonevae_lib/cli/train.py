@@ -23,8 +23,17 @@ limit_openmp_spinning()  # before torch loads OpenMP; GOMP_SPINCOUNT/OMP_WAIT_PO
 import argparse  # noqa: E402
 import os  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from typing import Any  # noqa: E402
 
-from jlonevae_lib.cli.types import ArgumentParser, non_negative_float, positive_int  # noqa: E402
+from jlonevae_lib.cli.types import (  # noqa: E402
+    ArgumentParser,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+from jlonevae_lib.runs import layout  # noqa: E402
+from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX  # noqa: E402
+from jlonevae_lib.train.baselines import method_settings, study_settings  # noqa: E402
 from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
 from jlonevae_lib.train.objectives import objective_class  # noqa: E402
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
@@ -39,25 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ref = p.add_argument_group("reference flags (same names and defaults as the seed script)")
-    ref.add_argument("--batch-size", type=positive_int, default=64)
+    ref.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
     ref.add_argument("--epochs", type=positive_int, default=None,
                      help=f"training length in epochs of {BATCHES_PER_EPOCH} batches (default 10)")
     ref.add_argument("--no-cuda", action="store_true", help="train on the CPU (= --device cpu)")
-    ref.add_argument("--seed", type=int, default=1)
+    ref.add_argument("--seed", type=int, default=None, help="default 1 (0 with --model)")
     ref.add_argument("--log-interval", type=positive_int, default=100,
                      help="batches between TensorBoard scalars")
-    ref.add_argument("--beta", type=non_negative_float, default=1.0)
+    ref.add_argument("--beta", type=non_negative_float, default=None, help="default 1")
     ref.add_argument("--gamma", type=non_negative_float, default=None,
                      help="weight of the Jacobian penalty (0 = plain β-VAE; default 1, or what "
                           "the --objective implies)")
-    ref.add_argument("--lr", type=non_negative_float, default=0.001)
-    ref.add_argument("--latent-dim", type=positive_int, default=10)
-    ref.add_argument("--annealingBatches", type=int, default=0,
-                     help="batches over which β and γ ramp up linearly from 0")
+    ref.add_argument("--lr", type=non_negative_float, default=None, help="default 0.001")
+    ref.add_argument("--latent-dim", type=positive_int, default=None, help="default 10")
+    ref.add_argument("--annealingBatches", type=int, default=None,
+                     help="batches over which β and γ ramp up linearly from 0 (default 0)")
     ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default="jlone",
                      help="L1 (jlone, the paper) or L2 (jltwo, appendix) Jacobian penalty")
     new = p.add_argument_group("added flags")
-    new.add_argument("--objective", default="jlonevae",
+    new.add_argument("--objective", default=None,
                      help="training method: jlonevae (the paper's; default) or another registered "
                           "objective, e.g. beta_vae")
     new.add_argument("--num-batches", type=positive_int, default=None,
@@ -65,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
                      help="training data by name (default: $AICROWD_DATASET_NAME, else "
                           "threeDotsCache; also threeDotsCacheSmall, threeDots)")
-    new.add_argument("--architecture", default="defaultConv", help="ConvVAE preset")
+    new.add_argument("--architecture", default=None,
+                     help="registered architecture: defaultConv (default), tiny16, dlibConv (disentanglement_lib's)")
     new.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     new.add_argument("--output-dir", default=".",
                      help="where trainedModels/ and logs/ go (default: current folder)")
@@ -81,24 +91,90 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the run folder these flags map to, and exit (for scripts)")
     new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                      help="continue from the run folder's checkpoint if there is one (default)")
+    study = p.add_argument_group(
+        "disentanglement_lib's baselines (its unsupervised study's settings: dlibConv, batch 64, "
+        "lr 1e-4, 300,000 batches; the flags above override them)")
+    study.add_argument("--model-num", type=non_negative_int, default=None,
+                       help="a member of disentanglement_lib's unsupervised study: its method, "
+                            "hyperparameters and seed (dataset·1800 + model·300 + hp·50 + seed)")
+    study.add_argument("--model", default=None,
+                       help="a study method (beta_vae, factor_vae, dip_vae_i, dip_vae_ii, "
+                            "beta_tc_vae, annealed_vae) at --hp-index, with --seed")
+    study.add_argument("--hp-index", type=non_negative_int, default=None,
+                       help="which of the method's six settings (default 2, the paper's)")
+    study.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="an objective parameter (e.g. gamma=30 for factor_vae); repeatable")
+    study.add_argument("--models-dir", default=None,
+                       help="the folder under --output-dir for the runs (default trainedModels; "
+                            "trainedStandardModels with --model-num or --model)")
     return p
+
+
+#: The seed script's defaults of the flags above that a study member sets otherwise.
+REFERENCE_DEFAULTS: dict[str, Any] = {
+    "architecture": "defaultConv", "batch_size": 64, "seed": 1, "beta": 1.0, "lr": 0.001,
+    "latent_dim": 10, "annealing_batches": 0, "num_batches": 10 * BATCHES_PER_EPOCH,
+    "models_dir": layout.TRAINED_MODELS_DIR,
+}
+
+
+def _objective_params(pairs: Sequence[str]) -> dict[str, float]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise JLoneVAEError(f"--param {pair!r}: expected NAME=NUMBER, e.g. gamma=30")
+    return params
+
+
+def _base_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the explicit flags start from: a study member's, or the seed script's."""
+    if args.model_num is not None or args.model is not None:
+        if args.model_num is not None and (args.model is not None or args.hp_index is not None):
+            raise JLoneVAEError("--model-num names the method and setting: leave out --model "
+                                "and --hp-index")
+        if args.model_num is not None and args.seed is not None:
+            raise JLoneVAEError("--model-num names the seed too: leave out --seed")
+        if args.objective is not None:
+            raise JLoneVAEError("give --objective or a study member (--model-num, --model), "
+                                "not both")
+        settings = (study_settings(args.model_num) if args.model_num is not None
+                    else method_settings(args.model, PAPER_HP_INDEX if args.hp_index is None
+                                         else args.hp_index, args.seed or 0))
+        return {**settings, "models_dir": layout.STANDARD_MODELS_DIR}
+    if args.hp_index is not None:
+        raise JLoneVAEError("--hp-index goes with --model")
+    return {**REFERENCE_DEFAULTS, "objective": args.objective or "jlonevae"}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.epochs is not None and args.num_batches is not None:
         raise JLoneVAEError("give --epochs or --num-batches, not both")
-    num_batches = args.num_batches or (args.epochs or 10) * BATCHES_PER_EPOCH
     if args.no_cuda and args.device not in ("auto", "cpu"):
         raise JLoneVAEError(f"--no-cuda contradicts --device {args.device}")
-    implied = objective_class(args.objective).default_settings
-    gamma = args.gamma if args.gamma is not None else implied.get("gamma", REFERENCE_GAMMA)
+    settings = _base_settings(args)
+    explicit = {
+        "architecture": args.architecture, "batch_size": args.batch_size, "seed": args.seed,
+        "beta": args.beta, "lr": args.lr, "latent_dim": args.latent_dim,
+        "annealing_batches": args.annealingBatches, "models_dir": args.models_dir,
+        "jacobian_batch": args.jacobian_batch,
+        "num_batches": args.num_batches or (args.epochs and args.epochs * BATCHES_PER_EPOCH),
+    }
+    settings.update({name: value for name, value in explicit.items() if value is not None})
+    implied = objective_class(settings["objective"]).default_settings
+    if args.gamma is not None:
+        settings["gamma"] = args.gamma
+    else:
+        settings.setdefault("gamma", implied.get("gamma", REFERENCE_GAMMA))
+    settings["objective_params"] = {**settings.get("objective_params", {}),
+                                    **_objective_params(args.param)}
     return TrainConfig(
-        dataset=args.dataset, architecture=args.architecture, objective=args.objective,
-        latent_dim=args.latent_dim, beta=args.beta, gamma=gamma,
-        regularization_type=args.regularization_type,
-        jacobian_method=args.jacobian, jacobian_batch=args.jacobian_batch,
-        batch_size=args.batch_size, num_batches=num_batches, lr=args.lr,
-        annealing_batches=args.annealingBatches, seed=args.seed, log_interval=args.log_interval,
+        **settings, dataset=args.dataset, regularization_type=args.regularization_type,
+        jacobian_method=args.jacobian, log_interval=args.log_interval,
         checkpoint_every=args.checkpoint_every, device="cpu" if args.no_cuda else args.device,
         output_dir=args.output_dir, run_id=args.run_id,
     )

@@ -30,6 +30,8 @@ from typing import Any
 from jlonevae_lib.utils.errors import DataFileError
 
 TRAINED_MODELS_DIR = "trainedModels"
+#: Where the baselines' runs go, as the reference kept its disentanglement_lib models apart.
+STANDARD_MODELS_DIR = "trainedStandardModels"
 LOGS_DIR = "logs"
 
 CONFIG_FILE = "config.json"
@@ -60,9 +62,11 @@ _SAVED_MODEL_RE = re.compile(rf"^{SAVED_MODEL_PREFIX}(\d+)$")
 # ------------------------------------------------------------------------------ run folders
 
 
-def run_dir(output_dir: str | os.PathLike, experiment: str, run: str) -> Path:
-    """``<output_dir>/trainedModels/<experiment>/<run>``."""
-    return Path(output_dir) / TRAINED_MODELS_DIR / experiment / run
+def run_dir(output_dir: str | os.PathLike, experiment: str, run: str,
+            models_dir: str = TRAINED_MODELS_DIR) -> Path:
+    """``<output_dir>/<models_dir>/<experiment>/<run>``, ``models_dir`` being
+    ``trainedModels`` (or ``trainedStandardModels`` for the baselines)."""
+    return Path(output_dir) / models_dir / experiment / run
 
 
 def log_dir(output_dir: str | os.PathLike, experiment: str, run: str) -> Path:

@@ -261,9 +261,16 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
 
 def our_run_info(run_dir: Path) -> RunInfo | None:
     """The :class:`RunInfo` of one of our run folders: from its ``config.json``, else (the
-    reference's runs have none) from its experiment folder's name; None when neither tells."""
-    parsed = (settings_from_config(_run_config(run_dir))
-              or parse_experiment_name(run_dir.parent.name))
+    reference's runs have none) from its experiment folder's name; None when neither tells.
+
+    A run of one of disentanglement_lib's methods other than β-VAE (``objective`` in its
+    config) is labelled as that baseline; β-VAE runs compare as our γ = 0 arm.
+    """
+    config = _run_config(run_dir)
+    objective = config.get("objective")
+    if objective in BASELINE_METHODS and objective != "beta_vae":
+        return _baseline_info(run_dir, objective)
+    parsed = settings_from_config(config) or parse_experiment_name(run_dir.parent.name)
     if parsed is None:
         return None
     method, gamma, settings = parsed
@@ -273,6 +280,9 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
 
 
 def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
+    objective = _run_config(run_dir).get("objective")
+    if objective in BASELINE_METHODS:  # one of our PyTorch baselines: its config says
+        return objective
     name = data.get("train_config.model.name")
     if name is not None:
         method = _unquote(name)
@@ -295,9 +305,12 @@ def _baseline_run(run_dir: Path, data: dict[str, Any]) -> RunInfo:
     if method is None:
         return RunInfo(run_dir=run_dir, group=f"unknown:{run_dir.parent.name}",
                        method="unknown", label=run_dir.parent.name, run_id=run_dir.name)
-    label = BASELINE_METHODS.get(method, method)
-    return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method, label=label,
-                   run_id=run_dir.name)
+    return _baseline_info(run_dir, method)
+
+
+def _baseline_info(run_dir: Path, method: str) -> RunInfo:
+    return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method,
+                   label=BASELINE_METHODS.get(method, method), run_id=run_dir.name)
 
 
 def _result(data: dict[str, Any], key: str) -> Any:

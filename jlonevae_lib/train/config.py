@@ -36,8 +36,11 @@ class TrainConfig:
     dataset: str = "threeDotsCache"
     architecture: str = "defaultConv"
     # The training method (jlonevae_lib.train.objectives): "jlonevae", the paper's, uses beta,
-    # gamma, regularization_type and the jacobian_* settings; "beta_vae" uses beta only.
+    # gamma, regularization_type and the jacobian_* settings; disentanglement_lib's baselines
+    # ("beta_vae", "factor_vae", ...) use beta or their objective_params.
     objective: str = "jlonevae"
+    # The objective's own hyperparameters (e.g. FactorVAE's gamma), completed with its defaults.
+    objective_params: dict[str, float] = dataclasses.field(default_factory=dict)
     latent_dim: int = 10
     beta: float = 4.0
     gamma: float = 0.1
@@ -54,7 +57,13 @@ class TrainConfig:
     checkpoint_every: int = 1000
     device: str = "auto"
     output_dir: str = "."
+    # The folder under output_dir that holds the experiments (layout.STANDARD_MODELS_DIR keeps
+    # baselines apart, as the reference did).
+    models_dir: str = layout.TRAINED_MODELS_DIR
     run_id: str | None = None
+    # The disentanglement_lib study member these settings reproduce (jlonevae_lib.train.
+    # baselines), or None.
+    model_num: int | None = None
     # Which images the dataset served, when it says (naturalImages: IMAGES.mat or the offline
     # fallback); recorded by train(), not a setting. None: the dataset does not say, or the run
     # was recorded before this field existed.
@@ -63,6 +72,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # An alias (the reference's mpi3d_multi_real) is the same run as its dataset's name.
         self.dataset = canonical_dataset_name(self.dataset)
+        self.objective_params = objective_class(self.objective).resolve_params(
+            dict(self.objective_params))
         self.validate()
 
     def validate(self) -> None:
@@ -98,6 +109,9 @@ class TrainConfig:
         if self.jacobian_batch is not None and self.jacobian_batch <= 0:
             raise JLoneVAEError(
                 f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
+        if not self.models_dir or "/" in self.models_dir:
+            raise JLoneVAEError(f"models_dir must be a plain folder name, got "
+                                f"{self.models_dir!r}")
         if self.run_id is not None and (not self.run_id or "/" in self.run_id):
             raise JLoneVAEError(f"run_id must be a plain folder name, got {self.run_id!r}")
         check_architecture(self.architecture)
@@ -115,7 +129,8 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> Path:
-        return layout.run_dir(self.output_dir, self.experiment_name, self.run_name)
+        return layout.run_dir(self.output_dir, self.experiment_name, self.run_name,
+                              self.models_dir)
 
     @property
     def log_dir(self) -> Path:
@@ -149,7 +164,7 @@ class TrainConfig:
 
     def same_run_as(self, other: TrainConfig) -> bool:
         """True when ``other`` describes the same computation (where/how it runs may differ)."""
-        ignore = {"device", "output_dir", "log_interval", "checkpoint_every"}
+        ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every"}
         if self.data_source is None or other.data_source is None:
             ignore.add("data_source")  # a run recorded before data_source existed
         mine = {k: v for k, v in self.to_dict().items() if k not in ignore}

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.registry import build_architecture
-from jlonevae_lib.architecture.save_model import save_conv_vae
+from jlonevae_lib.architecture.save_model import save_model
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.runs import layout
 from jlonevae_lib.train.config import TrainConfig
@@ -235,8 +235,7 @@ class Trainer:
                     self.last_scalars = terms.scalars()
                     for name, value in self.last_scalars.items():
                         writer.add_scalar(name, value, self.step)
-                    progress.set_postfix(loss=f"{self.last_scalars['ELBO/train']:.2f}",
-                                         refresh=False)
+                    progress.set_postfix(loss=f"{terms.total.item():.2f}", refresh=False)
                 if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches
                         or self.stop_requested):
                     writer.flush()  # every scalar up to the checkpoint is on disk before it
@@ -254,7 +253,7 @@ class Trainer:
         """Save the final model in the reference layout, export TorchScript, write DONE."""
         run_dir = self.config.run_dir
         model_dir = layout.saved_model_dir(run_dir, self.step)
-        save_conv_vae(self.model, model_dir)
+        save_model(self.model, model_dir)
         torchscript_path = export_torchscript(self.model, run_dir)
         atomic_write_json(layout.done_path(run_dir), {
             "num_batches": self.step,

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 
 #: Modules that register the package's own objectives, imported on the first lookup.
 BUILTIN_MODULES = ("jlonevae_lib.train.objectives.jacobian_vae",
-                   "jlonevae_lib.train.objectives.beta_vae")
+                   "jlonevae_lib.train.objectives.beta_vae",
+                   "jlonevae_lib.train.objectives.annealed_vae",
+                   "jlonevae_lib.train.objectives.factor_vae",
+                   "jlonevae_lib.train.objectives.dip_vae",
+                   "jlonevae_lib.train.objectives.beta_tc_vae")
 
 
 class NonFiniteError(Exception):
@@ -66,6 +70,9 @@ class Objective(abc.ABC):
     #: Values of training settings this method implies when a command line leaves them out
     #: (for example ``{"gamma": 0.0}`` for a method without a Jacobian penalty).
     default_settings: ClassVar[dict[str, Any]] = {}
+    #: The method's own hyperparameters with their defaults, kept in
+    #: ``TrainConfig.objective_params`` (β, γ and the Jacobian settings are TrainConfig fields).
+    hyperparameters: ClassVar[dict[str, float]] = {}
 
     def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
                  generator: torch.Generator) -> None:
@@ -93,6 +100,25 @@ class Objective(abc.ABC):
         if state:
             raise JLoneVAEError(f"the {self.name} objective keeps no state, but the checkpoint "
                                 f"has {sorted(state)}; it belongs to another objective")
+
+    @classmethod
+    def resolve_params(cls, given: dict[str, Any]) -> dict[str, float]:
+        """``given`` completed with the defaults of :attr:`hyperparameters`, as floats, sorted
+        by name; unknown names and values that are not finite numbers ≥ 0 raise
+        :class:`JLoneVAEError`."""
+        unknown = sorted(set(given) - set(cls.hyperparameters))
+        if unknown:
+            known = ", ".join(sorted(cls.hyperparameters)) or "none"
+            raise JLoneVAEError(f"the {cls.name} objective has no parameter "
+                                f"{', '.join(unknown)}; its parameters: {known}")
+        resolved = {}
+        for key, value in sorted({**cls.hyperparameters, **given}.items()):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    0 <= value < float("inf")):
+                raise JLoneVAEError(f"objective parameter {key} must be a number >= 0, "
+                                    f"got {value!r}")
+            resolved[key] = float(value)
+        return resolved
 
     @classmethod
     def check_config(cls, config: TrainConfig) -> None:

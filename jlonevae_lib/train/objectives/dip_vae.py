@@ -1,0 +1,34 @@
+"""DIP-VAE-I and -II (``dip_vae_i``, ``dip_vae_ii``): reconstruction + KL + λod·Σ offdiag(C)² +
+λd·Σ(diag(C) − 1)², λd = ``lambda_d_factor``·λod, with C the covariance of the encoder means
+(I) or of z under q (II: plus the batch mean of diag(exp logvar))."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from jlonevae_lib.train.dlib_losses import dip_vae_i_regulariser, dip_vae_ii_regulariser
+from jlonevae_lib.train.objectives import register_objective
+from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
+
+
+@register_objective("dip_vae_i")
+class DipVAEI(DlibVAE):
+    hyperparameters: ClassVar[dict[str, float]] = {"lambda_od": 5.0, "lambda_d_factor": 10.0}
+
+    def regulariser(self, kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                    z: torch.Tensor, step: int) -> torch.Tensor:
+        params = self.config.objective_params
+        return dip_vae_i_regulariser(kl, mu, params["lambda_od"], params["lambda_d_factor"])
+
+
+@register_objective("dip_vae_ii")
+class DipVAEII(DlibVAE):
+    hyperparameters: ClassVar[dict[str, float]] = {"lambda_od": 5.0, "lambda_d_factor": 1.0}
+
+    def regulariser(self, kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                    z: torch.Tensor, step: int) -> torch.Tensor:
+        params = self.config.objective_params
+        return dip_vae_ii_regulariser(kl, mu, logvar, params["lambda_od"],
+                                      params["lambda_d_factor"])

@@ -1,0 +1,69 @@
+"""FactorVAE (``factor_vae``): reconstruction + KL + γ·TC, the total correlation estimated by a
+discriminator between z and z with each dimension shuffled across the batch.
+
+The discriminator (6 × 1000 leaky-ReLU layers, slope 0.2) and its own Adam (β1 0.5, β2 0.9, the
+run's learning rate) belong to the objective and are checkpointed with the run. Both losses come
+from one forward pass, and neither reaches the other side's parameters
+(:func:`~jlonevae_lib.train.dlib_losses.factor_vae_terms`), so the trainer's one backward pass
+gives each its own gradient; the discriminator steps after the model. One batch is one update
+of each: disentanglement_lib counts that as two "steps" of its global step (docs/method.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from jlonevae_lib.train.dlib_losses import (
+    FactorVAEDiscriminator,
+    factor_vae_regulariser,
+    factor_vae_terms,
+)
+from jlonevae_lib.train.objectives import register_objective
+from jlonevae_lib.train.objectives.dlib_vae import DlibTerms, DlibVAE
+
+if TYPE_CHECKING:
+    from jlonevae_lib.train.config import TrainConfig
+
+#: The discriminator's Adam moments, as disentanglement_lib's study sets them.
+DISCRIMINATOR_BETAS = (0.5, 0.9)
+
+
+@register_objective("factor_vae")
+class FactorVAE(DlibVAE):
+    hyperparameters: ClassVar[dict[str, float]] = {"gamma": 30.0}
+
+    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+                 generator: torch.Generator) -> None:
+        super().__init__(config, model, device, generator)
+        self.discriminator = FactorVAEDiscriminator(config.latent_dim, generator).to(device)
+        self.discriminator_optimizer = torch.optim.Adam(
+            self.discriminator.parameters(), lr=config.lr, betas=DISCRIMINATOR_BETAS)
+        #: The discriminator's loss of the step in progress (set by :meth:`regulariser`).
+        self._discriminator_loss = torch.zeros(())
+
+    def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> DlibTerms:
+        self.discriminator_optimizer.zero_grad(set_to_none=True)
+        terms = super().loss(model, x, step)
+        terms.total = terms.total + self._discriminator_loss
+        terms.extra["discriminator_loss"] = self._discriminator_loss
+        return terms
+
+    def regulariser(self, kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                    z: torch.Tensor, step: int) -> torch.Tensor:
+        pieces = factor_vae_terms(self.discriminator, z, self.generator)
+        self._discriminator_loss = pieces.discriminator_loss
+        return factor_vae_regulariser(kl, pieces.tc, self.config.objective_params["gamma"])
+
+    def after_model_step(self, model: nn.Module, terms: DlibTerms, step: int) -> None:
+        self.discriminator_optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"discriminator": self.discriminator.state_dict(),
+                "discriminator_optimizer": self.discriminator_optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
