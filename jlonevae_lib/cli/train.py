@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="training data by name (default: $AICROWD_DATASET_NAME, else "
                           "threeDotsCache; also threeDotsCacheSmall, threeDots)")
     new.add_argument("--architecture", default=None,
-                     help="registered architecture: defaultConv (default), tiny16, dlibConv (disentanglement_lib's)")
+                     help="registered architecture: defaultConv (default), tiny16, dlibConv "
+                          "(disentanglement_lib's)")
     new.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     new.add_argument("--output-dir", default=".",
                      help="where trainedModels/ and logs/ go (default: current folder)")
