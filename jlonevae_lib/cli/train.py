@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--objective", default=None,
                      help="training method: jlonevae (the paper's; default) or another registered "
                           "objective, e.g. beta_vae")
-    new.add_argument("--num-batches", type=positive_int, default=None,
+    new.add_argument("--num-batches", "--steps", type=positive_int, default=None,
                      help="training length in batches (instead of --epochs)")
     new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
                      help="training data by name (default: $AICROWD_DATASET_NAME, else "
