@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from jlonevae_lib.architecture.registry import register_architecture
+from jlonevae_lib.architecture.vae import onednn_disabled
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 #: The model type saved in ``model_type.txt`` (docs/formats.md).
@@ -142,7 +143,17 @@ class DeconvDecoder(nn.Module):
 
     dense 256, ReLU; dense_1 1024, ReLU; reshape to 4×4×64 in NHWC order; transposed convs
     64, 32, 32, C (kernel 4, stride 2, 'SAME'), ReLU after all but the last.
+
+    ``tuned_cpu_kernels`` (default True) runs the FORWARD pass of the last transposed
+    convolution without oneDNN on the CPU when it has a single output channel (grey-scale
+    images), for the reason :class:`~jlonevae_lib.architecture.vae.ConvVAE` does: oneDNN's
+    forward kernel for one output channel is slower than PyTorch's own, while its backward is
+    the faster one and is kept. The logits differ by float32 rounding only; False uses oneDNN
+    everywhere. Figures: benchmarks/README.md ("bench_baselines.py").
     """
+
+    #: The CPU kernel choice of the last layer's forward pass; see the class docstring.
+    tuned_cpu_kernels: bool = True
 
     def __init__(self, latent_dim: int, im_channels: int):
         super().__init__()
@@ -164,7 +175,11 @@ class DeconvDecoder(nn.Module):
         h = F.relu(self.conv2d_transpose(h))
         h = F.relu(self.conv2d_transpose_1(h))
         h = F.relu(self.conv2d_transpose_2(h))
-        return self.conv2d_transpose_3(h)
+        last = self.conv2d_transpose_3
+        if self.tuned_cpu_kernels and h.device.type == "cpu" and last.out_channels == 1:
+            with onednn_disabled():
+                return last(h)
+        return last(h)
 
 
 def _as_int(name: str, value: Any, minimum: int) -> int:

@@ -55,7 +55,7 @@ NATIVE_FORWARD_MAX_OUT_CHANNELS = 1
 
 
 @contextmanager
-def _onednn_disabled() -> Iterator[None]:
+def onednn_disabled() -> Iterator[None]:
     """Run the enclosed CPU convolutions with PyTorch's own kernels instead of oneDNN's.
 
     Toggles only ``torch.backends.mkldnn.enabled`` (``torch.backends.mkldnn.flags`` would also
@@ -293,7 +293,7 @@ class ConvVAE(nn.Module):
         for i, (conv, crop, native) in enumerate(zip(
                 self.gen_convs, self._gen_crops, self._gen_native_forward, strict=True)):
             if tuned and native:
-                with _onednn_disabled():
+                with onednn_disabled():
                     h = conv(h)
             else:
                 h = conv(h)

@@ -1,0 +1,283 @@
+"""disentanglement_lib's six baselines: our training step against a plain PyTorch port and
+against disentanglement_lib's TensorFlow step (issue 13's target: each ≤ 0.7× TensorFlow's).
+
+    .venv/bin/python benchmarks/bench_baselines.py [--quick] [--steps 120] [--block 20] [--ablation]
+
+Rows, all run by ``Trainer.training_step`` exactly as ``jlonevae-train`` runs it (the batch of 64
+drawn from the 20,000-image three-dots cache, the objective's loss, finite checks, backward, the
+trainer's Adam at lr 1e-4, then the objective's own updates):
+
+- the six baselines (``beta_vae`` ... ``beta_tc_vae``) on disentanglement_lib's architecture
+  (``dlibConv``, d = 10), each at its study setting (hyperparameter index 2,
+  ``jlonevae_lib.train.baselines.method_settings``); FactorVAE's step includes its
+  discriminator's update, as TensorFlow's "one step" (one VAE + one discriminator update) does;
+- our JL1 step: the paper's objective (``jlonevae``, defaultConv, β = 4, γ = 0.1, FD penalty),
+  on a sub-batch of 16 as the CPU study trains it, and on the whole batch.
+
+Reference: disentanglement_lib's β-VAE step ported the plain way, written here: ``nn.Sequential``
+encoder and decoder, ``F.pad`` for TensorFlow's 'SAME' padding, sigmoid cross-entropy on the
+logits, the Gaussian KL, ``torch.optim.Adam`` with its defaults. It draws its batches from the
+same cache. All rows run in interleaved blocks of steps in one process, so the noise of a shared
+machine hits them alike; the table gives the median ms per step over blocks (and the best
+block), the ratio to the reference, and the ratio to disentanglement_lib's TensorFlow step as
+measured on the development machine (:data:`TF_STEP_MS`, benchmarks/README.md) with the
+issue's target. Comparing with those TensorFlow figures crosses processes and days: read the
+load average printed in the header.
+
+``--ablation`` adds β-VAE with oneDNN for every layer (the decoder's CPU kernel choice off,
+``DeconvDecoder.tuned_cpu_kernels``). ``--quick`` takes a few steps of batch 8 on procedural
+three-dots: CI checks that it works.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from jlonevae_lib.utils.timing import tune_benchmark_process
+
+MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from jlonevae_lib.architecture.dlib_conv import same_padding  # noqa: E402
+from jlonevae_lib.data import get_named_ground_truth_data  # noqa: E402
+from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
+from jlonevae_lib.train.baselines import method_settings  # noqa: E402
+from jlonevae_lib.train.config import TrainConfig  # noqa: E402
+from jlonevae_lib.train.trainer import Trainer  # noqa: E402
+
+#: The six baselines, in the order of disentanglement_lib's study.
+METHODS = ("beta_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae", "annealed_vae")
+#: disentanglement_lib 1.5's TensorFlow 2.15 training step, median wall ms per ``session.run``
+#: at batch 64 on the development machine (2 cores, quiet; the lowest of four runs), as
+#: benchmarks/README.md records them ("bench_baselines.py").
+TF_STEP_MS = {"beta_vae": 37.5, "factor_vae": 50.7, "dip_vae_i": 31.2, "dip_vae_ii": 35.5,
+              "beta_tc_vae": 31.5, "annealed_vae": 33.6}
+#: Issue 13's target: each baseline's step at most this fraction of TensorFlow's.
+TF_TARGET = 0.7
+#: Our JL1 rows: name -> penalty sub-batch (None: the whole batch).
+JL1_ROWS = {"jlonevae fd-sub16": 16, "jlonevae fd": None}
+REFERENCE = "plain port (β-VAE)"
+#: ``--ablation``'s row: β-VAE without the decoder's CPU kernel choice.
+ABLATION_ROW = "beta_vae oneDNN-only"
+STUDY_HP_INDEX, SEED = 2, 0
+LEARNING_RATE = 1e-4
+BETA = 4.0
+LATENT_DIM = 10
+
+
+def _load_sibling(name: str):
+    """The module ``<name>.py`` beside this file (benchmarks/ is not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent /
+                                                  f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------ the plain port (reference)
+
+class SamePad(nn.Module):
+    """TensorFlow's 'SAME' zero padding before a convolution of ``kernel`` / ``stride`` on
+    (B, C, n, n) inputs, always by ``F.pad`` (the port does not special-case symmetric pads)."""
+
+    def __init__(self, size: int, kernel: int, stride: int):
+        super().__init__()
+        before, after = same_padding(size, kernel, stride)
+        self.pads = (before, after, before, after)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, self.pads)
+
+
+def plain_dlib_vae(latent_dim: int = LATENT_DIM, channels: int = 1) -> nn.ModuleDict:
+    """disentanglement_lib's ``conv_encoder`` / ``deconv_decoder`` as two ``nn.Sequential``
+    (PyTorch's default initialisation). The encoder maps (B, C, 64, 64) to (B, 2d), means then
+    log-variances; the decoder (B, d) to logits (B, C, 64, 64). Transposed convolutions with
+    kernel 4, stride 2 and ``padding=1`` are TensorFlow's 'SAME' ones (docs/method.md)."""
+    encoder = nn.Sequential(
+        SamePad(64, 4, 2), nn.Conv2d(channels, 32, 4, 2), nn.ReLU(),
+        SamePad(32, 4, 2), nn.Conv2d(32, 32, 4, 2), nn.ReLU(),
+        SamePad(16, 2, 2), nn.Conv2d(32, 64, 2, 2), nn.ReLU(),
+        SamePad(8, 2, 2), nn.Conv2d(64, 64, 2, 2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, 2 * latent_dim))
+    decoder = nn.Sequential(
+        nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 1024), nn.ReLU(),
+        nn.Unflatten(1, (64, 4, 4)),
+        nn.ConvTranspose2d(64, 64, 4, 2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(64, 32, 4, 2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 32, 4, 2, padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, channels, 4, 2, padding=1))
+    return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+
+
+def plain_beta_vae_step(dataset_name: str, batch_size: int, seed: int = SEED
+                        ) -> Callable[[], float]:
+    """One β-VAE step of the plain port on a batch drawn from ``dataset_name``; returns the
+    loss. Loss: per-image summed sigmoid cross-entropy on the logits + β·KL, batch means."""
+    torch.manual_seed(seed)
+    model = plain_dlib_vae()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    dataset = get_named_ground_truth_data(dataset_name)
+    rng = np.random.default_rng(seed)
+
+    def step() -> float:
+        x = torch.from_numpy(dataset.sample_training_batch(batch_size, rng))
+        optimizer.zero_grad()
+        mu, logvar = model["encoder"](x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        logits = model["decoder"](z)
+        reconstruction = F.binary_cross_entropy_with_logits(
+            logits, x, reduction="none").sum(dim=(1, 2, 3)).mean()
+        kl = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)).mean()
+        loss = reconstruction + BETA * kl
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+# ---------------------------------------------------------------------------- our steps
+
+def baseline_config(method: str, dataset: str, batch_size: int, output_dir: Path) -> TrainConfig:
+    """A study member's settings (index 2, seed 0) with the benchmark's dataset and batch."""
+    settings = method_settings(method, STUDY_HP_INDEX, SEED)
+    settings.update(dataset=dataset, batch_size=batch_size, device="cpu",
+                    output_dir=str(output_dir))
+    return TrainConfig(**settings)
+
+
+def jl1_config(sub_batch: int | None, dataset: str, batch_size: int, output_dir: Path
+               ) -> TrainConfig:
+    """The paper's three-dots JL1-VAE (β 4, γ 0.1, β/γ ramp over 100,000 batches)."""
+    return TrainConfig(dataset=dataset, architecture="defaultConv", objective="jlonevae",
+                       latent_dim=LATENT_DIM, beta=BETA, gamma=0.1, jacobian_batch=sub_batch,
+                       batch_size=batch_size, lr=LEARNING_RATE, annealing_batches=100_000,
+                       seed=SEED, device="cpu", output_dir=str(output_dir))
+
+
+def build_steps(dataset: str, batch_size: int, output_dir: Path, ablation: bool = False
+                ) -> dict[str, Callable[[], object]]:
+    """Every row's step function: the reference, the six baselines, our JL1 steps; with
+    ``ablation``, also β-VAE with oneDNN for every layer (``tuned_cpu_kernels`` off)."""
+    steps: dict[str, Callable[[], object]] = {
+        REFERENCE: plain_beta_vae_step(dataset, batch_size)}
+    for method in METHODS:
+        steps[method] = Trainer(baseline_config(method, dataset, batch_size,
+                                                output_dir)).training_step
+    if ablation:
+        trainer = Trainer(baseline_config("beta_vae", dataset, batch_size, output_dir))
+        trainer.model.decoder.tuned_cpu_kernels = False
+        steps[ABLATION_ROW] = trainer.training_step
+    for name, sub_batch in JL1_ROWS.items():
+        steps[name] = Trainer(jl1_config(sub_batch, dataset, batch_size,
+                                         output_dir)).training_step
+    return steps
+
+
+def time_rows(steps: dict[str, Callable[[], object]], num_steps: int, warmup: int, block: int
+              ) -> dict[str, list[float]]:
+    """Seconds per step of each row in each block; the rows take turns, a block each."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    per_block: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(num_steps // block):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(block):
+                step()
+            per_block[name].append((time.perf_counter() - start) / block)
+    return per_block
+
+
+def format_table(per_block: dict[str, list[float]], compare_tf: bool = True) -> str:
+    """Median and best-block ms per step and the ratio to the reference; with ``compare_tf``
+    (the TensorFlow figures are for batch 64), for the baselines the ratio to TensorFlow's step
+    and the target's verdict (the reference's against TensorFlow's β-VAE)."""
+    ms = {name: 1e3 * statistics.median(times) for name, times in per_block.items()}
+    header = f"{'method':<21} {'ms/step':>8} {'best':>7} {'vs plain':>9}"
+    if compare_tf:
+        header += f" {'TF ms':>6} {'vs TF':>6}  target ≤ {TF_TARGET}× TF"
+    lines = [header, "-" * len(header)]
+    for name, value in ms.items():
+        best = 1e3 * min(per_block[name])
+        line = f"{name:<21} {value:8.1f} {best:7.1f} {value / ms[REFERENCE]:8.2f}x"
+        tf_ms = TF_STEP_MS.get(name, TF_STEP_MS["beta_vae"] if name == REFERENCE else None)
+        if compare_tf and tf_ms is not None:
+            line += f" {tf_ms:6.1f} {value / tf_ms:5.2f}x"
+            if name in TF_STEP_MS:
+                line += "  met" if value <= TF_TARGET * tf_ms else "  not met"
+        lines.append(line)
+    if not compare_tf:
+        lines.append("(no TensorFlow comparison: its figures are for batch 64)")
+        return "\n".join(lines)
+    met = sum(ms[m] <= TF_TARGET * TF_STEP_MS[m] for m in METHODS if m in ms)
+    lines.append(f"target met by {met} of {len(METHODS)} baselines (median ms/step against "
+                 "disentanglement_lib's quiet TensorFlow step, benchmarks/README.md)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="a few steps of batch 8 on procedural data (CI: checks it works)")
+    parser.add_argument("--steps", type=int, default=120, help="timed steps per row")
+    parser.add_argument("--block", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps per row")
+    parser.add_argument("--ablation", action="store_true",
+                        help=f"add '{ABLATION_ROW}': β-VAE with oneDNN for every layer")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's, one per core)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.block, args.warmup = 2, 1, 1
+    if args.block < 1 or args.steps < args.block or args.steps % args.block:
+        parser.error(f"--steps ({args.steps}) must be a positive multiple of --block "
+                     f"({args.block})")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
+    machine_line = _load_sibling("bench_training_step").machine_line
+    start_line = machine_line()
+    user_data_root = os.environ.get(DATA_ROOT_ENV)
+    with tempfile.TemporaryDirectory() as tmp:
+        # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
+        if user_data_root is None:
+            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
+        try:
+            steps = build_steps(dataset, batch_size, Path(tmp), args.ablation)
+            per_block = time_rows(steps, args.steps, args.warmup, args.block)
+        finally:
+            if user_data_root is None:
+                del os.environ[DATA_ROOT_ENV]
+    print(f"training step, batch {batch_size} from {dataset}, d={LATENT_DIM}, "
+          f"lr {LEARNING_RATE:g}, {torch.get_num_threads()} threads; {args.steps} timed steps "
+          f"per row in blocks of {args.block} after {args.warmup} warm-up; glibc malloc "
+          f"tuned: {MALLOC_TUNED}")
+    print(f"baselines: dlibConv, study setting {STUDY_HP_INDEX}; jlonevae: defaultConv, "
+          f"β {BETA:g}, γ 0.1, FD penalty")
+    print(f"at start: {start_line}")
+    print(f"at end:   {machine_line()}")
+    print(format_table(per_block, compare_tf=batch_size == 64))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
