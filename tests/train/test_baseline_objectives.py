@@ -10,8 +10,9 @@ from jlonevae_lib.architecture.registry import build_architecture
 from jlonevae_lib.train import dlib_losses as dl
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.objectives import objective_class
-from jlonevae_lib.train.trainer import Trainer, TrainingInterrupted, train
+from jlonevae_lib.train.trainer import Trainer, train
 from jlonevae_lib.utils.errors import JLoneVAEError
+from tests.train.resume import assert_resumes_bit_identically
 
 BASELINES = ("beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae")
 #: disentanglement_lib's values at hyperparameter index 2 (the paper's), beyond β.
@@ -100,33 +101,13 @@ def test_each_baseline_trains_and_finishes(tmp_path, objective):
     assert all(torch.isfinite(torch.tensor(v)) for v in result.final_scalars.values())
 
 
-def _checkpoint(config: TrainConfig) -> dict:
-    return torch.load(config.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
-
-
 def test_factor_vae_trains_its_discriminator_and_resumes_bit_identically(tmp_path):
-    straight = baseline_config(tmp_path / "a", "factor_vae", num_batches=6, checkpoint_every=1)
-    resumed = baseline_config(tmp_path / "b", "factor_vae", num_batches=6, checkpoint_every=1)
-    train(straight)
-    resumed.run_dir.mkdir(parents=True)
-    for _ in range(3):  # stopped after one batch, three times, as SIGTERM would stop it
-        trainer = Trainer(resumed)
-        trainer.load_checkpoint()
-        trainer.stop_requested = True
-        with pytest.raises(TrainingInterrupted):
-            trainer.fit()
-    train(resumed)
-    a, b = _checkpoint(straight), _checkpoint(resumed)
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), name
-    disc_a, disc_b = a["objective"]["discriminator"], b["objective"]["discriminator"]
+    """The discriminator, its Adam and the permutations' generator resume with the rest."""
+    final = assert_resumes_bit_identically(
+        baseline_config(tmp_path / "a", "factor_vae", num_batches=6, checkpoint_every=1),
+        baseline_config(tmp_path / "b", "factor_vae", num_batches=6, checkpoint_every=1))
+    disc_a = final["objective"]["discriminator"]
     assert len(disc_a) == 14  # d1..d6 and logits, weight and bias each
-    for name, tensor in disc_a.items():
-        assert torch.equal(tensor, disc_b[name]), name
-    adam_a = a["objective"]["discriminator_optimizer"]["state"]
-    adam_b = b["objective"]["discriminator_optimizer"]["state"]
-    for key, slot in adam_a.items():
-        for name, tensor in slot.items():
-            assert torch.equal(tensor, adam_b[key][name]), (key, name)
+    assert final["objective"]["discriminator_optimizer"]["state"]
     fresh = Trainer(baseline_config(tmp_path / "c", "factor_vae")).objective.discriminator
     assert not torch.equal(fresh.state_dict()["d1.weight"], disc_a["d1.weight"])

@@ -18,8 +18,9 @@ from jlonevae_lib.train.objectives import (
     register_objective,
     unregister_objective,
 )
-from jlonevae_lib.train.trainer import Trainer, TrainingInterrupted, train
+from jlonevae_lib.train.trainer import Trainer
 from jlonevae_lib.utils.errors import JLoneVAEError
+from tests.train.resume import assert_resumes_bit_identically
 
 
 def tiny_config(out, **overrides) -> TrainConfig:
@@ -130,35 +131,14 @@ def adversarial_toy():
     unregister_objective("adversarial_toy")
 
 
-def _checkpoint(config: TrainConfig) -> dict:
-    return torch.load(config.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
-
-
 def test_an_objective_with_its_own_network_and_optimiser_resumes_bit_identically(
         tmp_path, adversarial_toy):
     straight = tiny_config(tmp_path / "a", objective=adversarial_toy, checkpoint_every=1)
-    resumed = tiny_config(tmp_path / "b", objective=adversarial_toy, checkpoint_every=1)
     assert straight.experiment_name.startswith("defaultConv_adversarial_toy_beta4_0000_lat3")
-    train(straight)
-    resumed.run_dir.mkdir(parents=True)
-    for _ in range(3):  # killed after one batch, three times, as SIGTERM would stop it
-        trainer = Trainer(resumed)
-        trainer.load_checkpoint()
-        trainer.stop_requested = True
-        with pytest.raises(TrainingInterrupted):
-            trainer.fit()
-    train(resumed)
-    a, b = _checkpoint(straight), _checkpoint(resumed)
-    assert a["step"] == b["step"] == 6
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), name
-    critic_a, critic_b = a["objective"]["critic"], b["objective"]["critic"]
-    assert critic_a.keys() == critic_b.keys() and len(critic_a) == 4
-    for name, tensor in critic_a.items():
-        assert torch.equal(tensor, critic_b[name]), name
-    for key, slot in a["objective"]["critic_optimizer"]["state"].items():
-        for name, tensor in slot.items():
-            assert torch.equal(tensor, b["objective"]["critic_optimizer"]["state"][key][name])
+    final = assert_resumes_bit_identically(
+        straight, tiny_config(tmp_path / "b", objective=adversarial_toy, checkpoint_every=1))
+    critic_a = final["objective"]["critic"]
+    assert len(critic_a) == 4 and final["objective"]["critic_optimizer"]["state"]
     # The critic really trained: its weights moved from their initial values.
     fresh = Trainer(tiny_config(tmp_path / "c", objective=adversarial_toy)).objective
     assert not torch.equal(fresh.critic.state_dict()["net.0.weight"], critic_a["net.0.weight"])

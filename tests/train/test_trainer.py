@@ -12,11 +12,11 @@ from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.trainer import (
     Trainer,
     TrainingDivergedError,
-    TrainingInterrupted,
     _seed_streams,
     train,
 )
 from jlonevae_lib.utils.errors import JLoneVAEError
+from tests.train.resume import assert_resumes_bit_identically
 
 SCALARS = {"ICALoss/train", "ELBO/train", "KLD/train", "MuDiv/train", "VarDiv/train",
            "NLL/train", "beta", "gamma"}
@@ -66,30 +66,9 @@ def test_folder_holding_another_run_is_refused(tmp_path):
         train(tiny_config(tmp_path, num_batches=4))
 
 
-def _interrupted_run(config: TrainConfig, stops: int) -> None:
-    """Interrupt a run `stops` times (one batch each session), as SIGTERM would, then finish it."""
-    config.run_dir.mkdir(parents=True, exist_ok=True)
-    for _ in range(stops):
-        trainer = Trainer(config)
-        trainer.load_checkpoint()
-        trainer.stop_requested = True  # what the SIGTERM handler sets
-        with pytest.raises(TrainingInterrupted):
-            trainer.fit()
-    train(config)
-
-
 def test_resumed_run_ends_with_identical_weights(tmp_path):
-    straight = tiny_config(tmp_path / "a", checkpoint_every=1)
-    resumed = tiny_config(tmp_path / "b", checkpoint_every=1)
-    train(straight)
-    _interrupted_run(resumed, stops=3)
-    a = torch.load(straight.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
-    b = torch.load(resumed.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
-    assert a["step"] == b["step"] == 6
-    for name, tensor in a["model"].items():
-        assert torch.equal(tensor, b["model"][name]), name
-    for key, state in a["optimizer"]["state"].items():
-        assert torch.equal(state["exp_avg"], b["optimizer"]["state"][key]["exp_avg"])
+    assert_resumes_bit_identically(tiny_config(tmp_path / "a", checkpoint_every=1),
+                                   tiny_config(tmp_path / "b", checkpoint_every=1))
 
 
 def test_different_seeds_draw_different_batches_and_same_seed_the_same():
