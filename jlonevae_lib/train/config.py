@@ -136,10 +136,6 @@ class TrainConfig:
     def log_dir(self) -> Path:
         return layout.log_dir(self.output_dir, self.experiment_name, self.run_name)
 
-    def effective_jacobian_batch(self) -> int:
-        return self.batch_size if self.jacobian_batch is None else min(self.jacobian_batch,
-                                                                       self.batch_size)
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
