@@ -279,10 +279,14 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
                    gamma=gamma, settings=settings, run_id=run_dir.name)
 
 
-def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
+def configured_baseline_info(run_dir: Path) -> RunInfo | None:
+    """The :class:`RunInfo` of one of our PyTorch baselines, whose ``config.json`` names the
+    method (``objective``); None for any other folder."""
     objective = _run_config(run_dir).get("objective")
-    if objective in BASELINE_METHODS:  # one of our PyTorch baselines: its config says
-        return objective
+    return _baseline_info(run_dir, objective) if objective in BASELINE_METHODS else None
+
+
+def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
     name = data.get("train_config.model.name")
     if name is not None:
         method = _unquote(name)
@@ -410,9 +414,9 @@ def discover_results(models_dir: str | os.PathLike | None,
         infos: dict[Path, RunInfo | None] = {}
         for path in files:
             run_dir = layout.run_of_evaluation(path)
-            if ours and run_dir not in infos:
-                infos[run_dir] = our_run_info(run_dir)
-            parsed = infos.get(run_dir)
+            if run_dir not in infos:  # each run's config.json read once
+                infos[run_dir] = (our_run_info if ours else configured_baseline_info)(run_dir)
+            parsed = infos[run_dir]
             if ours and include and (parsed is None or not _included(parsed.group, include)):
                 continue
             try:
