@@ -135,6 +135,46 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
+# ------------------------------------------------------------- disentanglement_lib's models
+
+#: A disentanglement_lib study member trained on three-dots, as the reference named it:
+#: ``<output_dir>/trainedStandardModels/model<N>_on3dots/``, holding
+#: ``tf/`` (disentanglement_lib's own model folder: ``tf_checkpoint/``, ``tfhub/``, ``results/``,
+#: and ``representation/``, its post-processed mean representation) and
+#: ``imported/`` (the same model imported into PyTorch, an ordinary run folder).
+DLIB_EXPERIMENT_TEMPLATE = "model{model_num}_on3dots"
+DLIB_TF_MODEL_DIR = "tf"
+DLIB_IMPORTED_RUN_DIR = "imported"
+#: Inside disentanglement_lib's model folder.
+DLIB_CHECKPOINT_DIR = "tf_checkpoint"
+DLIB_HUB_DIR = "tfhub"
+DLIB_RESULTS_DIR = "results"
+DLIB_REPRESENTATION_DIR = "representation"
+#: disentanglement_lib writes this when training has finished.
+DLIB_TRAIN_RESULTS = "results/aggregate/train.json"
+
+
+def dlib_experiment_dir(output_dir: str | os.PathLike, model_num: int) -> Path:
+    """``<output_dir>/trainedStandardModels/model<N>_on3dots``."""
+    return (Path(output_dir) / STANDARD_MODELS_DIR
+            / DLIB_EXPERIMENT_TEMPLATE.format(model_num=model_num))
+
+
+def dlib_tf_model_dir(output_dir: str | os.PathLike, model_num: int) -> Path:
+    """disentanglement_lib's model folder of study member ``model_num`` trained on three-dots."""
+    return dlib_experiment_dir(output_dir, model_num) / DLIB_TF_MODEL_DIR
+
+
+def dlib_imported_run_dir(tf_model_dir: Path) -> Path:
+    """The run folder that the import of ``tf_model_dir`` writes: its sibling ``imported/``."""
+    return Path(tf_model_dir).parent / DLIB_IMPORTED_RUN_DIR
+
+
+def dlib_training_finished(tf_model_dir: Path) -> bool:
+    """Whether disentanglement_lib finished training in ``tf_model_dir``."""
+    return (Path(tf_model_dir) / DLIB_TRAIN_RESULTS).is_file()
+
+
 # ------------------------------------------------------------------------------ saved models
 
 
