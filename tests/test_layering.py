@@ -32,6 +32,17 @@ RUNS_THIRD_PARTY = {"numpy", "torch"}
 #: evaluate/evaluate_helper.py) import across layers, but never visualize or argparse, and spell
 #: no run-folder name; list one here, with its reason, only if that changes.
 EXCEPTIONS: dict[tuple[str, str], str] = {}
+#: A separate program inside the package: it runs in disentanglement_lib's environment
+#: (``.venv-dlib``: TensorFlow, no torch) with its own command lines, so the rules about this
+#: package's CLIs do not apply to it; the two about it below do.
+TENSORFLOW_PROGRAM = "jlonevae_lib.dlib_tf"
+#: What it may import of ours: the torch-free layers.
+TENSORFLOW_PROGRAM_MAY_IMPORT = ("jlonevae_lib.data", "jlonevae_lib.runs.layout",
+                                 "jlonevae_lib.runs.study_numbering", "jlonevae_lib.utils.errors",
+                                 "jlonevae_lib.utils.atomic", "jlonevae_lib.utils.lock",
+                                 TENSORFLOW_PROGRAM)
+#: The rules that concern this package's own command lines.
+CLI_RULES = ("argparse", "main", "main guard")
 
 
 def module_name(path: Path) -> str:
@@ -76,7 +87,8 @@ def in_package(name: str, package: str) -> bool:
 
 def checked(rule: str) -> list[tuple[str, Path, ast.Module]]:
     return [(name, path, tree) for name, (path, tree) in modules().items()
-            if (name, rule) not in EXCEPTIONS]
+            if (name, rule) not in EXCEPTIONS
+            and not (rule in CLI_RULES and in_package(name, TENSORFLOW_PROGRAM))]
 
 
 def test_the_walk_sees_the_package() -> None:
@@ -187,7 +199,9 @@ def test_layers_import_downward_only() -> None:
 def test_every_layer_is_ranked() -> None:
     layers = {_layer(name) for name in modules()} - {None}
     # Top-level modules of the package (its __init__) have no layer; every sub-package does.
-    assert layers - {"__init__"} <= set(LAYER_RANK) | {"config"}, layers - set(LAYER_RANK)
+    # dlib_tf is not a layer: a separate program (TENSORFLOW_PROGRAM).
+    unranked = layers - {"__init__", "config", "dlib_tf"} - set(LAYER_RANK)
+    assert not unranked, unranked
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -231,3 +245,24 @@ def test_the_argparse_rule_catches_an_import_anywhere(source: str) -> None:
     tree = ast.parse(source)
     assert any(in_package(module, "argparse")
                for _, module in imported_modules("jlonevae_lib.data.cache", tree))
+
+
+def test_nothing_imports_the_tensorflow_program() -> None:
+    offenders = [f"{path}:{line}" for name, (path, tree) in modules().items()
+                 if not in_package(name, TENSORFLOW_PROGRAM)
+                 for line, module in imported_modules(name, tree)
+                 if in_package(module, TENSORFLOW_PROGRAM)]
+    assert offenders == [], "jlonevae_lib.dlib_tf runs in another environment: call it as a "\
+        "subprocess"
+
+
+def test_the_tensorflow_program_imports_only_torch_free_layers() -> None:
+    offenders = [f"{path}:{line} {module}" for name, (path, tree) in modules().items()
+                 if in_package(name, TENSORFLOW_PROGRAM)
+                 for line, module in imported_modules(name, tree)
+                 if module == "torch" or module.startswith("torch.")
+                 or (in_package(module, "jlonevae_lib")
+                     and module not in ("jlonevae_lib", "jlonevae_lib.runs")
+                     and not any(in_package(module, allowed)
+                                 for allowed in TENSORFLOW_PROGRAM_MAY_IMPORT))]
+    assert offenders == []

@@ -139,12 +139,15 @@ def read_json_object(path: Path) -> dict[str, Any]:
 
 #: A disentanglement_lib study member trained on three-dots, as the reference named it:
 #: ``<output_dir>/trainedStandardModels/model<N>_on3dots/``, holding
-#: ``tf/`` (disentanglement_lib's own model folder: ``tf_checkpoint/``, ``tfhub/``, ``results/``,
-#: and ``representation/``, its post-processed mean representation) and
-#: ``imported/`` (the same model imported into PyTorch, an ordinary run folder).
+#: ``tf/``, disentanglement_lib's own model folder (``tf_checkpoint/``, ``tfhub/``, ``results/``,
+#: and ``representation/``, its post-processed mean representation). Imported into PyTorch, the
+#: model becomes an ordinary run of its method's experiment,
+#: ``trainedStandardModels/<experiment>/tf_model<N>/``, beside the PyTorch-trained ``seed<k>``.
 DLIB_EXPERIMENT_TEMPLATE = "model{model_num}_on3dots"
 DLIB_TF_MODEL_DIR = "tf"
-DLIB_IMPORTED_RUN_DIR = "imported"
+DLIB_IMPORTED_RUN_TEMPLATE = "tf_model{model_num}"
+#: An imported model outside disentanglement_lib's study (no model number).
+DLIB_IMPORTED_SEED_RUN_TEMPLATE = "tf_seed{seed}"
 #: Inside disentanglement_lib's model folder.
 DLIB_CHECKPOINT_DIR = "tf_checkpoint"
 DLIB_HUB_DIR = "tfhub"
@@ -152,6 +155,8 @@ DLIB_RESULTS_DIR = "results"
 DLIB_REPRESENTATION_DIR = "representation"
 #: disentanglement_lib writes this when training has finished.
 DLIB_TRAIN_RESULTS = "results/aggregate/train.json"
+#: Its record of the training settings: gin bindings, values as gin text.
+DLIB_TRAIN_CONFIG = "results/json/train_config.json"
 
 
 def dlib_experiment_dir(output_dir: str | os.PathLike, model_num: int) -> Path:
@@ -165,9 +170,12 @@ def dlib_tf_model_dir(output_dir: str | os.PathLike, model_num: int) -> Path:
     return dlib_experiment_dir(output_dir, model_num) / DLIB_TF_MODEL_DIR
 
 
-def dlib_imported_run_dir(tf_model_dir: Path) -> Path:
-    """The run folder that the import of ``tf_model_dir`` writes: its sibling ``imported/``."""
-    return Path(tf_model_dir).parent / DLIB_IMPORTED_RUN_DIR
+def dlib_imported_run_name(model_num: int | None, seed: int) -> str:
+    """The run name of an imported disentanglement_lib model: ``tf_model<N>`` (``tf_seed<k>``
+    when it is not a study member)."""
+    if model_num is None:
+        return DLIB_IMPORTED_SEED_RUN_TEMPLATE.format(seed=seed)
+    return DLIB_IMPORTED_RUN_TEMPLATE.format(model_num=model_num)
 
 
 def dlib_training_finished(tf_model_dir: Path) -> bool:

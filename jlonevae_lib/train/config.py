@@ -68,6 +68,9 @@ class TrainConfig:
     # fallback); recorded by train(), not a setting. None: the dataset does not say, or the run
     # was recorded before this field existed.
     data_source: str | None = None
+    # The disentanglement_lib model folder (TensorFlow) this run was imported from, or None:
+    # trained here. Recorded by the importer (jlonevae_lib.train.dlib_import), not a setting.
+    imported_from: str | None = None
 
     def __post_init__(self) -> None:
         # An alias (the reference's mpi3d_multi_real) is the same run as its dataset's name.

@@ -1,0 +1,202 @@
+"""A disentanglement_lib model (TensorFlow) as one of our runs, so that everything reads it.
+
+disentanglement_lib's training writes a model folder (docs/dlib_tensorflow.md): a TensorFlow
+checkpoint, a TF-Hub export, and ``results/json/train_config.json``, its gin bindings as
+strings. Reading the TensorFlow files needs TensorFlow, which this environment does not have:
+:mod:`jlonevae_lib.dlib_tf.variables`, run in ``.venv-dlib``, turns them into an npz of
+variables and a JSON of information, and this module does the rest without TensorFlow:
+
+- :func:`parse_train_config` reads the method, its hyperparameters, the model number, the seed
+  and the shared settings from the bindings, and refuses another architecture than
+  disentanglement_lib's ``conv_encoder`` / ``deconv_decoder``;
+- :func:`import_dlib_model` loads the variables into
+  :class:`~jlonevae_lib.architecture.dlib_conv.DlibConvVAE` (TensorFlow layouts converted by
+  :func:`~jlonevae_lib.architecture.dlib_conv.load_tf_weights`) and writes an ordinary run
+  folder, ``trainedStandardModels/<experiment>/tf_model<N>/``: ``config.json`` (with
+  ``imported_from``), the saved model, the TorchScript mean encoder and ``DONE``. Evaluation,
+  figures and Jacobian columns then work on it as on any run.
+
+The run's length is the number of VAE updates: disentanglement_lib's global step, halved for
+FactorVAE, whose two optimisers each advance it once per iteration.
+"""
+
+from __future__ import annotations
+
+import ast
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from jlonevae_lib.architecture.dlib_conv import DlibConvVAE, load_tf_weights
+from jlonevae_lib.architecture.export import export_torchscript
+from jlonevae_lib.architecture.save_model import save_model
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.study_numbering import GRIDS
+from jlonevae_lib.train.baselines import STUDY_SHARED_SETTINGS
+from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.utils.atomic import atomic_write_json
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.lock import FolderLock
+
+#: Each method's gin scope for its hyperparameters in disentanglement_lib.
+METHOD_SCOPES = {"beta_vae": "vae", "annealed_vae": "annealed_vae", "factor_vae": "factor_vae",
+                 "dip_vae_i": "dip_vae", "dip_vae_ii": "dip_vae", "beta_tc_vae": "beta_tc_vae"}
+#: The architecture every importable model has (DlibConvVAE's).
+_ARCHITECTURE_BINDINGS = {"encoder.encoder_fn": "@conv_encoder",
+                          "decoder.decoder_fn": "@deconv_decoder"}
+#: Hyperparameters that are TrainConfig fields rather than objective parameters.
+_CONFIG_FIELDS = ("beta",)
+TRAIN_CONFIG_NAME = layout.DLIB_TRAIN_CONFIG
+
+
+def gin_value(text: str) -> Any:
+    """A value of disentanglement_lib's recorded bindings: ``"'beta_vae'"`` → ``"beta_vae"``,
+    ``"30.0"`` → 30.0, ``"None"`` → None; a reference such as ``"@vae()"`` stays a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+@dataclass(frozen=True)
+class DlibTrainSettings:
+    """What a disentanglement_lib model folder says about its training."""
+
+    method: str
+    #: disentanglement_lib's names (``beta``, ``gamma``, ``c_max``, ``lambda_od`` ...).
+    hyperparameters: dict[str, float]
+    model_num: int | None
+    random_seed: int
+    training_steps: int
+    batch_size: int
+    latent_dim: int
+    lr: float
+    dataset: str
+
+
+def _required(bindings: Mapping[str, str], key: str) -> Any:
+    if key not in bindings:
+        raise DataFileError(f"{TRAIN_CONFIG_NAME} has no binding {key}: is this "
+                            "disentanglement_lib 1.5's training output?")
+    return gin_value(bindings[key])
+
+
+def parse_train_config(bindings: Mapping[str, str]) -> DlibTrainSettings:
+    """The training settings recorded in ``results/json/train_config.json`` (key → gin text).
+
+    Raises :class:`DataFileError` for a model of another architecture or an unknown method.
+    """
+    for key, expected in _ARCHITECTURE_BINDINGS.items():
+        found = gin_value(bindings.get(key, "None"))
+        if found != expected:
+            raise DataFileError(
+                f"this model was trained with {key} = {found}, not {expected}: only "
+                "disentanglement_lib's conv_encoder/deconv_decoder network can be imported")
+    method = _required(bindings, "model.name")
+    if method not in METHOD_SCOPES:
+        raise DataFileError(f"unknown disentanglement_lib method model.name = {method!r}; "
+                            f"importable: {', '.join(METHOD_SCOPES)}")
+    scope = METHOD_SCOPES[method]
+    hyperparameters = {name: float(_required(bindings, f"{scope}.{name}"))
+                       for name in GRIDS[method][0]}
+    model_num = gin_value(bindings.get("model.model_num", "None"))
+    return DlibTrainSettings(
+        method=method, hyperparameters=hyperparameters,
+        model_num=None if model_num is None else int(model_num),
+        random_seed=int(_required(bindings, "model.random_seed")),
+        training_steps=int(_required(bindings, "model.training_steps")),
+        batch_size=int(_required(bindings, "model.batch_size")),
+        latent_dim=int(_required(bindings, "encoder.num_latent")),
+        lr=float(_required(bindings, "vae/AdamOptimizer.learning_rate")),
+        dataset=str(_required(bindings, "dataset.name")))
+
+
+def vae_updates(method: str, global_step: int) -> int:
+    """The VAE updates behind disentanglement_lib's global step: FactorVAE's VAE and
+    discriminator optimisers both advance it, so one iteration counts twice."""
+    return global_step // 2 if method == "factor_vae" else global_step
+
+
+def imported_config(settings: DlibTrainSettings, global_step: int, output_dir: str | Path,
+                    imported_from: str | Path) -> TrainConfig:
+    """The TrainConfig of an imported model, a run in ``trainedStandardModels/``."""
+    params = dict(settings.hyperparameters)
+    fields = {name: params.pop(name) for name in _CONFIG_FIELDS if name in params}
+    return TrainConfig(**{
+        **STUDY_SHARED_SETTINGS, "objective": settings.method, "objective_params": params,
+        **fields, "latent_dim": settings.latent_dim, "batch_size": settings.batch_size,
+        "lr": settings.lr, "num_batches": max(vae_updates(settings.method, global_step), 1),
+        "seed": settings.random_seed, "model_num": settings.model_num,
+        "dataset": settings.dataset, "output_dir": str(output_dir),
+        "models_dir": layout.STANDARD_MODELS_DIR,
+        "run_id": layout.dlib_imported_run_name(settings.model_num, settings.random_seed),
+        "imported_from": str(imported_from)})
+
+
+def model_from_tf_weights(weights: Mapping[str, np.ndarray], latent_dim: int) -> DlibConvVAE:
+    """A DlibConvVAE holding disentanglement_lib's variables (TensorFlow names and layouts)."""
+    first_kernel = weights.get("encoder/e1/kernel")
+    if first_kernel is None or np.ndim(first_kernel) != 4:
+        raise DataFileError("the checkpoint has no 4-axis encoder/e1/kernel: it is not "
+                            "disentanglement_lib's conv_encoder")
+    model = DlibConvVAE(latent_dim=latent_dim, im_channels=int(np.shape(first_kernel)[2]))
+    return load_tf_weights(model, weights)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    run_dir: Path
+    num_batches: int
+    #: True when the run folder already held this import (nothing written).
+    skipped: bool
+
+
+def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any],
+                      output_dir: str | Path, overwrite: bool = False) -> ImportResult:
+    """Write the run folder of a disentanglement_lib model read by
+    :mod:`jlonevae_lib.dlib_tf.variables` (``weights``: TensorFlow name → array; ``info``: its
+    JSON, with ``train_config``, ``global_step`` and ``model_dir``).
+
+    A folder that already holds the same import is left alone (``skipped``) unless
+    ``overwrite``; one that holds another run is refused.
+    """
+    if not info.get("train_config"):
+        raise DataFileError(f"{info.get('model_dir')} has no {TRAIN_CONFIG_NAME}, which says "
+                            "how the model was trained; import the folder that "
+                            "disentanglement_lib's training wrote")
+    if info.get("global_step") is None:
+        raise DataFileError(f"{info.get('model_dir')}: the checkpoint has no global_step")
+    settings = parse_train_config(info["train_config"])
+    model = model_from_tf_weights(weights, settings.latent_dim)
+    config = imported_config(settings, int(info["global_step"]), output_dir, info["model_dir"])
+    run_dir = config.run_dir
+    config_path = layout.config_path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with FolderLock(run_dir, "import"):
+        if config_path.exists() and not overwrite:
+            existing = TrainConfig.load(config_path)
+            if not existing.same_run_as(config):
+                raise JLoneVAEError(f"{run_dir} already holds another run (imported from "
+                                    f"{existing.imported_from}); pass --overwrite to replace it")
+            if layout.is_finished(run_dir):
+                return ImportResult(run_dir, config.num_batches, skipped=True)
+        atomic_write_json(config_path, config.to_dict())
+        model_dir = layout.saved_model_dir(run_dir, config.num_batches)
+        save_model(model, model_dir)
+        export_torchscript(model, run_dir)
+        atomic_write_json(layout.done_path(run_dir), {
+            "num_batches": config.num_batches,
+            "model_dir": str(model_dir.relative_to(run_dir)),
+            "imported_from": info["model_dir"],
+            "weights_from": info.get("source"),
+            "global_step": int(info["global_step"]),
+            "tensorflow": info.get("tensorflow"),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        })
+    return ImportResult(run_dir, config.num_batches, skipped=False)
