@@ -268,8 +268,9 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
     """
     config = _run_config(run_dir)
     objective = config.get("objective")
-    if objective in BASELINE_METHODS and objective != "beta_vae":
-        return _baseline_info(run_dir, objective)
+    if objective in BASELINE_METHODS and (objective != "beta_vae"
+                                          or config.get("imported_from")):
+        return _configured_baseline(run_dir, config)
     parsed = settings_from_config(config) or parse_experiment_name(run_dir.parent.name)
     if parsed is None:
         return None
@@ -280,10 +281,18 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
 
 
 def configured_baseline_info(run_dir: Path) -> RunInfo | None:
-    """The :class:`RunInfo` of one of our PyTorch baselines, whose ``config.json`` names the
-    method (``objective``); None for any other folder."""
-    objective = _run_config(run_dir).get("objective")
-    return _baseline_info(run_dir, objective) if objective in BASELINE_METHODS else None
+    """The :class:`RunInfo` of a baseline run whose ``config.json`` names the method
+    (``objective``): one of our PyTorch baselines, or a disentanglement_lib model imported
+    (``imported_from``); None for any other folder."""
+    config = _run_config(run_dir)
+    return _configured_baseline(run_dir, config) if config.get("objective") in BASELINE_METHODS \
+        else None
+
+
+def _configured_baseline(run_dir: Path, config: Mapping[str, Any]) -> RunInfo:
+    # One trained by disentanglement_lib itself (TensorFlow), then imported, is its own group.
+    trained_by = TENSORFLOW if config.get("imported_from") else None
+    return _baseline_info(run_dir, config["objective"], trained_by)
 
 
 def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:
@@ -312,9 +321,18 @@ def _baseline_run(run_dir: Path, data: dict[str, Any]) -> RunInfo:
     return _baseline_info(run_dir, method)
 
 
-def _baseline_info(run_dir: Path, method: str) -> RunInfo:
-    return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method,
-                   label=BASELINE_METHODS.get(method, method), run_id=run_dir.name)
+#: How a baseline trained by disentanglement_lib on TensorFlow and imported is told apart from
+#: our PyTorch runs of the same method in groups and labels.
+TENSORFLOW = "TensorFlow"
+
+
+def _baseline_info(run_dir: Path, method: str, trained_by: str | None = None) -> RunInfo:
+    label = BASELINE_METHODS.get(method, method)
+    if trained_by is None:
+        return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method,
+                       label=label, run_id=run_dir.name)
+    return RunInfo(run_dir=run_dir, group=f"baseline:{method}:{trained_by}", method=method,
+                   label=f"{label} ({trained_by})", run_id=run_dir.name)
 
 
 def _result(data: dict[str, Any], key: str) -> Any:

@@ -1,0 +1,160 @@
+"""The TensorFlow-free half of the disentanglement_lib import (jlonevae_lib.train.dlib_import):
+bindings → settings, variables → a run folder. The half that reads TensorFlow files is tested
+against real disentanglement_lib models in tests/dlib_tf/test_import.py."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from jlonevae_lib.architecture.dlib_conv import DlibConvVAE, tf_variable_mapping
+from jlonevae_lib.architecture.export import load_torchscript
+from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.cli import import_dlib
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.results import our_run_info
+from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.train.dlib_import import (
+    gin_value,
+    import_dlib_model,
+    parse_train_config,
+    vae_updates,
+)
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+
+#: disentanglement_lib 1.5's results/json/train_config.json of study member 400 (FactorVAE,
+#: γ = 30, seed 0), trained for 20 steps; the keys the import reads, as it wrote them.
+FACTOR_VAE_BINDINGS = {
+    "vae/AdamOptimizer.learning_rate": "0.0001",
+    "dataset.name": "'threeDotsCache'",
+    "decoder.decoder_fn": "@deconv_decoder",
+    "discriminator.discriminator_fn": "@fc_discriminator",
+    "encoder.encoder_fn": "@conv_encoder",
+    "encoder.num_latent": "10",
+    "factor_vae.gamma": "30.0",
+    "model.batch_size": "64",
+    "model.model": "@factor_vae()",
+    "model.model_num": "400",
+    "model.name": "'factor_vae'",
+    "model.random_seed": "0",
+    "model.training_steps": "20",
+    "reconstruction_loss.activation": "'logits'",
+}
+
+
+def test_gin_values_are_read_as_gin_wrote_them():
+    assert gin_value("'factor_vae'") == "factor_vae"
+    assert gin_value("30.0") == 30.0 and gin_value("10") == 10
+    assert gin_value("None") is None and gin_value("False") is False
+    assert gin_value("@conv_encoder") == "@conv_encoder"
+
+
+def test_the_bindings_give_method_hyperparameters_and_study_member():
+    settings = parse_train_config(FACTOR_VAE_BINDINGS)
+    assert settings.method == "factor_vae" and settings.hyperparameters == {"gamma": 30.0}
+    assert (settings.model_num, settings.random_seed, settings.training_steps) == (400, 0, 20)
+    assert (settings.batch_size, settings.latent_dim, settings.lr) == (64, 10, 1e-4)
+    assert settings.dataset == "threeDotsCache"
+
+
+def test_dip_vae_ii_and_annealed_vae_read_their_scopes():
+    dip = {**FACTOR_VAE_BINDINGS, "model.name": "'dip_vae_ii'", "dip_vae.lambda_od": "5.0",
+           "dip_vae.lambda_d_factor": "1.0", "dip_vae.dip_type": "'ii'"}
+    assert parse_train_config(dip).hyperparameters == {"lambda_od": 5.0, "lambda_d_factor": 1.0}
+    annealed = {**FACTOR_VAE_BINDINGS, "model.name": "'annealed_vae'",
+                "annealed_vae.c_max": "25.0", "annealed_vae.gamma": "1000",
+                "annealed_vae.iteration_threshold": "100000"}
+    assert parse_train_config(annealed).hyperparameters == {
+        "c_max": 25.0, "gamma": 1000.0, "iteration_threshold": 100000.0}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"encoder.encoder_fn": "@fc_encoder"}, "only disentanglement_lib's conv_encoder"),
+    ({"model.name": "'vqvae'"}, "unknown disentanglement_lib method"),
+    ({"factor_vae.gamma": None}, "no binding factor_vae.gamma"),
+])
+def test_models_that_cannot_be_imported_are_refused_in_one_line(change, message):
+    bindings = {k: v for k, v in {**FACTOR_VAE_BINDINGS, **change}.items() if v is not None}
+    with pytest.raises(DataFileError, match=message) as raised:
+        parse_train_config(bindings)
+    assert "\n" not in str(raised.value)
+
+
+def test_factor_vae_counts_two_global_steps_per_vae_update():
+    assert vae_updates("factor_vae", 22) == 11
+    assert vae_updates("beta_vae", 22) == 22
+
+
+def _tf_weights(model: DlibConvVAE) -> dict[str, np.ndarray]:
+    """The model's parameters as disentanglement_lib's TensorFlow variables."""
+    params = dict(model.named_parameters())
+    return {tf_name: params[name].detach().numpy().transpose(np.argsort(convert.axes))
+            for name, (tf_name, convert) in tf_variable_mapping().items()}
+
+
+@pytest.fixture
+def tf_model():
+    torch.manual_seed(3)
+    model = DlibConvVAE(latent_dim=10)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.normal_(0, 0.1)  # zero biases would hide a bias mix-up
+    info = {"model_dir": "/models/model400_on3dots/tf", "source": "checkpoint",
+            "global_step": 22, "train_config": FACTOR_VAE_BINDINGS, "tensorflow": "2.15.1"}
+    weights = {**_tf_weights(model), "discriminator/d1/kernel": np.zeros((10, 1000))}
+    return model, weights, info
+
+
+def test_an_import_is_a_finished_run_with_the_same_weights(tmp_path, tf_model):
+    model, weights, info = tf_model
+    result = import_dlib_model(weights, info, tmp_path)
+    run = result.run_dir
+    assert run == (tmp_path / layout.STANDARD_MODELS_DIR
+                   / "dlibConv_factor_vae_gamma30_0000_lat10_batch64_lr0_0001" / "tf_model400")
+    assert layout.is_finished(run) and result.num_batches == 11 and not result.skipped
+    config = TrainConfig.load(layout.config_path(run))
+    assert (config.objective, config.objective_params, config.model_num, config.seed) == (
+        "factor_vae", {"gamma": 30.0}, 400, 0)
+    assert config.imported_from == info["model_dir"] and config.num_batches == 11
+    loaded = load_model(layout.saved_model_dir(run, 11))
+    for (name, ours), (_, theirs) in zip(model.state_dict().items(),
+                                          loaded.state_dict().items(), strict=True):
+        assert torch.equal(ours, theirs), name
+    x = torch.rand(3, 1, 64, 64)
+    scripted = load_torchscript(layout.torchscript_path(run))
+    torch.testing.assert_close(scripted(x), model.encode(x)[0], rtol=0, atol=0)
+    done = json.loads(layout.done_path(run).read_text())
+    assert done["imported_from"] == info["model_dir"] and done["global_step"] == 22
+    info_of_run = our_run_info(run)
+    assert info_of_run.label == "FactorVAE (TensorFlow)"
+    assert info_of_run.group == "baseline:factor_vae:TensorFlow"
+
+
+def test_importing_twice_skips_and_another_source_is_refused(tmp_path, tf_model):
+    _, weights, info = tf_model
+    import_dlib_model(weights, info, tmp_path)
+    assert import_dlib_model(weights, info, tmp_path).skipped
+    other = {**info, "model_dir": "/elsewhere/tf"}
+    with pytest.raises(JLoneVAEError, match="already holds another run"):
+        import_dlib_model(weights, other, tmp_path)
+    assert not import_dlib_model(weights, other, tmp_path, overwrite=True).skipped
+
+
+def test_a_checkpoint_of_another_shape_is_refused_before_anything_is_written(tmp_path, tf_model):
+    _, weights, info = tf_model
+    wrong = {**weights, "encoder/e5/kernel": np.zeros((512, 256), np.float32)}
+    with pytest.raises(DataFileError, match="wrong shape: encoder/e5/kernel"):
+        import_dlib_model(wrong, info, tmp_path)
+    assert not list(tmp_path.rglob("config.json"))
+
+
+def test_the_cli_without_the_tensorflow_environment_says_how_to_build_it(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        import_dlib.main([str(tmp_path), "--dlib-python", str(tmp_path / "none" / "python")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "build_dlib_env.bash" in err
