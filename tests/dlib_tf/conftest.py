@@ -45,3 +45,25 @@ def run_dlib(python: Path, args: list[str], cwd: Path = REPO, timeout: float = 6
     assert done.returncode == 0, (f"{args} exited {done.returncode}:\n"
                                   f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
     return done
+
+
+#: The study member the end-to-end tests train: FactorVAE (γ = 30, seed 0), the method whose
+#: checkpoint has the most (a discriminator) and whose global step counts double.
+TRAINED_MODEL_NUM = 400
+#: Global steps: 20 FactorVAE iterations.
+TRAINED_STEPS = 40
+
+
+@pytest.fixture(scope="session")
+def dlib_trained_model(dlib_python, tmp_path_factory) -> Path:
+    """disentanglement_lib's model folder of study member 400 trained for a few dozen steps on
+    procedural three-dots, and post-processed (its mean representation); shared by the tests
+    that read TensorFlow models."""
+    output_dir = tmp_path_factory.mktemp("dlib_models")
+    run_dlib(dlib_python, ["-m", "jlonevae_lib.dlib_tf.train", "--model-num",
+                           str(TRAINED_MODEL_NUM), "--steps", str(TRAINED_STEPS), "--dataset",
+                           "threeDots", "--output-dir", str(output_dir), "--eval-steps", "1"])
+    model_dir = (output_dir / "trainedStandardModels" / f"model{TRAINED_MODEL_NUM}_on3dots"
+                 / "tf")
+    run_dlib(dlib_python, ["-m", "jlonevae_lib.dlib_tf.postprocess", str(model_dir)])
+    return model_dir
