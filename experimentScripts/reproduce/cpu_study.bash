@@ -12,7 +12,9 @@
 # runs and computed metrics are skipped, an interrupted run resumes from its last checkpoint
 # (every CHECKPOINT_EVERY batches) with the weights an uninterrupted run would have; figures
 # and summary are redrawn from whatever is on disk. Runs go seed by seed, both arms per seed,
-# so a study cut short still compares equal numbers of seeds.
+# so a study cut short still compares equal numbers of seeds. The runner is jlonevae-sweep
+# (study cpu_study); flags given to this script go to it: --jobs 2 runs two members at once
+# (one thread each on 2 cores), --backend slurm submits the study to a cluster.
 #
 # Environment (defaults):
 #   SEEDS "1 2 3 4 5"   GAMMA 0.1 (JL1-VAE's; the β-VAE arm has γ = 0)   BETA 4
@@ -56,37 +58,13 @@ command+=" OUTPUT_DIR=$OUTPUT_DIR bash experimentScripts/reproduce/cpu_study.bas
 runs_dir=$(realpath -m "$RUNS_DIR")
 output_dir=$(realpath -m "$OUTPUT_DIR")
 read -r -a metrics <<< "$METRICS"
-train_flags=(--dataset "$DATASET" --beta "$BETA" --latent-dim "$LATENT_DIM" --lr "$LR"
-             --batch-size "$BATCH_SIZE" --num-batches "$NUM_BATCHES"
-             --annealingBatches "$ANNEALING" --jacobian-batch "$JACOBIAN_BATCH"
-             --device "$DEVICE" --checkpoint-every "$CHECKPOINT_EVERY"
-             --output-dir "$runs_dir")
-
-for seed in $SEEDS; do
-  for gamma in 0 "$GAMMA"; do
-    echo "== training seed $seed, gamma $gamma"
-    jlonevae-train "${train_flags[@]}" --gamma "$gamma" --seed "$seed"
-  done
-done
-
-# Every run of the study's folder (β-VAE first: ica0_0000 sorts before ica0_1000).
-runs=("$runs_dir"/trainedModels/*/*/)
-
-echo "== evaluating ${#runs[@]} runs: ${metrics[*]}"
-jlonevae-evaluate "${runs[@]}" --metrics "${metrics[@]}" --device "$DEVICE"
-
-echo "== figures"
-figures_dir="$output_dir/figures"
-results_flags=(--models-dir "$runs_dir/trainedModels" --output-dir "$figures_dir")
-jlonevae-plot jacobian-columns "${runs[@]}" --output "$figures_dir/jacobian_columns.png"
-# From the runs folder: jlonevae-plot adds ./trainedStandardModels when it exists, and
-# paper-scale disentanglement_lib baselines do not belong in this CPU-scale comparison.
-(
-  cd "$runs_dir"
-  jlonevae-plot compare-baselines "${results_flags[@]}" --gamma "$GAMMA" --locality 0.1
-  jlonevae-plot vs-locality "${results_flags[@]}" --comparison beta-vs-jl1 --gamma "$GAMMA"
-)
-
-echo "== summary"
-python -m jlonevae_lib.sweep.study_summary --models-dir "$RUNS_DIR/trainedModels" \
-  --output-dir "$OUTPUT_DIR" --seeds $SEEDS --command "$command"
+read -r -a seeds <<< "$SEEDS"
+# The study cpu_study (jlonevae-sweep list) with this script's settings: train, evaluate, draw
+# the figures and write the summary. Flags go to jlonevae-sweep run (--jobs 2, --dry-run,
+# --backend slurm ...).
+exec jlonevae-sweep run cpu_study --seeds "${seeds[@]}" --gammas 0 "$GAMMA" \
+  --set "beta=$BETA" --set "num_batches=$NUM_BATCHES" --set "annealing_batches=$ANNEALING" \
+  --set "lr=$LR" --set "batch_size=$BATCH_SIZE" --set "latent_dim=$LATENT_DIM" \
+  --set "jacobian_batch=$JACOBIAN_BATCH" --set "dataset=$DATASET" --set "device=$DEVICE" \
+  --set "checkpoint_every=$CHECKPOINT_EVERY" --metrics "${metrics[@]}" \
+  --output-dir "$runs_dir" --results-dir "$output_dir" --record-command "$command" "$@"

@@ -119,7 +119,8 @@ REFERENCE_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _objective_params(pairs: Sequence[str]) -> dict[str, float]:
+def objective_params_from_flags(pairs: Sequence[str]) -> dict[str, float]:
+    """``--param NAME=VALUE`` pairs as the objective's parameters (values as floats)."""
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -172,7 +173,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     else:
         settings.setdefault("gamma", implied.get("gamma", REFERENCE_GAMMA))
     settings["objective_params"] = {**settings.get("objective_params", {}),
-                                    **_objective_params(args.param)}
+                                    **objective_params_from_flags(args.param)}
     return TrainConfig(
         **settings, dataset=args.dataset, regularization_type=args.regularization_type,
         jacobian_method=args.jacobian, log_interval=args.log_interval,

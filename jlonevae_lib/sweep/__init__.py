@@ -1,6 +1,13 @@
-"""Studies over many trained runs: what they found, in one place.
+"""Studies over many trained runs: running them, and what they found, in one place.
 
+- :mod:`.studies`: the registry of the paper's studies as data (members, metrics, summary);
+- :mod:`.members`: a study member, its run folder and its ``jlonevae-train`` flags;
+- :mod:`.status`: a member's state, read from its run folder alone;
+- :mod:`.runner`: the work left per member (skip, resume, retry) and doing it;
+- :mod:`.local` and :mod:`.slurm`: the backends (a worker pool; submitit job arrays);
 - :mod:`.study_summary`: the summary of a β-VAE vs JL1-VAE study (per-seed table, mean ± s.d.
   per arm, Welch t-tests per locality, machine, time and command) as Markdown and JSON; the
-  last step of ``experimentScripts/reproduce/cpu_study.bash``.
+  last step of the study ``cpu_study``.
+
+``jlonevae-sweep`` (:mod:`jlonevae_lib.cli.sweep`) is their command line.
 """

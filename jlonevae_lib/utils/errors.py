@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -55,6 +56,11 @@ def cli_errors(main: F) -> F:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, as command-line tools do.
+            # Python flushes stdout at exit; into the closed pipe that would fail again.
+            sys.stdout = open(os.devnull, "w")
+            raise SystemExit(141) from None
 
     return wrapper  # type: ignore[return-value]
 

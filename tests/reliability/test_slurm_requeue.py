@@ -1,14 +1,11 @@
 """A real one-node Slurm cluster requeues a training job: it resumes and ends bit-identically.
 
-The cluster comes from ``../shared/slurm/start-local-slurm.sh`` (installs slurm-wlm and munge
-with apt when missing, so it needs root). Without that script (a checkout with no ``shared/``
-beside it) the test is skipped; where the script exists but the cluster cannot start, the test
-is skipped too, except under CI (``CI=true``), where that is a failure.
+The cluster comes from :func:`tests.slurm_cluster.local_slurm` (skipped without
+``../shared/slurm``, a failure under CI when it cannot start).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -24,37 +21,17 @@ from tests.reliability.conftest import (
     toy_env,
     wait_until,
 )
+from tests.slurm_cluster import local_slurm
 
 pytestmark = pytest.mark.slow
-
-SLURM_SCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "slurm"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI needs the local Slurm cluster: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def slurm_env(tmp_path_factory) -> dict[str, str]:
-    start = SLURM_SCRIPTS / "start-local-slurm.sh"
-    if not start.exists():
-        pytest.skip(f"{start} not found")
-    if os.geteuid() != 0:
-        _unavailable("starting the local Slurm cluster needs root")
-    state = tmp_path_factory.mktemp("slurm")
-    started = subprocess.run(["bash", str(start), str(state)], capture_output=True, text=True,
-                             timeout=600)
-    if started.returncode != 0:
-        _unavailable(f"start-local-slurm.sh failed: {started.stderr[-2000:]}")
-    # sbatch passes the submitting environment on to the job: its thread count is the toy runs'.
-    env = {**toy_env(), "SLURM_CONF": str(state / "slurm.conf")}
-    try:
-        yield env
-    finally:
-        subprocess.run(["bash", str(SLURM_SCRIPTS / "stop-local-slurm.sh"), str(state)],
-                       capture_output=True, timeout=120)
+    with local_slurm(tmp_path_factory.mktemp("slurm")) as conf:
+        # sbatch passes the submitting environment on to the job: its thread count is the toy
+        # runs'.
+        yield {**toy_env(), "SLURM_CONF": str(conf)}
 
 
 def _slurm(args: list[str], env: dict[str, str]) -> str:

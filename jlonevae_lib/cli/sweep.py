@@ -1,0 +1,383 @@
+"""``jlonevae-sweep``: run a study (train, evaluate, summarise), see where it stands, list them.
+
+::
+
+    jlonevae-sweep list
+    jlonevae-sweep run threeDots --dry-run          # the 50 runs, their folders and settings
+    jlonevae-sweep run threeDots --jobs 4           # 4 at a time (one per GPU when there are 4)
+    jlonevae-sweep run threeDots --backend slurm --partition gpu --gpus 1 --time 1440
+    jlonevae-sweep status threeDots
+
+Re-running ``run`` skips finished work and resumes interrupted runs; failed ones are listed
+with their reason and tried again only with ``--retry-failed``. ``status`` reads the run
+folders only, whoever ran them. Settings: ``--set num_batches=8000`` (any TrainConfig field,
+or a study parameter such as the baselines' ``hp_index``), axes: ``--seeds``, ``--gammas``,
+``--methods`` or ``--axis NAME=V1,V2``; flags of ``jlonevae-train`` given after the others
+(``--steps 24 --device cuda:1``) set the same settings. ``status`` must be given the same
+settings and ``--output-dir`` as the ``run`` it reports on.
+"""
+
+from __future__ import annotations
+
+from jlonevae_lib.utils.allocator import tune_glibc_malloc
+from jlonevae_lib.utils.threads import limit_openmp_spinning
+
+tune_glibc_malloc()
+limit_openmp_spinning()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from jlonevae_lib.cli import train as train_cli  # noqa: E402
+from jlonevae_lib.cli.types import ArgumentParser, positive_int  # noqa: E402
+from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
+from jlonevae_lib.sweep.members import train_arguments  # noqa: E402
+from jlonevae_lib.sweep.runner import (  # noqa: E402
+    EVALUATE,
+    STAGES,
+    SUMMARY,
+    TRAIN,
+    decide,
+    run_summary,
+)
+from jlonevae_lib.sweep.status import (  # noqa: E402
+    DONE,
+    FAILED,
+    TRAINED,
+    render_status,
+    state_counts,
+    study_status,
+)
+from jlonevae_lib.sweep.studies import (  # noqa: E402
+    StudyPlan,
+    available_studies,
+    get_study,
+    parse_axis_values,
+    parse_setting,
+    plan_study,
+)
+from jlonevae_lib.train.config import BATCHES_PER_EPOCH  # noqa: E402
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
+
+PROG = "jlonevae-sweep"
+#: jlonevae-train's flags (their argparse names) -> the TrainConfig field or study parameter
+#: they set in a sweep.
+TRAIN_FLAG_SETTINGS = {
+    "batch_size": "batch_size", "seed": "seed", "log_interval": "log_interval", "beta": "beta",
+    "gamma": "gamma", "lr": "lr", "latent_dim": "latent_dim",
+    "annealingBatches": "annealing_batches", "regularization_type": "regularization_type",
+    "objective": "objective", "num_batches": "num_batches", "dataset": "dataset",
+    "architecture": "architecture", "device": "device", "output_dir": "output_dir",
+    "run_id": "run_id", "jacobian": "jacobian_method", "jacobian_batch": "jacobian_batch",
+    "checkpoint_every": "checkpoint_every", "models_dir": "models_dir", "hp_index": "hp_index",
+    "model": "method",
+}
+#: jlonevae-train flags that make no sense for a whole study.
+TRAIN_FLAGS_REFUSED = {"print_run_dir": "--print-run-dir", "resume": "--resume/--no-resume",
+                       "model_num": "--model-num"}
+
+
+def _add_plan_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help=f"a study: {', '.join(available_studies())}")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="a setting for every member: a TrainConfig field (num_batches=8000, "
+                        "device=cuda) or a study parameter (hp_index=3); repeatable")
+    p.add_argument("--axis", action="append", default=[], metavar="NAME=V1,V2",
+                   help="the values of one of the study's axes (seed, gamma, method); "
+                        "repeatable")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="SEED", help="= --axis seed=...")
+    p.add_argument("--gammas", nargs="+", default=None, metavar="GAMMA",
+                   help="= --axis gamma=...")
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   help="= --axis method=... (the baselines)")
+    p.add_argument("--output-dir", default=None,
+                   help="where the members' trainedModels/ and logs/ go (default: the study's)")
+    p.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
+                   help="metric names, groups or .gin files instead of the study's")
+    p.add_argument("--results-dir", default=None,
+                   help="where the summary and figures go (default: the study's)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=__doc__, allow_abbrev=False,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("list", help="the studies, their sizes and what they are")
+
+    run = commands.add_parser(
+        "run", allow_abbrev=False, help="train, evaluate and summarise a study",
+        description="Train, evaluate and summarise a study; jlonevae-train flags after the "
+                    "others set the members' settings (--steps 24 --device cuda:1).")
+    _add_plan_flags(run)
+    run.add_argument("--dry-run", action="store_true",
+                     help="print each member's index, state, run folder and settings; run "
+                          "nothing")
+    run.add_argument("--backend", choices=["local", "slurm"], default="local")
+    run.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                     help="which stages to run (default: all three)")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="train failed members again (from their last checkpoint)")
+    run.add_argument("--overwrite", action="store_true", help="recompute existing metrics")
+    run.add_argument("--record-command", default=None, metavar="TEXT",
+                     help="the command recorded in the summary (default: this one)")
+    local = run.add_argument_group("local backend")
+    local.add_argument("--jobs", type=positive_int, default=None,
+                       help="members at once (default: one per visible GPU, else 1)")
+    local.add_argument("--threads", type=positive_int, default=None,
+                       help="threads per member (default: $OMP_NUM_THREADS, else cores / jobs)")
+    slurm = run.add_argument_group("slurm backend")
+    slurm.add_argument("--partition", default=None)
+    slurm.add_argument("--time", type=positive_int, default=24 * 60, metavar="MINUTES",
+                       help="time limit of each training task (default 1440; a task that "
+                            "reaches it checkpoints and is requeued)")
+    slurm.add_argument("--evaluate-time", type=positive_int, default=12 * 60, metavar="MINUTES")
+    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task (default 0)")
+    slurm.add_argument("--cpus", type=positive_int, default=1, help="CPUs per task (default 1)")
+    slurm.add_argument("--mem", type=float, default=None, metavar="GB", help="memory per task")
+    slurm.add_argument("--array-parallelism", type=positive_int, default=None, metavar="N",
+                       help="at most N training tasks at once")
+    slurm.add_argument("--signal-delay", type=positive_int, default=120, metavar="SECONDS",
+                       help="checkpoint signal this long before the time limit (default 120)")
+    slurm.add_argument("--wait", action="store_true",
+                       help="wait for the jobs to end, then print the status")
+
+    status = commands.add_parser(
+        "status", allow_abbrev=False, help="done / running / failed / pending members of a study",
+        description="Each member's state from its run folder; give the settings of the run "
+                    "it reports on (jlonevae-train flags too).")
+    _add_plan_flags(status)
+    return parser
+
+
+def _train_flag_overrides(extra: Sequence[str]) -> dict[str, Any]:
+    """Settings from ``jlonevae-train`` flags: only the flags given, by their TrainConfig
+    name (or the study parameter / axis they stand for)."""
+    if not extra:
+        return {}
+    parser = train_cli.build_parser()
+    parser.prog = f"{PROG} run (jlonevae-train flags)"
+    for action in parser._actions:  # only what is given counts: no defaults
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+    given = vars(parser.parse_args(list(extra)))
+    settings: dict[str, Any] = {}
+    for dest, value in given.items():
+        if dest in TRAIN_FLAGS_REFUSED:
+            raise JLoneVAEError(f"{TRAIN_FLAGS_REFUSED[dest]} does not apply to a study")
+        if dest == "epochs":
+            settings["num_batches"] = value * BATCHES_PER_EPOCH
+        elif dest == "no_cuda":
+            settings["device"] = "cpu"
+        elif dest == "param":
+            settings["objective_params"] = train_cli.objective_params_from_flags(value)
+        elif value is not None:
+            settings[TRAIN_FLAG_SETTINGS[dest]] = value
+    return settings
+
+
+def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
+          absolute: bool = False) -> StudyPlan:
+    study = get_study(args.study)
+    axis_names = [axis.name for axis in study.axes]
+    settings: dict[str, Any] = {}
+    axes: dict[str, tuple[Any, ...]] = {}
+    for key, value in _train_flag_overrides(extra).items():
+        if key in axis_names:
+            axes[key] = (value,)
+        else:
+            settings[key] = value
+    for pair in args.settings:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise JLoneVAEError(f"--set {pair!r}: expected KEY=VALUE, e.g. num_batches=8000")
+        key = key.strip()
+        if key in axis_names:
+            axes[key] = parse_axis_values(study, key, [text])
+        else:
+            settings[key] = parse_setting(study, key, text)
+    for pair in args.axis:
+        name, sep, texts = pair.partition("=")
+        if not sep:
+            raise JLoneVAEError(f"--axis {pair!r}: expected NAME=V1,V2, e.g. seed=1,2,3")
+        axes[name.strip()] = parse_axis_values(study, name.strip(),
+                                               [t for t in texts.split(",") if t.strip()])
+    for name, values in (("seed", args.seeds), ("gamma", args.gammas),
+                         ("method", args.methods)):
+        if values is not None:
+            axes[name] = parse_axis_values(study, name, values)
+    if args.output_dir is not None:
+        settings["output_dir"] = args.output_dir
+    if absolute:  # a Slurm job runs in its submitit folder: every path must be absolute
+        settings["output_dir"] = str(Path(settings.get("output_dir", study.base.get(
+            "output_dir", "."))).resolve())
+    results_dir = args.results_dir
+    if absolute and (results_dir or study.results_dir):
+        results_dir = str(Path(results_dir or study.results_dir).resolve())
+    metrics = args.metrics
+    if absolute and metrics:
+        metrics = [str(Path(m).resolve()) if m.endswith(".gin") else m for m in metrics]
+    return plan_study(study, overrides=settings, axes=axes, metrics=metrics,
+                      results_dir=results_dir, command=command)
+
+
+def _metric_names(plan: StudyPlan) -> list[str]:
+    if not plan.metrics:
+        return []
+    from jlonevae_lib.evaluate.evaluation import resolve_metrics
+
+    return [metric.name for metric in resolve_metrics(plan.metrics)]
+
+
+def _visible_gpus(plan: StudyPlan) -> list[str]:
+    """The GPUs to share out round-robin: none if a member names its device (cpu, cuda:N)."""
+    if any(m.config.device not in ("auto", "cuda") for m in plan.members):
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d.strip() for d in visible.split(",") if d.strip()]
+    import torch
+
+    return [str(k) for k in range(torch.cuda.device_count())]
+
+
+def _threads(args: argparse.Namespace) -> int | None:
+    if args.threads is not None:
+        return args.threads
+    text = os.environ.get("OMP_NUM_THREADS", "")
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str],
+                   retry_failed: bool) -> None:
+    study = plan.study
+    print(f"{study.name}: {len(plan.members)} members ({study.description})")
+    print("  axes: " + "; ".join(f"{a.name} = {', '.join(map(str, a.values))}"
+                                  for a in plan.axes))
+    print(f"  metrics: {' '.join(plan.metrics) or '(none)'}; summary: "
+          f"{plan.results_dir or '(none)'}")
+    for status in study_status(plan.members, metric_names):
+        decision = decide(status, stages, evaluated=bool(metric_names),
+                          retry_failed=retry_failed)
+        member = status.member
+        todo = "+".join(decision.steps) or "nothing"
+        print(f"{member.index:>4}  {member.label}  {member.run_dir}")
+        print(f"      state: {status.state}; to do: {todo}; {decision.note}")
+        print(f"      jlonevae-train {shlex.join(train_arguments(member.config))}")
+
+
+def _final_report(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str]) -> int:
+    statuses = study_status(plan.members, metric_names)
+    counts = state_counts(statuses)
+    print(f"== {plan.study.name}: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    for status in statuses:
+        if status.state == FAILED:
+            print(f"   failed: [{status.member.index}] {status.member.label}: {status.detail}")
+    wanted = {DONE} if (EVALUATE in stages and metric_names) else {DONE, TRAINED}
+    if TRAIN not in stages:  # evaluating only: members not trained yet are not this run's
+        wanted |= {s.state for s in statuses if s.state not in (TRAINED, FAILED)}
+    left = [s for s in statuses if s.state not in wanted]
+    if left:
+        print(f"   {len(left)} members not finished; run the same command again to continue"
+              + (" (--retry-failed for the failed ones)" if counts["failed"] else ""))
+        return 1
+    return 0
+
+
+def _run_local(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str]) -> int:
+    statuses = study_status(plan.members, metric_names)
+    decisions = [decide(s, args.stages, evaluated=bool(metric_names),
+                        retry_failed=args.retry_failed) for s in statuses]
+    for decision in decisions:
+        if not decision.steps:
+            print(f"[{decision.member.index}] {decision.member.label}: {decision.note}")
+    work = [d for d in decisions if d.steps]
+    if work:
+        workers = plan_workers(args.jobs, len(os.sched_getaffinity(0)), _visible_gpus(plan),
+                               _threads(args))
+        if workers.note:
+            print(f"note: {workers.note}")
+        print(f"== {len(work)} of {len(decisions)} members to run, {workers.jobs} at a time, "
+              f"{workers.threads} threads each"
+              + (f", GPUs {', '.join(d for d in workers.devices if d)}"
+                 if any(workers.devices) else ""), flush=True)
+        run_local(work, workers, base_env=dict(os.environ), metrics=plan.metrics,
+                  metric_names=metric_names, only_dataset=plan.study.only_dataset,
+                  overwrite=args.overwrite, print_line=lambda line: print(line, flush=True))
+    if SUMMARY in args.stages and plan.summary_steps():
+        if not run_summary(plan, output=lambda line: print(line, flush=True)):
+            _final_report(plan, metric_names, args.stages)
+            return 1
+    return _final_report(plan, metric_names, args.stages)
+
+
+def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str]) -> int:
+    from jlonevae_lib.sweep.slurm import SlurmOptions, submit
+
+    options = SlurmOptions(partition=args.partition, time_min=args.time,
+                           evaluate_time_min=args.evaluate_time, gpus=args.gpus,
+                           cpus=args.cpus, mem_gb=args.mem,
+                           array_parallelism=args.array_parallelism,
+                           signal_delay_s=args.signal_delay)
+    # Jobs start in their submitit folder: without this, the data cache would be built there.
+    os.environ.setdefault("DISENTANGLEMENT_LIB_DATA", str(Path("data").resolve()))
+    statuses = study_status(plan.members, metric_names)
+    decisions = [decide(s, args.stages, evaluated=bool(metric_names),
+                        retry_failed=args.retry_failed) for s in statuses]
+    for decision in decisions:
+        if not decision.steps:
+            print(f"[{decision.member.index}] {decision.member.label}: {decision.note}")
+    submission = submit(plan, decisions, options, stages=args.stages,
+                        metric_names=metric_names, overwrite=args.overwrite)
+    if submission.train_jobs:
+        print(f"submitted training array {submission.array_id} "
+              f"({len(submission.train_jobs)} tasks)")
+    if submission.evaluate_job is not None:
+        print(f"submitted evaluation job {submission.evaluate_job.job_id}"
+              + (f" (after array {submission.array_id})" if submission.train_jobs else ""))
+    if not submission.train_jobs and submission.evaluate_job is None:
+        print("nothing to submit")
+    print(f"logs: {submission.folder}")
+    print(f"status: {PROG} status {args.study} (with this run's settings)", flush=True)
+    if args.wait:
+        jobs = [*submission.train_jobs,
+                *([submission.evaluate_job] if submission.evaluate_job is not None else [])]
+        while not all(job.done() for job in jobs):
+            time.sleep(10)
+        return _final_report(plan, metric_names, args.stages)
+    return 0
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if args.command == "list":
+        if extra:
+            raise JLoneVAEError(f"unexpected arguments: {' '.join(extra)}")
+        for name in available_studies():
+            plan = plan_study(get_study(name))
+            print(f"{name:<14} {len(plan.members):>3} runs  {plan.study.description}")
+        return 0
+    command = getattr(args, "record_command", None) or shlex.join([PROG, *argv])
+    slurm = args.command == "run" and args.backend == "slurm"
+    plan = _plan(args, extra, command, absolute=slurm)
+    metric_names = _metric_names(plan)
+    if args.command == "status":
+        print(render_status(plan.study.name, study_status(plan.members, metric_names)))
+        return 0
+    if args.dry_run:
+        _print_dry_run(plan, metric_names, args.stages, args.retry_failed)
+        return 0
+    if slurm:
+        return _run_slurm(args, plan, metric_names)
+    return _run_local(args, plan, metric_names)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

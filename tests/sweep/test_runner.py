@@ -1,0 +1,227 @@
+"""Member states from run folders, the skip / resume / retry decisions, the division of cores
+and GPUs among workers, and the command line's planning (no training here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from jlonevae_lib.cli import sweep as sweep_cli
+from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep.local import plan_workers, slot_environment
+from jlonevae_lib.sweep.runner import (
+    EVALUATE,
+    SUMMARY,
+    TRAIN,
+    clear_failure,
+    decide,
+    record_training_failure,
+)
+from jlonevae_lib.sweep.status import (
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    TRAINED,
+    MemberStatus,
+    member_status,
+    render_status,
+    state_counts,
+    study_status,
+)
+from jlonevae_lib.sweep.studies import get_study, plan_study
+from jlonevae_lib.utils.errors import JLoneVAEError
+
+METRICS = ["tiny_a", "tiny_b"]
+
+
+@pytest.fixture
+def plan(tmp_path):
+    return plan_study(get_study("cpu_study"), overrides={"output_dir": str(tmp_path)},
+                      axes={"seed": (1, 2, 3)})
+
+
+def write_json(path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_states_from_the_run_folder(plan) -> None:
+    pending, interrupted, running, trained, done, failed = plan.members
+    layout.checkpoint_path(interrupted.run_dir).parent.mkdir(parents=True)
+    torch.save({"step": 7}, layout.checkpoint_path(interrupted.run_dir))
+    # A lock left by a process that is gone does not make the member running.
+    write_json(interrupted.run_dir / ".lock", {"host": socket.gethostname(), "pid": dead_pid(),
+                                               "purpose": "training"})
+    write_json(running.run_dir / ".lock", {"host": socket.gethostname(), "pid": os.getpid(),
+                                           "purpose": "training"})
+    for member in (trained, done):
+        write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    write_json(layout.evaluation_path(trained.run_dir, "tiny_a"), {})
+    for name in METRICS:
+        write_json(layout.evaluation_path(done.run_dir, name), {})
+    write_json(layout.failed_path(failed.run_dir),
+               {"reason": "non-finite loss", "step": 12, "message": "the loss became nan"})
+
+    statuses = study_status(plan.members, METRICS)
+    states = [s.state for s in statuses]
+    assert states == [PENDING, INTERRUPTED, RUNNING, TRAINED, DONE, FAILED]
+    assert statuses[1].batches == 7 and "resumes at batch 7/8000" in statuses[1].detail
+    assert f"pid {os.getpid()}" in statuses[2].detail and "batch 0/8000" in statuses[2].detail
+    assert "1 of 2 metrics" in statuses[3].detail
+    assert statuses[5].detail == "non-finite loss: the loss became nan"
+    assert state_counts(statuses) == {"done": 1, "running": 1, "failed": 1, "pending": 3}
+    report = render_status("cpu_study", statuses)
+    assert report.splitlines()[0] == ("cpu_study: 6 members: 1 done, 1 running, 1 failed, "
+                                      "3 pending")
+    assert "the loss became nan" in report
+
+
+def test_a_metric_being_evaluated_makes_the_member_running(plan) -> None:
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {})
+    write_json(layout.metric_results_dir(member.run_dir, "tiny_b").parent / ".lock",
+               {"host": socket.gethostname(), "pid": os.getpid(), "purpose": "evaluation"})
+    status = member_status(member, METRICS)
+    assert status.state == RUNNING and "evaluating tiny_b" in status.detail
+
+
+def test_a_lock_held_on_another_host_counts_as_running(plan) -> None:
+    member = plan.members[0]
+    write_json(member.run_dir / ".lock", {"host": "node-elsewhere", "pid": 1,
+                                          "purpose": "training"})
+    status = member_status(member, METRICS)
+    assert status.state == RUNNING and "node-elsewhere" in status.detail
+
+
+ALL = (TRAIN, EVALUATE, SUMMARY)
+
+
+@pytest.mark.parametrize("state, stages, retry, steps", [
+    (PENDING, ALL, False, (TRAIN, EVALUATE)),
+    (INTERRUPTED, ALL, False, (TRAIN, EVALUATE)),
+    (INTERRUPTED, (TRAIN,), False, (TRAIN,)),
+    (PENDING, (EVALUATE,), False, ()),
+    (TRAINED, ALL, False, (EVALUATE,)),
+    (TRAINED, (TRAIN,), False, ()),
+    (DONE, ALL, True, ()),
+    (RUNNING, ALL, True, ()),
+    (FAILED, ALL, False, ()),
+    (FAILED, ALL, True, (TRAIN, EVALUATE)),
+    (FAILED, (EVALUATE,), True, ()),
+])
+def test_decide(plan, state, stages, retry, steps) -> None:
+    status = MemberStatus(plan.members[0], state, "why")
+    decision = decide(status, stages, evaluated=True, retry_failed=retry)
+    assert decision.steps == steps
+    assert decision.retry == (state == FAILED and bool(steps))
+    if state == FAILED and not steps:
+        assert "--retry-failed" in decision.note or TRAIN not in stages
+
+
+def test_a_study_without_metrics_is_never_evaluated(plan) -> None:
+    status = MemberStatus(plan.members[0], PENDING)
+    assert decide(status, ALL, evaluated=False).steps == (TRAIN,)
+
+
+def test_failure_marker_written_kept_and_cleared(plan) -> None:
+    member = plan.members[0]
+    reason = record_training_failure(member, 1, ["loading", "error: no data in /x; download it"])
+    assert reason == "training exited with status 1"
+    status = member_status(member, METRICS)
+    assert status.state == FAILED
+    assert status.detail == "training exited with status 1: error: no data in /x; download it"
+    # The trainer's own marker (a diverged loss) is never overwritten.
+    write_json(layout.failed_path(member.run_dir), {"reason": "non-finite loss", "message": "m"})
+    record_training_failure(member, 3, ["other"])
+    assert member_status(member, METRICS).detail == "non-finite loss: m"
+    clear_failure(member)
+    assert member_status(member, METRICS).state == PENDING
+
+
+@pytest.mark.parametrize("jobs, cores, gpus, threads, expected", [
+    (None, 2, (), None, (1, 2, (None,))),
+    (2, 2, (), None, (2, 1, (None, None))),
+    (3, 8, (), None, (3, 2, (None,) * 3)),
+    (4, 2, (), None, (2, 1, (None, None))),           # capped: jobs × threads ≤ cores
+    (4, 2, (), 1, (4, 1, (None,) * 4)),               # an explicit thread count is kept
+    (None, 16, ("0", "1", "2", "3"), None, (4, 4, ("0", "1", "2", "3"))),
+    (6, 12, ("4", "7"), None, (6, 2, ("4", "7", "4", "7", "4", "7"))),
+])
+def test_plan_workers(jobs, cores, gpus, threads, expected) -> None:
+    plan = plan_workers(jobs, cores, gpus, threads)
+    assert (plan.jobs, plan.threads, plan.devices) == expected
+    if not gpus and threads is None:
+        assert plan.jobs * plan.threads <= cores
+    assert bool(plan.note) == (jobs == 4 and threads is None)
+
+
+def test_slot_environment() -> None:
+    plan = plan_workers(2, 8, ("3", "5"))
+    env = slot_environment({"PATH": "/bin"}, plan, 1)
+    assert env == {"PATH": "/bin", "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4",
+                   "CUDA_VISIBLE_DEVICES": "5"}
+    with pytest.raises(JLoneVAEError):
+        plan_workers(0, 2)
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def test_dry_run_lists_the_papers_50_three_dots_runs(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the study's folders are relative: nothing trained here
+    assert sweep_cli.main(["run", "threeDots", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if re.match(r"^ *\d+  seed=", line)]
+    assert len(lines) == 50
+    assert lines[0].split() == [
+        "0", "seed=11", "gamma=0.0",
+        "trainedModels/defaultConv_lone_beta4_0000_ica0_0000_lat10_batch64_lr0_0001_anneal100000"
+        "/seed11"]
+    assert out.count("jlonevae-train --objective jlonevae --seed ") == 50
+    assert out.count("to do: train+evaluate") == 50
+
+
+def test_train_flags_become_settings_and_axes(tmp_path, capsys) -> None:
+    assert sweep_cli.main(["run", "baselines", "--dry-run", "--seeds", "0", "1",
+                           "--output-dir", str(tmp_path), "--steps", "24", "--device", "cpu",
+                           "--model", "factor_vae", "--param", "gamma=30"]) == 0
+    out = capsys.readouterr().out
+    assert "baselines: 2 members" in out
+    assert out.count("--num-batches 24 ") == 2 and out.count("--device cpu ") == 2
+    assert out.count("--param gamma=30.0") == 2 and "method=factor_vae" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "nope"], "unknown study 'nope'"),
+    (["run", "threeDots", "--print-run-dir"], "does not apply to a study"),
+    (["run", "threeDots", "--set", "num_batches"], "expected KEY=VALUE"),
+    (["status", "threeDots", "--axis", "seed"], "expected NAME=V1,V2"),
+])
+def test_cli_errors_are_one_line(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        sweep_cli.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_status_of_an_untouched_study(tmp_path, capsys) -> None:
+    assert sweep_cli.main(["status", "cpu_study", "--output-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "cpu_study: 10 members: 0 done, 0 running, 0 failed, 10 pending"
+    assert len(out.splitlines()) == 11
