@@ -59,7 +59,9 @@ def test_console_scripts_point_into_the_cli_package() -> None:
     scripts = dict(re.findall(r'^(\S+)\s*=\s*"([^"]+)"', section, flags=re.MULTILINE))
     assert scripts == {"jlonevae-train": "jlonevae_lib.cli.train:main",
                        "jlonevae-evaluate": "jlonevae_lib.cli.evaluate:main",
-                       "jlonevae-plot": "jlonevae_lib.cli.plot:main"}
+                       "jlonevae-plot": "jlonevae_lib.cli.plot:main",
+                       "jlonevae-sweep": "jlonevae_lib.cli.sweep:main",
+                       "jlonevae-import-dlib": "jlonevae_lib.cli.import_dlib:main"}
     for target in scripts.values():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function))
