@@ -225,7 +225,9 @@ def measure_tf_steps(python: Path, threads: int, steps: int) -> dict[str, float]
     if done.returncode != 0:
         raise SystemExit(f"error: the TensorFlow step timing failed ({python}): "
                          f"{done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["ms_per_step"]
+    # The JSON object is the last thing printed, over several lines from a line "{".
+    start = done.stdout.rfind("\n{") + 1
+    return json.loads(done.stdout[start:])["ms_per_step"]
 
 
 def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,

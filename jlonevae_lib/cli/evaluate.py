@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="run folders (trainedModels/<experiment>/<run>)")
     parser.add_argument("--metrics", nargs="+", default=["paper"], metavar="METRIC",
-                        help="metric names, groups (paper, small) or .gin files "
-                             "(default: paper)")
+                        help="metric names, groups (paper, small, evalseeds) or .gin files "
+                             "(default: paper); <metric>_evalseed<K> is a metric at "
+                             "evaluation seed K, in its own results folder")
     datasets = parser.add_mutually_exclusive_group()
     datasets.add_argument("--dataset", default=None,
                           help="dataset to evaluate on (default: the run's training dataset)")

@@ -8,7 +8,8 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
                              [--steps 7] [--range 3] [--sigma posterior|prior]
     jlonevae-plot compare-baselines [--models-dir trainedModels] [--baselines-dir DIR]
                                     [--output-dir figures] [--gamma 0.1] [--locality 0.1]
-    jlonevae-plot vs-locality       [--models-dir ...] [--comparison beta-vs-jl1|l1-vs-l2|all]
+    jlonevae-plot vs-locality       [--models-dir ...] [--comparison beta-vs-jl1|l1-vs-l2|all|
+                                                                     all-arms]
     jlonevae-plot scatter           [--models-dir ...] [--locality 0.1|global]
 
 RUN_OR_MODEL_DIR is a run folder (its final ``representation/cache_batch_no<N>/`` is used)
@@ -165,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("vs-locality", help="local MIG / modularity against locality: β-VAE vs "
                        "JL1-VAE and L1 vs L2, with t-tests per locality")
     _add_results_args(p)
-    p.add_argument("--comparison", choices=[*comparisons.VS_LOCALITY_COMPARISONS, "all"],
-                   default="all")
+    p.add_argument("--comparison", choices=[*comparisons.VS_LOCALITY_COMPARISONS, "all",
+                                            comparisons.ALL_ARMS],
+                   default="all", help="all: both pairs; all-arms: JL1-VAE, β-VAE (γ=0) and "
+                                       "every baseline in one figure per score")
     p.add_argument("--gamma", type=non_negative_float, default=0.1,
                    help="JL1-VAE's γ (default 0.1)")
     p.add_argument("--l2-gamma", type=non_negative_float, default=None,
@@ -330,6 +333,8 @@ def _compare_baselines(args: argparse.Namespace) -> list[Path]:
 
 def _vs_locality(args: argparse.Namespace) -> list[Path]:
     results = _discover(args)
+    if args.comparison == comparisons.ALL_ARMS:
+        return _save_sets([comparisons.all_arms_vs_locality(results, gamma=args.gamma)], args)
     chosen = (comparisons.VS_LOCALITY_COMPARISONS if args.comparison == "all"
               else (args.comparison,))
     sets = [comparisons.metric_vs_locality(results, c, gamma=args.gamma, l2_gamma=args.l2_gamma)

@@ -9,10 +9,14 @@ Usage::
 A metric is a name from ``jlonevae_lib/config/metrics_configs/`` (``mig``,
 ``modularity_explicitness``, ``local_mig_0_1`` … ``local_modularity_1_0``, ``small_local_mig``,
 ``small_local_modularity``), a group (``paper``: the paper's 12 metrics; ``small``: the small
-example's four), or the path of a .gin file (metric name = file stem). Each metric is parsed
-together with the dataset config ``jlonevae_lib/config/dataset_configs/<dataset>.gin``, or the
-user's own with ``--dataset-config FILE.gin`` (its ``dataset.name`` picks the dataset); a
-relative ``include`` resolves next to the including file, then in those folders.
+example's four; ``evalseeds``: local MIG and local modularity at 0.1 at evaluation seeds 1 and
+2), or the path of a .gin file (metric name = file stem). A name or stem ending in
+``_evalseed<k>`` is that metric at evaluation seed k (bound over the config's and ``--seed``),
+with results in ``metrics/<metric>_evalseed<k>/``, which the results readers leave out. Each
+metric is parsed together with the dataset config
+``jlonevae_lib/config/dataset_configs/<dataset>.gin``, or the user's own with
+``--dataset-config FILE.gin`` (its ``dataset.name`` picks the dataset); a relative ``include``
+resolves next to the including file, then in those folders.
 
 Per run and metric the results go to ``<run>/metrics/<metric>/results/``: ``aggregate/
 evaluation.json`` (flat, namespaced keys ``evaluation_results.*`` and ``evaluation_config.*``
@@ -61,6 +65,7 @@ from jlonevae_lib.runs.metric_table import (
     METRIC_GROUPS,
     METRICS,
     SUMMARY_RESULT_KEYS,
+    parse_evaluation_seed_name,
 )
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -78,10 +83,15 @@ EVALUATION_DATASET = {"threeDotsCache": "threeDots", "threeDotsCacheSmall": "thr
 
 @dataclass(frozen=True)
 class Metric:
-    """A metric to evaluate: its name (the results folder) and its gin config file."""
+    """A metric to evaluate: its name (the results folder) and its gin config file.
+
+    ``seed``: the evaluation seed its name fixes (``<metric>_evalseed<k>``), bound over the
+    config's and ``--seed``; None: the config's (or ``--seed``).
+    """
 
     name: str
     config: Path
+    seed: int | None = None
 
 
 @dataclass
@@ -103,7 +113,11 @@ def available_metrics() -> list[str]:
 
 
 def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
-    """Metric names, groups and .gin paths -> metrics (duplicates dropped, order kept)."""
+    """Metric names, groups and .gin paths -> metrics (duplicates dropped, order kept).
+
+    ``<metric>_evalseed<k>`` (a shipped metric's name, or a .gin file's stem) is that metric at
+    evaluation seed k, in a results folder of its own.
+    """
     metrics: dict[str, Metric] = {}
     for spec in specs:
         if spec in METRIC_GROUPS:
@@ -112,11 +126,18 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
             path = Path(spec).resolve()
             if not path.is_file():
                 raise JLoneVAEError(f"metric config {spec} does not exist")
-            metrics.setdefault(path.stem, Metric(path.stem, path))
+            repeat = parse_evaluation_seed_name(path.stem)
+            metrics.setdefault(path.stem, Metric(path.stem, path,
+                                                 None if repeat is None else repeat[1]))
             continue
         else:
             names = [spec]
         for name in names:
+            repeat = parse_evaluation_seed_name(name)
+            if repeat is not None and repeat[0] in METRICS:
+                metrics.setdefault(name, Metric(
+                    name, METRICS_CONFIG_DIR / METRICS[repeat[0]].gin_file, repeat[1]))
+                continue
             if name not in METRICS:
                 raise JLoneVAEError(
                     f"unknown metric '{name}'; use a .gin file or one of: "
@@ -223,7 +244,10 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
 
 
 def metric_bindings(metric: Metric, seed: int | None) -> list[str]:
+    """The bindings parsed after a metric's config: its name and its evaluation seed (the one
+    its name fixes, else ``seed``, else the config's)."""
     bindings = [f"evaluation.name = {json.dumps(metric.name)}"]
+    seed = metric.seed if metric.seed is not None else seed
     if seed is not None:
         bindings.append(f"evaluation.random_seed = {int(seed)}")
     return bindings

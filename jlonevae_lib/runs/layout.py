@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.runs.metric_table import parse_evaluation_seed_name
 from jlonevae_lib.utils.errors import DataFileError
 
 TRAINED_MODELS_DIR = "trainedModels"
@@ -251,16 +252,36 @@ def evaluation_path(run: Path, metric: str) -> Path:
     return aggregate_file(metric_results_dir(run, metric))
 
 
+def metric_of_evaluation(path: Path) -> str:
+    """The metric folder's name of one ``evaluation.json``."""
+    return path.parents[len(Path(EVALUATION_GLOB).parts) - 3].name
+
+
+def is_evaluation_seed_repeat(path: Path) -> bool:
+    """Whether an ``evaluation.json`` is a metric repeated at another evaluation seed
+    (``metrics/<metric>_evalseed<k>/``, see :mod:`jlonevae_lib.runs.metric_table`)."""
+    return parse_evaluation_seed_name(metric_of_evaluation(path)) is not None
+
+
 def evaluation_files(run: Path) -> list[Path]:
-    """Every metric's ``evaluation.json`` in a run folder, sorted."""
-    return sorted(run.glob(EVALUATION_GLOB))
+    """Every metric's ``evaluation.json`` in a run folder, sorted; repeats at another
+    evaluation seed left out (:func:`evaluation_seed_repeat_files`)."""
+    return sorted(p for p in run.glob(EVALUATION_GLOB) if not is_evaluation_seed_repeat(p))
+
+
+def evaluation_seed_repeat_files(run: Path) -> list[Path]:
+    """The ``evaluation.json`` of each metric repeated at another evaluation seed in a run
+    folder (``metrics/<metric>_evalseed<k>/``), sorted."""
+    return sorted(p for p in run.glob(EVALUATION_GLOB) if is_evaluation_seed_repeat(p))
 
 
 def evaluation_files_under(root: Path) -> list[Path]:
     """Every ``evaluation.json`` of the runs one level (``<root>/<model number>/``, as
     disentanglement_lib's studies) or two levels (``<root>/<experiment>/<run>/``) below
-    ``root``, sorted."""
-    return sorted({*root.glob(f"*/{EVALUATION_GLOB}"), *root.glob(f"*/*/{EVALUATION_GLOB}")})
+    ``root``, sorted; repeats at another evaluation seed left out."""
+    return sorted(p for p in {*root.glob(f"*/{EVALUATION_GLOB}"),
+                              *root.glob(f"*/*/{EVALUATION_GLOB}")}
+                  if not is_evaluation_seed_repeat(p))
 
 
 def run_of_evaluation(path: Path) -> Path:

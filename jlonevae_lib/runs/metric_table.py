@@ -149,8 +149,40 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 PAPER_METRICS = tuple(name for name in METRICS if not name.startswith("small_"))
 #: The small example's metrics (the reference's smallEvaluation.py).
 SMALL_METRICS = ("mig", "small_local_mig", "modularity_explicitness", "small_local_modularity")
+
+# A metric evaluated again with another evaluation seed is its own metric, named
+# ``<metric>_evalseed<k>`` (results in ``metrics/<metric>_evalseed<k>/``): the metric's config
+# with ``evaluation.random_seed = k``. One seed's draw of local clusters carries noise as large
+# as the spread between training seeds, so a study can average a few. The results readers
+# (:func:`jlonevae_lib.runs.layout.evaluation_files`) leave these repeats out, so they never
+# count as a second result of the same score; a study summary reads them on purpose.
+EVALUATION_SEED_SUFFIX = "_evalseed"
+_EVALUATION_SEED_RE = re.compile(rf"^(.+){EVALUATION_SEED_SUFFIX}(\d+)$")
+#: The extra evaluation seeds of the multi-seed local scores (seed 0 is the shipped configs').
+EXTRA_EVALUATION_SEEDS = (1, 2)
+
+
+def evaluation_seed_name(metric: str, seed: int) -> str:
+    """``local_mig_0_1``, 1 -> ``local_mig_0_1_evalseed1``: ``metric`` at evaluation seed
+    ``seed``."""
+    if seed < 0:
+        raise ValueError(f"an evaluation seed is >= 0, got {seed}")
+    return f"{metric}{EVALUATION_SEED_SUFFIX}{int(seed)}"
+
+
+def parse_evaluation_seed_name(name: str) -> tuple[str, int] | None:
+    """(metric, seed) of a name :func:`evaluation_seed_name` gives, None for any other."""
+    match = _EVALUATION_SEED_RE.match(name)
+    return (match[1], int(match[2])) if match else None
+
+
+#: Local MIG and local modularity at locality 0.1 at the extra evaluation seeds, the seeds in
+#: the order that lets the two scores of one seed share their draw.
+EVALUATION_SEED_METRICS = tuple(evaluation_seed_name(f"{score}_0_1", seed)
+                                for seed in EXTRA_EVALUATION_SEEDS for score in LOCAL_SCORES)
 #: Metric groups the evaluation CLI accepts.
-METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS}
+METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS,
+                 "evalseeds": EVALUATION_SEED_METRICS}
 
 _GLOBAL_NAMES = {spec.score: spec.name for spec in GLOBAL_METRICS}
 _LOCAL_NAME_RE = re.compile(rf"^({'|'.join(LOCAL_SCORES)})_(\d+(?:_\d+)?)$")

@@ -17,6 +17,7 @@ To add a study, decorate a function returning a :class:`Study` with :func:`regis
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 import json
 import sys
@@ -113,6 +114,13 @@ class StudyPlan:
 
 
 _REGISTRY: dict[str, Callable[[], Study]] = {}
+#: Modules whose studies register themselves when imported (the ones defined here need none).
+BUILTIN_MODULES = ("jlonevae_lib.sweep.seven_arms", "jlonevae_lib.sweep.natural_images_study")
+
+
+def _load_builtins() -> None:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
 
 
 def register_study(name: str) -> Callable[[Callable[[], Study]], Callable[[], Study]]:
@@ -129,11 +137,13 @@ def register_study(name: str) -> Callable[[Callable[[], Study]], Callable[[], St
 
 def available_studies() -> list[str]:
     """The registered studies' names, in registration order."""
+    _load_builtins()
     return list(_REGISTRY)
 
 
 def get_study(name: str) -> Study:
     """The registered study ``name``; a one-line error lists the names otherwise."""
+    _load_builtins()
     try:
         factory = _REGISTRY[name]
     except KeyError:
@@ -398,3 +408,4 @@ def cpu_study() -> Study:
               "device": "cpu", "checkpoint_every": 500, "output_dir": "studies/cpu_study"},
         axes=(Axis("seed", (1, 2, 3, 4, 5)), Axis("gamma", (0.0, 0.1))),
         metrics=("paper",), results_dir="results/cpu_study", summary=_cpu_study_summary)
+

@@ -12,7 +12,8 @@ metric name (:func:`jlonevae_lib.runs.metric_table.metric_name`: ``local_mig_0_1
 ``modularity_explicitness``). The summary holds
 
 - one row per run: arm, seed, status, local MIG and local modularity at each locality, global
-  MIG and modularity, the reconstruction BCE per image (``NLL/train`` of the last logged batch)
+  MIG and modularity, the reconstruction BCE per image (``NLL/train`` of the last logged batch;
+  a baseline's ``reconstruction_loss``)
   and the training time;
 - the mean ± s.d. (ddof 1) of each column per arm;
 - Welch t-tests, each γ > 0 arm vs the β-VAE (γ = 0) arm of the same settings, per locality for
@@ -53,7 +54,9 @@ from jlonevae_lib.runs.metric_table import (
     GLOBAL_SCORES,
     LOCAL_SCORES,
     describe,
+    evaluation_seed_name,
     metric_name,
+    parse_evaluation_seed_name,
     parse_metric_name,
 )
 from jlonevae_lib.runs.results import GAMMA0, discover_results, our_run_info
@@ -71,6 +74,12 @@ RECON_BCE = "recon_bce"
 TRAIN_MINUTES = "train_minutes"
 #: The scalar of ``DONE``'s ``final_scalars`` that is the reconstruction BCE per image.
 RECON_SCALAR = "NLL/train"
+#: The same quantity as disentanglement_lib's objectives log it (the per-image sum of sigmoid
+#: cross-entropies, averaged over the batch).
+DLIB_RECON_SCALAR = "reconstruction_loss"
+#: A local score's mean over its evaluation seeds: ``local_mig_0_1_evalseeds_mean`` (the
+#: values at the extra seeds are keyed ``local_mig_0_1_evalseed<k>``).
+SEED_MEAN_SUFFIX = "_evalseeds_mean"
 
 #: Training settings shown in the Markdown settings table (keys of ``config.json``).
 SETTINGS_SHOWN = ("dataset", "num_batches", "batch_size", "lr", "annealing_batches", "beta",
@@ -139,12 +148,25 @@ def arms(runs: Iterable[RunRecord]) -> list[RunRecord]:
     return sorted(first.values(), key=lambda r: (r.gamma, r.arm))
 
 
+def seed_mean_key(key: str) -> str:
+    """``local_mig_0_1`` -> ``local_mig_0_1_evalseeds_mean``: the key of its mean over
+    evaluation seeds."""
+    return f"{key}{SEED_MEAN_SUFFIX}"
+
+
 def value_keys(runs: Iterable[RunRecord]) -> list[str]:
     """Every value key present in some run, in table order: local MIG by locality, local
-    modularity by locality, MIG, modularity, reconstruction BCE, training time."""
+    modularity by locality (each followed by its values at extra evaluation seeds and their
+    mean, when there are some), MIG, modularity, reconstruction BCE, training time."""
     present = {key for run in runs for key in run.values}
-    ordered = [metric_name(score, x) for score in LOCAL_SCORES
-               for x in localities_of(present, score)]
+    ordered = []
+    for score in LOCAL_SCORES:
+        for x in localities_of(present, score):
+            key = metric_name(score, x)
+            repeats = sorted((parsed[1], name) for name in present
+                             if (parsed := parse_evaluation_seed_name(name)) is not None
+                             and parsed[0] == key)
+            ordered += [key, *(name for _, name in repeats), seed_mean_key(key)]
     ordered += [*(metric_name(score, None) for score in GLOBAL_SCORES), RECON_BCE,
                 TRAIN_MINUTES]
     return [key for key in ordered if key in present]
@@ -155,6 +177,28 @@ def localities_of(keys: Iterable[str], score: str) -> list[float]:
     ascending."""
     parsed = [parse_metric_name(key) for key in keys]
     return sorted({p[1] for p in parsed if p is not None and p[0] == score and p[1] is not None})
+
+
+def add_evaluation_seed_means(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs, each with the mean of a local score over its evaluation seeds
+    (:func:`seed_mean_key`) when it has the score at its own seed and at every extra seed some
+    run of ``runs`` has for it; a run missing one gets no mean (and
+    :func:`mark_missing_values` names the missing seed)."""
+    extra: dict[str, set[int]] = {}
+    for run in runs:
+        for key in run.values:
+            parsed = parse_evaluation_seed_name(key)
+            if parsed is not None:
+                extra.setdefault(parsed[0], set()).add(parsed[1])
+    with_means = []
+    for run in runs:
+        means = {}
+        for base, seeds in sorted(extra.items()):
+            keys = [base, *(evaluation_seed_name(base, seed) for seed in sorted(seeds))]
+            if all(key in run.values for key in keys):
+                means[seed_mean_key(base)] = math.fsum(run.values[k] for k in keys) / len(keys)
+        with_means.append(replace(run, values={**run.values, **means}) if means else run)
+    return with_means
 
 
 def arm_statistics(runs: Sequence[RunRecord]) -> dict[str, dict[str, dict[str, float]]]:
@@ -311,6 +355,11 @@ def column_title(key: str) -> str:
         return "recon BCE / image"
     if key == TRAIN_MINUTES:
         return "train min"
+    if key.endswith(SEED_MEAN_SUFFIX):
+        return f"{column_title(key[:-len(SEED_MEAN_SUFFIX)])} mean of eval seeds"
+    repeat = parse_evaluation_seed_name(key)
+    if repeat is not None:
+        return f"{column_title(repeat[0])} eval seed {repeat[1]}"
     parsed = parse_metric_name(key)
     return describe(*parsed) if parsed is not None else key
 
@@ -438,7 +487,10 @@ def _training_state(run_dir: Path, notes: list[str]
         if seconds is not None:
             values[TRAIN_MINUTES] = seconds / _SECONDS_PER_MINUTE
         scalars = done.get("final_scalars")
-        recon = _number(scalars.get(RECON_SCALAR)) if isinstance(scalars, dict) else None
+        recon = None
+        if isinstance(scalars, dict):
+            recon = next((value for name in (RECON_SCALAR, DLIB_RECON_SCALAR)
+                          if (value := _number(scalars.get(name))) is not None), None)
         if recon is not None:
             values[RECON_BCE] = recon
         return FINISHED, "", values, trained_on

@@ -4,6 +4,8 @@
   violin per method: JL1-VAE vs every baseline present (and our γ = 0 β-VAE).
 - :func:`metric_vs_locality`: local MIG and local modularity against the locality radius,
   mean ± 1 s.d. over seeds and every seed as a point: β-VAE (γ = 0) vs JL1-VAE, or L1 vs L2.
+- :func:`all_arms_vs_locality`: the same against locality for every arm of
+  :func:`compare_to_baselines` at once, JL1-VAE t-tested against each.
 - :func:`mig_modularity_scatter`: MIG against modularity per run, coloured by γ.
 
 Each returns a :class:`FigureSet` (figures + a table + notes) that the CLI and the notebooks
@@ -46,6 +48,9 @@ GREEN = (0.1, 0.5, 0.2)
 BETA_VS_JL1 = "beta-vs-jl1"
 L1_VS_L2 = "l1-vs-l2"
 VS_LOCALITY_COMPARISONS = (BETA_VS_JL1, L1_VS_L2)
+#: Every arm of a comparison with the baselines against locality (:func:`all_arms_vs_locality`;
+#: not part of ``all``, which keeps the paper's two pairs).
+ALL_ARMS = "all-arms"
 
 # Deterministic horizontal jitter of the seed points in a violin, as a fraction of a slot.
 _JITTER_WIDTH = 0.12
@@ -304,6 +309,65 @@ def metric_vs_locality(results: Results, comparison: str = BETA_VS_JL1, gamma: f
         series = [(labels[g], v, c) for g, v, c in zip(pair, per_group, colors, strict=True)]
         out.figures[f"{metric}_{name}"] = plot_metric_vs_locality(
             series, SCORE_LABELS[metric], pvalues)
+    return out
+
+
+def _comparison_groups(results: Results, gamma: float) -> list[str]:
+    """JL1-VAE (γ = ``gamma``) groups, our β-VAE (γ = 0) groups of the same settings, then
+    each baseline's: the order of :func:`compare_to_baselines`."""
+    ours = _groups(results, JL1, gamma)
+    settings = {run.settings for run in ours.values()}
+    groups = [*ours, *(group for group, run in _groups(results, GAMMA0).items()
+                       if run.settings in settings)]
+    for method in BASELINE_METHODS:
+        groups += list(_groups(results, method))
+    return groups
+
+
+def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
+    """Local MIG and local modularity against locality for every arm of
+    :func:`compare_to_baselines` (JL1-VAE, our β-VAE, each baseline present), mean ± 1 s.d.
+    over seeds; table: Welch t-tests of JL1-VAE against each other arm at every locality.
+
+    Raises JLoneVAEError when there is no JL1-VAE result.
+    """
+    out = FigureSet(table_name="allArms_varyingRho_ttests")
+    groups = _comparison_groups(results, gamma)
+    ours = list(_groups(results, JL1, gamma))
+    if not ours:
+        raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
+                            "those runs, or pass the γ you trained with (--gamma)")
+    labels = results.labels()
+    # JL1-VAE red as in every figure; the others tab10's colours but its red (index 3).
+    palette = [colormaps["tab10"](i) for i in range(10) if i != 3]
+    others = [group for group in groups if group not in ours]
+    colors = {group: RED for group in ours} | {
+        group: palette[i % len(palette)] for i, group in enumerate(others)}
+    for metric in (LOCAL_MIG, LOCAL_MODULARITY):
+        per_group = {}
+        for group in groups:
+            by_locality = {x: results.values_by_group(metric, x, [group]).get(group, [])
+                           for x in results.localities(metric)}
+            by_locality = {x: v for x, v in by_locality.items() if v}
+            if by_locality:
+                per_group[group] = by_locality
+            else:
+                out.notes.append(f"{labels.get(group, group)}: no {SCORE_LABELS[metric]} "
+                                 "results")
+        if not any(group in per_group for group in ours):
+            continue
+        for group_a in (g for g in ours if g in per_group):
+            for group_b in (g for g in groups if g not in ours and g in per_group):
+                for x in sorted(set(per_group[group_a]) & set(per_group[group_b])):
+                    out.table.append(ttest_row(metric, x, labels[group_a],
+                                               per_group[group_a][x], labels[group_b],
+                                               per_group[group_b][x]))
+        series = [(labels[g], per_group[g], colors[g]) for g in groups if g in per_group]
+        out.figures[f"{metric}_allArms_varyingRho"] = plot_metric_vs_locality(
+            series, SCORE_LABELS[metric])
+    if not out.figures:
+        raise JLoneVAEError(f"no local MIG or local modularity results for JL1-VAE "
+                            f"(γ={gamma:g})")
     return out
 
 

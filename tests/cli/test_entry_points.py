@@ -23,6 +23,8 @@ MODULES = {
     "jlonevae_lib.data.mpi3d": "mpi3d",
     "jlonevae_lib.evaluate.linear_baselines": "linear_baselines",
     "jlonevae_lib.sweep.study_summary": "study_summary",
+    "jlonevae_lib.sweep.seven_arms_summary": "seven_arms_summary",
+    "jlonevae_lib.cli.natural_images_summary": "natural_images_summary",
     "jlonevae_lib.demo_models.build": "demo_build",
 }
 SCRIPTS = ["jlonevae_lib/train/train_jlonevae_models.py",

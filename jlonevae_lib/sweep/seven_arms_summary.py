@@ -1,0 +1,538 @@
+"""The summary of the seven-arm study (``cpu_seven_arms``): summary.md, summary.json, README.md.
+
+Usage::
+
+    python -m jlonevae_lib.sweep.seven_arms_summary --output-dir results/cpu_seven_arms \\
+        --run jl1_vae=RUN_DIR --run factor_vae=RUN_DIR ... [--evaluation-seeds 0 1 2] \\
+        [--command "..."]
+
+Each ``--run ARM=RUN_DIR`` is one member: the study's summary step passes every member's run
+folder, so exactly the study's runs are read (a folder that does not exist yet is a run not
+started). Per run: ``config.json``, ``DONE`` (training time, the reconstruction BCE per image
+``NLL/train`` of the last logged batch, a baseline's ``reconstruction_loss``) or ``FAILED``,
+the metrics' results keyed by metric name (``local_mig_0_1``), and the repeats at extra
+evaluation seeds (``metrics/<metric>_evalseed<k>/``) keyed ``local_mig_0_1_evalseed<k>``, with
+their mean ``local_mig_0_1_evalseeds_mean``. The summary holds
+
+- one row per run and the mean ± s.d. (ddof 1) of each value per arm;
+- the multi-seed local MIG and local modularity at 0.1 beside the single-seed values;
+- Welch t-tests of JL1-VAE against each other arm: local MIG and local modularity at every
+  locality, the global MIG and modularity, and the multi-seed means;
+- the measured ordering of the methods by mean local MIG at 0.1 against the paper's;
+- the settings and how they differ from the paper's, read from the runs' configs;
+- wall time (training minutes per run, totals), machine, command, figures and notes.
+
+The statistics are pure functions of :class:`~.study_summary.RunRecord` lists
+(:func:`ttests_against`, :func:`paper_ordering`, :func:`deviations`,
+:func:`build_seven_arm_summary`, :func:`render_markdown`, :func:`render_readme`);
+:func:`collect_member_runs` does the reading. Its command line is
+:mod:`jlonevae_lib.cli.seven_arms_summary`.
+"""
+
+from __future__ import annotations
+
+if __name__ == "__main__":
+    # ``python -m`` runs the command line in jlonevae_lib.cli, which imports this module as
+    # usual (one copy of its state).
+    from jlonevae_lib.cli.seven_arms_summary import main
+
+    raise SystemExit(main())
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.evaluate.statistics import ttest_row
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    ELAPSED_TIME,
+    GLOBAL_SCORES,
+    LOCAL_MIG,
+    LOCAL_MODULARITY,
+    LOCAL_SCORES,
+    evaluation_seed_name,
+    metric_name,
+    parse_evaluation_seed_name,
+    parse_metric_name,
+)
+from jlonevae_lib.runs.results import RunInfo, evaluation_records
+from jlonevae_lib.sweep.seven_arms import (
+    ARM_LABELS,
+    ARMS,
+    JL1_ARM,
+    JL1_GAMMA,
+    PAPER_ANNEALING_BATCHES,
+    PAPER_BATCHES,
+    PAPER_LOCAL_MIG_0_1,
+    PAPER_NAMES,
+)
+from jlonevae_lib.sweep.study_summary import (
+    FINISHED,
+    NOT_STARTED,
+    SEED_MEAN_SUFFIX,
+    TRAIN_MINUTES,
+    RunRecord,
+    _finite,
+    _hours,
+    _mean_sd_cell,
+    _read_json_object,
+    _statistic_cell,
+    _training_state,
+    add_evaluation_seed_means,
+    column_title,
+    format_value,
+    localities_of,
+    mark_missing_values,
+    mean_sd,
+    seed_mean_key,
+    value_keys,
+)
+from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.tables import format_markdown_table
+
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+README_MD = "README.md"
+
+#: The paper's settings the deviations are measured against (docs/method.md).
+PAPER_SETTINGS = {"num_batches": PAPER_BATCHES, "lr": 1e-4, "dataset": "threeDotsCache",
+                  "jacobian_batch": None, "annealing_batches": PAPER_ANNEALING_BATCHES,
+                  "iteration_threshold": PAPER_ANNEALING_BATCHES}
+#: The paper's training seeds: ours 11-20, the baselines 0-9.
+PAPER_SEEDS = {"ours": tuple(range(11, 21)), "baselines": tuple(range(10))}
+_SEED_RUN_ID = re.compile(r"^seed(\d+)$")
+_SEED_BINDING = "evaluation_config.evaluation.random_seed"
+_SECONDS_PER_MINUTE = 60.0
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def _seed_of(run_dir: Path, config: Mapping[str, Any]) -> int | None:
+    seed = config.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    match = _SEED_RUN_ID.match(run_dir.name)
+    return int(match[1]) if match else None
+
+
+def _run_scores(run_dir: Path, info: RunInfo, notes: list[str]
+                ) -> tuple[dict[str, float], float, dict[str, set[int]]]:
+    """(values by key, evaluation seconds, {base key: evaluation seeds of its own file}) of one
+    run's results, the repeats at extra seeds included."""
+    values: dict[str, float] = {}
+    seconds = 0.0
+    own_seeds: dict[str, set[int]] = {}
+    files = [(path, None) for path in layout.evaluation_files(run_dir)]
+    for path in layout.evaluation_seed_repeat_files(run_dir):
+        parsed = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
+        files.append((path, None if parsed is None else parsed[1]))
+    for path, seed in files:
+        data = _read_json_object(path, notes)
+        if data is None:
+            continue
+        elapsed = data.get(f"evaluation_results.{ELAPSED_TIME}")
+        if isinstance(elapsed, int | float):
+            seconds += float(elapsed)
+        try:
+            records = evaluation_records(data, info, path)
+        except Exception as err:  # noqa: BLE001 - a bad file is a note, never fatal
+            notes.append(f"skipped: {err}")
+            continue
+        for record in records:
+            key = record.name if seed is None else evaluation_seed_name(record.name, seed)
+            if not math.isfinite(record.value):
+                notes.append(f"skipped: {path} gives {key} = {record.value}")
+            elif key in values:
+                notes.append(f"duplicate: {run_dir} has {key} in more than one metrics "
+                             "folder; the first is used")
+            else:
+                values[key] = record.value
+                own = data.get(_SEED_BINDING)
+                if seed is None and isinstance(own, int | str) and str(own).isdigit():
+                    own_seeds.setdefault(key, set()).add(int(own))
+    return values, seconds, own_seeds
+
+
+def collect_member_runs(members: Sequence[tuple[str, Path]]
+                        ) -> tuple[list[RunRecord], list[str], dict[str, list[int]]]:
+    """The study's members (arm, run folder) as records, notes on anything missing or
+    unreadable, and the evaluation seeds of each local score that has repeats
+    (``{"local_mig_0_1": [0, 1, 2]}``: the seeds its own files name plus the repeats')."""
+    notes: list[str] = []
+    runs = []
+    seeds_of: dict[str, set[int]] = {}
+    for arm, run_dir in members:
+        run_dir = Path(run_dir)
+        label = ARM_LABELS.get(arm, arm)
+        gamma = JL1_GAMMA if arm == JL1_ARM else 0.0
+        common = {"arm": arm, "label": label, "method": arm, "gamma": gamma, "settings": "",
+                  "run_id": run_dir.name}
+        if not run_dir.is_dir():
+            runs.append(RunRecord(**common, seed=_seed_of(run_dir, {}), status=NOT_STARTED))
+            continue
+        config = {}
+        if layout.config_path(run_dir).is_file():
+            config = _read_json_object(layout.config_path(run_dir), notes) or {}
+        status, detail, trained, trained_on = _training_state(run_dir, notes)
+        info = RunInfo(run_dir=run_dir, group=arm, method=arm, label=label,
+                       run_id=run_dir.name)
+        scores, seconds, own_seeds = _run_scores(run_dir, info, notes)
+        for key, seeds in own_seeds.items():
+            seeds_of.setdefault(key, set()).update(seeds)
+        runs.append(RunRecord(**common, seed=_seed_of(run_dir, config), status=status,
+                              values={**scores, **trained}, evaluation_seconds=seconds,
+                              detail=detail, config=config, trained_on=trained_on))
+    for run in runs:
+        for key in run.values:
+            parsed = parse_evaluation_seed_name(key)
+            if parsed is not None:
+                seeds_of.setdefault(parsed[0], set()).add(parsed[1])
+    repeated = {parsed[0] for run in runs for key in run.values
+                if (parsed := parse_evaluation_seed_name(key)) is not None}
+    return runs, notes, {key: sorted(seeds_of[key]) for key in sorted(repeated)}
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def arm_order(runs: Sequence[RunRecord]) -> list[str]:
+    """The arms present, in the study's order (unknown ones last, by name)."""
+    present = {run.arm for run in runs}
+    return [arm for arm in ARMS if arm in present] + sorted(present - set(ARMS))
+
+
+def comparison_keys(keys: Sequence[str]) -> list[str]:
+    """The keys the t-tests compare, of ``keys``: each local score at every locality, the
+    global scores, then the means over evaluation seeds."""
+    chosen = [metric_name(score, x) for score in LOCAL_SCORES for x in localities_of(keys, score)]
+    chosen += [metric_name(score, None) for score in GLOBAL_SCORES]
+    chosen += [seed_mean_key(metric_name(score, x)) for score in LOCAL_SCORES
+               for x in localities_of(keys, score)]
+    return [key for key in chosen if key in keys]
+
+
+def _score_of(key: str) -> tuple[str, float | None]:
+    base = key.removesuffix(SEED_MEAN_SUFFIX)
+    parsed = parse_metric_name(base)
+    if parsed is None:
+        raise ValueError(f"{key} is not a score key")
+    return parsed
+
+
+def ttests_against(runs: Sequence[RunRecord], reference: str = JL1_ARM
+                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Welch t-tests of the ``reference`` arm (a) against each other arm (b) on every key of
+    :func:`comparison_keys`, finished runs only. Rows as
+    :func:`jlonevae_lib.evaluate.statistics.ttest_row` plus ``key`` and ``arm_b``; (rows,
+    notes)."""
+    notes: list[str] = []
+    finished = [run for run in runs if run.status == FINISHED]
+    if not any(run.arm == reference for run in finished):
+        return [], [f"no finished {ARM_LABELS.get(reference, reference)} run: no t-tests"]
+    keys = comparison_keys(value_keys(finished))
+    label_a = ARM_LABELS.get(reference, reference)
+    rows = []
+    for arm in arm_order(finished):
+        if arm == reference:
+            continue
+        label_b = ARM_LABELS.get(arm, arm)
+        for key in keys:
+            a = [r.values[key] for r in finished if r.arm == reference and key in r.values]
+            b = [r.values[key] for r in finished if r.arm == arm and key in r.values]
+            if not a or not b:
+                notes.append(f"no t-test of {key} for {label_b}: "
+                             f"{label_b if a else label_a} has no values")
+                continue
+            score, locality = _score_of(key)
+            rows.append({"key": key, "arm_b": arm,
+                         **ttest_row(score, locality, label_a, a, label_b, b)})
+    return rows, notes
+
+
+def paper_ordering(means: Mapping[str, float]) -> dict[str, Any]:
+    """The arms' measured order by mean local MIG at 0.1 against the paper's.
+
+    ``means``: arm -> measured mean; arms without a paper value (our ConvVAE β-VAE) or without
+    a finite mean are left out. Returns the paper's and the measured order (paper names), the
+    values, whether the orders match, how many of the pairs agree, and each pair that does
+    not ("DIP-VAE-I above JL1-VAE").
+    """
+    arms = [arm for arm in PAPER_LOCAL_MIG_0_1
+            if arm in means and means[arm] is not None and math.isfinite(means[arm])]
+    paper = sorted(arms, key=lambda arm: -PAPER_LOCAL_MIG_0_1[arm])
+    measured = sorted(arms, key=lambda arm: -means[arm])
+    flipped = [f"{PAPER_NAMES[low]} above {PAPER_NAMES[high]}"
+               for i, high in enumerate(paper) for low in paper[i + 1:]
+               if means[low] > means[high]]
+    pairs = len(arms) * (len(arms) - 1) // 2
+    return {"paper_order": [PAPER_NAMES[arm] for arm in paper],
+            "measured_order": [PAPER_NAMES[arm] for arm in measured],
+            "paper_values": {PAPER_NAMES[arm]: PAPER_LOCAL_MIG_0_1[arm] for arm in paper},
+            "measured_values": {PAPER_NAMES[arm]: means[arm] for arm in measured},
+            "methods": len(arms), "matches": len(arms) > 1 and paper == measured,
+            "pairs": pairs, "pairs_in_paper_order": pairs - len(flipped),
+            "pairs_reversed": flipped,
+            "first": PAPER_NAMES[measured[0]] if measured else None}
+
+
+def deviations(arms: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[str]:
+    """How the arms' settings (their ``settings``, from config.json) differ from the paper's,
+    one line each; ``seeds``: the training seeds the study has runs of."""
+    lines = []
+    by_setting: dict[str, dict[str, list[str]]] = {}
+    for arm in arms:
+        settings = arm["settings"]
+        if not settings:
+            continue
+        params = settings.get("objective_params") or {}
+        actual = {**settings, "iteration_threshold": params.get("iteration_threshold")}
+        for name, paper in PAPER_SETTINGS.items():
+            value = actual.get(name)
+            if name in ("annealing_batches", "iteration_threshold") and not value:
+                continue  # the arm has no such schedule
+            if name == "jacobian_batch" and settings.get("gamma", 0) == 0:
+                continue  # no penalty, no sub-batch
+            if value != paper:
+                by_setting.setdefault(name, {}).setdefault(
+                    f"{value:g}" if isinstance(value, float) else str(value),
+                    []).append(arm["label"])
+    what = {"num_batches": "batches", "lr": "learning rate", "dataset": "training images",
+            "jacobian_batch": "Jacobian penalty sub-batch",
+            "annealing_batches": "β/γ ramp (batches)",
+            "iteration_threshold": "AnnealedVAE capacity ramp (batches)"}
+    paper_text = {"num_batches": "300,000", "lr": "1e-4",
+                  "dataset": "threeDotsCache (500,000)", "jacobian_batch": "the whole batch",
+                  "annealing_batches": "100,000", "iteration_threshold": "100,000"}
+    for name, values in by_setting.items():
+        for value, labels in values.items():
+            lines.append(f"{what[name]}: {value} (paper: {paper_text[name]}) for "
+                         f"{', '.join(labels)}")
+    if seeds:
+        lines.append(f"training seeds: {', '.join(map(str, seeds))} (paper: 11-20 for "
+                     "JL1-VAE and β-VAE, 0-9 for the baselines)")
+    return lines
+
+
+def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
+                            evaluation_seeds: Mapping[str, Sequence[int]], command: str,
+                            machine: Mapping[str, Any], figures: Sequence[str] = (),
+                            generated_at: str = "") -> dict[str, Any]:
+    """The JSON-ready summary (nan becomes null) of the members ``runs``."""
+    runs = mark_missing_values(add_evaluation_seed_means(runs))
+    keys = value_keys(runs)
+    ttests, ttest_notes = ttests_against(runs)
+    arm_entries = []
+    for arm in arm_order(runs):
+        members = [run for run in runs if run.arm == arm]
+        finished = [run for run in members if run.status == FINISHED]
+        configs = [run.config for run in members if run.config]
+        minutes = [run.values[TRAIN_MINUTES] for run in finished if TRAIN_MINUTES in run.values]
+        arm_entries.append({
+            "arm": arm, "label": ARM_LABELS.get(arm, arm), "paper_name": PAPER_NAMES.get(arm),
+            "paper_local_mig_0_1": PAPER_LOCAL_MIG_0_1.get(arm),
+            "runs": len(members), "finished": len(finished),
+            "seeds": sorted(run.seed for run in members if run.seed is not None),
+            "settings": ({k: v for k, v in configs[0].items()
+                          if k not in ("output_dir", "run_id", "seed", "model_num")}
+                         if configs else {}),
+            "statistics": {key: mean_sd([run.values[key] for run in finished
+                                         if key in run.values]) for key in keys},
+            "train_minutes_total": math.fsum(minutes),
+        })
+    mig_key = metric_name(LOCAL_MIG, 0.1)
+    single = {a["arm"]: a["statistics"].get(mig_key, {}).get("mean") for a in arm_entries}
+    multi = {a["arm"]: a["statistics"].get(seed_mean_key(mig_key), {}).get("mean")
+             for a in arm_entries}
+    seeds = sorted({run.seed for run in runs if run.seed is not None})
+    finished = [run for run in runs if run.status == FINISHED]
+    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0)
+                              for run in finished) * _SECONDS_PER_MINUTE
+    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
+    run_notes = [f"{run.label} {run.run_id}: {run.status}"
+                 + (f" ({run.detail})" if run.detail else "")
+                 for run in runs if run.status != FINISHED or run.detail]
+    return _finite({
+        "generated_at": generated_at,
+        "command": command,
+        "value_keys": keys,
+        "localities": {score: localities_of(keys, score) for score in LOCAL_SCORES},
+        "evaluation_seeds": {k: list(v) for k, v in evaluation_seeds.items()},
+        "arms": arm_entries,
+        "runs": [{"arm": run.arm, "label": run.label, "run_id": run.run_id, "seed": run.seed,
+                  "status": run.status, "detail": run.detail, "values": dict(run.values),
+                  "evaluation_seconds": run.evaluation_seconds, "trained_on": run.trained_on}
+                 for run in runs],
+        "ttests": ttests,
+        "paper_ordering": {"single_seed": paper_ordering(single),
+                           "evaluation_seed_mean": paper_ordering(multi)},
+        "deviations": deviations(arm_entries, seeds),
+        "time": {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
+                 "total_seconds": train_seconds + evaluation_seconds},
+        "machine": dict(machine),
+        "figures": list(figures),
+        "notes": [*run_notes, *notes, *ttest_notes],
+    })
+
+
+# ------------------------------------------------------------------------------ Markdown
+
+
+def _cell(key: str, stat: Mapping[str, Any] | None, n_runs: int) -> str:
+    return "–" if not stat else _mean_sd_cell(key, stat, n_runs)
+
+
+def ordering_sentences(ordering: Mapping[str, Any], what: str) -> list[str]:
+    """Plain sentences on one measured ordering against the paper's."""
+    if ordering["methods"] < 2:
+        return [f"- {what}: fewer than two of the paper's methods have values; no ordering."]
+    measured = " > ".join(f"{name} {value:.3f}" for name, value
+                          in ordering["measured_values"].items())
+    paper = " > ".join(f"{name} {value:.3f}" for name, value
+                       in ordering["paper_values"].items())
+    verdict = ("matches the paper's ordering" if ordering["matches"] else
+               f"does not match the paper's ordering: {ordering['pairs_in_paper_order']} of "
+               f"{ordering['pairs']} pairs are in the paper's order; reversed: "
+               f"{'; '.join(ordering['pairs_reversed'])}")
+    return [f"- {what}: {measured}", f"  - paper (300,000 batches): {paper}",
+            f"  - the measured ordering {verdict}. First: {ordering['first']}."]
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """``summary.md`` from :func:`build_seven_arm_summary`'s dict."""
+    keys = summary["value_keys"]
+    out = ["# The seven-arm study at CPU scale", ""]
+    if summary["generated_at"]:
+        out += [f"Generated {summary['generated_at']}.", ""]
+    out += ["Command (resumable: run it again to continue an unfinished study):", "",
+            "```bash", summary["command"], "```", ""]
+    out += ["## Arms and settings", ""]
+    out.append(format_markdown_table([
+        {"arm": arm["label"], "paper": arm["paper_name"] or "–", "runs": arm["runs"],
+         "finished": arm["finished"], "seeds": " ".join(map(str, arm["seeds"])),
+         **{name: arm["settings"].get(name, "–") for name in (
+             "architecture", "objective", "dataset", "num_batches", "batch_size", "lr",
+             "beta", "gamma", "annealing_batches", "jacobian_batch")},
+         "objective params": ", ".join(f"{k}={v:g}" for k, v in (
+             arm["settings"].get("objective_params") or {}).items()) or "–"}
+        for arm in summary["arms"]]))
+    out += ["## Deviations from the paper's settings", ""]
+    out += [f"- {line}" for line in summary["deviations"]] or ["- none found"]
+    out.append("")
+    out += ["## Against the paper's ordering (mean local MIG at locality 0.1)", ""]
+    out += ordering_sentences(summary["paper_ordering"]["single_seed"],
+                              "evaluation seed 0 (the paper's protocol)")
+    out += ordering_sentences(summary["paper_ordering"]["evaluation_seed_mean"],
+                              "mean over evaluation seeds "
+                              + ", ".join(map(str, summary["evaluation_seeds"].get(
+                                  metric_name(LOCAL_MIG, 0.1), []))))
+    out += ["", "Our ConvVAE β-VAE (γ = 0) is not in the paper's figure (its β-VAE is "
+            "disentanglement_lib's); it is listed in the tables.", ""]
+
+    out += ["## Mean ± s.d. per arm", ""]
+    out.append(format_markdown_table([
+        {"arm": arm["label"], "finished runs": arm["finished"],
+         **{column_title(key): _cell(key, arm["statistics"].get(key), arm["finished"])
+            for key in keys}}
+        for arm in summary["arms"]]))
+    multi = [key for key in keys if parse_evaluation_seed_name(key) is not None
+             or key.endswith(SEED_MEAN_SUFFIX)]
+    if multi:
+        singles = [metric_name(s, 0.1) for s in (LOCAL_MIG, LOCAL_MODULARITY)]
+        shown = [k for k in keys if k in singles or k in multi]
+        out += ["## Multi-seed evaluation at locality 0.1", "",
+                "Each model evaluated at evaluation seeds "
+                + "; ".join(f"{k}: {', '.join(map(str, v))}"
+                            for k, v in summary["evaluation_seeds"].items())
+                + " (each seed draws other local clusters); the single-seed value beside "
+                "the mean.", ""]
+        out.append(format_markdown_table([
+            {"arm": arm["label"],
+             **{column_title(key): _cell(key, arm["statistics"].get(key), arm["finished"])
+                for key in shown}}
+            for arm in summary["arms"]]))
+
+    out += ["## Per seed", ""]
+    out.append(format_markdown_table([
+        {"arm": run["label"], "seed": run["seed"] if run["seed"] is not None else run["run_id"],
+         "status": f"{run['status']}: {run['detail']}" if run["detail"] else run["status"],
+         **{column_title(key): format_value(key, run["values"].get(key)) for key in keys}}
+        for run in summary["runs"]]))
+
+    out += ["## Welch t-tests: JL1-VAE against each other arm", "",
+            "One point per trained model (its score is the mean over local clusters; the "
+            "multi-seed rows average the evaluation seeds first); "
+            "`scipy.stats.ttest_ind(a, b, equal_var=False)`, two-sided.", ""]
+    out.append(format_markdown_table([
+        {"value": column_title(row["key"]), "b": row["group_b"],
+         "mean ± s.d. (a)": _mean_sd_cell(row["key"], {"n": row["n_a"], "mean": row["mean_a"],
+                                                       "sd": row["sd_a"]}),
+         "mean ± s.d. (b)": _mean_sd_cell(row["key"], {"n": row["n_b"], "mean": row["mean_b"],
+                                                       "sd": row["sd_b"]}),
+         "t": _statistic_cell(row["t"], ".2f"), "p": _statistic_cell(row["p"], ".2g")}
+        for row in summary["ttests"]]))
+
+    time, machine = summary["time"], summary["machine"]
+    out += ["## Time and machine", ""]
+    out.append(format_markdown_table([
+        {"arm": arm["label"], "finished": arm["finished"],
+         "train min per run": _cell(TRAIN_MINUTES, arm["statistics"].get(TRAIN_MINUTES),
+                                    arm["finished"]),
+         "train min total": f"{arm['train_minutes_total']:.1f}"}
+        for arm in summary["arms"]]))
+    out += [f"- training: {_hours(time['training_seconds'])}, summed over the finished runs",
+            f"- evaluation: {_hours(time['evaluation_seconds'])}, summed over the metrics",
+            f"- total: {_hours(time['total_seconds'])} (run one after another, this is the "
+            "wall time without process start-ups and figures)",
+            *[f"- {name}: {value}" for name, value in machine.items()], ""]
+    if summary["figures"]:
+        out += ["## Figures", ""]
+        out += [f"- [{path}]({path})" for path in summary["figures"]]
+        out.append("")
+    out += ["## Notes", ""]
+    out += [f"- {note}" for note in summary["notes"]] or ["- none: every run finished and "
+                                                         "was evaluated"]
+    return "\n".join(out) + "\n"
+
+
+def render_readme(summary: Mapping[str, Any]) -> str:
+    """``README.md``: what ran, the deviations and the ordering against the paper's, all from
+    the measured data (written by the summary step; summary.md has the tables)."""
+    finished = {arm["label"]: f"{arm['finished']}/{arm['runs']}" for arm in summary["arms"]}
+    out = ["# The paper's seven methods at CPU scale (`cpu_seven_arms`)", "",
+           "Written by the study's summary step from the runs on disk; the tables, t-tests "
+           "and notes are in [summary.md](summary.md), the data in "
+           "[summary.json](summary.json).", "",
+           "## What ran", "",
+           "Finished runs per arm: " + ", ".join(f"{k} {v}" for k, v in finished.items())
+           + ".", "", "```bash", summary["command"], "```", "",
+           "## Deviations from the paper's settings", ""]
+    out += [f"- {line}" for line in summary["deviations"]] or ["- none found"]
+    out += ["", "## Against the paper's ordering", ""]
+    out += ordering_sentences(summary["paper_ordering"]["single_seed"],
+                              "local MIG at 0.1, evaluation seed 0")
+    out += ordering_sentences(summary["paper_ordering"]["evaluation_seed_mean"],
+                              "local MIG at 0.1, mean over evaluation seeds")
+    significant = [row for row in summary["ttests"]
+                   if row["key"] == metric_name(LOCAL_MIG, 0.1) and row["p"] is not None]
+    if significant:
+        out += ["", "JL1-VAE against each arm, local MIG at 0.1 (Welch, two-sided): "
+                + "; ".join(f"{row['group_b']}: {row['mean_a']:.3f} vs {row['mean_b']:.3f}, "
+                            f"p = {row['p']:.2g}" for row in significant) + "."]
+    time = summary["time"]
+    out += ["", f"Training {_hours(time['training_seconds'])}, evaluation "
+            f"{_hours(time['evaluation_seconds'])} on {summary['machine'].get('cpu', '?')} "
+            f"({summary['machine'].get('nproc', '?')} CPUs usable).", ""]
+    return "\n".join(out)
+
+
+def write_seven_arm_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
+    """Write summary.json, summary.md and README.md atomically; returns their paths."""
+    output_dir = Path(output_dir)
+    paths = [output_dir / SUMMARY_JSON, output_dir / SUMMARY_MD, output_dir / README_MD]
+    atomic_write_json(paths[0], summary)
+    atomic_write_text(paths[1], render_markdown(summary))
+    atomic_write_text(paths[2], render_readme(summary))
+    return paths

@@ -1,0 +1,275 @@
+"""The study cpu_seven_arms: its members, the scaled schedules, the summary's statistics on
+hand-made records, and (slow) the whole study at toy scale through
+experimentScripts/reproduce/cpu_seven_arms.bash."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jlonevae_lib.cli import train as train_cli
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.study_numbering import METHODS, model_number
+from jlonevae_lib.sweep.members import train_arguments
+from jlonevae_lib.sweep.seven_arms import ARMS, BETA_ARM, JL1_ARM, scaled_schedule
+from jlonevae_lib.sweep.seven_arms_summary import (
+    build_seven_arm_summary,
+    deviations,
+    paper_ordering,
+    render_markdown,
+    render_readme,
+    ttests_against,
+)
+from jlonevae_lib.sweep.studies import get_study, plan_study
+from jlonevae_lib.sweep.study_summary import (
+    FINISHED,
+    NOT_STARTED,
+    TRAIN_MINUTES,
+    RunRecord,
+    add_evaluation_seed_means,
+    value_keys,
+)
+from tests.sweep.test_cpu_study import TINY_LOCALITIES, tiny_metric_configs
+from tests.visualize.figure_checks import assert_real_png
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "experimentScripts" / "reproduce" / "cpu_seven_arms.bash"
+
+
+def plan(**kwargs):
+    return plan_study(get_study("cpu_seven_arms"), **kwargs)
+
+
+# ------------------------------------------------------------------------------ the study
+
+
+def test_forty_members_seed_outermost() -> None:
+    members = plan().members
+    assert len(members) == 40 == 5 * len(ARMS)
+    assert len(ARMS) == 8 and ARMS[:2] == (JL1_ARM, BETA_ARM) and ARMS[2:] == METHODS
+    assert [m.index for m in members] == list(range(40))
+    assert [(m.point["seed"], m.point["arm"]) for m in members[:9]] == [
+        *((1, arm) for arm in ARMS), (2, JL1_ARM)]
+    assert len({m.run_dir for m in members}) == 40
+
+
+def test_convvae_arms_are_cpu_study_members() -> None:
+    ours = {(m.point["seed"], m.point["arm"]): m for m in plan().members}
+    for member in plan_study(get_study("cpu_study")).members:
+        arm = JL1_ARM if member.point["gamma"] > 0 else BETA_ARM
+        twin = ours[(member.point["seed"], arm)]
+        assert twin.config == member.config
+        assert twin.run_dir == member.run_dir
+        assert str(twin.run_dir).startswith("studies/cpu_study/trainedModels/")
+
+
+def test_baselines_on_the_cpu_budget() -> None:
+    for member in plan().members:
+        config = member.config
+        assert (config.num_batches, config.batch_size, config.lr, config.dataset) == (
+            8000, 64, 1e-3, "threeDotsCacheSmall")
+        assert train_cli.config_from_args(train_cli.build_parser().parse_args(
+            train_arguments(config))) == config
+        if member.point["arm"] in METHODS:
+            method, seed = member.point["arm"], member.point["seed"]
+            assert config.model_num == model_number(method, 2, seed)
+            assert (config.architecture, config.annealing_batches) == ("dlibConv", 0)
+            assert member.run_dir.parts[:3] == ("studies", "cpu_seven_arms",
+                                                layout.STANDARD_MODELS_DIR)
+        else:
+            assert config.annealing_batches == 2667 and config.jacobian_batch == 16
+    annealed = next(m.config for m in plan().members if m.point["arm"] == "annealed_vae")
+    assert annealed.objective_params == {"c_max": 25.0, "gamma": 1000.0,
+                                         "iteration_threshold": 2667.0}
+
+
+def test_schedules_scale_with_the_run_length() -> None:
+    assert scaled_schedule(100_000, 8000) == 2667
+    assert scaled_schedule(100_000, 300_000) == 100_000
+    short = plan(overrides={"num_batches": 30, "hp_index": 3}, axes={"seed": (7,)}).members
+    by_arm = {m.point["arm"]: m.config for m in short}
+    assert by_arm["annealed_vae"].objective_params["iteration_threshold"] == 10.0
+    assert by_arm["annealed_vae"].objective_params["c_max"] == 50.0  # hp index 3
+    assert by_arm[JL1_ARM].annealing_batches == 10
+    assert {c.num_batches for c in by_arm.values()} == {30}
+    moved = plan(overrides={"output_dir": "/tmp/x"}).members
+    assert {str(m.run_dir.parents[2]) for m in moved} == {"/tmp/x"}
+
+
+def test_summary_steps_name_every_run_explicitly() -> None:
+    steps = plan().summary_steps()
+    summary = steps[-1].argv
+    assert summary[1:3] == ("-m", "jlonevae_lib.sweep.seven_arms_summary")
+    assert sum(arg == "--run" for arg in summary) == 40
+    figures = [step.argv for step in steps[:-1]]
+    compare = next(argv for argv in figures if "compare-baselines" in argv)
+    assert str(Path("studies/cpu_seven_arms/trainedStandardModels").resolve()) in compare
+    assert any("all-arms" in argv for argv in figures)
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def record(arm: str, seed: int, values: dict[str, float],
+           status: str = FINISHED) -> RunRecord:
+    return RunRecord(arm=arm, label=arm, method=arm, gamma=0.1 if arm == JL1_ARM else 0.0,
+                     settings="", run_id=f"seed{seed}", seed=seed, status=status,
+                     values=values)
+
+
+def study_records() -> list[RunRecord]:
+    """JL1 local MIG 0.07/0.08/0.09 (seed 0) and 0.09/0.10/0.11 (seed 1); FactorVAE 0.03
+    lower; DIP-VAE-I one run."""
+    runs = []
+    for i, seed in enumerate((1, 2, 3)):
+        runs.append(record(JL1_ARM, seed, {
+            "local_mig_0_1": 0.07 + 0.01 * i, "local_mig_0_1_evalseed1": 0.09 + 0.01 * i,
+            "mig": 0.1, TRAIN_MINUTES: 20.0}))
+        runs.append(record("factor_vae", seed, {
+            "local_mig_0_1": 0.04 + 0.01 * i, "local_mig_0_1_evalseed1": 0.06 + 0.01 * i,
+            "mig": 0.1, TRAIN_MINUTES: 7.0}))
+    runs.append(record("dip_vae_i", 1, {"local_mig_0_1": 0.2, TRAIN_MINUTES: 7.0}))
+    runs.append(record("dip_vae_i", 2, {}, status=NOT_STARTED))
+    return runs
+
+
+def test_evaluation_seed_means() -> None:
+    runs = add_evaluation_seed_means(study_records())
+    jl1 = runs[0].values
+    assert jl1["local_mig_0_1_evalseeds_mean"] == pytest.approx(0.08)
+    # DIP-VAE-I lacks seed 1, which other runs have: no mean.
+    assert "local_mig_0_1_evalseeds_mean" not in runs[-2].values
+    assert value_keys(runs) == ["local_mig_0_1", "local_mig_0_1_evalseed1",
+                                "local_mig_0_1_evalseeds_mean", "mig", TRAIN_MINUTES]
+
+
+def test_ttests_of_jl1_against_each_arm() -> None:
+    rows, notes = ttests_against(add_evaluation_seed_means(study_records()))
+    by = {(row["arm_b"], row["key"]): row for row in rows}
+    assert set(by) == {("factor_vae", "local_mig_0_1"), ("factor_vae", "mig"),
+                       ("factor_vae", "local_mig_0_1_evalseeds_mean"),
+                       ("dip_vae_i", "local_mig_0_1")}
+    row = by[("factor_vae", "local_mig_0_1")]
+    # Equal variances (0.01²), n = 3: t = 0.03 / sqrt(2 · 0.01² / 3), df = 4.
+    assert row["t"] == pytest.approx(3 / math.sqrt(2 / 3))
+    assert row["p"] == pytest.approx(0.0213116411, rel=1e-6)
+    assert by[("factor_vae", "local_mig_0_1_evalseeds_mean")]["mean_a"] == pytest.approx(0.09)
+    assert math.isnan(by[("dip_vae_i", "local_mig_0_1")]["t"])  # one run: no test
+    assert any("no t-test of mig for DIP-VAE-I" in note for note in notes)
+    assert ttests_against([record("factor_vae", 1, {"mig": 0.1})])[0] == []
+
+
+def test_paper_ordering() -> None:
+    same = paper_ordering({JL1_ARM: 0.1, "dip_vae_i": 0.07, "beta_vae": 0.06,
+                           "beta_tc_vae": 0.05, "dip_vae_ii": 0.04, "factor_vae": 0.03,
+                           "annealed_vae": 0.02, BETA_ARM: 0.5})
+    assert same["matches"] and same["pairs"] == 21 and same["pairs_reversed"] == []
+    assert same["measured_order"][0] == "JL1-VAE" and "β-VAE (γ=0)" not in same["paper_values"]
+    swapped = paper_ordering({JL1_ARM: 0.05, "dip_vae_i": 0.07, "factor_vae": math.nan})
+    assert not swapped["matches"] and swapped["methods"] == 2
+    assert swapped["pairs_reversed"] == ["DIP-VAE-I above JL1-VAE"]
+    assert swapped["first"] == "DIP-VAE-I"
+
+
+def test_deviations_come_from_the_settings() -> None:
+    arms = [{"label": "JL1", "settings": {"num_batches": 8000, "lr": 0.001, "gamma": 0.1,
+                                          "dataset": "threeDotsCacheSmall",
+                                          "jacobian_batch": 16, "annealing_batches": 2667}},
+            {"label": "AnnealedVAE", "settings": {
+                "num_batches": 8000, "lr": 0.0001, "gamma": 0.0, "dataset": "threeDotsCache",
+                "annealing_batches": 0, "objective_params": {"iteration_threshold": 2667.0}}}]
+    lines = deviations(arms, [1, 2])
+    assert "batches: 8000 (paper: 300,000) for JL1, AnnealedVAE" in lines
+    assert "learning rate: 0.001 (paper: 1e-4) for JL1" in lines
+    assert "Jacobian penalty sub-batch: 16 (paper: the whole batch) for JL1" in lines
+    assert "AnnealedVAE capacity ramp (batches): 2667 (paper: 100,000) for AnnealedVAE" in lines
+    assert not any("AnnealedVAE" in line and "learning rate" in line for line in lines)
+    assert lines[-1].startswith("training seeds: 1, 2 (paper: 11-20")
+
+
+def test_summary_and_markdown() -> None:
+    summary = build_seven_arm_summary(
+        study_records(), ["a note"], evaluation_seeds={"local_mig_0_1": [0, 1]},
+        command="bash x.bash", machine={"nproc": 2}, figures=["figures/a.png"])
+    text = json.dumps(summary, allow_nan=False)
+    assert json.loads(text)["arms"][0]["arm"] == JL1_ARM
+    assert [arm["arm"] for arm in summary["arms"]] == [JL1_ARM, "factor_vae", "dip_vae_i"]
+    ordering = summary["paper_ordering"]["single_seed"]
+    assert ordering["measured_order"] == ["DIP-VAE-I", "JL1-VAE", "FactorVAE"]
+    assert not ordering["matches"]
+    assert summary["paper_ordering"]["evaluation_seed_mean"]["methods"] == 2
+    assert summary["time"]["training_seconds"] == pytest.approx((3 * 27 + 7) * 60)
+    markdown = render_markdown(summary)
+    assert "## Multi-seed evaluation at locality 0.1" in markdown
+    assert "does not match the paper's ordering" in markdown
+    assert "DIP-VAE-I above JL1-VAE" in markdown
+    readme = render_readme(summary)
+    assert "bash x.bash" in readme and "FactorVAE: 0.080 vs 0.050" in readme
+
+
+# ------------------------------------------------------------------------------ end to end
+
+
+def test_script_is_valid_bash() -> None:
+    subprocess.run(["bash", "-n", str(SCRIPT)], check=True)
+
+
+FIGURES = ("jacobian_columns_per_arm", "threeDots_local_mig_0_1_compareToStandard",
+           "threeDots_local_modularity_0_1_compareToStandard",
+           "threeDots_local_mig_allArms_varyingRho",
+           "threeDots_local_modularity_allArms_varyingRho")
+
+
+@pytest.mark.slow
+def test_seven_arms_at_toy_scale(tmp_path: Path) -> None:
+    metrics = tiny_metric_configs(tmp_path / "metrics")
+    for metric in ("mig", "modularity"):
+        for seed in (1, 2):
+            source = tmp_path / "metrics" / f"tiny_local_{metric}_0_1.gin"
+            repeat = tmp_path / "metrics" / f"tiny_local_{metric}_0_1_evalseed{seed}.gin"
+            repeat.write_text(source.read_text())
+            metrics.append(repeat)
+    runs_dir, output_dir = tmp_path / "runs", tmp_path / "results"
+    env = {**os.environ,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "DISENTANGLEMENT_LIB_DATA": str(tmp_path / "data"), "OMP_NUM_THREADS": "1",
+           "NUM_BATCHES": "12", "CHECKPOINT_EVERY": "6", "SEEDS": "1",
+           "METRICS": " ".join(map(str, metrics)),
+           "RUNS_DIR": str(runs_dir), "OUTPUT_DIR": str(output_dir)}
+    done = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    assert done.stdout.count("Trained 12 batches.") == 8
+
+    summary = json.loads((output_dir / "summary.json").read_text())
+    assert [arm["arm"] for arm in summary["arms"]] == list(ARMS)
+    assert all((arm["finished"], arm["seeds"]) == (1, [1]) for arm in summary["arms"])
+    assert summary["evaluation_seeds"] == {"local_mig_0_1": [0, 1, 2],
+                                           "local_modularity_0_1": [0, 1, 2]}
+    for run in summary["runs"]:
+        assert run["status"] == FINISHED, run
+        values = run["values"]
+        for score in ("local_mig", "local_modularity"):
+            seeds = [values[f"{score}_0_1"], values[f"{score}_0_1_evalseed1"],
+                     values[f"{score}_0_1_evalseed2"]]
+            assert values[f"{score}_0_1_evalseeds_mean"] == pytest.approx(sum(seeds) / 3)
+        assert {"recon_bce", "train_minutes", "mig", "modularity_explicitness"} <= set(values)
+    keys = {f"local_{m}_{x}" for m in ("mig", "modularity") for x in TINY_LOCALITIES}
+    keys |= {"mig", "modularity_explicitness", "local_mig_0_1_evalseeds_mean",
+             "local_modularity_0_1_evalseeds_mean"}
+    assert {(row["arm_b"], row["key"]) for row in summary["ttests"]} == {
+        (arm, key) for arm in ARMS[1:] for key in keys}
+    assert summary["paper_ordering"]["single_seed"]["methods"] == 7
+    assert "NUM_BATCHES=12" in summary["command"]
+    assert any(line.startswith("batches: 12 (paper: 300,000)") for line in summary["deviations"])
+    assert sorted(summary["figures"]) == sorted(f"figures/{name}.png" for name in FIGURES)
+    for name in FIGURES:
+        assert_real_png(output_dir / "figures" / f"{name}.png")
+    for name in ("summary.md", "README.md"):
+        assert "Against the paper's ordering" in (output_dir / name).read_text()
