@@ -12,7 +12,10 @@ batches run under ``torch.inference_mode`` on the chosen device (CUDA when prese
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +78,19 @@ class TorchRepresentation:
         return torch.cat(outputs).numpy()
 
 
+@contextlib.contextmanager
+def _torch_jit_used_knowingly() -> Iterator[None]:
+    # torch 2.13 deprecates torch.jit; TorchScript is the representation format this package
+    # promises (docs/formats.md), so its deprecation notices would only clutter the logs.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
+        yield
+
+
 def _optimised(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     """Freeze a scripted module and apply torch's inference graph optimisations."""
-    return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+    with _torch_jit_used_knowingly():
+        return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
 
 
 def saved_model_representation(folder: str | os.PathLike, device: torch.device,
@@ -86,7 +99,7 @@ def saved_model_representation(folder: str | os.PathLike, device: torch.device,
     model = load_model(folder, device)
     example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5,
                          device=device)
-    with torch.no_grad():
+    with torch.no_grad(), _torch_jit_used_knowingly():
         traced = torch.jit.trace(MeanEncoder(model).eval(), example)
     return TorchRepresentation(_optimised(traced), device, batch_size)
 
