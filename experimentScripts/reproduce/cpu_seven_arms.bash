@@ -47,6 +47,7 @@ command+="SEEDS='$SEEDS' NUM_BATCHES=$NUM_BATCHES HP_INDEX=$HP_INDEX"
 command+=" CHECKPOINT_EVERY=$CHECKPOINT_EVERY METRICS='$METRICS'"
 command+="${RUNS_DIR:+ RUNS_DIR=$RUNS_DIR} OUTPUT_DIR=$OUTPUT_DIR"
 command+=" bash experimentScripts/reproduce/cpu_seven_arms.bash"
+if [ $# -gt 0 ]; then command+="$(printf ' %q' "$@")"; fi
 
 output_dir=$(realpath -m "$OUTPUT_DIR")
 runs=()
