@@ -2,6 +2,7 @@
 against disentanglement_lib's TensorFlow step (issue 13's target: each ≤ 0.7× TensorFlow's).
 
     .venv/bin/python benchmarks/bench_baselines.py [--quick] [--steps 120] [--block 20] [--ablation]
+                                                  [--tf] [--floor]
 
 Rows, all run by ``Trainer.training_step`` exactly as ``jlonevae-train`` runs it (the batch of 64
 drawn from the 20,000-image three-dots cache, the objective's loss, finite checks, backward, the
@@ -30,6 +31,12 @@ back with ours: ``jlonevae_lib.dlib_tf.step_time`` runs in disentanglement_lib's
 thread count and batch, and each method's TensorFlow figure is the lower of its two medians
 (the one less disturbed by other work).
 
+``--floor`` adds each row's arithmetic (GFLOP per step, as ``torch.utils.flop_counter`` counts
+matmuls and convolutions, forward and backward) and its floor: those FLOPs at the machine's
+practical peak, the GFLOP/s of a large float32 matmul (MKL's sgemm) at the same thread count.
+No implementation that does the same arithmetic runs a step faster than its floor, so a target
+under the floor cannot be met on that machine (docs in benchmarks/README.md).
+
 ``--ablation`` adds β-VAE with oneDNN for every layer (the decoder's CPU kernel choice off,
 ``DeconvDecoder.tuned_cpu_kernels``). ``--quick`` takes a few steps of batch 8 on procedural
 three-dots: CI checks that it works.
@@ -41,7 +48,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import tune_benchmark_process
+from jlonevae_lib.utils.timing import call_seconds, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -58,6 +65,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from jlonevae_lib.architecture.dlib_conv import same_padding  # noqa: E402
 from jlonevae_lib.data import get_named_ground_truth_data  # noqa: E402
@@ -215,6 +223,33 @@ def time_rows(steps: dict[str, Callable[[], object]], num_steps: int, warmup: in
     return per_block
 
 
+def step_flops(step: Callable[[], object]) -> int:
+    """Floating-point operations of one call of ``step``, as ``FlopCounterMode`` counts them:
+    matmuls and convolutions, forward and backward (elementwise work counts nothing, so this
+    is a lower bound of the arithmetic)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """The machine's practical float32 peak at torch's current thread count: GFLOP/s of the
+    fastest of ``repeats`` (size × size) @ (size × size) products, a shape on which the BLAS
+    runs close to the cores' fused multiply-add rate."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator)
+    b = torch.randn(size, size, generator=generator)
+    for _ in range(2):
+        a @ b
+    seconds = min(call_seconds(lambda: a @ b, repeats))
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def floor_ms(flops: dict[str, int], peak_gflops: float) -> dict[str, float]:
+    """Each row's floor in ms per step: its FLOPs at ``peak_gflops``."""
+    return {name: count / (peak_gflops * 1e9) * 1e3 for name, count in flops.items()}
+
+
 def measure_tf_steps(python: Path, threads: int, steps: int) -> dict[str, float]:
     """disentanglement_lib's median ms per TensorFlow step of each method, measured by
     ``jlonevae_lib.dlib_tf.step_time`` in its own environment (``python``)."""
@@ -263,6 +298,32 @@ def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,
     return "\n".join(lines)
 
 
+def format_floor_table(per_block: dict[str, list[float]], flops: dict[str, int],
+                       peak_gflops: float, compare_tf: bool = True,
+                       tf_step_ms: dict[str, float] | None = None) -> str:
+    """Each row's GFLOP per step, its floor at ``peak_gflops``, its median ms per step and the
+    share of the peak that reaches; with ``compare_tf``, for the baselines also the target
+    (``TF_TARGET`` × the TensorFlow step, ``tf_step_ms`` or the recorded :data:`TF_STEP_MS`)
+    and whether it lies under the floor, where no implementation of the same arithmetic can
+    meet it."""
+    tf_figures = TF_STEP_MS if tf_step_ms is None else tf_step_ms
+    floors = floor_ms(flops, peak_gflops)
+    header = (f"{'method':<21} {'GFLOP':>6} {'floor ms':>9} {'ms/step':>8} {'of peak':>8}"
+              f" {'target ms':>10}  target vs floor")
+    lines = [f"arithmetic floor: {peak_gflops:.1f} GFLOP/s, a float32 2048² matmul at "
+             f"{torch.get_num_threads()} threads", header, "-" * len(header)]
+    for name, count in flops.items():
+        ms = 1e3 * statistics.median(per_block[name])
+        line = (f"{name:<21} {count / 1e9:6.2f} {floors[name]:9.1f} {ms:8.1f}"
+                f" {floors[name] / ms:7.0%}")
+        if compare_tf and name in METHODS:
+            target = TF_TARGET * tf_figures[name]
+            verdict = "under the floor" if target < floors[name] else "above the floor"
+            line += f" {target:10.1f}  {verdict}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -274,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"add '{ABLATION_ROW}': β-VAE with oneDNN for every layer")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's, one per core)")
+    parser.add_argument("--floor", action="store_true",
+                        help="add each row's GFLOP per step and its floor at this machine's "
+                             "float32 matmul peak")
     parser.add_argument("--tf", action="store_true",
                         help="time disentanglement_lib's TensorFlow step here, before and "
                              "after ours (needs .venv-dlib: build_dlib_env.bash)")
@@ -306,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tf_runs.append(measure_tf_steps(args.tf_python, torch.get_num_threads(),
                                                 args.steps))
             per_block = time_rows(steps, args.steps, args.warmup, args.block)
+            flops = {name: step_flops(step) for name, step in steps.items()} if args.floor \
+                else {}
             if args.tf:
                 tf_runs.append(measure_tf_steps(args.tf_python, torch.get_num_threads(),
                                                 args.steps))
@@ -326,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("TensorFlow ms/step before and after: " + ", ".join(
             f"{m} {tf_runs[0][m]:.1f}/{tf_runs[1][m]:.1f}" for m in METHODS))
     print(format_table(per_block, compare_tf=batch_size == 64, tf_step_ms=tf_step_ms))
+    if args.floor:
+        print(format_floor_table(per_block, flops, matmul_peak_gflops(),
+                                 compare_tf=batch_size == 64, tf_step_ms=tf_step_ms))
     return 0
 
 

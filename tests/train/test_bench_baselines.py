@@ -111,12 +111,63 @@ def test_table_verdicts_against_tensorflow_measured_here(bench):
     assert "target met by 2 of 6" in table and "measured here, back to back" in table
 
 
+#: disentanglement_lib's network, multiply-adds per image of each layer's forward pass, written
+#: out from its shapes (docs/method.md): output positions × input channels × kernel taps.
+DLIB_FORWARD_MACS = {
+    "e1": 32 * 32 * 32 * 1 * 16, "e2": 16 * 16 * 32 * 32 * 16, "e3": 8 * 8 * 64 * 32 * 4,
+    "e4": 4 * 4 * 64 * 64 * 4, "e5": 1024 * 256, "means and log_var": 256 * 2 * 10,
+    "dense": 10 * 256, "dense_1": 256 * 1024,
+    # transposed convolutions: input positions × input channels × output channels × taps
+    "conv2d_transpose": 4 * 4 * 64 * 64 * 16, "conv2d_transpose_1": 8 * 8 * 64 * 32 * 16,
+    "conv2d_transpose_2": 16 * 16 * 32 * 32 * 16, "conv2d_transpose_3": 32 * 32 * 32 * 1 * 16,
+}
+
+
+def test_step_flops_counts_the_networks_arithmetic(bench, monkeypatch, tmp_path):
+    """A β-VAE training step does each layer's forward product, its weight gradient and its
+    input gradient (all but e1's: the images need none), 2 FLOPs per multiply-add."""
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    batch = 2
+    step = bench.plain_beta_vae_step("threeDots", batch)
+    forward = sum(DLIB_FORWARD_MACS.values())
+    expected = 2 * batch * (3 * forward - DLIB_FORWARD_MACS["e1"])
+    assert bench.step_flops(step) == expected
+    trainer_step = bench.Trainer(bench.baseline_config("beta_vae", "threeDots", batch,
+                                                       tmp_path)).training_step
+    assert bench.step_flops(trainer_step) == expected
+
+
+def test_floor_table_puts_a_target_under_the_floor_when_the_peak_cannot_reach_it(bench):
+    per_block = {"beta_vae": [0.059], "factor_vae": [0.10], "jlonevae fd": [0.4]}
+    flops = {"beta_vae": 5_271_000_000, "factor_vae": 1_000_000_000, "jlonevae fd": 39e9}
+    table = bench.format_floor_table(per_block, flops, peak_gflops=184.5,
+                                     tf_step_ms={m: 37.5 for m in bench.METHODS})
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[3:]}
+    # 5.271 GFLOP at 184.5 GFLOP/s: 28.6 ms, above 0.7 × 37.5 = 26.2 ms
+    assert rows["beta_vae"][1:5] == ["5.27", "28.6", "59.0", "48%"]
+    assert rows["beta_vae"][5:] == ["26.2", "under", "the", "floor"]
+    assert rows["factor_vae"][5:] == ["26.2", "above", "the", "floor"]  # 5.4 ms floor
+    assert len(rows["jlonevae"]) == 6  # no target for our own rows
+    assert "184.5 GFLOP/s" in table.splitlines()[0]
+    no_tf = bench.format_floor_table(per_block, flops, 184.5, compare_tf=False)
+    assert "floor" not in no_tf.splitlines()[-1]
+
+
+def test_matmul_peak_is_a_rate(bench):
+    assert bench.matmul_peak_gflops(size=64, repeats=2) > 0
+
+
 @pytest.mark.slow
 def test_quick_mode_runs(bench, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
-    assert bench.main(["--quick", "--ablation"]) == 0
+    assert bench.main(["--quick", "--ablation", "--floor"]) == 0
     out = capsys.readouterr().out
     for row in (bench.REFERENCE, *bench.METHODS, *bench.JL1_ROWS, bench.ABLATION_ROW):
         line = next(line for line in out.splitlines() if line.startswith(row + " "))
         assert float(line[len(row):].split()[0]) > 0
     assert "batch 8 from threeDots" in out
+    floor = out[out.index("arithmetic floor"):].splitlines()
+    for row in (bench.REFERENCE, *bench.METHODS, *bench.JL1_ROWS, bench.ABLATION_ROW):
+        line = next(line for line in floor if line.startswith(row + " "))
+        gflop, floor_ms = map(float, line[len(row):].split()[:2])
+        assert gflop > 0 and floor_ms > 0
