@@ -10,6 +10,7 @@ docs/formats.md::
         representation/pytorch_model.pt               TorchScript mean encoder (AIcrowd)
         representation/results/                       earlier steps' results (AIcrowd)
         DONE | FAILED                                 JSON status, written when training ends
+        EVALUATION_FAILED                             JSON: why the last evaluation failed
         metrics/<metric>/results/                     one metric's results (disentanglement_lib)
             aggregate/evaluation.json                 flat ``evaluation_results.*`` and
             gin/evaluation.gin, json/*.json           ``evaluation_config.*`` keys
@@ -38,6 +39,7 @@ LOGS_DIR = "logs"
 CONFIG_FILE = "config.json"
 DONE_FILE = "DONE"
 FAILED_FILE = "FAILED"
+EVALUATION_FAILED_FILE = "EVALUATION_FAILED"
 CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_FILE = "checkpoint.pt"
 REPRESENTATION_DIR = "representation"
@@ -88,6 +90,12 @@ def done_path(run: Path) -> Path:
 def failed_path(run: Path) -> Path:
     """The marker of a failed run, ``<run>/FAILED`` (JSON: reason, step, message)."""
     return run / FAILED_FILE
+
+
+def evaluation_failed_path(run: Path) -> Path:
+    """The marker of a trained run whose last evaluation failed,
+    ``<run>/EVALUATION_FAILED`` (JSON: reason, metrics, message)."""
+    return run / EVALUATION_FAILED_FILE
 
 
 def is_finished(run: Path) -> bool:

@@ -57,7 +57,7 @@ class Decision:
     steps: tuple[str, ...]
     #: What the member's state is, or why nothing runs.
     note: str
-    #: Clear the FAILED marker before training (``--retry-failed``).
+    #: Clear the failure markers before the steps (``--retry-failed``).
     retry: bool = False
 
 
@@ -76,7 +76,9 @@ def decide(status: MemberStatus, stages: Sequence[str], *, evaluated: bool,
             return Decision(member, evaluate, status.detail)
         return Decision(member, (), "trained" if not evaluated else status.detail)
     if state == FAILED:
-        if retry_failed and TRAIN in stages:
+        if retry_failed and status.evaluation_failed and evaluate:
+            return Decision(member, evaluate, f"retrying: {status.detail}", retry=True)
+        if retry_failed and TRAIN in stages and not status.evaluation_failed:
             return Decision(member, (TRAIN, *evaluate), f"retrying: {status.detail}",
                             retry=True)
         return Decision(member, (), f"failed: {status.detail} (rerun with --retry-failed "
@@ -147,9 +149,11 @@ def record_training_failure(member: Member, returncode: int, tail: Sequence[str]
 
 
 def clear_failure(member: Member) -> None:
-    """Remove ``member``'s ``FAILED`` marker (``--retry-failed``): the next training resumes
-    from the last good checkpoint, or starts over without one."""
+    """Remove ``member``'s failure markers (``--retry-failed``): the next training resumes
+    from the last good checkpoint, or starts over without one; a failed evaluation runs
+    again."""
     layout.failed_path(member.run_dir).unlink(missing_ok=True)
+    layout.evaluation_failed_path(member.run_dir).unlink(missing_ok=True)
 
 
 def train_member(member: Member, *, env: Mapping[str, str] | None,
@@ -176,12 +180,17 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
     command = evaluate_command(member, metrics, only_dataset=only_dataset, overwrite=overwrite)
     returncode, tail = stream(command, env=env, output=output)
     missing = missing_metrics(member.run_dir, metric_names)
+    marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:
+        marker.unlink(missing_ok=True)
         return Outcome(member, "done")
     if returncode in STOPPED_EXITS:
         return Outcome(member, "interrupted", f"evaluation stopped (exit status {returncode})")
     why = _reason(tail) if returncode else f"no results for {', '.join(missing)}"
-    return Outcome(member, "evaluation failed", f"exit status {returncode}: {why}")
+    reason = f"evaluation exited with status {returncode}"
+    # Written so that status and later runs see it: not retried without --retry-failed.
+    atomic_write_json(marker, {"reason": reason, "metrics": missing, "message": why})
+    return Outcome(member, "evaluation failed", f"{reason}: {why}")
 
 
 def run_member(decision: Decision, *, metrics: Sequence[str], metric_names: Sequence[str],

@@ -205,7 +205,7 @@ def submit(plan: StudyPlan, decisions: Sequence[Decision], options: SlurmOptions
     a job that runs when the whole array has succeeded (at once, if nothing needs training)."""
     folder = folder or submission_folder(plan)
     to_train = [d for d in decisions if TRAIN in d.steps]
-    for decision in to_train:
+    for decision in decisions:  # a failed evaluation is retried by the evaluation job
         if decision.retry:
             clear_failure(decision.member)
     train_jobs: list[Any] = []

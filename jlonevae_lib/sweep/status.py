@@ -2,7 +2,8 @@
 
 - ``done``: training finished (``DONE``) and every metric of the study has its results;
 - ``failed``: ``FAILED`` holds the reason (a diverged loss, written by the trainer, or a
-  crashed training process, written by the runner);
+  crashed training process, written by the runner), or ``EVALUATION_FAILED`` that of a trained
+  run's evaluation that failed (written by the runner) while metrics are still missing;
 - ``running``: a live process holds the run's lock (training) or a metric's (evaluation); a
   lock taken on another machine counts as running, since its process cannot be checked here;
 - ``trained``: training finished, some metrics are missing: the evaluation is what is left;
@@ -52,6 +53,8 @@ class MemberStatus:
     detail: str = ""
     #: Batches in the latest checkpoint, when there is one.
     batches: int | None = None
+    #: Of a failed member: whether its training or its evaluation failed.
+    evaluation_failed: bool = False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -105,10 +108,11 @@ def _age(path: Path, now: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def failure_reason(run: Path) -> str:
-    """The ``FAILED`` marker's reason and message, on one line."""
+def failure_reason(run: Path, marker_path: Path | None = None) -> str:
+    """The reason and message of ``run``'s ``FAILED`` marker (or of ``marker_path``), on one
+    line."""
     try:
-        marker = layout.read_json_object(layout.failed_path(run))
+        marker = layout.read_json_object(marker_path or layout.failed_path(run))
     except Exception as err:  # noqa: BLE001 - any unreadable marker still means failed
         return f"failed (marker unreadable: {err})"
     reason, message = marker.get("reason", ""), marker.get("message", "")
@@ -139,6 +143,10 @@ def member_status(member: Member, metric_names: Sequence[str], *,
             return MemberStatus(member, RUNNING, f"evaluating {', '.join(evaluating)}; "
                                 f"{len(missing)} of {len(metric_names)} metrics to go",
                                 batches=total)
+        marker = layout.evaluation_failed_path(run)
+        if marker.is_file():
+            return MemberStatus(member, FAILED, failure_reason(run, marker), batches=total,
+                                evaluation_failed=True)
         return MemberStatus(member, TRAINED, f"trained; {len(missing)} of {len(metric_names)} "
                             f"metrics to compute", batches=total)
     holder = lock_holder(run) if run.is_dir() else None

@@ -15,6 +15,7 @@ import torch
 
 from jlonevae_lib.cli import sweep as sweep_cli
 from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep import runner
 from jlonevae_lib.sweep.local import plan_workers, slot_environment
 from jlonevae_lib.sweep.runner import (
     EVALUATE,
@@ -22,6 +23,7 @@ from jlonevae_lib.sweep.runner import (
     TRAIN,
     clear_failure,
     decide,
+    evaluate_member,
     record_training_failure,
 )
 from jlonevae_lib.sweep.status import (
@@ -131,6 +133,61 @@ def test_decide(plan, state, stages, retry, steps) -> None:
     assert decision.retry == (state == FAILED and bool(steps))
     if state == FAILED and not steps:
         assert "--retry-failed" in decision.note or TRAIN not in stages
+
+
+@pytest.mark.parametrize("stages, retry, steps", [
+    (ALL, False, ()),
+    (ALL, True, (EVALUATE,)),   # trained already: only the evaluation runs again
+    ((TRAIN,), True, ()),
+])
+def test_decide_on_a_failed_evaluation(plan, stages, retry, steps) -> None:
+    status = MemberStatus(plan.members[0], FAILED, "why", evaluation_failed=True)
+    decision = decide(status, stages, evaluated=True, retry_failed=retry)
+    assert decision.steps == steps and decision.retry == bool(steps)
+
+
+def test_a_failed_evaluation_is_marked_listed_and_cleared(plan, monkeypatch) -> None:
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    fail = [sys.executable, "-c",
+            "import sys; print('error: metric tiny_b needs 10 factors; see docs'); sys.exit(2)"]
+    monkeypatch.setattr(runner, "evaluate_command", lambda *args, **kwargs: fail)
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None)
+    assert outcome.result == "evaluation failed"
+    status = member_status(member, METRICS)
+    assert (status.state, status.evaluation_failed) == (FAILED, True)
+    assert status.detail == ("evaluation exited with status 2: error: metric tiny_b needs 10 "
+                             "factors; see docs")
+    marker = json.loads(layout.evaluation_failed_path(member.run_dir).read_text())
+    assert marker["metrics"] == METRICS
+    # Not retried by a plain run; retried (evaluation only) with --retry-failed.
+    assert decide(status, ALL, evaluated=True).steps == ()
+    assert decide(status, ALL, evaluated=True, retry_failed=True).steps == (EVALUATE,)
+    # A successful evaluation removes the marker.
+    paths = [str(layout.evaluation_path(member.run_dir, name)) for name in METRICS]
+    succeed = [sys.executable, "-c", "import pathlib, sys\nfor p in sys.argv[1:]:\n"
+               "    pathlib.Path(p).parent.mkdir(parents=True, exist_ok=True)\n"
+               "    pathlib.Path(p).write_text('{}')", *paths]
+    monkeypatch.setattr(runner, "evaluate_command", lambda *args, **kwargs: succeed)
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None)
+    assert outcome.result == "done"
+    assert not layout.evaluation_failed_path(member.run_dir).exists()
+    assert member_status(member, METRICS).state == DONE
+
+
+def test_metrics_computed_by_hand_outweigh_a_stale_evaluation_marker(plan) -> None:
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {})
+    write_json(layout.evaluation_failed_path(member.run_dir), {"reason": "r", "message": "m"})
+    assert member_status(member, METRICS).state == FAILED
+    clear_failure(member)
+    assert member_status(member, METRICS).state == TRAINED
+    write_json(layout.evaluation_failed_path(member.run_dir), {"reason": "r", "message": "m"})
+    for name in METRICS:
+        write_json(layout.evaluation_path(member.run_dir, name), {})
+    assert member_status(member, METRICS).state == DONE
 
 
 def test_a_study_without_metrics_is_never_evaluated(plan) -> None:
