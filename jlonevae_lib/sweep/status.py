@@ -108,11 +108,11 @@ def _age(path: Path, now: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def failure_reason(run: Path, marker_path: Path | None = None) -> str:
-    """The reason and message of ``run``'s ``FAILED`` marker (or of ``marker_path``), on one
+def failure_reason(marker_path: Path) -> str:
+    """The reason and message of a failure marker (``FAILED``, ``EVALUATION_FAILED``), on one
     line."""
     try:
-        marker = layout.read_json_object(marker_path or layout.failed_path(run))
+        marker = layout.read_json_object(marker_path)
     except Exception as err:  # noqa: BLE001 - any unreadable marker still means failed
         return f"failed (marker unreadable: {err})"
     reason, message = marker.get("reason", ""), marker.get("message", "")
@@ -131,7 +131,7 @@ def member_status(member: Member, metric_names: Sequence[str], *,
     run = member.run_dir
     total = member.config.num_batches
     if layout.failed_path(run).is_file():
-        return MemberStatus(member, FAILED, failure_reason(run))
+        return MemberStatus(member, FAILED, failure_reason(layout.failed_path(run)))
     if layout.is_finished(run):
         missing = missing_metrics(run, metric_names)
         if not missing:
@@ -145,7 +145,7 @@ def member_status(member: Member, metric_names: Sequence[str], *,
                                 batches=total)
         marker = layout.evaluation_failed_path(run)
         if marker.is_file():
-            return MemberStatus(member, FAILED, failure_reason(run, marker), batches=total,
+            return MemberStatus(member, FAILED, failure_reason(marker), batches=total,
                                 evaluation_failed=True)
         return MemberStatus(member, TRAINED, f"trained; {len(missing)} of {len(metric_names)} "
                             f"metrics to compute", batches=total)

@@ -153,10 +153,6 @@ def test_floor_table_puts_a_target_under_the_floor_when_the_peak_cannot_reach_it
     assert "floor" not in no_tf.splitlines()[-1]
 
 
-def test_matmul_peak_is_a_rate(bench):
-    assert bench.matmul_peak_gflops(size=64, repeats=2) > 0
-
-
 @pytest.mark.slow
 def test_quick_mode_runs(bench, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
