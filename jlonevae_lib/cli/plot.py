@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "crops shown to a 16×16 model without --image, else 'each'")
     p.add_argument("--max-columns", type=positive_int, default=None,
                    help="show only the N most active columns")
+    p.add_argument("--label", action="append", default=None, dest="labels", metavar="TEXT",
+                   help="the row label of each given model, in order (repeat once per model; "
+                        "default: the run's method and folder)")
 
     p = sub.add_parser("traversals", help="latent traversals μ ± k·σ, one row per latent")
     p.add_argument("model", type=Path, metavar="RUN_OR_MODEL_DIR")
@@ -262,15 +265,20 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
         models = [*_demo_models("--with-demo"), *args.models]
     else:
         models = args.models
+    labels = [_row_label(path) for path in models]
+    if args.labels is not None:
+        if len(args.labels) != len(args.models):
+            raise JLoneVAEError(f"{len(args.labels)} --label for {len(args.models)} models: "
+                                "give one --label per model, in the models' order")
+        labels[len(labels) - len(args.labels):] = args.labels
     inputs_by_shape: dict[tuple[int, int], _Inputs] = {}  # read each data file once
     rows = []
-    for path in models:
+    for path, label in zip(models, labels, strict=True):
         model = load_model_from(path, device)
         shape = (model.model_args["im_channels"], model.model_args["im_side_len"])
         if shape not in inputs_by_shape:
             inputs_by_shape[shape] = _inputs_for(args, *shape)
         inputs = inputs_by_shape[shape]
-        label = _row_label(path)
         results = compute_jacobian_columns(model, inputs.images, args.order or inputs.order)
         for caption, result in zip(inputs.captions, results, strict=True):
             rows.append((f"{label}\n{caption}" if caption else label, result))

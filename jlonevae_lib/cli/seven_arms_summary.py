@@ -14,6 +14,7 @@ from jlonevae_lib.cli.types import ArgumentParser
 from jlonevae_lib.sweep.seven_arms_summary import (
     build_seven_arm_summary,
     collect_member_runs,
+    mean_image_bces,
     write_seven_arm_summary,
 )
 from jlonevae_lib.sweep.study_summary import machine_info
@@ -71,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = build_seven_arm_summary(
         runs, notes, evaluation_seeds=evaluation_seeds, command=command,
         machine=machine_info(runs), figures=figures,
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        reference_bce=mean_image_bces(runs))
     for path in write_seven_arm_summary(args.output_dir, summary):
         print(f"wrote {path}")
     return 0

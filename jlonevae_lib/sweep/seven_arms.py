@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.metric_table import EXTRA_EVALUATION_SEEDS
-from jlonevae_lib.runs.results import BASELINE_METHODS
+from jlonevae_lib.runs.metric_table import EXTRA_EVALUATION_SEEDS, LOCAL_MIG, metric_name
+from jlonevae_lib.runs.results import BASELINE_METHODS, RunInfo, run_records
 from jlonevae_lib.runs.study_numbering import METHODS, PAPER_HP_INDEX
 from jlonevae_lib.sweep.studies import (
     PLOT_COMMAND,
@@ -49,6 +49,7 @@ from jlonevae_lib.sweep.studies import (
     register_study,
 )
 from jlonevae_lib.train.baselines import method_settings
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 NAME = "cpu_seven_arms"
 OUTPUT_DIR = "studies/cpu_seven_arms"
@@ -109,6 +110,55 @@ def arm_settings(point: Mapping[str, Any]) -> dict[str, Any]:
             "output_dir": OUTPUT_DIR}
 
 
+#: What each figure of the summary shows (by file stem), for summary.md.
+FIGURE_CAPTIONS = {
+    "jacobian_columns_per_arm": "decoder Jacobian columns of one model per arm, the run whose "
+                                "local MIG at 0.1 is its arm's median (row labels give the "
+                                "seed), at the paper's example image",
+    "threeDots_local_mig_0_1_compareToStandard": "local MIG at 0.1 per arm, one point per "
+                                                 "model (the paper's seven-method figure)",
+    "threeDots_local_modularity_0_1_compareToStandard": "local modularity at 0.1 per arm",
+    "threeDots_local_mig_allArms_varyingRho": "local MIG against locality, every arm",
+    "threeDots_local_modularity_allArms_varyingRho": "local modularity against locality, "
+                                                     "every arm",
+}
+
+
+def median_index(values: list[float]) -> int:
+    """The position in ``values`` (non-empty) of their median, the lower one of an even
+    count: [0.3, 0.1, 0.2] -> 2; ties keep the earlier position."""
+    if not values:
+        raise ValueError("no values")
+    order = sorted(range(len(values)), key=lambda i: (values[i], i))
+    return order[(len(values) - 1) // 2]
+
+
+def _local_mig_0_1(run: Path) -> float | None:
+    """A finished run's local MIG at 0.1 (evaluation seed 0), None when not evaluated yet."""
+    info = RunInfo(run_dir=run, group=run.parent.name, method="", label="", run_id=run.name)
+    try:
+        records = run_records(run, info)
+    except JLoneVAEError:
+        return None  # an unreadable result: the summary notes it
+    wanted = metric_name(LOCAL_MIG, 0.1)
+    return next((record.value for record in records if record.name == wanted), None)
+
+
+def representative_runs(runs: list[tuple[str, Path]]) -> dict[str, Path]:
+    """Per arm, the finished run whose local MIG at 0.1 is the arm's median (the first
+    finished run when none is evaluated): the model the Jacobian figure shows."""
+    chosen: dict[str, Path] = {}
+    for arm in dict.fromkeys(arm for arm, _ in runs):
+        finished = [run for a, run in runs if a == arm and layout.is_finished(run)]
+        scored = [(run, score) for run in finished
+                  if (score := _local_mig_0_1(run)) is not None]
+        if scored:
+            chosen[arm] = scored[median_index([score for _, score in scored])][0]
+        elif finished:
+            chosen[arm] = finished[0]
+    return chosen
+
+
 def _summary(plan: StudyPlan) -> list[SummaryStep]:
     """Figures (the seven-method violins at 0.1, scores vs locality for every arm, Jacobian
     columns of one model per arm) and summary.md / summary.json / README.md."""
@@ -118,13 +168,13 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
     figures = results_dir / "figures"
     runs = [(m.point["arm"], m.run_dir.resolve()) for m in plan.members]
     steps = []
-    first_per_arm: dict[str, Path] = {}
-    for arm, run in runs:
-        if layout.is_finished(run):
-            first_per_arm.setdefault(arm, run)
-    if first_per_arm:
+    shown = representative_runs(runs)
+    if shown:
+        arms = [arm for arm in ARMS if arm in shown]
+        labels = [arg for arm in arms
+                  for arg in ("--label", f"{ARM_LABELS[arm]}\n{shown[arm].name}")]
         steps.append(SummaryStep((*PLOT_COMMAND, "jacobian-columns",
-                                  *(str(first_per_arm[a]) for a in ARMS if a in first_per_arm),
+                                  *(str(shown[arm]) for arm in arms), *labels,
                                   "--output", str(figures / "jacobian_columns_per_arm.png")),
                                  required=False))
     # The arms' folders, given explicitly: never ./trainedStandardModels of the working folder.

@@ -44,6 +44,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.data.ground_truth import get_named_ground_truth_data
+from jlonevae_lib.evaluate.mean_image import (
+    COLLAPSE_FRACTION,
+    estimate_mean_image,
+    is_collapsed,
+    mean_image_bce,
+)
 from jlonevae_lib.evaluate.statistics import ttest_row
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
@@ -61,6 +68,7 @@ from jlonevae_lib.runs.results import RunInfo, evaluation_records
 from jlonevae_lib.sweep.seven_arms import (
     ARM_LABELS,
     ARMS,
+    FIGURE_CAPTIONS,
     JL1_ARM,
     JL1_GAMMA,
     PAPER_ANNEALING_BATCHES,
@@ -71,6 +79,7 @@ from jlonevae_lib.sweep.seven_arms import (
 from jlonevae_lib.sweep.study_summary import (
     FINISHED,
     NOT_STARTED,
+    RECON_BCE,
     SEED_MEAN_SUFFIX,
     TRAIN_MINUTES,
     RunRecord,
@@ -105,6 +114,11 @@ PAPER_SEEDS = {"ours": tuple(range(11, 21)), "baselines": tuple(range(10))}
 _SEED_RUN_ID = re.compile(r"^seed(\d+)$")
 _SEED_BINDING = "evaluation_config.evaluation.random_seed"
 _SECONDS_PER_MINUTE = 60.0
+#: Training images averaged for each dataset's mean image, and the seed that draws them.
+MEAN_IMAGE_SAMPLES = 10_000
+MEAN_IMAGE_SEED = 0
+#: A difference between two arms' means is resolved when it exceeds this many standard errors.
+RESOLVED_STANDARD_ERRORS = 2.0
 
 
 # ------------------------------------------------------------------------------ reading
@@ -195,6 +209,18 @@ def collect_member_runs(members: Sequence[tuple[str, Path]]
     return runs, notes, {key: sorted(seeds_of[key]) for key in sorted(repeated)}
 
 
+def mean_image_bces(runs: Sequence[RunRecord], num_images: int = MEAN_IMAGE_SAMPLES,
+                    seed: int = MEAN_IMAGE_SEED) -> dict[str, float]:
+    """The mean image's BCE per image (:func:`~jlonevae_lib.evaluate.mean_image.mean_image_bce`)
+    of each dataset the finished runs trained on, from ``num_images`` training images drawn
+    with ``seed``: what a run that reconstructs nothing scores."""
+    datasets = sorted({str(run.config["dataset"]) for run in runs
+                       if run.status == FINISHED and run.config.get("dataset")})
+    return {name: mean_image_bce(estimate_mean_image(get_named_ground_truth_data(name),
+                                                     num_images, seed))
+            for name in datasets}
+
+
 # ------------------------------------------------------------------------------ statistics
 
 
@@ -252,21 +278,65 @@ def ttests_against(runs: Sequence[RunRecord], reference: str = JL1_ARM
     return rows, notes
 
 
+def difference_resolution(low: Mapping[str, float], high: Mapping[str, float],
+                          standard_errors: float = RESOLVED_STANDARD_ERRORS) -> dict[str, Any]:
+    """How well two arms' means are told apart: ``low`` and ``high`` are ``{"n", "mean",
+    "sd"}`` (:func:`~.study_summary.mean_sd`); the difference low − high, its standard error
+    sqrt(sd_low²/n_low + sd_high²/n_high) and whether |difference| > ``standard_errors`` of
+    them (None when a standard error cannot be formed: an arm with fewer than two runs)."""
+    difference = low["mean"] - high["mean"]
+    variance = sum(stat["sd"] ** 2 / stat["n"] for stat in (low, high)
+                   if stat["n"] > 1 and math.isfinite(stat["sd"]))
+    complete = all(stat["n"] > 1 and math.isfinite(stat["sd"]) for stat in (low, high))
+    standard_error = math.sqrt(variance) if complete else math.nan
+    return {"difference": difference, "standard_error": standard_error,
+            "resolved": (abs(difference) > standard_errors * standard_error) if complete
+            else None}
+
+
+def evaluation_seed_spread(runs: Sequence[RunRecord], key: str) -> dict[str, float | int]:
+    """How much one evaluation seed moves a model's ``key`` (a local score): per finished run
+    with values at two or more evaluation seeds (``key`` and ``key``'s repeats), the s.d.
+    (ddof 1) across them; returns their root mean square ``sd`` and the number of ``models``
+    (nan and 0 when none)."""
+    spreads = []
+    for run in runs:
+        if run.status != FINISHED:
+            continue
+        values = [value for name, value in run.values.items()
+                  if name == key or (parse_evaluation_seed_name(name) or ("",))[0] == key]
+        if len(values) > 1:
+            spreads.append(mean_sd(values)["sd"])
+    rms = math.sqrt(math.fsum(sd ** 2 for sd in spreads) / len(spreads)) if spreads else math.nan
+    return {"sd": rms, "models": len(spreads)}
+
+
+def pooled_training_seed_sd(arms: Sequence[Mapping[str, Any]], key: str) -> float:
+    """The s.d. of ``key`` between training seeds of one arm, pooled over the arms
+    (sqrt of Σ (n−1)·sd² / Σ (n−1)); nan when no arm has two values."""
+    stats = [arm["statistics"].get(key) or {} for arm in arms]
+    stats = [stat for stat in stats if stat.get("n", 0) > 1 and math.isfinite(stat["sd"])]
+    degrees = sum(stat["n"] - 1 for stat in stats)
+    if not degrees:
+        return math.nan
+    return math.sqrt(math.fsum((stat["n"] - 1) * stat["sd"] ** 2 for stat in stats) / degrees)
+
+
 def paper_ordering(means: Mapping[str, float]) -> dict[str, Any]:
     """The arms' measured order by mean local MIG at 0.1 against the paper's.
 
     ``means``: arm -> measured mean; arms without a paper value (our ConvVAE β-VAE) or without
     a finite mean are left out. Returns the paper's and the measured order (paper names), the
     values, whether the orders match, how many of the pairs agree, and each pair that does
-    not ("DIP-VAE-I above JL1-VAE").
+    not ("DIP-VAE-I above JL1-VAE"; as arms in ``reversed_arms``: [lower in the paper, higher]).
     """
     arms = [arm for arm in PAPER_LOCAL_MIG_0_1
             if arm in means and means[arm] is not None and math.isfinite(means[arm])]
     paper = sorted(arms, key=lambda arm: -PAPER_LOCAL_MIG_0_1[arm])
     measured = sorted(arms, key=lambda arm: -means[arm])
-    flipped = [f"{PAPER_NAMES[low]} above {PAPER_NAMES[high]}"
-               for i, high in enumerate(paper) for low in paper[i + 1:]
-               if means[low] > means[high]]
+    flipped_arms = [(low, high) for i, high in enumerate(paper) for low in paper[i + 1:]
+                    if means[low] > means[high]]
+    flipped = [f"{PAPER_NAMES[low]} above {PAPER_NAMES[high]}" for low, high in flipped_arms]
     pairs = len(arms) * (len(arms) - 1) // 2
     return {"paper_order": [PAPER_NAMES[arm] for arm in paper],
             "measured_order": [PAPER_NAMES[arm] for arm in measured],
@@ -275,6 +345,7 @@ def paper_ordering(means: Mapping[str, float]) -> dict[str, Any]:
             "methods": len(arms), "matches": len(arms) > 1 and paper == measured,
             "pairs": pairs, "pairs_in_paper_order": pairs - len(flipped),
             "pairs_reversed": flipped,
+            "reversed_arms": [list(pair) for pair in flipped_arms],
             "first": PAPER_NAMES[measured[0]] if measured else None}
 
 
@@ -319,9 +390,18 @@ def deviations(arms: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[
 def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                             evaluation_seeds: Mapping[str, Sequence[int]], command: str,
                             machine: Mapping[str, Any], figures: Sequence[str] = (),
-                            generated_at: str = "") -> dict[str, Any]:
-    """The JSON-ready summary (nan becomes null) of the members ``runs``."""
+                            generated_at: str = "",
+                            reference_bce: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The JSON-ready summary (nan becomes null) of the members ``runs``.
+
+    ``reference_bce``: dataset -> the mean image's BCE per image (:func:`mean_image_bces`); a
+    finished run whose reconstruction BCE comes near it is marked collapsed."""
     runs = mark_missing_values(add_evaluation_seed_means(runs))
+    reference_bce = dict(reference_bce or {})
+    collapsed = {id(run): is_collapsed(run.values[RECON_BCE], reference_bce[dataset])
+                 for run in runs
+                 if run.status == FINISHED and RECON_BCE in run.values
+                 and (dataset := run.config.get("dataset")) in reference_bce}
     keys = value_keys(runs)
     ttests, ttest_notes = ttests_against(runs)
     arm_entries = []
@@ -341,6 +421,7 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
             "statistics": {key: mean_sd([run.values[key] for run in finished
                                          if key in run.values]) for key in keys},
             "train_minutes_total": math.fsum(minutes),
+            "collapsed": sum(bool(collapsed.get(id(run))) for run in finished),
         })
     mig_key = metric_name(LOCAL_MIG, 0.1)
     single = {a["arm"]: a["statistics"].get(mig_key, {}).get("mean") for a in arm_entries}
@@ -348,6 +429,15 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
              for a in arm_entries}
     seeds = sorted({run.seed for run in runs if run.seed is not None})
     finished = [run for run in runs if run.status == FINISHED]
+    orderings = {"single_seed": paper_ordering(single),
+                 "evaluation_seed_mean": paper_ordering(multi)}
+    statistics = {arm["arm"]: arm["statistics"] for arm in arm_entries}
+    reversed_pairs = [
+        {"ordering": name, "pair": f"{PAPER_NAMES[low]} above {PAPER_NAMES[high]}",
+         **difference_resolution(statistics[low][key], statistics[high][key])}
+        for name, key in (("single_seed", mig_key),
+                          ("evaluation_seed_mean", seed_mean_key(mig_key)))
+        for low, high in orderings[name]["reversed_arms"]]
     train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0)
                               for run in finished) * _SECONDS_PER_MINUTE
     evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
@@ -363,11 +453,19 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
         "arms": arm_entries,
         "runs": [{"arm": run.arm, "label": run.label, "run_id": run.run_id, "seed": run.seed,
                   "status": run.status, "detail": run.detail, "values": dict(run.values),
-                  "evaluation_seconds": run.evaluation_seconds, "trained_on": run.trained_on}
+                  "evaluation_seconds": run.evaluation_seconds, "trained_on": run.trained_on,
+                  "collapsed": collapsed.get(id(run))}
                  for run in runs],
         "ttests": ttests,
-        "paper_ordering": {"single_seed": paper_ordering(single),
-                           "evaluation_seed_mean": paper_ordering(multi)},
+        "paper_ordering": orderings,
+        "noise": {"key": mig_key,
+                  "evaluation_seed": evaluation_seed_spread(finished, mig_key),
+                  "training_seed_sd": pooled_training_seed_sd(arm_entries, mig_key),
+                  "resolved_standard_errors": RESOLVED_STANDARD_ERRORS,
+                  "reversed_pairs": reversed_pairs},
+        "collapse": {"mean_image_bce": reference_bce, "fraction": COLLAPSE_FRACTION,
+                     "mean_image_samples": MEAN_IMAGE_SAMPLES,
+                     "mean_image_seed": MEAN_IMAGE_SEED},
         "deviations": deviations(arm_entries, seeds),
         "time": {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
                  "total_seconds": train_seconds + evaluation_seconds},
@@ -400,6 +498,74 @@ def ordering_sentences(ordering: Mapping[str, Any], what: str) -> list[str]:
             f"  - the measured ordering {verdict}. First: {ordering['first']}."]
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def why_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """Plain sentences on what may make the measured ordering differ from the paper's: the
+    run length, the evaluation and training-seed noise against each reversed pair's
+    difference, and the collapsed runs; every number from ``summary``."""
+    out = []
+    settings = next((arm["settings"] for arm in summary["arms"] if arm["settings"]), {})
+    batches = settings.get("num_batches")
+    if isinstance(batches, int) and batches != PAPER_BATCHES:
+        sentence = (f"- **Scale.** Every arm trained {batches:,} batches, "
+                    f"{100 * batches / PAPER_BATCHES:.1f}% of the paper's {PAPER_BATCHES:,}, "
+                    "with its schedules shortened by the same factor")
+        if isinstance(settings.get("lr"), float) and settings["lr"] != PAPER_SETTINGS["lr"]:
+            sentence += f" and a learning rate of {settings['lr']:g} (the paper's: 1e-4)"
+        sentence += "."
+        jl1 = next((arm for arm in summary["arms"] if arm["arm"] == JL1_ARM), None)
+        mean = _number(((jl1 or {}).get("statistics") or {}).get(
+            summary["noise"]["key"], {}).get("mean"))
+        if math.isfinite(mean):
+            sentence += (f" JL1-VAE's local MIG at 0.1 is {mean:.3f} here, the paper's "
+                         f"{PAPER_LOCAL_MIG_0_1[JL1_ARM]:.3f}")
+        sentence += (": these are models early in training. Terms that need many steps to "
+                     "act (FactorVAE's discriminator, the DIP-VAEs' covariance penalties, "
+                     "AnnealedVAE's capacity ramp) may rank differently after the paper's "
+                     "300,000 batches; this study cannot tell which.")
+        out.append(sentence)
+    noise = summary["noise"]
+    spread, pooled = noise["evaluation_seed"], _number(noise["training_seed_sd"])
+    if spread["models"]:
+        out.append(f"- **Noise.** One evaluation seed moves a model's local MIG at 0.1 by "
+                   f"{_number(spread['sd']):.4f} (s.d. over its evaluation seeds, root mean "
+                   f"square over {spread['models']} models); the training seeds of one arm "
+                   f"differ by {pooled:.4f} (s.d., pooled over the arms).")
+    if noise["reversed_pairs"]:
+        k = noise["resolved_standard_errors"]
+        out.append(f"- **Reversed pairs**, difference of the means ± its standard error "
+                   f"(resolved: more than {k:g} standard errors apart):")
+        what = {"single_seed": "evaluation seed 0",
+                "evaluation_seed_mean": "mean of evaluation seeds"}
+        for row in noise["reversed_pairs"]:
+            difference = f"{_number(row['difference']):+.4f}"
+            if row["resolved"] is None:
+                verdict = f"{difference}, too few runs to tell"
+            else:
+                verdict = (f"{difference} ± {_number(row['standard_error']):.4f}, "
+                           + ("resolved" if row["resolved"] else "within the noise"))
+            out.append(f"  - {row['pair']} ({what[row['ordering']]}): {verdict}")
+    collapse = summary["collapse"]
+    collapsed = [run for run in summary["runs"] if run.get("collapsed")]
+    references = ", ".join(f"{_number(value):.1f} ({name})"
+                           for name, value in collapse["mean_image_bce"].items())
+    if collapsed:
+        out.append("- **Collapsed runs**: " + "; ".join(
+            f"{run['label']} seed {run['seed']} (reconstruction BCE "
+            f"{_number(run['values'].get(RECON_BCE)):.1f} per image)" for run in collapsed)
+            + f". Predicting the mean image for every image scores {references}: these runs "
+            "reconstruct nothing, their decoders ignore the latents. Their scores stay in "
+            "every mean and test (this is what the method produced on this budget), but they "
+            "describe no representation.")
+    elif references:
+        out.append(f"- No run collapsed: every reconstruction BCE is below "
+                   f"{collapse['fraction']:.0%} of the mean image's, {references}.")
+    return out
+
+
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """``summary.md`` from :func:`build_seven_arm_summary`'s dict."""
     keys = summary["value_keys"]
@@ -430,6 +596,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                                   metric_name(LOCAL_MIG, 0.1), []))))
     out += ["", "Our ConvVAE β-VAE (γ = 0) is not in the paper's figure (its β-VAE is "
             "disentanglement_lib's); it is listed in the tables.", ""]
+    why = why_sentences(summary)
+    if why:
+        out += ["## Why the results may differ from the paper's", "", *why, ""]
 
     out += ["## Mean ± s.d. per arm", ""]
     out.append(format_markdown_table([
@@ -457,7 +626,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     out += ["## Per seed", ""]
     out.append(format_markdown_table([
         {"arm": run["label"], "seed": run["seed"] if run["seed"] is not None else run["run_id"],
-         "status": f"{run['status']}: {run['detail']}" if run["detail"] else run["status"],
+         "status": (f"{run['status']}: {run['detail']}" if run["detail"] else run["status"])
+         + (" (collapsed)" if run.get("collapsed") else ""),
          **{column_title(key): format_value(key, run["values"].get(key)) for key in keys}}
         for run in summary["runs"]]))
 
@@ -489,7 +659,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             *[f"- {name}: {value}" for name, value in machine.items()], ""]
     if summary["figures"]:
         out += ["## Figures", ""]
-        out += [f"- [{path}]({path})" for path in summary["figures"]]
+        out += [f"- [{path}]({path})"
+                + (f": {FIGURE_CAPTIONS[Path(path).stem]}" if Path(path).stem in FIGURE_CAPTIONS
+                   else "") for path in summary["figures"]]
         out.append("")
     out += ["## Notes", ""]
     out += [f"- {note}" for note in summary["notes"]] or ["- none: every run finished and "
@@ -521,9 +693,13 @@ def render_readme(summary: Mapping[str, Any]) -> str:
         out += ["", "JL1-VAE against each arm, local MIG at 0.1 (Welch, two-sided): "
                 + "; ".join(f"{row['group_b']}: {row['mean_a']:.3f} vs {row['mean_b']:.3f}, "
                             f"p = {row['p']:.2g}" for row in significant) + "."]
+    why = why_sentences(summary)
+    if why:
+        out += ["", "## Why the results may differ from the paper's", "", *why]
     time = summary["time"]
     out += ["", f"Training {_hours(time['training_seconds'])}, evaluation "
-            f"{_hours(time['evaluation_seconds'])} on {summary['machine'].get('cpu', '?')} "
+            f"{_hours(time['evaluation_seconds'])}, each summed over the runs, on "
+            f"{summary['machine'].get('cpu', '?')} "
             f"({summary['machine'].get('nproc', '?')} CPUs usable).", ""]
     return "\n".join(out)
 

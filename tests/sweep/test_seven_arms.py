@@ -16,12 +16,23 @@ import pytest
 from jlonevae_lib.cli import train as train_cli
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.study_numbering import METHODS, model_number
+from jlonevae_lib.sweep import seven_arms
 from jlonevae_lib.sweep.members import train_arguments
-from jlonevae_lib.sweep.seven_arms import ARMS, BETA_ARM, JL1_ARM, scaled_schedule
+from jlonevae_lib.sweep.seven_arms import (
+    ARMS,
+    BETA_ARM,
+    JL1_ARM,
+    median_index,
+    representative_runs,
+    scaled_schedule,
+)
 from jlonevae_lib.sweep.seven_arms_summary import (
     build_seven_arm_summary,
     deviations,
+    difference_resolution,
+    evaluation_seed_spread,
     paper_ordering,
+    pooled_training_seed_sd,
     render_markdown,
     render_readme,
     ttests_against,
@@ -30,6 +41,7 @@ from jlonevae_lib.sweep.studies import get_study, plan_study
 from jlonevae_lib.sweep.study_summary import (
     FINISHED,
     NOT_STARTED,
+    RECON_BCE,
     TRAIN_MINUTES,
     RunRecord,
     add_evaluation_seed_means,
@@ -120,7 +132,8 @@ def record(arm: str, seed: int, values: dict[str, float],
            status: str = FINISHED) -> RunRecord:
     return RunRecord(arm=arm, label=arm, method=arm, gamma=0.1 if arm == JL1_ARM else 0.0,
                      settings="", run_id=f"seed{seed}", seed=seed, status=status,
-                     values=values)
+                     values=values, config={"dataset": "dots", "num_batches": 8000,
+                                            "lr": 0.001} if status == FINISHED else {})
 
 
 def study_records() -> list[RunRecord]:
@@ -213,6 +226,84 @@ def test_summary_and_markdown() -> None:
     assert "bash x.bash" in readme and "FactorVAE: 0.080 vs 0.050" in readme
 
 
+def test_median_index() -> None:
+    assert median_index([0.3, 0.1, 0.2]) == 2
+    assert median_index([0.4, 0.1, 0.3, 0.2]) == 3  # the lower of the two middle values
+    assert median_index([0.5]) == 0 and median_index([0.2, 0.2, 0.2]) == 1
+    with pytest.raises(ValueError):
+        median_index([])
+
+
+def test_the_jacobian_figure_shows_each_arms_median_run(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    scores = {"a1": 0.3, "a2": 0.1, "a3": 0.2, "b1": None, "b2": None}
+    runs = [(name[0], tmp_path / name) for name in scores] + [("c", tmp_path / "c1")]
+    monkeypatch.setattr(seven_arms.layout, "is_finished", lambda run: run.name != "c1")
+    monkeypatch.setattr(seven_arms, "_local_mig_0_1", lambda run: scores[run.name])
+    # a: the median of 0.3, 0.1, 0.2; b: nothing evaluated, the first finished; c: none.
+    assert representative_runs(runs) == {"a": tmp_path / "a3", "b": tmp_path / "b1"}
+
+
+def test_difference_resolution() -> None:
+    low, high = {"n": 5, "mean": 0.06, "sd": 0.01}, {"n": 4, "mean": 0.05, "sd": 0.02}
+    row = difference_resolution(low, high)
+    se = math.sqrt(0.01 ** 2 / 5 + 0.02 ** 2 / 4)
+    assert row["difference"] == pytest.approx(0.01) and row["standard_error"] == pytest.approx(se)
+    assert row["resolved"] is False  # 0.01 < 2 · 0.0110
+    assert difference_resolution(low, {**high, "sd": 0.001})["resolved"] is True
+    one = difference_resolution(low, {"n": 1, "mean": 0.0, "sd": math.nan})
+    assert one["resolved"] is None and math.isnan(one["standard_error"])
+
+
+def test_evaluation_and_training_seed_spread() -> None:
+    runs = [record(JL1_ARM, 1, {"local_mig_0_1": 0.1, "local_mig_0_1_evalseed1": 0.2,
+                                "local_mig_0_1_evalseed2": 0.3}),
+            record(JL1_ARM, 2, {"local_mig_0_1": 0.1, "local_mig_0_1_evalseed1": 0.1}),
+            record(JL1_ARM, 3, {"local_mig_0_1": 0.5}),  # one seed: no spread
+            record(JL1_ARM, 4, {"local_mig_0_1": 0.9, "local_mig_0_1_evalseed1": 0.1},
+                   status=NOT_STARTED)]
+    spread = evaluation_seed_spread(runs, "local_mig_0_1")
+    assert spread["models"] == 2
+    assert spread["sd"] == pytest.approx(math.sqrt((0.1 ** 2 + 0.0) / 2))
+    arms = [{"statistics": {"k": {"n": 3, "mean": 0.0, "sd": 0.1}}},
+            {"statistics": {"k": {"n": 5, "mean": 0.0, "sd": 0.2}}},
+            {"statistics": {"k": {"n": 1, "mean": 0.0, "sd": math.nan}}}, {"statistics": {}}]
+    assert pooled_training_seed_sd(arms, "k") == pytest.approx(
+        math.sqrt((2 * 0.01 + 4 * 0.04) / 6))
+    assert math.isnan(pooled_training_seed_sd(arms[2:], "k"))
+
+
+def test_collapsed_runs_and_the_reasons_in_the_readme() -> None:
+    runs = study_records()
+    runs[1] = record("factor_vae", 1, {**runs[1].values, RECON_BCE: 850.0})
+    runs[3] = record("factor_vae", 2, {**runs[3].values, RECON_BCE: 300.0})
+    summary = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c",
+                                      machine={}, reference_bce={"dots": 874.0})
+    collapsed = {(run["arm"], run["seed"]): run["collapsed"] for run in summary["runs"]}
+    assert collapsed[("factor_vae", 1)] is True and collapsed[("factor_vae", 2)] is False
+    assert collapsed[(JL1_ARM, 1)] is None  # no reconstruction BCE: not judged
+    assert [arm["collapsed"] for arm in summary["arms"]] == [0, 1, 0]
+    noise = summary["noise"]
+    # DIP-VAE-I (one run, 0.2) above JL1-VAE: no standard error with one run.
+    assert [(row["pair"], row["resolved"]) for row in noise["reversed_pairs"]] == [
+        ("DIP-VAE-I above JL1-VAE", None)]
+    assert noise["evaluation_seed"]["models"] == 6
+    # Every run's two evaluation seeds differ by 0.02: s.d. 0.02 / sqrt(2) each.
+    assert noise["evaluation_seed"]["sd"] == pytest.approx(0.02 / math.sqrt(2))
+    readme = render_readme(summary)
+    assert "- **Scale.** Every arm trained 8,000 batches, 2.7% of the paper's" in readme
+    assert "learning rate of 0.001" in readme
+    assert "- **Collapsed runs**: factor_vae seed 1 (reconstruction BCE 850.0 per image)" \
+        in readme and "874.0 (dots)" in readme
+    assert "DIP-VAE-I above JL1-VAE (evaluation seed 0): +0.1200, too few runs to tell" in readme
+    assert "| finished (collapsed) |" in render_markdown(summary)
+    runs[1] = record("factor_vae", 1, {**runs[1].values, RECON_BCE: 500.0})
+    clean = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c", machine={},
+                                    reference_bce={"dots": 874.0})
+    assert "- No run collapsed: every reconstruction BCE is below 95% of the mean image's, " \
+           "874.0 (dots)." in render_readme(clean)
+
+
 # ------------------------------------------------------------------------------ end to end
 
 
@@ -272,4 +363,10 @@ def test_seven_arms_at_toy_scale(tmp_path: Path) -> None:
     for name in FIGURES:
         assert_real_png(output_dir / "figures" / f"{name}.png")
     for name in ("summary.md", "README.md"):
-        assert "Against the paper's ordering" in (output_dir / name).read_text()
+        text = (output_dir / name).read_text()
+        assert "Against the paper's ordering" in text
+        assert "## Why the results may differ from the paper's" in text
+    # 12 batches: the mean image's BCE is the yardstick every run is judged collapsed by.
+    reference = summary["collapse"]["mean_image_bce"]["threeDotsCacheSmall"]
+    assert 100 < reference < 2000
+    assert all(isinstance(run["collapsed"], bool) for run in summary["runs"])

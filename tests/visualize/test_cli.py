@@ -48,6 +48,29 @@ def test_with_demo_draws_the_demo_rows_above_the_given_model(tiny_run: Path, tmp
     assert Image.open(compared).size[1] > 2.5 * Image.open(alone).size[1]
 
 
+def test_labels_name_the_rows_one_per_model(tiny_run: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture) -> None:
+    import jlonevae_lib.visualize.jacobian_columns as jacobian_columns
+
+    drawn = []
+    plot = jacobian_columns.plot_jacobian_columns
+    monkeypatch.setattr(jacobian_columns, "plot_jacobian_columns",
+                        lambda rows, **kwargs: drawn.append([r[0] for r in rows])
+                        or plot(rows, **kwargs))
+    output = tmp_path / "labelled.png"
+    assert main(["jacobian-columns", str(tiny_run), str(tiny_run), "--label", "first\nseed1",
+                 "--label", "second", "--output", str(output)]) == 0
+    assert drawn == [["first\nseed1", "second"]]
+    assert_real_png(output)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["jacobian-columns", str(tiny_run), str(tiny_run), "--label", "only one",
+              "--output", str(tmp_path / "bad.png")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: 1 --label for 2 models")
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_jacobian_columns_of_several_models_and_images(results_tree: Path, tmp_path: Path) -> None:
     models = results_tree / "trainedModels"
     checkpoint = models / BETA_EXPERIMENT / "seed1" / "representation" / "cache_batch_no5"

@@ -1,0 +1,77 @@
+"""The mean image's reconstruction error and the collapse test built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jlonevae_lib.data.ground_truth import TrainingData
+from jlonevae_lib.evaluate.mean_image import (
+    estimate_mean_image,
+    is_collapsed,
+    mean_image_bce,
+)
+
+
+def direct_bce(images: np.ndarray, prediction: np.ndarray) -> float:
+    """BCE per image summed over pixels, written out (0·log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(images > 0, images * np.log(prediction), 0.0) + np.where(
+            images < 1, (1 - images) * np.log(1 - prediction), 0.0)
+    return float(-terms.reshape(len(images), -1).sum(axis=1).mean())
+
+
+def test_equals_the_bce_of_predicting_the_mean_for_every_image() -> None:
+    rng = np.random.default_rng(3)
+    images = rng.random((7, 1, 4, 5))
+    images[:, 0, 0, 0] = 0.0  # a pixel black in every image: contributes nothing
+    images[:, 0, 1, 1] = 1.0
+    mean = images.mean(axis=0)
+    assert mean_image_bce(mean) == pytest.approx(direct_bce(images, mean), rel=1e-12)
+    # Binary images, half the pixels on half the time: log 2 nats for each of those pixels.
+    binary = np.zeros((2, 2, 3))
+    binary[0, 0] = 1.0
+    assert mean_image_bce(binary.mean(axis=0)) == pytest.approx(3 * np.log(2))
+
+
+def test_no_other_constant_prediction_does_better() -> None:
+    images = np.random.default_rng(4).random((50, 3, 3))
+    mean = images.mean(axis=0)
+    best = mean_image_bce(mean)
+    for shift in (-0.05, 0.05):
+        assert direct_bce(images, np.clip(mean + shift, 1e-3, 1 - 1e-3)) > best
+
+
+@pytest.mark.parametrize("bad", [np.array([]), np.array([0.5, 1.2]), np.array([-0.1])])
+def test_refuses_values_outside_zero_one(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        mean_image_bce(bad)
+
+
+class _Coins(TrainingData):
+    """2×2 images whose pixels are 1 with probability 0.1, 0.2, 0.3, 0.4."""
+
+    image_shape = (1, 2, 2)
+
+    def sample_training_batch(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        p = np.array([0.1, 0.2, 0.3, 0.4]).reshape(1, 1, 2, 2)
+        return (rng.random((batch_size, 1, 2, 2)) < p).astype(np.float32)
+
+
+def test_estimate_is_seeded_and_converges() -> None:
+    data = _Coins()
+    first = estimate_mean_image(data, 20_001, seed=5, batch_size=1000)
+    assert first.shape == (1, 2, 2) and first.dtype == np.float64
+    assert np.array_equal(first, estimate_mean_image(data, 20_001, seed=5, batch_size=1000))
+    assert not np.array_equal(first, estimate_mean_image(data, 20_001, seed=6, batch_size=1000))
+    # Binomial standard error ≤ sqrt(0.25 / 20,001) ≈ 0.0035.
+    np.testing.assert_allclose(first.ravel(), [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    with pytest.raises(ValueError, match="num_images"):
+        estimate_mean_image(data, 0, seed=0)
+
+
+def test_collapse_is_a_bce_near_the_mean_images() -> None:
+    assert is_collapsed(880.3, 874.1)  # above: reconstructs nothing
+    assert is_collapsed(840.0, 874.1)  # within 5 %
+    assert not is_collapsed(344.0, 874.1)
+    assert not is_collapsed(820.0, 874.1, fraction=0.95)
