@@ -10,12 +10,7 @@
 # scores vs locality for every arm, Jacobian columns of one model per arm) and
 # results/cpu_seven_arms/{summary.md,summary.json,README.md}.
 #
-# How long (ESTIMATES, on a 2-core CPU alone, from results/cpu_study/summary.json and
-# benchmarks/README.md; nothing of this study has been timed yet): training a β-VAE ConvVAE
-# run ≈ 12 min, a JL1-VAE run ≈ 24 min, a dlibConv baseline ≈ 7 min; evaluation ≈ 2.5 min
-# per run per evaluation seed. So ≈ 5 × (24 + 12 + 6 × 7) min ≈ 6.5 h of training (≈ 3 h of it
-# already done when cpu_study's runs are on disk) and ≈ 40 × 2.5 × (1 + 2 × 2/12) ≈ 2 h of
-# evaluation (the extra seeds compute 2 of the 12 metrics each).
+# How long: measured per run in docs/studies.md; the whole study's times go into the summary.
 #
 # Resumable: run it again and finished runs and metrics are skipped, interrupted runs resume
 # from their last checkpoint; figures and summary are redrawn from what is on disk. Flags go to

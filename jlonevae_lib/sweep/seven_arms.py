@@ -12,7 +12,7 @@ Eight arms, seeds 1-5 each (40 runs), every arm on the same CPU budget:
 Deviations from the paper's settings (docs/studies.md says why):
 
 - 8,000 batches of 64 from the 20,000-image cache (``threeDotsCacheSmall``) instead of 300,000
-  from the 500,000-image cache: about 2.5 hours of CPU per JL1-VAE run instead of days;
+  from the 500,000-image cache: under an hour of CPU per run instead of days (docs/studies.md);
 - lr 1e-3 instead of 1e-4 for every arm (the FactorVAE discriminator's too, which follows the
   run's lr): the short runs need the larger step to get anywhere;
 - every schedule scaled by the run-length factor 8,000 / 300,000: the ConvVAE arms' β and γ ramp
