@@ -155,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _GivenOnly(argparse.Namespace):
+    """A namespace that ends up holding only the flags given: argparse writes a flag's default
+    only where the attribute is missing, and here none reads as missing (an absent one is
+    None, which an ``append`` flag starts its list from)."""
+
+    def __getattr__(self, name: str) -> None:
+        if name.startswith("_"):  # argparse's own bookkeeping, e.g. _unrecognized_args
+            raise AttributeError(name)
+        return None
+
+
 def _train_flag_overrides(extra: Sequence[str]) -> dict[str, Any]:
     """Settings from ``jlonevae-train`` flags: only the flags given, by their TrainConfig
     name (or the study parameter / axis they stand for)."""
@@ -162,10 +173,7 @@ def _train_flag_overrides(extra: Sequence[str]) -> dict[str, Any]:
         return {}
     parser = train_cli.build_parser()
     parser.prog = f"{PROG} run (jlonevae-train flags)"
-    for action in parser._actions:  # only what is given counts: no defaults
-        if action.dest != "help":
-            action.default = argparse.SUPPRESS
-    given = vars(parser.parse_args(list(extra)))
+    given = vars(parser.parse_args(list(extra), namespace=_GivenOnly()))
     settings: dict[str, Any] = {}
     for dest, value in given.items():
         if dest in TRAIN_FLAGS_REFUSED:

@@ -263,6 +263,17 @@ def test_train_flags_become_settings_and_axes(tmp_path, capsys) -> None:
     assert out.count("--param gamma=30.0") == 2 and "method=factor_vae" in out
 
 
+def test_only_the_train_flags_given_become_settings() -> None:
+    overrides = sweep_cli._train_flag_overrides
+    assert overrides([]) == {}
+    # A flag given at jlonevae-train's own default still counts: the study's may differ.
+    assert overrides(["--log-interval", "100"]) == {"log_interval": 100}
+    assert overrides(["--no-cuda", "--epochs", "2"]) == {
+        "device": "cpu", "num_batches": 2 * sweep_cli.BATCHES_PER_EPOCH}
+    assert overrides(["--param", "gamma=30", "--param", "c_max=5"]) == {
+        "objective_params": {"gamma": 30.0, "c_max": 5.0}}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "nope"], "unknown study 'nope'"),
     (["run", "threeDots", "--print-run-dir"], "does not apply to a study"),
