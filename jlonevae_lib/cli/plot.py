@@ -115,6 +115,10 @@ def _add_results_args(p: argparse.ArgumentParser) -> None:
                    help="keep only results evaluated on this dataset (e.g. threeDots)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB",
                    help="keep only our experiments whose name matches (repeatable)")
+    p.add_argument("--run", action="append", default=None, type=Path, dest="runs",
+                   metavar="RUN_DIR",
+                   help="read only these run folders under the two folders (repeatable; "
+                        "default: every run there), e.g. a study's members")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,7 +318,7 @@ def _discover(args: argparse.Namespace) -> Results:
     elif not baselines.is_dir():
         raise JLoneVAEError(f"baselines folder {baselines} does not exist")
     results = discover_results(args.models_dir, baselines, dataset=args.dataset,
-                               include=args.include)
+                               include=args.include, runs=args.runs)
     print(results.report())
     return results
 

@@ -27,7 +27,7 @@ import math
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,17 +406,25 @@ def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
 def discover_results(models_dir: str | os.PathLike | None,
                      baselines_dir: str | os.PathLike | None = None,
                      dataset: str | None = None,
-                     include: Sequence[str] = ()) -> Results:
+                     include: Sequence[str] = (),
+                     runs: Collection[str | os.PathLike] | None = None) -> Results:
     """Every metric result under ``models_dir`` (our runs) and ``baselines_dir``.
 
     dataset: keep only results evaluated on this dataset (``evaluation_config.dataset.name``;
     files that do not say are kept). include: fnmatch patterns; when given, only our
-    experiments whose name matches one are kept (baselines are not filtered).
+    experiments whose name matches one are kept (baselines are not filtered). runs: when
+    given, only these run folders are read, ours and baselines alike (a study's members
+    among other runs in the same folders).
     Missing folders, unreadable files, files without a known metric, duplicates and runs
     with only some localities are reported in :attr:`Results.notes`.
     """
     results = Results()
     notes = results.notes
+    wanted = None if runs is None else {Path(run).resolve() for run in runs}
+
+    def _wanted(run_dir: Path) -> bool:
+        return wanted is None or run_dir.resolve() in wanted
+
     seen: dict[tuple[Path, str, float | None], MetricResult] = {}
     for root, ours in ((models_dir, True), (baselines_dir, False)):
         if root is None:
@@ -426,9 +434,11 @@ def discover_results(models_dir: str | os.PathLike | None,
             notes.append(f"{root} does not exist; no {'runs' if ours else 'baselines'} "
                          "read from it")
             continue
-        files = layout.evaluation_files_under(root)
+        files = [path for path in layout.evaluation_files_under(root)
+                 if _wanted(layout.run_of_evaluation(path))]
         if not files:
-            notes.append(f"no {layout.EVALUATION_FILE} under {root}")
+            notes.append(f"no {layout.EVALUATION_FILE} under {root}"
+                         + ("" if wanted is None else " in the runs given"))
         infos: dict[Path, RunInfo | None] = {}
         for path in files:
             run_dir = layout.run_of_evaluation(path)
@@ -472,7 +482,7 @@ def discover_results(models_dir: str | os.PathLike | None,
         evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):
             run = our_run_info(run_dir)
-            if run is None or run_dir in evaluated:
+            if run is None or run_dir in evaluated or not _wanted(run_dir):
                 continue
             if not _included(run.group, include):
                 continue

@@ -184,7 +184,9 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
     if len(ours) == 1 and len(baselines) <= 1:
         folders = ["--models-dir", ours[0], *(["--baselines-dir", baselines[0]]
                                               if baselines else [])]
-        common = [*folders, "--output-dir", str(figures), "--gamma", f"{JL1_GAMMA:g}"]
+        members = [arg for _, run in runs for arg in ("--run", str(run))]
+        common = [*folders, *members, "--output-dir", str(figures), "--gamma",
+                  f"{JL1_GAMMA:g}"]
         steps += [
             SummaryStep((*PLOT_COMMAND, "compare-baselines", *common, "--locality", "0.1"),
                         required=False),

@@ -195,6 +195,11 @@ def test_result_commands_write_figures_and_tables(results_tree: Path, tmp_path: 
     main(["scatter", *common, "--locality", "global"])
     out = capsys.readouterr().out
     assert "FactorVAE: 2 run(s) with results" in out
+    factor_vae = results_tree / "trainedStandardModels" / "400"  # model 400: FactorVAE
+    ours = sorted((results_tree / "trainedModels" / JL1_EXPERIMENT).glob("seed*"))
+    main(["compare-baselines", *common, "--prefix", "one", "--run", str(factor_vae),
+          *(arg for run in ours for arg in ("--run", str(run)))])
+    assert "FactorVAE: 1 run(s) with results" in capsys.readouterr().out
     for name in ("local_mig_0_1_compareToStandard", "local_modularity_0_1_compareToStandard",
                  "local_mig_varyingRho", "local_modularity_varyingRho", "local_mig_L1vsL2",
                  "local_modularity_L1vsL2", "mig_vs_modularity_global"):

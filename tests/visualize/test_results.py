@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -98,6 +99,23 @@ def test_discovery_filters_by_pattern_and_dataset(results_tree: Path) -> None:
         JL1_EXPERIMENT, "defaultConv_jltwo_beta4_0000_ica0_1000_lat3_batch64_lr0_0010_anneal700"}
     assert discover_results(models, dataset="mpi3d_multi").records == []
     assert discover_results(models, dataset="threeDots").records
+
+
+def test_discovery_reads_only_the_runs_given(results_tree: Path) -> None:
+    models, baselines = results_tree / "trainedModels", results_tree / "trainedStandardModels"
+    everything = discover_results(models, baselines)
+    jl1_runs = sorted({r.run.run_dir for r in everything.records
+                       if r.run.group == JL1_EXPERIMENT})
+    one_baseline = next(r.run.run_dir for r in everything.records
+                        if r.run.group == "baseline:factor_vae")
+    # A relative spelling of a folder names the same run.
+    chosen = [*jl1_runs[:2], Path(os.path.relpath(one_baseline))]
+    only = discover_results(models, baselines, runs=chosen)
+    assert {r.run.run_dir.resolve() for r in only.records} == {
+        run.resolve() for run in (*jl1_runs[:2], one_baseline)}
+    assert len(only.values_by_group(LOCAL_MIG, 0.1)[JL1_EXPERIMENT]) == 2
+    assert only.notes == []
+    assert discover_results(models, runs=[]).records == []
 
 
 def test_discovery_reports_missing_partial_and_broken_results(results_tree: Path,
