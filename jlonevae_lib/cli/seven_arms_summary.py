@@ -14,7 +14,7 @@ from jlonevae_lib.cli.types import ArgumentParser
 from jlonevae_lib.sweep.seven_arms_summary import (
     build_seven_arm_summary,
     collect_member_runs,
-    mean_image_bces,
+    measure_reconstructions,
     write_seven_arm_summary,
 )
 from jlonevae_lib.sweep.study_summary import machine_info
@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
     runs, notes, evaluation_seeds = collect_member_runs(args.members)
+    runs, reference_bce, reconstruction_notes = measure_reconstructions(args.members, runs)
+    notes += reconstruction_notes
     if args.evaluation_seeds:
         for key, seeds in evaluation_seeds.items():
             missing = sorted(set(args.evaluation_seeds) - set(seeds))
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs, notes, evaluation_seeds=evaluation_seeds, command=command,
         machine=machine_info(runs), figures=figures,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        reference_bce=mean_image_bces(runs))
+        reference_bce=reference_bce)
     for path in write_seven_arm_summary(args.output_dir, summary):
         print(f"wrote {path}")
     return 0

@@ -41,15 +41,20 @@ if __name__ == "__main__":
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import get_named_ground_truth_data
-from jlonevae_lib.evaluate.mean_image import (
+from jlonevae_lib.evaluate.reconstruction import (
     COLLAPSE_FRACTION,
-    estimate_mean_image,
+    evaluation_images,
     is_collapsed,
     mean_image_bce,
+    reconstruction_bce,
 )
 from jlonevae_lib.evaluate.statistics import ttest_row
 from jlonevae_lib.runs import layout
@@ -78,8 +83,8 @@ from jlonevae_lib.sweep.seven_arms import (
 )
 from jlonevae_lib.sweep.study_summary import (
     FINISHED,
+    HELDOUT_BCE,
     NOT_STARTED,
-    RECON_BCE,
     SEED_MEAN_SUFFIX,
     TRAIN_MINUTES,
     RunRecord,
@@ -99,6 +104,7 @@ from jlonevae_lib.sweep.study_summary import (
     value_keys,
 )
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.tables import format_markdown_table
 
 SUMMARY_JSON = "summary.json"
@@ -114,9 +120,9 @@ PAPER_SEEDS = {"ours": tuple(range(11, 21)), "baselines": tuple(range(10))}
 _SEED_RUN_ID = re.compile(r"^seed(\d+)$")
 _SEED_BINDING = "evaluation_config.evaluation.random_seed"
 _SECONDS_PER_MINUTE = 60.0
-#: Training images averaged for each dataset's mean image, and the seed that draws them.
-MEAN_IMAGE_SAMPLES = 10_000
-MEAN_IMAGE_SEED = 0
+#: The fixed images every run's reconstruction is scored on, and the seed that draws them.
+EVALUATION_IMAGES = 2_000
+EVALUATION_IMAGES_SEED = 0
 #: A difference between two arms' means is resolved when it exceeds this many standard errors.
 RESOLVED_STANDARD_ERRORS = 2.0
 
@@ -209,16 +215,42 @@ def collect_member_runs(members: Sequence[tuple[str, Path]]
     return runs, notes, {key: sorted(seeds_of[key]) for key in sorted(repeated)}
 
 
-def mean_image_bces(runs: Sequence[RunRecord], num_images: int = MEAN_IMAGE_SAMPLES,
-                    seed: int = MEAN_IMAGE_SEED) -> dict[str, float]:
-    """The mean image's BCE per image (:func:`~jlonevae_lib.evaluate.mean_image.mean_image_bce`)
-    of each dataset the finished runs trained on, from ``num_images`` training images drawn
-    with ``seed``: what a run that reconstructs nothing scores."""
-    datasets = sorted({str(run.config["dataset"]) for run in runs
-                       if run.status == FINISHED and run.config.get("dataset")})
-    return {name: mean_image_bce(estimate_mean_image(get_named_ground_truth_data(name),
-                                                     num_images, seed))
-            for name in datasets}
+def measure_reconstructions(members: Sequence[tuple[str, Path]], runs: Sequence[RunRecord],
+                            num_images: int = EVALUATION_IMAGES,
+                            seed: int = EVALUATION_IMAGES_SEED
+                            ) -> tuple[list[RunRecord], dict[str, float], list[str]]:
+    """Each finished run's reconstruction BCE per image (:data:`HELDOUT_BCE`) on the same
+    ``num_images`` images of its dataset drawn with ``seed``
+    (:func:`~jlonevae_lib.evaluate.reconstruction.evaluation_images`), and each dataset's
+    mean-image BCE on them (what a model that reconstructs nothing scores).
+
+    ``runs``: :func:`collect_member_runs`' records of ``members``, in the same order. Returns
+    (the runs with the values added, {dataset: mean-image BCE}, notes)."""
+    images_of: dict[str, np.ndarray] = {}
+    reference: dict[str, float] = {}
+    notes: list[str] = []
+    measured = []
+    for (_, run_dir), run in zip(members, runs, strict=True):
+        dataset = run.config.get("dataset")
+        if run.status != FINISHED or not isinstance(dataset, str):
+            measured.append(run)
+            continue
+        if dataset not in images_of:
+            images = evaluation_images(get_named_ground_truth_data(dataset), num_images, seed)
+            images_of[dataset] = images
+            reference[dataset] = mean_image_bce(images.mean(axis=0, dtype=np.float64))
+        folder = layout.find_saved_model(Path(run_dir))
+        try:
+            if folder is None:
+                raise JLoneVAEError(f"no saved model under {run_dir}")
+            model = load_model(folder)
+        except JLoneVAEError as err:
+            notes.append(f"{run.label} {run.run_id}: no held-out reconstruction ({err})")
+            measured.append(run)
+            continue
+        bce = reconstruction_bce(model, images_of[dataset])
+        measured.append(replace(run, values={**run.values, HELDOUT_BCE: bce}))
+    return measured, reference, notes
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -394,13 +426,14 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                             reference_bce: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The JSON-ready summary (nan becomes null) of the members ``runs``.
 
-    ``reference_bce``: dataset -> the mean image's BCE per image (:func:`mean_image_bces`); a
-    finished run whose reconstruction BCE comes near it is marked collapsed."""
+    ``reference_bce``: dataset -> the mean image's BCE per image on the evaluation images
+    (:func:`measure_reconstructions`); a finished run whose held-out BCE comes near it is
+    marked collapsed."""
     runs = mark_missing_values(add_evaluation_seed_means(runs))
     reference_bce = dict(reference_bce or {})
-    collapsed = {id(run): is_collapsed(run.values[RECON_BCE], reference_bce[dataset])
+    collapsed = {id(run): is_collapsed(run.values[HELDOUT_BCE], reference_bce[dataset])
                  for run in runs
-                 if run.status == FINISHED and RECON_BCE in run.values
+                 if run.status == FINISHED and HELDOUT_BCE in run.values
                  and (dataset := run.config.get("dataset")) in reference_bce}
     keys = value_keys(runs)
     ttests, ttest_notes = ttests_against(runs)
@@ -464,8 +497,8 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                   "resolved_standard_errors": RESOLVED_STANDARD_ERRORS,
                   "reversed_pairs": reversed_pairs},
         "collapse": {"mean_image_bce": reference_bce, "fraction": COLLAPSE_FRACTION,
-                     "mean_image_samples": MEAN_IMAGE_SAMPLES,
-                     "mean_image_seed": MEAN_IMAGE_SEED},
+                     "evaluation_images": EVALUATION_IMAGES,
+                     "evaluation_images_seed": EVALUATION_IMAGES_SEED},
         "deviations": deviations(arm_entries, seeds),
         "time": {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
                  "total_seconds": train_seconds + evaluation_seconds},
@@ -554,14 +587,15 @@ def why_sentences(summary: Mapping[str, Any]) -> list[str]:
                            for name, value in collapse["mean_image_bce"].items())
     if collapsed:
         out.append("- **Collapsed runs**: " + "; ".join(
-            f"{run['label']} seed {run['seed']} (reconstruction BCE "
-            f"{_number(run['values'].get(RECON_BCE)):.1f} per image)" for run in collapsed)
-            + f". Predicting the mean image for every image scores {references}: these runs "
+            f"{run['label']} seed {run['seed']} (held-out reconstruction BCE "
+            f"{_number(run['values'].get(HELDOUT_BCE)):.1f} per image)" for run in collapsed)
+            + f". Predicting the mean image for every one of the same "
+            f"{collapse['evaluation_images']:,} images scores {references}: these runs "
             "reconstruct nothing, their decoders ignore the latents. Their scores stay in "
             "every mean and test (this is what the method produced on this budget), but they "
             "describe no representation.")
     elif references:
-        out.append(f"- No run collapsed: every reconstruction BCE is below "
+        out.append(f"- No run collapsed: every held-out reconstruction BCE is below "
                    f"{collapse['fraction']:.0%} of the mean image's, {references}.")
     return out
 

@@ -71,6 +71,8 @@ FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", 
 
 #: Value keys besides the scores (which are keyed by metric name).
 RECON_BCE = "recon_bce"
+#: The reconstruction BCE per image on fixed evaluation images, the same for every run.
+HELDOUT_BCE = "heldout_bce"
 TRAIN_MINUTES = "train_minutes"
 #: The scalar of ``DONE``'s ``final_scalars`` that is the reconstruction BCE per image.
 RECON_SCALAR = "NLL/train"
@@ -106,7 +108,8 @@ class RunRecord:
         run_id: the run folder's name (``seed3``).
         seed: the training seed (None when unknown).
         status: :data:`FINISHED`, :data:`UNFINISHED`, :data:`FAILED` or :data:`NOT_STARTED`.
-        values: scores by metric name, plus :data:`RECON_BCE` and :data:`TRAIN_MINUTES`.
+        values: scores by metric name, plus :data:`RECON_BCE`, :data:`TRAIN_MINUTES` and
+            (where measured) :data:`HELDOUT_BCE`.
         evaluation_seconds: the summed ``elapsed_time`` of the run's evaluation results.
         detail: what is wrong or missing, for the status column ("" when nothing).
         config: the run's ``config.json`` (empty when unreadable or not started).
@@ -168,7 +171,7 @@ def value_keys(runs: Iterable[RunRecord]) -> list[str]:
                              and parsed[0] == key)
             ordered += [key, *(name for _, name in repeats), seed_mean_key(key)]
     ordered += [*(metric_name(score, None) for score in GLOBAL_SCORES), RECON_BCE,
-                TRAIN_MINUTES]
+                HELDOUT_BCE, TRAIN_MINUTES]
     return [key for key in ordered if key in present]
 
 
@@ -261,8 +264,8 @@ def ttest_table(runs: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[s
 def mark_missing_values(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The runs, each finished one whose scores lack a key that another run of the study has
     getting it named in ``detail`` (the study's evaluation is partial there)."""
-    expected = {key for run in runs for key in run.values if key not in (RECON_BCE,
-                                                                          TRAIN_MINUTES)}
+    expected = {key for run in runs for key in run.values
+                if key not in (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES)}
     marked = []
     for run in runs:
         missing = [key for key in value_keys(runs) if key in expected and key not in run.values]
@@ -353,6 +356,8 @@ def column_title(key: str) -> str:
     """``local_mig_0_1`` -> ``local MIG @0.1``; ``recon_bce`` -> ``recon BCE / image``."""
     if key == RECON_BCE:
         return "recon BCE / image"
+    if key == HELDOUT_BCE:
+        return "held-out BCE / image"
     if key == TRAIN_MINUTES:
         return "train min"
     if key.endswith(SEED_MEAN_SUFFIX):
@@ -368,7 +373,7 @@ def format_value(key: str, value: float | None) -> str:
     """A value for a table: scores with 4 decimals, BCE and minutes with 1, '–' when None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:.1f}" if key in (RECON_BCE, TRAIN_MINUTES) else f"{value:.4f}"
+    return f"{value:.1f}" if key in (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES) else f"{value:.4f}"
 
 
 def _mean_sd_cell(key: str, stat: Mapping[str, Any], n_runs: int | None = None) -> str:

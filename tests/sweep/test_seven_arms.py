@@ -40,8 +40,8 @@ from jlonevae_lib.sweep.seven_arms_summary import (
 from jlonevae_lib.sweep.studies import get_study, plan_study
 from jlonevae_lib.sweep.study_summary import (
     FINISHED,
+    HELDOUT_BCE,
     NOT_STARTED,
-    RECON_BCE,
     TRAIN_MINUTES,
     RunRecord,
     add_evaluation_seed_means,
@@ -275,8 +275,8 @@ def test_evaluation_and_training_seed_spread() -> None:
 
 def test_collapsed_runs_and_the_reasons_in_the_readme() -> None:
     runs = study_records()
-    runs[1] = record("factor_vae", 1, {**runs[1].values, RECON_BCE: 850.0})
-    runs[3] = record("factor_vae", 2, {**runs[3].values, RECON_BCE: 300.0})
+    runs[1] = record("factor_vae", 1, {**runs[1].values, HELDOUT_BCE: 850.0})
+    runs[3] = record("factor_vae", 2, {**runs[3].values, HELDOUT_BCE: 300.0})
     summary = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c",
                                       machine={}, reference_bce={"dots": 874.0})
     collapsed = {(run["arm"], run["seed"]): run["collapsed"] for run in summary["runs"]}
@@ -293,14 +293,16 @@ def test_collapsed_runs_and_the_reasons_in_the_readme() -> None:
     readme = render_readme(summary)
     assert "- **Scale.** Every arm trained 8,000 batches, 2.7% of the paper's" in readme
     assert "learning rate of 0.001" in readme
-    assert "- **Collapsed runs**: factor_vae seed 1 (reconstruction BCE 850.0 per image)" \
-        in readme and "874.0 (dots)" in readme
+    assert "- **Collapsed runs**: factor_vae seed 1 (held-out reconstruction BCE 850.0 per " \
+        "image)" in readme and "874.0 (dots)" in readme
+    assert "held-out BCE / image" in render_markdown(summary)
     assert "DIP-VAE-I above JL1-VAE (evaluation seed 0): +0.1200, too few runs to tell" in readme
     assert "| finished (collapsed) |" in render_markdown(summary)
-    runs[1] = record("factor_vae", 1, {**runs[1].values, RECON_BCE: 500.0})
+    runs[1] = record("factor_vae", 1, {**runs[1].values, HELDOUT_BCE: 500.0})
     clean = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c", machine={},
                                     reference_bce={"dots": 874.0})
-    assert "- No run collapsed: every reconstruction BCE is below 95% of the mean image's, " \
+    assert "- No run collapsed: every held-out reconstruction BCE is below 95% of the mean " \
+           "image's, " \
            "874.0 (dots)." in render_readme(clean)
 
 
@@ -370,3 +372,4 @@ def test_seven_arms_at_toy_scale(tmp_path: Path) -> None:
     reference = summary["collapse"]["mean_image_bce"]["threeDotsCacheSmall"]
     assert 100 < reference < 2000
     assert all(isinstance(run["collapsed"], bool) for run in summary["runs"])
+    assert all(0 < run["values"]["heldout_bce"] < 2 * reference for run in summary["runs"])

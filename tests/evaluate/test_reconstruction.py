@@ -1,15 +1,19 @@
-"""The mean image's reconstruction error and the collapse test built on it."""
+"""Reconstruction error on fixed images: a VAE's, the mean image's, and the collapse test."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.data.ground_truth import TrainingData
-from jlonevae_lib.evaluate.mean_image import (
-    estimate_mean_image,
+from jlonevae_lib.data.three_dots import ThreeDots
+from jlonevae_lib.evaluate.reconstruction import (
+    evaluation_images,
     is_collapsed,
     mean_image_bce,
+    reconstruction_bce,
 )
 
 
@@ -49,7 +53,7 @@ def test_refuses_values_outside_zero_one(bad: np.ndarray) -> None:
 
 
 class _Coins(TrainingData):
-    """2×2 images whose pixels are 1 with probability 0.1, 0.2, 0.3, 0.4."""
+    """2×2 images whose pixels are 1 with probability 0.1, 0.2, 0.3, 0.4 (no factors)."""
 
     image_shape = (1, 2, 2)
 
@@ -58,16 +62,39 @@ class _Coins(TrainingData):
         return (rng.random((batch_size, 1, 2, 2)) < p).astype(np.float32)
 
 
-def test_estimate_is_seeded_and_converges() -> None:
-    data = _Coins()
-    first = estimate_mean_image(data, 20_001, seed=5, batch_size=1000)
-    assert first.shape == (1, 2, 2) and first.dtype == np.float64
-    assert np.array_equal(first, estimate_mean_image(data, 20_001, seed=5, batch_size=1000))
-    assert not np.array_equal(first, estimate_mean_image(data, 20_001, seed=6, batch_size=1000))
-    # Binomial standard error ≤ sqrt(0.25 / 20,001) ≈ 0.0035.
-    np.testing.assert_allclose(first.ravel(), [0.1, 0.2, 0.3, 0.4], atol=0.015)
-    with pytest.raises(ValueError, match="num_images"):
-        estimate_mean_image(data, 0, seed=0)
+def test_evaluation_images_are_seeded() -> None:
+    dots = evaluation_images(ThreeDots(), 5, seed=3)
+    assert dots.shape == (5, 1, 64, 64) and dots.dtype == np.float32
+    assert 0.0 <= dots.min() and dots.max() <= 1.0
+    assert np.array_equal(dots, evaluation_images(ThreeDots(), 5, seed=3))
+    assert not np.array_equal(dots, evaluation_images(ThreeDots(), 5, seed=4))
+    coins = evaluation_images(_Coins(), 20_000, seed=5)
+    assert coins.shape == (20_000, 1, 2, 2)
+    np.testing.assert_allclose(coins.mean(axis=0).ravel(), [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    with pytest.raises(ValueError, match="at least one image"):
+        evaluation_images(_Coins(), 0, seed=0)
+
+
+def test_reconstruction_bce_of_a_vae() -> None:
+    torch.manual_seed(0)
+    model = build_conv_vae("tiny16", im_channels=1, latent_dim=3).eval()
+    images = np.random.default_rng(1).random((300, 1, 16, 16)).astype(np.float32)
+    with torch.no_grad():
+        x = torch.from_numpy(images)
+        recon = model.decode(model.encode(x)[0]).double().numpy()
+    # Batched (256 + 44) and in float32 logits: equal to the direct sum within rounding.
+    assert reconstruction_bce(model, images) == pytest.approx(direct_bce(images, recon),
+                                                              rel=1e-5)
+
+
+def test_a_decoder_that_ignores_its_latents_scores_the_mean_image() -> None:
+    torch.manual_seed(0)
+    model = build_conv_vae("tiny16", im_channels=1, latent_dim=3).eval()
+    images = np.random.default_rng(2).random((64, 1, 16, 16)).astype(np.float32)
+    mean = images.mean(axis=0).astype(np.float64)
+    logit = torch.from_numpy(np.log(mean / (1 - mean))).float()
+    model.decode_logits = lambda z: logit.expand(len(z), *logit.shape)  # collapsed decoder
+    assert reconstruction_bce(model, images) == pytest.approx(mean_image_bce(mean), rel=1e-5)
 
 
 def test_collapse_is_a_bce_near_the_mean_images() -> None:

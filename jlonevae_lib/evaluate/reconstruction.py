@@ -1,0 +1,74 @@
+"""Reconstruction error on fixed images: a VAE's, and that of a model that learned nothing.
+
+A VAE is scored by the binary cross-entropy of decode(μ(x)) against x, summed over pixels and
+averaged over images (nats per image), the quantity its training loss logs as ``NLL/train``
+but on the same fixed images for every model (:func:`reconstruction_bce`).
+
+A VAE whose decoder ignores its latents can do no better than predict one image for every
+input, and the best such image under the per-pixel Bernoulli likelihood is the images' mean m.
+Its BCE needs only m, because the cross-entropy is linear in the target x:
+
+    mean_n Σ_p −x_np log m_p − (1 − x_np) log(1 − m_p) = Σ_p H(m_p),
+    H(q) = −q log q − (1 − q) log(1 − q)   (nats; H(0) = H(1) = 0)
+
+(:func:`mean_image_bce`). A model whose BCE comes near that value has collapsed: it
+reconstructs nothing, and its scores describe no representation (:func:`is_collapsed`).
+The images come from :func:`evaluation_images`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import entr
+
+from jlonevae_lib.data.ground_truth import GroundTruthData, TrainingData, to_nchw
+
+#: A model is collapsed when its reconstruction BCE per image is at least this fraction of the
+#: mean image's: a model that reconstructs anything at all sits far below it.
+COLLAPSE_FRACTION = 0.95
+#: Images per forward pass in :func:`reconstruction_bce`.
+_BATCH = 256
+
+
+def mean_image_bce(mean_image: np.ndarray) -> float:
+    """BCE per image (nats, summed over pixels) of predicting ``mean_image`` for every image
+    of data whose mean it is: Σ_p H(m_p). mean_image: any shape, values in [0, 1]."""
+    mean = np.asarray(mean_image, dtype=np.float64)
+    if mean.size == 0 or not np.all((mean >= 0.0) & (mean <= 1.0)):
+        raise ValueError("a mean image needs at least one pixel, every value in [0, 1]")
+    return float(np.sum(entr(mean) + entr(1.0 - mean)))
+
+
+def reconstruction_bce(model: torch.nn.Module, images: np.ndarray) -> float:
+    """BCE per image (nats, summed over pixels) of a VAE's reconstruction decode(μ(x)) of
+    images (N, C, H, W) in [0, 1], from the decoder's logits as training computes it. The model
+    needs ``encode`` (returning μ first) and ``decode_logits``."""
+    device = next(model.parameters()).device
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(images), _BATCH):
+            x = torch.as_tensor(images[start:start + _BATCH], dtype=torch.float32, device=device)
+            logits = model.decode_logits(model.encode(x)[0])
+            total += F.binary_cross_entropy_with_logits(logits, x, reduction="sum").item()
+    return total / len(images)
+
+
+def evaluation_images(data: TrainingData, num_images: int, seed: int) -> np.ndarray:
+    """``num_images`` images float32 (N, C, H, W) in [0, 1] drawn with ``seed``: rendered from
+    uniformly drawn factors when the dataset has them (images no training cache holds, for
+    three-dots), else drawn as training draws them."""
+    if num_images < 1:
+        raise ValueError(f"need at least one image, got {num_images}")
+    if isinstance(data, GroundTruthData):
+        return to_nchw(data.sample_observations(num_images, np.random.RandomState(seed)))
+    return data.sample_training_batch(num_images, np.random.default_rng(seed))
+
+
+def is_collapsed(reconstruction: float, reference: float,
+                 fraction: float = COLLAPSE_FRACTION) -> bool:
+    """Whether a model's reconstruction BCE per image is at least ``fraction`` of the mean
+    image's on the same images (``reference``, :func:`mean_image_bce`): it reconstructs
+    (almost) nothing."""
+    return reconstruction >= fraction * reference
