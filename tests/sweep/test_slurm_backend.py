@@ -1,7 +1,9 @@
 """The Slurm backend on a real one-node cluster: a 4-member toy study goes in as a job array
 with its evaluation as a dependent job; one member is requeued mid-run (as a preemption does),
 resumes from its checkpoint, and every member ends trained and evaluated. ``status``, which
-reads only the run folders, agrees with what Slurm is doing at each point."""
+reads only the run folders, agrees with what Slurm is doing at each point. A member that
+reaches its time limit checkpoints on USR2, is requeued by submitit and resumes where it
+stopped."""
 
 from __future__ import annotations
 
@@ -104,3 +106,50 @@ def test_study_array_with_a_requeued_member(slurm_env, tmp_path: Path) -> None:
     assert f"Trained {NUM_BATCHES} batches." in log, log[-3000:]
     wait_until(lambda: _scontrol_job(evaluation.group(1), env).get("JobState") == "COMPLETED",
                timeout=120, what="the evaluation job to complete")
+
+
+#: Far more than one attempt under a 2-minute limit trains: the test stops the job once it has
+#: resumed after its first time-limit requeue.
+TIME_LIMITED_BATCHES = 20_000
+
+
+def test_a_member_past_its_time_limit_is_requeued_and_resumes(slurm_env, tmp_path: Path
+                                                               ) -> None:
+    out = tmp_path / "runs"
+    env = {**slurm_env, "DISENTANGLEMENT_LIB_DATA": str(tmp_path / "data")}
+    settings = {**TOY_SETTINGS, "num_batches": TIME_LIMITED_BATCHES}
+    study = ["cpu_study", "--seeds", "1", "--gammas", "0",
+             *(arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")),
+             "--output-dir", str(out)]
+    # A 2-minute limit with USR2 30 s before it (Slurm may send it up to 60 s earlier still).
+    submitted = subprocess.run(
+        [*SWEEP, "run", *study, "--backend", "slurm", "--partition", "debug", "--time", "2",
+         "--signal-delay", "30", "--cpus", "1", "--stages", "train"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job = re.search(r"submitted training array (\d+) \(1 tasks?\)", submitted.stdout)
+    assert job, submitted.stdout
+    logs = Path(re.search(r"^logs: (.+)$", submitted.stdout, re.M).group(1))
+    (member,) = plan_study(get_study("cpu_study"), overrides={**settings, "output_dir": str(out)},
+                           axes={"seed": (1,), "gamma": (0.0,)}).members
+
+    def log(stream: str = "*") -> str:
+        # submitit names the folder after the job (the array's id for a one-task array).
+        return "".join(path.read_text() for path in sorted(logs.glob(f"*/*_log.{stream}")))
+
+    try:
+        wait_until(lambda: "restart 1" in log(), timeout=420,
+                   what="the task's restart after its time limit")
+        text = log()
+        assert "Job has timed out" in text and "Calling checkpoint method" in text, text[-3000:]
+        stopped = int(re.search(r"stopped by a signal at batch (\d+)", text).group(1))
+        assert 0 < stopped < TIME_LIMITED_BATCHES
+        # The second attempt resumes at the batch the first one saved, and goes on from there.
+        assert checkpoint_step(member.run_dir) >= stopped
+        wait_until(lambda: checkpoint_step(member.run_dir) > stopped, timeout=120,
+                   what="training to go on after the resume")
+        # Its progress bar (stderr) starts where the first attempt stopped, not at batch 0.
+        progress = log("err")
+        assert f"| {stopped}/{TIME_LIMITED_BATCHES} [00:00<" in progress, progress[-3000:]
+    finally:
+        subprocess.run(["scancel", job.group(1)], env=env, timeout=60)
