@@ -54,6 +54,7 @@ from jlonevae_lib.evaluate.reconstruction import (
     evaluation_images,
     is_collapsed,
     mean_image_bce,
+    perfect_reconstruction_bce,
     reconstruction_bce,
 )
 from jlonevae_lib.evaluate.statistics import ttest_row
@@ -218,16 +219,17 @@ def collect_member_runs(members: Sequence[tuple[str, Path]]
 def measure_reconstructions(members: Sequence[tuple[str, Path]], runs: Sequence[RunRecord],
                             num_images: int = EVALUATION_IMAGES,
                             seed: int = EVALUATION_IMAGES_SEED
-                            ) -> tuple[list[RunRecord], dict[str, float], list[str]]:
+                            ) -> tuple[list[RunRecord], dict[str, dict[str, float]], list[str]]:
     """Each finished run's reconstruction BCE per image (:data:`HELDOUT_BCE`) on the same
     ``num_images`` images of its dataset drawn with ``seed``
     (:func:`~jlonevae_lib.evaluate.reconstruction.evaluation_images`), and each dataset's
-    mean-image BCE on them (what a model that reconstructs nothing scores).
+    reference points on them: ``mean_image``, what a model that reconstructs nothing scores,
+    and ``perfect``, what an exact reconstruction scores.
 
     ``runs``: :func:`collect_member_runs`' records of ``members``, in the same order. Returns
-    (the runs with the values added, {dataset: mean-image BCE}, notes)."""
+    (the runs with the values added, {dataset: {"mean_image", "perfect"}}, notes)."""
     images_of: dict[str, np.ndarray] = {}
-    reference: dict[str, float] = {}
+    reference: dict[str, dict[str, float]] = {}
     notes: list[str] = []
     measured = []
     for (_, run_dir), run in zip(members, runs, strict=True):
@@ -238,7 +240,9 @@ def measure_reconstructions(members: Sequence[tuple[str, Path]], runs: Sequence[
         if dataset not in images_of:
             images = evaluation_images(get_named_ground_truth_data(dataset), num_images, seed)
             images_of[dataset] = images
-            reference[dataset] = mean_image_bce(images.mean(axis=0, dtype=np.float64))
+            reference[dataset] = {
+                "mean_image": mean_image_bce(images.mean(axis=0, dtype=np.float64)),
+                "perfect": perfect_reconstruction_bce(images)}
         folder = layout.find_saved_model(Path(run_dir))
         try:
             if folder is None:
@@ -423,15 +427,18 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                             evaluation_seeds: Mapping[str, Sequence[int]], command: str,
                             machine: Mapping[str, Any], figures: Sequence[str] = (),
                             generated_at: str = "",
-                            reference_bce: Mapping[str, float] | None = None) -> dict[str, Any]:
+                            reference_bce: Mapping[str, Mapping[str, float]] | None = None
+                            ) -> dict[str, Any]:
     """The JSON-ready summary (nan becomes null) of the members ``runs``.
 
-    ``reference_bce``: dataset -> the mean image's BCE per image on the evaluation images
-    (:func:`measure_reconstructions`); a finished run whose held-out BCE comes near it is
-    marked collapsed."""
+    ``reference_bce``: dataset -> the BCE per image of the mean image and of a perfect
+    reconstruction on the evaluation images (:func:`measure_reconstructions`); a finished run
+    whose held-out BCE removes almost none of the gap between them is marked collapsed."""
     runs = mark_missing_values(add_evaluation_seed_means(runs))
-    reference_bce = dict(reference_bce or {})
-    collapsed = {id(run): is_collapsed(run.values[HELDOUT_BCE], reference_bce[dataset])
+    reference_bce = {name: dict(values) for name, values in (reference_bce or {}).items()}
+    collapsed = {id(run): is_collapsed(run.values[HELDOUT_BCE],
+                                       reference_bce[dataset]["mean_image"],
+                                       reference_bce[dataset]["perfect"])
                  for run in runs
                  if run.status == FINISHED and HELDOUT_BCE in run.values
                  and (dataset := run.config.get("dataset")) in reference_bce}
@@ -496,7 +503,7 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                   "training_seed_sd": pooled_training_seed_sd(arm_entries, mig_key),
                   "resolved_standard_errors": RESOLVED_STANDARD_ERRORS,
                   "reversed_pairs": reversed_pairs},
-        "collapse": {"mean_image_bce": reference_bce, "fraction": COLLAPSE_FRACTION,
+        "collapse": {"reference_bce": reference_bce, "fraction": COLLAPSE_FRACTION,
                      "evaluation_images": EVALUATION_IMAGES,
                      "evaluation_images_seed": EVALUATION_IMAGES_SEED},
         "deviations": deviations(arm_entries, seeds),
@@ -583,20 +590,23 @@ def why_sentences(summary: Mapping[str, Any]) -> list[str]:
             out.append(f"  - {row['pair']} ({what[row['ordering']]}): {verdict}")
     collapse = summary["collapse"]
     collapsed = [run for run in summary["runs"] if run.get("collapsed")]
-    references = ", ".join(f"{_number(value):.1f} ({name})"
-                           for name, value in collapse["mean_image_bce"].items())
+    references = ", ".join(f"{_number(value['mean_image']):.1f} (a perfect reconstruction: "
+                           f"{_number(value['perfect']):.1f}; {name})"
+                           for name, value in collapse["reference_bce"].items())
+    removes = f"{1 - collapse['fraction']:.0%}"
     if collapsed:
         out.append("- **Collapsed runs**: " + "; ".join(
             f"{run['label']} seed {run['seed']} (held-out reconstruction BCE "
             f"{_number(run['values'].get(HELDOUT_BCE)):.1f} per image)" for run in collapsed)
             + f". Predicting the mean image for every one of the same "
-            f"{collapse['evaluation_images']:,} images scores {references}: these runs "
-            "reconstruct nothing, their decoders ignore the latents. Their scores stay in "
-            "every mean and test (this is what the method produced on this budget), but they "
-            "describe no representation.")
+            f"{collapse['evaluation_images']:,} images scores {references}; these runs remove "
+            f"less than {removes} of that gap: they reconstruct nothing, their decoders ignore "
+            "the latents. Their scores stay in every mean and test (this is what the method "
+            "produced on this budget), but they describe no representation.")
     elif references:
-        out.append(f"- No run collapsed: every held-out reconstruction BCE is below "
-                   f"{collapse['fraction']:.0%} of the mean image's, {references}.")
+        out.append(f"- No run collapsed: every run removes at least {removes} of the gap "
+                   f"between the mean image's held-out BCE and a perfect reconstruction's, "
+                   f"{references}.")
     return out
 
 

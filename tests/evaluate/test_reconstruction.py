@@ -13,6 +13,7 @@ from jlonevae_lib.evaluate.reconstruction import (
     evaluation_images,
     is_collapsed,
     mean_image_bce,
+    perfect_reconstruction_bce,
     reconstruction_bce,
 )
 
@@ -97,8 +98,24 @@ def test_a_decoder_that_ignores_its_latents_scores_the_mean_image() -> None:
     assert reconstruction_bce(model, images) == pytest.approx(mean_image_bce(mean), rel=1e-5)
 
 
-def test_collapse_is_a_bce_near_the_mean_images() -> None:
-    assert is_collapsed(880.3, 874.1)  # above: reconstructs nothing
-    assert is_collapsed(840.0, 874.1)  # within 5 %
-    assert not is_collapsed(344.0, 874.1)
-    assert not is_collapsed(820.0, 874.1, fraction=0.95)
+def test_a_perfect_reconstruction_scores_the_pixels_entropy() -> None:
+    images = np.random.default_rng(5).random((6, 1, 3, 3))
+    images[0] = 0.0  # a black image: no entropy
+    assert perfect_reconstruction_bce(images) == pytest.approx(direct_bce(images, images))
+    assert perfect_reconstruction_bce(np.zeros((2, 4))) == 0.0
+    assert perfect_reconstruction_bce(np.full((1, 3), 0.5)) == pytest.approx(3 * np.log(2))
+    # Never above the mean image's BCE on the same images.
+    assert perfect_reconstruction_bce(images) < mean_image_bce(images.mean(axis=0))
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        perfect_reconstruction_bce(np.array([[1.5]]))
+
+
+def test_collapse_is_judged_on_the_excess_over_a_perfect_reconstruction() -> None:
+    # Nearly binary images (three-dots): the floor is small.
+    assert is_collapsed(875.4, mean_image=874.2, perfect=20.0)
+    assert not is_collapsed(344.0, mean_image=874.2, perfect=20.0)
+    # Grey patches: the floor is most of the BCE. Removing 34 % of the excess is learning
+    # something; removing 0.5 % is not, though both BCEs are within 0.2 % of the mean image's.
+    assert not is_collapsed(177.08, mean_image=177.38, perfect=176.5)
+    assert is_collapsed(177.376, mean_image=177.38, perfect=176.5)
+    assert is_collapsed(176.9, mean_image=177.38, perfect=176.5, fraction=0.4)

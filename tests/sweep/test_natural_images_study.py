@@ -99,7 +99,12 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
         assert 0.1 <= run["localisation"] <= 1 and 0.1 <= run["localisation_weighted"] <= 1
         assert run["heldout_mse"] > 0 and run["heldout_bce"] > 0
         assert run["mean_column_activity"] >= 0 and isinstance(run["collapsed"], bool)
-        assert run["collapsed"] == (run["final_train_kld"] < 0.01)
+        reference = summary["collapse"]
+        assert reference["perfect"] < reference["mean_image"]
+        removed = (reference["mean_image"] - run["heldout_bce"]) / (
+            reference["mean_image"] - reference["perfect"])
+        assert run["bce_gap_removed"] == pytest.approx(removed)
+        assert run["collapsed"] == (removed <= 1 - reference["fraction"])
     assert [(r["model"], r["num_components"]) for r in summary["linear_baselines"]] == [
         (model, k) for k in (5, 10, 25) for model in ("PCA", "ICA")]
     for row in summary["linear_baselines"]:
