@@ -39,8 +39,11 @@ def save_figure(fig: Figure, png_path: str | os.PathLike, pdf: bool = True) -> l
     paths = [png_path] + ([png_path.with_suffix(".pdf")] if pdf else [])
     for path in paths:
         fmt = path.suffix[1:].lower()
+        # No creation date in a PDF: the same figure gives the same bytes, so a redrawn but
+        # unchanged figure shows no change in git.
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
         with atomic_path(path, suffix=path.suffix) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
+            fig.savefig(tmp, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=metadata)
     return paths
 
 
