@@ -407,7 +407,14 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
             "latents, so their Jacobian columns are near zero and their localisation numbers "
             "describe numerical noise, not learned filters. An arm with collapsed runs says "
             "nothing about the paper's claim at this training length.")
-    if beta is not None and jl1 is not None:
+    every_run_collapsed = [arm["arm"] for arm in (beta, jl1) if arm is not None and all(
+        run.get("collapsed") for run in summary["runs"]
+        if run["status"] == "finished" and run["arm"] == arm["arm"])]
+    if every_run_collapsed:
+        lines.append(f"- Localisation not compared: every {' and every '.join(every_run_collapsed)}"
+                     " run collapsed, so its Jacobian columns are noise, not filters (their "
+                     "numbers are in the tables below).")
+    elif beta is not None and jl1 is not None:
         loc_b, loc_j = beta["localisation"]["mean"], jl1["localisation"]["mean"]
         word = ("more" if loc_j > loc_b else "less" if loc_j < loc_b else "equally")
         lines.append(
@@ -419,6 +426,7 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
             f"{beta['localisation_weighted']['mean']:.3f}). With {jl1['localisation']['n']} "
             f"and {beta['localisation']['n']} seeds no significance test is made; compare the "
             "difference with the spread between seeds in the table above.")
+    if beta is not None and jl1 is not None:
         mse_b, mse_j = beta["heldout_mse"]["mean"], jl1["heldout_mse"]["mean"]
         lines.append(f"- Held-out MSE per patch: JL1-VAE {mse_j:.3f}, β-VAE {mse_b:.3f}; "
                      "predicting the mean training patch for every patch gives "
@@ -438,7 +446,7 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
             lines.append(f"- {row['model']} with 10 components: top-10% mass "
                          f"{row['localisation']:.3f}, held-out MSE {row['heldout_mse']:.3f}.")
             for arm in (beta, jl1):
-                if arm is not None:
+                if arm is not None and arm["arm"] not in every_run_collapsed:
                     loc = arm["localisation"]["mean"]
                     side = "above" if loc > row["localisation"] else "at or below"
                     lines.append(f"  - {arm['arm']}'s columns ({loc:.3f}) score {side} "
