@@ -223,7 +223,11 @@ def test_summary_and_markdown() -> None:
     assert "does not match the paper's ordering" in markdown
     assert "DIP-VAE-I above JL1-VAE" in markdown
     readme = render_readme(summary)
-    assert "bash x.bash" in readme and "FactorVAE: 0.080 vs 0.050" in readme
+    assert "bash x.bash" in readme
+    assert "local MIG at 0.1, evaluation seed 0 (Welch, two-sided): FactorVAE: 0.080 vs " \
+           "0.050, p = 0.021" in readme
+    # The multi-seed means: JL1 (0.08, 0.09, 0.10), FactorVAE (0.05, 0.06, 0.07).
+    assert "mean of evaluation seeds (Welch, two-sided): FactorVAE: 0.090 vs 0.060" in readme
 
 
 def test_median_index() -> None:
