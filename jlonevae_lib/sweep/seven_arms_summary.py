@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import get_named_ground_truth_data
@@ -105,7 +106,7 @@ from jlonevae_lib.sweep.study_summary import (
     value_keys,
 )
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.tables import format_markdown_table
 
 SUMMARY_JSON = "summary.json"
@@ -216,6 +217,13 @@ def collect_member_runs(members: Sequence[tuple[str, Path]]
     return runs, notes, {key: sorted(seeds_of[key]) for key in sorted(repeated)}
 
 
+def _final_model(run_dir: Path) -> torch.nn.Module:
+    folder = layout.find_saved_model(run_dir)
+    if folder is None:
+        raise DataFileError(f"no saved model under {run_dir}")
+    return load_model(folder)
+
+
 def measure_reconstructions(members: Sequence[tuple[str, Path]], runs: Sequence[RunRecord],
                             num_images: int = EVALUATION_IMAGES,
                             seed: int = EVALUATION_IMAGES_SEED
@@ -243,12 +251,9 @@ def measure_reconstructions(members: Sequence[tuple[str, Path]], runs: Sequence[
             reference[dataset] = {
                 "mean_image": mean_image_bce(images.mean(axis=0, dtype=np.float64)),
                 "perfect": perfect_reconstruction_bce(images)}
-        folder = layout.find_saved_model(Path(run_dir))
         try:
-            if folder is None:
-                raise JLoneVAEError(f"no saved model under {run_dir}")
-            model = load_model(folder)
-        except JLoneVAEError as err:
+            model = _final_model(Path(run_dir))
+        except JLoneVAEError as err:  # a note, never fatal: the summary reports what it has
             notes.append(f"{run.label} {run.run_id}: no held-out reconstruction ({err})")
             measured.append(run)
             continue
