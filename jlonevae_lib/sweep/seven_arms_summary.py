@@ -43,6 +43,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import numpy as np
@@ -363,6 +364,16 @@ def pooled_training_seed_sd(arms: Sequence[Mapping[str, Any]], key: str) -> floa
     return math.sqrt(math.fsum((stat["n"] - 1) * stat["sd"] ** 2 for stat in stats) / degrees)
 
 
+def median_range(values: Sequence[float]) -> dict[str, float | int]:
+    """Median, smallest and largest of ``values`` (any length; NaN when empty) and their
+    count. Per-run times are wall clock, so a run whose process was suspended counts the
+    pause; the median stays the typical figure where a mean ± s.d. would not."""
+    if not values:
+        return {"n": 0, "median": math.nan, "min": math.nan, "max": math.nan}
+    return {"n": len(values), "median": median(values), "min": min(values),
+            "max": max(values)}
+
+
 def paper_ordering(means: Mapping[str, float]) -> dict[str, Any]:
     """The arms' measured order by mean local MIG at 0.1 against the paper's.
 
@@ -466,6 +477,10 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
             "statistics": {key: mean_sd([run.values[key] for run in finished
                                          if key in run.values]) for key in keys},
             "train_minutes_total": math.fsum(minutes),
+            "train_minutes_per_run": median_range(minutes),
+            "evaluation_minutes_per_run": median_range(
+                [run.evaluation_seconds / _SECONDS_PER_MINUTE for run in finished
+                 if run.evaluation_seconds]),
             "collapsed": sum(bool(collapsed.get(id(run))) for run in finished),
         })
     mig_key = metric_name(LOCAL_MIG, 0.1)
@@ -523,16 +538,33 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
 # ------------------------------------------------------------------------------ Markdown
 
 
+def collapse_counts(summary: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Paper name -> (collapsed, finished) runs of each arm the paper has."""
+    return {arm["paper_name"]: (arm["collapsed"], arm["finished"])
+            for arm in summary["arms"] if arm["paper_name"]}
+
+
+def _median_range_cell(stat: Mapping[str, Any]) -> str:
+    if not stat["n"]:
+        return "–"
+    return f"{stat['median']:.1f} [{stat['min']:.1f}–{stat['max']:.1f}]"
+
+
 def _cell(key: str, stat: Mapping[str, Any] | None, n_runs: int) -> str:
     return "–" if not stat else _mean_sd_cell(key, stat, n_runs)
 
 
-def ordering_sentences(ordering: Mapping[str, Any], what: str) -> list[str]:
-    """Plain sentences on one measured ordering against the paper's."""
+def ordering_sentences(ordering: Mapping[str, Any], what: str,
+                       collapsed: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
+    """Plain sentences on one measured ordering against the paper's; ``collapsed``: paper
+    name -> (collapsed, finished) runs, marked beside the arm's value when any collapsed."""
     if ordering["methods"] < 2:
         return [f"- {what}: fewer than two of the paper's methods have values; no ordering."]
-    measured = " > ".join(f"{name} {value:.3f}" for name, value
-                          in ordering["measured_values"].items())
+    counts = collapsed or {}
+    measured = " > ".join(
+        f"{name} {value:.3f}" + (f" ({counts[name][0]} of {counts[name][1]} runs collapsed)"
+                                 if counts.get(name, (0, 0))[0] else "")
+        for name, value in ordering["measured_values"].items())
     paper = " > ".join(f"{name} {value:.3f}" for name, value
                        in ordering["paper_values"].items())
     verdict = ("matches the paper's ordering" if ordering["matches"] else
@@ -541,6 +573,15 @@ def ordering_sentences(ordering: Mapping[str, Any], what: str) -> list[str]:
                f"{'; '.join(ordering['pairs_reversed'])}")
     return [f"- {what}: {measured}", f"  - paper (300,000 batches): {paper}",
             f"  - the measured ordering {verdict}. First: {ordering['first']}."]
+
+
+def _span(values: Sequence[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.1f}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}–{high:.1f}"
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _number(value: Any) -> float:
@@ -600,14 +641,28 @@ def why_sentences(summary: Mapping[str, Any]) -> list[str]:
                            for name, value in collapse["reference_bce"].items())
     removes = f"{1 - collapse['fraction']:.0%}"
     if collapsed:
-        out.append("- **Collapsed runs**: " + "; ".join(
-            f"{run['label']} seed {run['seed']} (held-out reconstruction BCE "
-            f"{_number(run['values'].get(HELDOUT_BCE)):.1f} per image)" for run in collapsed)
-            + f". Predicting the mean image for every one of the same "
-            f"{collapse['evaluation_images']:,} images scores {references}; these runs remove "
-            f"less than {removes} of that gap: they reconstruct nothing, their decoders ignore "
-            "the latents. Their scores stay in every mean and test (this is what the method "
-            "produced on this budget), but they describe no representation.")
+        per_arm = []
+        for arm in summary["arms"]:
+            runs = [run for run in collapsed if run["arm"] == arm["arm"]]
+            if runs:
+                bce = [_number(run["values"].get(HELDOUT_BCE)) for run in runs]
+                per_arm.append(
+                    f"{arm['label']} {len(runs)} of {arm['finished']} (seed"
+                    f"{'s' if len(runs) > 1 else ''} "
+                    f"{', '.join(str(run['seed']) for run in runs)}; held-out reconstruction "
+                    f"BCE {_span(bce)} per image)")
+        mostly = [arm["label"] for arm in summary["arms"]
+                  if arm["finished"] and 2 * arm["collapsed"] > arm["finished"]]
+        out.append("- **Collapsed runs**: " + "; ".join(per_arm)
+                   + f". Predicting the mean image for every one of the same "
+                   f"{collapse['evaluation_images']:,} images scores {references}; these runs "
+                   f"remove less than {removes} of that gap: they reconstruct nothing, their "
+                   "decoders ignore the latents. Their scores stay in every mean and test "
+                   "(this is what the method produced on this budget), but they describe no "
+                   "representation"
+                   + (f": {_and(mostly)} "
+                      + ("owes its place" if len(mostly) == 1 else "owe their places")
+                      + " in the ordering mostly to such runs." if mostly else "."))
     elif references:
         out.append(f"- No run collapsed: every run removes at least {removes} of the gap "
                    f"between the mean image's held-out BCE and a perfect reconstruction's, "
@@ -637,12 +692,13 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     out += [f"- {line}" for line in summary["deviations"]] or ["- none found"]
     out.append("")
     out += ["## Against the paper's ordering (mean local MIG at locality 0.1)", ""]
+    collapsed = collapse_counts(summary)
     out += ordering_sentences(summary["paper_ordering"]["single_seed"],
-                              "evaluation seed 0 (the paper's protocol)")
+                              "evaluation seed 0 (the paper's protocol)", collapsed)
     out += ordering_sentences(summary["paper_ordering"]["evaluation_seed_mean"],
                               "mean over evaluation seeds "
                               + ", ".join(map(str, summary["evaluation_seeds"].get(
-                                  metric_name(LOCAL_MIG, 0.1), []))))
+                                  metric_name(LOCAL_MIG, 0.1), []))), collapsed)
     out += ["", "Our ConvVAE β-VAE (γ = 0) is not in the paper's figure (its β-VAE is "
             "disentanglement_lib's); it is listed in the tables.", ""]
     why = why_sentences(summary)
@@ -697,11 +753,15 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     out += ["## Time and machine", ""]
     out.append(format_markdown_table([
         {"arm": arm["label"], "finished": arm["finished"],
-         "train min per run": _cell(TRAIN_MINUTES, arm["statistics"].get(TRAIN_MINUTES),
-                                    arm["finished"]),
-         "train min total": f"{arm['train_minutes_total']:.1f}"}
+         "train min per run, median [range]": _median_range_cell(arm["train_minutes_per_run"]),
+         "train min total": f"{arm['train_minutes_total']:.1f}",
+         "evaluation min per run, median [range]":
+             _median_range_cell(arm["evaluation_minutes_per_run"])}
         for arm in summary["arms"]]))
-    out += [f"- training: {_hours(time['training_seconds'])}, summed over the finished runs",
+    out += ["- times are wall clock, summed over a run's sessions; a process that was "
+            "suspended (paused, or a machine put to sleep) counts its pause, so the "
+            "medians are the typical figures and the sums below are upper bounds",
+            f"- training: {_hours(time['training_seconds'])}, summed over the finished runs",
             f"- evaluation: {_hours(time['evaluation_seconds'])}, summed over the metrics",
             f"- total: {_hours(time['total_seconds'])} (run one after another, this is the "
             "wall time without process start-ups and figures)",
@@ -732,10 +792,11 @@ def render_readme(summary: Mapping[str, Any]) -> str:
            "## Deviations from the paper's settings", ""]
     out += [f"- {line}" for line in summary["deviations"]] or ["- none found"]
     out += ["", "## Against the paper's ordering", ""]
+    collapsed = collapse_counts(summary)
     out += ordering_sentences(summary["paper_ordering"]["single_seed"],
-                              "local MIG at 0.1, evaluation seed 0")
+                              "local MIG at 0.1, evaluation seed 0", collapsed)
     out += ordering_sentences(summary["paper_ordering"]["evaluation_seed_mean"],
-                              "local MIG at 0.1, mean over evaluation seeds")
+                              "local MIG at 0.1, mean over evaluation seeds", collapsed)
     mig_key = metric_name(LOCAL_MIG, 0.1)
     for key, what in ((mig_key, "evaluation seed 0"),
                       (seed_mean_key(mig_key), "mean of evaluation seeds")):
@@ -750,9 +811,13 @@ def render_readme(summary: Mapping[str, Any]) -> str:
         out += ["", "## Why the results may differ from the paper's", "", *why]
     time = summary["time"]
     out += ["", f"Training {_hours(time['training_seconds'])}, evaluation "
-            f"{_hours(time['evaluation_seconds'])}, each summed over the runs, on "
+            f"{_hours(time['evaluation_seconds'])}, each summed over the runs (wall clock, "
+            "pauses included: an upper bound), on "
             f"{summary['machine'].get('cpu', '?')} "
-            f"({summary['machine'].get('nproc', '?')} CPUs usable).", ""]
+            f"({summary['machine'].get('nproc', '?')} CPUs usable). Typical training minutes "
+            "per run (median): " + ", ".join(
+                f"{arm['label']} {arm['train_minutes_per_run']['median']:.0f}"
+                for arm in summary["arms"] if arm["train_minutes_per_run"]["n"]) + ".", ""]
     return "\n".join(out)
 
 

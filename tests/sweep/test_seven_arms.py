@@ -31,6 +31,7 @@ from jlonevae_lib.sweep.seven_arms_summary import (
     deviations,
     difference_resolution,
     evaluation_seed_spread,
+    median_range,
     paper_ordering,
     pooled_training_seed_sd,
     render_markdown,
@@ -248,6 +249,19 @@ def test_the_jacobian_figure_shows_each_arms_median_run(tmp_path: Path,
     assert representative_runs(runs) == {"a": tmp_path / "a3", "b": tmp_path / "b1"}
 
 
+def test_per_run_times_are_summarised_by_median_and_range() -> None:
+    # A run suspended for an hour moves the median not at all.
+    assert median_range([12.0, 70.0, 13.0, 11.0]) == {"n": 4, "median": 12.5, "min": 11.0,
+                                                       "max": 70.0}
+    assert math.isnan(median_range([])["median"]) and median_range([])["n"] == 0
+    runs = [record(JL1_ARM, seed, {"local_mig_0_1": 0.1, TRAIN_MINUTES: minutes})
+            for seed, minutes in ((1, 30.0), (2, 95.0), (3, 31.0))]
+    summary = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c", machine={})
+    assert "| JL1-VAE (γ=0.1) | 3 | 31.0 [30.0–95.0] | 156.0 | – |" in render_markdown(summary)
+    assert "Typical training minutes per run (median): JL1-VAE (γ=0.1) 31." \
+        in render_readme(summary)
+
+
 def test_difference_resolution() -> None:
     low, high = {"n": 5, "mean": 0.06, "sd": 0.01}, {"n": 4, "mean": 0.05, "sd": 0.02}
     row = difference_resolution(low, high)
@@ -301,12 +315,22 @@ def test_collapsed_runs_and_the_reasons_in_the_readme() -> None:
     readme = render_readme(summary)
     assert "- **Scale.** Every arm trained 8,000 batches, 2.7% of the paper's" in readme
     assert "learning rate of 0.001" in readme
-    assert "- **Collapsed runs**: factor_vae seed 1 (held-out reconstruction BCE 850.0 per " \
-        "image)" in readme and "874.0 (a perfect reconstruction: 24.0; dots)" in readme
+    assert "- **Collapsed runs**: FactorVAE 1 of 3 (seed 1; held-out reconstruction BCE " \
+        "850.0 per image)" in readme and "874.0 (a perfect reconstruction: 24.0; dots)" in readme
+    assert "describe no representation." in readme  # one of three: not the arm's place
+    assert "FactorVAE 0.050 (1 of 3 runs collapsed)" in readme
     assert "held-out BCE / image" in render_markdown(summary)
     assert "DIP-VAE-I above JL1-VAE (evaluation seed 0): +0.1200, too few runs to tell" in readme
     assert "| finished (collapsed) |" in render_markdown(summary)
+    runs[5] = record("factor_vae", 3, {**runs[5].values, HELDOUT_BCE: 851.0})
+    mostly = render_readme(build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c",
+                                                   machine={}, reference_bce=DOTS_BCE))
+    assert "FactorVAE 2 of 3 (seeds 1, 3; held-out reconstruction BCE 850.0–851.0 per " \
+        "image)" in mostly
+    assert "describe no representation: FactorVAE owes its place in the ordering mostly " \
+        "to such runs." in mostly
     runs[1] = record("factor_vae", 1, {**runs[1].values, HELDOUT_BCE: 500.0})
+    runs[5] = record("factor_vae", 3, {**runs[5].values, HELDOUT_BCE: 500.0})
     clean = build_seven_arm_summary(runs, [], evaluation_seeds={}, command="c", machine={},
                                     reference_bce=DOTS_BCE)
     assert "- No run collapsed: every run removes at least 5% of the gap between the mean " \
