@@ -119,6 +119,7 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
         assert_real_png(results_dir / figure)
     assert (results_dir / "linear_baselines" / "ICA_lat25.npz").is_file()
     readme = (results_dir / "README.md").read_text()
+    assert readme.startswith("# " + "/".join(results_dir.resolve().parts[-2:]) + "\n")
     assert "OFFLINE FALLBACK" in readme and "## What the numbers show" in readme
     assert "num_batches: 6 here, 100000 in the paper" in readme
     markdown = (results_dir / "summary.md").read_text()
