@@ -458,8 +458,7 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def render_readme(summary: Mapping[str, Any], markdown: str,
-                  folder: str = "results/natural_images") -> str:
+def render_readme(summary: Mapping[str, Any], markdown: str, folder: str) -> str:
     """README.md of the results folder ``folder``: what ran, on which data, the deviations
     from the paper and what the localisation numbers show, then summary.md."""
     settings, paper = summary["settings"], summary["paper_settings"]
