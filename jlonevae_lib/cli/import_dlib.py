@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the TensorFlow environment's interpreter (default: "
                              "$DLIB_VENV/bin/python, else .venv-dlib/bin/python)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="re-import models already imported")
+                        help="re-import models already imported (the old import's finished "
+                             "marker, weights and results are removed first)")
     args = parser.parse_args(argv)
     python = args.dlib_python or default_dlib_python()
     check_dlib_python(python)

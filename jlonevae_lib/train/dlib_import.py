@@ -17,13 +17,16 @@ variables and a JSON of information, and this module does the rest without Tenso
   figures and Jacobian columns then work on it as on any run.
 
 The run's length is the number of VAE updates: disentanglement_lib's global step, halved for
-FactorVAE, whose two optimisers each advance it once per iteration.
+FactorVAE, whose two optimisers each advance it once per iteration. A TF-Hub module (read when
+``tf_checkpoint/`` is gone) holds the weights but no global step; its length is then the
+``model.training_steps`` the training was given, the step at which disentanglement_lib stops.
 """
 
 from __future__ import annotations
 
 import ast
 import platform
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,17 +82,46 @@ class DlibTrainSettings:
     dataset: str
 
 
-def _required(bindings: Mapping[str, str], key: str) -> Any:
+#: How much of a bad binding's text a message quotes.
+_QUOTED_CHARS = 80
+
+
+def _shown(text: str) -> str:
+    """A binding's text as a one-line message quotes it."""
+    shown = text if text.isprintable() else repr(text)
+    return shown if len(shown) <= _QUOTED_CHARS else shown[:_QUOTED_CHARS - 1] + "…"
+
+
+def _required(bindings: Mapping[str, str], key: str, source: str = TRAIN_CONFIG_NAME) -> Any:
     if key not in bindings:
-        raise DataFileError(f"{TRAIN_CONFIG_NAME} has no binding {key}: is this "
+        raise DataFileError(f"{source} has no binding {key}: is this "
                             "disentanglement_lib 1.5's training output?")
     return gin_value(bindings[key])
 
 
-def parse_train_config(bindings: Mapping[str, str]) -> DlibTrainSettings:
-    """The training settings recorded in ``results/json/train_config.json`` (key → gin text).
+def _number(bindings: Mapping[str, str], key: str, kind: type, source: str) -> Any:
+    """The binding ``key`` as a ``kind`` (int or float); anything else, a bool or a float
+    with a fraction where an int belongs included, is a one-line :class:`DataFileError`."""
+    value = _required(bindings, key, source)
+    if isinstance(value, float) and kind is int and value.is_integer():
+        value = int(value)
+    allowed = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed) or (
+            kind is float and not np.isfinite(value)):
+        what = "an integer" if kind is int else "a number"
+        raise DataFileError(f"{source}: {key} = {_shown(str(bindings[key]))} is not {what}; "
+                            "import the folder that disentanglement_lib's training wrote, "
+                            "with its record of the bindings unchanged")
+    return kind(value)
 
-    Raises :class:`DataFileError` for a model of another architecture or an unknown method.
+
+def parse_train_config(bindings: Mapping[str, str],
+                       source: str = TRAIN_CONFIG_NAME) -> DlibTrainSettings:
+    """The training settings recorded in ``results/json/train_config.json`` (key → gin text);
+    ``source`` names that file in messages.
+
+    Raises :class:`DataFileError` for a model of another architecture or an unknown method,
+    and, naming the binding and its text, for a value that is not a number where one belongs.
     """
     for key, expected in _ARCHITECTURE_BINDINGS.items():
         found = gin_value(bindings.get(key, "None"))
@@ -97,23 +129,24 @@ def parse_train_config(bindings: Mapping[str, str]) -> DlibTrainSettings:
             raise DataFileError(
                 f"this model was trained with {key} = {found}, not {expected}: only "
                 "disentanglement_lib's conv_encoder/deconv_decoder network can be imported")
-    method = _required(bindings, "model.name")
+    method = _required(bindings, "model.name", source)
     if method not in METHOD_SCOPES:
         raise DataFileError(f"unknown disentanglement_lib method model.name = {method!r}; "
                             f"importable: {', '.join(METHOD_SCOPES)}")
     scope = METHOD_SCOPES[method]
-    hyperparameters = {name: float(_required(bindings, f"{scope}.{name}"))
+    hyperparameters = {name: _number(bindings, f"{scope}.{name}", float, source)
                        for name in GRIDS[method][0]}
-    model_num = gin_value(bindings.get("model.model_num", "None"))
+    model_num = None
+    if gin_value(bindings.get("model.model_num", "None")) is not None:
+        model_num = _number(bindings, "model.model_num", int, source)
     return DlibTrainSettings(
-        method=method, hyperparameters=hyperparameters,
-        model_num=None if model_num is None else int(model_num),
-        random_seed=int(_required(bindings, "model.random_seed")),
-        training_steps=int(_required(bindings, "model.training_steps")),
-        batch_size=int(_required(bindings, "model.batch_size")),
-        latent_dim=int(_required(bindings, "encoder.num_latent")),
-        lr=float(_required(bindings, "vae/AdamOptimizer.learning_rate")),
-        dataset=str(_required(bindings, "dataset.name")))
+        method=method, hyperparameters=hyperparameters, model_num=model_num,
+        random_seed=_number(bindings, "model.random_seed", int, source),
+        training_steps=_number(bindings, "model.training_steps", int, source),
+        batch_size=_number(bindings, "model.batch_size", int, source),
+        latent_dim=_number(bindings, "encoder.num_latent", int, source),
+        lr=_number(bindings, "vae/AdamOptimizer.learning_rate", float, source),
+        dataset=str(_required(bindings, "dataset.name", source)))
 
 
 def vae_updates(method: str, global_step: int) -> int:
@@ -156,24 +189,47 @@ class ImportResult:
     skipped: bool
 
 
+def _remove_earlier_import(run_dir: Path) -> None:
+    """Remove what an earlier import (or a crashed one) left in ``run_dir``: ``DONE`` first,
+    so that a crash from here on leaves a folder the next import redoes, then the old model's
+    saved weights and TorchScript (``representation/``), any checkpoint, and the results and
+    markers that belong to the old model."""
+    layout.done_path(run_dir).unlink(missing_ok=True)
+    for marker in (layout.failed_path(run_dir), layout.evaluation_failed_path(run_dir)):
+        marker.unlink(missing_ok=True)
+    for folder in (layout.representation_dir(run_dir), run_dir / layout.METRICS_DIR,
+                   run_dir / layout.CHECKPOINTS_DIR):
+        if folder.is_dir():
+            shutil.rmtree(folder)
+
+
 def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any],
                       output_dir: str | Path, overwrite: bool = False) -> ImportResult:
     """Write the run folder of a disentanglement_lib model read by
     :mod:`jlonevae_lib.dlib_tf.variables` (``weights``: TensorFlow name → array; ``info``: its
     JSON, with ``train_config``, ``global_step`` and ``model_dir``).
 
+    The run's length is the global step read with the weights; a TF-Hub module (the fallback
+    when ``tf_checkpoint/`` is gone) has none, and then it is the ``model.training_steps`` the
+    training was given (``DONE`` records which, as ``global_step_from``).
+
     A folder that already holds the same import is left alone (``skipped``) unless
-    ``overwrite``; one that holds another run is refused.
+    ``overwrite``; one that holds another run is refused. Before anything is written, what an
+    earlier import left is removed, ``DONE`` first; ``DONE`` is written last, so an import cut
+    short is never taken for a finished one.
     """
     if not info.get("train_config"):
         raise DataFileError(f"{info.get('model_dir')} has no {TRAIN_CONFIG_NAME}, which says "
                             "how the model was trained; import the folder that "
                             "disentanglement_lib's training wrote")
-    if info.get("global_step") is None:
-        raise DataFileError(f"{info.get('model_dir')}: the checkpoint has no global_step")
-    settings = parse_train_config(info["train_config"])
+    settings = parse_train_config(info["train_config"],
+                                  source=f"{info.get('model_dir')}/{TRAIN_CONFIG_NAME}")
+    if info.get("global_step") is not None:
+        global_step, step_from = int(info["global_step"]), "variables"
+    else:  # a TF-Hub module keeps no global step
+        global_step, step_from = settings.training_steps, "model.training_steps"
     model = model_from_tf_weights(weights, settings.latent_dim)
-    config = imported_config(settings, int(info["global_step"]), output_dir, info["model_dir"])
+    config = imported_config(settings, global_step, output_dir, info["model_dir"])
     run_dir = config.run_dir
     config_path = layout.config_path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -185,6 +241,7 @@ def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any]
                                     f"{existing.imported_from}); pass --overwrite to replace it")
             if layout.is_finished(run_dir):
                 return ImportResult(run_dir, config.num_batches, skipped=True)
+        _remove_earlier_import(run_dir)
         atomic_write_json(config_path, config.to_dict())
         model_dir = layout.saved_model_dir(run_dir, config.num_batches)
         save_model(model, model_dir)
@@ -194,7 +251,8 @@ def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any]
             "model_dir": str(model_dir.relative_to(run_dir)),
             "imported_from": info["model_dir"],
             "weights_from": info.get("source"),
-            "global_step": int(info["global_step"]),
+            "global_step": global_step,
+            "global_step_from": step_from,
             "tensorflow": info.get("tensorflow"),
             "torch": torch.__version__,
             "python": platform.python_version(),

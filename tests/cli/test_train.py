@@ -64,3 +64,61 @@ def test_explicit_parameters_and_our_default_layout():
 def test_bad_study_flags_are_one_line_errors(flags, message):
     with pytest.raises(JLoneVAEError, match=message):
         config(*flags)
+
+
+def _train_cli(*flags: str) -> int:
+    from jlonevae_lib.cli.train import main
+
+    try:
+        return main(list(flags))
+    except SystemExit as exited:
+        return exited.code
+
+
+def test_a_gpu_past_the_visible_ones_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    """issue 28: --device cuda:3 with one GPU visible exits 2 with one line, before training."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    code = _train_cli("--dataset", "threeDots", "--num-batches", "1", "--output-dir",
+                      str(tmp_path), "--device", "cuda:3")
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "1 GPU is visible" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_factor_vae_checkpoint_without_its_discriminator_is_a_one_line_error(tmp_path, capsys):
+    """issue 28: resuming FactorVAE from a checkpoint that lacks the discriminator's state."""
+    import torch
+
+    from jlonevae_lib.runs import layout
+    from jlonevae_lib.train.trainer import Trainer
+
+    flags = ("--objective", "factor_vae", "--dataset", "threeDots", "--latent-dim", "3",
+             "--batch-size", "4", "--num-batches", "2", "--output-dir", str(tmp_path),
+             "--device", "cpu")
+    trainer = Trainer(config(*flags))
+    state = trainer.state_dict()
+    del state["objective"]
+    trainer.checkpoint_path.parent.mkdir(parents=True)
+    torch.save(state, trainer.checkpoint_path)
+    code = _train_cli(*flags)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "lacks FactorVAE's discriminator" in err
+    assert not layout.is_finished(trainer.config.run_dir)
+
+
+def test_a_run_whose_failed_marker_is_unreadable_is_a_one_line_error(tmp_path, capsys):
+    """issue 28: a FAILED marker that is not JSON exits 2 with one line, not a traceback."""
+    flags = ("--dataset", "threeDots", "--latent-dim", "3", "--batch-size", "4",
+             "--num-batches", "2", "--output-dir", str(tmp_path), "--device", "cpu")
+    run_dir = config(*flags).run_dir
+    run_dir.mkdir(parents=True)
+    (run_dir / "FAILED").write_text("{truncated")
+    code = _train_cli(*flags)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "failed earlier" in err and "unreadable" in err

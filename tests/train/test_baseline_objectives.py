@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from jlonevae_lib.architecture.registry import build_architecture
+from jlonevae_lib.runs import layout
 from jlonevae_lib.train import dlib_losses as dl
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.objectives import objective_class
 from jlonevae_lib.train.trainer import Trainer, train
-from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from tests.train.resume import assert_resumes_bit_identically
 
 BASELINES = ("beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae")
@@ -111,3 +112,37 @@ def test_factor_vae_trains_its_discriminator_and_resumes_bit_identically(tmp_pat
     assert final["objective"]["discriminator_optimizer"]["state"]
     fresh = Trainer(baseline_config(tmp_path / "c", "factor_vae")).objective.discriminator
     assert not torch.equal(fresh.state_dict()["d1.weight"], disc_a["d1.weight"])
+
+
+def _one_line_data_error(call) -> str:
+    with pytest.raises(DataFileError) as raised:
+        call()
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_checkpoint_without_factor_vaes_discriminator_is_a_one_line_data_error(tmp_path):
+    """issue 28: FactorVAE.load_state_dict({}) ended in a KeyError's traceback."""
+    config = baseline_config(tmp_path, "factor_vae")
+    objective = Trainer(config).objective
+    message = _one_line_data_error(lambda: objective.load_state_dict({}))
+    assert "lacks FactorVAE's discriminator" in message
+    assert str(layout.checkpoint_path(config.run_dir)) in message and "delete it" in message
+    # Half of it, or a discriminator of another size (another latent_dim), likewise.
+    state = objective.state_dict()
+    half = {"discriminator": state["discriminator"]}
+    assert "lacks FactorVAE's discriminator" in _one_line_data_error(
+        lambda: objective.load_state_dict(half))
+    other = Trainer(baseline_config(tmp_path / "b", "factor_vae", latent_dim=4)).objective
+    assert "delete it" in _one_line_data_error(
+        lambda: objective.load_state_dict(other.state_dict()))
+
+
+@pytest.mark.parametrize("objective", [b for b in BASELINES if b != "factor_vae"])
+def test_a_checkpoint_with_another_objectives_state_is_a_one_line_data_error(tmp_path,
+                                                                             objective):
+    config = baseline_config(tmp_path, objective)
+    factor = Trainer(baseline_config(tmp_path / "f", "factor_vae")).objective.state_dict()
+    message = _one_line_data_error(lambda: Trainer(config).objective.load_state_dict(factor))
+    assert "belongs to another objective" in message and "delete it" in message

@@ -5,6 +5,7 @@ against real disentanglement_lib models in tests/dlib_tf/test_import.py."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -16,8 +17,10 @@ from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.cli import import_dlib
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.results import our_run_info
+from jlonevae_lib.train import dlib_import
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.dlib_import import (
+    TRAIN_CONFIG_NAME,
     gin_value,
     import_dlib_model,
     parse_train_config,
@@ -158,3 +161,102 @@ def test_the_cli_without_the_tensorflow_environment_says_how_to_build_it(tmp_pat
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "build_dlib_env.bash" in err
+
+
+def test_an_overwrite_that_crashes_mid_save_is_redone_by_the_next_import(tmp_path, tf_model,
+                                                                        monkeypatch):
+    """issue 28: ``--overwrite`` removes the old import's DONE, weights and results before it
+    writes anything, and writes DONE last, so a crash mid-save is never taken for a finished
+    import (with the old weights)."""
+    _, weights, info = tf_model
+    run = import_dlib_model(weights, info, tmp_path).run_dir
+    old_model = layout.saved_model_dir(run, 11)
+    results = layout.metric_results_dir(run, "mig")
+    layout.aggregate_file(results).parent.mkdir(parents=True)
+    layout.aggregate_file(results).write_text("{}")
+    layout.evaluation_failed_path(run).write_text("{}")
+    other = {**info, "model_dir": "/elsewhere/tf", "global_step": 30}
+
+    def crash(model, folder):
+        assert TrainConfig.load(layout.config_path(run)).imported_from == "/elsewhere/tf"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dlib_import, "save_model", crash)
+    with pytest.raises(OSError, match="disk full"):
+        import_dlib_model(weights, other, tmp_path, overwrite=True)
+    assert not layout.is_finished(run)
+    assert not old_model.exists() and not results.exists()
+    assert not layout.evaluation_failed_path(run).exists()
+    monkeypatch.undo()
+    again = import_dlib_model(weights, other, tmp_path)
+    assert not again.skipped and again.num_batches == 15
+    done = json.loads(layout.done_path(run).read_text())
+    assert done["imported_from"] == "/elsewhere/tf" and done["num_batches"] == 15
+    assert layout.find_saved_model(run) == layout.saved_model_dir(run, 15)
+
+
+def test_a_tfhub_module_without_a_global_step_counts_the_configured_training_steps(
+        tmp_path, tf_model):
+    """issue 28: the TF-Hub fallback (no tf_checkpoint/) has no global step; the run's length
+    comes from model.training_steps (FactorVAE: two global steps per VAE update)."""
+    _, weights, info = tf_model
+    hub = {**info, "source": "tfhub", "global_step": None}
+    result = import_dlib_model(weights, hub, tmp_path)
+    assert not result.skipped and layout.is_finished(result.run_dir)
+    assert result.num_batches == vae_updates("factor_vae", 20) == 10
+    assert TrainConfig.load(layout.config_path(result.run_dir)).num_batches == 10
+    done = json.loads(layout.done_path(result.run_dir).read_text())
+    assert done["weights_from"] == "tfhub" and done["global_step"] == 20
+    assert done["global_step_from"] == "model.training_steps"
+
+
+@pytest.mark.parametrize("key, text", [
+    ("factor_vae.gamma", "@some_function"),
+    ("factor_vae.gamma", "[30.0, 40.0]"),
+    ("factor_vae.gamma", "True"),
+    ("model.batch_size", "'sixty-four'"),
+    ("model.random_seed", "None"),
+    ("model.training_steps", "2.5"),
+    ("vae/AdamOptimizer.learning_rate", "1e-4 +"),
+    ("encoder.num_latent", "'10\n'"),
+])
+def test_bindings_that_are_not_numbers_are_one_line_errors(key, text):
+    """issue 28: a bad value names the file, the binding and its text, in one line."""
+    with pytest.raises(DataFileError) as raised:
+        parse_train_config({**FACTOR_VAE_BINDINGS, key: text},
+                           source="/models/400/tf/results/json/train_config.json")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "/models/400/tf/results/json/train_config.json" in message
+    assert f"{key} = {text if text.isprintable() else repr(text)}" in message
+
+
+def _cli_with_read(monkeypatch, tmp_path, weights, info) -> int:
+    """jlonevae-import-dlib on one folder whose TensorFlow read gives (weights, info)."""
+    monkeypatch.setattr(import_dlib, "read_dlib_model", lambda python, model_dir: (weights, info))
+    model_dir = tmp_path / "model400"
+    model_dir.mkdir(exist_ok=True)
+    try:
+        code = import_dlib.main([str(model_dir), "--output-dir", str(tmp_path / "out"),
+                                 "--dlib-python", sys.executable])
+    except SystemExit as exited:
+        code = exited.code
+    return code
+
+
+def test_the_cli_refuses_a_bad_binding_in_one_line(tmp_path, tf_model, monkeypatch, capsys):
+    _, weights, info = tf_model
+    bad = {**info, "train_config": {**FACTOR_VAE_BINDINGS, "factor_vae.gamma": "'thirty'"}}
+    code = _cli_with_read(monkeypatch, tmp_path, weights, bad)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "factor_vae.gamma" in err and "thirty" in err and TRAIN_CONFIG_NAME in err
+
+
+def test_the_cli_imports_a_tfhub_only_folder(tmp_path, tf_model, monkeypatch, capsys):
+    _, weights, info = tf_model
+    code = _cli_with_read(monkeypatch, tmp_path, weights,
+                          {**info, "source": "tfhub", "global_step": None})
+    assert code == 0, capsys.readouterr().err
+    assert "(imported, 10 VAE updates)" in capsys.readouterr().out

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 import torch
 from torch import nn
 
-from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
@@ -96,10 +97,22 @@ class Objective(abc.ABC):
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s output."""
+        """Restore :meth:`state_dict`'s output.
+
+        A state that does not fit is a :class:`DataFileError` (see :meth:`checkpoint_refused`),
+        never a traceback.
+        """
         if state:
-            raise JLoneVAEError(f"the {self.name} objective keeps no state, but the checkpoint "
-                                f"has {sorted(state)}; it belongs to another objective")
+            raise self.checkpoint_refused(f"the {self.name} objective keeps no state, but it "
+                                          f"has {sorted(state)}: it belongs to another "
+                                          "objective")
+
+    def checkpoint_refused(self, why: str) -> DataFileError:
+        """The one-line error for a run's checkpoint whose objective state does not fit:
+        ``why``, then the checkpoint's path and what to do."""
+        path = layout.checkpoint_path(self.config.run_dir)
+        return DataFileError(f"checkpoint {path}: {why}; delete it to restart the run from "
+                             "batch 0")
 
     @classmethod
     def resolve_params(cls, given: dict[str, Any]) -> dict[str, float]:

@@ -23,10 +23,13 @@ from jlonevae_lib.train.dlib_losses import (
 )
 from jlonevae_lib.train.objectives import register_objective
 from jlonevae_lib.train.objectives.dlib_vae import DlibTerms, DlibVAE
+from jlonevae_lib.utils.errors import short_reason
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
 
+#: The objective's part of a checkpoint (:meth:`FactorVAE.state_dict`).
+_STATE_KEYS = ("discriminator", "discriminator_optimizer")
 #: The discriminator's Adam moments, as disentanglement_lib's study sets them.
 DISCRIMINATOR_BETAS = (0.5, 0.9)
 
@@ -69,5 +72,16 @@ class FactorVAE(DlibVAE):
                 "discriminator_optimizer": self.discriminator_optimizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        missing = [key for key in _STATE_KEYS
+                   if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise self.checkpoint_refused(
+                f"it lacks FactorVAE's discriminator state ({', '.join(missing)}): it was not "
+                "written by this FactorVAE run")
+        try:
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            raise self.checkpoint_refused(
+                f"its FactorVAE discriminator does not fit this run's ({short_reason(err)})"
+            ) from None
