@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(unbiased, cheaper; default: the whole batch)")
     new.add_argument("--checkpoint-every", type=positive_int, default=1000,
                      help="batches between checkpoints")
+    new.add_argument("--keep-models-at", type=positive_int, nargs="+", default=None,
+                     metavar="BATCHES",
+                     help="also save the model after these many batches (a saved-model "
+                          "folder beside the final one), to evaluate earlier points of the run")
     new.add_argument("--print-run-dir", action="store_true",
                      help="print the run folder these flags map to, and exit (for scripts)")
     new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
@@ -177,7 +181,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         **settings, dataset=args.dataset, regularization_type=args.regularization_type,
         jacobian_method=args.jacobian, log_interval=args.log_interval,
-        checkpoint_every=args.checkpoint_every, device="cpu" if args.no_cuda else args.device,
+        checkpoint_every=args.checkpoint_every, keep_models_at=list(args.keep_models_at or []),
+        device="cpu" if args.no_cuda else args.device,
         output_dir=args.output_dir, run_id=args.run_id,
     )
 

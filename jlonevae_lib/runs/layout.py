@@ -6,11 +6,14 @@ docs/formats.md::
     <output_dir>/trainedModels/<experiment>/<run>/    the run folder
         config.json                                   the run's full training config
         checkpoints/checkpoint.pt                     latest checkpoint
+        checkpoints/progress.json                     its batch and time (read by status)
         representation/cache_batch_no<N>/             saved model after N batches
         representation/pytorch_model.pt               TorchScript mean encoder (AIcrowd)
         representation/results/                       earlier steps' results (AIcrowd)
         DONE | FAILED                                 JSON status, written when training ends
         EVALUATION_FAILED                             JSON: why the last evaluation failed
+        KILLED                                        JSON: SIGKILLs at the latest checkpoint
+        sweep_logs/<stage>.log                        the sweep's training / evaluation output
         metrics/<metric>/results/                     one metric's results (disentanglement_lib)
             aggregate/evaluation.json                 flat ``evaluation_results.*`` and
             gin/evaluation.gin, json/*.json           ``evaluation_config.*`` keys
@@ -42,6 +45,9 @@ FAILED_FILE = "FAILED"
 EVALUATION_FAILED_FILE = "EVALUATION_FAILED"
 CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_FILE = "checkpoint.pt"
+PROGRESS_FILE = "progress.json"
+KILLED_FILE = "KILLED"
+SWEEP_LOGS_DIR = "sweep_logs"
 REPRESENTATION_DIR = "representation"
 TORCHSCRIPT_FILE = "pytorch_model.pt"
 #: Under ``representation/`` (AIcrowd) and under each metric's folder (disentanglement_lib).
@@ -106,6 +112,25 @@ def is_finished(run: Path) -> bool:
 def checkpoint_path(run: Path) -> Path:
     """The run's latest checkpoint, ``<run>/checkpoints/checkpoint.pt``."""
     return run / CHECKPOINTS_DIR / CHECKPOINT_FILE
+
+
+def progress_path(run: Path) -> Path:
+    """The latest checkpoint's progress record, ``<run>/checkpoints/progress.json`` (JSON:
+    ``step``, ``num_batches``, ``time``, ``train_seconds``): what ``status`` reads instead of
+    the checkpoint itself."""
+    return run / CHECKPOINTS_DIR / PROGRESS_FILE
+
+
+def killed_path(run: Path) -> Path:
+    """``<run>/KILLED``: how many times in a row the run's training was SIGKILLed at its
+    latest checkpoint (JSON: ``step``, ``count``, ``time``)."""
+    return run / KILLED_FILE
+
+
+def sweep_log_path(run: Path, stage: str) -> Path:
+    """``<run>/sweep_logs/<stage>.log``: the output of the sweep's ``stage`` processes
+    (``train``, ``evaluate``) for this run, appended attempt after attempt."""
+    return run / SWEEP_LOGS_DIR / f"{stage}.log"
 
 
 def representation_dir(run: Path) -> Path:

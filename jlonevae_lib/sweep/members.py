@@ -77,6 +77,8 @@ def train_arguments(config: TrainConfig) -> list[str]:
     ]
     if config.jacobian_batch is not None:
         args += ["--jacobian-batch", str(config.jacobian_batch)]
+    if config.keep_models_at:
+        args += ["--keep-models-at", *map(str, config.keep_models_at)]
     if config.run_id is not None:
         args += ["--run-id", config.run_id]
     for name, value in sorted(config.objective_params.items()):

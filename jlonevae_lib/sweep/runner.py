@@ -8,41 +8,42 @@ backends (:mod:`.local`, :mod:`.slurm`) run :func:`run_member` for the members w
 
 Every member is a ``jlonevae-train`` process followed by a ``jlonevae-evaluate`` process, both
 idempotent: a killed worker, a requeued Slurm task or a second ``jlonevae-sweep run`` redoes
-nothing that is on disk. A training process that ends with an error (not a stop by a signal)
-gets a ``FAILED`` marker in its run folder, with the last line it printed as the reason, so that
-``status`` lists it and the next run does not repeat it blindly.
+nothing that is on disk. How a training process ended is judged by :mod:`.exits`, for both
+backends: finished, stopped (resumed later), busy (another process has it), diverged or failed
+(a ``FAILED`` marker with the reason and the log, ``sweep_logs/train.log`` in the run folder),
+so that ``status`` lists it and the next run does not repeat it blindly.
 """
 
 from __future__ import annotations
 
 import collections
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep import exits
+from jlonevae_lib.sweep.exits import last_telling_line
 from jlonevae_lib.sweep.members import Member, evaluate_command, train_command
 from jlonevae_lib.sweep.status import (
     DONE,
     FAILED,
     INTERRUPTED,
     PENDING,
+    QUEUED,
     RUNNING,
     TRAINED,
     MemberStatus,
-    checkpoint_batches,
-    lock_holder,
     missing_metrics,
 )
 from jlonevae_lib.sweep.studies import StudyPlan
 from jlonevae_lib.utils.atomic import atomic_write_json
+from jlonevae_lib.utils.exit_status import EXIT_BUSY, KILLED
 
 TRAIN, EVALUATE, SUMMARY = "train", "evaluate", "summary"
 STAGES = (TRAIN, EVALUATE, SUMMARY)
-#: Exit statuses of a training process stopped from outside (SIGTERM or SIGINT handled by the
-#: trainer: 143; killed: minus the signal): its checkpoint stands, the member resumes later.
-STOPPED_EXITS = {143, 130, -2, -9, -15}
 #: Lines of a process's output kept for a failure's reason.
 TAIL_LINES = 20
 
@@ -71,6 +72,8 @@ def decide(status: MemberStatus, stages: Sequence[str], *, evaluated: bool,
         return Decision(member, (), "done")
     if state == RUNNING:
         return Decision(member, (), f"running elsewhere: {status.detail}")
+    if state == QUEUED:
+        return Decision(member, (), f"queued: {status.detail}")
     if state == TRAINED:
         if evaluate:
             return Decision(member, evaluate, status.detail)
@@ -108,44 +111,40 @@ class Outcome:
 
 
 def stream(command: Sequence[str], *, env: Mapping[str, str] | None, output: Output,
-           cwd: Path | None = None) -> tuple[int, list[str]]:
-    """Run ``command`` with its stdout and stderr line by line to ``output``; (exit status,
-    its last lines)."""
+           cwd: Path | None = None, log: Path | None = None,
+           preexec_fn: Callable[[], None] | None = None,
+           started: Callable[[subprocess.Popen], None] | None = None) -> tuple[int, list[str]]:
+    """Run ``command`` with its stdout and stderr line by line to ``output`` (and appended to
+    ``log``, if given); (exit status, its last lines). ``preexec_fn`` runs in the child before
+    the command (the Slurm tasks make it ignore their time-limit signal); ``started`` gets the
+    process as soon as it runs (to stop it from a signal handler)."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=None if env is None else dict(env), cwd=cwd, text=True,
-                          errors="replace", bufsize=1) as proc:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            # tqdm redraws with carriage returns: each redraw is a line of its own.
-            for line in raw.rstrip("\n").split("\r"):
-                if line.strip():
-                    tail.append(line)
-                    output(line)
-        returncode = proc.wait()
+    log_file = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log.open("a", encoding="utf-8")
+        log_file.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(command)}\n")
+    try:
+        with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env=None if env is None else dict(env), cwd=cwd, text=True,
+                              errors="replace", bufsize=1, preexec_fn=preexec_fn) as proc:
+            assert proc.stdout is not None
+            if started is not None:
+                started(proc)
+            for raw in proc.stdout:
+                # tqdm redraws with carriage returns: each redraw is a line of its own.
+                for line in raw.rstrip("\n").split("\r"):
+                    if line.strip():
+                        tail.append(line)
+                        output(line)
+                        if log_file is not None:
+                            log_file.write(line + "\n")
+                            log_file.flush()
+            returncode = proc.wait()
+    finally:
+        if log_file is not None:
+            log_file.close()
     return returncode, list(tail)
-
-
-def _reason(tail: Sequence[str]) -> str:
-    """The most telling line of a failed process's output: its ``error:`` line, else the
-    last."""
-    for line in reversed(tail):
-        if line.startswith("error:") or "Error" in line.split(":", 1)[0]:
-            return line.strip()
-    return tail[-1].strip() if tail else "(no output)"
-
-
-def record_training_failure(member: Member, returncode: int, tail: Sequence[str]) -> str:
-    """Write ``member``'s ``FAILED`` marker (reason, step, message) after its training process
-    ended with ``returncode``, unless the trainer wrote one already; returns the reason."""
-    run = member.run_dir
-    if layout.failed_path(run).is_file():
-        return "training failed"
-    reason = f"training exited with status {returncode}"
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(layout.failed_path(run), {
-        "reason": reason, "step": checkpoint_batches(run) or 0, "message": _reason(tail)})
-    return reason
 
 
 def clear_failure(member: Member) -> None:
@@ -156,37 +155,42 @@ def clear_failure(member: Member) -> None:
     layout.evaluation_failed_path(member.run_dir).unlink(missing_ok=True)
 
 
+#: The outcome of a member's training for each exit verdict (:mod:`.exits`).
+_TRAINING_OUTCOMES = {exits.FINISHED: "trained", exits.STOPPED: "interrupted",
+                      exits.BUSY: "busy", exits.DIVERGED: "failed", exits.FAILED: "failed"}
+
+
 def train_member(member: Member, *, env: Mapping[str, str] | None,
                  output: Output) -> Outcome:
-    """Train (or resume) ``member`` in a ``jlonevae-train`` process."""
-    returncode, tail = stream(train_command(member), env=env, output=output)
-    if returncode == 0 and layout.is_finished(member.run_dir):
-        return Outcome(member, "trained")
-    if returncode in STOPPED_EXITS:
-        return Outcome(member, "interrupted", f"stopped (exit status {returncode}); the next "
-                                              "run resumes it from its checkpoint")
-    holder = lock_holder(member.run_dir)
-    if holder is not None and holder.alive and not layout.failed_path(member.run_dir).is_file():
-        return Outcome(member, "busy", f"another process ({holder.purpose}, pid {holder.pid} "
-                                       f"on {holder.host}) holds the run")
-    reason = record_training_failure(member, returncode, tail)
-    return Outcome(member, "failed", f"{reason}: {_reason(tail)}")
+    """Train (or resume) ``member`` in a ``jlonevae-train`` process; its exit is judged by
+    :func:`.exits.classify_exit`, as the Slurm backend's is."""
+    log = layout.sweep_log_path(member.run_dir, TRAIN)
+    returncode, tail = stream(train_command(member), env=env, output=output, log=log)
+    verdict = exits.classify_exit(member.run_dir, returncode, tail, log)
+    result = _TRAINING_OUTCOMES[verdict.verdict]
+    return Outcome(member, result, "" if result == "trained" else verdict.detail)
 
 
 def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequence[str], *,
                     only_dataset: str | None, overwrite: bool, env: Mapping[str, str] | None,
-                    output: Output) -> Outcome:
-    """Compute ``member``'s metrics in a ``jlonevae-evaluate`` process."""
+                    output: Output, preexec_fn: Callable[[], None] | None = None,
+                    started: Callable[[subprocess.Popen], None] | None = None) -> Outcome:
+    """Compute ``member``'s metrics in a ``jlonevae-evaluate`` process (``preexec_fn``,
+    ``started``: as for :func:`stream`)."""
     command = evaluate_command(member, metrics, only_dataset=only_dataset, overwrite=overwrite)
-    returncode, tail = stream(command, env=env, output=output)
+    returncode, tail = stream(command, env=env, output=output,
+                              log=layout.sweep_log_path(member.run_dir, EVALUATE),
+                              preexec_fn=preexec_fn, started=started)
     missing = missing_metrics(member.run_dir, metric_names)
     marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:
         marker.unlink(missing_ok=True)
         return Outcome(member, "done")
-    if returncode in STOPPED_EXITS:
+    if returncode in exits.SIGNAL_EXITS or returncode == KILLED:
         return Outcome(member, "interrupted", f"evaluation stopped (exit status {returncode})")
-    why = _reason(tail) if returncode else f"no results for {', '.join(missing)}"
+    if returncode == EXIT_BUSY:
+        return Outcome(member, "busy", "another process evaluates it: " + last_telling_line(tail))
+    why = last_telling_line(tail) if returncode else f"no results for {', '.join(missing)}"
     reason = f"evaluation exited with status {returncode}"
     # Written so that status and later runs see it: not retried without --retry-failed.
     atomic_write_json(marker, {"reason": reason, "metrics": missing, "message": why})
@@ -214,15 +218,18 @@ def run_member(decision: Decision, *, metrics: Sequence[str], metric_names: Sequ
 
 
 def run_summary(plan: StudyPlan, *, env: Mapping[str, str] | None = None,
-                output: Output = print) -> bool:
+                output: Output = print, preexec_fn: Callable[[], None] | None = None,
+                started: Callable[[subprocess.Popen], None] | None = None) -> bool:
     """Run the study's summary steps; False when a required one failed (an optional one, a
-    figure with nothing to draw yet, is reported and skipped)."""
+    figure with nothing to draw yet, is reported and skipped). ``preexec_fn``, ``started``: as
+    for :func:`stream`."""
     ok = True
     for step in plan.summary_steps():
         output(f"== summary: {' '.join(step.argv[2:5])} ...")
-        returncode, tail = stream(step.argv, env=env, output=output, cwd=step.cwd)
+        returncode, tail = stream(step.argv, env=env, output=output, cwd=step.cwd,
+                                  preexec_fn=preexec_fn, started=started)
         if returncode != 0:
             output(f"note: summary step {' '.join(step.argv[2:4])} failed "
-                   f"(exit status {returncode}): {_reason(tail)}")
+                   f"(exit status {returncode}): {last_telling_line(tail)}")
             ok = ok and not step.required
     return ok

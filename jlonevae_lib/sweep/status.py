@@ -5,10 +5,18 @@
   crashed training process, written by the runner), or ``EVALUATION_FAILED`` that of a trained
   run's evaluation that failed (written by the runner) while metrics are still missing;
 - ``running``: a live process holds the run's lock (training) or a metric's (evaluation); a
-  lock taken on another machine counts as running, since its process cannot be checked here;
+  lock taken on another machine counts as running until it is stale by
+  :func:`jlonevae_lib.utils.lock.stale_reason` (e.g. not refreshed for hours), since its
+  process cannot be checked here;
 - ``trained``: training finished, some metrics are missing: the evaluation is what is left;
 - ``interrupted``: a checkpoint and nobody at work: the next run resumes it;
+- ``queued``: nothing at work yet, but the study's ledger has a scheduler job for it that is
+  still queued or running (:mod:`.ledger`);
 - ``pending``: nothing written yet.
+
+A started run's batch comes from the progress record its trainer writes with each checkpoint
+(``checkpoints/progress.json``), never from the checkpoint itself: ``status`` of a large study
+reads a few bytes per member.
 
 Slurm, the local pool and a researcher's shell all leave the same files, so ``jlonevae-sweep
 status`` tells the same story whoever ran the members.
@@ -16,9 +24,6 @@ status`` tells the same story whoever ran the members.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,23 +31,16 @@ from pathlib import Path
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.members import Member
-from jlonevae_lib.utils.lock import FolderLock
+from jlonevae_lib.utils.lock import LockHolder as LockHolder  # re-exported: one implementation
+from jlonevae_lib.utils.lock import lock_holder
 
-DONE, FAILED, RUNNING, TRAINED, INTERRUPTED, PENDING = (
-    "done", "failed", "running", "trained", "interrupted", "pending")
-STATES = (DONE, RUNNING, FAILED, TRAINED, INTERRUPTED, PENDING)
-#: How the four counts of ``status`` group the states.
-COUNTED_AS = {DONE: "done", RUNNING: "running", FAILED: "failed", TRAINED: "pending",
-              INTERRUPTED: "pending", PENDING: "pending"}
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    host: str
-    pid: int | None
-    purpose: str
-    #: False only when the holder is on this host and its process is gone (a crash's leftover).
-    alive: bool
+DONE, FAILED, RUNNING, TRAINED, INTERRUPTED, QUEUED, PENDING = (
+    "done", "failed", "running", "trained", "interrupted", "queued", "pending")
+STATES = (DONE, RUNNING, FAILED, TRAINED, INTERRUPTED, QUEUED, PENDING)
+#: How the counts of ``status`` group the states: trained members are counted apart from the
+#: done ones (trained and evaluated), so a training-only run does not read as "0 done".
+COUNTED_AS = {DONE: "done", TRAINED: "trained", RUNNING: "running", QUEUED: "queued",
+              FAILED: "failed", INTERRUPTED: "pending", PENDING: "pending"}
 
 
 @dataclass(frozen=True)
@@ -57,43 +55,14 @@ class MemberStatus:
     evaluation_failed: bool = False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def lock_holder(folder: Path) -> LockHolder | None:
-    """Who holds ``folder``'s :class:`FolderLock`, or None when nobody does."""
-    try:
-        owner = json.loads(FolderLock(folder).path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        owner = {}  # being written, or half-written by a crash
-    if not isinstance(owner, dict):
-        owner = {}
-    host, pid = str(owner.get("host", "?")), owner.get("pid")
-    pid = pid if isinstance(pid, int) else None
-    alive = host != socket.gethostname() or (pid is not None and _pid_alive(pid))
-    return LockHolder(host=host, pid=pid, purpose=str(owner.get("purpose", "use")), alive=alive)
-
-
 def checkpoint_batches(run: Path) -> int | None:
-    """The step of ``run``'s latest checkpoint, None without one (or while unreadable)."""
-    path = layout.checkpoint_path(run)
-    if not path.is_file():
-        return None
-    import torch  # only status of started runs needs it
-
+    """The batch of ``run``'s latest checkpoint, from its progress record (the checkpoint
+    itself is never read); None without one, or while it is replaced."""
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
-    except Exception:  # noqa: BLE001 - replaced under us, or a half-written leftover
+        step = layout.read_json_object(layout.progress_path(run)).get("step")
+    except Exception:  # noqa: BLE001 - missing, or replaced under us: no batch known
         return None
+    return step if isinstance(step, int) else None
 
 
 def _age(path: Path, now: float) -> str:
@@ -152,13 +121,18 @@ def member_status(member: Member, metric_names: Sequence[str], *,
     holder = lock_holder(run) if run.is_dir() else None
     batches = checkpoint_batches(run) if run.is_dir() else None
     checkpoint = layout.checkpoint_path(run)
-    progress = (f"batch {batches}/{total} (checkpoint {_age(checkpoint, now)} ago)"
-                if batches is not None else f"batch 0/{total} (no checkpoint yet)")
+    if batches is not None:
+        progress = f"batch {batches}/{total} (checkpoint {_age(checkpoint, now)} ago)"
+    elif checkpoint.is_file():  # written before progress records existed
+        progress = f"a checkpoint {_age(checkpoint, now)} old (its batch is not recorded)"
+    else:
+        progress = f"batch 0/{total} (no checkpoint yet)"
     if holder is not None and holder.alive:
         where = f"pid {holder.pid} on {holder.host}"
         return MemberStatus(member, RUNNING, f"{holder.purpose}, {where}: {progress}", batches)
-    if batches is not None:
-        return MemberStatus(member, INTERRUPTED, f"resumes at batch {batches}/{total}", batches)
+    if batches is not None or checkpoint.is_file():
+        at = f"batch {batches}/{total}" if batches is not None else "its checkpoint"
+        return MemberStatus(member, INTERRUPTED, f"resumes at {at}", batches)
     return MemberStatus(member, PENDING)
 
 
@@ -168,19 +142,50 @@ def study_status(members: Iterable[Member], metric_names: Sequence[str]) -> list
 
 
 def state_counts(statuses: Iterable[MemberStatus]) -> dict[str, int]:
-    """``{"done": n, "running": n, "failed": n, "pending": n}`` (trained and interrupted
-    members are pending work)."""
-    counts = {"done": 0, "running": 0, "failed": 0, "pending": 0}
+    """``{"done": n, "trained": n, "running": n, "queued": n, "failed": n, "pending": n}``
+    (interrupted members are pending work)."""
+    counts = dict.fromkeys(("done", "trained", "running", "queued", "failed", "pending"), 0)
     for status in statuses:
         counts[COUNTED_AS[status.state]] += 1
     return counts
 
 
-def render_status(study: str, statuses: Sequence[MemberStatus]) -> str:
-    """The ``status`` report: the counts, then one line per member."""
+def counts_line(counts: dict[str, int], evaluated: bool) -> str:
+    """The counts in words: ``12 trained (evaluation not run), 0 running, ...``; ``evaluated``:
+    whether the study has metrics (without, a trained member is done)."""
+    parts = []
+    for name, count in counts.items():
+        if name == "trained" and evaluated:
+            parts.append(f"{count} trained" + (" (evaluation not run)" if count else ""))
+        elif name != "trained" or count:
+            parts.append(f"{count} {name}")
+    return ", ".join(parts)
+
+
+def summary_state(results_dir: Path | None, statuses: Sequence[MemberStatus]) -> str | None:
+    """The study's summary stage in words (None: the study has none): not written yet, or
+    when it was written and whether members finished since."""
+    if results_dir is None:
+        return None
+    marker = results_dir / "summary.json"
+    if not marker.is_file():
+        return f"summary: not written yet ({results_dir})"
+    written = marker.stat().st_mtime
+    newer = sum(1 for s in statuses if s.state == DONE
+                and layout.done_path(s.member.run_dir).stat().st_mtime > written)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(written))
+    return (f"summary: {results_dir} written {stamp}"
+            + (f"; {newer} member(s) finished since: run the study again to redo it"
+               if newer else ""))
+
+
+def render_status(study: str, statuses: Sequence[MemberStatus], *, evaluated: bool = True,
+                  summary: str | None = None) -> str:
+    """The ``status`` report: the counts, the summary's state, then one line per member."""
     counts = state_counts(statuses)
-    lines = [f"{study}: {len(statuses)} members: "
-             + ", ".join(f"{count} {name}" for name, count in counts.items())]
+    lines = [f"{study}: {len(statuses)} members: {counts_line(counts, evaluated)}"]
+    if summary:
+        lines.append(summary)
     width = max((len(s.member.label) for s in statuses), default=0)
     for status in statuses:
         detail = f"  {status.detail}" if status.detail else ""

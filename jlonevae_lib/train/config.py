@@ -55,6 +55,9 @@ class TrainConfig:
     seed: int = 1
     log_interval: int = 100
     checkpoint_every: int = 1000
+    # Batches after which the model is also saved (representation/cache_batch_no<N>), so that
+    # earlier points of one run can be evaluated like its end; the end is always saved.
+    keep_models_at: list[int] = dataclasses.field(default_factory=list)
     device: str = "auto"
     output_dir: str = "."
     # The folder under output_dir that holds the experiments (layout.STANDARD_MODELS_DIR keeps
@@ -97,6 +100,11 @@ class TrainConfig:
                 raise JLoneVAEError(f"{name} must be >= 0, got {value!r}")
         if self.lr == 0:
             raise JLoneVAEError("lr must be > 0")
+        self.keep_models_at = sorted(set(self.keep_models_at))
+        for batches in self.keep_models_at:
+            if not isinstance(batches, int) or not 0 < batches < self.num_batches:
+                raise JLoneVAEError(f"keep_models_at takes batch counts between 1 and "
+                                    f"num_batches - 1 ({self.num_batches - 1}), got {batches!r}")
         if self.annealing_batches < 0:
             raise JLoneVAEError(f"annealing_batches must be >= 0, got {self.annealing_batches}")
         if self.seed < 0:
@@ -163,7 +171,8 @@ class TrainConfig:
 
     def same_run_as(self, other: TrainConfig) -> bool:
         """True when ``other`` describes the same computation (where/how it runs may differ)."""
-        ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every"}
+        ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
+                  "keep_models_at"}
         if self.data_source is None or other.data_source is None:
             ignore.add("data_source")  # a run recorded before data_source existed
         mine = {k: v for k, v in self.to_dict().items() if k not in ignore}

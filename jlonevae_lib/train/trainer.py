@@ -46,6 +46,7 @@ from jlonevae_lib.train.objectives import NonFiniteError, StepTerms, objective_c
 from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
+from jlonevae_lib.utils.exit_status import EXIT_DIVERGED, EXIT_SIGTERM
 from jlonevae_lib.utils.lock import FolderLock
 
 CHECKPOINT_FORMAT = 1
@@ -54,13 +55,13 @@ ADAM_FOREACH = True
 class TrainingDivergedError(JLoneVAEError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
-    exit_code = 3  # a failed run, as opposed to bad input (2)
+    exit_code = EXIT_DIVERGED  # a failed run, as opposed to bad input
 
 
 class TrainingInterrupted(JLoneVAEError):
     """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""
 
-    exit_code = 143  # 128 + SIGTERM, what schedulers expect of a terminated job
+    exit_code = EXIT_SIGTERM  # what schedulers expect of a terminated job
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Trainer:
         self.stop_requested = False
         self.last_scalars: dict[str, float] = {}
         self.train_seconds = 0.0  # summed over sessions, kept in checkpoints
+        #: The run folder's lock while train() holds it: refreshed at every checkpoint, so a
+        #: lock that stops being refreshed is known to be abandoned.
+        self.lock: FolderLock | None = None
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -162,7 +166,19 @@ class Trainer:
         self.train_seconds = float(state["train_seconds"])
 
     def save_checkpoint(self) -> None:
+        """The checkpoint, then its progress record (``status`` reads the record, never the
+        checkpoint), then the lock's refresh."""
         atomic_torch_save(self.state_dict(), self.checkpoint_path)
+        atomic_write_json(layout.progress_path(self.config.run_dir), {
+            "step": self.step, "num_batches": self.config.num_batches, "time": time.time(),
+            "train_seconds": round(self.train_seconds, 1)})
+        if self.lock is not None:
+            self.lock.refresh()
+
+    def save_kept_model(self) -> None:
+        """The model now, as ``representation/cache_batch_no<step>`` (``keep_models_at``): an
+        earlier point of the run that can be evaluated like its end."""
+        save_model(self.model, layout.saved_model_dir(self.config.run_dir, self.step))
 
     def load_checkpoint(self) -> bool:
         """Restore the latest checkpoint if there is one; True if restored."""
@@ -236,8 +252,13 @@ class Trainer:
                     for name, value in self.last_scalars.items():
                         writer.add_scalar(name, value, self.step)
                     progress.set_postfix(loss=f"{terms.total.item():.2f}", refresh=False)
+                kept = self.step in cfg.keep_models_at
+                if kept:
+                    # Before the checkpoint: a process killed in between redoes the batches
+                    # since the last checkpoint and saves the same model again.
+                    self.save_kept_model()
                 if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches
-                        or self.stop_requested):
+                        or self.stop_requested or kept):
                     writer.flush()  # every scalar up to the checkpoint is on disk before it
                     self.save_checkpoint()
                 if self.stop_requested:
@@ -304,8 +325,15 @@ def _check_existing_run(config: TrainConfig) -> bool:
                 f"({', '.join(f'{k}: {a!r} there vs {b!r} now' for k, (a, b) in diffs.items())}); "
                 "pass --run-id NAME to start a separate run, or delete that folder"
             )
-    if layout.failed_path(run_dir).exists():
-        reason = json.loads(layout.failed_path(run_dir).read_text()).get("message", "")
+    failed = layout.failed_path(run_dir)
+    if failed.exists():
+        try:
+            reason = str(layout.read_json_object(failed).get("message", ""))
+        except DataFileError as err:  # cut short or hand-edited: refused all the same
+            raise JLoneVAEError(
+                f"{run_dir} holds a run that failed earlier, and its failure marker is "
+                f"unreadable ({err}); delete the folder to try again, or, for a study member, "
+                "rerun it with 'jlonevae-sweep run --retry-failed'") from None
         raise JLoneVAEError(f"{run_dir} holds a run that failed earlier: {reason} "
                             "Delete the folder to try again with other settings.")
     return layout.done_path(run_dir).exists()
@@ -327,7 +355,8 @@ def train(config: TrainConfig, resume: bool = True,
     config = trainer.config = dataclasses.replace(
         config, data_source=getattr(trainer.dataset, "data_source", None))
     run_dir.mkdir(parents=True, exist_ok=True)
-    with FolderLock(run_dir, "training"):
+    with FolderLock(run_dir, "training") as lock:
+        trainer.lock = lock
         if _check_existing_run(config):
             done = json.loads(layout.done_path(run_dir).read_text())
             return TrainingResult(

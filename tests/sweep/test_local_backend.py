@@ -95,9 +95,9 @@ def test_a_killed_worker_resumes_to_the_uninterrupted_weights(uninterrupted: Pat
     status = sweep(["status", *TOY_STUDY], tmp_path)
     stopped_at = checkpoint_step(victim)
     assert 5 <= stopped_at < 60
-    lines = status.stdout.splitlines()
-    assert lines[1].split()[:2] == ["0", "interrupted"], status.stdout
-    assert f"resumes at batch {stopped_at}/60" in lines[1]
+    line = next(line for line in status.stdout.splitlines() if line.split()[:1] == ["0"])
+    assert line.split()[:2] == ["0", "interrupted"], status.stdout
+    assert f"resumes at batch {stopped_at}/60" in line
 
     again = sweep(RUN, tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -115,4 +115,6 @@ def test_a_killed_worker_resumes_to_the_uninterrupted_weights(uninterrupted: Pat
                 assert torch.equal(tensor, b["optimizer"]["state"][key][name]), (key, name)
     final = sweep(["status", *TOY_STUDY], tmp_path).stdout.splitlines()
     # Trained, not evaluated (this run's stages): pending evaluation.
-    assert [line.split()[1] for line in final[1:]] == ["trained", "trained"], final
+    assert final[0].endswith("0 done, 2 trained (evaluation not run), 0 running, 0 queued, "
+                             "0 failed, 0 pending"), final
+    assert [line.split()[1] for line in final[2:]] == ["trained", "trained"], final

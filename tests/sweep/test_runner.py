@@ -16,6 +16,7 @@ import torch
 from jlonevae_lib.cli import sweep as sweep_cli
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import runner
+from jlonevae_lib.sweep.exits import classify_exit
 from jlonevae_lib.sweep.local import plan_workers, slot_environment
 from jlonevae_lib.sweep.runner import (
     EVALUATE,
@@ -24,7 +25,6 @@ from jlonevae_lib.sweep.runner import (
     clear_failure,
     decide,
     evaluate_member,
-    record_training_failure,
 )
 from jlonevae_lib.sweep.status import (
     DONE,
@@ -66,6 +66,7 @@ def test_states_from_the_run_folder(plan) -> None:
     pending, interrupted, running, trained, done, failed = plan.members
     layout.checkpoint_path(interrupted.run_dir).parent.mkdir(parents=True)
     torch.save({"step": 7}, layout.checkpoint_path(interrupted.run_dir))
+    write_json(layout.progress_path(interrupted.run_dir), {"step": 7, "num_batches": 8000})
     # A lock left by a process that is gone does not make the member running.
     write_json(interrupted.run_dir / ".lock", {"host": socket.gethostname(), "pid": dead_pid(),
                                                "purpose": "training"})
@@ -86,10 +87,11 @@ def test_states_from_the_run_folder(plan) -> None:
     assert f"pid {os.getpid()}" in statuses[2].detail and "batch 0/8000" in statuses[2].detail
     assert "1 of 2 metrics" in statuses[3].detail
     assert statuses[5].detail == "non-finite loss: the loss became nan"
-    assert state_counts(statuses) == {"done": 1, "running": 1, "failed": 1, "pending": 3}
+    assert state_counts(statuses) == {"done": 1, "trained": 1, "running": 1, "queued": 0,
+                                      "failed": 1, "pending": 2}
     report = render_status("cpu_study", statuses)
-    assert report.splitlines()[0] == ("cpu_study: 6 members: 1 done, 1 running, 1 failed, "
-                                      "3 pending")
+    assert report.splitlines()[0] == ("cpu_study: 6 members: 1 done, 1 trained (evaluation not "
+                                      "run), 1 running, 0 queued, 1 failed, 2 pending")
     assert "the loss became nan" in report
 
 
@@ -197,14 +199,14 @@ def test_a_study_without_metrics_is_never_evaluated(plan) -> None:
 
 def test_failure_marker_written_kept_and_cleared(plan) -> None:
     member = plan.members[0]
-    reason = record_training_failure(member, 1, ["loading", "error: no data in /x; download it"])
-    assert reason == "training exited with status 1"
+    verdict = classify_exit(member.run_dir, 1, ["loading", "error: no data in /x; download it"])
+    assert verdict.verdict == "failed"
     status = member_status(member, METRICS)
     assert status.state == FAILED
     assert status.detail == "training exited with status 1: error: no data in /x; download it"
     # The trainer's own marker (a diverged loss) is never overwritten.
     write_json(layout.failed_path(member.run_dir), {"reason": "non-finite loss", "message": "m"})
-    record_training_failure(member, 3, ["other"])
+    classify_exit(member.run_dir, 1, ["other"])
     assert member_status(member, METRICS).detail == "non-finite loss: m"
     clear_failure(member)
     assert member_status(member, METRICS).state == PENDING
@@ -291,5 +293,34 @@ def test_cli_errors_are_one_line(argv, message, capsys) -> None:
 def test_status_of_an_untouched_study(tmp_path, capsys) -> None:
     assert sweep_cli.main(["status", "cpu_study", "--output-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "cpu_study: 10 members: 0 done, 0 running, 0 failed, 10 pending"
-    assert len(out.splitlines()) == 11
+    assert out.splitlines()[0] == ("cpu_study: 10 members: 0 done, 0 trained, 0 running, "
+                                   "0 queued, 0 failed, 10 pending")
+    assert out.splitlines()[1].startswith("summary: ")
+    assert len(out.splitlines()) == 12
+
+
+def test_status_of_60_members_reads_no_checkpoint(tmp_path, monkeypatch) -> None:
+    plan = plan_study(get_study("cpu_study"), overrides={"output_dir": str(tmp_path)},
+                      axes={"seed": tuple(range(1, 31))})
+    assert len(plan.members) == 60
+    for member in plan.members[::2]:
+        layout.checkpoint_path(member.run_dir).parent.mkdir(parents=True)
+        torch.save({"step": 500}, layout.checkpoint_path(member.run_dir))
+        write_json(layout.progress_path(member.run_dir), {"step": 500, "num_batches": 8000})
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("status read a checkpoint")
+
+    monkeypatch.setattr(torch, "load", no_load)
+    statuses = study_status(plan.members, METRICS)
+    assert state_counts(statuses)["pending"] == 60
+    assert [s.batches for s in statuses[:2]] == [500, None]
+    assert statuses[0].detail == "resumes at batch 500/8000"
+
+
+def test_a_training_only_run_reads_as_trained(plan) -> None:
+    for member in plan.members:
+        write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    report = render_status("cpu_study", study_status(plan.members, METRICS))
+    assert report.splitlines()[0] == ("cpu_study: 6 members: 0 done, 6 trained (evaluation not "
+                                      "run), 0 running, 0 queued, 0 failed, 0 pending")

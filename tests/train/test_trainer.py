@@ -146,3 +146,46 @@ def test_a_checkpoint_written_on_a_gpu_resumes_on_a_cpu(tmp_path, monkeypatch):
     assert torch.equal(torch.get_rng_state(), trainer.state_dict()["torch_rng"])
     for name, tensor in resumed.model.state_dict().items():
         assert tensor.device.type == "cpu" and torch.equal(tensor, trainer.model.state_dict()[name])
+
+
+@pytest.mark.parametrize("marker", ["not json {", "[1, 2]", '"a string"', ""])
+def test_an_unreadable_failed_marker_still_refuses_in_one_line(tmp_path, marker):
+    """issue 28: a FAILED marker that is not a JSON object ended in a traceback."""
+    config = tiny_config(tmp_path, num_batches=2)
+    config.run_dir.mkdir(parents=True)
+    (config.run_dir / "FAILED").write_text(marker)
+    with pytest.raises(JLoneVAEError) as raised:
+        train(config)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "failed earlier" in message and "unreadable" in message
+    assert "delete the folder" in message.lower() and "--retry-failed" in message
+    assert not (config.run_dir / "DONE").exists()
+
+
+def test_kept_models_are_the_runs_weights_at_those_batches(tmp_path):
+    """keep_models_at saves the model after those batches: equal to a run of that length (same
+    seed, so the same batches and draws), and changing it does not make another run."""
+    kept = train(tiny_config(tmp_path / "kept", keep_models_at=[2, 4]))
+    short = train(tiny_config(tmp_path / "short", num_batches=4))
+    representation = kept.run_dir / "representation"
+    assert sorted(p.name for p in representation.glob("cache_batch_no*")) == [
+        "cache_batch_no2", "cache_batch_no4", "cache_batch_no6"]
+    at_4 = load_model(representation / "cache_batch_no4", "cpu").state_dict()
+    for name, value in load_model(short.model_dir, "cpu").state_dict().items():
+        assert torch.equal(at_4[name], value), name
+    assert kept.model_dir.name == "cache_batch_no6"  # the end stays the run's model
+    assert tiny_config(tmp_path, keep_models_at=[2]).same_run_as(tiny_config(tmp_path))
+
+
+@pytest.mark.parametrize("bad", [[0], [6], [7], [-1]])
+def test_kept_batches_must_lie_inside_the_run(tmp_path, bad):
+    with pytest.raises(JLoneVAEError, match="keep_models_at takes batch counts between 1 and"):
+        tiny_config(tmp_path, keep_models_at=bad)
+
+
+def test_every_checkpoint_has_a_progress_record(tmp_path):
+    config = tiny_config(tmp_path, checkpoint_every=4)
+    train(config)
+    progress = json.loads((config.run_dir / "checkpoints" / "progress.json").read_text())
+    assert progress["step"] == 6 and progress["num_batches"] == 6
