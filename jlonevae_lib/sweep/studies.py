@@ -115,7 +115,8 @@ class StudyPlan:
 
 _REGISTRY: dict[str, Callable[[], Study]] = {}
 #: Modules whose studies register themselves when imported (the ones defined here need none).
-BUILTIN_MODULES = ("jlonevae_lib.sweep.seven_arms", "jlonevae_lib.sweep.natural_images_study")
+BUILTIN_MODULES = ("jlonevae_lib.sweep.seven_arms", "jlonevae_lib.sweep.natural_images_study",
+                   "jlonevae_lib.sweep.penalty_study")
 
 
 def _load_builtins() -> None:
