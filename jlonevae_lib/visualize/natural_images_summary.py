@@ -16,6 +16,8 @@ the natural-image patch files, and writes into ``results_dir``:
   they differ from the paper's, each run's held-out reconstruction error (MSE and BCE per image
   of decode(μ) on the test patches; the linear models' projection of the same patches) and the
   localisation of its Jacobian columns on the first 200 test patches (the mean top-10 % L1 mass,
+  and the compactness score that noise cannot fake, with the shares of columns that are
+  structured, like white noise, or below the forward difference's noise floor:
   :mod:`jlonevae_lib.evaluate.natural_image_measures`), the mean per arm, and the same
   measures of the PCA / FastICA filters.
 
@@ -47,10 +49,14 @@ from jlonevae_lib.evaluate.linear_baselines import (
     save_linear_baselines,
 )
 from jlonevae_lib.evaluate.natural_image_measures import (
+    DISC_FRACTION,
     TOP_FRACTION,
+    fd_noise_floor,
     linear_reconstruction,
+    localise_columns,
     mean_top_mass_fraction,
     reconstruction_error,
+    summarise_localisation,
 )
 from jlonevae_lib.evaluate.reconstruction import (
     COLLAPSE_FRACTION,
@@ -85,6 +91,9 @@ SETTINGS_SHOWN = ("dataset", "architecture", "beta", "latent_dim", "batch_size",
                   "num_batches", "annealing_batches", "jacobian_batch", "jacobian_method",
                   "regularization_type", "device")
 _BATCH = 500  # patches per forward pass when scoring
+#: The span of the decoder's outputs (a sigmoid: [0, 1]), which scales the noise floor below
+#: which a Jacobian column is "no signal".
+DECODER_OUTPUT_RANGE = 1.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,14 @@ class VAEMeasures:
     #: Mean activity Σ J_k² of a column (near 0: the decoder ignores its latents).
     mean_activity: float
     num_patches: int
+    #: Mean compactness score of the columns with signal and structure (NaN: none has).
+    compactness: float = math.nan
+    #: The same, each column weighted by its activity Σ J_k².
+    compactness_weighted: float = math.nan
+    #: Shares of the columns that are structured, like white noise, below the noise floor.
+    columns_structured: float = math.nan
+    columns_no_structure: float = math.nan
+    columns_no_signal: float = math.nan
 
 
 def arm_label(gamma: float) -> str:
@@ -113,8 +130,10 @@ def _slug(gamma: float) -> str:
 
 def measure_vae(model: torch.nn.Module, test_patches: np.ndarray, num_localisation: int
                 ) -> VAEMeasures:
-    """Held-out errors of decode(μ) on test patches (N, 1, 16, 16) and the top-10 % mass of the
-    Jacobian columns at μ of the first ``num_localisation`` of them."""
+    """Held-out errors of decode(μ) on test patches (N, 1, 16, 16), and the top-10 % mass and
+    the compactness (:func:`localise_columns`, noise floor :func:`fd_noise_floor` of
+    :data:`DECODER_OUTPUT_RANGE`) of the Jacobian columns at μ of the first
+    ``num_localisation`` of them."""
     device = next(model.parameters()).device
     reconstructions = []
     with torch.no_grad():
@@ -126,9 +145,14 @@ def measure_vae(model: torch.nn.Module, test_patches: np.ndarray, num_localisati
     errors = reconstruction_error(np.concatenate(reconstructions), test_patches)
     flat = columns.transpose(0, 1).reshape(-1, columns[0, 0].numel()).cpu().numpy()
     activity = np.square(flat).sum(axis=1)
+    images = columns.transpose(0, 1).reshape(-1, *columns.shape[2:]).cpu().numpy()
+    located = summarise_localisation(
+        localise_columns(images, fd_noise_floor(DECODER_OUTPUT_RANGE)))
     return VAEMeasures(errors["mse"], errors["bce"], mean_top_mass_fraction(flat),
                        mean_top_mass_fraction(flat, weights=activity),
-                       float(activity.mean()), len(x))
+                       float(activity.mean()), len(x), located["compactness"],
+                       located["compactness_weighted"], located["structured"],
+                       located["no_structure"], located["no_signal"])
 
 
 def _filters(baseline: LinearBaseline) -> np.ndarray:
@@ -197,6 +221,21 @@ def _mean_sd(values: Sequence[float]) -> dict[str, float | int]:
             "sd": float(array.std(ddof=1)) if len(array) > 1 else math.nan, "n": len(array)}
 
 
+def _finite_mean_sd(values: Sequence[float]) -> dict[str, float | int]:
+    """:func:`_mean_sd` of the finite values: a run none of whose columns is structured has no
+    compactness, and n says how many runs have one."""
+    finite = [value for value in values if math.isfinite(value)]
+    return _mean_sd(finite) if finite else {"mean": math.nan, "sd": math.nan, "n": 0}
+
+
+def _compactness_keys(located: Mapping[str, float]) -> dict[str, float]:
+    """summary.json's keys for :func:`summarise_localisation`'s numbers."""
+    return {"compactness": located["compactness"],
+            "compactness_weighted": located["compactness_weighted"],
+            **{f"columns_{state}": located[state]
+               for state in ("structured", "no_structure", "no_signal")}}
+
+
 def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return (layout.read_json_object(layout.config_path(run_dir)),
             layout.read_json_object(layout.done_path(run_dir)))
@@ -237,7 +276,9 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
             "train_mse": baseline.mse, "converged": baseline.converged,
             "localisation": mean_top_mass_fraction(filters),
             "localisation_weighted": mean_top_mass_fraction(
-                filters, weights=np.square(filters).sum(axis=1))})
+                filters, weights=np.square(filters).sum(axis=1)),
+            # no noise floor: a linear filter's scale is arbitrary (unit norm for PCA)
+            **_compactness_keys(summarise_localisation(localise_columns(_filters(baseline))))})
     # The reference point of every error: the mean training patch as every reconstruction.
     mean_patch = reconstruction_error(
         np.broadcast_to(fit_data.mean(axis=0), flat_test.shape), flat_test)
@@ -274,6 +315,11 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
             "heldout_mse": measures.mse, "heldout_bce": measures.bce,
             "localisation": measures.localisation,
             "localisation_weighted": measures.localisation_weighted,
+            "compactness": measures.compactness,
+            "compactness_weighted": measures.compactness_weighted,
+            "columns_structured": measures.columns_structured,
+            "columns_no_structure": measures.columns_no_structure,
+            "columns_no_signal": measures.columns_no_signal,
             "final_train_bce": done.get("final_scalars", {}).get("NLL/train"),
             "final_train_kld": kld,
             "bce_gap_removed": _gap_removed(measures.bce, collapse_reference),
@@ -289,7 +335,11 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
         arms.append({"arm": label, "seeds": [run["seed"] for run in members],
                      **{key: _mean_sd([run[key] for run in members])
                         for key in ("heldout_mse", "heldout_bce", "localisation",
-                                    "localisation_weighted")}})
+                                    "localisation_weighted")},
+                     **{key: _finite_mean_sd([run[key] for run in members])
+                        for key in ("compactness", "compactness_weighted")},
+                     "columns_structured": _mean_sd([run["columns_structured"]
+                                                     for run in members])})
     run_sources = sorted({str(run["data_source"]) for run in finished})
     summary = {
         "data_source": source, "offline_fallback": fallback,
@@ -308,7 +358,18 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
                             f"{TOP_FRACTION:.0%} of pixels (uniform = {TOP_FRACTION}, one pixel "
                             "= 1), averaged over the columns (VAE: all latents' Jacobian "
                             "columns at μ of each localisation patch; PCA/ICA: the filters); "
-                            "_weighted: each column weighted by its activity Σv²"},
+                            "_weighted: each column weighted by its activity Σv²",
+            "compactness": f"share of a column's energy Σv² in a disc around its energy "
+                           f"centroid covering {DISC_FRACTION:.0%} of the patch, rescaled so "
+                           "that energy spread evenly = 0 and all in the disc = 1, averaged "
+                           "over the columns that are structured (compactness or "
+                           "neighbour-pixel autocorrelation above white noise's 99.9th "
+                           "percentile) and, for a VAE, above the noise floor (RMS per pixel "
+                           f"{fd_noise_floor(DECODER_OUTPUT_RANGE):.3g}: float32 epsilon / "
+                           "the FD step 1e-3); _weighted: each column weighted by its "
+                           "activity Σv²; columns_structured / _no_structure / "
+                           "_no_signal: the shares of the columns in each state "
+                           "(docs/natural_images.md)"},
         "runs": runs, "arms": arms, "linear_baselines": linear_rows,
         "mean_patch_error": mean_patch,
         "collapse": {**collapse_reference, "fraction": COLLAPSE_FRACTION},
@@ -332,6 +393,14 @@ def _gap_removed(bce: float, reference: Mapping[str, float]) -> float:
     """The share of the gap between the mean patch's BCE and a perfect reconstruction's that a
     reconstruction with this BCE removes (0: nothing learned, 1: exact)."""
     return (reference["mean_image"] - bce) / (reference["mean_image"] - reference["perfect"])
+
+
+def _states(run: Mapping[str, Any]) -> str | None:
+    """A run's shares of structured, noise-like and no-signal columns, as "0.80 / 0.15 / 0.05"."""
+    keys = ("columns_structured", "columns_no_structure", "columns_no_signal")
+    if not all(key in run for key in keys):
+        return None  # a summary written before the compactness measure
+    return " / ".join(f"{run[key]:.2f}" for key in keys)
 
 
 def _fmt(stat: Mapping[str, Any]) -> str:
@@ -359,6 +428,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         {"arm": r["arm"], "seed": r["seed"], "held-out MSE": r["heldout_mse"],
          "held-out BCE": r["heldout_bce"], "top-10% mass": r["localisation"],
          "top-10% mass (activity-weighted)": r["localisation_weighted"],
+         "compactness": r.get("compactness"),
+         "compactness (activity-weighted)": r.get("compactness_weighted"),
+         "columns structured / noise-like / no signal": _states(r),
          "mean Σ J² per column": r["mean_column_activity"],
          "final KL (nats)": r["final_train_kld"], "BCE gap removed": r["bce_gap_removed"],
          "collapsed": r["collapsed"],
@@ -370,31 +442,69 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         {"arm": a["arm"], "seeds": " ".join(map(str, a["seeds"])),
          "held-out MSE": _fmt(a["heldout_mse"]), "held-out BCE": _fmt(a["heldout_bce"]),
          "top-10% mass": _fmt(a["localisation"]),
-         "top-10% mass (weighted)": _fmt(a["localisation_weighted"])}
+         "top-10% mass (weighted)": _fmt(a["localisation_weighted"]),
+         "compactness": (None if "compactness" not in a else _fmt(a["compactness"])
+                         if a["compactness"]["n"] else "no structured column")}
         for a in summary["arms"]]), ""]
     lines += ["## PCA and FastICA on the same patches", "", format_markdown_table([
         {"model": r["model"], "components": r["num_components"],
          "held-out MSE": r["heldout_mse"], "held-out BCE": r["heldout_bce"],
          "top-10% mass": r["localisation"], "top-10% mass (weighted)":
-         r["localisation_weighted"], "converged": r["converged"]}
+         r["localisation_weighted"], "compactness": r.get("compactness"),
+         "filters structured": r.get("columns_structured"), "converged": r["converged"]}
         for r in summary["linear_baselines"]]),
         f"The mean training patch as every reconstruction: held-out MSE "
         f"{summary['mean_patch_error']['mse']:.4f}, BCE {summary['mean_patch_error']['bce']:.4f}.",
         ""]
     lines += ["## Definitions", "", f"- Held-out error: {summary['measures']['heldout_error']}.",
-              f"- Top-10% mass: {summary['measures']['localisation']}.", "",
+              f"- Top-10% mass: {summary['measures']['localisation']}.",
+              *([f"- Compactness: {summary['measures']['compactness']}."]
+                if "compactness" in summary["measures"] else []), "",
               "## Figures", "", *[f"- [{f}]({f})" for f in summary["figures"]], "",
               "## Command", "", f"`{summary['command'] or '(not recorded)'}`", "",
               f"Generated {summary['generated_at']} on {summary['machine']['platform']}.", ""]
     return "\n".join(lines)
 
 
-def _findings(summary: Mapping[str, Any]) -> list[str]:
-    """Plain sentences comparing the arms' and the linear filters' localisation."""
+def collapsed_localisation(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The collapsed runs of a summary with their top-10 % mass: ``arm``, ``seed``,
+    ``localisation``. Their decoders ignore the latents, so their Jacobian columns are
+    numerical noise: what the localisation measure gives noise."""
+    return [{"arm": r["arm"], "seed": r["seed"], "localisation": r["localisation"]}
+            for r in summary["runs"] if r.get("collapsed") and r.get("localisation") is not None]
+
+
+def _measure_caveat(summary: Mapping[str, Any],
+                    noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None) -> str:
+    """The localisation measure's weakness, with the scores of collapsed (noise) runs: this
+    summary's own, else those of ``noise_reference`` (its folder, :func:`collapsed_localisation`
+    of its summary)."""
+    own = collapsed_localisation(summary)
+    where, examples = ("here", own) if own else (noise_reference or ("", []))
+    text = ("- **The localisation measure does not tell learned columns from noise.** The "
+            "columns of a collapsed run are numerical noise, yet they score as high as learned "
+            "columns")
+    if examples:
+        text += (f" ({'here' if where == 'here' else 'in ' + where}: " + ", ".join(
+            f"{r['arm']} seed {r['seed']} {r['localisation']:.3f}" for r in examples) + ")")
+    return (text + ". A top-10% mass, alone, therefore shows no localisation. A measure that "
+            "is robust to noise is being built, and these runs will be scored again with it.")
+
+
+def _findings(summary: Mapping[str, Any],
+              noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None = None
+              ) -> list[str]:
+    """Plain sentences on the data source, the arms' and the linear filters' localisation and
+    the measure's weakness; ``noise_reference``: (folder, collapsed runs' scores) of another
+    summary, cited when this one has no collapsed run."""
     arms = {a["arm"]: a for a in summary["arms"]}
     beta = next((a for label, a in arms.items() if label.startswith("β-VAE")), None)
     jl1 = next((a for label, a in arms.items() if label.startswith("JL1-VAE")), None)
     lines = []
+    if summary.get("offline_fallback"):
+        lines.append("- **Data: the offline fallback** (two photographs that ship with "
+                     "scikit-learn, whitened), not the paper's IMAGES.mat. Nothing here tests "
+                     "the paper's natural-image claim.")
     collapsed = [r for r in summary["runs"] if r.get("collapsed")]
     if collapsed:
         reference = summary["collapse"]
@@ -418,16 +528,22 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
                      "numbers are in the tables below).")
     elif beta is not None and jl1 is not None:
         loc_b, loc_j = beta["localisation"]["mean"], jl1["localisation"]["mean"]
-        word = ("more" if loc_j > loc_b else "less" if loc_j < loc_b else "equally")
+        word = ("higher" if loc_j > loc_b else "lower" if loc_j < loc_b else "equal")
+
+        def per_run(arm: Mapping[str, Any]) -> str:
+            return ", ".join(f"{r['localisation']:.3f}" for r in summary["runs"]
+                             if r["status"] == "finished" and r["arm"] == arm["arm"])
+
         lines.append(
-            f"- Localisation: on average a JL1-VAE Jacobian column puts {loc_j:.3f} of its L1 "
-            f"mass in its top 10% of pixels, a β-VAE column {loc_b:.3f}: the JL1-VAE columns "
-            f"are {word} localised by this measure"
-            + (" (collapsed runs included)" if collapsed else "") + " (activity-weighted: "
-            f"{jl1['localisation_weighted']['mean']:.3f} vs "
-            f"{beta['localisation_weighted']['mean']:.3f}). With {jl1['localisation']['n']} "
-            f"and {beta['localisation']['n']} seeds no significance test is made; compare the "
-            "difference with the spread between seeds in the per-run table below.")
+            f"- Localisation (top-10% L1 mass of the Jacobian columns): JL1-VAE {loc_j:.3f} "
+            f"(runs: {per_run(jl1)}), β-VAE {loc_b:.3f} (runs: {per_run(beta)}); "
+            f"activity-weighted {jl1['localisation_weighted']['mean']:.3f} vs "
+            f"{beta['localisation_weighted']['mean']:.3f}. The JL1-VAE mean is {word}"
+            + (" (collapsed runs included)" if collapsed else "") + f". With "
+            f"n = {jl1['localisation']['n']} vs {beta['localisation']['n']} runs no test is "
+            "made, and the measure cannot separate learned columns from noise (below): that "
+            "the JL1-VAE columns are more localised is not established.")
+    lines.append(_measure_caveat(summary, noise_reference))
     if beta is not None and jl1 is not None:
         mse_b, mse_j = beta["heldout_mse"]["mean"], jl1["heldout_mse"]["mean"]
         lines.append(f"- Held-out MSE per patch: JL1-VAE {mse_j:.3f}, β-VAE {mse_b:.3f}; "
@@ -458,9 +574,13 @@ def _findings(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def render_readme(summary: Mapping[str, Any], markdown: str, folder: str) -> str:
+def render_readme(summary: Mapping[str, Any], markdown: str, folder: str,
+                  noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None = None
+                  ) -> str:
     """README.md of the results folder ``folder``: what ran, on which data, the deviations
-    from the paper and what the localisation numbers show, then summary.md."""
+    from the paper and what the localisation numbers show, then summary.md.
+    ``noise_reference``: (folder, :func:`collapsed_localisation`) of another summary, whose
+    collapsed runs show what the measure gives noise when this one has none."""
     settings, paper = summary["settings"], summary["paper_settings"]
     finished = [r for r in summary["runs"] if r["status"] == "finished"]
     head = [f"# {folder}", "",
@@ -485,5 +605,5 @@ def render_readme(summary: Mapping[str, Any], markdown: str, folder: str) -> str
         diffs.append(f"seeds {seeds} here, {list(paper['seeds'])} in the paper")
     if diffs:
         head += ["Deviations from the paper's setting: " + "; ".join(diffs) + ".", ""]
-    head += ["## What the numbers show", "", *_findings(summary), ""]
+    head += ["## What the numbers show", "", *_findings(summary, noise_reference), ""]
     return "\n".join(head) + "\n" + markdown

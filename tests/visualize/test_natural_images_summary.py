@@ -1,11 +1,18 @@
 """The natural-image summary's findings on hand-made numbers: collapsed runs are named, and an
-arm whose every run collapsed is not compared by localisation."""
+arm whose every run collapsed is not compared by localisation; the compactness measure of a
+collapsed and of a working decoder."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from jlonevae_lib.visualize.natural_images_summary import _findings
+import numpy as np
+import pytest
+import torch
+
+from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.visualize.natural_images_summary import _findings, measure_vae, render_markdown
 
 
 def _summary(jl1_collapsed: tuple[bool, bool]) -> dict[str, Any]:
@@ -43,7 +50,78 @@ def test_an_arm_whose_every_run_collapsed_is_not_compared() -> None:
 
 def test_arms_with_a_working_run_are_compared() -> None:
     text = "\n".join(_findings(_summary((True, False))))
-    assert "the JL1-VAE columns are more localised by this measure (collapsed runs " \
-           "included)" in text
+    assert "JL1-VAE 0.335 (runs: 0.340, 0.330), β-VAE 0.305 (runs: 0.300, 0.310)" in text
+    assert "The JL1-VAE mean is higher (collapsed runs included). With n = 2 vs 2 runs no " \
+           "test is made" in text
+    assert "that the JL1-VAE columns are more localised is not established" in text
+    assert "columns are more localised by this measure" not in text  # the old flat claim
     assert "JL1-VAE (γ=0.01)'s columns (0.335) score above these PCA filters" in text
     assert "not compared" not in text
+
+
+def test_the_measures_weakness_against_noise_is_stated() -> None:
+    # This summary's own collapsed run is the example of what noise scores.
+    text = "\n".join(_findings(_summary((True, False))))
+    assert "- **The localisation measure does not tell learned columns from noise.**" in text
+    assert "(here: JL1-VAE (γ=0.01) seed 0 0.340)" in text
+    assert "A measure that is robust to noise is being built" in text
+    # No collapsed run here: another summary's collapsed runs are cited.
+    reference = ("results/natural_images (4,000 batches)",
+                 [{"arm": "JL1-VAE (γ=0.01)", "seed": 0, "localisation": 0.338}])
+    text = "\n".join(_findings(_summary((False, False)), reference))
+    assert "(in results/natural_images (4,000 batches): JL1-VAE (γ=0.01) seed 0 0.338)" in text
+    assert "is not established" in text
+    # The offline fallback is said where the findings are.
+    assert "**Data: the offline fallback**" not in text
+    text = "\n".join(_findings({**_summary((False, False)), "offline_fallback": True}))
+    assert "- **Data: the offline fallback** (two photographs that ship with scikit-learn, " \
+           "whitened), not the paper's IMAGES.mat." in text
+
+
+@pytest.mark.parametrize("collapsed", [True, False])
+def test_measure_vae_scores_compactness_and_calls_a_collapsed_decoder_no_signal(
+        collapsed: bool) -> None:
+    torch.manual_seed(0)
+    model = build_conv_vae("tiny16", 1, 10).eval()
+    if collapsed:  # a decoder that ignores its latents: the weights from z scaled down
+        with torch.no_grad():
+            model.gen_fcs[0].weight.mul_(1e-6)
+    patches = np.random.default_rng(0).random((12, 1, 16, 16)).astype(np.float32)
+    measures = measure_vae(model, patches, num_localisation=6)
+    shares = (measures.columns_structured, measures.columns_no_structure,
+              measures.columns_no_signal)
+    assert sum(shares) == pytest.approx(1.0)
+    if collapsed:
+        # the old measure still gives its columns a number; the new one says "no signal"
+        assert measures.localisation > 0.1
+        assert measures.columns_no_signal == 1.0 and math.isnan(measures.compactness)
+    else:
+        assert measures.columns_no_signal == 0.0
+
+
+def test_markdown_shows_the_compactness_and_the_column_states() -> None:
+    run = {"status": "finished", "arm": "JL1-VAE (γ=0.01)", "seed": 0, "heldout_mse": 0.6,
+           "heldout_bce": 176.0, "localisation": 0.34, "localisation_weighted": 0.33,
+           "compactness": math.nan, "columns_structured": 0.0, "columns_no_structure": 0.25,
+           "columns_no_signal": 0.75, "mean_column_activity": 1e-8, "final_train_kld": 1e-4,
+           "bce_gap_removed": 0.0, "collapsed": True, "train_seconds": 1.0, "figure": "f.png"}
+    stat = {"mean": 0.34, "sd": math.nan, "n": 1}
+    summary = {
+        "offline_fallback": False, "data_source": "IMAGES.mat",
+        "patches": {"train": 10, "test": 5, "linear_fit": 10, "localisation": 5},
+        "settings": {"gamma": 0.01}, "runs": [run],
+        "arms": [{"arm": run["arm"], "seeds": [0], "heldout_mse": stat, "heldout_bce": stat,
+                  "localisation": stat, "localisation_weighted": stat,
+                  "compactness": {"mean": math.nan, "sd": math.nan, "n": 0},
+                  "columns_structured": stat}],
+        "linear_baselines": [{"model": "ICA", "num_components": 10, "heldout_mse": 0.6,
+                              "heldout_bce": 176.0, "localisation": 0.24,
+                              "localisation_weighted": 0.25, "compactness": 0.09,
+                              "columns_structured": 1.0, "converged": True}],
+        "mean_patch_error": {"mse": 0.77, "bce": 177.4},
+        "measures": {"heldout_error": "e", "localisation": "l", "compactness": "c"},
+        "figures": [], "command": "", "generated_at": "now", "machine": {"platform": "x"}}
+    text = render_markdown(summary)
+    assert "columns structured / noise-like / no signal" in text
+    assert "0.00 / 0.25 / 0.75" in text and "no structured column" in text
+    assert "- Compactness: c." in text
