@@ -1,5 +1,12 @@
-"""``python -m jlonevae_lib.sweep.seven_arms_summary``: write the seven-arm study's summary.md,
-summary.json and README.md (:mod:`jlonevae_lib.sweep.seven_arms_summary`)."""
+"""``python -m jlonevae_lib.sweep.seven_arms_summary`` (or ``python -m
+jlonevae_lib.cli.seven_arms_summary``): write the seven-arm study's summary.md, summary.json and
+README.md (:mod:`jlonevae_lib.sweep.seven_arms_summary`).
+
+Two ways: from the study's runs (``--run ARM=RUN_DIR`` per member, the study's summary step),
+or from a written summary alone (``--from-summary results/cpu_seven_arms/summary.json``): every
+comparison is recomputed from the per-run values summary.json stores, the rest is kept, and the
+three files are written again. The second needs no run folder.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,9 @@ from jlonevae_lib.cli.types import ArgumentParser
 from jlonevae_lib.sweep.seven_arms_summary import (
     build_seven_arm_summary,
     collect_member_runs,
+    load_summary,
     measure_reconstructions,
+    refresh_summary,
     write_seven_arm_summary,
 )
 from jlonevae_lib.sweep.study_summary import machine_info
@@ -36,11 +45,16 @@ def _member(text: str) -> tuple[str, Path]:
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=f"python -m {MODULE}",
                             description="Summarise the seven-arm study (summary.md, "
-                                        "summary.json, README.md).")
-    parser.add_argument("--run", type=_member, action="append", default=[], dest="members",
-                        metavar="ARM=RUN_DIR", required=True,
+                                        "summary.json, README.md), from its runs or from a "
+                                        "written summary.json.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=_member, action="append", default=[], dest="members",
+                        metavar="ARM=RUN_DIR",
                         help="one member of the study: its arm and run folder (repeat for "
                              "each; a folder that does not exist is a run not started)")
+    source.add_argument("--from-summary", type=Path, default=None, metavar="SUMMARY_JSON",
+                        help="re-render from this summary.json alone: the comparisons are "
+                             "recomputed from its per-run values, no run folder is read")
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="where the files go (figures found under it are linked)")
     parser.add_argument("--evaluation-seeds", type=int, nargs="+", default=None,
@@ -52,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the files; prints their paths. Returns 0 whatever is missing (it is reported)."""
@@ -59,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    if args.from_summary is not None:
+        summary = refresh_summary(load_summary(args.from_summary))
+        summary["rendered"] = {"at": _now(), "command": shlex.join(
+            ["python", "-m", "jlonevae_lib.cli.seven_arms_summary", *argv])}
+        for path in write_seven_arm_summary(args.output_dir, summary):
+            print(f"wrote {path}")
+        return 0
     runs, notes, evaluation_seeds = collect_member_runs(args.members)
     runs, reference_bce, reconstruction_notes = measure_reconstructions(args.members, runs)
     notes += reconstruction_notes
@@ -73,9 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or shlex.join(["python", "-m", MODULE, *argv])
     summary = build_seven_arm_summary(
         runs, notes, evaluation_seeds=evaluation_seeds, command=command,
-        machine=machine_info(runs), figures=figures,
-        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine_info(runs), figures=figures, generated_at=_now(),
         reference_bce=reference_bce)
     for path in write_seven_arm_summary(args.output_dir, summary):
         print(f"wrote {path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,10 +1,11 @@
-"""Comparing methods over seeds: Welch's t-test and the rows of the t-test tables.
+"""Comparing methods over seeds: Welch's t-test, its confidence interval, Hedges' g, Holm's
+correction for several tests, and the rows of the t-test tables.
 
 One value is one trained model (a run's local score is the mean over its local clusters), so
 the tests compare seeds. They are Welch's (unequal variances); the reference's notebooks printed
 Student's, which agrees when the two spreads are similar. Used by the study summaries
-(:mod:`jlonevae_lib.sweep.study_summary`) and the comparison figures
-(:mod:`jlonevae_lib.visualize.comparisons`).
+(:mod:`jlonevae_lib.sweep.study_summary`, :mod:`jlonevae_lib.sweep.seven_arms_summary`) and
+the comparison figures (:mod:`jlonevae_lib.visualize.comparisons`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,81 @@ def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
 def sample_sd(values: Sequence[float]) -> float:
     """The standard deviation with ddof 1; nan below two values."""
     return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+
+
+def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni step-down adjusted p-values, in the order given.
+
+    ``pvalues``: the m raw p-values of one family of tests (NaN for a test that could not be
+    made: it stays NaN and is not counted in m). With the finite ones sorted,
+    p(1) ≤ … ≤ p(m), the adjusted value of p(i) is max over j ≤ i of min(1, (m − j + 1)·p(j)):
+    monotone in the raw order and capped at 1. A test is significant at level α after the
+    correction when its adjusted p is ≤ α, which controls the chance of any false rejection in
+    the family at α.
+    """
+    values = [float(p) for p in pvalues]
+    finite = sorted((p, i) for i, p in enumerate(values) if not math.isnan(p))
+    m = len(finite)
+    adjusted = [math.nan] * len(values)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def welch_ci(a: Sequence[float], b: Sequence[float],
+             confidence: float = 0.95) -> tuple[float, float]:
+    """The ``confidence`` interval (low, high) of mean(a) − mean(b), Welch's.
+
+    ``a``, ``b``: one value per model. The interval is the difference ± t·SE, with SE =
+    sqrt(s_a²/n_a + s_b²/n_b) (s: s.d. with ddof 1) and t the (1 + confidence)/2 quantile of
+    Student's t with the Welch–Satterthwaite degrees of freedom
+    (s_a²/n_a + s_b²/n_b)² / ((s_a²/n_a)²/(n_a − 1) + (s_b²/n_b)²/(n_b − 1)): the interval
+    that excludes 0 exactly when :func:`welch_ttest`'s p < 1 − confidence. Computed by scipy
+    (``ttest_ind(a, b, equal_var=False).confidence_interval``). (nan, nan) when a group has
+    fewer than two values or both are constant.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if len(a) < 2 or len(b) < 2 or sample_sd(a) == sample_sd(b) == 0:
+        return math.nan, math.nan  # as welch_ttest: no test, no interval
+    import scipy.stats  # slow to import: only when needed
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nearly constant samples
+        interval = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence)
+    return float(interval.low), float(interval.high)
+
+
+def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
+    """Hedges' g of a vs b: the difference of means in units of the pooled s.d., corrected
+    for small samples.
+
+    g = J·(mean(a) − mean(b)) / s_p, with s_p² = ((n_a − 1)s_a² + (n_b − 1)s_b²) /
+    (n_a + n_b − 2) (Cohen's d with the pooled s.d.) and J = 1 − 3 / (4(n_a + n_b) − 9).
+    nan when a group has fewer than two values or both are constant.
+    """
+    n_a, n_b = len(a), len(b)
+    if n_a < 2 or n_b < 2:
+        return math.nan
+    pooled = math.sqrt(((n_a - 1) * sample_sd(a) ** 2 + (n_b - 1) * sample_sd(b) ** 2)
+                       / (n_a + n_b - 2))
+    if pooled == 0:
+        return math.nan
+    correction = 1 - 3 / (4 * (n_a + n_b) - 9)
+    return correction * (float(np.mean(a)) - float(np.mean(b))) / pooled
+
+
+def effect_size(a: Sequence[float], b: Sequence[float],
+                confidence: float = 0.95) -> dict[str, float]:
+    """The size of a vs b beside a t-test's p: ``difference`` mean(a) − mean(b), its Welch
+    ``confidence`` interval ``ci_low``, ``ci_high`` (:func:`welch_ci`), ``confidence`` and
+    ``hedges_g`` (:func:`hedges_g`)."""
+    low, high = welch_ci(a, b, confidence)
+    difference = float(np.mean(a)) - float(np.mean(b)) if len(a) and len(b) else math.nan
+    return {"difference": difference, "ci_low": low, "ci_high": high,
+            "confidence": confidence, "hedges_g": hedges_g(a, b)}
 
 
 def ttest_row(score: str, locality: float | None, label_a: str, a: Sequence[float],

@@ -49,6 +49,7 @@ from jlonevae_lib.sweep.studies import (
     register_study,
 )
 from jlonevae_lib.train.baselines import method_settings
+from jlonevae_lib.train.dlib_import import vae_updates
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 NAME = "cpu_seven_arms"
@@ -80,6 +81,14 @@ PAPER_LOCAL_MIG_0_1 = {JL1_ARM: 0.123, "dip_vae_i": 0.080, "beta_vae": 0.061,
 #: The paper's names of those methods.
 PAPER_NAMES = {JL1_ARM: "JL1-VAE", "beta_vae": "β-VAE", **{
     method: BASELINE_METHODS[method] for method in METHODS if method != "beta_vae"}}
+
+
+def paper_batches(arm: str) -> int:
+    """The batches (VAE updates) of the paper's run of ``arm``: its runs were 300,000 steps,
+    and disentanglement_lib counts two global steps per FactorVAE batch (a VAE and a
+    discriminator update, :func:`~jlonevae_lib.train.dlib_import.vae_updates`), so the
+    paper's FactorVAE took 150,000 batches and every other method 300,000."""
+    return vae_updates(arm, PAPER_BATCHES)
 
 
 def scaled_schedule(paper_batches: int, num_batches: int) -> int:

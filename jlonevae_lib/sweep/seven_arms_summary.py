@@ -5,6 +5,8 @@ Usage::
     python -m jlonevae_lib.sweep.seven_arms_summary --output-dir results/cpu_seven_arms \\
         --run jl1_vae=RUN_DIR --run factor_vae=RUN_DIR ... [--evaluation-seeds 0 1 2] \\
         [--command "..."]
+    python -m jlonevae_lib.cli.seven_arms_summary --from-summary \\
+        results/cpu_seven_arms/summary.json --output-dir results/cpu_seven_arms
 
 Each ``--run ARM=RUN_DIR`` is one member: the study's summary step passes every member's run
 folder, so exactly the study's runs are read (a folder that does not exist yet is a run not
@@ -12,19 +14,30 @@ started). Per run: ``config.json``, ``DONE`` (training time, the reconstruction 
 ``NLL/train`` of the last logged batch, a baseline's ``reconstruction_loss``) or ``FAILED``,
 the metrics' results keyed by metric name (``local_mig_0_1``), and the repeats at extra
 evaluation seeds (``metrics/<metric>_evalseed<k>/``) keyed ``local_mig_0_1_evalseed<k>``, with
-their mean ``local_mig_0_1_evalseeds_mean``. The summary holds
+their mean ``local_mig_0_1_evalseeds_mean``. ``--from-summary`` needs no run folder: it
+recomputes every comparison from the per-run values a written summary.json stores
+(:func:`refresh_summary`) and renders the three files again. The summary holds
 
 - one row per run and the mean ± s.d. (ddof 1) of each value per arm;
 - the multi-seed local MIG and local modularity at 0.1 beside the single-seed values;
 - Welch t-tests of JL1-VAE against each other arm: local MIG and local modularity at every
-  locality, the global MIG and modularity, and the multi-seed means;
+  locality, the global MIG and modularity, and the multi-seed means (exploratory: the extra
+  evaluation seeds were added while the study ran); each with the difference of the means, its
+  95% Welch confidence interval, Hedges' g and the Holm-adjusted p over the other arms (one
+  family per value and protocol); only a Holm-adjusted p ≤ :data:`ALPHA` is called
+  significant;
+- disentanglement_lib's β-VAE against our ConvVAE β-VAE (the architecture's effect);
+- what the data say: JL1-VAE against the paper's comparator, what survives the correction,
+  the architecture confound and the reconstruction trade-off;
 - the measured ordering of the methods by mean local MIG at 0.1 against the paper's;
-- the settings and how they differ from the paper's, read from the runs' configs;
+- the settings and how they differ from the paper's, read from the runs' configs (each arm's
+  share of the paper's training: FactorVAE's 300,000 steps were 150,000 batches);
 - wall time (training minutes per run, totals), machine, command, figures and notes.
 
 The statistics are pure functions of :class:`~.study_summary.RunRecord` lists
 (:func:`ttests_against`, :func:`paper_ordering`, :func:`deviations`,
-:func:`build_seven_arm_summary`, :func:`render_markdown`, :func:`render_readme`);
+:func:`build_seven_arm_summary`), the rendering pure functions of the summary's dict, as
+written to summary.json (:func:`render_markdown`, :func:`render_readme`);
 :func:`collect_member_runs` does the reading. Its command line is
 :mod:`jlonevae_lib.cli.seven_arms_summary`.
 """
@@ -38,6 +51,7 @@ if __name__ == "__main__":
 
     raise SystemExit(main())
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -59,7 +73,7 @@ from jlonevae_lib.evaluate.reconstruction import (
     perfect_reconstruction_bce,
     reconstruction_bce,
 )
-from jlonevae_lib.evaluate.statistics import ttest_row
+from jlonevae_lib.evaluate.statistics import effect_size, holm_adjust, ttest_row
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     ELAPSED_TIME,
@@ -76,6 +90,7 @@ from jlonevae_lib.runs.results import RunInfo, evaluation_records
 from jlonevae_lib.sweep.seven_arms import (
     ARM_LABELS,
     ARMS,
+    BETA_ARM,
     FIGURE_CAPTIONS,
     JL1_ARM,
     JL1_GAMMA,
@@ -83,6 +98,7 @@ from jlonevae_lib.sweep.seven_arms import (
     PAPER_BATCHES,
     PAPER_LOCAL_MIG_0_1,
     PAPER_NAMES,
+    paper_batches,
 )
 from jlonevae_lib.sweep.study_summary import (
     FINISHED,
@@ -106,6 +122,8 @@ from jlonevae_lib.sweep.study_summary import (
     seed_mean_key,
     value_keys,
 )
+from jlonevae_lib.train.objectives import objective_class
+from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.tables import format_markdown_table
@@ -128,6 +146,18 @@ EVALUATION_IMAGES = 2_000
 EVALUATION_IMAGES_SEED = 0
 #: A difference between two arms' means is resolved when it exceeds this many standard errors.
 RESOLVED_STANDARD_ERRORS = 2.0
+#: The level a test's Holm-adjusted p must reach to be called significant.
+ALPHA = 0.05
+#: The confidence of the intervals of the differences.
+CONFIDENCE = 0.95
+#: The paper's comparator: the β-VAE of its seven-method figure, disentanglement_lib's.
+PAPER_COMPARATOR = "beta_vae"
+#: How the t-tests are read (summary.json's ``tests``).
+TESTS = {"alpha": ALPHA, "confidence": CONFIDENCE,
+         "holm_family": "the reference arm's tests against each other arm on one value (one "
+                        "score, locality and protocol)",
+         "exploratory": "the tests on the mean of evaluation seeds: the extra evaluation seeds "
+                        "were added while the study ran"}
 
 
 # ------------------------------------------------------------------------------ reading
@@ -290,12 +320,45 @@ def _score_of(key: str) -> tuple[str, float | None]:
     return parsed
 
 
+def comparison_row(finished: Sequence[RunRecord], key: str, arm_a: str, arm_b: str
+                   ) -> dict[str, Any] | None:
+    """Arm ``arm_a`` (a) against ``arm_b`` (b) on ``key``, one value per finished run: the row
+    of :func:`jlonevae_lib.evaluate.statistics.ttest_row` plus ``key``, ``arm_b``, the
+    difference of the means with its Welch confidence interval and Hedges' g
+    (:func:`~jlonevae_lib.evaluate.statistics.effect_size`, at :data:`CONFIDENCE`) and
+    ``exploratory`` (a test on the mean of evaluation seeds, added while the study ran);
+    None when an arm has no values."""
+    a = [r.values[key] for r in finished if r.arm == arm_a and key in r.values]
+    b = [r.values[key] for r in finished if r.arm == arm_b and key in r.values]
+    if not a or not b:
+        return None
+    score, locality = _score_of(key)
+    return {"key": key, "arm_b": arm_b,
+            **ttest_row(score, locality, ARM_LABELS.get(arm_a, arm_a), a,
+                        ARM_LABELS.get(arm_b, arm_b), b),
+            **effect_size(a, b, CONFIDENCE),
+            "exploratory": key.endswith(SEED_MEAN_SUFFIX)}
+
+
+def add_holm(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``p_holm``, the Holm-adjusted p over the family of the rows that test the
+    same ``key`` (one value, one protocol: the reference against each other arm), and
+    ``holm_family``, the number of tests in that family with a p-value."""
+    out = [dict(row) for row in rows]
+    for key in dict.fromkeys(row["key"] for row in out):
+        family = [row for row in out if row["key"] == key]
+        adjusted = holm_adjust([math.nan if row["p"] is None else row["p"] for row in family])
+        size = sum(not math.isnan(p) for p in adjusted)
+        for row, p in zip(family, adjusted, strict=True):
+            row["p_holm"], row["holm_family"] = p, size
+    return out
+
+
 def ttests_against(runs: Sequence[RunRecord], reference: str = JL1_ARM
                    ) -> tuple[list[dict[str, Any]], list[str]]:
     """Welch t-tests of the ``reference`` arm (a) against each other arm (b) on every key of
-    :func:`comparison_keys`, finished runs only. Rows as
-    :func:`jlonevae_lib.evaluate.statistics.ttest_row` plus ``key`` and ``arm_b``; (rows,
-    notes)."""
+    :func:`comparison_keys`, finished runs only. Rows of :func:`comparison_row`, with the
+    Holm-adjusted p over the other arms per key (:func:`add_holm`); (rows, notes)."""
     notes: list[str] = []
     finished = [run for run in runs if run.status == FINISHED]
     if not any(run.arm == reference for run in finished):
@@ -308,16 +371,26 @@ def ttests_against(runs: Sequence[RunRecord], reference: str = JL1_ARM
             continue
         label_b = ARM_LABELS.get(arm, arm)
         for key in keys:
-            a = [r.values[key] for r in finished if r.arm == reference and key in r.values]
-            b = [r.values[key] for r in finished if r.arm == arm and key in r.values]
-            if not a or not b:
+            row = comparison_row(finished, key, reference, arm)
+            if row is None:
+                has_a = any(r.arm == reference and key in r.values for r in finished)
                 notes.append(f"no t-test of {key} for {label_b}: "
-                             f"{label_b if a else label_a} has no values")
+                             f"{label_b if has_a else label_a} has no values")
                 continue
-            score, locality = _score_of(key)
-            rows.append({"key": key, "arm_b": arm,
-                         **ttest_row(score, locality, label_a, a, label_b, b)})
-    return rows, notes
+            rows.append(row)
+    return add_holm(rows), notes
+
+
+def architecture_tests(runs: Sequence[RunRecord]) -> list[dict[str, Any]]:
+    """disentanglement_lib's β-VAE (``dlibConv``) against our ConvVAE β-VAE (γ = 0) on local
+    MIG at 0.1, evaluation seed 0 and the mean of evaluation seeds: the same loss on two
+    architectures, so the difference is the architecture's (and the ramp's). Rows of
+    :func:`comparison_row` (single tests, no correction); empty when an arm is missing."""
+    finished = [run for run in runs if run.status == FINISHED]
+    key = metric_name(LOCAL_MIG, 0.1)
+    rows = [comparison_row(finished, name, PAPER_COMPARATOR, BETA_ARM)
+            for name in (key, seed_mean_key(key))]
+    return [row for row in rows if row is not None]
 
 
 def difference_resolution(low: Mapping[str, float], high: Mapping[str, float],
@@ -353,11 +426,38 @@ def evaluation_seed_spread(runs: Sequence[RunRecord], key: str) -> dict[str, flo
     return {"sd": rms, "models": len(spreads)}
 
 
+def scale_of(arms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per arm with settings: its ``num_batches``, the batches of the paper's run of it
+    (:func:`~jlonevae_lib.sweep.seven_arms.paper_batches`: FactorVAE's 300,000 global steps
+    were 150,000 batches) and the ``fraction`` of those this study trained."""
+    out = []
+    for arm in arms:
+        batches = arm["settings"].get("num_batches")
+        if isinstance(batches, int) and not isinstance(batches, bool):
+            paper = paper_batches(arm["arm"])
+            out.append({"arm": arm["arm"], "label": arm["label"], "num_batches": batches,
+                        "paper_batches": paper, "fraction": batches / paper})
+    return out
+
+
+def reconstruction_of(arms: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The held-out reconstruction BCE per image of each arm (mean ± s.d. over its finished
+    runs, from its statistics) and whether any of its runs collapsed: the price of each
+    method's scores."""
+    return {"key": HELDOUT_BCE,
+            "arms": [{"arm": arm["arm"], "label": arm["label"], "collapsed": arm["collapsed"],
+                      **arm["statistics"][HELDOUT_BCE]}
+                     for arm in arms if HELDOUT_BCE in arm["statistics"]]}
+
+
 def pooled_training_seed_sd(arms: Sequence[Mapping[str, Any]], key: str) -> float:
-    """The s.d. of ``key`` between training seeds of one arm, pooled over the arms
-    (sqrt of Σ (n−1)·sd² / Σ (n−1)); nan when no arm has two values."""
+    """The s.d. of ``key`` between the models of one arm (trained with different seeds),
+    pooled over the arms (sqrt of Σ (n−1)·sd² / Σ (n−1)); nan when no arm has two values.
+    Each model's value carries its evaluation seed's noise too, so this is training-seed and
+    evaluation-seed spread together (less of the latter on a mean over evaluation seeds)."""
     stats = [arm["statistics"].get(key) or {} for arm in arms]
-    stats = [stat for stat in stats if stat.get("n", 0) > 1 and math.isfinite(stat["sd"])]
+    stats = [stat for stat in stats if stat.get("n", 0) > 1
+             and math.isfinite(_number(stat.get("sd")))]
     degrees = sum(stat["n"] - 1 for stat in stats)
     if not degrees:
         return math.nan
@@ -403,16 +503,27 @@ def paper_ordering(means: Mapping[str, float]) -> dict[str, Any]:
 
 def deviations(arms: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[str]:
     """How the arms' settings (their ``settings``, from config.json) differ from the paper's,
-    one line each; ``seeds``: the training seeds the study has runs of."""
+    one line each; ``seeds``: the training seeds the study has runs of. The paper's run length
+    is each arm's own (:func:`~jlonevae_lib.sweep.seven_arms.paper_batches`: FactorVAE's
+    300,000 global steps were 150,000 batches)."""
     lines = []
-    by_setting: dict[str, dict[str, list[str]]] = {}
+    paper_text = {"num_batches": f"{PAPER_BATCHES:,}", "lr": "1e-4",
+                  "dataset": "threeDotsCache (500,000)", "jacobian_batch": "the whole batch",
+                  "annealing_batches": "100,000", "iteration_threshold": "100,000"}
+    by_setting: dict[str, dict[tuple[str, str], list[str]]] = {}
     for arm in arms:
         settings = arm["settings"]
         if not settings:
             continue
         params = settings.get("objective_params") or {}
         actual = {**settings, "iteration_threshold": params.get("iteration_threshold")}
+        own_batches = paper_batches(arm.get("arm", ""))
         for name, paper in PAPER_SETTINGS.items():
+            text = paper_text[name]
+            if name == "num_batches" and own_batches != PAPER_BATCHES:
+                paper = own_batches
+                text = (f"{own_batches:,}, disentanglement_lib's {PAPER_BATCHES:,} global "
+                        f"steps at {PAPER_BATCHES // own_batches} per batch")
             value = actual.get(name)
             if name in ("annealing_batches", "iteration_threshold") and not value:
                 continue  # the arm has no such schedule
@@ -420,19 +531,15 @@ def deviations(arms: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[
                 continue  # no penalty, no sub-batch
             if value != paper:
                 by_setting.setdefault(name, {}).setdefault(
-                    f"{value:g}" if isinstance(value, float) else str(value),
+                    (f"{value:g}" if isinstance(value, float) else str(value), text),
                     []).append(arm["label"])
     what = {"num_batches": "batches", "lr": "learning rate", "dataset": "training images",
             "jacobian_batch": "Jacobian penalty sub-batch",
             "annealing_batches": "β/γ ramp (batches)",
             "iteration_threshold": "AnnealedVAE capacity ramp (batches)"}
-    paper_text = {"num_batches": "300,000", "lr": "1e-4",
-                  "dataset": "threeDotsCache (500,000)", "jacobian_batch": "the whole batch",
-                  "annealing_batches": "100,000", "iteration_threshold": "100,000"}
     for name, values in by_setting.items():
-        for value, labels in values.items():
-            lines.append(f"{what[name]}: {value} (paper: {paper_text[name]}) for "
-                         f"{', '.join(labels)}")
+        for (value, text), labels in values.items():
+            lines.append(f"{what[name]}: {value} (paper: {text}) for {', '.join(labels)}")
     if seeds:
         lines.append(f"training seeds: {', '.join(map(str, seeds))} (paper: 11-20 for "
                      "JL1-VAE and β-VAE, 0-9 for the baselines)")
@@ -517,10 +624,16 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                   "collapsed": collapsed.get(id(run))}
                  for run in runs],
         "ttests": ttests,
+        "tests": TESTS,
+        "architecture": architecture_tests(runs),
+        "scale": scale_of(arm_entries),
+        "reconstruction": reconstruction_of(arm_entries),
         "paper_ordering": orderings,
         "noise": {"key": mig_key,
                   "evaluation_seed": evaluation_seed_spread(finished, mig_key),
                   "training_seed_sd": pooled_training_seed_sd(arm_entries, mig_key),
+                  "training_seed_sd_evaluation_seed_mean": pooled_training_seed_sd(
+                      arm_entries, seed_mean_key(mig_key)),
                   "resolved_standard_errors": RESOLVED_STANDARD_ERRORS,
                   "reversed_pairs": reversed_pairs},
         "collapse": {"reference_bce": reference_bce, "fraction": COLLAPSE_FRACTION,
@@ -533,6 +646,52 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
         "figures": list(figures),
         "notes": [*run_notes, *notes, *ttest_notes],
     })
+
+
+def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:
+    """The runs of a written summary (summary.json's ``runs``) as records: arm, label, seed,
+    status and per-run values (nulls left out), enough for every statistic of the summary."""
+    settings = {arm["arm"]: arm.get("settings") or {} for arm in summary["arms"]}
+    return [RunRecord(arm=run["arm"], label=run["label"], method=run["arm"],
+                      gamma=JL1_GAMMA if run["arm"] == JL1_ARM else 0.0, settings="",
+                      run_id=run["run_id"], seed=run["seed"], status=run["status"],
+                      values={k: v for k, v in run["values"].items() if v is not None},
+                      evaluation_seconds=run.get("evaluation_seconds") or 0.0,
+                      detail=run.get("detail") or "", config=settings.get(run["arm"], {}),
+                      trained_on=run.get("trained_on") or "")
+            for run in summary["runs"]]
+
+
+def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A written summary (summary.json) with every comparison recomputed from its per-run
+    values: the t-tests with their confidence intervals, Hedges' g and Holm-adjusted p, the
+    architecture tests, the scale, the reconstruction and the training-seed spreads; and the
+    deviations from the arms' stored settings. Every other entry is kept as it is, so
+    rendering needs no run folder."""
+    runs = records_from_summary(summary)
+    arms = summary["arms"]
+    ttests, _ = ttests_against(runs)
+    key = summary["noise"]["key"]
+    seeds = sorted({run.seed for run in runs if run.seed is not None})
+    return _finite({
+        **summary, "deviations": deviations(arms, seeds),
+        "ttests": ttests, "tests": TESTS, "architecture": architecture_tests(runs),
+        "scale": scale_of(arms), "reconstruction": reconstruction_of(arms),
+        "noise": {**summary["noise"], "training_seed_sd_evaluation_seed_mean":
+                  pooled_training_seed_sd(arms, seed_mean_key(key))}})
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """summary.json as written by :func:`write_seven_arm_summary`."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    missing = [name for name in ("arms", "runs", "noise", "paper_ordering")
+               if name not in summary]
+    if missing:
+        raise DataFileError(f"{path} is not a seven-arm summary: no {', '.join(missing)}")
+    return summary
 
 
 # ------------------------------------------------------------------------------ Markdown
@@ -557,16 +716,19 @@ def _cell(key: str, stat: Mapping[str, Any] | None, n_runs: int) -> str:
 def ordering_sentences(ordering: Mapping[str, Any], what: str,
                        collapsed: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
     """Plain sentences on one measured ordering against the paper's; ``collapsed``: paper
-    name -> (collapsed, finished) runs, marked beside the arm's value when any collapsed."""
+    name -> (collapsed, finished) runs, marked beside the arm's value when any collapsed.
+    The orders come from ``measured_order`` and ``paper_order`` (summary.json sorts the keys
+    of the value dicts)."""
     if ordering["methods"] < 2:
         return [f"- {what}: fewer than two of the paper's methods have values; no ordering."]
     counts = collapsed or {}
+    values = ordering["measured_values"]
     measured = " > ".join(
-        f"{name} {value:.3f}" + (f" ({counts[name][0]} of {counts[name][1]} runs collapsed)"
-                                 if counts.get(name, (0, 0))[0] else "")
-        for name, value in ordering["measured_values"].items())
-    paper = " > ".join(f"{name} {value:.3f}" for name, value
-                       in ordering["paper_values"].items())
+        f"{name} {values[name]:.3f}" + (f" ({counts[name][0]} of {counts[name][1]} runs "
+                                        "collapsed)" if counts.get(name, (0, 0))[0] else "")
+        for name in ordering["measured_order"])
+    paper = " > ".join(f"{name} {ordering['paper_values'][name]:.3f}"
+                       for name in ordering["paper_order"])
     verdict = ("matches the paper's ordering" if ordering["matches"] else
                f"does not match the paper's ordering: {ordering['pairs_in_paper_order']} of "
                f"{ordering['pairs']} pairs are in the paper's order; reversed: "
@@ -588,38 +750,302 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+#: The machine's entries in the order machine_info writes them (summary.json sorts keys).
+_MACHINE_ORDER = ("platform", "nproc", "cpu", "python", "torch", "trained with")
+
+
+def _p_cell(value: Any) -> str:
+    return "–" if value is None else f"{value:.2g}"
+
+
+def _ci_text(row: Mapping[str, Any], digits: int = 4) -> str:
+    if row.get("ci_low") is None or row.get("ci_high") is None:
+        return "no interval"
+    return f"{row['ci_low']:+.{digits}f} to {row['ci_high']:+.{digits}f}"
+
+
+def _alpha(summary: Mapping[str, Any]) -> float:
+    return _number((summary.get("tests") or {}).get("alpha", ALPHA))
+
+
+def is_significant(row: Mapping[str, Any], alpha: float = ALPHA) -> bool:
+    """Whether a t-test row is significant after Holm's correction (``p_holm`` ≤ ``alpha``);
+    a raw p below ``alpha`` alone never is."""
+    return row.get("p_holm") is not None and row["p_holm"] <= alpha
+
+
+def _uses_beta(objective: Any) -> bool:
+    """Whether the objective named ``objective`` has a β (unknown names: shown as they are)."""
+    try:
+        return bool(getattr(objective_class(str(objective)), "uses_beta", True))
+    except JLoneVAEError:
+        return True
+
+
+def _has_penalty(objective: Any) -> bool:
+    """Whether the objective named ``objective`` has the Jacobian penalty's γ."""
+    try:
+        return not issubclass(objective_class(str(objective)), DlibVAE)
+    except JLoneVAEError:
+        return True
+
+
+def setting_cell(settings: Mapping[str, Any], name: str) -> Any:
+    """An arm's setting for the settings table: '–' where the arm has no such setting (β of a
+    method without one, γ of a method without the Jacobian penalty, an unset value)."""
+    objective = settings.get("objective")
+    if (name == "beta" and not _uses_beta(objective)) or (
+            name == "gamma" and not _has_penalty(objective)):
+        return "–"
+    value = settings.get(name)
+    return "–" if value is None else value
+
+
+def _rows_of(summary: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    return [row for row in summary["ttests"] if row["key"] == key and row["p"] is not None]
+
+
+def _collapsed_note(summary: Mapping[str, Any], arm: str) -> str:
+    entry = next((a for a in summary["arms"] if a["arm"] == arm), None)
+    if not entry or not entry["collapsed"]:
+        return ""
+    return f"; {entry['collapsed']} of its {entry['finished']} runs collapsed"
+
+
+def comparator_sentence(summary: Mapping[str, Any]) -> str | None:
+    """JL1-VAE against the paper's comparator, disentanglement_lib's β-VAE: local MIG at 0.1
+    with the difference, its interval, Hedges' g, raw and Holm-adjusted p, on both protocols,
+    and every locality where that β-VAE is ahead. None without that test."""
+    mig = metric_name(LOCAL_MIG, 0.1)
+    rows = {(row["arm_b"], row["key"]): row for row in summary["ttests"]}
+    row = rows.get((PAPER_COMPARATOR, mig))
+    if row is None or row["p"] is None:
+        return None
+    alpha = _alpha(summary)
+    ahead = row["difference"] > 0
+    verdict = ("JL1-VAE is ahead, significantly after Holm's correction"
+               if ahead and is_significant(row, alpha) else
+               "JL1-VAE's lead is small and not significant" if ahead else
+               "JL1-VAE is not ahead")
+    paper_a, paper_b = PAPER_LOCAL_MIG_0_1[JL1_ARM], PAPER_LOCAL_MIG_0_1[PAPER_COMPARATOR]
+    text = (f"- **Against the paper's comparator, disentanglement_lib's β-VAE, {verdict}.** "
+            f"Local MIG at 0.1, evaluation seed 0: {row['mean_a']:.3f} vs {row['mean_b']:.3f}"
+            + (f" ({row['mean_a'] / row['mean_b']:.2f}×" if row["mean_b"] > 0 else " (")
+            + f"; the paper's: {paper_a:.3f} vs {paper_b:.3f}, {paper_a / paper_b:.1f}×); "
+            f"difference {row['difference']:+.4f} "
+            f"(95% CI {_ci_text(row)}), Hedges' g {_number(row['hedges_g']):.2f}, Welch "
+            f"p = {_p_cell(row['p'])}, Holm-adjusted {_p_cell(row['p_holm'])}.")
+    mean_row = rows.get((PAPER_COMPARATOR, seed_mean_key(mig)))
+    if mean_row is not None and mean_row["p"] is not None:
+        text += (f" On the mean of evaluation seeds (exploratory): {mean_row['mean_a']:.3f} vs "
+                 f"{mean_row['mean_b']:.3f}, p = {_p_cell(mean_row['p'])}, Holm-adjusted "
+                 f"{_p_cell(mean_row['p_holm'])}.")
+    behind = []
+    for other in summary["ttests"]:
+        parsed = None if other["exploratory"] else parse_metric_name(other["key"])
+        if (other["arm_b"] == PAPER_COMPARATOR and other["key"] != mig and parsed is not None
+                and parsed[0] == LOCAL_MIG and other["mean_b"] > other["mean_a"]):
+            behind.append(other)
+    if behind:
+        text += (f" At localit{'y' if len(behind) == 1 else 'ies'} "
+                 + _and([f"{other['locality']:g}" for other in behind])
+                 + " that β-VAE is ahead: " + "; ".join(
+                     f"{other['mean_b']:.4f} vs JL1-VAE's {other['mean_a']:.4f} at "
+                     f"{other['locality']:g} (p = {_p_cell(other['p'])})" for other in behind))
+        text += "."
+        if not any(is_significant(other, alpha) for other in behind):
+            text += (" None of these differences is significant." if len(behind) > 1
+                     else " The difference is not significant.")
+    return text
+
+
+def correction_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """Which of JL1-VAE's tests against the other arms on local MIG at 0.1 are significant
+    after Holm's correction over the arms, per protocol, and which only before it."""
+    alpha, out = _alpha(summary), []
+    mig = metric_name(LOCAL_MIG, 0.1)
+    for key, what in ((mig, "evaluation seed 0"),
+                      (seed_mean_key(mig), "mean of evaluation seeds, exploratory")):
+        rows = _rows_of(summary, key)
+        if not rows:
+            continue
+        kept = [row for row in rows if is_significant(row, alpha)]
+        raw_only = [row for row in rows if row["p"] <= alpha and not is_significant(row, alpha)]
+        family = rows[0]["holm_family"]
+        text = (f"- **Corrected for the {family} comparisons** (Holm, α = {alpha:g})"
+                if family > 1 else f"- **One comparison, nothing to correct** (α = {alpha:g})")
+        text += f", local MIG at 0.1, {what}: "
+        if kept:
+            text += ("only " if len(kept) < len(rows) else "") + _and([
+                f"{row['group_b']} (JL1-VAE {'above' if row['difference'] > 0 else 'below'} "
+                f"it, Holm-adjusted p = {_p_cell(row['p_holm'])}"
+                f"{_collapsed_note(summary, row['arm_b'])})" for row in kept]) + (
+                " differs" if len(kept) == 1 else " differ") + " significantly from JL1-VAE"
+        else:
+            text += "no arm differs significantly from JL1-VAE"
+        if raw_only:
+            text += (f". Below {alpha:g} before the correction but not after: " + "; ".join(
+                f"{row['group_b']} (p = {_p_cell(row['p'])}, Holm-adjusted "
+                f"{_p_cell(row['p_holm'])})" for row in raw_only))
+        out.append(text + ".")
+    if any(row.get("exploratory") for row in summary["ttests"]):
+        seeds = summary["evaluation_seeds"].get(mig, [])
+        extra = len(seeds) - 1
+        out.append(
+            "- **The tests on the mean of evaluation seeds are exploratory.** The "
+            f"{_NUMBER_WORDS.get(extra, str(extra))} extra evaluation seed"
+            f"{'s' if extra != 1 else ''} "
+            f"({_NUMBER_WORDS.get(len(seeds), str(len(seeds)))} in all: "
+            f"{', '.join(map(str, seeds))}) and the tests on their mean were added while the "
+            "study ran. Evaluation seed 0 is the paper's protocol. No correction is made across "
+            "metrics, localities or protocols.")
+    return out
+
+
+def architecture_sentence(summary: Mapping[str, Any]) -> str | None:
+    """How much the architecture alone moves local MIG at 0.1 (disentanglement_lib's β-VAE
+    against our ConvVAE β-VAE) beside JL1-VAE's gain over the ConvVAE β-VAE. None without
+    both tests."""
+    mig = metric_name(LOCAL_MIG, 0.1)
+    architecture = next((row for row in summary.get("architecture") or []
+                         if row["key"] == mig and row["p"] is not None), None)
+    penalty = next((row for row in _rows_of(summary, mig) if row["arm_b"] == BETA_ARM), None)
+    if architecture is None or penalty is None:
+        return None
+    return (f"- **The architecture alone moves the score.** disentanglement_lib's β-VAE (β = 4 "
+            f"on its own architecture, no β ramp) is "
+            f"{'above' if architecture['difference'] > 0 else 'below'} our ConvVAE β-VAE "
+            f"(γ = 0; β = 4, ramped) by "
+            f"{architecture['difference']:+.4f} at local MIG 0.1 (95% CI "
+            f"{_ci_text(architecture)}, p = {_p_cell(architecture['p'])}: one exploratory "
+            f"test, not corrected), against JL1-VAE's {penalty['difference']:+.4f} over the "
+            f"{penalty['group_b']} that shares its architecture (p = {_p_cell(penalty['p'])}, "
+            f"Holm-adjusted {_p_cell(penalty['p_holm'])}). This design cannot tell the "
+            "penalty's effect from the architecture's; the pre-registered study "
+            "`cpu_penalty_study` (docs/studies.md) puts every arm on disentanglement_lib's "
+            "architecture to do so.")
+
+
+def reconstruction_sentence(summary: Mapping[str, Any]) -> str | None:
+    """JL1-VAE's held-out reconstruction BCE against the arms with no collapsed run."""
+    arms = (summary.get("reconstruction") or {}).get("arms") or []
+    jl1 = next((arm for arm in arms if arm["arm"] == JL1_ARM and arm["n"]), None)
+    others = [arm for arm in arms if arm["arm"] != JL1_ARM and arm["n"] and not arm["collapsed"]]
+    if jl1 is None or not others:
+        return None
+    means = [arm["mean"] for arm in others]
+    place = ("the highest (worst)" if jl1["mean"] > max(means) else
+             "the lowest (best)" if jl1["mean"] < min(means) else "within the range")
+    twin = next((arm for arm in others if arm["arm"] == BETA_ARM), None)
+    left_out = [arm["label"] for arm in arms if arm["collapsed"]]
+    def mean_sd(arm: Mapping[str, Any]) -> str:
+        sd = _number(arm.get("sd"))
+        return f"{arm['mean']:.1f}" + (f" ± {sd:.1f}" if math.isfinite(sd) else "")
+
+    text = (f"- **Reconstruction.** JL1-VAE's held-out reconstruction BCE is {mean_sd(jl1)} per "
+            f"image, {place} of the arms with no collapsed run (the others: {_span(means)}"
+            + (f"; the {twin['label']} that shares its architecture: {mean_sd(twin)}"
+               if twin else "") + ")")
+    mig = metric_name(LOCAL_MIG, 0.1)
+    twin_test = next((row for row in summary["ttests"]
+                      if row["key"] == mig and row["arm_b"] == BETA_ARM), None)
+    if (twin and jl1["mean"] > twin["mean"] and twin_test and twin_test["p"] is not None
+            and twin_test["difference"] > 0):
+        text += (": at this budget its higher local MIG than the β-VAE on the same "
+                 "architecture comes with worse reconstructions")
+    text += "."
+    if left_out:
+        one = len(left_out) == 1
+        text += (f" {_and(left_out)} {'has' if one else 'have'} collapsed runs and "
+                 f"{'is' if one else 'are'} left out (below).")
+    return text
+
+
+def headline_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """What the data say, in order of what a reader needs first: the comparison with the
+    paper's comparator, what survives Holm's correction, the architecture confound and the
+    reconstruction trade-off. Every number from ``summary``; only Holm-surviving differences
+    are called significant."""
+    return [line for line in (comparator_sentence(summary), *correction_sentences(summary),
+                              architecture_sentence(summary), reconstruction_sentence(summary))
+            if line]
+
+
+def comparison_table(summary: Mapping[str, Any], key: str) -> str:
+    """JL1-VAE against each arm on ``key``: means, difference with its 95% CI, Hedges' g, raw
+    and Holm-adjusted p, and whether it is significant after the correction."""
+    alpha = _alpha(summary)
+    return format_markdown_table([
+        {"arm": row["group_b"], "JL1-VAE": f"{row['mean_a']:.4f}",
+         "arm's mean": f"{row['mean_b']:.4f}",
+         "difference (95% CI)": f"{row['difference']:+.4f} ({_ci_text(row)})",
+         "Hedges' g": _statistic_cell(row.get("hedges_g"), ".2f"),
+         "p": _p_cell(row["p"]), "p (Holm)": _p_cell(row.get("p_holm")),
+         f"significant (Holm, α = {alpha:g})": "yes" if is_significant(row, alpha) else "no"}
+        for row in _rows_of(summary, key)])
+
+
+def scale_sentence(summary: Mapping[str, Any]) -> str | None:
+    """How much of the paper's training each arm had (from summary.json's ``scale``): one
+    fraction for the arms whose paper runs were 300,000 batches, one for each arm whose were
+    not (FactorVAE: 150,000); None when every arm trained the paper's length or the lengths
+    differ."""
+    scale = summary.get("scale") or []
+    if not scale or len({row["num_batches"] for row in scale}) != 1 or (
+            scale[0]["num_batches"] == PAPER_BATCHES):
+        return None
+    settings = next((arm["settings"] for arm in summary["arms"] if arm["settings"]), {})
+    text = (f"- **Scale.** Every arm trained {scale[0]['num_batches']:,} batches, with its "
+            "schedules shortened by the same factor")
+    if isinstance(settings.get("lr"), float) and settings["lr"] != PAPER_SETTINGS["lr"]:
+        text += f" and a learning rate of {settings['lr']:g} (the paper's: 1e-4)"
+    common = [row for row in scale if row["paper_batches"] == PAPER_BATCHES]
+    others = [row for row in scale if row["paper_batches"] != PAPER_BATCHES]
+    if common:
+        text += (f". That is {100 * common[0]['fraction']:.1f}% of the paper's "
+                 f"{PAPER_BATCHES:,} batches" + (" for every arm but " + _and(
+                     [row["label"] for row in others]) if others else ""))
+    for row in others:
+        steps = PAPER_BATCHES // row["paper_batches"]
+        text += (f"; {row['label']} had {100 * row['fraction']:.1f}% of its training in the "
+                 f"paper, since disentanglement_lib counts {steps} global steps per "
+                 f"{row['label']} batch (a VAE and a discriminator update), so the paper's "
+                 f"{PAPER_BATCHES:,} steps were about {row['paper_batches']:,} batches")
+    return text + "."
+
+
 def why_sentences(summary: Mapping[str, Any]) -> list[str]:
     """Plain sentences on what may make the measured ordering differ from the paper's: the
     run length, the evaluation and training-seed noise against each reversed pair's
     difference, and the collapsed runs; every number from ``summary``."""
     out = []
-    settings = next((arm["settings"] for arm in summary["arms"] if arm["settings"]), {})
-    batches = settings.get("num_batches")
-    if isinstance(batches, int) and batches != PAPER_BATCHES:
-        sentence = (f"- **Scale.** Every arm trained {batches:,} batches, "
-                    f"{100 * batches / PAPER_BATCHES:.1f}% of the paper's {PAPER_BATCHES:,}, "
-                    "with its schedules shortened by the same factor")
-        if isinstance(settings.get("lr"), float) and settings["lr"] != PAPER_SETTINGS["lr"]:
-            sentence += f" and a learning rate of {settings['lr']:g} (the paper's: 1e-4)"
-        sentence += "."
+    sentence = scale_sentence(summary)
+    if sentence:
         jl1 = next((arm for arm in summary["arms"] if arm["arm"] == JL1_ARM), None)
         mean = _number(((jl1 or {}).get("statistics") or {}).get(
             summary["noise"]["key"], {}).get("mean"))
         if math.isfinite(mean):
             sentence += (f" JL1-VAE's local MIG at 0.1 is {mean:.3f} here, the paper's "
-                         f"{PAPER_LOCAL_MIG_0_1[JL1_ARM]:.3f}")
-        sentence += (": these are models early in training. Terms that need many steps to "
-                     "act (FactorVAE's discriminator, the DIP-VAEs' covariance penalties, "
-                     "AnnealedVAE's capacity ramp) may rank differently after the paper's "
-                     "300,000 batches; this study cannot tell which.")
+                         f"{PAPER_LOCAL_MIG_0_1[JL1_ARM]:.3f}: these are models early in "
+                         "training.")
+        sentence += (" Terms that need many steps to act (FactorVAE's discriminator, the "
+                     "DIP-VAEs' covariance penalties, AnnealedVAE's capacity ramp) may rank "
+                     "differently after the paper's full training; this study cannot tell "
+                     "which.")
         out.append(sentence)
     noise = summary["noise"]
     spread, pooled = noise["evaluation_seed"], _number(noise["training_seed_sd"])
     if spread["models"]:
-        out.append(f"- **Noise.** One evaluation seed moves a model's local MIG at 0.1 by "
-                   f"{_number(spread['sd']):.4f} (s.d. over its evaluation seeds, root mean "
-                   f"square over {spread['models']} models); the training seeds of one arm "
-                   f"differ by {pooled:.4f} (s.d., pooled over the arms).")
+        text = (f"- **Noise.** One evaluation seed moves a model's local MIG at 0.1 by "
+                f"{_number(spread['sd']):.4f} (s.d. over its evaluation seeds, root mean "
+                f"square over {spread['models']} models). The models of one arm differ by "
+                f"{pooled:.4f} on evaluation seed 0 (s.d. pooled over the arms): the spread of "
+                "the training seeds and the evaluation-seed noise together")
+        on_mean = _number(noise.get("training_seed_sd_evaluation_seed_mean"))
+        if math.isfinite(on_mean):
+            text += f"; on the mean of the evaluation seeds they differ by {on_mean:.4f}"
+        out.append(text + ".")
     if noise["reversed_pairs"]:
         k = noise["resolved_standard_errors"]
         out.append(f"- **Reversed pairs**, difference of the means ± its standard error "
@@ -670,19 +1096,40 @@ def why_sentences(summary: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _machine_lines(machine: Mapping[str, Any]) -> list[str]:
+    names = [n for n in _MACHINE_ORDER if n in machine] + sorted(set(machine) - set(
+        _MACHINE_ORDER))
+    return [f"- {name}: {machine[name]}" for name in names]
+
+
+def _rendered_line(summary: Mapping[str, Any]) -> list[str]:
+    rendered = summary.get("rendered")
+    if not rendered:
+        return []
+    return [f"Rendered from summary.json {rendered['at']} (`{rendered['command']}`): the "
+            "comparisons are recomputed from the per-run values it stores.", ""]
+
+
 def render_markdown(summary: Mapping[str, Any]) -> str:
-    """``summary.md`` from :func:`build_seven_arm_summary`'s dict."""
+    """``summary.md`` from :func:`build_seven_arm_summary`'s dict (or summary.json)."""
     keys = summary["value_keys"]
     out = ["# The seven-arm study at CPU scale", ""]
     if summary["generated_at"]:
         out += [f"Generated {summary['generated_at']}.", ""]
+    out += _rendered_line(summary)
     out += ["Command (resumable: run it again to continue an unfinished study):", "",
             "```bash", summary["command"], "```", ""]
-    out += ["## Arms and settings", ""]
+    headline = headline_sentences(summary)
+    if headline:
+        out += ["## What the data say", "", *headline, ""]
+    out += ["## Arms and settings", "",
+            "A setting the method does not have is shown as –: β for FactorVAE, the DIP-VAEs "
+            "and AnnealedVAE, whose weights are their objective params; γ (the Jacobian "
+            "penalty's weight) for disentanglement_lib's methods.", ""]
     out.append(format_markdown_table([
         {"arm": arm["label"], "paper": arm["paper_name"] or "–", "runs": arm["runs"],
          "finished": arm["finished"], "seeds": " ".join(map(str, arm["seeds"])),
-         **{name: arm["settings"].get(name, "–") for name in (
+         **{name: setting_cell(arm["settings"], name) for name in (
              "architecture", "objective", "dataset", "num_batches", "batch_size", "lr",
              "beta", "gamma", "annealing_batches", "jacobian_batch")},
          "objective params": ", ".join(f"{k}={v:g}" for k, v in (
@@ -721,7 +1168,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                 + "; ".join(f"{k}: {', '.join(map(str, v))}"
                             for k, v in summary["evaluation_seeds"].items())
                 + " (each seed draws other local clusters); the single-seed value beside "
-                "the mean.", ""]
+                "the mean. The extra seeds were added while the study ran: the tests on their "
+                "mean are exploratory.", ""]
         out.append(format_markdown_table([
             {"arm": arm["label"],
              **{column_title(key): _cell(key, arm["statistics"].get(key), arm["finished"])
@@ -736,18 +1184,46 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
          **{column_title(key): format_value(key, run["values"].get(key)) for key in keys}}
         for run in summary["runs"]]))
 
+    alpha = _alpha(summary)
     out += ["## Welch t-tests: JL1-VAE against each other arm", "",
             "One point per trained model (its score is the mean over local clusters; the "
             "multi-seed rows average the evaluation seeds first); "
-            "`scipy.stats.ttest_ind(a, b, equal_var=False)`, two-sided.", ""]
+            "`scipy.stats.ttest_ind(a, b, equal_var=False)`, two-sided. Difference: mean(a) − "
+            "mean(b) with its 95% Welch confidence interval; g: Hedges' g (pooled s.d., "
+            "small-sample corrected). p (Holm): adjusted over the tests of the same value "
+            "against the other arms (one family per score, locality and protocol; no "
+            f"correction across them). Significant: p (Holm) ≤ {alpha:g}. The rows on the mean "
+            "of evaluation seeds are exploratory.", ""]
     out.append(format_markdown_table([
         {"value": column_title(row["key"]), "b": row["group_b"],
          "mean ± s.d. (a)": _mean_sd_cell(row["key"], {"n": row["n_a"], "mean": row["mean_a"],
                                                        "sd": row["sd_a"]}),
          "mean ± s.d. (b)": _mean_sd_cell(row["key"], {"n": row["n_b"], "mean": row["mean_b"],
                                                        "sd": row["sd_b"]}),
-         "t": _statistic_cell(row["t"], ".2f"), "p": _statistic_cell(row["p"], ".2g")}
+         "difference (95% CI)": (f"{row['difference']:+.4f} ({_ci_text(row)})"
+                                 if row.get("difference") is not None else "–"),
+         "g": _statistic_cell(row.get("hedges_g"), ".2f"),
+         "t": _statistic_cell(row["t"], ".2f"), "p": _statistic_cell(row["p"], ".2g"),
+         "p (Holm)": _statistic_cell(row.get("p_holm"), ".2g"),
+         "significant": "yes" if is_significant(row, alpha) else "no"}
         for row in summary["ttests"]]))
+    if summary.get("architecture"):
+        out += ["## The architecture alone (exploratory)", "",
+                "disentanglement_lib's β-VAE (a) against our ConvVAE β-VAE (b): both β = 4, on "
+                "two architectures (and with and without a β ramp). Single tests, not "
+                "corrected.", ""]
+        out.append(format_markdown_table([
+            {"value": column_title(row["key"]),
+             "mean ± s.d. (a)": _mean_sd_cell(row["key"], {"n": row["n_a"],
+                                                           "mean": row["mean_a"],
+                                                           "sd": row["sd_a"]}),
+             "mean ± s.d. (b)": _mean_sd_cell(row["key"], {"n": row["n_b"],
+                                                           "mean": row["mean_b"],
+                                                           "sd": row["sd_b"]}),
+             "difference (95% CI)": f"{row['difference']:+.4f} ({_ci_text(row)})",
+             "g": _statistic_cell(row.get("hedges_g"), ".2f"),
+             "t": _statistic_cell(row["t"], ".2f"), "p": _statistic_cell(row["p"], ".2g")}
+            for row in summary["architecture"]]))
 
     time, machine = summary["time"], summary["machine"]
     out += ["## Time and machine", ""]
@@ -765,7 +1241,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             f"- evaluation: {_hours(time['evaluation_seconds'])}, summed over the metrics",
             f"- total: {_hours(time['total_seconds'])} (run one after another, this is the "
             "wall time without process start-ups and figures)",
-            *[f"- {name}: {value}" for name, value in machine.items()], ""]
+            *_machine_lines(machine), ""]
     if summary["figures"]:
         out += ["## Figures", ""]
         out += [f"- [{path}]({path})"
@@ -779,17 +1255,21 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 
 def render_readme(summary: Mapping[str, Any]) -> str:
-    """``README.md``: what ran, the deviations and the ordering against the paper's, all from
-    the measured data (written by the summary step; summary.md has the tables)."""
+    """``README.md``: what ran, what the data say, the deviations and the ordering against the
+    paper's, all from the measured data (written by the summary step, or re-rendered from
+    summary.json; summary.md has the tables)."""
     finished = {arm["label"]: f"{arm['finished']}/{arm['runs']}" for arm in summary["arms"]}
     out = ["# The paper's seven methods at CPU scale (`cpu_seven_arms`)", "",
            "Written by the study's summary step from the runs on disk; the tables, t-tests "
            "and notes are in [summary.md](summary.md), the data in "
-           "[summary.json](summary.json).", "",
+           "[summary.json](summary.json).", "", *_rendered_line(summary),
            "## What ran", "",
            "Finished runs per arm: " + ", ".join(f"{k} {v}" for k, v in finished.items())
-           + ".", "", "```bash", summary["command"], "```", "",
-           "## Deviations from the paper's settings", ""]
+           + ".", "", "```bash", summary["command"], "```", ""]
+    headline = headline_sentences(summary)
+    if headline:
+        out += ["## What the data say", "", *headline, ""]
+    out += ["## Deviations from the paper's settings", ""]
     out += [f"- {line}" for line in summary["deviations"]] or ["- none found"]
     out += ["", "## Against the paper's ordering", ""]
     collapsed = collapse_counts(summary)
@@ -798,14 +1278,15 @@ def render_readme(summary: Mapping[str, Any]) -> str:
     out += ordering_sentences(summary["paper_ordering"]["evaluation_seed_mean"],
                               "local MIG at 0.1, mean over evaluation seeds", collapsed)
     mig_key = metric_name(LOCAL_MIG, 0.1)
+    if _rows_of(summary, mig_key):
+        out += ["", "An ordering of means is not a set of tested differences: the tables below "
+                "say which differences the data resolve."]
     for key, what in ((mig_key, "evaluation seed 0"),
-                      (seed_mean_key(mig_key), "mean of evaluation seeds")):
-        tested = [row for row in summary["ttests"] if row["key"] == key and row["p"] is not None]
-        if tested:
+                      (seed_mean_key(mig_key), "mean of evaluation seeds (exploratory)")):
+        if _rows_of(summary, key):
             out += ["", f"JL1-VAE against each arm, local MIG at 0.1, {what} (Welch, "
-                    "two-sided): " + "; ".join(
-                        f"{row['group_b']}: {row['mean_a']:.3f} vs {row['mean_b']:.3f}, "
-                        f"p = {row['p']:.2g}" for row in tested) + "."]
+                    "two-sided; Holm over the arms):", "", comparison_table(summary, key)
+                    .rstrip("\n")]
     why = why_sentences(summary)
     if why:
         out += ["", "## Why the results may differ from the paper's", "", *why]

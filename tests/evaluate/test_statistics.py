@@ -1,13 +1,23 @@
-"""Welch's t-test and the t-test table rows shared by study summaries and figures."""
+"""Welch's t-test, its confidence interval, Hedges' g, Holm's correction and the t-test table
+rows shared by study summaries and figures."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import scipy.stats
 
-from jlonevae_lib.evaluate.statistics import sample_sd, ttest_row, welch_ttest
+from jlonevae_lib.evaluate.statistics import (
+    effect_size,
+    hedges_g,
+    holm_adjust,
+    sample_sd,
+    ttest_row,
+    welch_ci,
+    welch_ttest,
+)
 from jlonevae_lib.runs.metric_table import LOCAL_MIG, MODULARITY
 
 
@@ -31,3 +41,91 @@ def test_ttest_row_labels_the_score_and_locality() -> None:
     assert (row["mean_a"], row["sd_a"]) == pytest.approx((0.4, 0.1))
     assert row["t"] == pytest.approx(welch_ttest([0.3, 0.4, 0.5], [0.1, 0.2])[0])
     assert ttest_row(MODULARITY, None, "A", [1.0], "B", [2.0])["locality"] == "global"
+
+
+def _holm_as_statsmodels(pvalues: list[float]) -> list[float]:
+    """statsmodels' ``multipletests(method="holm")`` written out: sort, multiply the i-th
+    smallest (from 0) by m − i, running maximum, clip at 1, back to the input order."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    corrected = np.minimum(1, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+    out = np.empty_like(corrected)
+    out[order] = corrected
+    return out.tolist()
+
+
+def test_holm_adjust_golden_values() -> None:
+    # m = 4: 0.005·4 = 0.02; 0.01·3 = 0.03; 0.03·2 = 0.06; 0.04·1 = 0.04 -> 0.06 (monotone).
+    assert holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # The seven-arm study's seed-0 family (local MIG at 0.1, rounded raw p): only the last
+    # survives at 0.05, though four are below it raw.
+    raw = [0.021, 0.27, 0.010, 0.022, 0.051, 0.068, 0.00025]
+    adjusted = holm_adjust(raw)
+    assert adjusted == pytest.approx([0.105, 0.27, 0.06, 0.105, 0.153, 0.153, 0.00175])
+    assert [p <= 0.05 for p in adjusted] == [False] * 6 + [True]
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 5, 12):
+        pvalues = rng.uniform(0, 0.3, size).tolist()
+        assert holm_adjust(pvalues) == pytest.approx(_holm_as_statsmodels(pvalues))
+
+
+def test_holm_adjust_edge_cases() -> None:
+    assert holm_adjust([]) == []
+    assert holm_adjust([0.03]) == [0.03]  # one test: no correction
+    assert holm_adjust([0.5, 0.6, 0.7]) == [1.0, 1.0, 1.0]  # capped at 1
+    assert holm_adjust([0.02, 0.02]) == [0.04, 0.04]  # ties
+    # NaN (a test not made) stays NaN and is not counted: m = 2 here.
+    adjusted = holm_adjust([0.01, math.nan, 0.04])
+    assert adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.04)
+    assert math.isnan(adjusted[1])
+    # Never below the raw p, and the order of the raw p-values is kept.
+    raw = [0.001, 0.2, 0.03, 0.03, 0.5, 0.0101]
+    adjusted = holm_adjust(raw)
+    assert all(a >= r for a, r in zip(adjusted, raw, strict=True))
+    ranked = sorted(range(len(raw)), key=raw.__getitem__)
+    assert all(adjusted[i] <= adjusted[j] for i, j in zip(ranked[:-1], ranked[1:], strict=True))
+
+
+def test_welch_ci_matches_scipy_and_the_t_test() -> None:
+    a, b = [0.12, 0.14, 0.11, 0.13], [0.06, 0.05, 0.08]
+    expected = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert welch_ci(a, b) == pytest.approx((expected.low, expected.high))
+    wide = scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.99)
+    assert welch_ci(a, b, 0.99) == pytest.approx((wide.low, wide.high))
+    # Written out: difference ± t(0.975, Welch–Satterthwaite df) · SE.
+    va, vb = np.var(a, ddof=1) / 4, np.var(b, ddof=1) / 3
+    df = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 2)
+    half = scipy.stats.t.ppf(0.975, df) * math.sqrt(va + vb)
+    assert welch_ci(a, b) == pytest.approx((0.125 - 0.19 / 3 - half, 0.125 - 0.19 / 3 + half))
+    # The interval excludes 0 exactly when p < 0.05.
+    c, d = [0.07, 0.05, 0.09, 0.06], [0.05, 0.06, 0.04, 0.05]
+    low, high = welch_ci(c, d)
+    assert (low > 0) == (welch_ttest(c, d)[1] < 0.05)
+
+
+def test_welch_ci_edge_cases() -> None:
+    assert all(math.isnan(v) for v in welch_ci([0.1], [0.1, 0.2]))
+    assert all(math.isnan(v) for v in welch_ci([0.1, 0.1], [0.2, 0.2]))  # both constant
+    low, high = welch_ci([0.1, 0.1], [0.2, 0.3])  # one constant: the other's spread
+    assert low < -0.15 < high
+    with pytest.raises(ValueError):
+        welch_ci([0.1, 0.2], [0.3, 0.4], confidence=1.0)
+
+
+def test_hedges_g_golden_value() -> None:
+    a, b = [0.12, 0.14, 0.11, 0.13], [0.06, 0.05, 0.08]
+    # s_a² = 5e-4 / 3, s_b² = 4.6667e-4 / 2; pooled s² = (3 s_a² + 2 s_b²) / 5 = 1.93333e-4;
+    # d = (0.125 − 0.063333) / 0.0139044 = 4.43502; J = 1 − 3 / (4·7 − 9) = 16/19.
+    pooled = math.sqrt((5e-4 + 14e-4 / 3) / 5)
+    assert hedges_g(a, b) == pytest.approx(16 / 19 * (0.125 - 0.19 / 3) / pooled)
+    assert hedges_g(a, b) == pytest.approx(3.734767, rel=1e-6)
+    assert hedges_g(b, a) == pytest.approx(-hedges_g(a, b))
+    assert math.isnan(hedges_g([0.1], b)) and math.isnan(hedges_g([0.1, 0.1], [0.2, 0.2]))
+
+
+def test_effect_size_gathers_the_three() -> None:
+    a, b = [0.3, 0.4, 0.5], [0.1, 0.2]
+    size = effect_size(a, b)
+    assert size["difference"] == pytest.approx(0.25)
+    assert (size["ci_low"], size["ci_high"]) == pytest.approx(welch_ci(a, b))
+    assert size["hedges_g"] == pytest.approx(hedges_g(a, b)) and size["confidence"] == 0.95
