@@ -9,8 +9,9 @@
     jlonevae-sweep status threeDots
 
 Re-running ``run`` skips finished work and resumes interrupted runs; failed ones are listed
-with their reason and tried again only with ``--retry-failed``. ``status`` reads the run
-folders only, whoever ran them. Settings: ``--set num_batches=8000`` (any TrainConfig field,
+with their reason and tried again only with ``--retry-failed``; members whose Slurm job is still
+queued (the study's ledger, one ``squeue``) are left to it. ``status`` reads the run folders,
+whoever ran them, and that ledger. Settings: ``--set num_batches=8000`` (any TrainConfig field,
 or a study parameter such as the baselines' ``hp_index``), axes: ``--seeds``, ``--gammas``,
 ``--methods`` or ``--axis NAME=V1,V2``; flags of ``jlonevae-train`` given after the others
 (``--steps 24 --device cuda:1``) set the same settings. ``status`` must be given the same
@@ -36,6 +37,7 @@ from typing import Any  # noqa: E402
 
 from jlonevae_lib.cli import train as train_cli  # noqa: E402
 from jlonevae_lib.cli.types import ArgumentParser, positive_int  # noqa: E402
+from jlonevae_lib.sweep import ledger  # noqa: E402
 from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
 from jlonevae_lib.sweep.members import train_arguments  # noqa: E402
 from jlonevae_lib.sweep.runner import (  # noqa: E402
@@ -50,9 +52,12 @@ from jlonevae_lib.sweep.status import (  # noqa: E402
     DONE,
     FAILED,
     TRAINED,
+    MemberStatus,
+    counts_line,
     render_status,
     state_counts,
     study_status,
+    summary_state,
 )
 from jlonevae_lib.sweep.studies import (  # noqa: E402
     StudyPlan,
@@ -75,7 +80,8 @@ TRAIN_FLAG_SETTINGS = {
     "objective": "objective", "num_batches": "num_batches", "dataset": "dataset",
     "architecture": "architecture", "device": "device", "output_dir": "output_dir",
     "run_id": "run_id", "jacobian": "jacobian_method", "jacobian_batch": "jacobian_batch",
-    "checkpoint_every": "checkpoint_every", "models_dir": "models_dir", "hp_index": "hp_index",
+    "checkpoint_every": "checkpoint_every", "keep_models_at": "keep_models_at",
+    "models_dir": "models_dir", "hp_index": "hp_index",
     "model": "method",
 }
 #: jlonevae-train flags that make no sense for a whole study.
@@ -148,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wait for the jobs to end, then print the status")
 
     status = commands.add_parser(
-        "status", allow_abbrev=False, help="done / running / failed / pending members of a study",
+        "status", allow_abbrev=False,
+        help="done / running / queued / failed / pending members of a study",
         description="Each member's state from its run folder; give the settings of the run "
                     "it reports on (jlonevae-train flags too).")
     _add_plan_flags(status)
@@ -235,11 +242,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
 
 
 def _metric_names(plan: StudyPlan) -> list[str]:
-    if not plan.metrics:
-        return []
-    from jlonevae_lib.evaluate.evaluation import resolve_metrics
-
-    return [metric.name for metric in resolve_metrics(plan.metrics)]
+    return plan.metric_names()
 
 
 def _visible_gpus(plan: StudyPlan) -> list[str]:
@@ -261,6 +264,17 @@ def _threads(args: argparse.Namespace) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+def _statuses(plan: StudyPlan, metric_names: Sequence[str],
+              view: ledger.LedgerView | None = None) -> list[MemberStatus]:
+    """The members' states from their run folders, with the study's Slurm jobs that are still
+    queued (:mod:`jlonevae_lib.sweep.ledger`; one squeue call, none without a ledger)."""
+    if view is None:
+        view = ledger.scheduler_view(plan.output_dir, plan.study.name, strict=False)
+    if view.note:
+        print(view.note, flush=True)
+    return ledger.with_jobs(study_status(plan.members, metric_names), view)
+
+
 def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str],
                    retry_failed: bool) -> None:
     study = plan.study
@@ -269,7 +283,7 @@ def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequenc
                                   for a in plan.axes))
     print(f"  metrics: {' '.join(plan.metrics) or '(none)'}; summary: "
           f"{plan.results_dir or '(none)'}")
-    for status in study_status(plan.members, metric_names):
+    for status in _statuses(plan, metric_names):
         decision = decide(status, stages, evaluated=bool(metric_names),
                           retry_failed=retry_failed)
         member = status.member
@@ -282,7 +296,7 @@ def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequenc
 def _final_report(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str]) -> int:
     statuses = study_status(plan.members, metric_names)
     counts = state_counts(statuses)
-    print(f"== {plan.study.name}: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    print(f"== {plan.study.name}: {counts_line(counts, bool(metric_names))}")
     for status in statuses:
         if status.state == FAILED:
             print(f"   failed: [{status.member.index}] {status.member.label}: {status.detail}")
@@ -298,7 +312,9 @@ def _final_report(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence
 
 
 def _run_local(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str]) -> int:
-    statuses = study_status(plan.members, metric_names)
+    # No study lock: each member's own lock makes a second local run skip what the first one
+    # trains (its training process exits busy). Members queued on Slurm are left to Slurm.
+    statuses = _statuses(plan, metric_names)
     decisions = [decide(s, args.stages, evaluated=bool(metric_names),
                         retry_failed=args.retry_failed) for s in statuses]
     for decision in decisions:
@@ -315,7 +331,8 @@ def _run_local(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
               + (f", GPUs {', '.join(d for d in workers.devices if d)}"
                  if any(workers.devices) else ""), flush=True)
         run_local(work, workers, base_env=dict(os.environ), metrics=plan.metrics,
-                  metric_names=metric_names, only_dataset=plan.study.only_dataset,
+                  metric_names=metric_names, kept_metrics=plan.kept_metrics,
+                  only_dataset=plan.study.only_dataset,
                   overwrite=args.overwrite, print_line=lambda line: print(line, flush=True))
     if SUMMARY in args.stages and plan.summary_steps():
         if not run_summary(plan, output=lambda line: print(line, flush=True)):
@@ -334,24 +351,44 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
                            signal_delay_s=args.signal_delay)
     # Jobs start in their submitit folder: without this, the data cache would be built there.
     os.environ.setdefault("DISENTANGLEMENT_LIB_DATA", str(Path("data").resolve()))
-    statuses = study_status(plan.members, metric_names)
-    decisions = [decide(s, args.stages, evaluated=bool(metric_names),
-                        retry_failed=args.retry_failed) for s in statuses]
-    for decision in decisions:
-        if not decision.steps:
-            print(f"[{decision.member.index}] {decision.member.label}: {decision.note}")
-    submission = submit(plan, decisions, options, stages=args.stages,
-                        metric_names=metric_names, overwrite=args.overwrite)
+    study = plan.study.name
+    # Under the study's lock, from asking Slurm to recording what was submitted: a second
+    # submission at once would otherwise submit the same members again.
+    with ledger.study_lock(plan.output_dir, study):
+        view = ledger.scheduler_view(plan.output_dir, study, strict=True)
+        statuses = _statuses(plan, metric_names, view)
+        decisions = [decide(s, args.stages, evaluated=bool(metric_names),
+                            retry_failed=args.retry_failed) for s in statuses]
+        for decision in decisions:
+            if not decision.steps:
+                print(f"[{decision.member.index}] {decision.member.label}: {decision.note}")
+        queued = (view.evaluation.job_id
+                  if view.evaluation is not None
+                  and view.evaluation_covers(plan.metrics, args.stages) else None)
+        submission = submit(plan, decisions, options, stages=args.stages,
+                            metric_names=metric_names, overwrite=args.overwrite,
+                            evaluation_queued=queued)
+        if submission.train_jobs or submission.evaluate_job is not None:
+            ledger.record_submission(
+                ledger.ledger_path(plan.output_dir, study), folder=submission.folder,
+                array_job_id=submission.array_id, tasks=submission.tasks,
+                evaluate_job_id=(submission.evaluate_job.job_id
+                                 if submission.evaluate_job is not None else None),
+                metrics=plan.metrics, stages=args.stages)
     if submission.train_jobs:
         print(f"submitted training array {submission.array_id} "
               f"({len(submission.train_jobs)} tasks)")
     if submission.evaluate_job is not None:
         print(f"submitted evaluation job {submission.evaluate_job.job_id}"
-              + (f" (after array {submission.array_id})" if submission.train_jobs else ""))
+              + (f" (after array {submission.array_id}, whatever its outcome)"
+                 if submission.train_jobs else ""))
+    if submission.evaluation_note:
+        print(submission.evaluation_note)
     if not submission.train_jobs and submission.evaluate_job is None:
         print("nothing to submit")
-    print(f"logs: {submission.folder}")
-    print(f"status: {PROG} status {args.study} (with this run's settings)", flush=True)
+    else:
+        print(f"logs: {submission.folder}")
+    print(f"status: {PROG} status {study} (with this run's settings)", flush=True)
     if args.wait:
         jobs = [*submission.train_jobs,
                 *([submission.evaluate_job] if submission.evaluate_job is not None else [])]
@@ -377,7 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = _plan(args, extra, command, absolute=slurm)
     metric_names = _metric_names(plan)
     if args.command == "status":
-        print(render_status(plan.study.name, study_status(plan.members, metric_names)))
+        statuses = _statuses(plan, metric_names)
+        print(render_status(plan.study.name, statuses, evaluated=bool(metric_names),
+                            summary=summary_state(plan.results_dir, statuses)))
         return 0
     if args.dry_run:
         _print_dry_run(plan, metric_names, args.stages, args.retry_failed)

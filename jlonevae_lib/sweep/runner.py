@@ -173,14 +173,24 @@ def train_member(member: Member, *, env: Mapping[str, str] | None,
 
 def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequence[str], *,
                     only_dataset: str | None, overwrite: bool, env: Mapping[str, str] | None,
-                    output: Output, preexec_fn: Callable[[], None] | None = None,
+                    output: Output, kept_metrics: Sequence[str] = (),
+                    preexec_fn: Callable[[], None] | None = None,
                     started: Callable[[subprocess.Popen], None] | None = None) -> Outcome:
-    """Compute ``member``'s metrics in a ``jlonevae-evaluate`` process (``preexec_fn``,
-    ``started``: as for :func:`stream`)."""
-    command = evaluate_command(member, metrics, only_dataset=only_dataset, overwrite=overwrite)
-    returncode, tail = stream(command, env=env, output=output,
-                              log=layout.sweep_log_path(member.run_dir, EVALUATE),
-                              preexec_fn=preexec_fn, started=started)
+    """Compute ``member``'s metrics in ``jlonevae-evaluate`` processes: ``metrics`` of its final
+    model, then ``kept_metrics`` of each model it kept at an earlier batch. ``preexec_fn``,
+    ``started``: as for :func:`stream`."""
+    commands = [evaluate_command(member, metrics, only_dataset=only_dataset,
+                                 overwrite=overwrite)]
+    if kept_metrics:
+        commands += [evaluate_command(member, kept_metrics, only_dataset=only_dataset,
+                                      overwrite=overwrite, at_batch=batches)
+                     for batches in member.config.keep_models_at]
+    for command in commands:
+        returncode, tail = stream(command, env=env, output=output,
+                                  log=layout.sweep_log_path(member.run_dir, EVALUATE),
+                                  preexec_fn=preexec_fn, started=started)
+        if returncode != 0:
+            break
     missing = missing_metrics(member.run_dir, metric_names)
     marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:
@@ -199,7 +209,8 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
 
 def run_member(decision: Decision, *, metrics: Sequence[str], metric_names: Sequence[str],
                only_dataset: str | None = None, overwrite: bool = False,
-               env: Mapping[str, str] | None = None, output: Output = print) -> Outcome:
+               env: Mapping[str, str] | None = None, output: Output = print,
+               kept_metrics: Sequence[str] = ()) -> Outcome:
     """Do ``decision``'s steps for its member: train, then evaluate."""
     member = decision.member
     if decision.retry:
@@ -213,7 +224,8 @@ def run_member(decision: Decision, *, metrics: Sequence[str], metric_names: Sequ
     if EVALUATE in decision.steps:
         output(f"== evaluating {member.run_dir}: {' '.join(metrics)}")
         outcome = evaluate_member(member, metrics, metric_names, only_dataset=only_dataset,
-                                  overwrite=overwrite, env=env, output=output)
+                                  overwrite=overwrite, env=env, output=output,
+                                  kept_metrics=kept_metrics)
     return outcome
 
 
