@@ -12,9 +12,10 @@ is the 20,000-image one, whose draws cost what the 500,000-image one's do). Also
 the device, so the ratio flatters it. The variants run in interleaved blocks of steps, so
 clock and thermal changes hit them alike.
 
-First it runs ``cuda_pipeline_check.py`` (train, SIGTERM, resume, export and evaluate on the
-device, compared with the CPU; ``--skip-pipeline-check`` leaves it out), so this one command is
-the prepared check for a GPU machine. It exits 1 if a check fails.
+The prepared check for a GPU machine is ``cuda_pipeline_check.py``: one command that checks
+the device paths (precision, resume, host syncs), times the paper's configuration and every
+baseline, and runs several members on one GPU. This script is the finer timing of our step
+against the reference's.
 
 Without CUDA (or with ``--device cpu``) it runs on the CPU and says so; ``--quick`` takes a few
 tiny steps there, which is how CI checks that the script works.
@@ -127,14 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=200, help="timed steps per variant")
     parser.add_argument("--block", type=int, default=25, help="steps per timed block")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps per variant")
-    parser.add_argument("--skip-pipeline-check", action="store_true",
-                        help="time only; leave out cuda_pipeline_check.py")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
-    checks_passed = True
-    if not args.skip_pipeline_check:
-        check = load_sibling("cuda_pipeline_check")
-        checks_passed = check.main(["--device", str(device), *(["--quick"] * args.quick)]) == 0
     if args.quick:
         args.steps, args.block, args.warmup = 2, 1, 1
     if args.block < 1 or args.steps < args.block or args.steps % args.block:
@@ -159,9 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type != "cuda":
         print("note: no GPU here, so these are CPU figures; run this on a CUDA machine for "
               "issue 5's GPU numbers")
-    if not checks_passed:
-        print("pipeline check FAILED: see its FAIL lines above")
-    return 0 if checks_passed else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ def export_torchscript(model: ConvVAE, run_folder: str | os.PathLike) -> Path:
     (representation_dir(Path(run_folder)) / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     encoder = MeanEncoder(copy.deepcopy(model).cpu()).eval()
     # A constant example: tracing must not consume the caller's random-number stream.
-    example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5)
+    # On the CPU whatever torch's default device: the trace records its inputs' device.
+    example = torch.full((1, model.im_channels, model.im_side_len, model.im_side_len), 0.5,
+                         device="cpu")
     path = torchscript_path(Path(run_folder))
     # torch 2.13 deprecates torch.jit, but disentanglement_lib's PyTorch evaluation path (the
     # format this file promises) loads TorchScript: we use it knowingly and keep logs clean.

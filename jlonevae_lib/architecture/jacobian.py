@@ -21,6 +21,14 @@ Penalties, registered in :data:`JACOBIAN_PENALTIES`: ``"jlone"`` Σ|J|/B (the pa
 ``"jltwo"`` ΣJ²/B (its appendix). :func:`jacobian_penalty` combines a method and a penalty and
 can estimate the penalty on a random sub-batch.
 
+Precision: every function here runs its decoder calls under
+:func:`~jlonevae_lib.utils.precision.ieee_float32` (and :func:`jacobian_penalty_backward` its
+backward too), whatever the process's TF32 settings: on a GPU that rounds float32 products to
+TF32 (cuDNN's default on Ampere and later), forward differences divide the rounding by ε and the
+columns become noise (docs/gpu.md). On the CPU the policy changes nothing. :func:`jacobian_penalty`
+returns a tensor whose backward runs later, in the caller's hands: run that backward under
+``ieee_float32()`` as well (the trainer uses :func:`jacobian_penalty_backward`, which does).
+
 Callers pass z DETACHED from the encoder (``z.detach()``): the penalty of the paper is evaluated
 at the sampled latent but its gradient must reach the decoder's parameters only. These
 functions do not detach themselves, so they stay differentiable in z for whoever needs it.
@@ -35,6 +43,7 @@ from typing import TypeVar
 import torch
 
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.precision import ieee_float32
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 ColumnsFn = Callable[[Decoder, torch.Tensor], torch.Tensor]
@@ -51,12 +60,14 @@ def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
     decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W) with
     J[k] = (decode(z + ε e_k) - decode(z)) / ε, from ONE call of ``decode`` on the (d+1)·B rows
     [z + ε e_0; ...; z + ε e_{d-1}; z]. Differentiable w.r.t. the decoder's parameters (and z).
+    The decoder runs in IEEE float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`).
     """
     batch_size, latent_dim = z.shape
     basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
     shifted = z.unsqueeze(0) + epsilon * basis.unsqueeze(1)  # (d, B, d): row k is z + ε e_k
     rows = torch.cat((shifted.reshape(latent_dim * batch_size, latent_dim), z))
-    images = decode(rows)
+    with ieee_float32():
+        images = decode(rows)
     images = images.reshape(latent_dim + 1, batch_size, *images.shape[1:])
     # split, not two slices: the same values, but its backward concatenates the two gradients
     # where two slices' would zero-fill two (d+1)·B-image buffers and add them.
@@ -69,7 +80,9 @@ def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
 
     decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W). One Jacobian-vector
     product per basis vector e_k (the same for every row), vectorised over k; the result is an
-    ordinary autograd graph, so ``.backward()`` reaches the decoder's parameters.
+    ordinary autograd graph, so ``.backward()`` reaches the decoder's parameters. Computed in
+    IEEE float32, like the FD columns (TF32 would cost the figures ~1e-3 relative here: not
+    amplified, but the same policy everywhere keeps the two methods comparable).
     """
     batch_size, latent_dim = z.shape
     basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
@@ -83,7 +96,8 @@ def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
         # is deprecated: torch's business, not the caller's.
         warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated",
                                 category=DeprecationWarning)
-        return torch.func.vmap(column)(tangents)
+        with ieee_float32():
+            return torch.func.vmap(column)(tangents)
 
 
 def jacobian_l1(columns: torch.Tensor) -> torch.Tensor:
@@ -119,13 +133,19 @@ def _lookup(registry: dict[str, _T], name: str, what: str) -> _T:
 
 def _penalty_rows(z: torch.Tensor, sub_batch: int | None,
                   generator: torch.Generator | None) -> torch.Tensor:
-    """z itself, or the random sub-batch of its rows that :func:`jacobian_penalty` uses."""
+    """z itself, or the random sub-batch of its rows that :func:`jacobian_penalty` uses.
+
+    The permutation is drawn where ``generator`` lives (the CPU without one): a generator on
+    z's GPU draws it there, with no copy and no wait for the host; a CPU generator draws exactly
+    the numbers it always has (then copied to z's device).
+    """
     batch_size = z.shape[0]
     if sub_batch is not None:
         if sub_batch < 1:
             raise JLoneVAEError(f"the Jacobian sub-batch must be >= 1 (or None), got {sub_batch}")
         if sub_batch < batch_size:
-            rows = torch.randperm(batch_size, generator=generator)[:sub_batch]
+            device = generator.device if generator is not None else torch.device("cpu")
+            rows = torch.randperm(batch_size, generator=generator, device=device)[:sub_batch]
             z = z[rows.to(z.device)]
     return z
 
@@ -139,7 +159,8 @@ def jacobian_penalty(decode: Decoder, z: torch.Tensor, penalty: str = "jlone",
     Pass ``z`` detached from the encoder (see the module docstring).
 
     sub_batch k < B evaluates the penalty on k rows drawn without replacement
-    (``torch.randperm(B, generator=generator)``, a CPU generator; None uses the global one)
+    (``torch.randperm(B, generator=generator)`` on the generator's device; None uses the
+    global CPU one)
     and returns Σ|J_sub|/k. Every row is drawn with probability k/B, so its expectation is the
     full-batch Σ|J|/B: an unbiased estimate at about k/B of the cost. k >= B or None: full batch.
     """
@@ -168,7 +189,9 @@ def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
     order, and kernels may round differently for another number of rows, which forward
     differences amplify by 1/ε (defaultConv: penalty ~1e-7 relative, weight gradient ~0.5%,
     while float32 and float64 FD gradients differ by ~25%). chunk_size None or >= n: one
-    chunk, the same numbers as :func:`jacobian_penalty`.
+    chunk, the same numbers as :func:`jacobian_penalty`. Forward and backward run in IEEE
+    float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`): TF32 rounding in the
+    backward would spoil the gradient as it spoils the columns.
     """
     if z.requires_grad:
         raise JLoneVAEError("jacobian_penalty_backward needs z detached from the encoder")
@@ -180,10 +203,11 @@ def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
         raise JLoneVAEError(f"the penalty chunk size must be >= 1 (or None), got {chunk_size}")
     step = num_rows if chunk_size is None else chunk_size
     total = torch.zeros((), dtype=z.dtype, device=z.device)
-    for chunk in z.split(step):
-        value = penalty_fn(columns_fn(decode, chunk))
-        if chunk.shape[0] != num_rows:
-            value = value * (chunk.shape[0] / num_rows)
-        (scale * value).backward()
-        total += value.detach()
+    with ieee_float32():
+        for chunk in z.split(step):
+            value = penalty_fn(columns_fn(decode, chunk))
+            if chunk.shape[0] != num_rows:
+                value = value * (chunk.shape[0] / num_rows)
+            (scale * value).backward()
+            total += value.detach()
     return total

@@ -2,7 +2,8 @@
 
 A model folder holds ``model_type.txt`` (the model type: ``conv_vae`` for a ``ConvVAE``,
 ``dlib_conv_vae`` for disentanglement_lib's architecture), ``model_args.p`` (a pickle of the
-constructor's keyword arguments), ``model_state_dict.pt`` (``torch.save`` of the state dict)
+constructor's keyword arguments), ``model_state_dict.pt`` (``torch.save`` of the state dict,
+always as CPU tensors, so a folder written on a GPU loads anywhere)
 and, new here, ``model_args.json`` (the same kwargs, human-readable). ``conv_vae`` folders are
 the reference's format: models published with the paper load with
 :func:`~jlonevae_lib.architecture.load_model.load_model` unchanged, and ``conv_vae`` folders
@@ -27,6 +28,7 @@ from jlonevae_lib.utils.atomic import (
     atomic_write_json,
     atomic_write_text,
 )
+from jlonevae_lib.utils.device import cpu_tensors
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 MODEL_TYPE_FILE = "model_type.txt"
@@ -67,7 +69,9 @@ def _save(model: nn.Module, folder: str | os.PathLike, model_type: ModelType) ->
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     args = {name: _plain(getattr(model, name)) for name in model_type.arg_names}
-    atomic_torch_save(model.state_dict(), folder / STATE_DICT_FILE)
+    # CPU tensors whatever the model's device: the folder must load with a plain torch.load
+    # (the reference's loader) on a machine without a GPU.
+    atomic_torch_save(cpu_tensors(model.state_dict()), folder / STATE_DICT_FILE)
     atomic_write_bytes(folder / MODEL_ARGS_FILE, pickle.dumps(args, protocol=_PICKLE_PROTOCOL))
     atomic_write_json(folder / MODEL_ARGS_JSON_FILE, args)
     atomic_write_text(folder / MODEL_TYPE_FILE, model_type.name)

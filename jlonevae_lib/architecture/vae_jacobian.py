@@ -2,7 +2,11 @@
 
 Thin wrappers over :mod:`jlonevae_lib.architecture.jacobian`; new code should call that module.
 Like the reference, every function here detaches the latent it is given, so gradients reach the
-decoder's parameters only.
+decoder's parameters only. Unlike it, every decoder call runs in IEEE float32 on a GPU, whatever
+the process's TF32 settings (the precision policy of
+:mod:`jlonevae_lib.architecture.jacobian`; docs/gpu.md): the reference's notebooks get
+Jacobians, not TF32 rounding divided by ε. The penalties' backward runs later, in the caller's
+hands; run it under :func:`jlonevae_lib.utils.precision.ieee_float32` for an exact gradient.
 """
 
 from __future__ import annotations

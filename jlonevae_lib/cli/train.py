@@ -40,6 +40,10 @@ from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
 
 #: The seed script's default --gamma.
 REFERENCE_GAMMA = 1.0
+#: What --deterministic puts in the environment for cuBLAS (jlonevae_lib.train.trainer checks
+#: it; spelt here too so that this module need not import torch before parsing).
+CUBLAS_WORKSPACE_ENV = "CUBLAS_WORKSPACE_CONFIG"
+CUBLAS_DETERMINISTIC = ":4096:8"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="BATCHES",
                      help="also save the model after these many batches (a saved-model "
                           "folder beside the final one), to evaluate earlier points of the run")
+    new.add_argument("--allow-tf32", action="store_true",
+                     help="on CUDA, let convolutions and matrix products outside the Jacobian "
+                          "use TF32 (faster on Ampere and later; the Jacobian always runs in "
+                          "IEEE float32; default off, the paper's arithmetic; docs/gpu.md)")
+    new.add_argument("--deterministic", action="store_true",
+                     help="deterministic kernels, so that on CUDA a resumed run ends with the "
+                          "weights of an uninterrupted one (same GPU model and software; the "
+                          f"CPU always is); sets {CUBLAS_WORKSPACE_ENV}={CUBLAS_DETERMINISTIC}")
     new.add_argument("--print-run-dir", action="store_true",
                      help="print the run folder these flags map to, and exit (for scripts)")
     new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
@@ -184,6 +196,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         checkpoint_every=args.checkpoint_every, keep_models_at=list(args.keep_models_at or []),
         device="cpu" if args.no_cuda else args.device,
         output_dir=args.output_dir, run_id=args.run_id,
+        allow_tf32=args.allow_tf32, deterministic=args.deterministic,
     )
 
 
@@ -194,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_run_dir:
         print(config.run_dir)
         return 0
+    if config.deterministic:
+        # Before anything starts CUDA: cuBLAS reads it once, then. A value the user set is
+        # kept (the trainer refuses one that is not deterministic).
+        os.environ.setdefault(CUBLAS_WORKSPACE_ENV, CUBLAS_DETERMINISTIC)
     from jlonevae_lib.train.trainer import Trainer, train  # imports torch: after argument checks
 
     trainer = Trainer(config)  # a bad dataset or architecture fails here, before the report

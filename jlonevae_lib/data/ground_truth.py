@@ -48,6 +48,32 @@ class TrainingData(abc.ABC):
     def sample_training_batch(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """A training batch float32 (B, C, H, W) in [0, 1], drawn with ``rng``."""
 
+    def sample_training_batch_compact(self, batch_size: int,
+                                      rng: np.random.Generator) -> CompactBatch:
+        """The batch :meth:`sample_training_batch` would draw (same ``rng`` use), in the smallest
+        form the dataset keeps it: a GPU trainer copies that and expands it on the device
+        (a uint8 cache moves a quarter of the bytes of its float32 images). By default the
+        float32 batch itself."""
+        return CompactBatch(self.sample_training_batch(batch_size, rng))
+
+
+class CompactBatch:
+    """A training batch as stored: ``images`` (B, C, H, W), float32 in [0, 1], or integer
+    levels whose images are ``levels.astype(float32) * scale`` (one IEEE float32 product per
+    pixel, which any device computes to the same bits)."""
+
+    def __init__(self, images: np.ndarray, scale: np.float32 | None = None) -> None:
+        if scale is None and images.dtype != np.float32:
+            raise ValueError(f"a batch without a scale must be float32, not {images.dtype}")
+        self.images = images
+        self.scale = scale
+
+    def expanded(self) -> np.ndarray:
+        """The float32 images (on the host; the CPU trainer never needs this)."""
+        if self.scale is None:
+            return self.images
+        return np.multiply(self.images, np.float32(self.scale), dtype=np.float32)
+
 
 class GroundTruthData(TrainingData):
     """A dataset with known factors of variation (disentanglement_lib's ``GroundTruthData``)."""

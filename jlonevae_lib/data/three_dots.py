@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jlonevae_lib.data.ground_truth import (
+    CompactBatch,
     GroundTruthData,
     register_ground_truth_data,
     to_nchw,
@@ -24,6 +25,7 @@ from jlonevae_lib.data.ground_truth import data_root as default_data_root
 from jlonevae_lib.data.three_dots_render import (
     DEFAULT_GRANULARITY,
     DEFAULT_IMAGE_SIDE,
+    LEVEL_STEP,
     NUM_FACTORS,
     check_granularity,
     levels_to_images,
@@ -99,6 +101,14 @@ class ThreeDotsCache(ThreeDots):
         """Cached images drawn uniformly with replacement: float32 (B, 1, 64, 64) in [0, 1]."""
         levels = self.training_levels()
         return to_nchw(levels_to_images(levels[rng.integers(0, len(levels), size=batch_size)]))
+
+    def sample_training_batch_compact(self, batch_size: int,
+                                      rng: np.random.Generator) -> CompactBatch:
+        """The same draw as :meth:`sample_training_batch`, as the cache's uint8 grey levels
+        (B, 1, 64, 64) and the float32 step that turns them into those images."""
+        levels = self.training_levels()
+        return CompactBatch(to_nchw(levels[rng.integers(0, len(levels), size=batch_size)]),
+                            LEVEL_STEP)
 
 
 register_ground_truth_data("threeDotsCache")(

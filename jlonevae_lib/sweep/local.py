@@ -2,9 +2,19 @@
 
 Each slot runs one member at a time (its training process, then its evaluation process). With
 GPUs, slot k sees only GPU k mod n (``CUDA_VISIBLE_DEVICES``), so ``--jobs`` = the number of
-GPUs puts one run on each; on the CPU the cores are divided so that jobs × threads ≤ cores
-(:func:`plan_workers`), since torch left alone gives every process all of them and the runs
-then stall each other.
+GPUs puts one run on each, and ``--jobs`` = N × GPUs puts N on each: the slots that share a GPU
+train side by side on it (each its own process, CUDA context and memory). On the CPU the cores
+are divided so that jobs × threads ≤ cores (:func:`plan_workers`), since torch left alone gives
+every process all of them and the runs then stall each other; with GPUs the cores are divided
+alike among the slots (each draws its batches and launches its kernels from the CPU).
+
+Why several members per GPU: the paper's network is small (a 64×64 convolutional VAE at batch
+64), so one training process leaves most of a large GPU idle between kernel launches; a few
+processes on the same GPU fill those gaps and the study's total batches/s grows until the GPU is
+busy or its memory full. How to choose N (docs/gpu.md): the device check
+(``benchmarks/cuda_pipeline_check.py``, part "members per GPU") measures 4 members against 1 and
+reports each member's peak memory; take the N past which the total stops growing, within
+GPU memory / (peak memory + the ~0.5 GiB each process's CUDA context costs).
 """
 
 from __future__ import annotations
@@ -31,6 +41,13 @@ class WorkerPlan:
     #: Why the plan differs from what was asked, if it does.
     note: str = ""
 
+    @property
+    def members_per_gpu(self) -> int:
+        """The most slots sharing one GPU (0 without GPUs): members training side by side on
+        it."""
+        gpus = [device for device in self.devices if device is not None]
+        return max((gpus.count(device) for device in set(gpus)), default=0)
+
 
 def plan_workers(jobs: int | None, cores: int, gpus: Sequence[str] = (),
                  threads: int | None = None) -> WorkerPlan:
@@ -39,7 +56,8 @@ def plan_workers(jobs: int | None, cores: int, gpus: Sequence[str] = (),
 
     On the CPU, ``jobs`` is capped at ``cores`` and each job gets ``cores // jobs`` threads, so
     jobs × threads ≤ cores. An explicit ``threads`` is kept as given. With GPUs, slots take the
-    GPUs round-robin and share the cores alike.
+    GPUs round-robin and share the cores alike; more jobs than GPUs is allowed and puts
+    ``jobs / GPUs`` members on each (see the module docstring for choosing it).
     """
     if cores < 1:
         raise ValueError(f"cores must be >= 1, got {cores}")
@@ -73,7 +91,7 @@ def slot_environment(base: Mapping[str, str], plan: WorkerPlan, slot: int) -> di
 def run_local(decisions: Sequence[Decision], plan: WorkerPlan, *, base_env: Mapping[str, str],
               metrics: Sequence[str], metric_names: Sequence[str],
               only_dataset: str | None = None, overwrite: bool = False,
-              print_line=print) -> list[Outcome]:
+              print_line=print, kept_metrics: Sequence[str] = ()) -> list[Outcome]:
     """Run every decision's work on ``plan.jobs`` slots, in member order; the outcomes in the
     order they finished. Output lines are prefixed with the member's index."""
     free_slots: queue.Queue[int] = queue.Queue()
@@ -96,6 +114,7 @@ def run_local(decisions: Sequence[Decision], plan: WorkerPlan, *, base_env: Mapp
         try:
             output(f"== {decision.member.label}: {decision.note} (slot {slot})")
             outcome = run_member(decision, metrics=metrics, metric_names=metric_names,
+                                 kept_metrics=kept_metrics,
                                  only_dataset=only_dataset, overwrite=overwrite,
                                  env=slot_environment(base_env, plan, slot), output=output)
             output(f"== {decision.member.label}: {outcome.result}"

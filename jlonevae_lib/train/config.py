@@ -20,8 +20,8 @@ from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS
 from jlonevae_lib.architecture.registry import check_architecture
 from jlonevae_lib.data.ground_truth import canonical_dataset_name
 from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.naming import PENALTY_ABBREVIATIONS
 from jlonevae_lib.train.objectives import objective_class
-from jlonevae_lib.train.objectives.jacobian_vae import PENALTY_NAME
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 # The reference counts training length in "epochs" of 5,000 batches.
@@ -59,6 +59,14 @@ class TrainConfig:
     # earlier points of one run can be evaluated like its end; the end is always saved.
     keep_models_at: list[int] = dataclasses.field(default_factory=list)
     device: str = "auto"
+    # TF32 for the rest of training on CUDA (convolutions and matrix products outside the
+    # Jacobian, which always runs in IEEE float32): faster on Ampere and later, but not the
+    # paper's float32 arithmetic, hence off by default. No effect on the CPU. docs/gpu.md.
+    allow_tf32: bool = False
+    # Deterministic kernels (torch.use_deterministic_algorithms, cuDNN autotuning off): on
+    # CUDA, a resumed run then ends with the same weights as one that never stopped, on the
+    # same GPU model and software. The CPU is deterministic either way. docs/gpu.md.
+    deterministic: bool = False
     output_dir: str = "."
     # The folder under output_dir that holds the experiments (layout.STANDARD_MODELS_DIR keeps
     # baselines apart, as the reference did).
@@ -105,14 +113,18 @@ class TrainConfig:
             if not isinstance(batches, int) or not 0 < batches < self.num_batches:
                 raise JLoneVAEError(f"keep_models_at takes batch counts between 1 and "
                                     f"num_batches - 1 ({self.num_batches - 1}), got {batches!r}")
+        for name in ("allow_tf32", "deterministic"):
+            if not isinstance(getattr(self, name), bool):
+                raise JLoneVAEError(f"{name} must be true or false, got "
+                                    f"{getattr(self, name)!r}")
         if self.annealing_batches < 0:
             raise JLoneVAEError(f"annealing_batches must be >= 0, got {self.annealing_batches}")
         if self.seed < 0:
             raise JLoneVAEError(f"seed must be >= 0, got {self.seed}")
-        if self.regularization_type not in PENALTY_NAME:
+        if self.regularization_type not in PENALTY_ABBREVIATIONS:
             raise JLoneVAEError(
                 f"unknown regularization_type {self.regularization_type!r}; "
-                f"choose one of {sorted(PENALTY_NAME)}"
+                f"choose one of {sorted(PENALTY_ABBREVIATIONS)}"
             )
         if self.jacobian_method not in JACOBIAN_METHODS:
             raise JLoneVAEError(f"unknown jacobian_method {self.jacobian_method!r}; "
@@ -170,9 +182,10 @@ class TrainConfig:
         return cls.from_dict(data)
 
     def same_run_as(self, other: TrainConfig) -> bool:
-        """True when ``other`` describes the same computation (where/how it runs may differ)."""
+        """True when ``other`` describes the same computation (where/how it runs may differ:
+        the device, and with it TF32 and deterministic kernels, which change rounding only)."""
         ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
-                  "keep_models_at"}
+                  "keep_models_at", "allow_tf32", "deterministic"}
         if self.data_source is None or other.data_source is None:
             ignore.add("data_source")  # a run recorded before data_source existed
         mine = {k: v for k, v in self.to_dict().items() if k not in ignore}

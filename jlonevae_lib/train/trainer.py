@@ -5,7 +5,14 @@ initialisation and the reparameterisation noise on torch's global generator, the
 order on a numpy PCG64 generator, the objective's own draws — the JL1 penalty's sub-batches — on
 a torch generator). A checkpoint holds the model, the optimiser, the step, the objective's state
 (auxiliary modules and optimisers, :mod:`jlonevae_lib.train.objectives`) and all three streams,
-so a run that is killed and resumed ends with the same weights as one that never stopped.
+so a run that is killed and resumed ends with the same weights as one that never stopped (on
+the CPU always; on CUDA with ``deterministic``, on the same GPU model and software: docs/gpu.md).
+
+On CUDA (:class:`DevicePolicy`) a training step never makes the host wait for the device: the
+finiteness checks are deferred to log steps and checkpoints, random permutations are drawn on the
+device from a generator there (saved in checkpoints), and batches travel from pinned memory,
+asynchronously. Every tensor a checkpoint or saved model holds is a CPU tensor, so files written
+on a GPU load anywhere.
 
 Run folder (``config.run_dir``)::
 
@@ -21,15 +28,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -42,16 +50,28 @@ from jlonevae_lib.architecture.save_model import save_model
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.runs import layout
 from jlonevae_lib.train.config import TrainConfig
-from jlonevae_lib.train.objectives import NonFiniteError, StepTerms, objective_class
+from jlonevae_lib.train.objectives import (
+    FiniteGuard,
+    NonFiniteError,
+    StepTerms,
+    objective_class,
+)
 from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
-from jlonevae_lib.utils.device import pick_device
+from jlonevae_lib.utils.device import cpu_tensors, pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
 from jlonevae_lib.utils.exit_status import EXIT_DIVERGED, EXIT_SIGTERM
 from jlonevae_lib.utils.lock import FolderLock
+from jlonevae_lib.utils.precision import float32_precision
 
 CHECKPOINT_FORMAT = 1
 #: Adam's multi-tensor implementation (see :func:`build_adam`).
 ADAM_FOREACH = True
+#: The cuBLAS setting deterministic CUDA training needs (NVIDIA's documented values), read by
+#: cuBLAS when CUDA starts: ``jlonevae-train --deterministic`` sets it in its environment.
+CUBLAS_WORKSPACE_ENV = "CUBLAS_WORKSPACE_CONFIG"
+CUBLAS_DETERMINISTIC_VALUES = (":4096:8", ":16:8")
+
+
 class TrainingDivergedError(JLoneVAEError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -62,6 +82,95 @@ class TrainingInterrupted(JLoneVAEError):
     """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""
 
     exit_code = EXIT_SIGTERM  # what schedulers expect of a terminated job
+
+
+@dataclass(frozen=True)
+class DevicePolicy:
+    """How a training step works with its device; :meth:`for_device` picks it.
+
+    On the CPU a read of a tensor's value costs nothing, so checks are immediate (a NaN stops
+    the step before it touches the weights) and batches go straight from numpy. On CUDA every
+    read makes the host wait for the GPU to finish all queued work, which stalls a small
+    network's step on launch latency; so there:
+
+    - ``defer_finite_checks``: the objective's and the loss's finiteness flags are AND-ed on
+      the device (:class:`~jlonevae_lib.train.objectives.FiniteGuard`) and read at log steps and
+      before every checkpoint. A NaN then stops the run up to ``log_interval`` batches after it
+      appeared, possibly having reached the weights in memory, but never a file: the check runs
+      before each save, so the checkpoint on disk is the last good one.
+    - ``pinned_batches``: the batch is drawn in the dataset's compact form (the three-dots
+      cache's uint8 levels), copied from pinned memory asynchronously and expanded to float32 on
+      the device (the same IEEE products as on the host).
+
+    Tests force a policy on the CPU to check the CUDA path's logic.
+    """
+
+    defer_finite_checks: bool = False
+    pinned_batches: bool = False
+
+    @classmethod
+    def for_device(cls, device: torch.device) -> DevicePolicy:
+        cuda = device.type == "cuda"
+        return cls(defer_finite_checks=cuda, pinned_batches=cuda)
+
+    def describe(self) -> str:
+        return "deferred" if self.defer_finite_checks else "immediate"
+
+
+def check_deterministic_environment(config: TrainConfig, device: torch.device,
+                                    environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse ``deterministic`` on CUDA without ``CUBLAS_WORKSPACE_CONFIG`` (:4096:8 or :16:8).
+
+    cuBLAS reads the variable once, when CUDA starts in the process, so setting it here would
+    be too late to be sure; the command line sets it before anything touches CUDA, and a
+    program using the library must do the same.
+    """
+    if not config.deterministic or device.type != "cuda":
+        return
+    value = environ.get(CUBLAS_WORKSPACE_ENV)
+    if value not in CUBLAS_DETERMINISTIC_VALUES:
+        raise JLoneVAEError(
+            f"deterministic training on CUDA needs {CUBLAS_WORKSPACE_ENV}=:4096:8 in the "
+            f"environment before CUDA starts (it is {value!r}); jlonevae-train --deterministic "
+            "sets it, a program of your own must set it before its first CUDA call")
+
+
+@contextmanager
+def training_numerics(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """The run's numeric settings for the block, restored afterwards.
+
+    On CUDA, TF32 as ``config.allow_tf32`` says (the Jacobian overrides it to IEEE float32 for
+    itself); on the CPU nothing, since those switches choose no CPU kernel. With
+    ``config.deterministic``: ``torch.use_deterministic_algorithms(True)`` and no cuDNN
+    autotuning (its choice of kernel depends on timing). Restored so that a process training
+    several runs, or a test, is left as it was.
+    """
+    with ExitStack() as stack:
+        if device.type == "cuda":
+            stack.enter_context(float32_precision(tf32=config.allow_tf32))
+        if config.deterministic:
+            previous = (torch.are_deterministic_algorithms_enabled(),
+                        torch.is_deterministic_algorithms_warn_only_enabled(),
+                        torch.backends.cudnn.benchmark)
+
+            def restore() -> None:
+                torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+                torch.backends.cudnn.benchmark = previous[2]
+
+            stack.callback(restore)
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        yield
+
+
+def own_cuda_rng_state(saved: Any, index: int) -> torch.Tensor | None:
+    """The generator state of GPU ``index`` in an older checkpoint's ``cuda_rng`` (every visible
+    GPU's state, in order), or None when it has none for that GPU (written with fewer GPUs
+    visible, or on the CPU): the run then resumes with that generator as it is."""
+    if isinstance(saved, list | tuple) and 0 <= index < len(saved):
+        state = saved[index]
+        return state if isinstance(state, torch.Tensor) else None
+    return None
 
 
 @dataclass
@@ -97,14 +206,26 @@ def _seed_streams(seed: int) -> tuple[int, np.random.Generator, torch.Generator]
 
 
 class Trainer:
-    """Owns the model, optimiser, data and random streams of one run."""
+    """Owns the model, optimiser, data and random streams of one run.
 
-    def __init__(self, config: TrainConfig) -> None:
+    ``policy``: how steps work with the device (:class:`DevicePolicy`); by default the one for
+    the run's device.
+    """
+
+    def __init__(self, config: TrainConfig, policy: DevicePolicy | None = None) -> None:
         self.config = config
         self.device = pick_device(config.device)
+        self.policy = policy if policy is not None else DevicePolicy.for_device(self.device)
+        check_deterministic_environment(config, self.device)
         self.dataset = get_named_ground_truth_data(config.dataset)
         channels, height, width = self.dataset.image_shape
         init_seed, self.data_rng, self.objective_gen = _seed_streams(config.seed)
+        # The objective's per-step draws: on the CPU its own generator (the numbers runs always
+        # drew); on CUDA a generator on the GPU seeded alike, so no draw waits for the host.
+        self.device_gen = self.objective_gen
+        if self.device.type == "cuda":
+            self.device_gen = torch.Generator(device=self.device)
+            self.device_gen.manual_seed(self.objective_gen.initial_seed())
         torch.manual_seed(init_seed)
         self.model = build_architecture(config.architecture, channels,
                                         config.latent_dim).to(self.device)
@@ -117,7 +238,12 @@ class Trainer:
         self.optimizer = build_adam(self.model.parameters(), config.lr)
         self.objective = objective_class(config.objective)(config, self.model, self.device,
                                                            self.objective_gen)
+        self.objective.device_generator = self.device_gen
+        self.finite_guard = FiniteGuard(deferred=self.policy.defer_finite_checks)
+        self.objective.finite_guard = self.finite_guard
         self.step = 0
+        #: Batches known to be finite: every one up to here was checked (deferred checks).
+        self.checked_step = 0
         self.stop_requested = False
         self.last_scalars: dict[str, float] = {}
         self.train_seconds = 0.0  # summed over sessions, kept in checkpoints
@@ -131,14 +257,23 @@ class Trainer:
         return layout.checkpoint_path(self.config.run_dir)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        """The checkpoint: CPU tensors only (written on a GPU, it loads anywhere).
+
+        Random streams: the CPU's always; on CUDA also the run's own GPU's default generator
+        (``cuda_device_rng``: the model's noise) and the objective's generator there
+        (``objective_device_rng``). Only the run's device, never every visible GPU's: a run
+        resumes with another GPU index or count, and a CPU run never touches CUDA.
+        """
+        state = {
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
             "config": self.config.to_dict(),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            # Older checkpoints listed every visible GPU's generator here; kept empty so that
+            # older code still reads the file.
+            "cuda_rng": [],
             "data_rng": self.data_rng.bit_generator.state,
             # The objective's generator, under the name it had when only JL1 used it.
             "penalty_rng": self.objective_gen.get_state(),
@@ -146,6 +281,10 @@ class Trainer:
             "last_scalars": self.last_scalars,
             "train_seconds": self.train_seconds,
         }
+        if self.device.type == "cuda":
+            state["cuda_device_rng"] = torch.cuda.get_rng_state(self.device)
+            state["objective_device_rng"] = self.device_gen.get_state()
+        return cpu_tensors(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
@@ -157,13 +296,25 @@ class Trainer:
         for group in self.optimizer.param_groups:  # checkpoints written before it was set
             group["foreach"] = ADAM_FOREACH
         torch.set_rng_state(state["torch_rng"])
-        if state["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if self.device.type == "cuda":  # a CPU run reads no GPU state and never starts CUDA
+            self._load_cuda_rng(state)
         self.data_rng.bit_generator.state = state["data_rng"]
         self.objective_gen.set_state(state["penalty_rng"])
         self.objective.load_state_dict(state.get("objective", {}))  # older checkpoints: none
         self.last_scalars = dict(state["last_scalars"])
         self.train_seconds = float(state["train_seconds"])
+
+    def _load_cuda_rng(self, state: dict[str, Any]) -> None:
+        own = state.get("cuda_device_rng")
+        if own is None:  # an older checkpoint: every visible GPU's state, or none
+            index = (self.device.index if self.device.index is not None
+                     else torch.cuda.current_device())
+            own = own_cuda_rng_state(state.get("cuda_rng"), index)
+        if own is not None:
+            torch.cuda.set_rng_state(own, self.device)
+        device_rng = state.get("objective_device_rng")
+        if device_rng is not None and self.device_gen is not self.objective_gen:
+            self.device_gen.set_state(device_rng)
 
     def save_checkpoint(self) -> None:
         """The checkpoint, then its progress record (``status`` reads the record, never the
@@ -197,21 +348,42 @@ class Trainer:
         return True
 
     # ---------------------------------------------------------------- one step
+    def next_batch(self) -> torch.Tensor:
+        """The next training batch on the device, float32 (B, C, H, W).
+
+        On the CPU straight from the dataset's numpy batch. With ``pinned_batches`` (CUDA):
+        the dataset's compact form (same draw), pinned, copied without waiting and expanded to
+        float32 on the device; the copy's pinned buffer is held by PyTorch's host allocator
+        until the copy is done.
+        """
+        if not self.policy.pinned_batches:
+            batch = self.dataset.sample_training_batch(self.config.batch_size, self.data_rng)
+            return torch.from_numpy(batch).to(self.device)
+        compact = self.dataset.sample_training_batch_compact(self.config.batch_size,
+                                                             self.data_rng)
+        x = torch.from_numpy(compact.images).pin_memory().to(self.device, non_blocking=True)
+        if compact.scale is not None:
+            x = x.to(torch.float32).mul_(float(compact.scale))
+        return x
+
     def training_step(self) -> StepTerms:
         """Draw a batch, compute the objective's loss and take one Adam step (then the
         objective's own updates).
 
-        Raises :class:`TrainingDivergedError` (before touching the weights) when the model's
-        outputs or the loss are not finite.
+        With immediate checks (the CPU) raises :class:`TrainingDivergedError`, before touching
+        the weights, when the model's outputs or the loss are not finite. With deferred ones
+        (CUDA) it reads nothing back from the device: :meth:`fit` reads the checks' flags.
         """
-        batch = self.dataset.sample_training_batch(self.config.batch_size, self.data_rng)
-        x = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        x = self.next_batch()
         self.optimizer.zero_grad(set_to_none=True)
         try:
             terms = self.objective.loss(self.model, x, self.step)
         except NonFiniteError as err:
             self._fail(str(err))
-        if not torch.isfinite(terms.total):
+        if self.finite_guard.deferred:
+            self.finite_guard.require(torch.isfinite(terms.total),
+                                      "the loss became NaN or infinite")
+        elif not torch.isfinite(terms.total):
             self._fail(f"the loss became {float(terms.total)} ({terms.describe()})")
         terms.total.backward()
         self.optimizer.step()
@@ -220,15 +392,33 @@ class Trainer:
         return terms
 
     # ---------------------------------------------------------------- the loop
-    def _fail(self, what: str) -> None:
+    def _fail(self, what: str, where: str | None = None, good_step: int | None = None
+              ) -> NoReturn:
+        """Write FAILED and stop: ``what`` happened ``where`` (default: at the next batch);
+        ``good_step``: the batches known good (default: those taken)."""
         cfg = self.config
-        message = f"{what} at batch {self.step + 1}; training stopped. "
+        where = where if where is not None else f"at batch {self.step + 1}"
+        message = f"{what} {where}; training stopped. "
         if self.checkpoint_path.exists():
             message += f"The last good checkpoint is kept at {self.checkpoint_path}. "
         message += f"Try a smaller --lr (now {cfg.lr:g})."
-        atomic_write_json(layout.failed_path(cfg.run_dir),
-                          {"reason": "non-finite loss", "step": self.step, "message": message})
+        atomic_write_json(layout.failed_path(cfg.run_dir), {
+            "reason": "non-finite loss",
+            "step": self.step if good_step is None else good_step, "message": message})
         raise TrainingDivergedError(message)
+
+    def check_finite(self) -> None:
+        """Read the deferred finiteness checks (one host sync; nothing on the CPU, whose checks
+        are immediate) and stop the run if one failed since the last read. :meth:`fit` calls it
+        at log steps and before every save."""
+        failures = self.finite_guard.failures()
+        if failures:
+            first = self.checked_step + 1
+            where = (f"at batch {first}" if first == self.step else
+                     f"between batches {first} and {self.step} (checked at log steps and "
+                     "checkpoints)")
+            self._fail("; ".join(failures), where, good_step=self.checked_step)
+        self.checked_step = self.step
 
     def fit(self) -> None:
         """Train from ``self.step`` to ``config.num_batches``, logging and checkpointing."""
@@ -242,33 +432,46 @@ class Trainer:
                         mininterval=0.5 if interactive else 30.0, dynamic_ncols=True,
                         desc=cfg.run_name)
         session_start, seconds_before = time.perf_counter(), self.train_seconds
+        self.checked_step = self.step
         try:
-            while self.step < cfg.num_batches:
-                terms = self.training_step()
-                progress.update(1)
-                self.train_seconds = seconds_before + time.perf_counter() - session_start
-                if self.step % cfg.log_interval == 0 or self.step == cfg.num_batches:
-                    self.last_scalars = terms.scalars()
-                    for name, value in self.last_scalars.items():
-                        writer.add_scalar(name, value, self.step)
-                    progress.set_postfix(loss=f"{terms.total.item():.2f}", refresh=False)
-                kept = self.step in cfg.keep_models_at
-                if kept:
-                    # Before the checkpoint: a process killed in between redoes the batches
-                    # since the last checkpoint and saves the same model again.
-                    self.save_kept_model()
-                if (self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches
-                        or self.stop_requested or kept):
-                    writer.flush()  # every scalar up to the checkpoint is on disk before it
-                    self.save_checkpoint()
-                if self.stop_requested:
-                    raise TrainingInterrupted(
-                        f"stopped by a signal at batch {self.step}; checkpoint saved in "
-                        f"{self.checkpoint_path.parent}. Run the same command again to resume."
-                    )
+            with training_numerics(cfg, self.device):
+                self._loop(writer, progress, session_start, seconds_before)
         finally:
             progress.close()
             writer.close()
+
+    def _loop(self, writer: SummaryWriter, progress: tqdm, session_start: float,
+              seconds_before: float) -> None:
+        """:meth:`fit`'s batches. The values of tensors are read (a host sync on CUDA) only at
+        log steps and checkpoints."""
+        cfg = self.config
+        while self.step < cfg.num_batches:
+            terms = self.training_step()
+            progress.update(1)
+            self.train_seconds = seconds_before + time.perf_counter() - session_start
+            log_step = self.step % cfg.log_interval == 0 or self.step == cfg.num_batches
+            kept = self.step in cfg.keep_models_at
+            save = (self.step % cfg.checkpoint_every == 0 or self.step == cfg.num_batches
+                    or self.stop_requested or kept)
+            if log_step or save:
+                self.check_finite()  # before anything is logged or saved
+            if log_step:
+                self.last_scalars = terms.scalars()
+                for name, value in self.last_scalars.items():
+                    writer.add_scalar(name, value, self.step)
+                progress.set_postfix(loss=f"{terms.total.item():.2f}", refresh=False)
+            if kept:
+                # Before the checkpoint: a process killed in between redoes the batches
+                # since the last checkpoint and saves the same model again.
+                self.save_kept_model()
+            if save:
+                writer.flush()  # every scalar up to the checkpoint is on disk before it
+                self.save_checkpoint()
+            if self.stop_requested:
+                raise TrainingInterrupted(
+                    f"stopped by a signal at batch {self.step}; checkpoint saved in "
+                    f"{self.checkpoint_path.parent}. Run the same command again to resume."
+                )
 
     def finish(self) -> TrainingResult:
         """Save the final model in the reference layout, export TorchScript, write DONE."""
@@ -282,6 +485,10 @@ class Trainer:
             "final_scalars": self.last_scalars,
             "train_seconds": round(self.train_seconds, 1),
             "device": str(self.device),
+            # The numeric settings of the session that finished (TF32 acts only on CUDA).
+            "allow_tf32": self.config.allow_tf32,
+            "deterministic": self.config.deterministic,
+            "finite_checks": self.policy.describe(),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "machine": platform.machine(),

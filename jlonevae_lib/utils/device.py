@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -44,3 +46,32 @@ def pick_device(name: str | None = None) -> torch.device:
             f"({'cuda:0' if count == 1 else f'cuda:0 to cuda:{count - 1}'}, numbered after "
             "CUDA_VISIBLE_DEVICES); use --device cuda (the first) or one of those")
     return device
+
+
+def cpu_tensors(obj: Any) -> Any:
+    """``obj`` with every tensor inside it (nested dicts, lists, tuples) on the CPU, for saving.
+
+    Why: ``torch.save`` records each tensor's device, and a file holding CUDA tensors cannot be
+    read by a plain ``torch.load`` on a machine without a GPU (the reference's loaders, and
+    anyone's notebook, call it without ``map_location``). Containers without a tensor to move
+    come back as the very same objects, so on the CPU a save is unchanged byte for byte; a
+    rebuilt mapping keeps its type and attributes (a module state dict's ``_metadata``).
+    """
+    if isinstance(obj, torch.Tensor):
+        return obj if obj.device.type == "cpu" else obj.detach().cpu()
+    if isinstance(obj, dict):
+        items = {key: cpu_tensors(value) for key, value in obj.items()}
+        if all(items[key] is value for key, value in obj.items()):
+            return obj
+        if type(obj) is dict:
+            return items
+        moved = type(obj)(items)
+        if hasattr(obj, "__dict__"):
+            vars(moved).update(vars(obj))
+        return moved
+    if isinstance(obj, list | tuple):
+        values = [cpu_tensors(value) for value in obj]
+        if all(new is old for new, old in zip(values, obj, strict=True)):
+            return obj
+        return type(obj)(values) if type(obj) in (list, tuple) else type(obj)(*values)
+    return obj
