@@ -1,7 +1,8 @@
-"""The command lines of the TensorFlow side: ``train``, ``postprocess`` and ``step_time``.
+"""The command lines of the TensorFlow side: ``train``, ``postprocess``, ``step_time`` and
+``evaluate``.
 
 ``python -m jlonevae_lib.dlib_tf.<module>`` hands over to the matching function here (the
-modules' own ``__main__`` guard), so the flags of all three are read in one place. This package
+modules' own ``__main__`` guard), so the flags of all four are read in one place. This package
 runs in ``.venv-dlib`` as a program of its own, beside ``jlonevae_lib/cli/`` (which runs in the
 PyTorch environment and never imports TensorFlow). Arguments are checked before TensorFlow is
 imported (it takes seconds), so a wrong model number or dataset answers at once with one line.
@@ -138,4 +139,44 @@ def step_time_command(argv: list[str] | None = None) -> int:
 
     report = step_time_report(tuple(args.methods), args.steps, args.warmup, args.threads)
     print(json.dumps(report, indent=1))
+    return 0
+
+
+def _evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m jlonevae_lib.dlib_tf.evaluate",
+        description="Score a post-processed disentanglement_lib model with disentanglement_lib's "
+                    "own evaluation, one metric config after another, timed; prints a JSON "
+                    "report (seconds and results, or the error, per metric).")
+    parser.add_argument("model_dir", metavar="TF_MODEL_DIR",
+                        help="a post-processed disentanglement_lib model folder")
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR",
+                        help="where each metric's results go (<config stem>/results/)")
+    parser.add_argument("configs", nargs="+", metavar="METRIC.gin",
+                        help="metric configs (disentanglement_lib's own, or files including "
+                             "them)")
+    parser.add_argument("--report", default=None, metavar="FILE.json",
+                        help="also write the report here")
+    return parser
+
+
+@cli_errors
+def evaluate_command(argv: list[str] | None = None) -> int:
+    args = _evaluate_parser().parse_args(argv)
+    check_model_dir(Path(args.model_dir))
+    missing = [config for config in args.configs if not Path(config).is_file()]
+    if missing:
+        print(f"error: no metric config {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if not postprocessing_finished(Path(args.model_dir)):
+        print(f"error: {args.model_dir} has no mean representation; run "
+              "python -m jlonevae_lib.dlib_tf.postprocess on it first", file=sys.stderr)
+        return 2
+    from jlonevae_lib.dlib_tf.evaluate import evaluate_model  # TensorFlow
+
+    report = evaluate_model(args.model_dir, args.output_dir, args.configs)
+    text = json.dumps(report, indent=1, sort_keys=True)
+    if args.report:
+        Path(args.report).write_text(text + "\n")
+    print(text)
     return 0

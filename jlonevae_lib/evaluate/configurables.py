@@ -2,10 +2,18 @@
 
 ``evaluation``, ``dataset``, ``mig``, ``modularity_explicitness``, ``local_mig``,
 ``local_modularity``, ``local_sample_factors``, ``discretizer`` and ``histogram_discretizer``
-take the reference's parameters, so its metric and dataset configs parse unchanged. The metric
-functions keep disentanglement_lib's signature ``(ground_truth_data, representation_function,
+take the reference's parameters, so its metric and dataset configs parse unchanged; so do
+disentanglement_lib's other metrics (``beta_vae_sklearn``, ``factor_vae_score`` with
+``prune_dims``, ``dci``, ``sap_score``, ``irs``, ``unsupervised_metrics``, ``downstream_task``
+with ``predictor`` / ``logistic_regression_cv`` / ``gradient_boosting_classifier``) and their
+local versions (``local_dci``, ``local_sap_score``, ``local_irs``,
+``local_unsupervised_metrics``, ``local_downstream_task``). The metric functions keep
+disentanglement_lib's names and signature ``(ground_truth_data, representation_function,
 random_state, artifact_dir=None, ...)`` and return its result dicts (their names and result
-keys are declared in :mod:`jlonevae_lib.runs.metric_table`).
+keys are declared in :mod:`jlonevae_lib.runs.metric_table`); each draws its samples here, in
+disentanglement_lib's order, and hands the arrays to a pure computation (:mod:`.metrics`,
+:mod:`.dci`, :mod:`.sap`, :mod:`.irs`, :mod:`.unsupervised`, :mod:`.downstream`,
+:mod:`.intervention_scores`).
 
 Names are registered without a module prefix, so a bare selector such as ``discretizer`` matches
 exactly ours even in a process that also registers disentanglement_lib's configurables (under
@@ -24,7 +32,17 @@ import gin
 import numpy as np
 
 from jlonevae_lib.data import GroundTruthData
-from jlonevae_lib.evaluate import metrics, sampling
+from jlonevae_lib.evaluate import (
+    dci,
+    downstream,
+    intervention_scores,
+    irs,
+    metrics,
+    predictors,
+    sampling,
+    sap,
+    unsupervised,
+)
 from jlonevae_lib.evaluate.sampling import Cluster, DrawCache, RepresentationFunction
 from jlonevae_lib.runs.metric_table import (
     DISCRETE_MIG,
@@ -40,6 +58,7 @@ from jlonevae_lib.runs.metric_table import (
     MODULARITY_SCORE,
     SCORES,
 )
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,16 +171,18 @@ def compute_mig(ground_truth_data: GroundTruthData,
     return {DISCRETE_MIG: _mig(cluster)}
 
 
-@_configurable(SCORES[MODULARITY].configurable, denylist=_METRIC_DENYLIST)
+@_configurable(SCORES[MODULARITY].configurable, denylist=(*_METRIC_DENYLIST, "n_jobs"))
 def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
                                     representation_function: RepresentationFunction,
                                     random_state: np.random.RandomState,
                                     artifact_dir: str | None = None,
                                     num_train: int = gin.REQUIRED, num_test: int = gin.REQUIRED,
                                     batch_size: int = 16,
-                                    draw_cache: DrawCache | None = None) -> dict[str, Any]:
+                                    draw_cache: DrawCache | None = None,
+                                    n_jobs: int | None = None) -> dict[str, Any]:
     """Modularity on ``num_train`` points, explicitness trained there and tested on the next
-    ``num_test``: ``{"modularity_score", "explicitness_score_train", "explicitness_score_test"}``.
+    ``num_test``: ``{"modularity_score", "explicitness_score_train", "explicitness_score_test"}``;
+    the per-factor classifiers fit on ``n_jobs`` processes.
     """
     del artifact_dir
     train = _draw_global(draw_cache, ground_truth_data, representation_function, num_train,
@@ -169,7 +190,7 @@ def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
     test = _draw_global(draw_cache, ground_truth_data, representation_function, num_test,
                         random_state, batch_size)
     explicitness_train, explicitness_test = metrics.explicitness_score(
-        train.codes, train.factors, test.codes, test.factors)
+        train.codes, train.factors, test.codes, test.factors, n_jobs)
     return {MODULARITY_SCORE: metrics.modularity_score(_mutual_info(train)),
             EXPLICITNESS_TRAIN: explicitness_train,
             EXPLICITNESS_TEST: explicitness_test}
@@ -209,6 +230,360 @@ def compute_local_modularity(ground_truth_data: GroundTruthData,
     return {MODULARITY_SCORE: scores.mean, LOCAL_MODULARITY_SAMPLES: scores.per_cluster}
 
 
+# ---------------------------------------------------------------- disentanglement_lib's others
+
+#: Metrics that fit classifiers in parallel also take ``n_jobs`` (not a gin parameter).
+_PARALLEL_DENYLIST = (*_METRIC_DENYLIST, "n_jobs")
+
+
+def _plain(results: dict[str, Any]) -> dict[str, Any]:
+    """Results with NumPy scalars made Python numbers (for JSON)."""
+    return {key: value.item() if isinstance(value, np.generic) else value
+            for key, value in results.items()}
+
+
+def _need_two_codes(metric: str, codes: np.ndarray) -> None:
+    """A one-line error for a score that compares the best code with the second best."""
+    if codes.shape[0] < 2:
+        raise JLoneVAEError(f"{metric} needs at least two codes (it compares the best code "
+                            f"with the second best); the representation has {codes.shape[0]}")
+
+
+@_configurable("prune_dims", denylist=("variances",))
+def prune_dims(variances: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """FactorVAE's active codes (d,) bool: :func:`intervention_scores.prune_dims`."""
+    return intervention_scores.prune_dims(variances, threshold)
+
+
+@_configurable("logistic_regression_cv")
+def logistic_regression_cv() -> Any:
+    """A fresh :func:`predictors.logistic_regression_cv`."""
+    return predictors.logistic_regression_cv()
+
+
+@_configurable("gradient_boosting_classifier")
+def gradient_boosting_classifier() -> Any:
+    """A fresh :func:`predictors.gradient_boosting_classifier`."""
+    return predictors.gradient_boosting_classifier()
+
+
+@_configurable("predictor")
+def make_predictor_fn(predictor_fn: predictors.PredictorFactory = gin.REQUIRED
+                      ) -> predictors.PredictorFactory:
+    """The configured predictor factory (``predictor.predictor_fn``)."""
+    return predictor_fn
+
+
+def _beta_vae_sample(data: GroundTruthData, representation_function: RepresentationFunction,
+                     batch_size: int, num_points: int, random_state: np.random.RandomState
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(features (S, d), labels (S,)) of ``num_points`` β-VAE samples."""
+    pairs = sampling.sample_pair_batches(data, batch_size, num_points, random_state)
+    codes_a = sampling.encode_batches(data, representation_function, pairs.factors_a,
+                                      random_state)
+    codes_b = sampling.encode_batches(data, representation_function, pairs.factors_b,
+                                      random_state)
+    return intervention_scores.beta_vae_features(codes_a, codes_b), pairs.labels
+
+
+@_configurable("beta_vae_sklearn", denylist=_METRIC_DENYLIST)
+def compute_beta_vae_sklearn(ground_truth_data: GroundTruthData,
+                             representation_function: RepresentationFunction,
+                             random_state: np.random.RandomState,
+                             artifact_dir: str | None = None, batch_size: int = gin.REQUIRED,
+                             num_train: int = gin.REQUIRED, num_eval: int = gin.REQUIRED,
+                             draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """β-VAE score: ``{"train_accuracy", "eval_accuracy"}`` (the evaluation samples are drawn
+    after the classifier is fitted, as in disentanglement_lib)."""
+    del artifact_dir, draw_cache
+    features, labels = _beta_vae_sample(ground_truth_data, representation_function, batch_size,
+                                        num_train, random_state)
+    model = intervention_scores.fit_beta_vae_classifier(features, labels, random_state)
+    train_accuracy = intervention_scores.beta_vae_accuracy(model, features, labels)
+    features, labels = _beta_vae_sample(ground_truth_data, representation_function, batch_size,
+                                        num_eval, random_state)
+    return {"train_accuracy": train_accuracy,
+            "eval_accuracy": intervention_scores.beta_vae_accuracy(model, features, labels)}
+
+
+def _factor_vae_votes(data: GroundTruthData, representation_function: RepresentationFunction,
+                      batch_size: int, num_points: int, random_state: np.random.RandomState,
+                      global_variances: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Votes (F, d) of ``num_points`` FactorVAE samples."""
+    labels, factors = sampling.sample_fixed_factor_batches(data, batch_size, num_points,
+                                                           random_state)
+    codes = sampling.encode_batches(data, representation_function, factors, random_state)
+    argmins = intervention_scores.factor_vae_argmins(codes, global_variances, active)
+    return intervention_scores.factor_vae_votes(labels, argmins, data.num_factors,
+                                                global_variances.shape[0])
+
+
+@_configurable("factor_vae_score", denylist=_METRIC_DENYLIST)
+def compute_factor_vae(ground_truth_data: GroundTruthData,
+                       representation_function: RepresentationFunction,
+                       random_state: np.random.RandomState, artifact_dir: str | None = None,
+                       batch_size: int = gin.REQUIRED, num_train: int = gin.REQUIRED,
+                       num_eval: int = gin.REQUIRED, num_variance_estimate: int = gin.REQUIRED,
+                       draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """FactorVAE score: ``{"train_accuracy", "eval_accuracy", "num_active_dims",
+    "num_active_dims_count"}`` (see :mod:`.intervention_scores` for the last two)."""
+    del artifact_dir, draw_cache
+    factors = ground_truth_data.sample_factors(num_variance_estimate, random_state)
+    codes = sampling.encode_factors(ground_truth_data, representation_function, factors,
+                                    random_state)
+    global_variances = np.var(codes.T, axis=0, ddof=1)
+    active = prune_dims(global_variances)
+    if not active.any():
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0,
+                "num_active_dims_count": 0}
+    train_votes = _factor_vae_votes(ground_truth_data, representation_function, batch_size,
+                                    num_train, random_state, global_variances, active)
+    classifier = intervention_scores.majority_classifier(train_votes)
+    eval_votes = _factor_vae_votes(ground_truth_data, representation_function, batch_size,
+                                   num_eval, random_state, global_variances, active)
+    return {"train_accuracy": intervention_scores.vote_accuracy(train_votes, classifier),
+            "eval_accuracy": intervention_scores.vote_accuracy(eval_votes, classifier),
+            "num_active_dims": int(len(active)),
+            "num_active_dims_count": int(np.count_nonzero(active))}
+
+
+def _train_test(draw_cache: DrawCache | None, data: GroundTruthData,
+                representation_function: RepresentationFunction, num_train: int,
+                num_test: int, random_state: np.random.RandomState, batch_size: int
+                ) -> tuple[Cluster, Cluster]:
+    train = _draw_global(draw_cache, data, representation_function, num_train, random_state,
+                         batch_size)
+    test = _draw_global(draw_cache, data, representation_function, num_test, random_state,
+                        batch_size)
+    return train, test
+
+
+@_configurable("dci", denylist=_PARALLEL_DENYLIST)
+def compute_dci(ground_truth_data: GroundTruthData,
+                representation_function: RepresentationFunction,
+                random_state: np.random.RandomState, artifact_dir: str | None = None,
+                num_train: int = gin.REQUIRED, num_test: int = gin.REQUIRED,
+                batch_size: int = 16, draw_cache: DrawCache | None = None,
+                n_jobs: int | None = None) -> dict[str, Any]:
+    """DCI: ``{"informativeness_train", "informativeness_test", "disentanglement",
+    "completeness"}``; the per-factor boosted trees fit on ``n_jobs`` processes."""
+    del artifact_dir
+    train, test = _train_test(draw_cache, ground_truth_data, representation_function,
+                              num_train, num_test, random_state, batch_size)
+    return dci.dci_scores(train.codes, train.factors, test.codes, test.factors, n_jobs)
+
+
+@_configurable("sap_score", denylist=_PARALLEL_DENYLIST)
+def compute_sap(ground_truth_data: GroundTruthData,
+                representation_function: RepresentationFunction,
+                random_state: np.random.RandomState, artifact_dir: str | None = None,
+                num_train: int = gin.REQUIRED, num_test: int = gin.REQUIRED,
+                batch_size: int = 16, continuous_factors: bool = gin.REQUIRED,
+                draw_cache: DrawCache | None = None,
+                n_jobs: int | None = None) -> dict[str, Any]:
+    """SAP: ``{"SAP_score"}``."""
+    del artifact_dir
+    train, test = _train_test(draw_cache, ground_truth_data, representation_function,
+                              num_train, num_test, random_state, batch_size)
+    _need_two_codes("SAP", train.codes)
+    return sap.sap_scores(train.codes, train.factors, test.codes, test.factors,
+                          bool(continuous_factors), n_jobs)
+
+
+@_configurable("irs", denylist=_METRIC_DENYLIST)
+def compute_irs(ground_truth_data: GroundTruthData,
+                representation_function: RepresentationFunction,
+                random_state: np.random.RandomState, artifact_dir: str | None = None,
+                diff_quantile: float = 0.99, num_train: int = gin.REQUIRED,
+                batch_size: int = gin.REQUIRED,
+                draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """IRS on ``num_train`` points, factors discretised with the configured discretiser:
+    ``{"IRS", "num_active_dims", "num_active_dims_count"}``."""
+    del artifact_dir
+    cluster = _draw_global(draw_cache, ground_truth_data, representation_function, num_train,
+                           random_state, batch_size)
+    return irs.irs_scores(make_discretizer(cluster.factors), cluster.codes, diff_quantile)
+
+
+@_configurable("unsupervised_metrics", denylist=_METRIC_DENYLIST)
+def unsupervised_metrics(ground_truth_data: GroundTruthData,
+                         representation_function: RepresentationFunction,
+                         random_state: np.random.RandomState, artifact_dir: str | None = None,
+                         num_train: int = gin.REQUIRED, batch_size: int = 16,
+                         draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """Unsupervised scores of the codes: ``{"gaussian_total_correlation",
+    "gaussian_wasserstein_correlation", "gaussian_wasserstein_correlation_norm",
+    "mutual_info_score"}``."""
+    del artifact_dir
+    cluster = _draw_global(draw_cache, ground_truth_data, representation_function, num_train,
+                           random_state, batch_size)
+    return unsupervised.unsupervised_scores(cluster.codes, make_discretizer(cluster.codes))
+
+
+@_configurable("downstream_task", denylist=_PARALLEL_DENYLIST)
+def compute_downstream_task(ground_truth_data: GroundTruthData,
+                            representation_function: RepresentationFunction,
+                            random_state: np.random.RandomState,
+                            artifact_dir: str | None = None,
+                            num_train: Sequence[int] = gin.REQUIRED,
+                            num_test: int = gin.REQUIRED, batch_size: int = 16,
+                            draw_cache: DrawCache | None = None,
+                            n_jobs: int | None = None) -> dict[str, Any]:
+    """Downstream task: per training size in ``num_train``, a training and a test draw, one
+    configured predictor per factor; keys ``"<size>:mean_test_accuracy"`` etc."""
+    del artifact_dir
+    scores: dict[str, Any] = {}
+    for train_size in num_train:
+        train, test = _train_test(draw_cache, ground_truth_data, representation_function,
+                                  int(train_size), num_test, random_state, batch_size)
+        train_accuracy, test_accuracy = downstream.downstream_accuracies(
+            train.codes, train.factors, test.codes, test.factors, make_predictor_fn(), n_jobs)
+        scores.update(downstream.size_scores(train_size, train_accuracy, test_accuracy))
+    return scores
+
+
+# ------------------------------------------------------------------------------ local versions
+
+
+def _split(cluster: Cluster, train_percentage: float) -> tuple[Cluster, Cluster]:
+    """The first ceil(N · p) points of a cluster for training, the rest for testing (as
+    disentanglement_lib's ``split_train_test``)."""
+    num_points = cluster.codes.shape[1]
+    num_train = int(np.ceil(num_points * train_percentage))
+    if not 0 < num_train < num_points:
+        raise JLoneVAEError(f"train_percentage {train_percentage} leaves no training or no test "
+                            f"point of a cluster of {num_points}")
+    return (Cluster(cluster.codes[:, :num_train], cluster.factors[:, :num_train]),
+            Cluster(cluster.codes[:, num_train:], cluster.factors[:, num_train:]))
+
+
+def _varying(cluster: Cluster, index: int) -> np.ndarray:
+    """Which factors take more than one value in a local cluster (F,) bool; a cluster where
+    none does is an error (the locality settings hold every factor fixed)."""
+    factors = cluster.factors
+    varying = np.any(factors != factors[:, :1], axis=1)
+    if not varying.any():
+        raise JLoneVAEError(f"no factor varies in local cluster {index}: the locality settings "
+                            "(locality_proportion, continuity_cutoff, denylist_factors) hold "
+                            "every factor fixed")
+    return varying
+
+
+@_configurable("local_dci", denylist=_PARALLEL_DENYLIST)
+def compute_local_dci(ground_truth_data: GroundTruthData,
+                      representation_function: RepresentationFunction,
+                      random_state: np.random.RandomState, artifact_dir: str | None = None,
+                      num_train: int = gin.REQUIRED, num_local_clusters: int = gin.REQUIRED,
+                      train_percentage: float = gin.REQUIRED, batch_size: int = 16,
+                      draw_cache: DrawCache | None = None,
+                      n_jobs: int | None = None) -> dict[str, Any]:
+    """DCI in each local cluster of ``num_train`` points (split ``train_percentage`` / rest),
+    on the factors that vary in it: each DCI key's mean over clusters and its
+    ``local_<key>_samples``."""
+    del artifact_dir
+    per_cluster = []
+    for index, cluster in enumerate(_draw_local(
+            draw_cache, ground_truth_data, representation_function, num_train,
+            num_local_clusters, random_state, batch_size)):
+        varying = _varying(cluster, index)
+        train, test = _split(cluster, train_percentage)
+        per_cluster.append(dci.dci_scores(train.codes, train.factors[varying], test.codes,
+                                          test.factors[varying], n_jobs))
+    return metrics.local_results(per_cluster)
+
+
+@_configurable("local_sap_score", denylist=_PARALLEL_DENYLIST)
+def compute_local_sap(ground_truth_data: GroundTruthData,
+                      representation_function: RepresentationFunction,
+                      random_state: np.random.RandomState, artifact_dir: str | None = None,
+                      num_train: int = gin.REQUIRED, num_local_clusters: int = gin.REQUIRED,
+                      train_percentage: float = gin.REQUIRED, batch_size: int = 16,
+                      continuous_factors: bool = gin.REQUIRED,
+                      draw_cache: DrawCache | None = None,
+                      n_jobs: int | None = None) -> dict[str, Any]:
+    """SAP in each local cluster (split as :func:`compute_local_dci`), on the factors that vary
+    in it: ``SAP_score`` (mean) and ``local_SAP_score_samples``."""
+    del artifact_dir
+    per_cluster = []
+    for index, cluster in enumerate(_draw_local(
+            draw_cache, ground_truth_data, representation_function, num_train,
+            num_local_clusters, random_state, batch_size)):
+        varying = _varying(cluster, index)
+        train, test = _split(cluster, train_percentage)
+        _need_two_codes("SAP", train.codes)
+        per_cluster.append(sap.sap_scores(train.codes, train.factors[varying], test.codes,
+                                          test.factors[varying], bool(continuous_factors),
+                                          n_jobs))
+    return metrics.local_results(per_cluster)
+
+
+@_configurable("local_irs", denylist=_METRIC_DENYLIST)
+def compute_local_irs(ground_truth_data: GroundTruthData,
+                      representation_function: RepresentationFunction,
+                      random_state: np.random.RandomState, artifact_dir: str | None = None,
+                      diff_quantile: float = 0.99, num_train: int = gin.REQUIRED,
+                      num_local_clusters: int = gin.REQUIRED, batch_size: int = 16,
+                      draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """IRS in each local cluster, on the factors that vary in it (discretised with the
+    configured discretiser): each IRS key's mean and ``local_<key>_samples``."""
+    del artifact_dir
+    per_cluster = []
+    for index, cluster in enumerate(_draw_local(
+            draw_cache, ground_truth_data, representation_function, num_train,
+            num_local_clusters, random_state, batch_size)):
+        varying = _varying(cluster, index)
+        per_cluster.append(irs.irs_scores(make_discretizer(cluster.factors[varying]),
+                                          cluster.codes, diff_quantile))
+    return metrics.local_results(per_cluster)
+
+
+@_configurable("local_unsupervised_metrics", denylist=_METRIC_DENYLIST)
+def compute_local_unsupervised_metrics(ground_truth_data: GroundTruthData,
+                                       representation_function: RepresentationFunction,
+                                       random_state: np.random.RandomState,
+                                       artifact_dir: str | None = None,
+                                       num_train: int = gin.REQUIRED,
+                                       num_local_clusters: int = gin.REQUIRED,
+                                       batch_size: int = 16,
+                                       draw_cache: DrawCache | None = None) -> dict[str, Any]:
+    """The unsupervised scores of each local cluster's codes: each key's mean and
+    ``local_<key>_samples``."""
+    del artifact_dir
+    clusters = _draw_local(draw_cache, ground_truth_data, representation_function,
+                               num_train, num_local_clusters, random_state, batch_size)
+    return metrics.local_results(
+        unsupervised.unsupervised_scores(cluster.codes, make_discretizer(cluster.codes))
+        for cluster in clusters)
+
+
+@_configurable("local_downstream_task", denylist=_PARALLEL_DENYLIST)
+def compute_local_downstream_task(ground_truth_data: GroundTruthData,
+                                  representation_function: RepresentationFunction,
+                                  random_state: np.random.RandomState,
+                                  artifact_dir: str | None = None,
+                                  num_train: int = gin.REQUIRED,
+                                  num_local_clusters: int = gin.REQUIRED,
+                                  train_percentage: float = gin.REQUIRED, batch_size: int = 16,
+                                  draw_cache: DrawCache | None = None,
+                                  n_jobs: int | None = None) -> dict[str, Any]:
+    """The downstream task in each local cluster (split as :func:`compute_local_dci`), one
+    configured predictor per factor that varies in it: ``mean_train_accuracy``,
+    ``mean_test_accuracy``, ``min_train_accuracy``, ``min_test_accuracy`` (means over clusters)
+    and their ``local_<key>_samples``."""
+    del artifact_dir
+    per_cluster = []
+    for index, cluster in enumerate(_draw_local(
+            draw_cache, ground_truth_data, representation_function, num_train,
+            num_local_clusters, random_state, batch_size)):
+        varying = _varying(cluster, index)
+        train, test = _split(cluster, train_percentage)
+        train_accuracy, test_accuracy = downstream.downstream_accuracies(
+            train.codes, train.factors[varying], test.codes, test.factors[varying],
+            make_predictor_fn(), n_jobs)
+        per_cluster.append(downstream.summary_scores(train_accuracy, test_accuracy))
+    return metrics.local_results(per_cluster)
+
+
 @_configurable("dataset")
 def dataset_name(name: str = gin.REQUIRED) -> str:
     """The name of the ground-truth dataset to evaluate on (``dataset.name``)."""
@@ -233,5 +608,6 @@ def evaluate(load_dataset: Callable[[str], GroundTruthData],
     results = evaluation_fn(data, representation_function,
                             random_state=np.random.RandomState(random_seed),
                             draw_cache=draw_cache)
+    results = _plain(results)
     results[ELAPSED_TIME] = time.perf_counter() - start
     return results

@@ -19,12 +19,16 @@ Two differences, both where disentanglement_lib gives no number:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn import linear_model
 from sklearn import metrics as sklearn_metrics
+
+from jlonevae_lib.evaluate import predictors
+from jlonevae_lib.runs.metric_table import local_samples_key
 
 #: Largest dense contingency block (cells) and label-index block (entries) built at once.
 _MAX_BLOCK_CELLS = 1 << 22
@@ -42,6 +46,21 @@ class LocalScores:
     def from_scores(cls, scores: Iterable[float]) -> LocalScores:
         per_cluster = [float(s) for s in scores]
         return cls(per_cluster=per_cluster, mean=float(np.mean(per_cluster)))
+
+
+def local_results(per_cluster: Iterable[Mapping[str, float]]) -> dict[str, Any]:
+    """A local metric's result dict from each cluster's result dict (the same keys each):
+    every key's mean over clusters under the key, and the clusters' values under
+    ``local_<key>_samples`` (:func:`~jlonevae_lib.runs.metric_table.local_samples_key`)."""
+    clusters = [dict(scores) for scores in per_cluster]
+    if not clusters:
+        raise ValueError("a local metric needs at least one cluster")
+    results: dict[str, Any] = {}
+    for key in clusters[0]:
+        values = [float(scores[key]) for scores in clusters]
+        results[key] = float(np.mean(values))
+        results[local_samples_key(key)] = values
+    return results
 
 
 def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
@@ -269,13 +288,14 @@ def explicitness_per_factor(codes_train: np.ndarray, factor_train: np.ndarray,
 
 
 def explicitness_score(codes_train: np.ndarray, factors_train: np.ndarray,
-                       codes_test: np.ndarray, factors_test: np.ndarray
-                       ) -> tuple[float, float]:
+                       codes_test: np.ndarray, factors_test: np.ndarray,
+                       n_jobs: int | None = 1) -> tuple[float, float]:
     """Mean explicitness (train, test) over factors.
 
     codes_train (d, N), factors_train (F, N), codes_test (d, M), factors_test (F, M). Codes are
     standardised with the training mean and standard deviation, then
-    :func:`explicitness_per_factor` runs for every factor.
+    :func:`explicitness_per_factor` runs for every factor (on ``n_jobs`` processes, BLAS on
+    one thread: :func:`~jlonevae_lib.evaluate.predictors.run_parallel`).
     """
     codes_train = _as_rows(codes_train, "codes_train")
     codes_test = _as_rows(codes_test, "codes_test")
@@ -284,8 +304,9 @@ def explicitness_score(codes_train: np.ndarray, factors_train: np.ndarray,
     mean, std = np.mean(codes_train, axis=1), np.std(codes_train, axis=1)
     train = _standardise(codes_train, mean, std)
     test = _standardise(codes_test, mean, std)
-    scores = np.array([explicitness_per_factor(train, factors_train[j], test, factors_test[j])
-                       for j in range(factors_train.shape[0])])
+    scores = np.array(predictors.run_parallel(
+        [(explicitness_per_factor, (train, factors_train[j], test, factors_test[j]))
+         for j in range(factors_train.shape[0])], n_jobs))
     return float(np.mean(scores[:, 0])), float(np.mean(scores[:, 1]))
 
 

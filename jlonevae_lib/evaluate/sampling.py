@@ -6,7 +6,10 @@ disentanglement_lib's order, so a seed fixes the result bit for bit:
   ``sample_factors`` (column by column ``randint(n_j)``);
 - local (the paper's reference order): per cluster a centroid ``randint(n_j)`` per factor, then
   chunks of ``batch_size`` points, each chunk factor by factor
-  ``randint(low_j, high_j + 1, size=chunk, dtype=int32)``.
+  ``randint(low_j, high_j + 1, size=chunk, dtype=int32)``;
+- the β-VAE and FactorVAE scores' batches (:func:`sample_pair_batches`,
+  :func:`sample_fixed_factor_batches`): per sample ``randint(F)`` then ``sample_factors``
+  batches, all drawn before any is encoded.
 Observations are rendered and encoded after the factors are drawn, in batches of
 ``encode_batch_size`` (a rendering that consumed random numbers would then see a different
 stream than disentanglement_lib's interleaved loop; the procedural datasets here render
@@ -84,6 +87,59 @@ def global_codes(data: GroundTruthData, representation_function: RepresentationF
     codes = encode_factors(data, representation_function, factors, random_state,
                            encode_batch_size)
     return Cluster(codes=codes, factors=factors.T)
+
+
+class PairBatches(NamedTuple):
+    """The β-VAE score's samples: a fixed factor per sample (S,) and two batches of factors
+    (S, B, F) that agree on it."""
+
+    labels: np.ndarray
+    factors_a: np.ndarray
+    factors_b: np.ndarray
+
+
+def sample_pair_batches(data: GroundTruthData, batch_size: int, num_points: int,
+                        random_state: np.random.RandomState) -> PairBatches:
+    """``num_points`` samples of the β-VAE score in disentanglement_lib's order: per sample
+    ``randint(F)``, then two batches of ``batch_size`` factors (``sample_factors`` each); the
+    second takes the first's value of the chosen factor."""
+    num_factors = data.num_factors
+    labels = np.zeros(num_points, dtype=np.int64)
+    factors_a = np.empty((num_points, batch_size, num_factors), dtype=np.int64)
+    factors_b = np.empty_like(factors_a)
+    for s in range(num_points):
+        labels[s] = random_state.randint(num_factors)
+        factors_a[s] = data.sample_factors(batch_size, random_state)
+        factors_b[s] = data.sample_factors(batch_size, random_state)
+        factors_b[s, :, labels[s]] = factors_a[s, :, labels[s]]
+    return PairBatches(labels, factors_a, factors_b)
+
+
+def sample_fixed_factor_batches(data: GroundTruthData, batch_size: int, num_points: int,
+                                random_state: np.random.RandomState
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """``num_points`` samples of the FactorVAE score in disentanglement_lib's order: per sample
+    ``randint(F)``, then a batch of ``batch_size`` factors (``sample_factors``) whose chosen
+    factor is set to its first point's value. Returns (fixed factor (S,), factors (S, B, F))."""
+    num_factors = data.num_factors
+    labels = np.zeros(num_points, dtype=np.int64)
+    factors = np.empty((num_points, batch_size, num_factors), dtype=np.int64)
+    for s in range(num_points):
+        labels[s] = random_state.randint(num_factors)
+        factors[s] = data.sample_factors(batch_size, random_state)
+        factors[s, :, labels[s]] = factors[s, 0, labels[s]]
+    return labels, factors
+
+
+def encode_batches(data: GroundTruthData, representation_function: RepresentationFunction,
+                   factors: np.ndarray, random_state: np.random.RandomState,
+                   encode_batch_size: int = DEFAULT_ENCODE_BATCH_SIZE) -> np.ndarray:
+    """Codes (S, B, d) of batches of factors (S, B, F), encoded together in large batches."""
+    num_samples, batch_size, num_factors = factors.shape
+    codes = encode_factors(data, representation_function,
+                           factors.reshape(num_samples * batch_size, num_factors),
+                           random_state, encode_batch_size)
+    return np.ascontiguousarray(codes.T).reshape(num_samples, batch_size, -1)
 
 
 def local_radii(factors_num_values: Sequence[int], locality_proportion: float,

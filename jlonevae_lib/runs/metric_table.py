@@ -1,15 +1,25 @@
 """Each metric declared once: name, gin file, score, locality, result keys and label.
 
 A *metric* is one gin config in ``jlonevae_lib/config/metrics_configs/`` and one results folder
-``<run>/metrics/<name>/``: ``local_mig_0_1`` is local MIG at locality 0.1. A *score* is what
-the results reader takes from a metric's ``evaluation.json``: local MIG, local modularity, MIG
-or modularity (``modularity_explicitness`` also reports explicitness, which no figure shows).
-Each score names the gin configurable that computes it and the result keys it is read from.
+``<run>/metrics/<name>/``: ``local_mig_0_1`` is local MIG at locality 0.1. A *score* is one
+number the results reader takes from a metric's ``evaluation.json``: local MIG, MIG, DCI
+disentanglement ... A metric reports one score or several (``dci``: disentanglement,
+completeness, informativeness); ``modularity_explicitness`` also reports explicitness, which no
+figure shows. Each score names the gin configurable that computes it (and, for the downstream
+task, the predictor) and the result keys it is read from.
 
-Summaries key their values by metric name (:func:`metric_name`), so a value found under
-``local_mig_1_0`` is reported as ``local_mig_1_0``. A result file is classified by its content
-(the locality binding), not by its folder: a main job's ``small_local_mig`` at locality 0.1
-reports the same score as ``local_mig_0_1``.
+The metric groups: ``paper`` (the paper's 12), ``small`` (the small example's four),
+``evalseeds`` (local MIG and modularity at extra evaluation seeds), ``dlib``
+(disentanglement_lib's nine study configs, shipped unchanged) and ``dlib_local`` (the local
+versions of DCI, SAP, IRS, the unsupervised scores and the downstream task at the paper's
+localities).
+
+Summaries key their values by :func:`metric_name`: the metric's name for the four original
+scores (a value found under ``local_mig_1_0`` is reported as ``local_mig_1_0``), the score's
+key for the others (``dci_completeness``, ``local_sap_0_1``). A result file is classified by its
+content (the locality binding, the evaluation function), not by its folder: a main job's
+``small_local_mig`` at locality 0.1 reports the same score as ``local_mig_0_1``;
+:func:`file_scores` says which scores a file can hold.
 
 To add a metric: write its gin file, add a :class:`MetricSpec` to :data:`METRICS` (and a
 :class:`Score` if it reports a new score, with its configurable in
@@ -19,13 +29,39 @@ To add a metric: write its gin file, add a :class:`MetricSpec` to :data:`METRICS
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 #: Scores, by key.
 LOCAL_MIG = "local_mig"
 LOCAL_MODULARITY = "local_modularity"
 MIG = "mig"
 MODULARITY = "modularity"
+#: disentanglement_lib's other scores (one per number a figure or a summary would show).
+BETA_VAE = "beta_vae_score"
+FACTOR_VAE = "factor_vae_score"
+DCI_DISENTANGLEMENT = "dci_disentanglement"
+DCI_COMPLETENESS = "dci_completeness"
+DCI_INFORMATIVENESS = "dci_informativeness"
+SAP = "sap"
+IRS = "irs"
+GAUSSIAN_TOTAL_CORRELATION = "gaussian_total_correlation"
+GAUSSIAN_WASSERSTEIN_NORM = "gaussian_wasserstein_correlation_norm"
+CODE_MUTUAL_INFO = "mutual_info_score"
+DOWNSTREAM_LOGISTIC = "downstream_logistic_regression"
+DOWNSTREAM_BOOSTED = "downstream_boosted_trees"
+#: Their local versions.
+LOCAL_DCI_DISENTANGLEMENT = "local_dci_disentanglement"
+LOCAL_DCI_COMPLETENESS = "local_dci_completeness"
+LOCAL_DCI_INFORMATIVENESS = "local_dci_informativeness"
+LOCAL_SAP = "local_sap"
+LOCAL_IRS = "local_irs"
+LOCAL_GAUSSIAN_TOTAL_CORRELATION = "local_gaussian_total_correlation"
+LOCAL_GAUSSIAN_WASSERSTEIN_NORM = "local_gaussian_wasserstein_correlation_norm"
+LOCAL_CODE_MUTUAL_INFO = "local_mutual_info_score"
+LOCAL_DOWNSTREAM_LOGISTIC = "local_downstream_logistic_regression"
+LOCAL_DOWNSTREAM_BOOSTED = "local_downstream_boosted_trees"
 
 #: Result keys (after ``evaluation_results.`` in ``evaluation.json``).
 DISCRETE_MIG = "discrete_mig"
@@ -39,10 +75,24 @@ ELAPSED_TIME = "elapsed_time"
 LOCAL_MIG_MEAN = "local_discrete_mig"
 LOCAL_MODULARITY_MEAN = "local_modularity_score"
 
-#: The gin binding that makes a result local, and the one naming its dataset (with
-#: ``evaluation_config.`` in ``evaluation.json``).
+#: The training size whose mean test accuracy is the downstream task's score (the largest of
+#: disentanglement_lib's study configs).
+DOWNSTREAM_SCORE_SIZE = 10000
+
+
+def local_samples_key(result_key: str) -> str:
+    """The per-cluster list of a local metric's result key: ``SAP_score`` ->
+    ``local_SAP_score_samples`` (the mean over clusters stays under ``SAP_score``)."""
+    return f"local_{result_key}_samples"
+
+
+#: The gin binding that makes a result local, the one naming its dataset, its evaluation
+#: function and the downstream task's predictor (with ``evaluation_config.`` in
+#: ``evaluation.json``).
 LOCALITY_BINDING = "local_sample_factors.locality_proportion"
 DATASET_BINDING = "dataset.name"
+EVALUATION_FN_BINDING = "evaluation.evaluation_fn"
+PREDICTOR_BINDING = "predictor.predictor_fn"
 
 #: Localities are compared after rounding: "0.1" in one file and 0.1000000001 in another.
 LOCALITY_DIGITS = 4
@@ -59,6 +109,8 @@ class Score:
         local: True when computed in local clusters (its file has a locality binding).
         samples_keys: result keys of the per-cluster scores, most specific first.
         scalar_keys: result keys of one score, most specific first.
+        predictor: the ``predictor.predictor_fn`` it needs (``logistic_regression_cv``), or
+            None.
     """
 
     key: str
@@ -67,7 +119,49 @@ class Score:
     local: bool
     samples_keys: tuple[str, ...] = ()
     scalar_keys: tuple[str, ...] = ()
+    predictor: str | None = None
 
+
+def _global(key: str, label: str, configurable: str, result_key: str,
+            predictor: str | None = None) -> Score:
+    return Score(key, label, configurable, False, (), (result_key,), predictor)
+
+
+def _local_of(score: Score) -> Score:
+    """The local version of one of disentanglement_lib's scores: ``local_<configurable>``, the
+    mean under the global result key and the clusters' values beside it."""
+    (result_key,) = score.scalar_keys
+    if score.predictor is not None:  # one training size per cluster: no size prefix
+        result_key = result_key.split(":", 1)[1]
+    return Score(f"local_{score.key}", f"local {score.label}", f"local_{score.configurable}",
+                 True, (local_samples_key(result_key),), (result_key,), score.predictor)
+
+
+_DOWNSTREAM_KEY = f"{DOWNSTREAM_SCORE_SIZE}:mean_test_accuracy"
+#: disentanglement_lib's scores besides MIG and modularity, in the order tables show them.
+_DLIB_SCORES = (
+    _global(BETA_VAE, "β-VAE score", "beta_vae_sklearn", "eval_accuracy"),
+    _global(FACTOR_VAE, "FactorVAE score", "factor_vae_score", "eval_accuracy"),
+    _global(DCI_DISENTANGLEMENT, "DCI disentanglement", "dci", "disentanglement"),
+    _global(DCI_COMPLETENESS, "DCI completeness", "dci", "completeness"),
+    _global(DCI_INFORMATIVENESS, "DCI informativeness", "dci", "informativeness_test"),
+    _global(SAP, "SAP", "sap_score", "SAP_score"),
+    _global(IRS, "IRS", "irs", "IRS"),
+    _global(GAUSSIAN_TOTAL_CORRELATION, "Gaussian total correlation", "unsupervised_metrics",
+            "gaussian_total_correlation"),
+    _global(GAUSSIAN_WASSERSTEIN_NORM, "Gaussian Wasserstein correlation",
+            "unsupervised_metrics", "gaussian_wasserstein_correlation_norm"),
+    _global(CODE_MUTUAL_INFO, "code mutual information", "unsupervised_metrics",
+            "mutual_info_score"),
+    _global(DOWNSTREAM_LOGISTIC, "downstream accuracy (logistic regression)", "downstream_task",
+            _DOWNSTREAM_KEY, "logistic_regression_cv"),
+    _global(DOWNSTREAM_BOOSTED, "downstream accuracy (boosted trees)", "downstream_task",
+            _DOWNSTREAM_KEY, "gradient_boosting_classifier"),
+)
+#: The scores with a local version (the β-VAE and FactorVAE scores intervene on factors
+#: across the whole space and have none).
+_LOCAL_DLIB_SCORES = tuple(_local_of(score) for score in _DLIB_SCORES
+                           if score.key not in (BETA_VAE, FACTOR_VAE))
 
 #: Every score, in the order tables show them.
 SCORES: dict[str, Score] = {score.key: score for score in (
@@ -75,15 +169,27 @@ SCORES: dict[str, Score] = {score.key: score for score in (
           (LOCAL_MIG_MEAN, DISCRETE_MIG)),
     Score(LOCAL_MODULARITY, "local modularity", "local_modularity", True,
           (LOCAL_MODULARITY_SAMPLES,), (LOCAL_MODULARITY_MEAN, MODULARITY_SCORE)),
+    *_LOCAL_DLIB_SCORES,
     Score(MIG, "MIG", "mig", False, (), (DISCRETE_MIG,)),
     Score(MODULARITY, "modularity", "modularity_explicitness", False, (), (MODULARITY_SCORE,)),
+    *_DLIB_SCORES,
 )}
-LOCAL_SCORES = tuple(key for key, score in SCORES.items() if score.local)
+#: The paper's local scores: the ones the study summaries and figures list at every locality
+#: (a summary's ``localities`` has an entry for each).
+LOCAL_SCORES = (LOCAL_MIG, LOCAL_MODULARITY)
+#: The local versions of disentanglement_lib's scores (read by the results reader through
+#: :func:`file_scores`; a summary that lists only the localities present can add them).
+LOCAL_DLIB_SCORES = tuple(score.key for score in _LOCAL_DLIB_SCORES)
+#: Every global score: the paper's two, then disentanglement_lib's others.
 GLOBAL_SCORES = tuple(key for key, score in SCORES.items() if not score.local)
 #: Display names of the scores.
 SCORE_LABELS = {key: score.label for key, score in SCORES.items()}
-#: Result keys shown by ``jlonevae-evaluate``'s summary table, in this order.
-SUMMARY_RESULT_KEYS = (DISCRETE_MIG, MODULARITY_SCORE, EXPLICITNESS_TEST)
+#: Result keys shown by ``jlonevae-evaluate``'s summary table, in this order: each score's
+#: main key (once), explicitness after modularity.
+SUMMARY_RESULT_KEYS = tuple(dict.fromkeys(
+    key for score in SCORES.values()
+    for key in (score.scalar_keys[-1],
+                *((EXPLICITNESS_TEST,) if score.key == MODULARITY else ()))))
 
 
 @dataclass(frozen=True)
@@ -92,18 +198,26 @@ class MetricSpec:
 
     Attributes:
         name: the metric's name, e.g. ``local_mig_0_1``.
-        score: the key of the :class:`Score` it reports.
+        score: the key of the :class:`Score` it reports (its first, for a metric with several).
         locality: its locality proportion; None for a global metric.
+        other_scores: the keys of the other scores it reports (``dci``: completeness and
+            informativeness besides disentanglement).
     """
 
     name: str
     score: str
     locality: float | None = None
+    other_scores: tuple[str, ...] = ()
 
     @property
     def gin_file(self) -> str:
         """The file name of its config in ``jlonevae_lib/config/metrics_configs/``."""
         return f"{self.name}.gin"
+
+    @property
+    def scores(self) -> tuple[str, ...]:
+        """Every score it reports, its main one first."""
+        return (self.score, *self.other_scores)
 
     @property
     def local(self) -> bool:
@@ -133,22 +247,66 @@ def _local(score: str, locality: float) -> MetricSpec:
 
 #: The paper's localities.
 PAPER_LOCALITIES = (0.1, 0.2, 0.3, 0.6, 1.0)
-#: The global metrics: one per global score.
+#: The paper's global metrics: MIG and modularity.
 GLOBAL_METRICS = (MetricSpec("mig", MIG), MetricSpec("modularity_explicitness", MODULARITY))
+
+#: disentanglement_lib's nine metric configs (``config/unsupervised_study_v1/metric_configs``,
+#: shipped unchanged under their own names), ordered so that the metrics sharing a draw (the
+#: same 10,000 training and 5,000 test points of seed 0) are evaluated together.
+DLIB_STUDY_METRICS = (
+    *GLOBAL_METRICS,
+    MetricSpec("dci", DCI_DISENTANGLEMENT, None, (DCI_COMPLETENESS, DCI_INFORMATIVENESS)),
+    MetricSpec("sap_score", SAP),
+    MetricSpec("unsupervised", GAUSSIAN_TOTAL_CORRELATION, None,
+               (GAUSSIAN_WASSERSTEIN_NORM, CODE_MUTUAL_INFO)),
+    MetricSpec("beta_vae_sklearn", BETA_VAE),
+    MetricSpec("factor_vae_metric", FACTOR_VAE),
+    MetricSpec("downstream_task_logistic_regression", DOWNSTREAM_LOGISTIC),
+    MetricSpec("downstream_task_boosted_trees", DOWNSTREAM_BOOSTED),
+)
+#: disentanglement_lib's IRS (not among its study's configs): the settings of its sample
+#: config (``config/sample/irs``).
+IRS_METRIC = MetricSpec("irs", IRS)
+
+#: The local versions: metric name prefix -> (main score, other scores).
+_LOCAL_DLIB_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "local_dci": (LOCAL_DCI_DISENTANGLEMENT, (LOCAL_DCI_COMPLETENESS,
+                                              LOCAL_DCI_INFORMATIVENESS)),
+    "local_sap_score": (LOCAL_SAP, ()),
+    "local_irs": (LOCAL_IRS, ()),
+    "local_unsupervised": (LOCAL_GAUSSIAN_TOTAL_CORRELATION,
+                           (LOCAL_GAUSSIAN_WASSERSTEIN_NORM, LOCAL_CODE_MUTUAL_INFO)),
+    "local_downstream_task_logistic_regression": (LOCAL_DOWNSTREAM_LOGISTIC, ()),
+    "local_downstream_task_boosted_trees": (LOCAL_DOWNSTREAM_BOOSTED, ()),
+}
+#: The local versions at the paper's localities, locality by locality (so that those sharing
+#: a draw are evaluated together).
+DLIB_LOCAL_METRICS = tuple(
+    MetricSpec(f"{prefix}_{locality_token(locality)}", score, locality, others)
+    for locality in PAPER_LOCALITIES for prefix, (score, others) in _LOCAL_DLIB_METRICS.items())
 
 #: Every shipped metric. The paper's 12 come first, ordered so that metrics sharing a draw
 #: (the same locality) are evaluated together.
 METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     *GLOBAL_METRICS,
-    *(_local(score, locality) for locality in PAPER_LOCALITIES for score in LOCAL_SCORES),
+    *(_local(score, locality) for locality in PAPER_LOCALITIES
+      for score in (LOCAL_MIG, LOCAL_MODULARITY)),
     # The reference's smallEvaluation.py: a few clusters of fewer points, at locality 0.1.
     MetricSpec("small_local_mig", LOCAL_MIG, 0.1),
     MetricSpec("small_local_modularity", LOCAL_MODULARITY, 0.1),
+    *DLIB_STUDY_METRICS,
+    IRS_METRIC,
+    *DLIB_LOCAL_METRICS,
 )}
 #: The paper's 12 metrics.
-PAPER_METRICS = tuple(name for name in METRICS if not name.startswith("small_"))
+PAPER_METRICS = (*(spec.name for spec in GLOBAL_METRICS),
+                 *(_local(score, locality).name for locality in PAPER_LOCALITIES
+                   for score in (LOCAL_MIG, LOCAL_MODULARITY)))
 #: The small example's metrics (the reference's smallEvaluation.py).
 SMALL_METRICS = ("mig", "small_local_mig", "modularity_explicitness", "small_local_modularity")
+#: disentanglement_lib's study suite, and the local versions.
+DLIB_METRICS = tuple(spec.name for spec in DLIB_STUDY_METRICS)
+DLIB_LOCAL_METRIC_NAMES = tuple(spec.name for spec in DLIB_LOCAL_METRICS)
 
 # A metric evaluated again with another evaluation seed is its own metric, named
 # ``<metric>_evalseed<k>`` (results in ``metrics/<metric>_evalseed<k>/``): the metric's config
@@ -179,27 +337,62 @@ def parse_evaluation_seed_name(name: str) -> tuple[str, int] | None:
 #: Local MIG and local modularity at locality 0.1 at the extra evaluation seeds, the seeds in
 #: the order that lets the two scores of one seed share their draw.
 EVALUATION_SEED_METRICS = tuple(evaluation_seed_name(f"{score}_0_1", seed)
-                                for seed in EXTRA_EVALUATION_SEEDS for score in LOCAL_SCORES)
+                                for seed in EXTRA_EVALUATION_SEEDS
+                                for score in (LOCAL_MIG, LOCAL_MODULARITY))
 #: Metric groups the evaluation CLI accepts.
 METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS,
-                 "evalseeds": EVALUATION_SEED_METRICS}
+                 "evalseeds": EVALUATION_SEED_METRICS, "dlib": DLIB_METRICS,
+                 "dlib_local": DLIB_LOCAL_METRIC_NAMES}
 
+#: The four original scores are named after their metric; every other score by its key.
 _GLOBAL_NAMES = {spec.score: spec.name for spec in GLOBAL_METRICS}
-_LOCAL_NAME_RE = re.compile(rf"^({'|'.join(LOCAL_SCORES)})_(\d+(?:_\d+)?)$")
+_NAMED_GLOBAL = {name: score for score, name in _GLOBAL_NAMES.items()}
+_LOCAL_NAME_RE = re.compile(
+    rf"^({'|'.join(sorted((k for k, s in SCORES.items() if s.local), key=len, reverse=True))})"
+    rf"_(\d+(?:_\d+)?)$")
 
 
 def metric_name(score: str, locality: float | None) -> str:
-    """The name of the metric that reports ``score`` at ``locality``: ``local_mig_1_0``,
-    ``mig``, ``modularity_explicitness``. Localities outside the table get the same form."""
+    """The name under which summaries report ``score`` at ``locality``: the metric's name for
+    the original four (``local_mig_1_0``, ``mig``, ``modularity_explicitness``), the score's
+    key otherwise (``dci_completeness``, ``local_sap_0_1``). Localities outside the table get
+    the same form."""
     if locality is None:
-        return _GLOBAL_NAMES[score]
+        return _GLOBAL_NAMES.get(score, score)
     return _local(score, locality).name
 
 
 def parse_metric_name(name: str) -> tuple[str, float | None] | None:
     """(score, locality) of a name :func:`metric_name` gives, None for any other name."""
-    for score, global_name in _GLOBAL_NAMES.items():
-        if name == global_name:
-            return score, None
+    if name in _NAMED_GLOBAL:
+        return _NAMED_GLOBAL[name], None
+    if name in SCORES and not SCORES[name].local and name not in _GLOBAL_NAMES:
+        return name, None
     match = _LOCAL_NAME_RE.match(name)
     return (match[1], float(match[2].replace("_", "."))) if match else None
+
+
+def _binding(data: Mapping[str, Any], binding: str) -> str | None:
+    """A gin binding's value in a flat ``evaluation.json`` (``@dci`` -> ``dci``; a selector
+    with a module, ``@some.module.dci``, -> ``dci``), or None."""
+    value = data.get(f"evaluation_config.{binding}")
+    if not isinstance(value, str):
+        return None
+    return value.strip().strip("'\"").lstrip("@").rsplit(".", 1)[-1]
+
+
+def file_scores(data: Mapping[str, Any], local: bool) -> tuple[str, ...]:
+    """The scores a flat ``evaluation.json`` (``data``) can hold, local ones or global ones.
+
+    A file naming its evaluation function (every file written by us or by disentanglement_lib)
+    holds the scores of that configurable (and of its predictor, for the downstream task): a
+    FactorVAE file's ``eval_accuracy`` is not a β-VAE score. A file that names none (older
+    files) is read as before, by its result keys, among the original four scores.
+    """
+    function = _binding(data, EVALUATION_FN_BINDING)
+    if function is None:
+        return (LOCAL_MIG, LOCAL_MODULARITY) if local else (MIG, MODULARITY)
+    predictor = _binding(data, PREDICTOR_BINDING)
+    return tuple(key for key, score in SCORES.items()
+                 if score.local == local and score.configurable == function
+                 and (score.predictor is None or score.predictor == predictor))

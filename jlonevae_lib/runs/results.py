@@ -32,15 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.runs import layout, study_numbering
+from jlonevae_lib.runs import layout, naming, study_numbering
 from jlonevae_lib.runs.metric_table import (
     DATASET_BINDING,
-    GLOBAL_SCORES,
-    LOCAL_SCORES,
     LOCALITY_BINDING,
     LOCALITY_DIGITS,
     SCORE_LABELS,
     SCORES,
+    file_scores,
     metric_name,
 )
 from jlonevae_lib.utils.errors import DataFileError
@@ -63,24 +62,14 @@ BASELINE_METHODS: dict[str, str] = {
     "annealed_vae": "AnnealedVAE",
 }
 
-_EXPERIMENT_RE = re.compile(
-    r"^(?P<architecture>.+?)_(?P<reg>lone|jltwo)_beta(?P<beta>\d+_\d+)_ica(?P<gamma>\d+_\d+)"
-    r"_lat(?P<lat>\d+)_batch(?P<batch>\d+)_lr(?P<lr>\d+_\d+)(?:_anneal(?P<anneal>\d+))?$")
 _MODEL_NUMBER_RE = re.compile(r"^(?:model)?(\d+)(?:_.*)?$")
 #: The regularisation types of a run config, as method keys.
 _REGULARIZATION_METHODS = {"jlone": JL1, "jltwo": JL2}
+#: The objectives whose runs compare as ours (β-VAE as the γ = 0 arm); a config without one
+#: predates objectives and is the paper's.
+_OUR_OBJECTIVES = (naming.JACOBIAN_OBJECTIVE, "beta_vae")
 #: The config keys that describe a run's comparable settings (see :func:`settings_from_config`).
 _SETTINGS_KEYS = ("architecture", "beta", "latent_dim", "batch_size", "lr", "annealing_batches")
-
-
-def _number(text: str) -> float:
-    """'0_1000' -> 0.1 (the experiment names' number format)."""
-    return float(text.replace("_", "."))
-
-
-def _name_number(value: float) -> str:
-    """0.1 -> '0_1000' (the experiment names' number format)."""
-    return f"{value:.4f}".replace(".", "_")
 
 
 def _unquote(value: Any) -> str:
@@ -216,38 +205,32 @@ def parse_experiment_name(name: str) -> tuple[str, float, str] | None:
     """(method, γ, settings) of one of our experiment names, or None if it is not one.
 
     ``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000`` ->
-    (``jlone``, 0.1, ``defaultConv_beta4_0000_lat10_batch64_lr0_0001_anneal100000``).
+    (``jlone``, 0.1, ``defaultConv_beta4_0000_lat10_batch64_lr0_0001_anneal100000``); the
+    name is read by :func:`jlonevae_lib.runs.naming.parse_experiment_name`.
     """
-    match = _EXPERIMENT_RE.match(name)
-    if match is None:
+    parsed = naming.parse_experiment_name(name)
+    if parsed is None or parsed.regularization_type is None or parsed.gamma is None \
+            or parsed.settings is None:
         return None
-    gamma = _number(match["gamma"])
-    method = _method("jlone" if match["reg"] == "lone" else "jltwo", gamma)
-    settings = (f"{match['architecture']}_beta{match['beta']}_lat{match['lat']}"
-                f"_batch{match['batch']}_lr{match['lr']}")
-    if match["anneal"] is not None:
-        settings += f"_anneal{match['anneal']}"
-    return method, gamma, settings
+    return _method(parsed.regularization_type, parsed.gamma), parsed.gamma, parsed.settings
 
 
 def settings_from_config(config: Mapping[str, Any]) -> tuple[str, float, str] | None:
     """(method, γ, settings) of a run's ``config.json``, or None when it lacks the penalty
     (``gamma``, ``regularization_type``) or the settings compared (architecture, β, latent
-    size, batch size, learning rate, annealing).
+    size, batch size, learning rate, annealing), or names an objective that is not ours.
 
     The settings are written as :func:`parse_experiment_name` gives them, so that a run with a
     config and one without (the reference's) that were trained alike compare as equal.
     """
     gamma, regularization = config.get("gamma"), config.get("regularization_type")
     values = [config.get(key) for key in _SETTINGS_KEYS]
-    if (not _is_number(gamma) or regularization not in _REGULARIZATION_METHODS
+    if (config.get("objective", naming.JACOBIAN_OBJECTIVE) not in _OUR_OBJECTIVES
+            or not _is_number(gamma) or regularization not in _REGULARIZATION_METHODS
             or not isinstance(values[0], str) or not all(map(_is_number, values[1:]))):
         return None
     architecture, beta, latent_dim, batch_size, lr, annealing = values
-    settings = (f"{architecture}_beta{_name_number(beta)}_lat{latent_dim}_batch{batch_size}"
-                f"_lr{_name_number(lr)}")
-    if annealing:
-        settings += f"_anneal{annealing}"
+    settings = naming.settings_name(architecture, beta, latent_dim, batch_size, lr, annealing)
     return _method(regularization, float(gamma)), float(gamma), settings
 
 
@@ -367,14 +350,13 @@ def evaluation_records(data: dict[str, Any], run: RunInfo, path: Path) -> list[M
         except ValueError:
             raise DataFileError(f"{path} has locality_proportion {data[_LOCALITY_KEY]!r}, not "
                                 "a number") from None
-        for metric in LOCAL_SCORES:
+        for metric in file_scores(data, local=True):
             scores = _scores(data, SCORES[metric].samples_keys, SCORES[metric].scalar_keys)
             if scores is not None:
                 found.append(MetricResult(run, metric, locality, scores[0], scores[1], dataset,
                                           path))
-                break  # a scalar key like discrete_mig would also match the next metric
     else:
-        for metric in GLOBAL_SCORES:
+        for metric in file_scores(data, local=False):
             scores = _scores(data, (), SCORES[metric].scalar_keys)
             if scores is not None:
                 found.append(MetricResult(run, metric, None, scores[0], (), dataset, path))
@@ -457,8 +439,7 @@ def discover_results(models_dir: str | os.PathLike | None,
                 notes.append(f"skipped: {err}")
                 continue
             if not found:
-                notes.append(f"skipped: {path} has no local MIG, local modularity, MIG or "
-                             "modularity result")
+                notes.append(f"skipped: {path} has no result of a known score")
             for record in found:
                 if dataset is not None and record.dataset not in (None, dataset):
                     continue

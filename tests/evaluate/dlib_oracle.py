@@ -21,7 +21,10 @@ import gin
 
 @functools.cache
 def load() -> types.SimpleNamespace:
-    """disentanglement_lib's ``utils``, ``mig`` and ``modularity_explicitness`` modules."""
+    """disentanglement_lib's ``utils`` and metric modules (none of them needs TensorFlow once
+    ``gin.tf`` is stood in for): ``mig``, ``modularity_explicitness``, ``beta_vae``,
+    ``factor_vae``, ``dci``, ``sap_score``, ``irs``, ``unsupervised_metrics``,
+    ``downstream_task``."""
     original = gin.configurable
     added_stand_in = "gin.tf" not in sys.modules
 
@@ -35,13 +38,28 @@ def load() -> types.SimpleNamespace:
         sys.modules["gin.tf"] = types.ModuleType("gin.tf")
     gin.configurable = configurable
     try:
-        from disentanglement_lib.evaluation.metrics import mig, modularity_explicitness, utils
+        from disentanglement_lib.evaluation.metrics import (
+            beta_vae,
+            dci,
+            downstream_task,
+            factor_vae,
+            irs,
+            mig,
+            modularity_explicitness,
+            sap_score,
+            unsupervised_metrics,
+            utils,
+        )
     finally:
         gin.configurable = original
         if added_stand_in:
             del sys.modules["gin.tf"]
     return types.SimpleNamespace(utils=utils, mig=mig,
-                                 modularity_explicitness=modularity_explicitness)
+                                 modularity_explicitness=modularity_explicitness,
+                                 beta_vae=beta_vae, factor_vae=factor_vae, dci=dci,
+                                 sap_score=sap_score, irs=irs,
+                                 unsupervised_metrics=unsupervised_metrics,
+                                 downstream_task=downstream_task)
 
 
 @contextlib.contextmanager
