@@ -1,6 +1,7 @@
 # The two commands of the quick start:
 #   make demo   set up .venv if missing, then train + evaluate + plot on three-dots
-#   make test   set up .venv if missing, then lint and run the whole test suite
+#   make test   set up .venv if missing, then lint, check the layers (lint-imports) and run
+#               the whole test suite
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -21,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

@@ -1,9 +1,17 @@
-"""The package's layering (docs/architecture.md), read from the source with ``ast``.
+"""The package's layering (docs/architecture.md).
 
-Each rule names a concept's one home: flags are parsed only in ``jlonevae_lib/cli/``, the run
-folder's file names are spelled only in ``runs/layout.py``, the lower layers never import the
-figures, and ``runs/`` stands on ``utils/`` alone. A module that breaks one is named with the
-line, so the fix is to move that line to the home the rule gives.
+The layers themselves are import-linter contracts (``[tool.importlinter]`` in pyproject.toml,
+run by ``lint-imports``): each layer imports only the layers below it, so the library never
+imports the command lines; nothing below the figures imports them; nothing imports the
+TensorFlow program, which imports only the torch-free modules. The tests here run it on the
+package (it must pass) and on a copy with one upward import written in (it must fail, naming
+the import).
+
+The other rules are read from the source with ``ast``, each naming a concept's one home: flags
+are parsed only in ``jlonevae_lib/cli/``, a ``python -m`` form of a library module runs its
+command line by name, the run folder's file names are spelled only in ``runs/layout.py``, and
+``runs/`` stands on ``utils/`` and a few third-party packages alone. A module that breaks one is
+named with the line, so the fix is to move that line to the home the rule gives.
 """
 
 from __future__ import annotations
@@ -11,16 +19,16 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "jlonevae_lib"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "jlonevae_lib"
 CLI = "jlonevae_lib.cli"
-#: Layers below the figures: none of them may import ``jlonevae_lib.visualize``.
-BELOW_VISUALIZE = ("sweep", "demo_models", "evaluate", "train", "data", "runs", "architecture",
-                   "utils")
 #: Run-folder names that only ``runs/layout.py`` spells (as whole words for the markers).
 RUN_FOLDER_LITERAL = re.compile(r"\bDONE\b|\bFAILED\b|config\.json|cache_batch_no|"
                                 r"evaluation\.json")
@@ -29,18 +37,14 @@ LAYOUT = "jlonevae_lib.runs.layout"
 RUNS_THIRD_PARTY = {"numpy", "torch"}
 #: (module, rule) → why that module may break that rule. None today: the facades that keep the
 #: original repository's names (utils/utils_pytorch.py, utils/pytorch_npz_dataset.py,
-#: evaluate/evaluate_helper.py) import across layers, but never visualize or argparse, and spell
-#: no run-folder name; list one here, with its reason, only if that changes.
+#: evaluate/evaluate_helper.py) import across layers (the layers contract lists those imports),
+#: but never argparse, and spell no run-folder name; list one here, with its reason, only if
+#: that changes.
 EXCEPTIONS: dict[tuple[str, str], str] = {}
 #: A separate program inside the package: it runs in disentanglement_lib's environment
 #: (``.venv-dlib``: TensorFlow, no torch) with its own command lines, so the rules about this
-#: package's CLIs do not apply to it; the two about it below do.
+#: package's CLIs do not apply to it; the contracts about it (pyproject.toml) do.
 TENSORFLOW_PROGRAM = "jlonevae_lib.dlib_tf"
-#: What it may import of ours: the torch-free layers.
-TENSORFLOW_PROGRAM_MAY_IMPORT = ("jlonevae_lib.data", "jlonevae_lib.runs.layout",
-                                 "jlonevae_lib.runs.study_numbering", "jlonevae_lib.utils.errors",
-                                 "jlonevae_lib.utils.atomic", "jlonevae_lib.utils.lock",
-                                 TENSORFLOW_PROGRAM)
 #: The rules that concern this package's own command lines.
 CLI_RULES = ("argparse", "main", "main guard")
 
@@ -121,87 +125,68 @@ def _is_main_guard(node: ast.stmt) -> bool:
                     for c in node.test.comparators))
 
 
-def _hands_over(node: ast.stmt) -> bool:
-    """Docstring, ``from __future__``, or an import from the CLI package."""
+def _runs_by_name(node: ast.stmt) -> str | None:
+    """The module of ``runpy.run_module("<module>", run_name="__main__", ...)``, else None."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return None
+    call = node.value
+    is_run_module = (isinstance(call.func, ast.Attribute) and call.func.attr == "run_module"
+                     and isinstance(call.func.value, ast.Name) and call.func.value.id == "runpy")
+    run_name = {k.arg: k.value for k in call.keywords}.get("run_name")
+    if not (is_run_module and call.args and isinstance(call.args[0], ast.Constant)
+            and isinstance(run_name, ast.Constant) and run_name.value == "__main__"):
+        return None
+    return call.args[0].value
+
+
+def _is_preamble(node: ast.stmt) -> bool:
+    """Docstring or ``from __future__``."""
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return True
-    return isinstance(node, ast.ImportFrom) and (node.module == "__future__"
-                                                 or in_package(node.module or "", CLI))
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
 
 
-def test_script_entry_points_hand_over_to_the_cli_before_anything_else() -> None:
-    # Run with ``python -m``, a library module executes as ``__main__`` beside the copy the
-    # command line imports; unless the guard comes before the module's own code, that code
-    # (dataset and gin registrations among it) runs twice.
-    offenders = []
+def _raises_main(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__": raise SystemExit(main())``."""
+    return _is_main_guard(node) and any(
+        isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)
+        and isinstance(n.exc.func, ast.Name) and n.exc.func.id == "SystemExit"
+        and len(n.exc.args) == 1 and isinstance(n.exc.args[0], ast.Call)
+        and isinstance(n.exc.args[0].func, ast.Name) and n.exc.args[0].func.id == "main"
+        for n in node.body)
+
+
+def cli_commands() -> set[str]:
+    """The command-line modules: those of ``cli/`` with a ``main``."""
+    return {name for name, (_, tree) in modules().items() if in_package(name, CLI)
+            and any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body)}
+
+
+def test_every_command_line_runs_as_a_module() -> None:
+    # Launchers (the sweep's members and summary steps) run ``python -m jlonevae_lib.cli.<x>``.
+    missing = [name for name in sorted(cli_commands())
+               if not any(_raises_main(node) for node in modules()[name][1].body)]
+    assert missing == [], 'end each with: if __name__ == "__main__": raise SystemExit(main())'
+
+
+def test_python_m_forms_run_their_command_line_by_name_before_anything_else() -> None:
+    # ``python -m jlonevae_lib.evaluate.evaluation`` and the reference's names (compatibility
+    # modules such as train/train_jlonevae_models.py): the guard runs the command line as the
+    # program with runpy, by name, since the library never imports jlonevae_lib.cli (the layers
+    # contract); and it comes first, or the module's own code (dataset and gin registrations
+    # among it) would run twice: here as ``__main__``, and imported by the command.
+    offenders, commands = [], cli_commands()
     for name, path, tree in checked("main guard"):
         if in_package(name, CLI):
             continue
         for index, node in enumerate(tree.body):
-            if _is_main_guard(node):
-                before = tree.body[:index]
-                body_imports = [n for n in node.body if isinstance(n, ast.ImportFrom)]
-                if not all(_hands_over(n) for n in before) or not (
-                        any(in_package(n.module or "", CLI) for n in body_imports)
-                        or any(isinstance(n, ast.ImportFrom) and in_package(n.module or "", CLI)
-                               for n in before)):
-                    offenders.append(f"{path}:{node.lineno}")
+            if not _is_main_guard(node):
+                continue
+            targets = [t for t in map(_runs_by_name, node.body) if t is not None]
+            if not all(map(_is_preamble, tree.body[:index])) or len(targets) != 1 \
+                    or targets[0] not in commands:
+                offenders.append(f"{path}:{node.lineno}")
     assert offenders == []
-
-
-def test_lower_layers_never_import_the_figures() -> None:
-    offenders = [f"{path}:{line}: {module}" for name, path, tree in checked("visualize")
-                 if any(in_package(name, f"jlonevae_lib.{layer}") for layer in BELOW_VISUALIZE)
-                 for line, module in imported_modules(name, tree)
-                 if in_package(module, "jlonevae_lib.visualize")]
-    assert offenders == [], "the figures sit above these layers"
-
-
-#: The layers from the bottom up (docs/architecture.md); one of a row may import the rows before
-#: it and its own, never a later row.
-LAYER_ORDER = (("utils",), ("runs",), ("data",), ("architecture",), ("train",), ("evaluate",),
-               ("visualize",), ("sweep", "demo_models"), ("cli",))
-LAYER_RANK = {layer: rank for rank, row in enumerate(LAYER_ORDER) for layer in row}
-#: Modules that keep the original repository's names and import across layers on purpose.
-FACADES = {"jlonevae_lib.utils.utils_pytorch": "the original's module name, over evaluate/",
-           "jlonevae_lib.utils.pytorch_npz_dataset": "the original's module name, over data/",
-           "jlonevae_lib.evaluate.evaluate_helper": "the original's module name"}
-
-
-def _layer(module: str) -> str | None:
-    parts = module.split(".")
-    return parts[1] if parts[0] == "jlonevae_lib" and len(parts) > 1 else None
-
-
-def _outside_main_guards(tree: ast.Module) -> list[ast.stmt]:
-    """The module's statements but its ``if __name__ == "__main__"`` hand-overs."""
-    return [node for node in tree.body if not _is_main_guard(node)]
-
-
-def _is_cli_alias(tree: ast.Module) -> bool:
-    """A module kept only as an old name of a command (``python -m jlonevae_lib.train.
-    train_jlonevae_models``): docstring, imports from the CLI package, and the main guard."""
-    return all(_hands_over(node) or _is_main_guard(node) for node in tree.body)
-
-
-def test_layers_import_downward_only() -> None:
-    offenders = []
-    for name, path, tree in checked("layers"):
-        layer = _layer(name)
-        if name in FACADES or layer not in LAYER_RANK or _is_cli_alias(tree):
-            continue
-        body = ast.Module(body=_outside_main_guards(tree), type_ignores=[])
-        offenders += [f"{path}:{line}: {module}" for line, module in imported_modules(name, body)
-                      if LAYER_RANK.get(_layer(module), -1) > LAYER_RANK[layer]]
-    assert offenders == [], "a layer imports only the layers below it (docs/architecture.md)"
-
-
-def test_every_layer_is_ranked() -> None:
-    layers = {_layer(name) for name in modules()} - {None}
-    # Top-level modules of the package (its __init__) have no layer; every sub-package does.
-    # dlib_tf is not a layer: a separate program (TENSORFLOW_PROGRAM).
-    unranked = layers - {"__init__", "config", "dlib_tf"} - set(LAYER_RANK)
-    assert not unranked, unranked
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -247,22 +232,56 @@ def test_the_argparse_rule_catches_an_import_anywhere(source: str) -> None:
                for _, module in imported_modules("jlonevae_lib.data.cache", tree))
 
 
-def test_nothing_imports_the_tensorflow_program() -> None:
-    offenders = [f"{path}:{line}" for name, (path, tree) in modules().items()
-                 if not in_package(name, TENSORFLOW_PROGRAM)
-                 for line, module in imported_modules(name, tree)
-                 if in_package(module, TENSORFLOW_PROGRAM)]
-    assert offenders == [], "jlonevae_lib.dlib_tf runs in another environment: call it as a "\
-        "subprocess"
+# The import-linter contracts (pyproject.toml).
 
 
-def test_the_tensorflow_program_imports_only_torch_free_layers() -> None:
-    offenders = [f"{path}:{line} {module}" for name, (path, tree) in modules().items()
-                 if in_package(name, TENSORFLOW_PROGRAM)
-                 for line, module in imported_modules(name, tree)
-                 if module == "torch" or module.startswith("torch.")
-                 or (in_package(module, "jlonevae_lib")
-                     and module not in ("jlonevae_lib", "jlonevae_lib.runs")
-                     and not any(in_package(module, allowed)
-                                 for allowed in TENSORFLOW_PROGRAM_MAY_IMPORT))]
-    assert offenders == []
+def lint_imports() -> str:
+    """The ``lint-imports`` of this environment (the ``dev`` extra installs it)."""
+    found = Path(sys.executable).with_name("lint-imports")
+    path = str(found) if found.is_file() else shutil.which("lint-imports")
+    assert path, "lint-imports is missing: pip install -e '.[dev]'"
+    return path
+
+
+def run_lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` on the package under ``root``, by the contracts of its pyproject.toml."""
+    return subprocess.run([lint_imports(), "--no-cache", "--no-logo"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_package_keeps_its_contracts() -> None:
+    done = run_lint_imports(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def _sources_only(folder: str, names: list[str]) -> list[str]:
+    """shutil.copytree's ``ignore``: everything but the Python files and their folders."""
+    return [name for name in names if name == "__pycache__"
+            or not (name.endswith(".py") or (Path(folder) / name).is_dir())]
+
+
+@pytest.mark.parametrize(("module", "line", "broken"), [
+    # The library imports a command line (a layer imports one above it).
+    ("data/cache.py", "from jlonevae_lib.cli import train",
+     "jlonevae_lib.data.cache -> jlonevae_lib.cli.train"),
+    ("train/losses.py", "import jlonevae_lib.evaluate.metrics",
+     "jlonevae_lib.train.losses -> jlonevae_lib.evaluate.metrics"),
+    # A study imports a report (reports/ sits above sweep/, which launches them by name).
+    ("sweep/status.py", "from jlonevae_lib.reports import records",
+     "jlonevae_lib.sweep.status -> jlonevae_lib.reports.records"),
+    # A study imports the figures.
+    ("sweep/status.py", "from jlonevae_lib.visualize import figure_io",
+     "jlonevae_lib.sweep.status -> jlonevae_lib.visualize.figure_io"),
+    # The TensorFlow program imports torch.
+    ("dlib_tf/folders.py", "import torch", "jlonevae_lib.dlib_tf.folders -> torch"),
+])
+def test_the_contracts_refuse_an_upward_import(tmp_path: Path, module: str, line: str,
+                                                broken: str) -> None:
+    shutil.copytree(PACKAGE, tmp_path / "jlonevae_lib", ignore=_sources_only)
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    target = tmp_path / "jlonevae_lib" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    done = run_lint_imports(tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert broken in done.stdout, done.stdout

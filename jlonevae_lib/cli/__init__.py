@@ -15,7 +15,10 @@ One module per command, each with a ``main(argv=None) -> int`` wrapped in
 - :mod:`.demo_build`: ``python -m jlonevae_lib.demo_models.build``;
 - :mod:`.types`: the parser with one-line errors and the checked argument types they share.
 
-The ``python -m`` names are the library modules' (the documented commands), which hand over to
-these ``main`` functions. No module outside this package parses flags; this package imports
-nothing at its own import, so a command loads only what it needs.
+Each also runs as ``python -m jlonevae_lib.cli.<name>``, which is how the library launches one
+(by name, in a subprocess: no module outside this package imports it; the layers contract in
+pyproject.toml checks). The older ``python -m`` names (the documented commands, the reference's)
+are library or compatibility modules that run these modules by name with ``runpy``. No module
+outside this package parses flags; this package imports nothing at its own import, so a command
+loads only what it needs.
 """

@@ -29,3 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     path = prepare_training_cache(args.num_images, root=args.data_root)
     print(f"{path}: {args.num_images} images, valid")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

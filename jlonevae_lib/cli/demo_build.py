@@ -29,3 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = build.build_demo_run(run_dir, args.output_dir)
         print(f"{target}: {build.folder_bytes(target):,} bytes")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.cli.types import ArgumentParser, positive_int
 from jlonevae_lib.evaluate.evaluation import (
     evaluate_runs,
     plan_runs,
@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="run folders (trainedModels/<experiment>/<run>)")
     parser.add_argument("--metrics", nargs="+", default=["paper"], metavar="METRIC",
-                        help="metric names, groups (paper, small, evalseeds) or .gin files "
+                        help="metric names, groups (paper, small, evalseeds, dlib: "
+                             "disentanglement_lib's nine, dlib_local: their local versions) "
+                             "or .gin files "
                              "(default: paper); <metric>_evalseed<K> is a metric at "
                              "evaluation seed K, in its own results folder")
     datasets = parser.add_mutually_exclusive_group()
@@ -52,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"skip runs without a {layout.DONE_FILE} marker instead of failing")
     parser.add_argument("--only-dataset", default=None, metavar="NAME",
                         help="skip runs evaluated on another dataset")
+    parser.add_argument("--at-batch", type=positive_int, default=None, metavar="N",
+                        help="evaluate the model each run kept at batch N (jlonevae-train "
+                             "--keep-models-at) instead of its final one; results in "
+                             f"{layout.KEPT_METRICS_DIR}/N/")
     return parser
 
 
@@ -67,8 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                       dataset_config_file=args.dataset_config, only_dataset=args.only_dataset,
                       representation=args.representation,
                       skip_unfinished=args.skip_unfinished, overwrite=args.overwrite,
-                      seed=args.seed)
+                      seed=args.seed, at_batch=args.at_batch)
     rows = evaluate_runs(plans, seed=args.seed, device=args.device, overwrite=args.overwrite)
     print()
     print(summary_table(rows))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -94,3 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model_dir} -> {result.run_dir} ({what}, {result.num_batches} VAE updates)",
               file=sys.stdout)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

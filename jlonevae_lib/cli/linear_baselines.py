@@ -54,3 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{b.model} {b.num_components:3d} components: MSE {b.mse:.4f}  BCE {b.bce:.4f}{note}")
     print(f"results: {summary}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

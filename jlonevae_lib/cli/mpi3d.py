@@ -33,3 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{Mpi3dPaths(root).images}: {len(images)} images of {images.shape[1:]}, valid; "
           f"the datasets mpi3d_real and mpi3dMulti read it")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -45,3 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{patches_path(split, args.data_root)}: {len(patches)} patches")
     print(f"source {source}, seed {args.seed}, {time.perf_counter() - start:.1f} s")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,5 @@
 """``python -m jlonevae_lib.cli.natural_images_summary``: the natural-image study's summary,
-figures and README (:func:`jlonevae_lib.visualize.natural_images_summary.
+figures and README (:func:`jlonevae_lib.reports.natural_images.
 write_natural_images_summary`); the summary step of ``jlonevae-sweep run natural_images_cpu``."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.reports.natural_images import write_natural_images_summary
 from jlonevae_lib.sweep.natural_images_study import PAPER_SETTINGS
 from jlonevae_lib.utils.errors import cli_errors
-from jlonevae_lib.visualize.natural_images_summary import write_natural_images_summary
 
 
 @cli_errors

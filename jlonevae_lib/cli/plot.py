@@ -380,3 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}")
     return 0
 
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

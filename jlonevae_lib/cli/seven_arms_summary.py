@@ -1,6 +1,6 @@
 """``python -m jlonevae_lib.sweep.seven_arms_summary`` (or ``python -m
 jlonevae_lib.cli.seven_arms_summary``): write the seven-arm study's summary.md, summary.json and
-README.md (:mod:`jlonevae_lib.sweep.seven_arms_summary`).
+README.md (:mod:`jlonevae_lib.reports.seven_arms`, :mod:`jlonevae_lib.reports.seven_arms_text`).
 
 Two ways: from the study's runs (``--run ARM=RUN_DIR`` per member, the study's summary step),
 or from a written summary alone (``--from-summary results/cpu_seven_arms/summary.json``): every
@@ -18,15 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
-from jlonevae_lib.sweep.seven_arms_summary import (
+from jlonevae_lib.reports.records import machine_info
+from jlonevae_lib.reports.seven_arms import (
     build_seven_arm_summary,
     collect_member_runs,
     load_summary,
     measure_reconstructions,
     refresh_summary,
-    write_seven_arm_summary,
 )
-from jlonevae_lib.sweep.study_summary import machine_info
+from jlonevae_lib.reports.seven_arms_text import write_seven_arm_summary
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.

@@ -1,5 +1,5 @@
 """``python -m jlonevae_lib.sweep.study_summary``: write a study's ``summary.md`` and
-``summary.json`` (:mod:`jlonevae_lib.sweep.study_summary`)."""
+``summary.json`` (:mod:`jlonevae_lib.reports.cpu_study`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
-from jlonevae_lib.sweep.study_summary import (
-    add_missing_seeds,
-    build_summary,
-    collect_runs,
-    machine_info,
-    write_summary,
-)
+from jlonevae_lib.reports.cpu_study import build_summary, write_summary
+from jlonevae_lib.reports.records import add_missing_seeds, collect_runs, machine_info
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.
@@ -64,3 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {path}")
     return 0
 
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -29,12 +29,12 @@ next to a training step (benchmarks/README.md).
 from __future__ import annotations
 
 if __name__ == "__main__":
-    # ``python -m jlonevae_lib.data.mpi3d`` runs the command line in jlonevae_lib.cli, which
-    # imports this module as usual. Run on, this file would execute as a second module
-    # (``__main__``) beside that one and register mpi3d_real and mpi3dMulti a second time.
-    from jlonevae_lib.cli.mpi3d import main
+    # ``python -m`` of this module: run its command line as the program, by name (the library
+    # never imports jlonevae_lib.cli), before this copy defines anything (the command
+    # imports the module as usual; this copy would run beside it).
+    import runpy
 
-    raise SystemExit(main())
+    runpy.run_module("jlonevae_lib.cli.mpi3d", run_name="__main__", alter_sys=True)
 
 import os
 

@@ -58,12 +58,12 @@ the first lookup of a dataset name.
 from __future__ import annotations
 
 if __name__ == "__main__":
-    # ``python -m jlonevae_lib.data.natural_images`` runs the command line in jlonevae_lib.cli,
-    # which imports this module as usual. Run on, this file would execute as a second module
-    # (``__main__``) beside that one and register naturalImages a second time.
-    from jlonevae_lib.cli.natural_images import main
+    # ``python -m`` of this module: run its command line as the program, by name (the library
+    # never imports jlonevae_lib.cli), before this copy defines anything (the command
+    # imports the module as usual; this copy would run beside it).
+    import runpy
 
-    raise SystemExit(main())
+    runpy.run_module("jlonevae_lib.cli.natural_images", run_name="__main__", alter_sys=True)
 
 import os
 import sys

@@ -1,7 +1,9 @@
-"""``jlonevae-train`` under its old names (this file's path, ``python -m`` of this module);
-the command line itself is :mod:`jlonevae_lib.cli.train`."""
-
-from jlonevae_lib.cli.train import main
+"""A compatibility module: ``jlonevae-train`` under the reference's names (this file's path,
+``python -m jlonevae_lib.train.train_jlonevae_models``). It runs the command line,
+:mod:`jlonevae_lib.cli.train`, as the program; code imports that module, not this one."""
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # By name: the library never imports jlonevae_lib.cli (docs/architecture.md).
+    import runpy
+
+    runpy.run_module("jlonevae_lib.cli.train", run_name="__main__", alter_sys=True)

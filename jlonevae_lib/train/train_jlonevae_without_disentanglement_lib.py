@@ -1,7 +1,10 @@
-"""The original's natural-image training script under its name (this file's path, ``python -m``
-of this module); the command line itself is :mod:`jlonevae_lib.cli.train_original`."""
-
-from jlonevae_lib.cli.train_original import main
+"""A compatibility module: the original's natural-image training script under its name (this
+file's path, ``python -m`` of this module). It runs the command line,
+:mod:`jlonevae_lib.cli.train_original`, as the program; code imports that module, not this
+one."""
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # By name: the library never imports jlonevae_lib.cli (docs/architecture.md).
+    import runpy
+
+    runpy.run_module("jlonevae_lib.cli.train_original", run_name="__main__", alter_sys=True)

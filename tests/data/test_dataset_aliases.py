@@ -95,7 +95,7 @@ def test_original_mpi3d_script_trains_and_evaluates(mpi3d_root, tmp_path, monkey
     # The original's train_mpi3d_multi.bash: AICROWD_DATASET_NAME=mpi3d_multi_real and
     # train_jlonevae_models.py --beta --gamma --latent-dim --epochs --annealingBatches --lr --seed
     # (here a few batches).
-    from jlonevae_lib.train.train_jlonevae_models import main as train_main
+    from jlonevae_lib.cli.train import main as train_main
 
     monkeypatch.setenv("AICROWD_DATASET_NAME", "mpi3d_multi_real")
     out = tmp_path / "out"

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from jlonevae_lib.cli import natural_images as natural_images_cli
+from jlonevae_lib.cli.train import main as train_main
 from jlonevae_lib.data import natural_images as ni
-from jlonevae_lib.train.train_jlonevae_models import main as train_main
 from jlonevae_lib.utils.errors import DataFileError
 from tests.data.test_natural_images import expected_patches, source_images, write_source
 

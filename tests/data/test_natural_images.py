@@ -238,7 +238,7 @@ def test_sampling_script_keeps_the_reference_name_and_works_from_its_folder(tmp_
 
 
 def test_toy_training_run_through_the_cli(root, tmp_path, monkeypatch):
-    from jlonevae_lib.train.train_jlonevae_models import main as train_main
+    from jlonevae_lib.cli.train import main as train_main
 
     monkeypatch.setitem(ni.DEFAULT_PATCHES_PER_IMAGE, "train", 3)
     write_source(root)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from jlonevae_lib.architecture.load_model import load_model
-from jlonevae_lib.train.train_jlonevae_without_disentanglement_lib import main
+from jlonevae_lib.cli.train_original import main
 from tests.data.test_natural_images import write_source
 
 REPO = Path(__file__).resolve().parents[2]

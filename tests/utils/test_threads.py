@@ -41,7 +41,7 @@ def test_too_late_once_torch_is_imported():
 
 def test_training_cli_limits_spinning():
     result = subprocess.run(
-        [sys.executable, "-c", "import os, jlonevae_lib.train.train_jlonevae_models; "
+        [sys.executable, "-c", "import os, jlonevae_lib.cli.train; "
                                "print(os.environ.get('GOMP_SPINCOUNT'))"],
         env={k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT",
                                                              "OMP_WAIT_POLICY")},

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 import torch
 from torch import nn
 
-from jlonevae_lib.runs import layout
+from jlonevae_lib.runs import layout, naming
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 if TYPE_CHECKING:
@@ -45,6 +45,45 @@ class NonFiniteError(Exception):
     run with it and keeps the last good checkpoint)."""
 
 
+class FiniteGuard:
+    """Where a training step's "is this finite?" checks go, immediately or deferred.
+
+    Immediate (the default; the trainer's policy on the CPU): :meth:`require` reads the flag
+    at once and raises :class:`NonFiniteError`, before anything touches the weights. Reading it
+    costs nothing on the CPU, but on a GPU it makes the host wait for the device every step.
+
+    Deferred (the trainer's policy on CUDA): :meth:`require` only ANDs the flag, a 0-dim bool
+    tensor on the device, into a running one per check; :meth:`failures` reads them all at once
+    (one host sync), at log steps and before every checkpoint, and starts afresh. A NaN can
+    then reach the weights in the batches between two reads; the trainer checks before it
+    saves, so the checkpoint on disk is always the last good one.
+    """
+
+    def __init__(self, deferred: bool = False) -> None:
+        self.deferred = deferred
+        self._flags: dict[str, torch.Tensor] = {}
+
+    def require(self, finite: torch.Tensor, what: str) -> None:
+        """``finite``: a 0-dim bool tensor, True when the values it summarises are finite;
+        ``what``: the message if not (``"the model's output became NaN or infinite"``)."""
+        if not self.deferred:
+            if not finite:
+                raise NonFiniteError(what)
+            return
+        previous = self._flags.get(what)
+        self._flags[what] = finite if previous is None else previous & finite
+
+    def failures(self) -> list[str]:
+        """The messages of the deferred checks that failed since the last call (reads the
+        device once), then forgets them; [] in immediate mode."""
+        if not self._flags:
+            return []
+        names = list(self._flags)
+        values = torch.stack([self._flags[name] for name in names]).tolist()
+        self._flags.clear()
+        return [name for name, ok in zip(names, values, strict=True) if not ok]
+
+
 class StepTerms(Protocol):
     """What :meth:`Objective.loss` returns: the scalar to minimise and what to log."""
 
@@ -62,8 +101,16 @@ class Objective(abc.ABC):
     :meth:`after_model_step`, :meth:`state_dict` / :meth:`load_state_dict`,
     :meth:`check_config` and :meth:`experiment_name`.
 
-    ``generator`` is the method's own random stream, seeded from the run's seed (the JL1 penalty
-    draws its sub-batches from it); the model's noise comes from torch's global generator.
+    ``generator`` is the method's own random stream, seeded from the run's seed, on the CPU:
+    draws that build things (a discriminator's initial weights) come from it, so they are the
+    same on every device. Draws made at every step (the JL1 penalty's sub-batches, FactorVAE's
+    permutations) come from :attr:`device_generator`: the same generator on the CPU, and on a
+    GPU the trainer's generator on that GPU (seeded from the same seed, checkpointed), so the
+    draw needs no copy from the host and no wait. The model's noise comes from torch's global
+    generator of the model's device.
+
+    :attr:`finite_guard` takes the method's finiteness checks (:class:`FiniteGuard`); the
+    trainer sets it to its own, immediate or deferred by device.
     """
 
     #: The registered name (set by :func:`register_objective`).
@@ -80,6 +127,8 @@ class Objective(abc.ABC):
         self.config = config
         self.device = device
         self.generator = generator
+        self.device_generator = generator
+        self.finite_guard = FiniteGuard()
 
     @abc.abstractmethod
     def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> StepTerms:
@@ -140,27 +189,19 @@ class Objective(abc.ABC):
         return None
 
     @classmethod
-    def name_parts(cls, config: TrainConfig) -> list[str]:
-        """The method's part of the experiment name (see :meth:`experiment_name`)."""
-        return [f"beta{format_number(config.beta)}"]
+    def name_parts(cls, config: TrainConfig) -> list[tuple[str, float]]:
+        """The method's part of the experiment name, as (label, value) pairs in name order
+        (labels: letters and '_'; :mod:`jlonevae_lib.runs.naming` writes them)."""
+        return [(naming.BETA_LABEL, config.beta)]
 
     @classmethod
     def experiment_name(cls, config: TrainConfig) -> str:
-        """``<architecture>_<objective>_<parts>_lat<d>_batch<B>_lr<lr>[_anneal<A>]``, each
-        number with 4 decimals and '_' for '.', e.g.
+        """``<architecture>_<objective>_<parts>_lat<d>_batch<B>_lr<lr>[_anneal<A>]``
+        (:func:`jlonevae_lib.runs.naming.experiment_name`), e.g.
         ``defaultConv_beta_vae_beta4_0000_lat10_batch64_lr0_0010_anneal2667``."""
-        name = "_".join([config.architecture, cls.name, *cls.name_parts(config),
-                         f"lat{config.latent_dim}", f"batch{config.batch_size}",
-                         f"lr{format_number(config.lr)}"])
-        if config.annealing_batches:
-            name += f"_anneal{config.annealing_batches}"
-        return name
-
-
-def format_number(value: float) -> str:
-    """A number as the reference's folder names print it: 4 decimals, '.' → '_' (0.1 →
-    '0_1000')."""
-    return f"{value:.4f}".replace(".", "_")
+        return naming.experiment_name(config.architecture, cls.name, cls.name_parts(config),
+                                      config.latent_dim, config.batch_size, config.lr,
+                                      config.annealing_batches)
 
 
 _REGISTRY: dict[str, type[Objective]] = {}

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
+from jlonevae_lib.runs import naming
 from jlonevae_lib.train.dlib_losses import bernoulli_logits_loss, gaussian_kl
-from jlonevae_lib.train.objectives import Objective, format_number
+from jlonevae_lib.train.objectives import Objective
 from jlonevae_lib.train.objectives.jacobian_vae import check_finite_outputs
 from jlonevae_lib.utils.errors import JLoneVAEError
 
@@ -70,7 +71,7 @@ class DlibVAE(Objective):
         mu, logvar = model.encode(x)
         z = model.reparameterize(mu, logvar)
         logits = model.decode_logits(z)
-        check_finite_outputs(logits, mu, logvar)
+        check_finite_outputs(logits, mu, logvar, self.finite_guard)
         reconstruction = bernoulli_logits_loss(logits, x)
         kl = gaussian_kl(mu, logvar)
         regulariser = self.regulariser(kl, mu, logvar, z, step)
@@ -93,7 +94,6 @@ class DlibVAE(Objective):
                                 "annealing_batches to 0 (--annealingBatches 0)")
 
     @classmethod
-    def name_parts(cls, config: TrainConfig) -> list[str]:
-        parts = [f"beta{format_number(config.beta)}"] if cls.uses_beta else []
-        return parts + [f"{name}{format_number(value)}"
-                        for name, value in config.objective_params.items()]
+    def name_parts(cls, config: TrainConfig) -> list[tuple[str, float]]:
+        parts = [(naming.BETA_LABEL, config.beta)] if cls.uses_beta else []
+        return parts + list(config.objective_params.items())

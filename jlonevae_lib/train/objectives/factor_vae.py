@@ -60,7 +60,9 @@ class FactorVAE(DlibVAE):
 
     def regulariser(self, kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                     z: torch.Tensor, step: int) -> torch.Tensor:
-        pieces = factor_vae_terms(self.discriminator, z, self.generator)
+        # Per-step draws: on the run's device (see Objective); the discriminator's initial
+        # weights above came from the CPU generator, the same on every device.
+        pieces = factor_vae_terms(self.discriminator, z, self.device_generator)
         self._discriminator_loss = pieces.discriminator_loss
         return factor_vae_regulariser(kl, pieces.tc, self.config.objective_params["gamma"])
 

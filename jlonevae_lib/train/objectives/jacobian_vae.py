@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from jlonevae_lib.architecture.jacobian import jacobian_penalty_backward
+from jlonevae_lib.runs import naming
 from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
 from jlonevae_lib.train.objectives import (
+    FiniteGuard,
     NonFiniteError,
     Objective,
-    format_number,
     register_objective,
 )
 
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 #: Latents per chunk of the penalty's backward on the CPU, by Jacobian method (see
 #: :func:`penalty_chunk_size`).
 CPU_PENALTY_CHUNK_LATENTS = {"fd": 8, "exact": 32}
-#: The penalty's abbreviation in experiment names, as the reference wrote it.
-PENALTY_NAME = {"jlone": "lone", "jltwo": "jltwo"}
 
 
 def penalty_chunk_size(device: torch.device, method: str) -> int | None:
@@ -49,14 +48,34 @@ def penalty_chunk_size(device: torch.device, method: str) -> int | None:
     return CPU_PENALTY_CHUNK_LATENTS.get(method)
 
 
-def check_finite_outputs(recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
-    """Raise :class:`NonFiniteError` unless every value of the model's outputs is finite.
+#: The message of a failed :func:`check_finite_outputs`.
+NON_FINITE_OUTPUT = "the model's output became NaN or infinite"
 
-    Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs.
+
+def check_finite_outputs(recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                         guard: FiniteGuard | None = None) -> None:
+    """Raise :class:`NonFiniteError` unless every value of the model's outputs is finite; with
+    a deferred ``guard``, hand it the flag instead (no host sync; see :class:`FiniteGuard`).
+
+    Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs; a
+    deferred check cannot stop the BCE, so callers then pass it :func:`bce_safe` outputs.
     """
-    if not (torch.isfinite(recon).all() & torch.isfinite(mu).all()
-            & torch.isfinite(logvar).all()):
-        raise NonFiniteError("the model's output became NaN or infinite")
+    finite = (torch.isfinite(recon).all() & torch.isfinite(mu).all()
+              & torch.isfinite(logvar).all())
+    if guard is not None and guard.deferred:
+        guard.require(finite, NON_FINITE_OUTPUT)
+    elif not finite:
+        raise NonFiniteError(NON_FINITE_OUTPUT)
+
+
+def bce_safe(recon: torch.Tensor, guard: FiniteGuard) -> torch.Tensor:
+    """``recon`` as the BCE may take it: unchanged when checks are immediate (a NaN has already
+    stopped the step); with deferred checks, NaN → 0.5 so that CUDA's BCE does not assert (a
+    device-side assert ends the process before the deferred check could report the NaN, which
+    its flag still records)."""
+    if not guard.deferred:
+        return recon
+    return torch.nan_to_num(recon, nan=0.5, posinf=1.0, neginf=0.0)
 
 
 @register_objective("jlonevae")
@@ -73,7 +92,7 @@ class JacobianVAE(Objective):
         beta = annealed(cfg.beta, step, cfg.annealing_batches)
         gamma = annealed(cfg.gamma, step, cfg.annealing_batches)
         recon, mu, logvar, z = model(x)
-        check_finite_outputs(recon, mu, logvar)
+        check_finite_outputs(recon, mu, logvar, self.finite_guard)
         if gamma == 0:
             penalty = torch.zeros((), device=x.device)  # the reference skips it entirely
         else:
@@ -83,16 +102,15 @@ class JacobianVAE(Objective):
             penalty = jacobian_penalty_backward(
                 model.decode, z.detach(), gamma, penalty=cfg.regularization_type,
                 method=cfg.jacobian_method, sub_batch=cfg.jacobian_batch,
-                generator=self.generator, chunk_size=self.chunk_size,
+                generator=self.device_generator, chunk_size=self.chunk_size,
             )
-        return jlonevae_loss(recon, x, mu, logvar, penalty, beta, gamma)
+        return jlonevae_loss(bce_safe(recon, self.finite_guard), x, mu, logvar, penalty, beta,
+                             gamma)
 
     @classmethod
     def experiment_name(cls, config: TrainConfig) -> str:
-        """``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000``."""
-        name = (f"{config.architecture}_{PENALTY_NAME[config.regularization_type]}"
-                f"_beta{format_number(config.beta)}_ica{format_number(config.gamma)}"
-                f"_lat{config.latent_dim}_batch{config.batch_size}_lr{format_number(config.lr)}")
-        if config.annealing_batches:
-            name += f"_anneal{config.annealing_batches}"
-        return name
+        """``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000``
+        (:func:`jlonevae_lib.runs.naming.jacobian_experiment_name`)."""
+        return naming.jacobian_experiment_name(
+            config.architecture, config.regularization_type, config.beta, config.gamma,
+            config.latent_dim, config.batch_size, config.lr, config.annealing_batches)
