@@ -52,9 +52,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from jlonevae_lib.architecture.jacobian import FD_EPSILON
-from jlonevae_lib.evaluate.linear_baselines import reconstruction_losses
+from jlonevae_lib.architecture.jacobian import FD_EPSILON, jacobian_columns_exact
+from jlonevae_lib.data import natural_images
+from jlonevae_lib.evaluate.linear_baselines import LinearBaseline, reconstruction_losses
 
 #: The share of a column's pixels whose mass is measured.
 TOP_FRACTION = 0.1
@@ -325,3 +327,67 @@ def reconstruction_error(reconstruction: np.ndarray, data: np.ndarray) -> dict[s
         raise ValueError(f"reconstruction {recon.shape} and data {flat.shape} differ in shape")
     mse, bce = reconstruction_losses(recon, flat)
     return {"mse": mse, "bce": bce}
+
+
+# A VAE's measures on held-out patches (the natural-image report's).
+
+_BATCH = 500  # patches per forward pass when scoring
+#: The span of the decoder's outputs (a sigmoid: [0, 1]), which scales the noise floor below
+#: which a Jacobian column is "no signal".
+DECODER_OUTPUT_RANGE = 1.0
+
+
+@dataclass(frozen=True)
+class VAEMeasures:
+    """Held-out errors and the localisation of one VAE's Jacobian columns."""
+
+    mse: float
+    bce: float
+    #: Plain mean of the top-10 % mass over columns and patches.
+    localisation: float
+    #: The same, each column weighted by its activity Σ J_k² (inactive latents count little).
+    localisation_weighted: float
+    #: Mean activity Σ J_k² of a column (near 0: the decoder ignores its latents).
+    mean_activity: float
+    num_patches: int
+    #: Mean compactness score of the columns with signal and structure (NaN: none has).
+    compactness: float = math.nan
+    #: The same, each column weighted by its activity Σ J_k².
+    compactness_weighted: float = math.nan
+    #: Shares of the columns that are structured, like white noise, below the noise floor.
+    columns_structured: float = math.nan
+    columns_no_structure: float = math.nan
+    columns_no_signal: float = math.nan
+
+
+def measure_vae(model: torch.nn.Module, test_patches: np.ndarray, num_localisation: int
+                ) -> VAEMeasures:
+    """Held-out errors of decode(μ) on test patches (N, 1, 16, 16), and the top-10 % mass and
+    the compactness (:func:`localise_columns`, noise floor :func:`fd_noise_floor` of
+    :data:`DECODER_OUTPUT_RANGE`) of the Jacobian columns at μ of the first
+    ``num_localisation`` of them."""
+    device = next(model.parameters()).device
+    reconstructions = []
+    with torch.no_grad():
+        for start in range(0, len(test_patches), _BATCH):
+            x = torch.as_tensor(test_patches[start:start + _BATCH], device=device)
+            reconstructions.append(model.decode(model.encode(x)[0]).cpu().numpy())
+        x = torch.as_tensor(test_patches[:num_localisation], device=device)
+        columns = jacobian_columns_exact(model.decode, model.encode(x)[0])  # (d, N, C, H, W)
+    errors = reconstruction_error(np.concatenate(reconstructions), test_patches)
+    flat = columns.transpose(0, 1).reshape(-1, columns[0, 0].numel()).cpu().numpy()
+    activity = np.square(flat).sum(axis=1)
+    images = columns.transpose(0, 1).reshape(-1, *columns.shape[2:]).cpu().numpy()
+    located = summarise_localisation(
+        localise_columns(images, fd_noise_floor(DECODER_OUTPUT_RANGE)))
+    return VAEMeasures(errors["mse"], errors["bce"], mean_top_mass_fraction(flat),
+                       mean_top_mass_fraction(flat, weights=activity),
+                       float(activity.mean()), len(x), located["compactness"],
+                       located["compactness_weighted"], located["structured"],
+                       located["no_structure"], located["no_signal"])
+
+
+def filter_images(baseline: LinearBaseline) -> np.ndarray:
+    """A linear model's filters as images (k, 1, 16, 16)."""
+    side = natural_images.PATCH_SIDE
+    return baseline.components.T.reshape(-1, 1, side, side)

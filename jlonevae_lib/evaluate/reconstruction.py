@@ -21,12 +21,17 @@ representation (:func:`is_collapsed`). The images come from :func:`evaluation_im
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.special import entr
 
+from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import GroundTruthData, TrainingData, to_nchw
+from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.errors import DataFileError
 
 #: A model is collapsed when its BCE's excess over a perfect reconstruction's is at least this
 #: fraction of the mean image's excess: it removes under 5 % of what predicting the mean image
@@ -86,3 +91,12 @@ def is_collapsed(reconstruction: float, mean_image: float, perfect: float,
     :func:`mean_image_bce`) over a perfect reconstruction's (``perfect``,
     :func:`perfect_reconstruction_bce`), all three on the same images."""
     return reconstruction - perfect >= fraction * (mean_image - perfect)
+
+
+def final_model(run_dir: Path) -> torch.nn.Module:
+    """The saved model of a finished run folder (its latest saved model); a
+    :class:`~jlonevae_lib.utils.errors.DataFileError` when it has none."""
+    folder = layout.find_saved_model(run_dir)
+    if folder is None:
+        raise DataFileError(f"no saved model under {run_dir}")
+    return load_model(folder)

@@ -1,16 +1,18 @@
 """Comparing methods over seeds: Welch's t-test, its confidence interval, Hedges' g, Holm's
-correction for several tests, and the rows of the t-test tables.
+correction for several tests, the rows of the t-test tables, and the descriptive statistics of
+the reports (mean ± s.d., median and range). Every report imports its statistics from here.
 
 One value is one trained model (a run's local score is the mean over its local clusters), so
 the tests compare seeds. They are Welch's (unequal variances); the reference's notebooks printed
-Student's, which agrees when the two spreads are similar. Used by the study summaries
-(:mod:`jlonevae_lib.sweep.study_summary`, :mod:`jlonevae_lib.sweep.seven_arms_summary`) and
-the comparison figures (:mod:`jlonevae_lib.visualize.comparisons`).
+Student's, which agrees when the two spreads are similar. Used by the study reports
+(:mod:`jlonevae_lib.reports`) and the comparison figures
+(:mod:`jlonevae_lib.visualize.comparisons`).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -127,3 +129,41 @@ def ttest_row(score: str, locality: float | None, label_a: str, a: Sequence[floa
         "group_b": label_b, "n_b": len(b), "mean_b": float(np.mean(b)), "sd_b": sample_sd(b),
         "t": t, "p": p,
     }
+
+
+# Descriptive statistics.
+
+
+def mean_sd(values: Sequence[float]) -> dict[str, float]:
+    """``{"n", "mean", "sd"}`` of ``values``; sd with ddof 1 (nan below two values), mean nan
+    when empty."""
+    n = len(values)
+    mean = math.fsum(values) / n if n else math.nan
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
+    return {"n": n, "mean": mean, "sd": sd}
+
+
+def median_range(values: Sequence[float]) -> dict[str, float | int]:
+    """Median, smallest and largest of ``values`` (any length; NaN when empty) and their
+    count. Per-run times are wall clock, so a run whose process was suspended counts the
+    pause; the median stays the typical figure where a mean ± s.d. would not."""
+    if not values:
+        return {"n": 0, "median": math.nan, "min": math.nan, "max": math.nan}
+    return {"n": len(values), "median": statistics.median(values), "min": min(values),
+            "max": max(values)}
+
+
+def array_mean_sd(values: Sequence[float]) -> dict[str, float | int]:
+    """``{"mean", "sd", "n"}`` computed by numpy (sd ddof 1, nan below two values): the
+    natural-image report's, kept apart from :func:`mean_sd` (``math.fsum``) so that its numbers
+    stay bit for bit what they were."""
+    array = np.asarray(values, dtype=np.float64)
+    return {"mean": float(array.mean()),
+            "sd": float(array.std(ddof=1)) if len(array) > 1 else math.nan, "n": len(array)}
+
+
+def finite_mean_sd(values: Sequence[float]) -> dict[str, float | int]:
+    """:func:`array_mean_sd` of the finite values: a run none of whose columns is structured
+    has no compactness, and n says how many runs have one."""
+    finite = [value for value in values if math.isfinite(value)]
+    return array_mean_sd(finite) if finite else {"mean": math.nan, "sd": math.nan, "n": 0}

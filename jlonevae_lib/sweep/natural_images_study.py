@@ -3,7 +3,7 @@
 JL1-VAE (γ = 0.01) and β-VAE (γ = 0) on tiny16, β = 0.01, seeds 0 and 1, on 16×16 natural-image
 patches (IMAGES.mat when present, otherwise the offline fallback of
 :mod:`jlonevae_lib.data.natural_images`, which every output labels), then one summary step:
-:func:`jlonevae_lib.visualize.natural_images_summary.write_natural_images_summary` draws the
+:func:`jlonevae_lib.reports.natural_images.write_natural_images_summary` draws the
 Jacobian-crops figure of every model beside the PCA and FastICA filters (fitted by that step on
 the same patches), scores reconstruction on held-out patches and measures how localised the
 Jacobian columns and the filters are (docs/natural_images.md).
@@ -17,7 +17,7 @@ thread, shared with other work: 0.055 s (β-VAE) and 0.12 s (JL1-VAE, sub-batch 
 four runs, two at a time, take about (2·0.055 + 2·0.12)·4,000 / 2 ≈ 12 minutes of training.
 
 The summary step is ``python -m jlonevae_lib.cli.natural_images_summary`` (figures and
-summary: :mod:`jlonevae_lib.visualize.natural_images_summary`).
+summary: :mod:`jlonevae_lib.reports.natural_images`).
 """
 
 from __future__ import annotations

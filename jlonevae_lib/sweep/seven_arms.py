@@ -25,7 +25,7 @@ Deviations from the paper's settings (docs/studies.md says why):
 
 ``--set num_batches=N`` changes every arm's length and rescales the schedules with it;
 ``--set hp_index=K`` picks the baselines' setting; ``--set lr=...`` any other TrainConfig field
-applies to every arm. The summary step is :mod:`.seven_arms_summary`.
+applies to every arm. The summary step is :mod:`jlonevae_lib.reports.seven_arms`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from jlonevae_lib.utils.errors import JLoneVAEError
 NAME = "cpu_seven_arms"
 OUTPUT_DIR = "studies/cpu_seven_arms"
 RESULTS_DIR = "results/cpu_seven_arms"
-SEVEN_ARMS_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.sweep.seven_arms_summary")
+SEVEN_ARMS_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.seven_arms_summary")
 
 #: The paper's run length, and the schedules it scaled with it (batches).
 PAPER_BATCHES = 300_000

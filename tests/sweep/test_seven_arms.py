@@ -15,6 +15,32 @@ import pytest
 
 from jlonevae_lib.cli import seven_arms_summary as seven_arms_cli
 from jlonevae_lib.cli import train as train_cli
+from jlonevae_lib.evaluate.statistics import median_range
+from jlonevae_lib.reports.records import (
+    FINISHED,
+    HELDOUT_BCE,
+    NOT_STARTED,
+    TRAIN_MINUTES,
+    RunRecord,
+    add_evaluation_seed_means,
+    value_keys,
+)
+from jlonevae_lib.reports.seven_arms import (
+    build_seven_arm_summary,
+    deviations,
+    difference_resolution,
+    evaluation_seed_spread,
+    paper_ordering,
+    pooled_training_seed_sd,
+    refresh_summary,
+    ttests_against,
+)
+from jlonevae_lib.reports.seven_arms_text import (
+    headline_sentences,
+    render_markdown,
+    render_readme,
+    setting_cell,
+)
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.study_numbering import METHODS, model_number
 from jlonevae_lib.sweep import seven_arms
@@ -27,31 +53,7 @@ from jlonevae_lib.sweep.seven_arms import (
     representative_runs,
     scaled_schedule,
 )
-from jlonevae_lib.sweep.seven_arms_summary import (
-    build_seven_arm_summary,
-    deviations,
-    difference_resolution,
-    evaluation_seed_spread,
-    headline_sentences,
-    median_range,
-    paper_ordering,
-    pooled_training_seed_sd,
-    refresh_summary,
-    render_markdown,
-    render_readme,
-    setting_cell,
-    ttests_against,
-)
 from jlonevae_lib.sweep.studies import get_study, plan_study
-from jlonevae_lib.sweep.study_summary import (
-    FINISHED,
-    HELDOUT_BCE,
-    NOT_STARTED,
-    TRAIN_MINUTES,
-    RunRecord,
-    add_evaluation_seed_means,
-    value_keys,
-)
 from tests.sweep.test_cpu_study import TINY_LOCALITIES, tiny_metric_configs
 from tests.visualize.figure_checks import assert_real_png
 
@@ -122,7 +124,7 @@ def test_schedules_scale_with_the_run_length() -> None:
 def test_summary_steps_name_every_run_explicitly() -> None:
     steps = plan().summary_steps()
     summary = steps[-1].argv
-    assert summary[1:3] == ("-m", "jlonevae_lib.sweep.seven_arms_summary")
+    assert summary[1:3] == ("-m", "jlonevae_lib.cli.seven_arms_summary")
     assert sum(arg == "--run" for arg in summary) == 40
     figures = [step.argv for step in steps[:-1]]
     compare = next(argv for argv in figures if "compare-baselines" in argv)

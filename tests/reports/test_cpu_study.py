@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 
 from jlonevae_lib.cli.study_summary import main
-from jlonevae_lib.runs.metric_table import LOCAL_MIG, LOCAL_MODULARITY, MIG
-from jlonevae_lib.runs.results import GAMMA0, JL1
-from jlonevae_lib.sweep.study_summary import (
+from jlonevae_lib.evaluate.statistics import mean_sd
+from jlonevae_lib.reports.cpu_study import (
+    arm_statistics,
+    build_summary,
+    render_markdown,
+    ttest_table,
+)
+from jlonevae_lib.reports.records import (
     FAILED,
     FINISHED,
     NOT_STARTED,
@@ -21,17 +26,14 @@ from jlonevae_lib.sweep.study_summary import (
     UNFINISHED,
     RunRecord,
     add_missing_seeds,
-    arm_statistics,
-    build_summary,
     collect_runs,
-    column_title,
     localities_of,
     mark_missing_values,
-    mean_sd,
-    render_markdown,
-    ttest_table,
     value_keys,
 )
+from jlonevae_lib.reports.text import column_title
+from jlonevae_lib.runs.metric_table import LOCAL_MIG, LOCAL_MODULARITY, MIG
+from jlonevae_lib.runs.results import GAMMA0, JL1
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT, write_all_metrics
 
 SETTINGS = "defaultConv_beta4_0000_lat10_batch64_lr0_0010_anneal2667"

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from jlonevae_lib.architecture.vae import build_conv_vae
-from jlonevae_lib.visualize.natural_images_summary import _findings, measure_vae, render_markdown
+from jlonevae_lib.evaluate.natural_image_measures import measure_vae
+from jlonevae_lib.reports.natural_images_text import _findings, render_markdown
 
 
 def _summary(jl1_collapsed: tuple[bool, bool]) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""The natural-image report's prose: summary.md (:func:`render_markdown`) and README.md
+(:func:`render_readme`, with what the numbers show), pure functions of the summary's dict
+(:func:`jlonevae_lib.reports.natural_images.write_natural_images_summary`, or summary.json)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jlonevae_lib.evaluate.natural_image_measures import TOP_FRACTION
+from jlonevae_lib.utils.tables import format_markdown_table
+
+
+def gap_removed(bce: float, reference: Mapping[str, float]) -> float:
+    """The share of the gap between the mean patch's BCE and a perfect reconstruction's that a
+    reconstruction with this BCE removes (0: nothing learned, 1: exact)."""
+    return (reference["mean_image"] - bce) / (reference["mean_image"] - reference["perfect"])
+
+
+def _states(run: Mapping[str, Any]) -> str | None:
+    """A run's shares of structured, noise-like and no-signal columns, as "0.80 / 0.15 / 0.05"."""
+    keys = ("columns_structured", "columns_no_structure", "columns_no_signal")
+    if not all(key in run for key in keys):
+        return None  # a summary written before the compactness measure
+    return " / ".join(f"{run[key]:.2f}" for key in keys)
+
+
+def _fmt(stat: Mapping[str, Any]) -> str:
+    sd = stat["sd"]
+    return f"{stat['mean']:.4f}" + ("" if math.isnan(sd) else f" ± {sd:.4f}")
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """summary.md: the data source, settings and every table of ``summary``."""
+    lines = ["# Natural images at CPU scale: results", ""]
+    if summary["offline_fallback"]:
+        lines += [f"**Data: the OFFLINE FALLBACK, not IMAGES.mat** — {summary['data_source']}.",
+                  ""]
+    else:
+        lines += [f"Data: {summary['data_source']}.", ""]
+    patches = summary["patches"]
+    lines += [f"Patches: {patches['train']} training, {patches['test']} held-out test; linear "
+              f"models fitted on {patches['linear_fit']}; localisation on the first "
+              f"{patches['localisation']} test patches.", ""]
+    lines += ["## Settings (every run)", "",
+              format_markdown_table([{"setting": k, "value": v}
+                                     for k, v in summary["settings"].items()]), ""]
+    finished = [r for r in summary["runs"] if r["status"] == "finished"]
+    lines += ["## Per run", "", format_markdown_table([
+        {"arm": r["arm"], "seed": r["seed"], "held-out MSE": r["heldout_mse"],
+         "held-out BCE": r["heldout_bce"], "top-10% mass": r["localisation"],
+         "top-10% mass (activity-weighted)": r["localisation_weighted"],
+         "compactness": r.get("compactness"),
+         "compactness (activity-weighted)": r.get("compactness_weighted"),
+         "columns structured / noise-like / no signal": _states(r),
+         "mean Σ J² per column": r["mean_column_activity"],
+         "final KL (nats)": r["final_train_kld"], "BCE gap removed": r["bce_gap_removed"],
+         "collapsed": r["collapsed"],
+         "train s": r["train_seconds"], "figure": r["figure"]} for r in finished]), ""]
+    for run in summary["runs"]:
+        if run["status"] != "finished":
+            lines.append(f"- not finished: {run['run_dir']}")
+    lines += ["## Mean ± s.d. per arm", "", format_markdown_table([
+        {"arm": a["arm"], "seeds": " ".join(map(str, a["seeds"])),
+         "held-out MSE": _fmt(a["heldout_mse"]), "held-out BCE": _fmt(a["heldout_bce"]),
+         "top-10% mass": _fmt(a["localisation"]),
+         "top-10% mass (weighted)": _fmt(a["localisation_weighted"]),
+         "compactness": (None if "compactness" not in a else _fmt(a["compactness"])
+                         if a["compactness"]["n"] else "no structured column")}
+        for a in summary["arms"]]), ""]
+    lines += ["## PCA and FastICA on the same patches", "", format_markdown_table([
+        {"model": r["model"], "components": r["num_components"],
+         "held-out MSE": r["heldout_mse"], "held-out BCE": r["heldout_bce"],
+         "top-10% mass": r["localisation"], "top-10% mass (weighted)":
+         r["localisation_weighted"], "compactness": r.get("compactness"),
+         "filters structured": r.get("columns_structured"), "converged": r["converged"]}
+        for r in summary["linear_baselines"]]),
+        f"The mean training patch as every reconstruction: held-out MSE "
+        f"{summary['mean_patch_error']['mse']:.4f}, BCE {summary['mean_patch_error']['bce']:.4f}.",
+        ""]
+    lines += ["## Definitions", "", f"- Held-out error: {summary['measures']['heldout_error']}.",
+              f"- Top-10% mass: {summary['measures']['localisation']}.",
+              *([f"- Compactness: {summary['measures']['compactness']}."]
+                if "compactness" in summary["measures"] else []), "",
+              "## Figures", "", *[f"- [{f}]({f})" for f in summary["figures"]], "",
+              "## Command", "", f"`{summary['command'] or '(not recorded)'}`", "",
+              f"Generated {summary['generated_at']} on {summary['machine']['platform']}.", ""]
+    return "\n".join(lines)
+
+
+def collapsed_localisation(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The collapsed runs of a summary with their top-10 % mass: ``arm``, ``seed``,
+    ``localisation``. Their decoders ignore the latents, so their Jacobian columns are
+    numerical noise: what the localisation measure gives noise."""
+    return [{"arm": r["arm"], "seed": r["seed"], "localisation": r["localisation"]}
+            for r in summary["runs"] if r.get("collapsed") and r.get("localisation") is not None]
+
+
+def _measure_caveat(summary: Mapping[str, Any],
+                    noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None) -> str:
+    """The localisation measure's weakness, with the scores of collapsed (noise) runs: this
+    summary's own, else those of ``noise_reference`` (its folder, :func:`collapsed_localisation`
+    of its summary)."""
+    own = collapsed_localisation(summary)
+    where, examples = ("here", own) if own else (noise_reference or ("", []))
+    text = ("- **The localisation measure does not tell learned columns from noise.** The "
+            "columns of a collapsed run are numerical noise, yet they score as high as learned "
+            "columns")
+    if examples:
+        text += (f" ({'here' if where == 'here' else 'in ' + where}: " + ", ".join(
+            f"{r['arm']} seed {r['seed']} {r['localisation']:.3f}" for r in examples) + ")")
+    return (text + ". A top-10% mass, alone, therefore shows no localisation. A measure that "
+            "is robust to noise is being built, and these runs will be scored again with it.")
+
+
+def _findings(summary: Mapping[str, Any],
+              noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None = None
+              ) -> list[str]:
+    """Plain sentences on the data source, the arms' and the linear filters' localisation and
+    the measure's weakness; ``noise_reference``: (folder, collapsed runs' scores) of another
+    summary, cited when this one has no collapsed run."""
+    arms = {a["arm"]: a for a in summary["arms"]}
+    beta = next((a for label, a in arms.items() if label.startswith("β-VAE")), None)
+    jl1 = next((a for label, a in arms.items() if label.startswith("JL1-VAE")), None)
+    lines = []
+    if summary.get("offline_fallback"):
+        lines.append("- **Data: the offline fallback** (two photographs that ship with "
+                     "scikit-learn, whitened), not the paper's IMAGES.mat. Nothing here tests "
+                     "the paper's natural-image claim.")
+    collapsed = [r for r in summary["runs"] if r.get("collapsed")]
+    if collapsed:
+        reference = summary["collapse"]
+        lines.append(
+            "- **Collapsed runs**: " + ", ".join(
+                f"{r['arm']} seed {r['seed']} ({r['bce_gap_removed']:.1%} of the gap removed, "
+                f"final KL {r['final_train_kld']:.2g} nats)" for r in collapsed)
+            + f". Between predicting the test patches' mean patch (held-out BCE "
+            f"{reference['mean_image']:.2f}) and reconstructing them exactly "
+            f"({reference['perfect']:.2f}, the grey pixels' own entropy), these runs remove "
+            f"less than {1 - reference['fraction']:.0%} of the gap: their decoders ignore the "
+            "latents, so their Jacobian columns are near zero and their localisation numbers "
+            "describe numerical noise, not learned filters. An arm with collapsed runs says "
+            "nothing about the paper's claim at this training length.")
+    every_run_collapsed = [arm["arm"] for arm in (beta, jl1) if arm is not None and all(
+        run.get("collapsed") for run in summary["runs"]
+        if run["status"] == "finished" and run["arm"] == arm["arm"])]
+    if every_run_collapsed:
+        lines.append(f"- Localisation not compared: every {' and every '.join(every_run_collapsed)}"
+                     " run collapsed, so its Jacobian columns are noise, not filters (their "
+                     "numbers are in the tables below).")
+    elif beta is not None and jl1 is not None:
+        loc_b, loc_j = beta["localisation"]["mean"], jl1["localisation"]["mean"]
+        word = ("higher" if loc_j > loc_b else "lower" if loc_j < loc_b else "equal")
+
+        def per_run(arm: Mapping[str, Any]) -> str:
+            return ", ".join(f"{r['localisation']:.3f}" for r in summary["runs"]
+                             if r["status"] == "finished" and r["arm"] == arm["arm"])
+
+        lines.append(
+            f"- Localisation (top-10% L1 mass of the Jacobian columns): JL1-VAE {loc_j:.3f} "
+            f"(runs: {per_run(jl1)}), β-VAE {loc_b:.3f} (runs: {per_run(beta)}); "
+            f"activity-weighted {jl1['localisation_weighted']['mean']:.3f} vs "
+            f"{beta['localisation_weighted']['mean']:.3f}. The JL1-VAE mean is {word}"
+            + (" (collapsed runs included)" if collapsed else "") + f". With "
+            f"n = {jl1['localisation']['n']} vs {beta['localisation']['n']} runs no test is "
+            "made, and the measure cannot separate learned columns from noise (below): that "
+            "the JL1-VAE columns are more localised is not established.")
+    lines.append(_measure_caveat(summary, noise_reference))
+    if beta is not None and jl1 is not None:
+        mse_b, mse_j = beta["heldout_mse"]["mean"], jl1["heldout_mse"]["mean"]
+        lines.append(f"- Held-out MSE per patch: JL1-VAE {mse_j:.3f}, β-VAE {mse_b:.3f}; "
+                     "predicting the mean training patch for every patch gives "
+                     f"{summary['mean_patch_error']['mse']:.3f}.")
+    baseline_mse = summary["mean_patch_error"]["mse"]
+    finished = [r for r in summary["runs"] if r["status"] == "finished"]
+    if finished and baseline_mse > 0:
+        lines.append(
+            "- Share of the mean patch's held-out MSE that each model removes: " + ", ".join(
+                f"{r['arm']} seed {r['seed']} {1 - r['heldout_mse'] / baseline_mse:.1%}"
+                for r in finished) + ", " + ", ".join(
+            f"{r['model']} {r['num_components']} {1 - r['heldout_mse'] / baseline_mse:.1%}"
+            for r in summary["linear_baselines"]) + " (near 0 %: the model has learned "
+            "little beyond the average patch, and its Jacobian columns say little).")
+    for row in summary["linear_baselines"]:
+        if row["num_components"] == 10:
+            lines.append(f"- {row['model']} with 10 components: top-10% mass "
+                         f"{row['localisation']:.3f}, held-out MSE {row['heldout_mse']:.3f}.")
+            for arm in (beta, jl1):
+                if arm is not None and arm["arm"] not in every_run_collapsed:
+                    loc = arm["localisation"]["mean"]
+                    side = "above" if loc > row["localisation"] else "at or below"
+                    lines.append(f"  - {arm['arm']}'s columns ({loc:.3f}) score {side} "
+                                 f"these {row['model']} filters.")
+    lines.append(f"- A uniform column would score {TOP_FRACTION}, one confined to a single "
+                 "pixel 1.0.")
+    return lines
+
+
+def render_readme(summary: Mapping[str, Any], markdown: str, folder: str,
+                  noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None = None
+                  ) -> str:
+    """README.md of the results folder ``folder``: what ran, on which data, the deviations
+    from the paper and what the localisation numbers show, then summary.md.
+    ``noise_reference``: (folder, :func:`collapsed_localisation`) of another summary, whose
+    collapsed runs show what the measure gives noise when this one has none."""
+    settings, paper = summary["settings"], summary["paper_settings"]
+    finished = [r for r in summary["runs"] if r["status"] == "finished"]
+    head = [f"# {folder}", "",
+            "Generated by the summary step of `jlonevae-sweep run natural_images_cpu` "
+            "(jlonevae_lib/reports/natural_images.py) from the runs and patches; "
+            "every number below is measured.", ""]
+    if summary["offline_fallback"]:
+        head += ["> **These results are on the OFFLINE FALLBACK data, not the paper's "
+                 "IMAGES.mat**: " + summary["data_source"] + ". Run "
+                 "data/download_natural_image_data.sh, delete data/naturalImages/{train,test} "
+                 "and studies/natural_images_cpu, and run the study again for the paper's "
+                 "data.", ""]
+    counts = sorted({row["num_components"] for row in summary["linear_baselines"]})
+    head += [f"What ran: {len(finished)} VAE runs ("
+             + ", ".join(f"{r['arm']} seed {r['seed']}" for r in finished)
+             + f") and PCA / FastICA at {', '.join(map(str, counts))} components, fitted on "
+             f"{summary['patches']['linear_fit']} training patches of the same data.", ""]
+    seeds = sorted({r["seed"] for r in finished})
+    diffs = [f"{key}: {settings.get(key)} here, {value} in the paper"
+             for key, value in paper.items() if key in settings and settings.get(key) != value]
+    if "seeds" in paper and seeds != list(paper["seeds"]):
+        diffs.append(f"seeds {seeds} here, {list(paper['seeds'])} in the paper")
+    if diffs:
+        head += ["Deviations from the paper's setting: " + "; ".join(diffs) + ".", ""]
+    head += ["## What the numbers show", "", *_findings(summary, noise_reference), ""]
+    return "\n".join(head) + "\n" + markdown

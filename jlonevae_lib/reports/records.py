@@ -1,0 +1,367 @@
+"""A study's runs as one table: one :class:`RunRecord` per run (arm, seed, status, values by
+key), read from its ``config.json``, ``DONE`` / ``FAILED`` and evaluation files through
+:mod:`jlonevae_lib.runs` (:mod:`~jlonevae_lib.runs.layout`, :mod:`~jlonevae_lib.runs.results`).
+
+Values are keyed by metric name (:func:`jlonevae_lib.runs.metric_table.metric_name`:
+``local_mig_0_1``, ``mig``), the repeats at extra evaluation seeds ``local_mig_0_1_evalseed<k>``
+with their mean ``local_mig_0_1_evalseeds_mean``, plus :data:`RECON_BCE`,
+:data:`TRAIN_MINUTES` and, where measured, :data:`HELDOUT_BCE`. :func:`collect_runs` reads every
+run under a ``trainedModels/`` folder (the CPU study); :func:`run_scores` one run's results,
+repeats included (the seven-arm study reads its members with it); the rest are pure functions
+of record lists (the value keys in table order, missing values and seeds) and
+:func:`machine_info`. Every study report (:mod:`jlonevae_lib.reports`) reads its runs here.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    ELAPSED_TIME,
+    GLOBAL_SCORES,
+    LOCAL_SCORES,
+    evaluation_seed_name,
+    metric_name,
+    parse_evaluation_seed_name,
+    parse_metric_name,
+)
+from jlonevae_lib.runs.results import RunInfo, discover_results, evaluation_records, our_run_info
+
+#: Run statuses.
+FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", "not started"
+
+#: Value keys besides the scores (which are keyed by metric name).
+RECON_BCE = "recon_bce"
+#: The reconstruction BCE per image on fixed evaluation images, the same for every run.
+HELDOUT_BCE = "heldout_bce"
+TRAIN_MINUTES = "train_minutes"
+#: The scalar of ``DONE``'s ``final_scalars`` that is the reconstruction BCE per image.
+RECON_SCALAR = "NLL/train"
+#: The same quantity as disentanglement_lib's objectives log it (the per-image sum of sigmoid
+#: cross-entropies, averaged over the batch).
+DLIB_RECON_SCALAR = "reconstruction_loss"
+#: A local score's mean over its evaluation seeds: ``local_mig_0_1_evalseeds_mean`` (the
+#: values at the extra seeds are keyed ``local_mig_0_1_evalseed<k>``).
+SEED_MEAN_SUFFIX = "_evalseeds_mean"
+
+#: Training settings shown in the Markdown settings table (keys of ``config.json``).
+SETTINGS_SHOWN = ("dataset", "num_batches", "batch_size", "lr", "annealing_batches", "beta",
+                  "gamma", "regularization_type", "jacobian_method", "jacobian_batch",
+                  "latent_dim", "device")
+#: Settings that describe where a run went, not what it computed: left out of the summary.
+_SETTINGS_HIDDEN = ("output_dir", "run_id", "seed")
+
+SEED_RUN_ID = re.compile(r"^seed(\d+)$")
+SECONDS_PER_MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of the study as the summary sees it.
+
+    Attributes:
+        arm: the experiment name (runs of an arm differ only in their seed).
+        label: the arm's display name, e.g. ``JL1-VAE (γ=0.1)``.
+        method: ``gamma0`` (a β-VAE), ``jlone`` or ``jltwo`` (see :mod:`..runs.results`).
+        gamma: the Jacobian penalty weight.
+        settings: the experiment name without regulariser and γ: arms with equal settings are
+            compared by the t-tests.
+        run_id: the run folder's name (``seed3``).
+        seed: the training seed (None when unknown).
+        status: :data:`FINISHED`, :data:`UNFINISHED`, :data:`FAILED` or :data:`NOT_STARTED`.
+        values: scores by metric name, plus :data:`RECON_BCE`, :data:`TRAIN_MINUTES` and
+            (where measured) :data:`HELDOUT_BCE`.
+        evaluation_seconds: the summed ``elapsed_time`` of the run's evaluation results.
+        detail: what is wrong or missing, for the status column ("" when nothing).
+        config: the run's ``config.json`` (empty when unreadable or not started).
+        trained_on: device and torch version from ``DONE`` ("" when unfinished).
+    """
+
+    arm: str
+    label: str
+    method: str
+    gamma: float
+    settings: str
+    run_id: str
+    seed: int | None
+    status: str
+    values: Mapping[str, float] = field(default_factory=dict)
+    evaluation_seconds: float = 0.0
+    detail: str = ""
+    config: Mapping[str, Any] = field(default_factory=dict)
+    trained_on: str = ""
+
+
+# ------------------------------------------------------------------------------ statistics
+
+#: A run folder named by its training seed (``seed3``).
+SEED_RUN_ID = re.compile(r"^seed(\d+)$")
+SECONDS_PER_MINUTE = 60.0
+#: The binding of an evaluation file that names its evaluation seed.
+_SEED_BINDING = "evaluation_config.evaluation.random_seed"
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def arms(runs: Iterable[RunRecord]) -> list[RunRecord]:
+    """One run per arm (the first), ordered by γ then arm name."""
+    first: dict[str, RunRecord] = {}
+    for run in runs:
+        first.setdefault(run.arm, run)
+    return sorted(first.values(), key=lambda r: (r.gamma, r.arm))
+
+
+def seed_mean_key(key: str) -> str:
+    """``local_mig_0_1`` -> ``local_mig_0_1_evalseeds_mean``: the key of its mean over
+    evaluation seeds."""
+    return f"{key}{SEED_MEAN_SUFFIX}"
+
+
+def value_keys(runs: Iterable[RunRecord]) -> list[str]:
+    """Every value key present in some run, in table order: local MIG by locality, local
+    modularity by locality (each followed by its values at extra evaluation seeds and their
+    mean, when there are some), MIG, modularity, reconstruction BCE, training time."""
+    present = {key for run in runs for key in run.values}
+    ordered = []
+    for score in LOCAL_SCORES:
+        for x in localities_of(present, score):
+            key = metric_name(score, x)
+            repeats = sorted((parsed[1], name) for name in present
+                             if (parsed := parse_evaluation_seed_name(name)) is not None
+                             and parsed[0] == key)
+            ordered += [key, *(name for _, name in repeats), seed_mean_key(key)]
+    ordered += [*(metric_name(score, None) for score in GLOBAL_SCORES), RECON_BCE,
+                HELDOUT_BCE, TRAIN_MINUTES]
+    return [key for key in ordered if key in present]
+
+
+def localities_of(keys: Iterable[str], score: str) -> list[float]:
+    """The localities of a local score among value keys (``local_mig_0_1`` -> 0.1),
+    ascending."""
+    parsed = [parse_metric_name(key) for key in keys]
+    return sorted({p[1] for p in parsed if p is not None and p[0] == score and p[1] is not None})
+
+
+def add_evaluation_seed_means(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs, each with the mean of a local score over its evaluation seeds
+    (:func:`seed_mean_key`) when it has the score at its own seed and at every extra seed some
+    run of ``runs`` has for it; a run missing one gets no mean (and
+    :func:`mark_missing_values` names the missing seed)."""
+    extra: dict[str, set[int]] = {}
+    for run in runs:
+        for key in run.values:
+            parsed = parse_evaluation_seed_name(key)
+            if parsed is not None:
+                extra.setdefault(parsed[0], set()).add(parsed[1])
+    with_means = []
+    for run in runs:
+        means = {}
+        for base, seeds in sorted(extra.items()):
+            keys = [base, *(evaluation_seed_name(base, seed) for seed in sorted(seeds))]
+            if all(key in run.values for key in keys):
+                means[seed_mean_key(base)] = math.fsum(run.values[k] for k in keys) / len(keys)
+        with_means.append(replace(run, values={**run.values, **means}) if means else run)
+    return with_means
+
+def mark_missing_values(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs, each finished one whose scores lack a key that another run of the study has
+    getting it named in ``detail`` (the study's evaluation is partial there)."""
+    expected = {key for run in runs for key in run.values
+                if key not in (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES)}
+    marked = []
+    for run in runs:
+        missing = [key for key in value_keys(runs) if key in expected and key not in run.values]
+        if run.status == FINISHED and missing:
+            what = ("not evaluated" if len(missing) == len(expected)
+                    else f"missing {', '.join(missing)}")
+            run = replace(run, detail="; ".join(filter(None, [run.detail, what])))
+        marked.append(run)
+    return marked
+
+
+def add_missing_seeds(runs: Sequence[RunRecord], seeds: Sequence[int]) -> list[RunRecord]:
+    """The runs plus a :data:`NOT_STARTED` record for each seed of ``seeds`` an arm lacks;
+    sorted by γ, arm and seed."""
+    added = list(runs)
+    for arm in arms(runs):
+        have = {run.seed for run in runs if run.arm == arm.arm}
+        added += [replace(arm, run_id=f"seed{seed}", seed=seed, status=NOT_STARTED, values={},
+                          evaluation_seconds=0.0, detail="", config={}, trained_on="")
+                  for seed in seeds if seed not in have]
+    return sorted(added, key=lambda r: (r.gamma, r.arm, -1 if r.seed is None else r.seed,
+                                        r.run_id))
+
+# ------------------------------------------------------------------------------ reading
+
+
+def number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else (booleans included)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def seed_of(run_dir: Path, config: Mapping[str, Any]) -> int | None:
+    seed = config.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return seed
+    match = SEED_RUN_ID.match(run_dir.name)
+    return int(match[1]) if match else None
+
+
+def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
+                ) -> tuple[dict[str, float], float, dict[str, set[int]]]:
+    """(values by key, evaluation seconds, {base key: evaluation seeds of its own file}) of one
+    run's results, the repeats at extra seeds included."""
+    values: dict[str, float] = {}
+    seconds = 0.0
+    own_seeds: dict[str, set[int]] = {}
+    files = [(path, None) for path in layout.evaluation_files(run_dir)]
+    for path in layout.evaluation_seed_repeat_files(run_dir):
+        parsed = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
+        files.append((path, None if parsed is None else parsed[1]))
+    for path, seed in files:
+        data = read_json_object(path, notes)
+        if data is None:
+            continue
+        elapsed = data.get(f"evaluation_results.{ELAPSED_TIME}")
+        if isinstance(elapsed, int | float):
+            seconds += float(elapsed)
+        try:
+            records = evaluation_records(data, info, path)
+        except Exception as err:  # noqa: BLE001 - a bad file is a note, never fatal
+            notes.append(f"skipped: {err}")
+            continue
+        for record in records:
+            key = record.name if seed is None else evaluation_seed_name(record.name, seed)
+            if not math.isfinite(record.value):
+                notes.append(f"skipped: {path} gives {key} = {record.value}")
+            elif key in values:
+                notes.append(f"duplicate: {run_dir} has {key} in more than one metrics "
+                             "folder; the first is used")
+            else:
+                values[key] = record.value
+                own = data.get(_SEED_BINDING)
+                if seed is None and isinstance(own, int | str) and str(own).isdigit():
+                    own_seeds.setdefault(key, set()).add(int(own))
+    return values, seconds, own_seeds
+
+
+
+def read_json_object(path: Path, notes: list[str]) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None (and a note) when unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        notes.append(f"unreadable: {path} ({err})")
+        return None
+    if not isinstance(data, dict):
+        notes.append(f"unreadable: {path} holds a {type(data).__name__}, not a JSON object")
+        return None
+    return data
+
+
+def training_state(run_dir: Path, notes: list[str]
+                    ) -> tuple[str, str, dict[str, float], str]:
+    """(status, detail, values from DONE, device and torch it trained with) of one run."""
+    if layout.is_finished(run_dir):
+        done = read_json_object(layout.done_path(run_dir), notes) or {}
+        trained_on = f"{done.get('device', '?')}, torch {done.get('torch', '?')}"
+        values = {}
+        seconds = number(done.get("train_seconds"))
+        if seconds is not None:
+            values[TRAIN_MINUTES] = seconds / SECONDS_PER_MINUTE
+        scalars = done.get("final_scalars")
+        recon = None
+        if isinstance(scalars, dict):
+            recon = next((value for name in (RECON_SCALAR, DLIB_RECON_SCALAR)
+                          if (value := number(scalars.get(name))) is not None), None)
+        if recon is not None:
+            values[RECON_BCE] = recon
+        return FINISHED, "", values, trained_on
+    if layout.failed_path(run_dir).is_file():
+        failed = read_json_object(layout.failed_path(run_dir), notes) or {}
+        return FAILED, str(failed.get("message", failed.get("reason", ""))), {}, ""
+    if layout.checkpoint_path(run_dir).is_file():
+        return UNFINISHED, "interrupted or running; resumes from its checkpoint", {}, ""
+    return UNFINISHED, "started, no checkpoint yet", {}, ""
+
+
+def evaluation_seconds(run_dir: Path, notes: list[str]) -> float:
+    total = 0.0
+    for path in layout.evaluation_files(run_dir):
+        data = read_json_object(path, notes) or {}
+        total += number(data.get(f"evaluation_results.{ELAPSED_TIME}")) or 0.0
+    return total
+
+
+def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[str]]:
+    """Every run folder under ``models_dir`` as a :class:`RunRecord`, and notes on what was
+    missing, partial or unreadable (the evaluation results' notes included)."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return [], [f"{models_dir} does not exist: no runs yet"]
+    results = discover_results(models_dir)
+    notes = list(results.notes)
+    scores: dict[Path, dict[str, float]] = {}
+    for record in results.records:
+        scores.setdefault(record.run.run_dir, {})[record.name] = record.value
+    runs = []
+    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir()):
+        info = our_run_info(run_dir)
+        if info is None:
+            notes.append(f"ignored: {run_dir} has no run config saying its method, and "
+                         f"{run_dir.parent.name} is not named like one of our experiments")
+            continue
+        config = {}
+        if layout.config_path(run_dir).is_file():
+            config = read_json_object(layout.config_path(run_dir), notes) or {}
+        seed = seed_of(run_dir, config)
+        status, detail, values, trained_on = training_state(run_dir, notes)
+        runs.append(RunRecord(
+            arm=info.group, label=info.label, method=info.method, gamma=info.gamma or 0.0,
+            settings=info.settings or "", run_id=info.run_id, seed=seed, status=status,
+            values={**scores.get(run_dir, {}), **values},
+            evaluation_seconds=evaluation_seconds(run_dir, notes), detail=detail,
+            config=config, trained_on=trained_on))
+    if not runs:
+        notes.append(f"no runs under {models_dir}")
+    return runs, notes
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
+    """The machine writing the summary (platform, CPUs usable, CPU model, Python, torch) and
+    the devices and torch versions the finished runs trained with."""
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        nproc = os.cpu_count() or 0
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    devices = sorted({run.trained_on for run in runs if run.trained_on})
+    return {"platform": platform.platform(), "nproc": nproc, "cpu": _cpu_model(),
+            "python": platform.python_version(), "torch": torch_version,
+            "trained with": "; ".join(devices) or "unknown"}
+
