@@ -8,9 +8,14 @@ Usage::
 
 A metric is a name from ``jlonevae_lib/config/metrics_configs/`` (``mig``,
 ``modularity_explicitness``, ``local_mig_0_1`` … ``local_modularity_1_0``, ``small_local_mig``,
-``small_local_modularity``), a group (``paper``: the paper's 12 metrics; ``small``: the small
-example's four; ``evalseeds``: local MIG and local modularity at 0.1 at evaluation seeds 1 and
-2), or the path of a .gin file (metric name = file stem). A name or stem ending in
+``small_local_modularity``, disentanglement_lib's ``beta_vae_sklearn``, ``factor_vae_metric``,
+``dci``, ``sap_score``, ``unsupervised``, ``downstream_task_logistic_regression``,
+``downstream_task_boosted_trees``, ``irs``, and the local versions ``local_dci_0_1`` …), a group
+(``paper``: the paper's 12 metrics; ``small``: the small example's four; ``evalseeds``: local
+MIG and local modularity at 0.1 at evaluation seeds 1 and 2; ``dlib``: disentanglement_lib's
+nine study configs, shipped unchanged; ``dlib_local``: the local versions of DCI, SAP, IRS, the
+unsupervised scores and the downstream task at the paper's five localities), or the path of a
+.gin file (metric name = file stem). A name or stem ending in
 ``_evalseed<k>`` is that metric at evaluation seed k (bound over the config's and ``--seed``),
 with results in ``metrics/<metric>_evalseed<k>/``, which the results readers leave out. Each
 metric is parsed together with the dataset config
@@ -33,12 +38,12 @@ The command line is :mod:`jlonevae_lib.cli.evaluate`; this module is the step it
 from __future__ import annotations
 
 if __name__ == "__main__":
-    # ``python -m jlonevae_lib.evaluate.evaluation`` runs the command line in jlonevae_lib.cli,
-    # which imports this module as usual. Run on, this file would execute as a second module
-    # (``__main__``) beside that one: two copies of its state and of any registration.
-    from jlonevae_lib.cli.evaluate import main
+    # ``python -m`` of this module: run its command line as the program, by name (the library
+    # never imports jlonevae_lib.cli), before this copy defines anything (the command
+    # imports the module as usual; this copy would run beside it).
+    import runpy
 
-    raise SystemExit(main())
+    runpy.run_module("jlonevae_lib.cli.evaluate", run_name="__main__", alter_sys=True)
 
 import contextlib
 import json
@@ -105,6 +110,15 @@ class RunPlan:
     representation_dir: Path
     todo: list[Metric] = field(default_factory=list)
     done: list[Metric] = field(default_factory=list)
+    #: The batch of the kept model evaluated (``--at-batch``); None: the final model.
+    at_batch: int | None = None
+
+    def result_name(self, metric: Metric) -> str:
+        """Where ``metric``'s results go: its name, or ``<name>@<N>`` for a kept model
+        (:func:`~jlonevae_lib.runs.layout.kept_metric_name`)."""
+        if self.at_batch is None:
+            return metric.name
+        return layout.kept_metric_name(metric.name, self.at_batch)
 
 
 def available_metrics() -> list[str]:
@@ -335,13 +349,15 @@ def evaluate_metric(metric: Metric, plan: RunPlan, seed: int | None,
 def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | None = None,
               dataset_config_file: str | Path | None = None, only_dataset: str | None = None,
               representation: str = "auto", skip_unfinished: bool = False,
-              overwrite: bool = False, seed: int | None = None) -> list[RunPlan]:
+              overwrite: bool = False, seed: int | None = None,
+              at_batch: int | None = None) -> list[RunPlan]:
     """Check every input and decide what to compute; raises before anything is written.
 
     The keywords are ``jlonevae-evaluate``'s options: ``dataset`` to evaluate on (default: each
     run's training dataset) or a user's ``dataset_config_file``, ``only_dataset`` to skip runs
     evaluated on another, the ``representation`` kind, ``skip_unfinished`` runs instead of
-    failing, ``overwrite`` existing results, and the evaluation ``seed``.
+    failing, ``overwrite`` existing results, the evaluation ``seed``, and ``at_batch``: the
+    model the run kept at that batch (``keep_models_at``) instead of its final one.
     """
     from jlonevae_lib.evaluate.representation import find_representation
 
@@ -370,11 +386,19 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
                                 "ground-truth factors, which the disentanglement metrics need; "
                                 "pass --dataset NAME of one with factors, or skip such runs with "
                                 "--only-dataset NAME")
+        if at_batch is None:
+            chosen = find_representation(run, representation)
+        else:
+            chosen = layout.saved_model_dir(run, at_batch)
+            if not chosen.is_dir():
+                raise JLoneVAEError(f"{run} kept no model at batch {at_batch} (expected "
+                                    f"{chosen}); train it with --keep-models-at {at_batch}")
         plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset_name),
-                       representation=find_representation(run, representation),
-                       representation_dir=layout.representation_dir(run))
+                       representation=chosen, representation_dir=layout.representation_dir(run),
+                       at_batch=at_batch)
         for metric in metrics:
-            done = layout.evaluation_path(run, metric.name).is_file() and not overwrite
+            done = (layout.evaluation_path(run, plan.result_name(metric)).is_file()
+                    and not overwrite)
             (plan.done if done else plan.todo).append(metric)
         plans.append(plan)
     checked = set()
@@ -425,35 +449,36 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
     rows = []
     for plan in plans:
         for metric in plan.done:
-            aggregate = json.loads(layout.evaluation_path(plan.run, metric.name).read_text())
-            rows.append((str(plan.run), metric.name, aggregate, "existing"))
+            name = plan.result_name(metric)
+            aggregate = json.loads(layout.evaluation_path(plan.run, name).read_text())
+            rows.append((str(plan.run), name, aggregate, "existing"))
         if not plan.todo:
             continue
         representation_function = load_representation(plan.representation, device)
         draw_cache = DrawCache()
-        earlier = previous_results(plan.representation_dir)
+        # The earlier steps' results describe the final model: not copied to a kept one's.
+        earlier = previous_results(plan.representation_dir) if plan.at_batch is None else {}
         for metric in plan.todo:
+            name = plan.result_name(metric)
             # Another evaluation of the same run may own this metric: skip it rather than race.
-            lock = FolderLock(layout.metric_results_dir(plan.run, metric.name).parent,
-                              "evaluation")
+            lock = FolderLock(layout.metric_results_dir(plan.run, name).parent, "evaluation")
             try:
                 lock.acquire()
             except LockedError as err:
-                print(f"skipping {metric.name} on {plan.run}: {err}", flush=True)
-                rows.append((str(plan.run), metric.name, {}, "skipped: in progress elsewhere"))
+                print(f"skipping {name} on {plan.run}: {err}", flush=True)
+                rows.append((str(plan.run), name, {}, "skipped: in progress elsewhere"))
                 continue
             try:
-                existing = layout.evaluation_path(plan.run, metric.name)
+                existing = layout.evaluation_path(plan.run, name)
                 if existing.is_file() and not overwrite:
                     aggregate = json.loads(existing.read_text())
-                    rows.append((str(plan.run), metric.name, aggregate, "existing"))
+                    rows.append((str(plan.run), name, aggregate, "existing"))
                     continue  # finished by another process meanwhile
-                print(f"evaluating {metric.name} on {plan.run} ...", flush=True)
+                print(f"evaluating {name} on {plan.run} ...", flush=True)
                 results, operative, config = evaluate_metric(
                     metric, plan, seed, load_dataset, representation_function, draw_cache)
-                aggregate = write_results(plan.run, metric.name, results, operative, config,
-                                          earlier)
-                rows.append((str(plan.run), metric.name, aggregate, "computed"))
+                aggregate = write_results(plan.run, name, results, operative, config, earlier)
+                rows.append((str(plan.run), name, aggregate, "computed"))
             finally:
                 lock.release()
     return rows

@@ -17,6 +17,7 @@ docs/formats.md::
         metrics/<metric>/results/                     one metric's results (disentanglement_lib)
             aggregate/evaluation.json                 flat ``evaluation_results.*`` and
             gin/evaluation.gin, json/*.json           ``evaluation_config.*`` keys
+        metrics_at_batch/<N>/<metric>/results/        the same, of the model kept at batch N
     <output_dir>/logs/<experiment>/<run>/             TensorBoard events
 
 Code that reads or writes a run folder takes its names from here. (The run's lock file is
@@ -57,6 +58,10 @@ SAVED_MODEL_PREFIX = "cache_batch_no"
 #: How messages name the saved-model folders.
 SAVED_MODEL_NAME = f"{SAVED_MODEL_PREFIX}<N>"
 METRICS_DIR = "metrics"
+#: Results of the models a run kept at earlier batches (``keep_models_at``), by batch.
+KEPT_METRICS_DIR = "metrics_at_batch"
+#: ``<metric>@<N>`` names a metric of the model kept at batch N (:func:`kept_metric_name`).
+KEPT_METRIC_SEPARATOR = "@"
 
 #: disentanglement_lib's name of the evaluation step: its result files are named after it.
 EVALUATION_STEP = "evaluation"
@@ -260,8 +265,27 @@ def run_of_saved_model(path: Path) -> Path | None:
 # ------------------------------------------------------------------------------ metric results
 
 
+def kept_metric_name(metric: str, batches: int) -> str:
+    """``<metric>@<batches>``: ``metric`` of the model the run kept at ``batches``, as study
+    code lists it among a member's metrics."""
+    return f"{metric}{KEPT_METRIC_SEPARATOR}{batches}"
+
+
+def parse_kept_metric_name(name: str) -> tuple[str, int | None]:
+    """(metric, batches) of ``<metric>@<batches>``; (name, None) for a final model's metric."""
+    metric, separator, batches = name.rpartition(KEPT_METRIC_SEPARATOR)
+    if separator and metric and batches.isdigit():
+        return metric, int(batches)
+    return name, None
+
+
 def metric_results_dir(run: Path, metric: str) -> Path:
-    """One metric's results folder, ``<run>/metrics/<metric>/results``."""
+    """One metric's results folder: ``<run>/metrics/<metric>/results``, or for
+    ``<metric>@<N>`` (:func:`kept_metric_name`) ``<run>/metrics_at_batch/<N>/<metric>/results``.
+    """
+    name, batches = parse_kept_metric_name(metric)
+    if batches is not None:
+        return run / KEPT_METRICS_DIR / str(batches) / name / RESULTS_DIR
     return run / METRICS_DIR / metric / RESULTS_DIR
 
 
@@ -281,7 +305,8 @@ def operative_gin_file(results: Path) -> Path:
 
 
 def evaluation_path(run: Path, metric: str) -> Path:
-    """``<run>/metrics/<metric>/results/aggregate/evaluation.json``."""
+    """``<run>/metrics/<metric>/results/aggregate/evaluation.json`` (of a kept model's metric
+    ``<metric>@<N>``, under ``metrics_at_batch/<N>/``)."""
     return aggregate_file(metric_results_dir(run, metric))
 
 

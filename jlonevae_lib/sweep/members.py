@@ -18,10 +18,11 @@ from typing import Any
 
 from jlonevae_lib.train.config import TrainConfig
 
-#: The training and evaluation commands, run with the interpreter that runs the sweep (a Slurm
-#: job runs the submitting interpreter too), so no PATH lookup can pick another installation.
-TRAIN_COMMAND = (sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models")
-EVALUATE_COMMAND = (sys.executable, "-m", "jlonevae_lib.evaluate.evaluation")
+#: The training and evaluation commands (the command lines of jlonevae_lib.cli, by name), run
+#: with the interpreter that runs the sweep (a Slurm job runs the submitting interpreter too), so
+#: no PATH lookup can pick another installation.
+TRAIN_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.train")
+EVALUATE_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.evaluate")
 
 
 def _number(value: float) -> str:
@@ -77,6 +78,10 @@ def train_arguments(config: TrainConfig) -> list[str]:
     ]
     if config.jacobian_batch is not None:
         args += ["--jacobian-batch", str(config.jacobian_batch)]
+    if config.allow_tf32:
+        args.append("--allow-tf32")
+    if config.deterministic:
+        args.append("--deterministic")
     if config.keep_models_at:
         args += ["--keep-models-at", *map(str, config.keep_models_at)]
     if config.run_id is not None:
@@ -92,11 +97,15 @@ def train_command(member: Member) -> list[str]:
 
 
 def evaluate_command(member: Member, metrics: Sequence[str], *,
-                     only_dataset: str | None = None, overwrite: bool = False) -> list[str]:
+                     only_dataset: str | None = None, overwrite: bool = False,
+                     at_batch: int | None = None) -> list[str]:
     """The command line that computes ``metrics`` of ``member`` (those already computed are
-    kept unless ``overwrite``), on the device the member trained on."""
+    kept unless ``overwrite``), on the device the member trained on; ``at_batch``: of the model
+    it kept at that batch instead of its final one."""
     command = [*EVALUATE_COMMAND, str(member.run_dir), "--metrics", *metrics,
                "--skip-unfinished", "--device", member.config.device]
+    if at_batch is not None:
+        command += ["--at-batch", str(at_batch)]
     if only_dataset is not None:
         command += ["--only-dataset", only_dataset]
     if overwrite:

@@ -78,4 +78,6 @@ def cpu_penalty_study() -> Study:
               "device": "cpu", "checkpoint_every": 500, "output_dir": OUTPUT_DIR},
         axes=(Axis("seed", SEEDS), Axis("arm", ARMS)),
         settings_of=arm_settings,
-        metrics=("paper", "evalseeds"), results_dir=RESULTS_DIR)
+        metrics=("paper", "evalseeds"), kept_metrics=("local_mig_0_1", "local_modularity_0_1",
+                                                      "evalseeds"),
+        results_dir=RESULTS_DIR)

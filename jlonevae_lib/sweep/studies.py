@@ -33,9 +33,9 @@ from jlonevae_lib.train.baselines import method_settings
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.errors import JLoneVAEError
 
-#: ``python -m`` forms of the figure and summary commands a summary step runs.
-PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.visualize.cli")
-STUDY_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.sweep.study_summary")
+#: ``python -m`` forms of the figure and summary commands a summary step runs (jlonevae_lib.cli).
+PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.plot")
+STUDY_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.study_summary")
 
 TRAIN_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 #: Fields that only training records, never a setting.
@@ -75,6 +75,9 @@ class Study:
     #: Metric names, groups or .gin files for ``jlonevae-evaluate``; () = not evaluated (a
     #: dataset without ground-truth factors).
     metrics: tuple[str, ...] = ()
+    #: Metric names or groups also evaluated on the models each member kept at earlier batches
+    #: (its ``keep_models_at``): the points of a learning curve.
+    kept_metrics: tuple[str, ...] = ()
     #: Evaluate only members whose evaluation dataset is this one (``--only-dataset``).
     only_dataset: str | None = None
     #: Study parameters that are not TrainConfig fields (a baseline's ``hp_index``), with their
@@ -100,6 +103,30 @@ class StudyPlan:
     results_dir: Path | None
     #: The command that reproduces this plan, recorded by summaries.
     command: str = ""
+
+    @property
+    def kept_metrics(self) -> tuple[str, ...]:
+        return self.study.kept_metrics
+
+    @property
+    def kept_batches(self) -> tuple[int, ...]:
+        """Every batch at which some member keeps its model, in order."""
+        return tuple(sorted({b for m in self.members for b in m.config.keep_models_at}))
+
+    def metric_names(self) -> list[str]:
+        """The results every member must have to be done: its final model's metrics, then
+        ``<metric>@<N>`` for each kept model's (:func:`~jlonevae_lib.runs.layout.
+        kept_metric_name`)."""
+        if not self.metrics:
+            return []
+        from jlonevae_lib.evaluate.evaluation import resolve_metrics  # gin: only when needed
+
+        names = [metric.name for metric in resolve_metrics(self.metrics)]
+        if self.kept_metrics:
+            kept = [metric.name for metric in resolve_metrics(self.kept_metrics)]
+            names += [layout.kept_metric_name(name, batches)
+                      for batches in self.kept_batches for name in kept]
+        return names
 
     @property
     def output_dir(self) -> Path:
@@ -180,6 +207,11 @@ def parse_setting(study: Study, key: str, text: str) -> Any:
             return int(text)
         if base == "float":
             return float(text)
+        if base == "bool":  # allow_tf32, deterministic
+            word = text.strip().lower()
+            if word not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError("true or false")
+            return word in ("true", "1", "yes")
         if base.startswith("dict"):
             value = json.loads(text)
             if not isinstance(value, dict):

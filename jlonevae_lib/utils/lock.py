@@ -179,7 +179,12 @@ def _create(path: Path, record: Mapping[str, object], token: str) -> bool:
     """Create ``path`` holding ``record``, complete, unless it exists (then False)."""
     temp = path.with_name(f"{path.name}.{token}.tmp")
     try:
-        temp.write_text(json.dumps(record))
+        try:
+            temp.write_text(json.dumps(record))
+        except OSError as err:
+            raise JLoneVAEError(f"cannot write the lock file {temp} ({err.strerror or err}); "
+                                "check that the folder is writable and its disk has room"
+                                ) from None
         return _link_new(path, temp)
     finally:
         temp.unlink(missing_ok=True)

@@ -234,3 +234,37 @@ def test_cli_limits_openmp_spinning_before_torch_loads(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.stdout.strip() == str(DEFAULT_SPIN_COUNT), done.stderr
+
+
+def test_a_kept_model_is_evaluated_into_its_own_folder(tmp_path, capsys):
+    """--at-batch N evaluates representation/cache_batch_noN (a model kept at batch N), writes
+    under metrics_at_batch/N/ and leaves the final model's metrics alone."""
+    run = make_run(tmp_path / "run")
+    torch.manual_seed(1)  # another model than the final one
+    kept = build_conv_vae("defaultConv", im_channels=1, latent_dim=10).eval()
+    save_conv_vae(kept, layout.saved_model_dir(run, 8))
+    gin_file = tmp_path / "tiny_mig.gin"
+    gin_file.write_text(TINY_MIG)
+    assert evaluate_cli.main([str(run), "--metrics", str(gin_file), "--at-batch", "8",
+                              "--device", "cpu"]) == 0
+    name = layout.kept_metric_name("tiny_mig", 8)
+    kept_result = layout.evaluation_path(run, name)
+    assert kept_result == run / "metrics_at_batch" / "8" / "tiny_mig" / "results" / \
+        "aggregate" / "evaluation.json"
+    assert kept_result.is_file() and not layout.evaluation_path(run, "tiny_mig").exists()
+    assert evaluate_cli.main([str(run), "--metrics", str(gin_file), "--device", "cpu"]) == 0
+    final = json.loads(layout.evaluation_path(run, "tiny_mig").read_text())
+    at_8 = json.loads(kept_result.read_text())
+    key = "evaluation_results.discrete_mig"
+    assert final[key] != at_8[key]  # two models, two scores
+    with pytest.raises(SystemExit) as exit_:
+        evaluate_cli.main([str(run), "--metrics", str(gin_file), "--at-batch", "9"])
+    assert exit_.value.code == 2
+    assert "kept no model at batch 9" in capsys.readouterr().err
+
+
+def test_kept_metric_names_round_trip():
+    assert layout.parse_kept_metric_name(layout.kept_metric_name("local_mig_0_1", 8000)) == (
+        "local_mig_0_1", 8000)
+    assert layout.parse_kept_metric_name("local_mig_0_1_evalseed1") == (
+        "local_mig_0_1_evalseed1", None)

@@ -132,8 +132,9 @@ def test_evaluation_json_survives_a_failed_rewrite(run_dir, tmp_path):
     result_file = run_dir / "metrics" / "small_local_mig" / "results" / "aggregate"
     before = (result_file / "evaluation.json").read_bytes()
 
+    # Room for the metric's lock record (a few hundred bytes), not for its results.
     failed = run_cli([*EVALUATE, str(run_dir), "--metrics", "small_local_mig", "--overwrite"],
-                     cwd=tmp_path, preexec_fn=limit_file_size(64))
+                     cwd=tmp_path, preexec_fn=limit_file_size(512))
     message = one_line_error(failed)
     assert "could not write" in message and "previous version is intact" in message
     assert (result_file / "evaluation.json").read_bytes() == before

@@ -9,6 +9,7 @@ import signal
 import pytest
 import torch
 
+from jlonevae_lib.utils.exit_status import EXIT_BUSY
 from tests.reliability.conftest import (
     TOY_FLAGS,
     TRAIN,
@@ -43,7 +44,8 @@ def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrup
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(uninterrupted, tmp_path)
-    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["checkpoint.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "checkpoint.pt", "progress.json"]
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninterrupted):
@@ -70,7 +72,7 @@ def test_second_process_on_the_same_run_is_refused(tmp_path):
         wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*.lock"))
                    or list((tmp_path / "trainedModels").glob("*/*/.lock")), what="lock")
         second = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "100000"], cwd=tmp_path)
-        assert second.returncode == 2
+        assert second.returncode == EXIT_BUSY  # not bad input: the run is in other hands
         assert "in training by process" in second.stderr
         assert "Traceback" not in second.stderr
     finally:
@@ -133,7 +135,8 @@ def test_disk_full_during_checkpoint_keeps_the_previous_one(tmp_path, uninterrup
     assert "Traceback" not in full.stderr
     assert (run_dir / "checkpoints" / "checkpoint.pt").read_bytes() == checkpoint_bytes
     assert checkpoint_step(run_dir) == before
-    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["checkpoint.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
+        "checkpoint.pt", "progress.json"]
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

@@ -157,3 +157,31 @@ def test_bad_input_is_one_readable_line(call, message: str) -> None:
         call()
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_penalty_study_as_registered() -> None:
+    """cpu_penalty_study's members are its pre-registration (docs/studies.md): three arms on
+    dlibConv, seeds 1-10, 30,000 batches on the 500,000-image cache, lr 1e-3, models kept at
+    8,000 and 15,000, evaluated there too."""
+    plan = plan_study(get_study("cpu_penalty_study"))
+    assert len(plan.members) == 30
+    by_arm: dict[str, list] = {}
+    for member in plan.members:
+        by_arm.setdefault(member.point["arm"], []).append(member.config)
+    assert set(by_arm) == {"jl1_dlib", "beta_ramp_dlib", "beta_vae_dlib"}
+    for arm, configs in by_arm.items():
+        assert sorted(c.seed for c in configs) == list(range(1, 11)), arm
+        for c in configs:
+            assert (c.architecture, c.dataset, c.latent_dim, c.batch_size, c.lr, c.num_batches,
+                    c.keep_models_at) == ("dlibConv", "threeDotsCache", 10, 64, 1e-3, 30_000,
+                                          [8000, 15000]), arm
+            assert c.beta == 4.0
+    jl1, ramp, dlib = by_arm["jl1_dlib"][0], by_arm["beta_ramp_dlib"][0], by_arm["beta_vae_dlib"][0]
+    assert (jl1.objective, jl1.gamma, jl1.annealing_batches, jl1.jacobian_batch) == (
+        "jlonevae", 0.1, 10_000, 16)
+    # The penalty is the only difference between the first two arms.
+    assert {k for k, v in jl1.to_dict().items() if ramp.to_dict()[k] != v} == {"gamma"}
+    assert (dlib.objective, dlib.annealing_batches, dlib.gamma) == ("beta_vae", 0, 0.0)
+    names = plan.metric_names()
+    assert "local_mig_0_1" in names and "local_mig_0_1@8000" in names
+    assert "local_mig_0_1_evalseed2@15000" in names and "mig@8000" not in names

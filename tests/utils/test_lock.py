@@ -343,3 +343,15 @@ def test_crashed_holders_are_taken_over_by_one_process_at_a_time(tmp_path):
     assert sum(t["crashed"] for t in tallies) >= 100, tallies  # takeovers were exercised
     left = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert left in ([], [".lock"]), left  # at most the last crash's lock
+
+
+def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    from jlonevae_lib.utils.errors import JLoneVAEError
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(JLoneVAEError, match=r"cannot write the lock file .* \(No space left"):
+        FolderLock(tmp_path, "training").acquire()
+    assert list(tmp_path.iterdir()) == []
