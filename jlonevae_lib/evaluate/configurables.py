@@ -25,7 +25,7 @@ and the caller clears bindings between evaluations (see ``evaluation.gin_config`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import gin
@@ -469,6 +469,18 @@ def _varying(cluster: Cluster, index: int) -> np.ndarray:
     return varying
 
 
+def _varying_clusters(draw_cache: DrawCache | None, data: GroundTruthData,
+                      representation_function: RepresentationFunction, num_points: int,
+                      num_clusters: int, random_state: np.random.RandomState,
+                      batch_size: int) -> Iterator[Cluster]:
+    """The local clusters of :func:`_draw_local`, each with only the factors that vary in it
+    (codes (D, N), factors (F', N)): a factor held fixed has nothing to predict or explain."""
+    for index, cluster in enumerate(_draw_local(draw_cache, data, representation_function,
+                                                num_points, num_clusters, random_state,
+                                                batch_size)):
+        yield Cluster(cluster.codes, cluster.factors[_varying(cluster, index)])
+
+
 @_configurable("local_dci", denylist=_PARALLEL_DENYLIST)
 def compute_local_dci(ground_truth_data: GroundTruthData,
                       representation_function: RepresentationFunction,
@@ -482,13 +494,11 @@ def compute_local_dci(ground_truth_data: GroundTruthData,
     ``local_<key>_samples``."""
     del artifact_dir
     per_cluster = []
-    for index, cluster in enumerate(_draw_local(
-            draw_cache, ground_truth_data, representation_function, num_train,
-            num_local_clusters, random_state, batch_size)):
-        varying = _varying(cluster, index)
+    for cluster in _varying_clusters(draw_cache, ground_truth_data, representation_function,
+                                     num_train, num_local_clusters, random_state, batch_size):
         train, test = _split(cluster, train_percentage)
-        per_cluster.append(dci.dci_scores(train.codes, train.factors[varying], test.codes,
-                                          test.factors[varying], n_jobs))
+        per_cluster.append(dci.dci_scores(train.codes, train.factors, test.codes, test.factors,
+                                          n_jobs))
     return metrics.local_results(per_cluster)
 
 
@@ -505,14 +515,12 @@ def compute_local_sap(ground_truth_data: GroundTruthData,
     in it: ``SAP_score`` (mean) and ``local_SAP_score_samples``."""
     del artifact_dir
     per_cluster = []
-    for index, cluster in enumerate(_draw_local(
-            draw_cache, ground_truth_data, representation_function, num_train,
-            num_local_clusters, random_state, batch_size)):
-        varying = _varying(cluster, index)
+    for cluster in _varying_clusters(draw_cache, ground_truth_data, representation_function,
+                                     num_train, num_local_clusters, random_state, batch_size):
         train, test = _split(cluster, train_percentage)
         _need_two_codes("SAP", train.codes)
-        per_cluster.append(sap.sap_scores(train.codes, train.factors[varying], test.codes,
-                                          test.factors[varying], bool(continuous_factors),
+        per_cluster.append(sap.sap_scores(train.codes, train.factors, test.codes,
+                                          test.factors, bool(continuous_factors),
                                           n_jobs))
     return metrics.local_results(per_cluster)
 
@@ -527,14 +535,11 @@ def compute_local_irs(ground_truth_data: GroundTruthData,
     """IRS in each local cluster, on the factors that vary in it (discretised with the
     configured discretiser): each IRS key's mean and ``local_<key>_samples``."""
     del artifact_dir
-    per_cluster = []
-    for index, cluster in enumerate(_draw_local(
-            draw_cache, ground_truth_data, representation_function, num_train,
-            num_local_clusters, random_state, batch_size)):
-        varying = _varying(cluster, index)
-        per_cluster.append(irs.irs_scores(make_discretizer(cluster.factors[varying]),
-                                          cluster.codes, diff_quantile))
-    return metrics.local_results(per_cluster)
+    return metrics.local_results(
+        irs.irs_scores(make_discretizer(cluster.factors), cluster.codes, diff_quantile)
+        for cluster in _varying_clusters(draw_cache, ground_truth_data, representation_function,
+                                         num_train, num_local_clusters, random_state,
+                                         batch_size))
 
 
 @_configurable("local_unsupervised_metrics", denylist=_METRIC_DENYLIST)
@@ -572,14 +577,11 @@ def compute_local_downstream_task(ground_truth_data: GroundTruthData,
     and their ``local_<key>_samples``."""
     del artifact_dir
     per_cluster = []
-    for index, cluster in enumerate(_draw_local(
-            draw_cache, ground_truth_data, representation_function, num_train,
-            num_local_clusters, random_state, batch_size)):
-        varying = _varying(cluster, index)
+    for cluster in _varying_clusters(draw_cache, ground_truth_data, representation_function,
+                                     num_train, num_local_clusters, random_state, batch_size):
         train, test = _split(cluster, train_percentage)
         train_accuracy, test_accuracy = downstream.downstream_accuracies(
-            train.codes, train.factors[varying], test.codes, test.factors[varying],
-            make_predictor_fn(), n_jobs)
+            train.codes, train.factors, test.codes, test.factors, make_predictor_fn(), n_jobs)
         per_cluster.append(downstream.summary_scores(train_accuracy, test_accuracy))
     return metrics.local_results(per_cluster)
 
