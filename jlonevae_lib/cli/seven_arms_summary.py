@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
     if args.from_summary is not None:
         summary = refresh_summary(load_summary(args.from_summary))
-        summary["rendered"] = {"at": _now(), "command": shlex.join(
+        # No time stamp: re-rendering the same summary.json gives the same bytes.
+        summary["rendered"] = {"command": shlex.join(
             ["python", "-m", "jlonevae_lib.cli.seven_arms_summary", *argv])}
         for path in write_seven_arm_summary(args.output_dir, summary):
             print(f"wrote {path}")

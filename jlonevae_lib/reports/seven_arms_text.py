@@ -432,7 +432,7 @@ def _rendered_line(summary: Mapping[str, Any]) -> list[str]:
     rendered = summary.get("rendered")
     if not rendered:
         return []
-    return [f"Rendered from summary.json {rendered['at']} (`{rendered['command']}`): the "
+    return [f"Rendered from summary.json (`{rendered['command']}`): the "
             "comparisons are recomputed from the per-run values it stores.", ""]
 
 
