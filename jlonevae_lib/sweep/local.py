@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from jlonevae_lib.sweep.runner import Decision, Outcome, run_member
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.threads import with_thread_count
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def plan_workers(jobs: int | None, cores: int, gpus: Sequence[str] = (),
 
 def slot_environment(base: Mapping[str, str], plan: WorkerPlan, slot: int) -> dict[str, str]:
     """The environment of slot ``slot``'s processes: ``base`` with its thread count and GPU."""
-    env = {**base, "OMP_NUM_THREADS": str(plan.threads), "MKL_NUM_THREADS": str(plan.threads)}
+    env = with_thread_count(base, plan.threads)
     if plan.devices[slot] is not None:
         env["CUDA_VISIBLE_DEVICES"] = plan.devices[slot]
     return env

@@ -69,6 +69,7 @@ from jlonevae_lib.sweep.status import DONE, FAILED, TRAINED, MemberStatus, study
 from jlonevae_lib.sweep.studies import StudyPlan
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import KILLED
+from jlonevae_lib.utils.threads import with_thread_count
 
 __all__ = ["SWEEPS_DIR", "EvaluateTask", "SlurmOptions", "Submission", "TrainTask", "submit",
            "submission_folder", "stop_wait_s"]
@@ -250,8 +251,7 @@ class TrainTask(submitit.helpers.Checkpointable):
         return {**self.__dict__, "_child": None}  # a process is not carried into a requeue
 
     def __call__(self, member: Member) -> str:
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
-               "MKL_NUM_THREADS": str(self.threads)}
+        env = with_thread_count(os.environ, self.threads)
         print(f"member {member.index} ({member.label}): {member.run_dir}; restart "
               f"{os.environ.get('SLURM_RESTART_COUNT', '0')}", flush=True)
         log = layout.sweep_log_path(member.run_dir, TRAIN)
@@ -336,8 +336,7 @@ class EvaluateTask(submitit.helpers.Checkpointable):
         self._proc = proc
 
     def __call__(self, plan: StudyPlan, metric_names: Sequence[str]) -> dict[str, Any]:
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
-               "MKL_NUM_THREADS": str(self.threads)}
+        env = with_thread_count(os.environ, self.threads)
         evaluation_failures: list[str] = []
         if EVALUATE in self.stages and plan.metrics:
             for status in study_status(plan.members, metric_names):

@@ -1,4 +1,5 @@
-"""OpenMP waiting for processes that share a few CPU cores with other processes.
+"""Threads of the processes that share a few CPU cores: how many each gets, and how its OpenMP
+threads wait.
 
 PyTorch's CPU kernels run on OpenMP (GNU libgomp in the Linux wheels). At the end of every
 parallel region libgomp's threads spin-wait (``GOMP_SPINCOUNT``, 300,000 iterations by
@@ -15,6 +16,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+
+#: The variables that set a child process's thread count: OpenMP's (torch's CPU kernels) and
+#: MKL's (its BLAS), which otherwise each take every core.
+THREAD_COUNT_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def with_thread_count(base: Mapping[str, str], threads: int) -> dict[str, str]:
+    """``base`` (an environment) with ``threads`` threads for a child process's kernels."""
+    return {**base, **dict.fromkeys(THREAD_COUNT_VARIABLES, str(threads))}
+
 
 #: Spin iterations before an idle OpenMP thread sleeps (libgomp's default is 300,000).
 DEFAULT_SPIN_COUNT = 2000

@@ -52,3 +52,12 @@ def test_training_cli_limits_spinning():
 def test_negative_spin_count_refused():
     with pytest.raises(ValueError, match=">= 0"):
         limit_openmp_spinning(-1)
+
+
+def test_with_thread_count_sets_openmp_and_mkl_and_keeps_the_rest():
+    from jlonevae_lib.utils.threads import with_thread_count
+
+    base = {"PATH": "/bin", "OMP_NUM_THREADS": "8"}
+    assert with_thread_count(base, 2) == {"PATH": "/bin", "OMP_NUM_THREADS": "2",
+                                          "MKL_NUM_THREADS": "2"}
+    assert base["OMP_NUM_THREADS"] == "8"  # a new mapping; the caller's is untouched

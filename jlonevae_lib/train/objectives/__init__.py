@@ -84,6 +84,27 @@ class FiniteGuard:
         return [name for name, ok in zip(names, values, strict=True) if not ok]
 
 
+#: The message of a failed :func:`check_finite_outputs`.
+NON_FINITE_OUTPUT = "the model's output became NaN or infinite"
+
+
+def check_finite_outputs(recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                         guard: FiniteGuard | None = None) -> None:
+    """Raise :class:`NonFiniteError` unless every value of the model's outputs is finite; with
+    a deferred ``guard``, hand it the flag instead (no host sync; see :class:`FiniteGuard`).
+
+    Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs; a
+    deferred check cannot stop the BCE, so callers then pass it outputs made safe (JL1-VAE's
+    ``bce_safe``). Every objective on a VAE's outputs calls it: one home, here.
+    """
+    finite = (torch.isfinite(recon).all() & torch.isfinite(mu).all()
+              & torch.isfinite(logvar).all())
+    if guard is not None and guard.deferred:
+        guard.require(finite, NON_FINITE_OUTPUT)
+    elif not finite:
+        raise NonFiniteError(NON_FINITE_OUTPUT)
+
+
 class StepTerms(Protocol):
     """What :meth:`Objective.loss` returns: the scalar to minimise and what to log."""
 

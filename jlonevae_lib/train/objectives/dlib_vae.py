@@ -22,8 +22,7 @@ from torch import nn
 
 from jlonevae_lib.runs import naming
 from jlonevae_lib.train.dlib_losses import bernoulli_logits_loss, gaussian_kl
-from jlonevae_lib.train.objectives import Objective
-from jlonevae_lib.train.objectives.jacobian_vae import check_finite_outputs
+from jlonevae_lib.train.objectives import Objective, check_finite_outputs
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 if TYPE_CHECKING:

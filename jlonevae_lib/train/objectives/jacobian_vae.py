@@ -22,8 +22,8 @@ from jlonevae_lib.runs import naming
 from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
 from jlonevae_lib.train.objectives import (
     FiniteGuard,
-    NonFiniteError,
     Objective,
+    check_finite_outputs,
     register_objective,
 )
 
@@ -46,26 +46,6 @@ def penalty_chunk_size(device: torch.device, method: str) -> int | None:
     if device.type != "cpu":
         return None
     return CPU_PENALTY_CHUNK_LATENTS.get(method)
-
-
-#: The message of a failed :func:`check_finite_outputs`.
-NON_FINITE_OUTPUT = "the model's output became NaN or infinite"
-
-
-def check_finite_outputs(recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                         guard: FiniteGuard | None = None) -> None:
-    """Raise :class:`NonFiniteError` unless every value of the model's outputs is finite; with
-    a deferred ``guard``, hand it the flag instead (no host sync; see :class:`FiniteGuard`).
-
-    Checked before the BCE, which refuses (and on CUDA, asserts on) non-finite inputs; a
-    deferred check cannot stop the BCE, so callers then pass it :func:`bce_safe` outputs.
-    """
-    finite = (torch.isfinite(recon).all() & torch.isfinite(mu).all()
-              & torch.isfinite(logvar).all())
-    if guard is not None and guard.deferred:
-        guard.require(finite, NON_FINITE_OUTPUT)
-    elif not finite:
-        raise NonFiniteError(NON_FINITE_OUTPUT)
 
 
 def bce_safe(recon: torch.Tensor, guard: FiniteGuard) -> torch.Tensor:
