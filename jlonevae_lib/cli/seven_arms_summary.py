@@ -1,6 +1,6 @@
 """``python -m jlonevae_lib.sweep.seven_arms_summary`` (or ``python -m
 jlonevae_lib.cli.seven_arms_summary``): write the seven-arm study's summary.md, summary.json and
-README.md (:mod:`jlonevae_lib.reports.seven_arms`, :mod:`jlonevae_lib.reports.seven_arms_text`).
+README.md (:mod:`jlonevae_lib.reports.seven_arms`, which names the report's other modules).
 
 Two ways: from the study's runs (``--run ARM=RUN_DIR`` per member, the study's summary step),
 or from a written summary alone (``--from-summary results/cpu_seven_arms/summary.json``): every
@@ -19,12 +19,11 @@ from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
 from jlonevae_lib.reports.records import machine_info
-from jlonevae_lib.reports.seven_arms import (
-    build_seven_arm_summary,
+from jlonevae_lib.reports.seven_arms import build_seven_arm_summary, refresh_summary
+from jlonevae_lib.reports.seven_arms_records import (
     collect_member_runs,
     load_summary,
     measure_reconstructions,
-    refresh_summary,
 )
 from jlonevae_lib.reports.seven_arms_text import write_seven_arm_summary
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors

@@ -1,5 +1,12 @@
 """``python -m jlonevae_lib.sweep.study_summary``: write a study's ``summary.md`` and
-``summary.json`` (:mod:`jlonevae_lib.reports.cpu_study`)."""
+``summary.json`` (:mod:`jlonevae_lib.reports.cpu_study`).
+
+Two ways: from the study's runs (``--models-dir studies/cpu_study/trainedModels``, the study's
+summary step), or from a written summary alone (``--from-summary
+results/cpu_study/summary.json``): the statistics, t-tests and compute time are recomputed from
+the per-run values summary.json stores, the rest is kept, and both files are written again. The
+second needs no run folder.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
-from jlonevae_lib.reports.cpu_study import build_summary, write_summary
+from jlonevae_lib.reports.cpu_study import (
+    build_summary,
+    load_summary,
+    refresh_summary,
+    write_summary,
+)
 from jlonevae_lib.reports.records import add_missing_seeds, collect_runs, machine_info
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
@@ -22,9 +34,15 @@ MODULE = "jlonevae_lib.sweep.study_summary"
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=f"python -m {MODULE}",
                             description="Summarise a β-VAE vs JL1-VAE study (summary.md, "
-                                        "summary.json).")
-    parser.add_argument("--models-dir", type=Path, required=True,
+                                        "summary.json), from its runs or from a written "
+                                        "summary.json.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--models-dir", type=Path, default=None,
                         help="the study's trainedModels/ folder (<experiment>/<run>/ below it)")
+    source.add_argument("--from-summary", type=Path, default=None, metavar="SUMMARY_JSON",
+                        help="re-render from this summary.json alone: the statistics and "
+                             "t-tests are recomputed from its per-run values, no run folder "
+                             "is read")
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="where summary.md and summary.json go (figures found under it are "
                              "linked)")
@@ -44,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    if args.from_summary is not None:
+        # The summary's own time stamp and command are kept: the same bytes each time.
+        summary = refresh_summary(load_summary(args.from_summary))
+        for path in write_summary(args.output_dir, summary):
+            print(f"wrote {path}")
+        return 0
     runs, notes = collect_runs(args.models_dir)
     runs = add_missing_seeds(runs, args.seeds)
     if args.seeds and not runs:
@@ -58,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in write_summary(args.output_dir, summary):
         print(f"wrote {path}")
     return 0
-
 
 
 if __name__ == "__main__":

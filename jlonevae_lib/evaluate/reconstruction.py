@@ -16,7 +16,9 @@ when pixels are grey (:func:`perfect_reconstruction_bce`): for nearly binary ima
 three-dots that floor is small, for whitened natural-image patches near 0.5 it is almost all of
 the BCE. So a model is judged by the share of the mean image's *excess* over that floor it
 removes; one that removes less than 5 % reconstructs nothing, and its scores describe no
-representation (:func:`is_collapsed`). The images come from :func:`evaluation_images`.
+representation (:func:`is_collapsed`). The images come from :func:`evaluation_images`;
+:func:`reference_images` draws them from a dataset by name with both reference BCEs, and
+:func:`run_reconstruction_bce` scores a run folder's final model on them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ import torch.nn.functional as F
 from scipy.special import entr
 
 from jlonevae_lib.architecture.load_model import load_model
-from jlonevae_lib.data.ground_truth import GroundTruthData, TrainingData, to_nchw
+from jlonevae_lib.data.ground_truth import (
+    GroundTruthData,
+    TrainingData,
+    get_named_ground_truth_data,
+    to_nchw,
+)
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import DataFileError
 
@@ -100,3 +107,21 @@ def final_model(run_dir: Path) -> torch.nn.Module:
     if folder is None:
         raise DataFileError(f"no saved model under {run_dir}")
     return load_model(folder)
+
+
+def reference_images(dataset: str, num_images: int, seed: int
+                     ) -> tuple[np.ndarray, dict[str, float]]:
+    """The ``num_images`` evaluation images of the dataset named ``dataset`` drawn with
+    ``seed`` (:func:`evaluation_images`) and their two reference points: ``mean_image``, the
+    BCE per image of a model that reconstructs nothing (:func:`mean_image_bce` of their mean),
+    and ``perfect``, that of an exact reconstruction (:func:`perfect_reconstruction_bce`)."""
+    images = evaluation_images(get_named_ground_truth_data(dataset), num_images, seed)
+    return images, {"mean_image": mean_image_bce(images.mean(axis=0, dtype=np.float64)),
+                    "perfect": perfect_reconstruction_bce(images)}
+
+
+def run_reconstruction_bce(run_dir: Path, images: np.ndarray) -> float:
+    """The reconstruction BCE per image (:func:`reconstruction_bce`) of the final model of the
+    run folder ``run_dir`` (:func:`final_model`; a
+    :class:`~jlonevae_lib.utils.errors.DataFileError` when it has none) on ``images``."""
+    return reconstruction_bce(final_model(Path(run_dir)), images)

@@ -1,6 +1,8 @@
 """Comparing methods over seeds: Welch's t-test, its confidence interval, Hedges' g, Holm's
-correction for several tests, the rows of the t-test tables, and the descriptive statistics of
-the reports (mean ± s.d., median and range). Every report imports its statistics from here.
+correction for several tests, the rows of the t-test tables, the descriptive statistics of
+the reports (mean ± s.d., median and range) and the spreads they quote (a difference of means
+against its standard error, a pooled s.d., the root mean square of per-group s.d.s). Every
+report imports its statistics from here.
 
 One value is one trained model (a run's local score is the mean over its local clusters), so
 the tests compare seeds. They are Welch's (unequal variances); the reference's notebooks printed
@@ -14,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -167,3 +169,46 @@ def finite_mean_sd(values: Sequence[float]) -> dict[str, float | int]:
     has no compactness, and n says how many runs have one."""
     finite = [value for value in values if math.isfinite(value)]
     return array_mean_sd(finite) if finite else {"mean": math.nan, "sd": math.nan, "n": 0}
+
+
+# Spreads.
+
+
+def difference_resolution(low: Mapping[str, float], high: Mapping[str, float],
+                          standard_errors: float) -> dict[str, Any]:
+    """How well two groups' means are told apart: ``low`` and ``high`` are ``{"n", "mean",
+    "sd"}`` (:func:`mean_sd`); the difference low − high, its standard error
+    sqrt(sd_low²/n_low + sd_high²/n_high) and whether |difference| > ``standard_errors`` of
+    them (None when a standard error cannot be formed: a group with fewer than two values)."""
+    difference = low["mean"] - high["mean"]
+    variance = sum(stat["sd"] ** 2 / stat["n"] for stat in (low, high)
+                   if stat["n"] > 1 and math.isfinite(stat["sd"]))
+    complete = all(stat["n"] > 1 and math.isfinite(stat["sd"]) for stat in (low, high))
+    standard_error = math.sqrt(variance) if complete else math.nan
+    return {"difference": difference, "standard_error": standard_error,
+            "resolved": (abs(difference) > standard_errors * standard_error) if complete
+            else None}
+
+
+def _finite_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def pooled_sd(stats: Sequence[Mapping[str, Any]]) -> float:
+    """The s.d. pooled over groups given as ``{"n", "sd"}`` (:func:`mean_sd`, or as read back
+    from JSON, where a missing s.d. is null): sqrt of Σ (n−1)·sd² / Σ (n−1) over the groups
+    with two or more values and a finite s.d.; nan when there is none."""
+    kept = [stat for stat in stats if stat.get("n", 0) > 1 and _finite_number(stat.get("sd"))]
+    degrees = sum(stat["n"] - 1 for stat in kept)
+    if not degrees:
+        return math.nan
+    return math.sqrt(math.fsum((stat["n"] - 1) * stat["sd"] ** 2 for stat in kept) / degrees)
+
+
+def rms_sd(groups: Sequence[Sequence[float]]) -> dict[str, float | int]:
+    """The root mean square of the s.d. (ddof 1) of each group with two or more values:
+    ``sd``, and ``groups``, how many such groups there were (nan and 0 when none)."""
+    spreads = [mean_sd(values)["sd"] for values in groups if len(values) > 1]
+    rms = math.sqrt(math.fsum(sd ** 2 for sd in spreads) / len(spreads)) if spreads else math.nan
+    return {"sd": rms, "groups": len(spreads)}

@@ -5,9 +5,18 @@ text, on shared pieces; each study's report declares what it shows.
   the evaluation files through :mod:`jlonevae_lib.runs`), the value keys, the machine;
 - :mod:`.text`: the generated text's formats and file names, each once;
 - :mod:`.cpu_study`: β-VAE vs JL1-VAE over seeds (``cpu_study``);
-- :mod:`.seven_arms` and :mod:`.seven_arms_text`: the paper's seven methods
-  (``cpu_seven_arms``), its data and its prose;
+- the paper's seven methods (``cpu_seven_arms``), one module per concern:
+  :mod:`.seven_arms_records` (reading the runs, their reconstructions measured by
+  :mod:`jlonevae_lib.evaluate.reconstruction`, summary.json read back),
+  :mod:`.seven_arms_comparisons` (the statistics), :mod:`.seven_arms` (the declaration and the
+  summary's assembly), :mod:`.seven_arms_findings` (the sentences) and
+  :mod:`.seven_arms_text` (summary.md, README.md);
 - :mod:`.natural_images` and :mod:`.natural_images_text`: the natural-image study.
+
+Every study's summary.md, summary.json and README.md (where generated) can be written again
+from its summary.json alone (each command's ``--from-summary``), byte for byte; the committed
+results are checked so (tests/reports/test_committed_results.py). results/cpu_study/README.md
+is written by hand.
 
 Statistics are :mod:`jlonevae_lib.evaluate.statistics`; measures that need a model are in
 :mod:`jlonevae_lib.evaluate` (:mod:`~jlonevae_lib.evaluate.reconstruction`,

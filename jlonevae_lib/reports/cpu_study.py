@@ -17,10 +17,18 @@ Runs that have not started (``--seeds``), are unfinished, failed or lack some me
 reported, never fatal. Everything here is a pure function of :class:`RunRecord` lists
 (:func:`arm_statistics`, :func:`ttest_table`, :func:`build_summary`) or of the summary's dict
 (:func:`render_markdown`, which renders summary.json as written too).
+
+``--from-summary results/cpu_study/summary.json`` needs no run folder: :func:`load_summary`
+reads a written summary, :func:`refresh_summary` recomputes the statistics, the t-tests and
+the compute time from the per-run values it stores (:func:`records_from_summary`) and keeps the
+rest, and :func:`write_summary` writes summary.json and summary.md again. The study's README.md
+is written by hand (it records how the study was run and reads the numbers); this report does
+not write it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -51,8 +59,9 @@ from jlonevae_lib.reports.text import (
     statistic_cell,
 )
 from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
-from jlonevae_lib.runs.results import GAMMA0
+from jlonevae_lib.runs.results import GAMMA0, parse_experiment_name, settings_from_config
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.utils.tables import format_markdown_table
 
 #: Training settings shown in the Markdown settings table (keys of ``config.json``).
@@ -120,6 +129,16 @@ def ttest_table(runs: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[s
     return rows, notes
 
 
+def compute_time(runs: Sequence[RunRecord]) -> dict[str, float]:
+    """Training seconds summed over the finished runs, evaluation seconds over all, and their
+    sum."""
+    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0) for run in runs
+                              if run.status == FINISHED) * SECONDS_PER_MINUTE
+    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
+    return {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
+            "total_seconds": train_seconds + evaluation_seconds}
+
+
 def build_summary(runs: Sequence[RunRecord], notes: Sequence[str], *, command: str,
                   machine: Mapping[str, Any], models_dir: str, figures: Sequence[str] = (),
                   generated_at: str = "") -> dict[str, Any]:
@@ -144,10 +163,6 @@ def build_summary(runs: Sequence[RunRecord], notes: Sequence[str], *, command: s
     run_notes = [f"{run.label} {run.run_id}: {run.status}" + (f" ({run.detail})" if run.detail
                                                                 else "")
                  for run in runs if run.status != FINISHED or run.detail]
-    finished = [run for run in runs if run.status == FINISHED]
-    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0) for run in finished) \
-        * SECONDS_PER_MINUTE
-    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
     return finite({
         "generated_at": generated_at,
         "command": command,
@@ -160,8 +175,7 @@ def build_summary(runs: Sequence[RunRecord], notes: Sequence[str], *, command: s
                   "values": dict(run.values), "evaluation_seconds": run.evaluation_seconds}
                  for run in runs],
         "ttests": ttests,
-        "time": {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
-                 "total_seconds": train_seconds + evaluation_seconds},
+        "time": compute_time(runs),
         "machine": dict(machine),
         "figures": list(figures),
         "notes": [*run_notes, *notes, *ttest_notes],
@@ -237,3 +251,48 @@ def write_summary(output_dir: str | os.PathLike, summary: Mapping[str, Any]) -> 
     atomic_write_json(paths[0], summary)
     atomic_write_text(paths[1], render_markdown(summary))
     return paths
+
+
+def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:
+    """The runs of a written summary (summary.json's ``runs``) as records: arm, label, method,
+    γ, the settings the t-tests pair arms by (from the arm's stored settings, else its
+    experiment name), seed, status and per-run values (nulls left out)."""
+    arm_of = {arm["arm"]: arm for arm in summary["arms"]}
+    records = []
+    for run in summary["runs"]:
+        arm = arm_of.get(run["arm"], {})
+        parsed = (settings_from_config(arm.get("settings") or {})
+                  or parse_experiment_name(run["arm"]))
+        records.append(RunRecord(
+            arm=run["arm"], label=run["label"], method=arm.get("method") or "",
+            gamma=run["gamma"], settings=parsed[2] if parsed else "", run_id=run["run_id"],
+            seed=run["seed"], status=run["status"],
+            values={k: v for k, v in run["values"].items() if v is not None},
+            evaluation_seconds=run.get("evaluation_seconds") or 0.0,
+            detail=run.get("detail") or "", config=arm.get("settings") or {}))
+    return records
+
+
+def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A written summary (summary.json) with the arms' statistics, the t-tests and the compute
+    time recomputed from its per-run values (:func:`records_from_summary`); every other entry
+    is kept as it is, so rendering needs no run folder."""
+    runs = records_from_summary(summary)
+    ttests, _ = ttest_table(runs)
+    stats = arm_statistics(runs)
+    return finite({**summary, "ttests": ttests, "time": compute_time(runs),
+                   "arms": [{**arm, "statistics": stats.get(arm["arm"], arm["statistics"])}
+                            for arm in summary["arms"]]})
+
+
+def load_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """summary.json as :func:`write_summary` writes it."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    missing = [name for name in ("arms", "runs", "ttests", "value_keys", "models_dir")
+               if name not in summary] if isinstance(summary, dict) else ["object"]
+    if missing:
+        raise DataFileError(f"{path} is not a study summary: no {', '.join(missing)}")
+    return summary

@@ -23,10 +23,18 @@ the natural-image patch files, and writes into ``results_dir``:
 
 Every number written is computed here from the runs and the patches; a run that is not finished
 is listed as such and left out.
+
+The three text files can be written again from summary.json alone (``python -m
+jlonevae_lib.cli.natural_images_summary --from-summary``): :func:`load_summary` reads it,
+:func:`refresh_summary` recomputes what follows from the per-run values (each run's share of
+the BCE gap removed and collapse verdict, the mean ± s.d. per arm: :func:`arm_statistics`) and
+keeps every measurement, and :func:`write_summary_files` writes summary.json, summary.md and
+README.md; no run folder, patch or figure is read.
 """
 
 from __future__ import annotations
 
+import json
 import platform
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -63,16 +71,24 @@ from jlonevae_lib.evaluate.reconstruction import (
     perfect_reconstruction_bce,
 )
 from jlonevae_lib.evaluate.statistics import array_mean_sd, finite_mean_sd
-from jlonevae_lib.reports.natural_images_text import gap_removed, render_markdown, render_readme
+from jlonevae_lib.reports.natural_images_text import (
+    SETTINGS_SHOWN,
+    folder_name,
+    gap_removed,
+    render_markdown,
+    render_readme,
+)
 from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
 from jlonevae_lib.visualize.natural_images import plot_linear_filters, plot_run_figure
 
-__all__ = ["render_markdown", "render_readme", "write_natural_images_summary"]
+__all__ = ["load_summary", "refresh_summary", "render_markdown", "render_readme",
+           "write_natural_images_summary", "write_summary_files"]
 
 FIGURES_DIR = "figures"
 LINEAR_DIR = "linear_baselines"
@@ -82,10 +98,10 @@ LINEAR_NUM_PATCHES = 10_000
 LINEAR_SEED = 0
 #: Test patches whose Jacobian columns are measured (the first ones of the seeded test file).
 LOCALISATION_PATCHES = 200
-#: Settings shown for the runs (keys of their config.json).
-SETTINGS_SHOWN = ("dataset", "architecture", "beta", "latent_dim", "batch_size", "lr",
-                  "num_batches", "annealing_batches", "jacobian_batch", "jacobian_method",
-                  "regularization_type", "device")
+#: The per-run values summarised per arm by numpy's mean ± s.d.; the compactness values by
+#: that of their finite values (a run none of whose columns is structured has none).
+ARM_MEASURES = ("heldout_mse", "heldout_bce", "localisation", "localisation_weighted")
+COMPACTNESS_MEASURES = ("compactness", "compactness_weighted")
 
 
 def arm_label(gamma: float) -> str:
@@ -110,8 +126,28 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             layout.read_json_object(layout.done_path(run_dir)))
 
 
+def arm_statistics(finished: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per arm of the finished runs (in their order): its seeds and the mean ± s.d. of each of
+    :data:`ARM_MEASURES`, and of the compactness and the share of structured columns when its
+    runs have them (a summary written before the compactness measure has none)."""
+    arms = []
+    for label in dict.fromkeys(run["arm"] for run in finished):
+        members = [run for run in finished if run["arm"] == label]
+        entry = {"arm": label, "seeds": [run["seed"] for run in members],
+                 **{key: array_mean_sd([run[key] for run in members]) for key in ARM_MEASURES}}
+        if all("compactness" in run for run in members):
+            entry.update({key: finite_mean_sd([run[key] for run in members])
+                          for key in COMPACTNESS_MEASURES})
+            entry["columns_structured"] = array_mean_sd([run["columns_structured"]
+                                                         for run in members])
+        arms.append(entry)
+    return arms
+
+
 def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, command: str = "",
                                  paper_settings: Mapping[str, Any] | None = None,
+                                 noise_reference: tuple[str, Sequence[Mapping[str, Any]]]
+                                 | None = None,
                                  data_root: str | None = None,
                                  localisation_patches: int = LOCALISATION_PATCHES,
                                  linear_num_patches: int = LINEAR_NUM_PATCHES,
@@ -198,17 +234,7 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
             "train_seconds": done.get("train_seconds"), "figure": str(figure.relative_to(results)),
             "linear_filters_shown": k})
     finished = [run for run in runs if run["status"] == "finished"]
-    arms = []
-    for label in dict.fromkeys(run["arm"] for run in finished):
-        members = [run for run in finished if run["arm"] == label]
-        arms.append({"arm": label, "seeds": [run["seed"] for run in members],
-                     **{key: array_mean_sd([run[key] for run in members])
-                        for key in ("heldout_mse", "heldout_bce", "localisation",
-                                    "localisation_weighted")},
-                     **{key: finite_mean_sd([run[key] for run in members])
-                        for key in ("compactness", "compactness_weighted")},
-                     "columns_structured": array_mean_sd([run["columns_structured"]
-                                                     for run in members])})
+    arms = arm_statistics(finished)
     run_sources = sorted({str(run["data_source"]) for run in finished})
     summary = {
         "data_source": source, "offline_fallback": fallback,
@@ -247,12 +273,55 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
                                         "torch": torch.__version__},
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    atomic_write_json(results / SUMMARY_JSON, summary)
-    markdown = render_markdown(summary)
-    atomic_write_text(results / SUMMARY_MD, markdown)
-    # Titled by the folder and its parent (results/natural_images), wherever it lies.
-    folder = "/".join(results.resolve().parts[-2:])
-    atomic_write_text(results / README_MD, render_readme(summary, markdown, folder))
+    write_summary_files(results, summary, noise_reference)
     print(f"wrote {results / SUMMARY_JSON}, {SUMMARY_MD}, {README_MD} and "
           f"{len(figure_paths)} figures")
     return summary
+
+
+def write_summary_files(results_dir: str | Path, summary: Mapping[str, Any],
+                        noise_reference: tuple[str, Sequence[Mapping[str, Any]]] | None = None
+                        ) -> list[Path]:
+    """Write summary.json, summary.md and README.md (titled by the folder and its parent,
+    results/natural_images, wherever it lies) atomically; returns their paths.
+    ``noise_reference``: :func:`~jlonevae_lib.reports.natural_images_text.noise_reference` of
+    another summary, cited in the README when this one has no collapsed run."""
+    results = Path(results_dir)
+    paths = [results / SUMMARY_JSON, results / SUMMARY_MD, results / README_MD]
+    atomic_write_json(paths[0], summary)
+    markdown = render_markdown(summary)
+    atomic_write_text(paths[1], markdown)
+    atomic_write_text(paths[2], render_readme(summary, markdown, folder_name(results),
+                                              noise_reference))
+    return paths
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """A natural-image summary.json as :func:`write_natural_images_summary` writes it."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    missing = [name for name in ("runs", "arms", "linear_baselines", "collapse", "settings")
+               if name not in summary] if isinstance(summary, dict) else ["object"]
+    if missing:
+        raise DataFileError(f"{path} is not a natural-image summary: no {', '.join(missing)}")
+    return summary
+
+
+def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A written summary with what follows from its per-run values recomputed: each finished
+    run's share of the BCE gap removed and whether it collapsed (from its held-out BCE and
+    the summary's ``collapse`` reference), and the mean ± s.d. per arm
+    (:func:`arm_statistics`). Every measurement (the runs' errors and localisation, the linear
+    models', the patches) is kept as it is, so rendering needs no run folder."""
+    reference = summary["collapse"]
+    runs = []
+    for run in summary["runs"]:
+        if run["status"] == "finished":
+            run = {**run, "bce_gap_removed": gap_removed(run["heldout_bce"], reference),
+                   "collapsed": is_collapsed(run["heldout_bce"], reference["mean_image"],
+                                             reference["perfect"], reference["fraction"])}
+        runs.append(run)
+    return {**summary, "runs": runs,
+            "arms": arm_statistics([run for run in runs if run["status"] == "finished"])}

@@ -1,15 +1,55 @@
 """The natural-image report's prose: summary.md (:func:`render_markdown`) and README.md
 (:func:`render_readme`, with what the numbers show), pure functions of the summary's dict
-(:func:`jlonevae_lib.reports.natural_images.write_natural_images_summary`, or summary.json)."""
+(:func:`jlonevae_lib.reports.natural_images.write_natural_images_summary`, or summary.json as
+written: its keys come back sorted, so the settings are shown in :data:`SETTINGS_SHOWN`'s order,
+and a summary written before the compactness measure is rendered without its columns)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.evaluate.natural_image_measures import TOP_FRACTION
 from jlonevae_lib.utils.tables import format_markdown_table
+
+#: Settings shown for the runs (keys of their config.json), in this order.
+SETTINGS_SHOWN = ("dataset", "architecture", "beta", "latent_dim", "batch_size", "lr",
+                  "num_batches", "annealing_batches", "jacobian_batch", "jacobian_method",
+                  "regularization_type", "device")
+#: A run's shares of columns in each state of the compactness measure.
+_STATE_KEYS = ("columns_structured", "columns_no_structure", "columns_no_signal")
+
+
+def ordered_settings(settings: Mapping[str, Any]) -> list[str]:
+    """The keys of ``settings`` in :data:`SETTINGS_SHOWN`'s order, any other after them by
+    name."""
+    return ([key for key in SETTINGS_SHOWN if key in settings]
+            + sorted(key for key in settings if key not in SETTINGS_SHOWN))
+
+
+def has_compactness(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether rows (runs, arms or linear models) carry the compactness measure: a summary
+    written before it has none, and is rendered without its columns."""
+    return any("compactness" in row for row in rows)
+
+
+def noise_reference(summary: Mapping[str, Any], folder: str
+                    ) -> tuple[str, list[dict[str, Any]]]:
+    """What :func:`render_readme` cites as the localisation measure's score of noise when its
+    own summary has no collapsed run: another summary's folder, labelled with its run length
+    ("results/natural_images (4,000 batches)"), and its collapsed runs
+    (:func:`collapsed_localisation`)."""
+    batches = (summary.get("settings") or {}).get("num_batches")
+    label = f"{folder} ({batches:,} batches)" if isinstance(batches, int) else folder
+    return label, collapsed_localisation(summary)
+
+
+def folder_name(results_dir: str | Path) -> str:
+    """A results folder named by itself and its parent (results/natural_images), wherever it
+    lies: the README's title."""
+    return "/".join(Path(results_dir).resolve().parts[-2:])
 
 
 def gap_removed(bce: float, reference: Mapping[str, float]) -> float:
@@ -20,10 +60,9 @@ def gap_removed(bce: float, reference: Mapping[str, float]) -> float:
 
 def _states(run: Mapping[str, Any]) -> str | None:
     """A run's shares of structured, noise-like and no-signal columns, as "0.80 / 0.15 / 0.05"."""
-    keys = ("columns_structured", "columns_no_structure", "columns_no_signal")
-    if not all(key in run for key in keys):
+    if not all(key in run for key in _STATE_KEYS):
         return None  # a summary written before the compactness measure
-    return " / ".join(f"{run[key]:.2f}" for key in keys)
+    return " / ".join(f"{run[key]:.2f}" for key in _STATE_KEYS)
 
 
 def _fmt(stat: Mapping[str, Any]) -> str:
@@ -44,16 +83,17 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
               f"models fitted on {patches['linear_fit']}; localisation on the first "
               f"{patches['localisation']} test patches.", ""]
     lines += ["## Settings (every run)", "",
-              format_markdown_table([{"setting": k, "value": v}
-                                     for k, v in summary["settings"].items()]), ""]
+              format_markdown_table([{"setting": k, "value": summary["settings"][k]}
+                                     for k in ordered_settings(summary["settings"])]), ""]
     finished = [r for r in summary["runs"] if r["status"] == "finished"]
+    compact = has_compactness(finished)
     lines += ["## Per run", "", format_markdown_table([
         {"arm": r["arm"], "seed": r["seed"], "held-out MSE": r["heldout_mse"],
          "held-out BCE": r["heldout_bce"], "top-10% mass": r["localisation"],
          "top-10% mass (activity-weighted)": r["localisation_weighted"],
-         "compactness": r.get("compactness"),
-         "compactness (activity-weighted)": r.get("compactness_weighted"),
-         "columns structured / noise-like / no signal": _states(r),
+         **({"compactness": r.get("compactness"),
+             "compactness (activity-weighted)": r.get("compactness_weighted"),
+             "columns structured / noise-like / no signal": _states(r)} if compact else {}),
          "mean Σ J² per column": r["mean_column_activity"],
          "final KL (nats)": r["final_train_kld"], "BCE gap removed": r["bce_gap_removed"],
          "collapsed": r["collapsed"],
@@ -61,20 +101,25 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     for run in summary["runs"]:
         if run["status"] != "finished":
             lines.append(f"- not finished: {run['run_dir']}")
+    compact = has_compactness(summary["arms"])
     lines += ["## Mean ± s.d. per arm", "", format_markdown_table([
         {"arm": a["arm"], "seeds": " ".join(map(str, a["seeds"])),
          "held-out MSE": _fmt(a["heldout_mse"]), "held-out BCE": _fmt(a["heldout_bce"]),
          "top-10% mass": _fmt(a["localisation"]),
          "top-10% mass (weighted)": _fmt(a["localisation_weighted"]),
-         "compactness": (None if "compactness" not in a else _fmt(a["compactness"])
-                         if a["compactness"]["n"] else "no structured column")}
+         **({"compactness": (None if "compactness" not in a else _fmt(a["compactness"])
+                             if a["compactness"]["n"] else "no structured column")}
+            if compact else {})}
         for a in summary["arms"]]), ""]
+    compact = has_compactness(summary["linear_baselines"])
     lines += ["## PCA and FastICA on the same patches", "", format_markdown_table([
         {"model": r["model"], "components": r["num_components"],
          "held-out MSE": r["heldout_mse"], "held-out BCE": r["heldout_bce"],
          "top-10% mass": r["localisation"], "top-10% mass (weighted)":
-         r["localisation_weighted"], "compactness": r.get("compactness"),
-         "filters structured": r.get("columns_structured"), "converged": r["converged"]}
+         r["localisation_weighted"],
+         **({"compactness": r.get("compactness"),
+             "filters structured": r.get("columns_structured")} if compact else {}),
+         "converged": r["converged"]}
         for r in summary["linear_baselines"]]),
         f"The mean training patch as every reconstruction: held-out MSE "
         f"{summary['mean_patch_error']['mse']:.4f}, BCE {summary['mean_patch_error']['bce']:.4f}.",
@@ -222,8 +267,9 @@ def render_readme(summary: Mapping[str, Any], markdown: str, folder: str,
              + f") and PCA / FastICA at {', '.join(map(str, counts))} components, fitted on "
              f"{summary['patches']['linear_fit']} training patches of the same data.", ""]
     seeds = sorted({r["seed"] for r in finished})
-    diffs = [f"{key}: {settings.get(key)} here, {value} in the paper"
-             for key, value in paper.items() if key in settings and settings.get(key) != value]
+    diffs = [f"{key}: {settings.get(key)} here, {paper[key]} in the paper"
+             for key in ordered_settings(settings)
+             if key in paper and settings.get(key) != paper[key]]
     if "seeds" in paper and seeds != list(paper["seeds"]):
         diffs.append(f"seeds {seeds} here, {list(paper['seeds'])} in the paper")
     if diffs:

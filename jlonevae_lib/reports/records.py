@@ -53,16 +53,11 @@ DLIB_RECON_SCALAR = "reconstruction_loss"
 #: A local score's mean over its evaluation seeds: ``local_mig_0_1_evalseeds_mean`` (the
 #: values at the extra seeds are keyed ``local_mig_0_1_evalseed<k>``).
 SEED_MEAN_SUFFIX = "_evalseeds_mean"
-
-#: Training settings shown in the Markdown settings table (keys of ``config.json``).
-SETTINGS_SHOWN = ("dataset", "num_batches", "batch_size", "lr", "annealing_batches", "beta",
-                  "gamma", "regularization_type", "jacobian_method", "jacobian_batch",
-                  "latent_dim", "device")
-#: Settings that describe where a run went, not what it computed: left out of the summary.
-_SETTINGS_HIDDEN = ("output_dir", "run_id", "seed")
-
+#: A run folder named by its training seed (``seed3``).
 SEED_RUN_ID = re.compile(r"^seed(\d+)$")
 SECONDS_PER_MINUTE = 60.0
+#: The binding of an evaluation file that names its evaluation seed.
+_SEED_BINDING = "evaluation_config.evaluation.random_seed"
 
 
 @dataclass(frozen=True)
@@ -100,15 +95,6 @@ class RunRecord:
     detail: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
     trained_on: str = ""
-
-
-# ------------------------------------------------------------------------------ statistics
-
-#: A run folder named by its training seed (``seed3``).
-SEED_RUN_ID = re.compile(r"^seed(\d+)$")
-SECONDS_PER_MINUTE = 60.0
-#: The binding of an evaluation file that names its evaluation seed.
-_SEED_BINDING = "evaluation_config.evaluation.random_seed"
 
 
 # ------------------------------------------------------------------------------ the table

@@ -1,7 +1,6 @@
 """``python -m jlonevae_lib.sweep.seven_arms_summary``: the documented form of ``python -m
 jlonevae_lib.cli.seven_arms_summary``, kept working. The report itself is
-:mod:`jlonevae_lib.reports.seven_arms` (:mod:`jlonevae_lib.reports.seven_arms_text`: its prose and
-files)."""
+:mod:`jlonevae_lib.reports.seven_arms`, which names the report's other modules."""
 
 from __future__ import annotations
 

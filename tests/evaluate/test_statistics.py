@@ -1,5 +1,5 @@
-"""Welch's t-test, its confidence interval, Hedges' g, Holm's correction and the t-test table
-rows shared by study summaries and figures."""
+"""Welch's t-test, its confidence interval, Hedges' g, Holm's correction, the t-test table
+rows shared by study summaries and figures, and the spreads the reports quote."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pytest
 import scipy.stats
 
 from jlonevae_lib.evaluate.statistics import (
+    difference_resolution,
     effect_size,
     hedges_g,
     holm_adjust,
+    pooled_sd,
+    rms_sd,
     sample_sd,
     ttest_row,
     welch_ci,
@@ -129,3 +132,25 @@ def test_effect_size_gathers_the_three() -> None:
     assert size["difference"] == pytest.approx(0.25)
     assert (size["ci_low"], size["ci_high"]) == pytest.approx(welch_ci(a, b))
     assert size["hedges_g"] == pytest.approx(hedges_g(a, b)) and size["confidence"] == 0.95
+
+
+def test_difference_resolution() -> None:
+    low, high = {"n": 5, "mean": 0.06, "sd": 0.01}, {"n": 4, "mean": 0.05, "sd": 0.02}
+    row = difference_resolution(low, high, 2.0)
+    se = math.sqrt(0.01 ** 2 / 5 + 0.02 ** 2 / 4)
+    assert row["difference"] == pytest.approx(0.01) and row["standard_error"] == pytest.approx(se)
+    assert row["resolved"] is False  # 0.01 < 2 · 0.0110
+    assert difference_resolution(low, {**high, "sd": 0.001}, 2.0)["resolved"] is True
+    assert difference_resolution(low, high, 0.5)["resolved"] is True
+    one = difference_resolution(low, {"n": 1, "mean": 0.0, "sd": math.nan}, 2.0)
+    assert one["resolved"] is None and math.isnan(one["standard_error"])
+
+
+def test_pooled_sd_and_the_rms_of_group_sds() -> None:
+    groups = [{"n": 3, "sd": 0.1}, {"n": 5, "sd": 0.2}, {"n": 1, "sd": math.nan},
+              {"n": 2, "sd": None}, {}]  # one value, a null s.d. (JSON), nothing: left out
+    assert pooled_sd(groups) == pytest.approx(math.sqrt((2 * 0.01 + 4 * 0.04) / 6))
+    assert math.isnan(pooled_sd(groups[2:]))
+    spread = rms_sd([[0.1, 0.2, 0.3], [0.1, 0.1], [0.5]])  # sds 0.1 and 0; one value: none
+    assert spread["groups"] == 2 and spread["sd"] == pytest.approx(math.sqrt(0.01 / 2))
+    assert rms_sd([[0.5]]) == {"sd": pytest.approx(math.nan, nan_ok=True), "groups": 0}

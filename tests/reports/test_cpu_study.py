@@ -14,6 +14,7 @@ from jlonevae_lib.evaluate.statistics import mean_sd
 from jlonevae_lib.reports.cpu_study import (
     arm_statistics,
     build_summary,
+    refresh_summary,
     render_markdown,
     ttest_table,
 )
@@ -266,3 +267,35 @@ def test_cli_reports_an_empty_study(tmp_path: Path) -> None:
     assert summary["runs"] == [] and summary["ttests"] == []
     assert any("no arm has a run" in note for note in summary["notes"])
     assert "# Study summary: no runs" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_from_summary_renders_the_same_files_without_the_runs(run_tree: Path,
+                                                              tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    assert main(["--models-dir", str(run_tree), "--output-dir", str(first),
+                 "--seeds", "1", "2", "3", "--command", "bash study.bash"]) == 0
+    again = tmp_path / "again"
+    assert main(["--from-summary", str(first / "summary.json"), "--output-dir",
+                 str(again)]) == 0
+    # Statistics, t-tests and times recomputed from the stored per-run values: the same
+    # bytes (the time stamp and the command are the summary's own).
+    for name in ("summary.json", "summary.md"):
+        assert (again / name).read_bytes() == (first / name).read_bytes(), name
+    assert not (again / "README.md").exists()  # the study's README is written by hand
+    with pytest.raises(SystemExit):  # neither --models-dir nor --from-summary
+        main(["--output-dir", str(again)])
+    with pytest.raises(SystemExit):  # both
+        main(["--models-dir", str(run_tree), "--from-summary", str(first / "summary.json"),
+              "--output-dir", str(again)])
+    (tmp_path / "bad.json").write_text('{"runs": []}')
+    with pytest.raises(SystemExit) as exit_info:  # not a study summary: one line, no trace
+        main(["--from-summary", str(tmp_path / "bad.json"), "--output-dir", str(again)])
+    assert exit_info.value.code != 0
+
+
+def test_refresh_recomputes_what_the_runs_give() -> None:
+    summary = json.loads(json.dumps(build_summary(
+        study(), [], command="c", machine={}, models_dir="m"), sort_keys=True))
+    stale = {**summary, "ttests": [], "time": {}, "arms": [
+        {**arm, "statistics": {}} for arm in summary["arms"]]}
+    assert refresh_summary(stale) == summary

@@ -1,9 +1,10 @@
 """The natural-image summary's findings on hand-made numbers: collapsed runs are named, and an
 arm whose every run collapsed is not compared by localisation; the compactness measure of a
-collapsed and of a working decoder."""
+collapsed and of a working decoder; a written summary.json recomputed and rendered again."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -13,7 +14,13 @@ import torch
 
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.evaluate.natural_image_measures import measure_vae
-from jlonevae_lib.reports.natural_images_text import _findings, render_markdown
+from jlonevae_lib.reports.natural_images import refresh_summary
+from jlonevae_lib.reports.natural_images_text import (
+    _findings,
+    noise_reference,
+    render_markdown,
+    render_readme,
+)
 
 
 def _summary(jl1_collapsed: tuple[bool, bool]) -> dict[str, Any]:
@@ -126,3 +133,77 @@ def test_markdown_shows_the_compactness_and_the_column_states() -> None:
     assert "columns structured / noise-like / no signal" in text
     assert "0.00 / 0.25 / 0.75" in text and "no structured column" in text
     assert "- Compactness: c." in text
+
+
+def _written_summary(compactness: bool) -> dict[str, Any]:
+    """A summary as summary.json holds it (keys sorted), with or without the compactness
+    measure (a summary written before it has none)."""
+    def run(arm: str, gamma: float, seed: int, bce: float, mse: float) -> dict[str, Any]:
+        entry = {"status": "finished", "arm": arm, "gamma": gamma, "seed": seed,
+                 "heldout_bce": bce, "heldout_mse": mse, "localisation": 0.3 + seed / 100,
+                 "localisation_weighted": 0.31, "mean_column_activity": 0.01,
+                 "final_train_kld": 3.0, "train_seconds": 10.0, "figure": f"f{seed}.png",
+                 "bce_gap_removed": None, "collapsed": None}
+        if compactness:
+            entry.update({"compactness": 0.1 * (seed + 1), "compactness_weighted": 0.2,
+                          "columns_structured": 0.5, "columns_no_structure": 0.5,
+                          "columns_no_signal": 0.0})
+        return entry
+
+    beta, jl1 = "β-VAE (γ=0)", "JL1-VAE (γ=0.01)"
+    summary = {
+        "offline_fallback": False, "data_source": "IMAGES.mat",
+        "patches": {"train": 10, "test": 5, "linear_fit": 10, "localisation": 5},
+        "settings": {"device": "cpu", "num_batches": 4000, "dataset": "naturalImages",
+                     "annealing_batches": 2000, "beta": 0.01},
+        "paper_settings": {"annealing_batches": 50000, "device": "GPU", "num_batches": 100000,
+                           "seeds": [0]},
+        "runs": [run(beta, 0.0, 0, 177.0, 0.63), run(jl1, 0.01, 0, 177.37, 0.77),
+                 run(beta, 0.0, 1, 177.1, 0.62), {"status": "not finished", "run_dir": "r"}],
+        "arms": [], "linear_baselines": [
+            {"model": "PCA", "num_components": 10, "heldout_mse": 0.59, "heldout_bce": 177.0,
+             "localisation": 0.22, "localisation_weighted": 0.22, "converged": True,
+             **({"compactness": 0.02, "columns_structured": 1.0} if compactness else {})}],
+        "mean_patch_error": {"mse": 0.775, "bce": 177.4},
+        "collapse": {"mean_image": 177.38, "perfect": 175.78, "fraction": 0.95},
+        "measures": {"heldout_error": "e", "localisation": "l"}, "figures": [],
+        "command": "c", "generated_at": "then", "machine": {"platform": "x"}}
+    return json.loads(json.dumps(summary, sort_keys=True))
+
+
+@pytest.mark.parametrize("compactness", [True, False])
+def test_refresh_recomputes_the_verdicts_and_the_arms(compactness: bool) -> None:
+    refreshed = refresh_summary(_written_summary(compactness))
+    runs = [run for run in refreshed["runs"] if run["status"] == "finished"]
+    assert [run["collapsed"] for run in runs] == [False, True, False]
+    assert runs[0]["bce_gap_removed"] == pytest.approx((177.38 - 177.0) / (177.38 - 175.78))
+    beta, jl1 = refreshed["arms"]
+    assert (beta["seeds"], jl1["seeds"]) == ([0, 1], [0])
+    assert beta["heldout_bce"]["mean"] == pytest.approx(177.05) and beta["heldout_bce"]["n"] == 2
+    assert ("compactness" in beta) is compactness
+    if compactness:
+        assert beta["compactness"]["mean"] == pytest.approx(0.15)
+    # Every measurement is kept.
+    assert refreshed["linear_baselines"] == _written_summary(compactness)["linear_baselines"]
+
+
+def test_a_written_summary_renders_in_the_settings_order_and_without_absent_measures() -> None:
+    old = refresh_summary(_written_summary(compactness=False))
+    markdown = render_markdown(old)
+    settings = [line.split(" | ")[0][2:] for line in markdown.splitlines()
+                if line.startswith("| ") and line.count("|") == 3][1:]
+    # SETTINGS_SHOWN's order, not summary.json's sorted keys.
+    assert settings == ["dataset", "beta", "num_batches", "annealing_batches", "device"]
+    assert "compactness" not in markdown and "None" not in markdown
+    assert "compactness" in render_markdown(refresh_summary(_written_summary(True)))
+    readme = render_readme(old, markdown, "results/x")
+    assert "Deviations from the paper's setting: num_batches: 4000 here, 100000 in the paper; " \
+           "annealing_batches: 2000 here, 50000 in the paper; device: cpu here, GPU in the " \
+           "paper; seeds [0, 1] here, [0] in the paper." in readme
+
+
+def test_the_noise_reference_is_labelled_with_its_run_length() -> None:
+    reference = refresh_summary(_written_summary(compactness=False))
+    label, runs = noise_reference(reference, "results/natural_images")
+    assert label == "results/natural_images (4,000 batches)"
+    assert runs == [{"arm": "JL1-VAE (γ=0.01)", "seed": 0, "localisation": 0.3}]
