@@ -8,7 +8,8 @@ images it takes with ``im_channels`` and ``im_side_len``. A module adds one with
     @register_architecture("myConv")
     def my_conv(im_channels: int, latent_dim: int) -> MyVAE: ...
 
-and lists itself in :data:`BUILTIN_MODULES` (or is imported before the name is looked up).
+and lists itself in :data:`BUILTIN_MODULES`, or is imported before the name is looked up, or
+is declared as a plug-in by the user's own package (docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TypeVar
 from torch import nn
 
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.plugins import ARCHITECTURES, PLUGIN_HINT, load_plugins
 
 ArchitectureFactory = Callable[[int, int], nn.Module]
 Factory = TypeVar("Factory", bound=ArchitectureFactory)
@@ -46,6 +48,7 @@ def register_architecture(name: str) -> Callable[[Factory], Factory]:
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+    load_plugins(ARCHITECTURES)
 
 
 def available_architectures() -> list[str]:
@@ -58,7 +61,7 @@ def check_architecture(name: str) -> None:
     """Raise :class:`JLoneVAEError` naming the known architectures if ``name`` is not one."""
     if name not in available_architectures():
         raise JLoneVAEError(f"unknown architecture preset '{name}'; known presets: "
-                            f"{', '.join(available_architectures())}")
+                            f"{', '.join(available_architectures())}; {PLUGIN_HINT}")
 
 
 def build_architecture(name: str, im_channels: int, latent_dim: int) -> nn.Module:

@@ -23,6 +23,7 @@ from typing import TypeVar
 import numpy as np
 
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.plugins import DATASETS, PLUGIN_HINT, load_plugins
 
 #: Environment variable naming the data folder, as in disentanglement_lib.
 DATA_ROOT_ENV = "DISENTANGLEMENT_LIB_DATA"
@@ -179,6 +180,7 @@ def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFacto
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+    load_plugins(DATASETS)
 
 
 def available_datasets() -> list[str]:
@@ -199,7 +201,7 @@ def _factory(name: str) -> Callable[..., TrainingData]:
         return _REGISTRY[name]
     except KeyError:
         raise JLoneVAEError(f"unknown dataset {name!r}; known datasets: "
-                            f"{', '.join(available_datasets())}") from None
+                            f"{', '.join(available_datasets())}; {PLUGIN_HINT}") from None
 
 
 def lacks_ground_truth_factors(name: str) -> bool:

@@ -72,6 +72,7 @@ from jlonevae_lib.runs.metric_table import (
     SUMMARY_RESULT_KEYS,
     parse_evaluation_seed_name,
 )
+from jlonevae_lib.utils import plugins
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock, LockedError
@@ -210,7 +211,7 @@ def user_dataset_config(path: str | Path) -> tuple[Path, str]:
                             'dataset.name = "<dataset>"')
     if name not in available_datasets():
         raise JLoneVAEError(f"dataset config {path} names the unknown dataset {name!r}; known "
-                            f"datasets: {', '.join(available_datasets())}")
+                            f"datasets: {', '.join(available_datasets())}; {plugins.PLUGIN_HINT}")
     return path, canonical_dataset_name(name)
 
 
@@ -230,8 +231,10 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
 
     Relative includes are searched next to the given files, then in the working directory and
     the shipped config folders. gin only offers appending to its search path, so the list is
-    edited directly and restored on exit.
+    edited directly and restored on exit. Plug-ins' metric modules are imported first, so a
+    config may name their gin configurables (docs/plugins.md).
     """
+    plugins.load_plugins(plugins.METRICS)
     files = [str(Path(f).resolve()) for f in config_files]
     search_path = gin.config._LOCATION_PREFIXES
     saved = list(search_path)

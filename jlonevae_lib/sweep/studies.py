@@ -11,7 +11,8 @@ A member's index is its place in the product of the axes, so it depends only on 
 values: ``--set num_batches=8000`` keeps every index, ``--seeds 1 2`` renumbers. Its run folder is
 its config's ``run_dir``.
 
-To add a study, decorate a function returning a :class:`Study` with :func:`register_study`.
+To add a study, decorate a function returning a :class:`Study` with :func:`register_study`
+(from the user's own package: a plug-in, docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from jlonevae_lib.sweep.members import Member
 from jlonevae_lib.train.baselines import method_settings
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.plugins import PLUGIN_HINT, STUDIES, load_plugins
 
 #: ``python -m`` forms of the figure and summary commands a summary step runs (jlonevae_lib.cli).
 PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.plot")
@@ -149,6 +151,7 @@ BUILTIN_MODULES = ("jlonevae_lib.sweep.seven_arms", "jlonevae_lib.sweep.natural_
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+    load_plugins(STUDIES)
 
 
 def register_study(name: str) -> Callable[[Callable[[], Study]], Callable[[], Study]]:
@@ -176,7 +179,7 @@ def get_study(name: str) -> Study:
         factory = _REGISTRY[name]
     except KeyError:
         raise JLoneVAEError(f"unknown study {name!r}; known studies: "
-                            f"{', '.join(available_studies())}") from None
+                            f"{', '.join(available_studies())}; {PLUGIN_HINT}") from None
     study = factory()
     if study.name != name:
         raise ValueError(f"study registered as {name!r} calls itself {study.name!r}")

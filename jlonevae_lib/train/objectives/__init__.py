@@ -11,8 +11,9 @@ training step is::
 
 so the trainer never names a method. To add one, write a module with a subclass of
 :class:`Objective` decorated with ``@register_objective("name")`` and list the module in
-:data:`BUILTIN_MODULES`; ``TrainConfig(objective="name")`` and ``jlonevae-train --objective
-name`` then train it. See docs/architecture.md.
+:data:`BUILTIN_MODULES` (or, outside this package, declare it as a plug-in: docs/plugins.md);
+``TrainConfig(objective="name")`` and ``jlonevae-train --objective name`` then train it. See
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torch import nn
 
 from jlonevae_lib.runs import layout, naming
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.plugins import OBJECTIVES, PLUGIN_HINT, load_plugins
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
@@ -250,6 +252,7 @@ def unregister_objective(name: str) -> None:
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+    load_plugins(OBJECTIVES)
 
 
 def available_objectives() -> list[str]:
@@ -265,4 +268,4 @@ def objective_class(name: str) -> type[Objective]:
         return _REGISTRY[name]
     except KeyError:
         raise JLoneVAEError(f"unknown objective {name!r}; known objectives: "
-                            f"{', '.join(available_objectives())}") from None
+                            f"{', '.join(available_objectives())}; {PLUGIN_HINT}") from None

@@ -1,0 +1,62 @@
+"""Plug-ins: registrations from the user's own installed packages, found through entry points.
+
+A package extends the registries without any change here by declaring entry points in the
+groups :data:`GROUPS` (docs/plugins.md); each entry point names a module (or ``module:attr``)
+whose import registers things with the usual decorators. Each registry calls
+:func:`load_plugins` with its group after importing its built-in modules, so a plug-in's names
+are known wherever a built-in's are, in any process, with no flag.
+
+Only code the user chose to install runs this way: the modules come from the environment's
+installed distributions, never from data, run or config files.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+
+from jlonevae_lib.utils.errors import JLoneVAEError, short_reason
+
+OBJECTIVES = "jlonevae.objectives"
+ARCHITECTURES = "jlonevae.architectures"
+DATASETS = "jlonevae.datasets"
+#: Modules defining gin-configurable metric functions, imported before a metric config is parsed.
+METRICS = "jlonevae.metrics"
+STUDIES = "jlonevae.studies"
+#: Every entry-point group the package reads.
+GROUPS = (OBJECTIVES, ARCHITECTURES, DATASETS, METRICS, STUDIES)
+#: Where the registries' "unknown name" errors send the user.
+PLUGIN_HINT = "a plug-in package registers more: docs/plugins.md"
+
+#: Groups whose plug-ins this process has imported (or is importing).
+_LOADED: set[str] = set()
+
+
+def load_plugins(group: str) -> None:
+    """Import every module named by an entry point of ``group``, once per process.
+
+    A plug-in that fails to import (its own error, or a name it registers twice) is a
+    :class:`JLoneVAEError` of one line naming it; the group is then tried again on the next
+    call, so the error is not lost to a later lookup.
+    """
+    if group in _LOADED:
+        return
+    # Marked before importing: a plug-in that looks a name up while it is imported would
+    # otherwise come back here and import itself again.
+    _LOADED.add(group)
+    try:
+        for entry_point in entry_points(group=group):
+            _import(entry_point)
+    except JLoneVAEError:
+        _LOADED.discard(group)
+        raise
+
+
+def _import(entry_point: EntryPoint) -> None:
+    try:
+        entry_point.load()
+    except Exception as err:  # whatever the user's module raises: report it as theirs
+        distribution = entry_point.dist.name if entry_point.dist is not None else "?"
+        raise JLoneVAEError(
+            f"plug-in {distribution!r} (entry point {entry_point.group}: {entry_point.name} = "
+            f"{entry_point.value}) failed to import: {short_reason(err)}; fix or uninstall it"
+        ) from err
