@@ -17,21 +17,27 @@ Every run also keeps its model after 8,000 and 15,000 batches (``keep_models_at`
 points of the learning curve. The primary outcome is local MIG at locality 0.1, averaged over
 evaluation seeds 0-2, at 30,000 batches; the primary tests are Welch t-tests of ``jl1_dlib``
 against each other arm, Holm-corrected over the two.
+
+The summary step is ``python -m jlonevae_lib.cli.penalty_study_summary`` with every member's run
+folder (:mod:`jlonevae_lib.reports.penalty_study`): it reports the primary tests only once every
+arm has all its seeds finished and evaluated, and says the study is incomplete until then.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX
-from jlonevae_lib.sweep.studies import Axis, Study, register_study
+from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryStep, register_study
 from jlonevae_lib.train.baselines import method_settings
 
 NAME = "cpu_penalty_study"
 OUTPUT_DIR = f"studies/{NAME}"
 RESULTS_DIR = f"results/{NAME}"
+SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.penalty_study_summary")
 
 #: The run length (the reference example's), the β/γ ramp of the ConvVAE-objective arms, and
 #: the earlier points of each run that are kept for the learning curve.
@@ -66,6 +72,19 @@ def arm_settings(point: Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
 
 
+def _summary(plan: StudyPlan) -> list[SummaryStep]:
+    """The report (summary.json, summary.md, README.md, figures/) from every member's run
+    folder, given explicitly: a folder that does not exist yet is a run not started."""
+    if plan.results_dir is None:
+        return []
+    command = [*SUMMARY_COMMAND, "--output-dir", str(plan.results_dir.resolve())]
+    for member in plan.members:
+        command += ["--run", str(member.run_dir.resolve())]
+    if plan.command:
+        command += ["--command", plan.command]
+    return [SummaryStep(tuple(command))]
+
+
 @register_study(NAME)
 def cpu_penalty_study() -> Study:
     return Study(
@@ -80,4 +99,4 @@ def cpu_penalty_study() -> Study:
         settings_of=arm_settings,
         metrics=("paper", "evalseeds"), kept_metrics=("local_mig_0_1", "local_modularity_0_1",
                                                       "evalseeds"),
-        results_dir=RESULTS_DIR)
+        results_dir=RESULTS_DIR, summary=_summary)

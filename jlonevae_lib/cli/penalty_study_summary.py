@@ -1,0 +1,117 @@
+"""``python -m jlonevae_lib.cli.penalty_study_summary``: the report of the pre-registered study
+``cpu_penalty_study`` (summary.json, summary.md, README.md and figures/ in ``--output-dir``,
+by default results/cpu_penalty_study); the summary step of ``jlonevae-sweep run
+cpu_penalty_study``.
+
+Three ways to find the runs: ``--run RUN_DIR`` once per member (what the study's summary step
+passes; a folder that does not exist is a run not started), ``--study-dir`` (every run folder
+under the study's output folder), or ``--from-summary summary.json``: no run folder, the
+statistics recomputed from the per-run values it stores and the three files written again,
+byte for byte what the run folders gave (no time stamp in them; the figures are kept as they
+are). A run's arm is read from its config.json, never from its folder's name.
+
+While an arm lacks any of its 10 seeds (finished and evaluated), the files say the study is
+incomplete and report no primary test; no outcome is stored, summarised or drawn (summary.json
+keeps each run's status and training time only) and no reconstruction is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.reports.penalty_study import (
+    collect_study_runs,
+    is_complete,
+    load_summary,
+    study_data,
+    study_run_dirs,
+)
+from jlonevae_lib.reports.penalty_study_stats import summarise
+from jlonevae_lib.reports.penalty_study_text import write_penalty_summary
+from jlonevae_lib.reports.records import FINISHED, machine_info
+from jlonevae_lib.reports.seven_arms_records import measure_reconstructions
+from jlonevae_lib.sweep.penalty_study import RESULTS_DIR
+from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
+
+MODULE = "jlonevae_lib.cli.penalty_study_summary"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=f"python -m {MODULE}",
+                            description="The report of the pre-registered study "
+                                        "cpu_penalty_study: summary.json, summary.md, README.md "
+                                        "and figures, from its runs or from a written "
+                                        "summary.json.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, action="append", default=[], dest="runs",
+                        metavar="RUN_DIR", help="a run folder of the study (repeat for each; "
+                                                "one that does not exist is not started)")
+    source.add_argument("--study-dir", type=Path, default=None,
+                        help="the study's output folder (studies/cpu_penalty_study): every run "
+                             "folder under its trainedModels/ and trainedStandardModels/")
+    source.add_argument("--from-summary", type=Path, default=None, metavar="SUMMARY_JSON",
+                        help="re-render from this summary.json alone (statistics recomputed "
+                             "from its per-run values; figures kept)")
+    parser.add_argument("--output-dir", type=Path, default=Path(RESULTS_DIR),
+                        help=f"where the files go (default: {RESULTS_DIR})")
+    parser.add_argument("--command", default=None,
+                        help="the study's command, recorded in the report (default: this "
+                             "command)")
+    parser.add_argument("--skip-reconstruction", action="store_true",
+                        help="do not measure each run's held-out reconstruction BCE (then "
+                             "collapsed runs cannot be flagged; the report says so)")
+    parser.add_argument("--no-figures", action="store_true", help="draw no figure")
+    return parser
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the report; prints the paths written. Returns 0 whatever is missing (the report
+    says it)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    if args.from_summary is not None:
+        summary = summarise(load_summary(args.from_summary))
+        for path in write_penalty_summary(args.output_dir, summary):
+            print(f"wrote {path}")
+        return 0
+    run_dirs = args.runs if args.study_dir is None else study_run_dirs(args.study_dir)
+    records, notes, folders = collect_study_runs(run_dirs)
+    reference_bce: dict = {}
+    if not args.skip_reconstruction and is_complete(records):  # none measured before
+        members = [(r.arm, folders[(r.arm, r.seed)]) for r in records
+                   if (r.arm, r.seed) in folders]
+        read = [r for r in records if (r.arm, r.seed) in folders]
+        measured, reference_bce, bce_notes = measure_reconstructions(members, read)
+        by_member = {(r.arm, r.seed): r for r in measured}
+        records = [by_member.get((r.arm, r.seed), r) for r in records]
+        notes += bce_notes
+    elif args.skip_reconstruction and any(r.status == FINISHED for r in records):
+        notes.append("held-out reconstruction BCE not measured (--skip-reconstruction)")
+    command = args.command or shlex.join(["python", "-m", MODULE, *argv])
+    data = study_data(records, notes, command=command, machine=machine_info(records),
+                      run_dirs=folders, reference_bce=reference_bce)
+    # Analysed exactly as summary.json will be read back, so --from-summary gives these bytes.
+    data = json.loads(json.dumps(data, sort_keys=True))
+    summary = summarise(data)
+    if not args.no_figures and summary["complete"]:
+        from jlonevae_lib.reports.penalty_study_figures import draw_figures  # matplotlib
+
+        figures, figure_notes = draw_figures(summary, args.output_dir, folders)
+        data["figures"], data["notes"] = figures, [*data["notes"], *figure_notes]
+        summary = summarise(data)
+    for path in write_penalty_summary(args.output_dir, summary):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

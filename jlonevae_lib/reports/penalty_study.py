@@ -1,0 +1,369 @@
+"""The report of the pre-registered study ``cpu_penalty_study``: reading its runs.
+
+The study (:mod:`jlonevae_lib.sweep.penalty_study`, docs/studies.md) has three arms on
+disentanglement_lib's architecture, seeds 1-10, 30,000 batches, and keeps every run's model at
+8,000 and 15,000 batches. This module turns its run folders into the data summary.json stores:
+
+- which arm a run belongs to is read from its ``config.json`` and matched against the study's
+  registered arms on the settings that define an arm (:data:`ARM_FIELDS`: objective, β, γ,
+  the ramp ...), never from its folder's name (:func:`arm_of`); the other settings are
+  compared with the registration and every difference is reported (:func:`setting_differences`);
+- one record per registered member (a member without a folder is ``not started``); a run of
+  another seed or a second run of one member is left out with a note;
+- its values at the end (``local_mig_0_1``, ``local_mig_0_1_evalseeds_mean``, ``mig``, held-out
+  reconstruction BCE ..., the keys of :mod:`jlonevae_lib.reports.records`) and its ``curve``:
+  the kept models' values at 8,000 and 15,000 batches (``local_mig_0_1@8000`` on disk, see
+  :func:`jlonevae_lib.runs.layout.kept_metric_name`) beside the end's;
+- when it started (the sweep's training log) and when its last result was written.
+
+Until every registered member is finished and evaluated (:func:`is_complete`) the data hold no
+outcome at all, only each run's status and training time: the study is pre-registered, and an
+interim look changes nothing.
+
+The statistics are :mod:`jlonevae_lib.reports.penalty_study_stats` (pure functions of this
+data), the prose :mod:`jlonevae_lib.reports.penalty_study_text`, the figures
+:mod:`jlonevae_lib.reports.penalty_study_figures`; the command line is
+``python -m jlonevae_lib.cli.penalty_study_summary``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.reports.records import (
+    FINISHED,
+    NOT_STARTED,
+    TRAIN_MINUTES,
+    RunRecord,
+    read_json_object,
+    run_scores,
+    seed_mean_key,
+    training_state,
+)
+from jlonevae_lib.reports.text import finite
+from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.metric_table import (
+    EXTRA_EVALUATION_SEEDS,
+    LOCAL_MIG,
+    LOCAL_MODULARITY,
+    evaluation_seed_name,
+    metric_name,
+    parse_evaluation_seed_name,
+)
+from jlonevae_lib.runs.results import RunInfo, evaluation_records
+from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
+from jlonevae_lib.sweep.studies import plan_study
+from jlonevae_lib.utils.errors import DataFileError
+
+#: The pre-registered primary outcome: local MIG at 0.1, mean over evaluation seeds 0-2.
+PRIMARY_BASE = metric_name(LOCAL_MIG, 0.1)
+PRIMARY_KEY = seed_mean_key(PRIMARY_BASE)
+#: The scores kept at 8,000 and 15,000 batches (at evaluation seeds 0-2, and their mean).
+KEPT_BASES = (PRIMARY_BASE, metric_name(LOCAL_MODULARITY, 0.1))
+EVALUATION_SEEDS = (0, *EXTRA_EVALUATION_SEEDS)
+#: The settings that tell the arms apart: a run is of the arm whose registration it matches on
+#: all of them.
+ARM_FIELDS = ("objective", "architecture", "beta", "gamma", "annealing_batches",
+              "jacobian_batch", "regularization_type")
+#: The other settings of the registration; a run that differs is kept and the difference
+#: reported as a deviation.
+SHARED_FIELDS = ("dataset", "latent_dim", "batch_size", "lr", "num_batches", "keep_models_at",
+                 "objective_params", "jacobian_method")
+#: A line of the sweep's training log that starts an attempt (``sweep/runner.py``).
+_LOG_START = re.compile(r"^=== (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) ")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+# ------------------------------------------------------------------------------ the arms
+
+
+@functools.cache
+def _registered() -> dict[tuple[str, int], dict[str, Any]]:
+    plan = plan_study(cpu_penalty_study())
+    return {(m.point["arm"], m.point["seed"]): m.config.to_dict() for m in plan.members}
+
+
+def registered_config(arm: str, seed: int = SEEDS[0]) -> dict[str, Any]:
+    """The registered training config of member (``arm``, ``seed``), as config.json holds it."""
+    return dict(_registered()[(arm, seed)])
+
+
+def registered_settings() -> dict[str, dict[str, Any]]:
+    """Each arm's registered settings (of its first seed), without where it runs."""
+    hidden = ("output_dir", "run_id", "seed", "model_num", "data_source", "imported_from",
+              "log_interval", "checkpoint_every")
+    return {arm: {k: v for k, v in registered_config(arm).items() if k not in hidden}
+            for arm in ARMS}
+
+
+def _same(value: Any, registered: Any) -> bool:
+    if isinstance(value, int | float) and isinstance(registered, int | float) and not (
+            isinstance(value, bool) or isinstance(registered, bool)):
+        return math.isclose(float(value), float(registered), rel_tol=1e-12, abs_tol=0.0)
+    return value == registered
+
+
+def arm_of(config: Mapping[str, Any]) -> str | None:
+    """The registered arm whose defining settings (:data:`ARM_FIELDS`) ``config`` has; None
+    when it matches none."""
+    for arm in ARMS:
+        registered = registered_config(arm)
+        if all(name in config and _same(config[name], registered[name])
+               for name in ARM_FIELDS):
+            return arm
+    return None
+
+
+def setting_differences(config: Mapping[str, Any], arm: str) -> list[list[Any]]:
+    """``[name, the run's value, the registered value]`` for each of :data:`SHARED_FIELDS`
+    where the run differs from its arm's registration."""
+    registered = registered_config(arm)
+    return [[name, config.get(name), registered[name]] for name in SHARED_FIELDS
+            if not _same(config.get(name), registered[name])]
+
+
+# ------------------------------------------------------------------------------ one run
+
+
+def kept_scores(run_dir: Path, info: RunInfo, notes: list[str]
+                ) -> tuple[dict[str, float], float]:
+    """(values keyed ``<key>@<N>``, evaluation seconds) of the models ``run_dir`` kept at
+    earlier batches; the repeats at other evaluation seeds keyed ``<key>_evalseed<k>@<N>``."""
+    values: dict[str, float] = {}
+    seconds = 0.0
+    for batches, path in layout.kept_evaluation_files(run_dir):
+        repeat = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
+        data = read_json_object(path, notes)
+        if data is None:
+            continue
+        elapsed = data.get("evaluation_results.elapsed_time")
+        if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
+            seconds += float(elapsed)
+        try:
+            records = evaluation_records(data, info, path)
+        except DataFileError as err:
+            notes.append(f"skipped: {err}")
+            continue
+        for record in records:
+            key = record.name if repeat is None else evaluation_seed_name(record.name, repeat[1])
+            name = layout.kept_metric_name(key, batches)
+            if not math.isfinite(record.value):
+                notes.append(f"skipped: {path} gives {name} = {record.value}")
+            elif name not in values:
+                values[name] = record.value
+    return values, seconds
+
+
+def add_seed_means(values: Mapping[str, float], points: Iterable[int | None]
+                   ) -> dict[str, float]:
+    """``values`` with the mean over evaluation seeds 0-2 of each kept score
+    (:data:`KEPT_BASES`) at each point (None: the end, else the batch of a kept model) where
+    all three seeds have a value; the mean of
+    :func:`~jlonevae_lib.reports.records.add_evaluation_seed_means`."""
+    out = dict(values)
+    for point in points:
+        def at(key: str, point: int | None = point) -> str:
+            return key if point is None else layout.kept_metric_name(key, point)
+
+        for base in KEPT_BASES:
+            keys = [at(base), *(at(evaluation_seed_name(base, s)) for s in EXTRA_EVALUATION_SEEDS)]
+            if all(key in values for key in keys):
+                out[at(seed_mean_key(base))] = math.fsum(values[k] for k in keys) / len(keys)
+    return out
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+
+
+def run_times(run_dir: Path) -> tuple[str | None, str | None]:
+    """(when the sweep first started training the run, from its training log's first attempt
+    line, which is local time on the machine that ran it; when its last marker or result file
+    was written, from the files' times), each as UTC text, None when unknown."""
+    start = None
+    log = layout.sweep_log_path(run_dir, "train")
+    if log.is_file():
+        with log.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                match = _LOG_START.match(line)
+                if match:
+                    start = _utc(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S"))
+                    break
+    written = [layout.done_path(run_dir), *layout.evaluation_files(run_dir),
+               *layout.evaluation_seed_repeat_files(run_dir),
+               *(path for _, path in layout.kept_evaluation_files(run_dir))]
+    times = [path.stat().st_mtime for path in written if path.is_file()]
+    last = _utc(datetime.fromtimestamp(max(times), timezone.utc)) if times else None
+    return start, last
+
+
+def read_run(run_dir: Path, notes: list[str]) -> RunRecord | None:
+    """One run folder as a record of its arm (None, with a note, when its config.json is
+    missing or matches no arm). Its values: the end's and, keyed ``<key>@<N>``, its kept
+    models', each with the mean over evaluation seeds 0-2."""
+    if not layout.config_path(run_dir).is_file():
+        notes.append(f"ignored: {run_dir} has no {layout.CONFIG_FILE}")
+        return None
+    config = read_json_object(layout.config_path(run_dir), notes) or {}
+    arm = arm_of(config)
+    if arm is None:
+        notes.append(f"ignored: {run_dir}: its {layout.CONFIG_FILE} matches no arm of {NAME} "
+                     f"(on {', '.join(ARM_FIELDS)})")
+        return None
+    seed = config.get("seed")
+    status, detail, trained, trained_on = training_state(run_dir, notes)
+    info = RunInfo(run_dir=run_dir, group=arm, method=arm, label=ARM_LABELS[arm],
+                   run_id=run_dir.name)
+    scores, seconds, _ = run_scores(run_dir, info, notes)
+    kept, kept_seconds = kept_scores(run_dir, info, notes)
+    points = [None, *sorted({b for b in config.get("keep_models_at") or []})]
+    values = add_seed_means({**scores, **trained, **kept}, points)
+    return RunRecord(arm=arm, label=ARM_LABELS[arm], method=str(config.get("objective")),
+                     gamma=float(config.get("gamma") or 0.0), settings="",
+                     run_id=run_dir.name, seed=seed if isinstance(seed, int) else None,
+                     status=status, values=values, evaluation_seconds=seconds + kept_seconds,
+                     detail=detail, config=config, trained_on=trained_on)
+
+
+def study_run_dirs(study_dir: str | Path) -> list[Path]:
+    """Every run folder of a study's output folder: ``<study_dir>/trainedModels/*/*`` and
+    ``<study_dir>/trainedStandardModels/*/*``, sorted."""
+    study_dir = Path(study_dir)
+    return sorted(path for models in (layout.TRAINED_MODELS_DIR, layout.STANDARD_MODELS_DIR)
+                  for path in (study_dir / models).glob("*/*") if path.is_dir())
+
+
+def collect_study_runs(run_dirs: Sequence[str | Path]
+                       ) -> tuple[list[RunRecord], list[str], dict[tuple[str, int], Path]]:
+    """One record per registered member (arm × seed 1-10, in that order), read from the run
+    folders given; a member none of them is: :data:`NOT_STARTED`. (records, notes, the folder
+    of each member read)."""
+    notes: list[str] = []
+    found: dict[tuple[str, int], RunRecord] = {}
+    folders: dict[tuple[str, int], Path] = {}
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            continue  # a member not started yet
+        record = read_run(run_dir, notes)
+        if record is None:
+            continue
+        if record.seed not in SEEDS:
+            notes.append(f"left out: {run_dir} is {record.label} with seed {record.seed}, not "
+                         f"a registered seed ({SEEDS[0]}-{SEEDS[-1]})")
+        elif (record.arm, record.seed) in found:
+            notes.append(f"left out: {run_dir} is a second run of {record.label} seed "
+                         f"{record.seed}; {folders[(record.arm, record.seed)]} was read first")
+        else:
+            found[(record.arm, record.seed)] = record
+            folders[(record.arm, record.seed)] = run_dir
+    records = []
+    for arm in ARMS:
+        for seed in SEEDS:
+            records.append(found.get((arm, seed)) or RunRecord(
+                arm=arm, label=ARM_LABELS[arm], method="", gamma=0.0, settings="",
+                run_id=f"seed{seed}", seed=seed, status=NOT_STARTED))
+    return records, notes, folders
+
+
+# ------------------------------------------------------------------------------ the data
+
+
+def is_evaluated(status: str, values: Mapping[str, float]) -> bool:
+    """Whether a run counts towards the primary test: finished, with the primary outcome."""
+    return status == FINISHED and PRIMARY_KEY in values
+
+
+def is_complete(records: Sequence[RunRecord]) -> bool:
+    """Whether every registered member (arm × seed) is finished and evaluated: only then is
+    any outcome summarised."""
+    members = {(r.arm, r.seed) for r in records if is_evaluated(r.status, r.values)}
+    return members >= {(arm, seed) for arm in ARMS for seed in SEEDS}
+
+
+def run_entry(record: RunRecord, times: tuple[str | None, str | None] = (None, None)
+              ) -> dict[str, Any]:
+    """A record as summary.json stores it: ``values`` at the end, ``curve`` {batches: values}
+    of every kept score at the kept models and at the end, the setting differences and
+    times."""
+    final = {k: v for k, v in record.values.items() if layout.KEPT_METRIC_SEPARATOR not in k}
+    curve: dict[str, dict[str, float]] = {}
+    for key, value in record.values.items():
+        name, batches = layout.parse_kept_metric_name(key)
+        if batches is not None:
+            curve.setdefault(str(batches), {})[name] = value
+    kept_keys = {name for point in curve.values() for name in point}
+    end = record.config.get("num_batches")
+    if record.status == FINISHED and isinstance(end, int) and kept_keys & set(final):
+        curve[str(end)] = {k: final[k] for k in sorted(kept_keys) if k in final}
+    return {"arm": record.arm, "label": record.label, "seed": record.seed,
+            "run_id": record.run_id, "status": record.status, "detail": record.detail,
+            "evaluated": is_evaluated(record.status, record.values),
+            "dataset": record.config.get("dataset"),
+            "num_batches": end if isinstance(end, int) else None,
+            "values": final,
+            "curve": {k: curve[k] for k in sorted(curve, key=int)},
+            "setting_differences": (setting_differences(record.config, record.arm)
+                                    if record.config else []),
+            "evaluation_seconds": record.evaluation_seconds, "trained_on": record.trained_on,
+            "first_start": times[0], "last_result": times[1]}
+
+
+def study_data(records: Sequence[RunRecord], notes: Sequence[str], *, command: str,
+               machine: Mapping[str, Any], run_dirs: Mapping[tuple[str, int], Path] | None = None,
+               reference_bce: Mapping[str, Mapping[str, float]] | None = None,
+               figures: Sequence[str] = ()) -> dict[str, Any]:
+    """What summary.json stores besides the statistics: the study, its registration, one
+    entry per registered member (:func:`run_entry`), the held-out BCE's reference points,
+    command, machine, figures and notes. ``run_dirs``: (arm, seed) -> the run folder read, for
+    the run's times.
+
+    Until the study is complete (:func:`is_complete`) no outcome is stored either: each run
+    keeps its status and training minutes, its values and curve are withheld
+    (``outcomes_withheld``), so no interim look is possible through the report."""
+    run_dirs = run_dirs or {}
+    runs = [run_entry(r, run_times(run_dirs[(r.arm, r.seed)])
+                      if (r.arm, r.seed) in run_dirs else (None, None)) for r in records]
+    withheld = not is_complete(records)
+    if withheld:
+        for run in runs:
+            run["values"] = {k: v for k, v in run["values"].items() if k == TRAIN_MINUTES}
+            run["curve"] = {}
+    return finite({
+        "study": NAME, "outcomes_withheld": withheld,
+        "arms": list(ARMS), "arm_labels": dict(ARM_LABELS),
+        "seeds": list(SEEDS), "primary_key": PRIMARY_KEY,
+        "evaluation_seeds": list(EVALUATION_SEEDS),
+        "registered": registered_settings(), "runs": runs,
+        "reference_bce": {k: dict(v) for k, v in (reference_bce or {}).items()},
+        "command": command, "machine": dict(machine), "figures": list(figures),
+        "notes": list(notes)})
+
+
+#: The entries of summary.json that :func:`study_data` writes (the rest are computed).
+DATA_KEYS = ("study", "outcomes_withheld", "arms", "arm_labels", "seeds", "primary_key",
+             "evaluation_seeds", "registered", "runs", "reference_bce", "command", "machine",
+             "figures", "notes")
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The data of a written summary.json (:data:`DATA_KEYS`): everything the statistics and
+    the text are computed from."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    missing = [key for key in DATA_KEYS if key not in summary] if isinstance(summary, dict) \
+        else list(DATA_KEYS)
+    if missing or summary.get("study") != NAME:
+        raise DataFileError(f"{path} is not a {NAME} summary (missing: "
+                            f"{', '.join(missing) or 'nothing'}; study: "
+                            f"{summary.get('study') if isinstance(summary, dict) else None})")
+    return {key: summary[key] for key in DATA_KEYS}

@@ -1,0 +1,412 @@
+"""The prose and files of ``cpu_penalty_study``'s report: README.md (the primary result first,
+whatever it is, then the exploratory results, the deviations, the command, the times and the
+machine), summary.md (the tables) and :func:`write_penalty_summary`. Pure functions of
+:func:`jlonevae_lib.reports.penalty_study_stats.summarise`'s dict, with no time stamp, so
+rendering a summary.json again gives the same bytes.
+
+Until every arm has its 10 seeds finished and evaluated, both files open by saying the study is
+incomplete and that the primary test is not reported, and show progress only: no outcome
+value, mean, interval or p-value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jlonevae_lib.reports.records import HELDOUT_BCE, RECON_BCE, TRAIN_MINUTES, seed_mean_key
+from jlonevae_lib.reports.text import (
+    README_MD,
+    SUMMARY_JSON,
+    SUMMARY_MD,
+    ci_text,
+    column_title,
+    format_value,
+    machine_lines,
+    mean_sd_cell,
+    median_range_cell,
+    p_cell,
+    statistic_cell,
+)
+from jlonevae_lib.runs.metric_table import (
+    LOCAL_MIG,
+    LOCAL_MODULARITY,
+    MIG,
+    MODULARITY,
+    metric_name,
+    parse_metric_name,
+)
+from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
+from jlonevae_lib.utils.tables import format_markdown_table
+
+TITLE = "`cpu_penalty_study`: the Jacobian L1 penalty on disentanglement_lib's architecture"
+#: What each hypothesis asks.
+QUESTIONS = {"H1": "the penalty alone (the same objective and ramp at γ = 0)",
+             "H2": "the paper's comparator (disentanglement_lib's β-VAE)"}
+PRIMARY_TEXT = ("local MIG at locality 0.1, mean over evaluation seeds 0–2, at the end of "
+                "training (30,000 batches)")
+#: The figures the summary draws (under figures/), and what each shows.
+FIGURE_CAPTIONS = {
+    "figures/primary_violins.png": "the primary outcome per arm at the end of training, one "
+                                   "point per run (collapsed runs marked ×)",
+    "figures/learning_curves.png": "local MIG and local modularity at 0.1 (mean of evaluation "
+                                   "seeds 0–2) at 8,000, 15,000 and 30,000 batches: each "
+                                   "arm's mean, its runs' range shaded, every run a thin line",
+    "figures/jacobian_columns_per_arm.png": "decoder Jacobian columns of each arm's median "
+                                            "run by the primary outcome, at the paper's example "
+                                            "image",
+}
+
+
+def _label(summary: Mapping[str, Any], arm: str) -> str:
+    return summary["arm_labels"].get(arm, arm)
+
+
+def _pm(key: str, mean: float | None, sd: float | None) -> str:
+    text = format_value(key, mean)
+    return text if sd is None else f"{text} ± {format_value(key, sd)}"
+
+
+def _batches(value: int) -> str:
+    return f"{value:,}"
+
+
+# ------------------------------------------------------------------------------ incomplete
+
+
+def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The opening of an incomplete study's files: it is incomplete, the primary test is not
+    reported, and how far each arm is."""
+    state = summary["progress"]
+    per_arm = ", ".join(f"{arm['label']} {arm['evaluated']}/{arm['registered']}"
+                        for arm in state["arms"])
+    return [f"**This study is INCOMPLETE: {state['evaluated']} of its {state['registered']} "
+            f"registered runs are finished and evaluated ({per_arm}). The primary test is NOT "
+            f"reported until every arm has all {state['expected_per_arm']} seeds; interim "
+            "looks change nothing, and the study runs to the end as registered. This render "
+            "shows progress only: no outcome value, mean or test.**", ""]
+
+
+def progress_table(summary: Mapping[str, Any]) -> str:
+    state = summary["progress"]
+    names = sorted({name for arm in state["arms"] for name in arm["states"]})
+    return format_markdown_table([
+        {"arm": arm["label"], "registered runs": arm["registered"],
+         "finished and evaluated": arm["evaluated"],
+         **{name: arm["states"].get(name, 0) for name in names}}
+        for arm in state["arms"]])
+
+
+def waiting_lines(summary: Mapping[str, Any]) -> list[str]:
+    return [f"- {run['label']} seed {run['seed']}: {run['status']}"
+            + (f" ({run['detail']})" if run["detail"] else "")
+            for run in summary["progress"]["waiting"]]
+
+
+# ------------------------------------------------------------------------------ primary
+
+
+def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
+    """One pre-registered test in words: its verdict after Holm's correction first, then the
+    means, the difference with its interval, Hedges' g, raw and Holm-adjusted p."""
+    row, alpha = summary["primary"][name], summary["alpha"]
+    a, b = _label(summary, row["arm_a"]), _label(summary, row["arm_b"])
+    if row["reject"]:
+        verdict = (f"JL1-VAE is significantly {'higher' if row['diff'] > 0 else 'lower'} "
+                   "after Holm's correction")
+    else:
+        verdict = ("no significant difference after Holm's correction (this study does not "
+                   "show one)")
+    sd_a, sd_b = row["sd_a"], row["sd_b"]
+    text = (f"- **{name}, {QUESTIONS.get(name, name)}: {verdict}.** {a} "
+            f"{_pm('', row['mean_a'], sd_a)} vs {b} {_pm('', row['mean_b'], sd_b)} "
+            f"(n = {row['n_a']} and {row['n_b']}); difference {statistic_cell(row['diff'], '+.4f')}"
+            f" (95% CI {ci_text(row)}), Hedges' g {statistic_cell(row['g'], '.2f')}; Welch "
+            f"p = {p_cell(row['p_raw'])}, Holm-adjusted p = {p_cell(row['p_holm'])} "
+            f"(α = {alpha:g}).")
+    if not row["reject"] and row["p_raw"] is not None and row["p_raw"] <= alpha:
+        text += " The raw p is below α; after the correction it is not."
+    return text
+
+
+def primary_table(summary: Mapping[str, Any]) -> str:
+    return format_markdown_table([
+        {"test": name, "a": _label(summary, row["arm_a"]), "b": _label(summary, row["arm_b"]),
+         "n (a, b)": f"{row['n_a']}, {row['n_b']}",
+         "mean ± s.d. (a)": _pm("", row["mean_a"], row["sd_a"]),
+         "mean ± s.d. (b)": _pm("", row["mean_b"], row["sd_b"]),
+         "difference (95% CI)": f"{statistic_cell(row['diff'], '+.4f')} ({ci_text(row)})",
+         "Hedges' g": statistic_cell(row["g"], ".2f"), "t": statistic_cell(row["t"], ".2f"),
+         "p": p_cell(row["p_raw"]), "p (Holm)": p_cell(row["p_holm"]),
+         f"significant (Holm, α = {summary['alpha']:g})": "yes" if row["reject"] else "no"}
+        for name, row in summary["primary"].items()])
+
+
+def primary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The primary result: both tests in words, how they were made and the runs they used."""
+    collapsed = summary["secondary"]["collapsed"]
+    n = summary["progress"]["evaluated"]
+    if not summary["reference_bce"]:
+        flagged = (" (whether any collapsed is unknown: the held-out reconstruction was not "
+                   "measured).")
+    elif collapsed:
+        flagged = (f" ({len(collapsed)} collapsed run{'s' if len(collapsed) != 1 else ''} "
+                   "kept and flagged below).")
+    else:
+        flagged = " and none collapsed."
+    return ["## Primary result (pre-registered)", "",
+            *(hypothesis_line(summary, name) for name in summary["primary"]), "",
+            f"The outcome is {PRIMARY_TEXT}, one value per run. The tests are two-sided Welch "
+            f"t-tests of JL1-VAE against each other arm, Holm-corrected over the two at "
+            f"α = {summary['alpha']:g}, as registered in docs/studies.md before any run "
+            f"started. All {n} registered runs are in them; none is excluded{flagged}", "",
+            primary_table(summary).rstrip("\n"), ""]
+
+
+# ------------------------------------------------------------------------------ secondary
+
+
+def _stat(summary: Mapping[str, Any], arm: str, key: str) -> Mapping[str, Any]:
+    entry = next(a for a in summary["secondary"]["arms"] if a["arm"] == arm)
+    return entry["statistics"].get(key) or {"n": 0, "mean": None, "sd": None}
+
+
+def _gaps(summary: Mapping[str, Any], key: str, arm: str) -> list[Mapping[str, Any]]:
+    return [g for g in summary["curves"]["gaps"] if g["key"] == key and g["arm_b"] == arm]
+
+
+def curve_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Per other arm, JL1-VAE's difference on the primary outcome at each kept model and the
+    end, with 95% intervals: whether the gap grows with training (exploratory)."""
+    key = summary["primary_key"]
+    out = []
+    means = summary["curves"]["arms"].get(key, {})
+    for arm in summary["arms"]:
+        if means.get(arm):
+            out.append(f"- {_label(summary, arm)}: " + "; ".join(
+                f"{_pm(key, p['mean'], p['sd'])} at {_batches(p['batches'])}"
+                for p in means[arm]) + " batches.")
+    for arm in summary["arms"][1:]:
+        gaps = _gaps(summary, key, arm)
+        if gaps:
+            out.append(f"- JL1-VAE − {_label(summary, arm)}: " + "; ".join(
+                f"{statistic_cell(g['diff'], '+.4f')} (95% CI {ci_text(g)}) at "
+                f"{_batches(g['batches'])}" for g in gaps) + " batches.")
+    return out
+
+
+#: The values the README compares (summary.md has them all).
+def readme_keys(summary: Mapping[str, Any]) -> list[str]:
+    keys = []
+    stats = summary["secondary"]["arms"][0]["statistics"]
+    for key in stats:
+        parsed = parse_metric_name(key)
+        if parsed is not None and parsed[0] == LOCAL_MIG:
+            keys.append(key)
+    keys.sort(key=lambda k: parse_metric_name(k)[1] or 0.0)  # type: ignore[index]
+    keys += [seed_mean_key(metric_name(LOCAL_MODULARITY, 0.1)), metric_name(MIG, None),
+             metric_name(MODULARITY, None), HELDOUT_BCE]
+    return [key for key in keys if key in stats]
+
+
+def _difference_cell(row: Mapping[str, Any]) -> str:
+    """``+0.0101 (+0.0042 to +0.0160)``; BCE with one decimal."""
+    digits = 1 if row["key"] in (HELDOUT_BCE, RECON_BCE) else 4
+    return f"{statistic_cell(row['diff'], f'+.{digits}f')} ({ci_text(row, digits)})"
+
+
+def differences_table(summary: Mapping[str, Any], keys: list[str] | None = None) -> str:
+    rows = summary["secondary"]["differences"]
+    if keys is not None:
+        rows = sorted((r for r in rows if r["key"] in keys),
+                      key=lambda r: (keys.index(r["key"]), summary["arms"].index(r["arm_b"])))
+    return format_markdown_table([
+        {"value": column_title(row["key"]), "b": _label(summary, row["arm_b"]),
+         "JL1-VAE": format_value(row["key"], row["mean_a"]),
+         "b's mean": format_value(row["key"], row["mean_b"]),
+         "difference (95% CI)": _difference_cell(row),
+         "Hedges' g": statistic_cell(row["g"], ".2f")}
+        for row in rows])
+
+
+def reconstruction_lines(summary: Mapping[str, Any]) -> list[str]:
+    out = []
+    if any(_stat(summary, arm, HELDOUT_BCE)["n"] for arm in summary["arms"]):
+        out.append("- Held-out reconstruction BCE per image (lower is better): " + "; ".join(
+            f"{_label(summary, arm)} {_pm(HELDOUT_BCE, s['mean'], s['sd'])}"
+            for arm in summary["arms"] if (s := _stat(summary, arm, HELDOUT_BCE))["n"]) + ".")
+    collapsed = summary["secondary"]["collapsed"]
+    if collapsed:
+        out.append("- Collapsed runs (their decoders ignore the latents: the held-out BCE "
+                   f"keeps over {summary['collapse_fraction']:.0%} of the mean image's excess "
+                   "over a perfect reconstruction), kept in every statistic: " + "; ".join(
+                       f"{run['label']} seed {run['seed']} "
+                       f"({format_value(HELDOUT_BCE, run[HELDOUT_BCE])})" for run in collapsed)
+                   + ".")
+    elif summary["reference_bce"]:
+        out.append("- No run collapsed.")
+    else:
+        out.append("- The held-out reconstruction BCE was not measured, so collapsed runs "
+                   "could not be flagged.")
+    return out
+
+
+def secondary_lines(summary: Mapping[str, Any]) -> list[str]:
+    return ["## Secondary results (exploratory: no significance claims)", "",
+            "Not part of the registered test: differences with 95% Welch intervals and "
+            "Hedges' g, no p-values, no correction; an interval that excludes 0 here is not a "
+            "finding.", "",
+            "**Does the gap grow with training?** The primary outcome at the models kept at "
+            "8,000 and 15,000 batches and at the end:", "", *curve_lines(summary), "",
+            "**Other localities, modularity, reconstruction** (JL1-VAE − each arm, at the "
+            "end):", "", differences_table(summary, readme_keys(summary)).rstrip("\n"), "",
+            *reconstruction_lines(summary), ""]
+
+
+# ------------------------------------------------------------------------------ the rest
+
+
+def deviation_lines(summary: Mapping[str, Any]) -> list[str]:
+    lines = [f"- {line}" for line in summary["deviations"]]
+    return ["## Deviations from the registration", "",
+            *(lines or ["- none: every run has its arm's registered settings"]), ""]
+
+
+def time_lines(summary: Mapping[str, Any]) -> list[str]:
+    time = summary["time"]
+    wall = time["wall_clock"]
+    out = [f"- training: {time['training_minutes_summed'] / 60:.2f} h summed over the finished "
+           "runs' own training times (runs overlap when the sweep trains several at once: this "
+           "is not the study's duration)",
+           f"- evaluation: {time['evaluation_minutes_summed'] / 60:.2f} h summed over the "
+           "metrics"]
+    if not summary["complete"]:
+        out.append("- wall clock: the study has not finished")
+    elif wall is not None:
+        out.append(f"- wall clock: {wall['hours']:.1f} h, from the first training start "
+                   f"({wall['first_start']}, the sweep's training log, read in the time zone "
+                   f"of the machine writing the summary) to the last result written "
+                   f"({wall['last_result']}, the files' times)")
+    else:
+        out.append("- wall clock: not derivable (a finished run has no sweep training log "
+                   "or no result file time)")
+    return out
+
+
+def run_lines(summary: Mapping[str, Any]) -> list[str]:
+    return ["## How it was run", "", "```bash", summary["command"], "```", "",
+            *time_lines(summary), *machine_lines(summary["machine"]), ""]
+
+
+def figure_lines(summary: Mapping[str, Any]) -> list[str]:
+    if not summary["figures"]:
+        return []
+    return ["## Figures", "", *(f"- [{path}]({path})"
+                                + (f": {FIGURE_CAPTIONS[path]}" if path in FIGURE_CAPTIONS
+                                   else "") for path in summary["figures"]), ""]
+
+
+def render_readme(summary: Mapping[str, Any]) -> str:
+    """README.md: the primary result first (or, before the study is complete, that it is
+    not), then the exploratory results, deviations, command, times and machine."""
+    out = [f"# {TITLE} (pre-registered)", ""]
+    if not summary["complete"]:
+        out[0] = f"# {TITLE} (pre-registered): INCOMPLETE, no result yet"
+        out += [*incomplete_lines(summary), "## Progress", "",
+                progress_table(summary).rstrip("\n"), "", "Waiting for:", "",
+                *waiting_lines(summary), ""]
+    else:
+        out += [*primary_lines(summary), *secondary_lines(summary)]
+    out += [*deviation_lines(summary), *run_lines(summary)]
+    if summary["complete"]:
+        out += figure_lines(summary)
+    out += ["The tables are in [summary.md](summary.md), the per-run data in "
+            "[summary.json](summary.json); both are written by "
+            "`python -m jlonevae_lib.cli.penalty_study_summary`, and again from summary.json "
+            "alone with `--from-summary`.", ""]
+    return "\n".join(out)
+
+
+def _run_table(summary: Mapping[str, Any], keys: list[str]) -> str:
+    return format_markdown_table([
+        {"arm": run["label"], "seed": run["seed"],
+         "status": run["status"] + (f": {run['detail']}" if run["detail"] else ""),
+         **{column_title(key): format_value(key, run["values"].get(key)) for key in keys},
+         **{f"{column_title(summary['primary_key'])} @{_batches(int(b))}":
+            format_value(summary["primary_key"], run["curve"].get(b, {}).get(
+                summary["primary_key"]))
+            for b in map(str, summary["curves"]["batches"])}}
+        for run in summary["runs"]])
+
+
+#: The registered settings summary.md shows per arm.
+SETTINGS_SHOWN = ("objective", "architecture", "beta", "gamma", "annealing_batches",
+                  "jacobian_batch", "dataset", "num_batches", "keep_models_at", "batch_size", "lr")
+
+
+def settings_lines(summary: Mapping[str, Any]) -> list[str]:
+    return ["## Arms as registered", "", format_markdown_table([
+        {"arm": _label(summary, arm), **{name: str(summary["registered"][arm].get(name, "–"))
+                                         for name in SETTINGS_SHOWN}}
+        for arm in summary["arms"]]).rstrip("\n"), ""]
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """summary.md: every table (progress only while the study is incomplete)."""
+    out = [f"# {TITLE}: tables", ""]
+    if not summary["complete"]:
+        out += [*incomplete_lines(summary), "## Progress", "",
+                progress_table(summary).rstrip("\n"), "", "## Runs", "",
+                format_markdown_table([
+                    {"arm": run["label"], "seed": run["seed"], "status": run["status"],
+                     "detail": run["detail"] or "–"} for run in summary["runs"]]).rstrip("\n"),
+                ""]
+    else:
+        keys = list(summary["secondary"]["arms"][0]["statistics"])
+        out += ["## Primary tests (pre-registered)", "", primary_table(summary).rstrip("\n"),
+                "", "## Mean ± s.d. per arm at the end", "",
+                f"Only {column_title(summary['primary_key'])} is tested (above); every other "
+                "column is exploratory.", "", format_markdown_table([
+                    {"arm": arm["label"], "finished runs": arm["finished"],
+                     **{column_title(key): mean_sd_cell(key, arm["statistics"][key],
+                                                        arm["finished"]) for key in keys}}
+                    for arm in summary["secondary"]["arms"]]).rstrip("\n"), "",
+                "## JL1-VAE − each arm at the end (exploratory: no tests)", "",
+                differences_table(summary).rstrip("\n"), "",
+                "## Learning curves (exploratory)", ""]
+        for key, by_arm in summary["curves"]["arms"].items():
+            out += [f"{column_title(key)}:", "", format_markdown_table([
+                {"arm": _label(summary, arm), "batches": _batches(p["batches"]), "n": p["n"],
+                 "mean ± s.d.": _pm(key, p["mean"], p["sd"]),
+                 "range": f"{format_value(key, p['min'])}–{format_value(key, p['max'])}"}
+                for arm, points in by_arm.items() for p in points]).rstrip("\n"), ""]
+        out += ["JL1-VAE − each arm along the curves:", "", format_markdown_table([
+            {"value": column_title(g["key"]), "b": _label(summary, g["arm_b"]),
+             "batches": _batches(g["batches"]), "n (a, b)": f"{g['n_a']}, {g['n_b']}",
+             "difference (95% CI)": _difference_cell(g)}
+            for g in summary["curves"]["gaps"]]).rstrip("\n"), "",
+            "## Per run", "", _run_table(summary, keys).rstrip("\n"), "",
+            "## Time per arm", "", format_markdown_table([
+                {"arm": arm["label"], "finished": arm["finished"],
+                 "train min per run, median [range]": median_range_cell(
+                     arm["train_minutes_per_run"]),
+                 "train min total": format_value(TRAIN_MINUTES, arm["train_minutes_total"]),
+                 "evaluation min per run, median [range]": median_range_cell(
+                     arm["evaluation_minutes_per_run"])}
+                for arm in summary["secondary"]["arms"]]).rstrip("\n"), ""]
+    out += [*settings_lines(summary), *deviation_lines(summary), *run_lines(summary)]
+    if summary["complete"]:
+        out += figure_lines(summary)
+    out += ["## Notes", "", *([f"- {note}" for note in summary["notes"]] or ["- none"]), ""]
+    return "\n".join(out)
+
+
+def write_penalty_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
+    """Write summary.json, summary.md and README.md atomically; returns their paths."""
+    output_dir = Path(output_dir)
+    paths = [output_dir / SUMMARY_JSON, output_dir / SUMMARY_MD, output_dir / README_MD]
+    atomic_write_json(paths[0], summary)
+    atomic_write_text(paths[1], render_markdown(summary))
+    atomic_write_text(paths[2], render_readme(summary))
+    return paths

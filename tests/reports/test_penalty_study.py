@@ -1,0 +1,335 @@
+"""The report of the pre-registered penalty study (``cpu_penalty_study``): the primary analysis
+against scipy and a hand Holm, a synthetic study of 3 arms × 10 seeds read from fake run
+folders (summary.json, a README that opens with the primary result, a byte-identical
+``--from-summary`` re-render), and an incomplete study that reports no test."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from jlonevae_lib.cli import penalty_study_summary as cli
+from jlonevae_lib.reports.penalty_study import PRIMARY_KEY, registered_config
+from jlonevae_lib.reports.penalty_study_stats import primary_analysis
+from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep.penalty_study import ARMS, BETA_RAMP_ARM, BETA_VAE_ARM, JL1_ARM, SEEDS
+from jlonevae_lib.sweep.studies import get_study, plan_study
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def hand_holm(p1: float, p2: float) -> tuple[float, float]:
+    """Holm over two p-values, written out: the smaller times 2, the larger times 1 but never
+    below the first, both capped at 1."""
+    low, high = sorted((p1, p2))
+    first = min(1.0, 2 * low)
+    second = max(first, min(1.0, high))
+    return (first, second) if p1 <= p2 else (second, first)
+
+
+def test_primary_analysis_against_scipy_and_a_hand_holm() -> None:
+    rng = np.random.default_rng(3)
+    values = {JL1_ARM: (0.075 + 0.01 * rng.standard_normal(10)).tolist(),
+              BETA_RAMP_ARM: (0.062 + 0.012 * rng.standard_normal(10)).tolist(),
+              BETA_VAE_ARM: (0.070 + 0.006 * rng.standard_normal(10)).tolist()}
+    result = primary_analysis(values)
+    assert set(result) == {"H1", "H2"}
+    raw = {}
+    for name, other in (("H1", BETA_RAMP_ARM), ("H2", BETA_VAE_ARM)):
+        row, a, b = result[name], values[JL1_ARM], values[other]
+        expected = scipy.stats.ttest_ind(a, b, equal_var=False)
+        assert (row["arm_a"], row["arm_b"], row["n_a"], row["n_b"]) == (JL1_ARM, other, 10, 10)
+        assert row["t"] == pytest.approx(expected.statistic, rel=1e-12)
+        assert row["p_raw"] == pytest.approx(expected.pvalue, rel=1e-12)
+        assert row["diff"] == pytest.approx(np.mean(a) - np.mean(b), abs=1e-15)
+        assert (row["mean_a"], row["sd_a"]) == pytest.approx((np.mean(a), np.std(a, ddof=1)))
+        assert (row["mean_b"], row["sd_b"]) == pytest.approx((np.mean(b), np.std(b, ddof=1)))
+        interval = expected.confidence_interval(0.95)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((interval.low, interval.high))
+        pooled = math.sqrt((9 * np.var(a, ddof=1) + 9 * np.var(b, ddof=1)) / 18)
+        assert row["g"] == pytest.approx((1 - 3 / (4 * 20 - 9)) * row["diff"] / pooled)
+        raw[name] = expected.pvalue
+    holm = hand_holm(raw["H1"], raw["H2"])
+    assert (result["H1"]["p_holm"], result["H2"]["p_holm"]) == pytest.approx(holm, rel=1e-12)
+    for name, p in zip(("H1", "H2"), holm, strict=True):
+        assert result[name]["reject"] == (p <= 0.05)
+
+
+def test_holm_decides_and_a_raw_p_alone_does_not() -> None:
+    """Holm doubles the smaller p and keeps the larger (never below the first); only an
+    adjusted p ≤ 0.05 rejects."""
+    base = np.linspace(-1, 1, 10)
+    far = {JL1_ARM: (1.0 + base).tolist(), BETA_RAMP_ARM: (0.0 + base).tolist(),
+           BETA_VAE_ARM: (1.0 + base[::-1] * 1.01).tolist()}
+    result = primary_analysis(far)
+    assert result["H1"]["reject"] and not result["H2"]["reject"]
+    assert result["H2"]["p_holm"] == pytest.approx(min(1.0, result["H2"]["p_raw"]))
+    assert result["H1"]["p_holm"] == pytest.approx(2 * result["H1"]["p_raw"])
+
+
+# ------------------------------------------------------------------------------ fake runs
+
+#: The local time every fake run's training log says it started, and its results' times.
+START = "2026-12-05T10:00:00"
+START_EPOCH = datetime.strptime(START, "%Y-%m-%dT%H:%M:%S").astimezone(timezone.utc).timestamp()
+LEVELS = {JL1_ARM: 0.075, BETA_RAMP_ARM: 0.060, BETA_VAE_ARM: 0.068}
+
+
+def local_json(score: str, locality: float, value: float) -> dict:
+    samples = "local_discrete_migs_samples" if score == "local_mig" \
+        else "local_modularity_scores_samples"
+    return {"evaluation_config.dataset.name": "'threeDots'",
+            "evaluation_config.local_sample_factors.locality_proportion": str(locality),
+            f"evaluation_results.{samples}": [value], "evaluation_results.elapsed_time": 2.0}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def run_values(arm: str, seed: int) -> dict[str, float]:
+    """The scores of one fake run at the end: local MIG / modularity at 0.1 at evaluation
+    seeds 0-2 (``_evalseed<k>``), local MIG at 0.3, MIG."""
+    rng = np.random.default_rng(100 * ARMS.index(arm) + seed)
+    mig = LEVELS[arm] + 0.006 * float(rng.standard_normal())
+    return {"local_mig_0_1": mig + 0.001, "local_mig_0_1_evalseed1": mig,
+            "local_mig_0_1_evalseed2": mig - 0.002, "local_modularity_0_1": 0.9 - mig,
+            "local_modularity_0_1_evalseed1": 0.91 - mig,
+            "local_modularity_0_1_evalseed2": 0.92 - mig, "local_mig_0_3": mig / 2,
+            "mig": mig / 5}
+
+
+#: A kept model's scores: the end's times this factor.
+KEPT = {8000: 0.5, 15000: 0.75}
+
+
+def write_run(run_dir: Path, arm: str, seed: int, output_dir: Path, *, done: bool = True,
+              **config_changes) -> Path:
+    """A run folder as the trainer, the evaluation and the sweep leave it (no model)."""
+    config = {**registered_config(arm, min(seed, SEEDS[-1])), "seed": seed,
+              "output_dir": str(output_dir), **config_changes}
+    write_json(run_dir / "config.json", config)
+    log = layout.sweep_log_path(run_dir, "train")
+    log.parent.mkdir(parents=True)
+    log.write_text(f"=== {START} jlonevae-train ...\nbatch 1\n=== 2026-12-06T10:00:00 resume\n")
+    if not done:
+        return run_dir
+    write_json(run_dir / "DONE", {"num_batches": config["num_batches"], "train_seconds": 1800.0,
+                                  "device": "cpu", "torch": "2.x",
+                                  "final_scalars": {"NLL/train": 150.0 + seed}})
+    written = [run_dir / "DONE"]
+    for name, value in run_values(arm, seed).items():
+        base = name.split("_evalseed")[0]
+        score = "local_mig" if base.startswith("local_mig") else "local_modularity"
+        data = ({"evaluation_results.discrete_mig": value} if name == "mig" else
+                local_json(score, 0.3 if base.endswith("0_3") else 0.1, value))
+        written.append(layout.evaluation_path(run_dir, name))
+        write_json(written[-1], data)
+        if name != "mig" and not base.endswith("0_3"):
+            for batches, factor in KEPT.items():
+                written.append(layout.evaluation_path(
+                    run_dir, layout.kept_metric_name(name, batches)))
+                write_json(written[-1], local_json(score, 0.1, value * factor))
+    for i, path in enumerate(written):  # the last result an hour after the start per seed
+        os.utime(path, (START_EPOCH + 3600 * seed, START_EPOCH + 3600 * seed - i))
+    return run_dir
+
+
+def write_study(root: Path, seeds: dict[str, tuple[int, ...]]) -> list[Path]:
+    """The study's runs in folders whose names say nothing of their arm."""
+    dirs = []
+    for arm in ARMS:
+        for seed in seeds.get(arm, SEEDS):
+            models = layout.STANDARD_MODELS_DIR if arm == BETA_VAE_ARM else \
+                layout.TRAINED_MODELS_DIR
+            dirs.append(write_run(root / models / f"experiment{len(dirs) % 4}" / f"r{len(dirs)}",
+                                  arm, seed, root))
+    return dirs
+
+
+def expected_primary(arm: str, seed: int, factor: float = 1.0) -> float:
+    values = run_values(arm, seed)
+    return math.fsum(values[k] * factor for k in ("local_mig_0_1", "local_mig_0_1_evalseed1",
+                                                  "local_mig_0_1_evalseed2")) / 3
+
+
+def summarise_folder(root: Path, out: Path, *extra: str) -> dict:
+    assert cli.main(["--study-dir", str(root), "--output-dir", str(out), "--command",
+                     "jlonevae-sweep run cpu_penalty_study --jobs 2", "--skip-reconstruction",
+                     *extra]) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_a_complete_synthetic_study(tmp_path: Path) -> None:
+    root, out = tmp_path / "studies" / "cpu_penalty_study", tmp_path / "results"
+    write_study(root, {})
+    summary = summarise_folder(root, out)
+    assert summary["complete"] and len(summary["runs"]) == 30
+    assert not summary["outcomes_withheld"]
+    for run in summary["runs"]:
+        arm, seed = run["arm"], run["seed"]
+        assert run["status"] == "finished"
+        assert run["values"][PRIMARY_KEY] == expected_primary(arm, seed)
+        assert run["values"]["local_mig_0_1"] == run_values(arm, seed)["local_mig_0_1"]
+        assert "local_modularity_0_1_evalseeds_mean" in run["values"]
+        assert run["values"]["recon_bce"] == 150.0 + seed
+        assert set(run["curve"]) == {"8000", "15000", "30000"}
+        for batches, factor in KEPT.items():
+            assert run["curve"][str(batches)][PRIMARY_KEY] == pytest.approx(
+                expected_primary(arm, seed, factor), rel=1e-12)
+        assert run["curve"]["30000"][PRIMARY_KEY] == run["values"][PRIMARY_KEY]
+        assert run["setting_differences"] == []
+    primary = primary_analysis({arm: [expected_primary(arm, seed) for seed in SEEDS]
+                                for arm in ARMS})
+    for name in ("H1", "H2"):
+        assert summary["primary"][name] == pytest.approx(primary[name])
+    assert summary["time"]["wall_clock"]["hours"] == pytest.approx(10.0)
+    assert summary["time"]["training_minutes_summed"] == pytest.approx(30 * 30.0)
+    # The README opens with the primary result, both tests in words.
+    readme = (out / "README.md").read_text().splitlines()
+    assert readme[0].startswith("# ") and "INCOMPLETE" not in readme[0]
+    assert readme[2] == "## Primary result (pre-registered)"
+    h1 = primary["H1"]
+    assert readme[4].startswith("- **H1, the penalty alone")
+    assert ("JL1-VAE is significantly higher after Holm's correction" if h1["reject"] else
+            "no significant difference after Holm's correction") in readme[4]
+    assert f"Holm-adjusted p = {h1['p_holm']:.2g}" in readme[4]
+    assert readme[5].startswith("- **H2, the paper's comparator")
+    text = "\n".join(readme)
+    assert "## Secondary results (exploratory: no significance claims)" in text
+    assert text.index("## Primary result") < text.index("## Secondary results") < text.index(
+        "## Deviations from the registration") < text.index("## How it was run")
+    assert "jlonevae-sweep run cpu_penalty_study --jobs 2" in text
+    assert "summed over the finished runs' own training times" in text
+    assert "wall clock: 10.0 h" in text
+    # The figures of a complete study (no model to show Jacobians of: noted, not fatal).
+    assert summary["figures"] == ["figures/primary_violins.png", "figures/learning_curves.png"]
+    assert (out / "figures" / "primary_violins.png").is_file()
+    assert any("jacobian_columns_per_arm.png not drawn" in note for note in summary["notes"])
+    # --from-summary gives the same three files, byte for byte, from summary.json alone.
+    again = tmp_path / "again"
+    assert cli.main(["--from-summary", str(out / "summary.json"), "--output-dir",
+                     str(again)]) == 0
+    for name in ("summary.json", "summary.md", "README.md"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_median_runs_models_jacobians_and_collapse(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a model in each arm's median run: its Jacobian columns are drawn, its held-out
+    reconstruction measured (an untrained model reconstructs nothing: flagged collapsed, and
+    kept in the test); runs without a model are noted."""
+    import functools
+
+    import torch
+
+    from jlonevae_lib.architecture.registry import build_architecture
+    from jlonevae_lib.architecture.save_model import save_model
+    from jlonevae_lib.reports import seven_arms_records
+    from jlonevae_lib.reports.penalty_study_figures import median_runs
+
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {})
+    first = summarise_folder(root, tmp_path / "first", "--no-figures")
+    medians = median_runs(first)
+    for arm in ARMS:  # the lower middle of the ten
+        ordered = sorted(SEEDS, key=lambda seed: expected_primary(arm, seed))
+        assert medians[arm] == ordered[4]
+    torch.manual_seed(0)
+    for arm, seed in medians.items():  # write_study's folders: arm by arm, seed by seed
+        run_dir = dirs[ARMS.index(arm) * len(SEEDS) + SEEDS.index(seed)]
+        assert json.loads((run_dir / "config.json").read_text())["seed"] == seed
+        save_model(build_architecture("dlibConv", 1, 10), layout.saved_model_dir(run_dir, 30000))
+    # Fewer held-out images than the report's 2,000: the same code, a tenth of the time.
+    monkeypatch.setattr(cli, "measure_reconstructions", functools.partial(
+        seven_arms_records.measure_reconstructions, num_images=200))
+    assert cli.main(["--study-dir", str(root), "--output-dir", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "figures/jacobian_columns_per_arm.png" in summary["figures"]
+    assert (out / "figures" / "jacobian_columns_per_arm.png").is_file()
+    measured = {(run["arm"], run["seed"]) for run in summary["runs"]
+                if "heldout_bce" in run["values"]}
+    assert measured == set(medians.items())
+    assert {(run["arm"], run["seed"]) for run in summary["secondary"]["collapsed"]} == measured
+    assert summary["primary"]["H1"]["n_a"] == 10  # collapsed runs stay in the test
+    readme = (out / "README.md").read_text()
+    assert "3 collapsed runs kept and flagged below" in readme
+    assert "- Collapsed runs (their decoders ignore the latents" in readme
+    assert sum("no held-out reconstruction" in note for note in summary["notes"]) == 27
+
+
+def test_an_incomplete_study_reports_no_test(tmp_path: Path) -> None:
+    root, out = tmp_path / "study", tmp_path / "results"
+    write_study(root, {BETA_RAMP_ARM: (1, 2, 3, 4, 5, 6, 7)})
+    summary = summarise_folder(root, out)
+    assert not summary["complete"]
+    assert summary["primary"] is None and summary["secondary"] is None
+    assert summary["progress"]["evaluated"] == 27
+    assert [(w["label"], w["seed"], w["status"]) for w in summary["progress"]["waiting"]] == [
+        ("β-VAE (γ=0, ramp)", seed, "not started") for seed in (8, 9, 10)]
+    readme = (out / "README.md").read_text()
+    lines = readme.splitlines()
+    assert "INCOMPLETE" in lines[0]
+    assert lines[2].startswith("**This study is INCOMPLETE: 27 of its 30 registered runs")
+    assert "The primary test is NOT reported" in lines[2]
+    assert "p =" not in readme and "Holm-adjusted" not in readme and "p (Holm)" not in readme
+    assert "Primary result" not in readme
+    # No outcome value either, in the text or in summary.json: no interim look.
+    assert summary["outcomes_withheld"]
+    assert all(set(run["values"]) <= {"train_minutes"} and run["curve"] == {}
+               for run in summary["runs"])
+    assert sum(run["evaluated"] for run in summary["runs"]) == 27
+    for arm in ARMS:
+        for seed in SEEDS:
+            assert f"{expected_primary(arm, seed):.4f}" not in readme
+    assert (out / "summary.md").read_text().splitlines()[2].startswith(
+        "**This study is INCOMPLETE")
+    assert not (out / "figures").exists() and summary["figures"] == []
+    again = tmp_path / "again"
+    assert cli.main(["--from-summary", str(out / "summary.json"), "--output-dir",
+                     str(again)]) == 0
+    assert (again / "README.md").read_bytes() == readme.encode()
+
+
+def test_the_arm_comes_from_config_json(tmp_path: Path) -> None:
+    """A run is of the arm its config.json matches, whatever its folder; other settings that
+    differ are deviations; a run of no arm, of another seed or a second run of a member is
+    left out with a note; an unfinished run keeps the study incomplete."""
+    root = tmp_path / "study"
+    models = root / layout.TRAINED_MODELS_DIR
+    write_run(models / "beta_vae_looking_name" / "seed1", JL1_ARM, 1, root, num_batches=300)
+    write_run(models / "x" / "seed2", JL1_ARM, 2, root, done=False)
+    write_run(models / "y" / "seed11", JL1_ARM, 11, root)
+    write_run(models / "z" / "again", JL1_ARM, 1, root)
+    write_run(models / "w" / "other", JL1_ARM, 3, root, gamma=0.5)
+    summary = summarise_folder(root, tmp_path / "out")
+    runs = {(run["arm"], run["seed"]): run for run in summary["runs"]}
+    assert runs[(JL1_ARM, 1)]["status"] == "finished"
+    assert runs[(JL1_ARM, 1)]["setting_differences"] == [["num_batches", 300, 30000]]
+    assert runs[(JL1_ARM, 2)]["status"] == "unfinished"
+    assert runs[(JL1_ARM, 3)]["status"] == "not started"
+    notes = "\n".join(summary["notes"])
+    assert "seed 11, not a registered seed" in notes
+    assert "is a second run of JL1-VAE (γ=0.1, ramp) seed 1" in notes
+    assert "matches no arm of cpu_penalty_study" in notes
+    assert summary["deviations"] == [
+        "num_batches = 300 (registered: 30000) in 1 run: JL1-VAE (γ=0.1, ramp) seed 1"]
+    assert not summary["complete"]
+
+
+def test_the_study_runs_this_report_as_its_summary_step() -> None:
+    plan = plan_study(get_study("cpu_penalty_study"), command="jlonevae-sweep run x")
+    (step,) = plan.summary_steps()
+    assert step.argv[1:3] == ("-m", "jlonevae_lib.cli.penalty_study_summary")
+    runs = [step.argv[i + 1] for i, arg in enumerate(step.argv) if arg == "--run"]
+    assert runs == [str(m.run_dir.resolve()) for m in plan.members] and len(runs) == 30
+    assert step.argv[-2:] == ("--command", "jlonevae-sweep run x")
