@@ -64,7 +64,7 @@ from jlonevae_lib.architecture.jacobian import (  # noqa: E402
     jacobian_penalty_backward,
 )
 from jlonevae_lib.architecture.vae import ConvVAE, conv_vae_args  # noqa: E402
-from jlonevae_lib.train.objectives.jacobian_vae import penalty_chunk_size  # noqa: E402
+from jlonevae_lib.train.objectives.penalty import penalty_chunk_size  # noqa: E402
 from jlonevae_lib.train.trainer import build_adam  # noqa: E402
 
 BETA = 4.0

@@ -1,11 +1,18 @@
 """The decoder Jacobian and the penalties built on it (docs/method.md). Pure tensor math.
 
-J[k, b] = ∂ decode(z_b) / ∂ z_k: one column per latent dimension, shape (d, B, C, H, W).
+J[k, b] = ∂ decode(z_b) / ∂ z_k: one column per latent dimension, shape (d, B, ...), where
+``...`` is the decoder's output shape per row: (C, H, W) for our image decoders, (P,) for an MLP
+with flat output. Any callable ``decode: (N, d) -> (N, ...)`` works, provided it treats its rows
+independently and deterministically (no batch statistics, no dropout): the FD method decodes
+the shifted copies of z in one call, next to z itself. docs/penalty.md shows the penalty in a
+model of one's own; :func:`jacobian_penalty` is exported as ``jlonevae_lib.jacobian_penalty``.
 
 Two ways to compute the columns, registered in :data:`JACOBIAN_METHODS`:
 
 - ``"fd"`` (default): forward differences with ε = 1e-3, in one decoder call on (d+1)·B rows,
-  as the reference implementation (and so the paper's results) did.
+  as the reference implementation (and so the paper's results) did. ε is an absolute step in
+  latent units (each z_k moves by 1e-3), small against a latent of the prior's scale N(0, 1);
+  :func:`jacobian_columns_fd` takes another.
 - ``"exact"``: forward-mode autodiff (``torch.func.jvp``, vectorised over the d basis vectors
   with ``torch.func.vmap``).
 
@@ -57,9 +64,10 @@ def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
                         epsilon: float = FD_EPSILON) -> torch.Tensor:
     """Forward-difference Jacobian columns of ``decode`` at ``z``.
 
-    decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W) with
-    J[k] = (decode(z + ε e_k) - decode(z)) / ε, from ONE call of ``decode`` on the (d+1)·B rows
-    [z + ε e_0; ...; z + ε e_{d-1}; z]. Differentiable w.r.t. the decoder's parameters (and z).
+    decode: (N, d) -> (N, ...); z: (B, d). Returns (d, B, ...) with
+    J[k] = (decode(z + ε e_k) - decode(z)) / ε (ε in latent units), from ONE call of ``decode``
+    on the (d+1)·B rows [z + ε e_0; ...; z + ε e_{d-1}; z]. Differentiable w.r.t. the
+    decoder's parameters (and z).
     The decoder runs in IEEE float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`).
     """
     batch_size, latent_dim = z.shape
@@ -78,7 +86,7 @@ def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
 def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
     """Exact Jacobian columns of ``decode`` at ``z`` by forward-mode autodiff.
 
-    decode: (N, d) -> (N, C, H, W); z: (B, d). Returns (d, B, C, H, W). One Jacobian-vector
+    decode: (N, d) -> (N, ...); z: (B, d). Returns (d, B, ...). One Jacobian-vector
     product per basis vector e_k (the same for every row), vectorised over k; the result is an
     ordinary autograd graph, so ``.backward()`` reaches the decoder's parameters. Computed in
     IEEE float32, like the FD columns (TF32 would cost the figures ~1e-3 relative here: not
@@ -155,8 +163,11 @@ def jacobian_penalty(decode: Decoder, z: torch.Tensor, penalty: str = "jlone",
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """The Jacobian penalty of ``decode`` at the latents ``z`` (B, d): a scalar tensor.
 
+    decode: any (N, d) -> (N, ...) that treats rows independently (see the module docstring).
     penalty: a name in :data:`JACOBIAN_PENALTIES`; method: a name in :data:`JACOBIAN_METHODS`.
-    Pass ``z`` detached from the encoder (see the module docstring).
+    Pass ``z`` detached from the encoder (see the module docstring). ``"jlone"`` is Σ|J| over
+    the d latents and every output value of a row, averaged over the rows: it grows with the
+    output size and d, and so should γ shrink (docs/penalty.md).
 
     sub_batch k < B evaluates the penalty on k rows drawn without replacement
     (``torch.randperm(B, generator=generator)`` on the generator's device; None uses the

@@ -11,6 +11,12 @@ reference's:
   its parts ``<label><value>`` in the order it gives them, e.g.
   ``dlibConv_beta_vae_beta4_0000_lat10_batch64_lr0_0010``.
 
+Another objective trained with the Jacobian penalty (``TrainConfig.gamma`` > 0) adds it as its
+last part: ``ica<γ>`` for the L1 penalty, the paper's label, and ``jltwo_ica<γ>`` for the L2
+one (:data:`PENALTY_LABELS`), e.g.
+``dlibConv_beta_tc_vae_beta6_0000_ica0_1000_lat10_batch64_lr0_0001``; without the penalty its
+name has no such part, as before.
+
 Every number has four decimals and ``_`` for its ``.`` (0.1 → ``0_1000``); ``_anneal<A>`` is
 left out when A = 0. An objective supplies its parts as (label, value) pairs
 (:meth:`~jlonevae_lib.train.objectives.Objective.name_parts`); this module owns the number
@@ -37,6 +43,10 @@ BETA_LABEL = "beta"
 GAMMA_LABEL = "ica"
 #: Between the words of a name, and for the decimal point of a number.
 SEPARATOR = "_"
+#: The label of γ in the name of another objective's run with the Jacobian penalty, by
+#: ``regularization_type``: the paper's ``ica`` for L1, prefixed with the L2 penalty's word.
+PENALTY_LABELS = {"jlone": GAMMA_LABEL,
+                  "jltwo": f"{PENALTY_ABBREVIATIONS['jltwo']}{SEPARATOR}{GAMMA_LABEL}"}
 #: Decimals of every number in a name.
 DECIMALS = 4
 
@@ -119,8 +129,20 @@ class ExperimentName:
     @property
     def gamma(self) -> float | None:
         """γ, the Jacobian penalty's weight (the paper's objective only; None for the others,
-        whose own ``gamma`` is one of their :attr:`parts`)."""
+        whose own ``gamma`` is one of their :attr:`parts`, and whose penalty, when they have
+        one, is :attr:`penalty`)."""
         return self.part(GAMMA_LABEL) if self.objective == JACOBIAN_OBJECTIVE else None
+
+    @property
+    def penalty(self) -> tuple[str, float] | None:
+        """(regularization type, γ) of the Jacobian penalty the run was trained with, whatever
+        its objective; None for another objective's run without it. The paper's objective's
+        names always have it (γ = 0 included)."""
+        labels = (PENALTY_LABELS if self.regularization_type is None
+                  else {self.regularization_type: GAMMA_LABEL})
+        parts = dict(self.parts)
+        return next(((kind, parts[label]) for kind, label in labels.items() if label in parts),
+                    None)
 
     @property
     def settings(self) -> str | None:

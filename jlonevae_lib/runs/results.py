@@ -51,6 +51,8 @@ _RESULT_PREFIX = "evaluation_results."
 #: Our method keys and their display names.
 JL1, JL2, GAMMA0 = "jlone", "jltwo", "gamma0"
 _OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
+#: The Jacobian penalty's name in the label of a baseline trained with it.
+_PENALTY_LABELS = {JL1: "JL1", JL2: "JL2"}
 
 #: disentanglement_lib's unsupervised models (:data:`study_numbering.METHODS`) and their labels.
 BASELINE_METHODS: dict[str, str] = {
@@ -87,11 +89,16 @@ class RunInfo:
 
     Attributes:
         run_dir: the run folder (holds ``metrics/``).
-        group: what runs are grouped by: the experiment name (ours) or ``baseline:<method>``.
+        group: what runs are grouped by: the experiment name (ours, and a baseline trained
+            with the Jacobian penalty) or ``baseline:<method>``.
         method: ``jlone``, ``jltwo``, ``gamma0`` (ours with γ = 0: a β-VAE) or a key of
-            :data:`BASELINE_METHODS`; ``unknown`` when neither config, name nor JSON says.
-        label: display name, e.g. ``JL1-VAE (γ=0.1)``, ``β-VAE (γ=0)``, ``FactorVAE``.
-        gamma: the Jacobian penalty weight (ours), else None.
+            :data:`BASELINE_METHODS`, that key + ``+jlone`` / ``+jltwo`` for a baseline trained
+            with the Jacobian penalty (``factor_vae+jlone``); ``unknown`` when neither config,
+            name nor JSON says.
+        label: display name, e.g. ``JL1-VAE (γ=0.1)``, ``β-VAE (γ=0)``, ``FactorVAE``,
+            ``FactorVAE + JL1 (γ=0.1)``.
+        gamma: the Jacobian penalty weight (ours, and a baseline's with the penalty), else
+            None.
         settings: the settings apart from regulariser and γ (ours), written as the experiment
             name writes them: runs with equal settings differ only in the penalty and can be
             compared; None for baselines.
@@ -275,7 +282,17 @@ def configured_baseline_info(run_dir: Path) -> RunInfo | None:
 def _configured_baseline(run_dir: Path, config: Mapping[str, Any]) -> RunInfo:
     # One trained by disentanglement_lib itself (TensorFlow), then imported, is its own group.
     trained_by = TENSORFLOW if config.get("imported_from") else None
-    return _baseline_info(run_dir, config["objective"], trained_by)
+    info = _baseline_info(run_dir, config["objective"], trained_by)
+    gamma, regularization = config.get("gamma"), config.get("regularization_type")
+    if not _is_number(gamma) or gamma == 0 or regularization not in _REGULARIZATION_METHODS:
+        return info
+    # With the Jacobian penalty on top: another method than the baseline's, grouped by its
+    # experiment like ours, so that it never pools with the plain baseline's runs.
+    penalty = _REGULARIZATION_METHODS[regularization]
+    return RunInfo(run_dir=run_dir, group=run_dir.parent.name,
+                   method=f"{info.method}+{penalty}",
+                   label=f"{info.label} + {_PENALTY_LABELS[penalty]} (γ={gamma:g})",
+                   gamma=float(gamma), run_id=run_dir.name)
 
 
 def _baseline_method(data: dict[str, Any], run_dir: Path) -> str | None:

@@ -46,6 +46,15 @@ GOLDEN = [
      "tiny16_annealed_vae_c_max25_0000_gamma1000_0000_iteration_threshold100000_0000_lat10"
      "_batch64_lr0_0001"),
 ]
+#: Baselines with the Jacobian penalty: the penalty's part comes last (issue 27).
+WITH_PENALTY = [
+    ({"architecture": "dlibConv", "objective": "beta_tc_vae", "beta": 6.0, "gamma": 0.1,
+      "annealing_batches": 10000},
+     "dlibConv_beta_tc_vae_beta6_0000_ica0_1000_lat10_batch64_lr0_0001_anneal10000"),
+    ({"architecture": "dlibConv", "objective": "factor_vae", "gamma": 0.2,
+      "regularization_type": "jltwo", "annealing_batches": 0},
+     "dlibConv_factor_vae_gamma30_0000_jltwo_ica0_2000_lat10_batch64_lr0_0001"),
+]
 
 
 @pytest.mark.parametrize(("settings", "name"), GOLDEN, ids=[name for _, name in GOLDEN])
@@ -55,17 +64,27 @@ def test_names_are_the_ones_runs_already_have(settings: dict, name: str) -> None
     assert parsed is not None and str(parsed) == name
 
 
+@pytest.mark.parametrize(("settings", "name"), WITH_PENALTY, ids=[n for _, n in WITH_PENALTY])
+def test_a_baseline_with_the_penalty_names_it_last(settings: dict, name: str) -> None:
+    config = TrainConfig(**settings)
+    assert config.experiment_name == name
+    parsed = naming.parse_experiment_name(name, available_objectives())
+    assert parsed is not None and str(parsed) == name
+    assert parsed.penalty == (config.regularization_type, config.gamma)
+    assert parsed.gamma is None  # γ of the paper's objective only, as before
+
+
 def configs(objective: str, architecture: str) -> list[TrainConfig]:
     """The configs of ``objective`` on ``architecture`` over a few settings the name encodes:
-    with and without annealing, both penalties (where they apply), odd numbers."""
+    with and without annealing, with and without the Jacobian penalty (every objective takes
+    it), both penalties, odd numbers."""
     found = []
     variants = itertools.product((0, 2667), ("jlone", "jltwo"), (0.0, 0.25))
     for annealing, penalty, gamma in variants:
-        settings = {**objective_class(objective).default_settings, "objective": objective,
-                    "architecture": architecture, "latent_dim": 7, "batch_size": 32,
-                    "lr": 0.00055, "beta": 2.5, "annealing_batches": annealing}
-        if objective == naming.JACOBIAN_OBJECTIVE:
-            settings |= {"regularization_type": penalty, "gamma": gamma}
+        settings = {"objective": objective, "architecture": architecture, "latent_dim": 7,
+                    "batch_size": 32, "lr": 0.00055, "beta": 2.5,
+                    "annealing_batches": annealing, "regularization_type": penalty,
+                    "gamma": gamma}
         try:
             found.append(TrainConfig(**settings))
         except JLoneVAEError:  # a setting this objective refuses (annealing, say)
@@ -73,16 +92,32 @@ def configs(objective: str, architecture: str) -> list[TrainConfig]:
     return found
 
 
+def _penalty_of(config: TrainConfig) -> tuple[str, str] | None:
+    """(regularization type, γ as names print it) of the penalty a config trains with, as its
+    name must tell; None without one (the paper's objective always names it, γ = 0 too)."""
+    if config.gamma == 0 and config.objective != naming.JACOBIAN_OBJECTIVE:
+        return None
+    return config.regularization_type, naming.format_number(config.gamma)
+
+
 @pytest.mark.parametrize("architecture", available_architectures())
 @pytest.mark.parametrize("objective", available_objectives())
 def test_every_name_parses_back_to_its_settings(objective: str, architecture: str) -> None:
     found = configs(objective, architecture)
     assert found, f"no config of {objective} on {architecture}"
+    assert any(config.gamma > 0 for config in found), f"{objective} without the penalty only"
+    # Runs with and without the penalty, or with another penalty, never share a folder.
+    folders = {(config.annealing_batches, _penalty_of(config)): config.experiment_name
+               for config in found}
+    assert len(set(folders.values())) == len(folders), folders
     for config in found:
         name = config.experiment_name
         parsed = naming.parse_experiment_name(name, available_objectives())
         assert parsed is not None, name
         assert str(parsed) == name
+        penalty = parsed.penalty
+        assert _penalty_of(config) == (
+            None if penalty is None else (penalty[0], naming.format_number(penalty[1]))), name
         number = naming.format_number
         assert (parsed.architecture, parsed.objective, parsed.latent_dim, parsed.batch_size,
                 number(parsed.lr), parsed.annealing_batches) == (
@@ -100,7 +135,8 @@ def test_every_name_parses_back_to_its_settings(objective: str, architecture: st
             (label, number(value)) for label, value in parts]
         if parsed.beta is not None:
             assert number(parsed.beta) == number(config.beta)
-        params = {label: value for label, value in parsed.parts if label != naming.BETA_LABEL}
+        params = {label: value for label, value in parsed.parts
+                  if label not in (naming.BETA_LABEL, *naming.PENALTY_LABELS.values())}
         assert {k: number(v) for k, v in params.items()} == {
             k: number(v) for k, v in config.objective_params.items()}
 

@@ -70,3 +70,23 @@ def test_records_are_named_by_the_metric_table(tmp_path: Path) -> None:
             "modularity_explicitness"} <= names
     assert "local_mig_1" not in names
     assert {run.label for run in results.runs()} == {"JL2-VAE (γ=0.1)"}
+
+
+def test_a_baseline_with_the_penalty_is_apart_from_the_plain_baseline(tmp_path: Path) -> None:
+    """issue 27: FactorVAE + JL1 is another method than FactorVAE, grouped by its experiment."""
+    factor = {**CONFIG, "objective": "factor_vae", "objective_params": {"gamma": 30.0},
+              "architecture": "dlibConv", "annealing_batches": 0}
+    plain = our_run_info(write_run(tmp_path, "dlibConv_factor_vae_gamma30_0000_lat3", "seed2",
+                                   {**factor, "gamma": 0.0}))
+    assert plain is not None and (plain.method, plain.group, plain.label, plain.gamma) == (
+        "factor_vae", "baseline:factor_vae", "FactorVAE", None)
+    experiment = "dlibConv_factor_vae_gamma30_0000_jltwo_ica0_1000_lat3"
+    penalised = our_run_info(write_run(tmp_path, experiment, "seed2", factor))
+    assert penalised is not None and (penalised.method, penalised.group, penalised.label,
+                                      penalised.gamma) == (
+        "factor_vae+jltwo", experiment, "FactorVAE + JL2 (γ=0.1)", 0.1)
+    # β-VAE with the penalty is JL1-VAE (the same loss): it compares as ours.
+    beta = our_run_info(write_run(tmp_path, "dlibConv_beta_vae_ica", "seed2",
+                                  {**CONFIG, "objective": "beta_vae", "regularization_type":
+                                   "jlone"}))
+    assert beta is not None and (beta.method, beta.gamma) == ("jlone", 0.1)

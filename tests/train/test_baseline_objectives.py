@@ -48,11 +48,13 @@ def test_bad_settings_are_refused_in_one_line():
         baseline_config(".", "factor_vae", objective_params={"lambda": 1.0})
     with pytest.raises(JLoneVAEError, match="must be a number >= 0"):
         baseline_config(".", "dip_vae_i", objective_params={"lambda_od": -1.0})
-    with pytest.raises(JLoneVAEError, match="no Jacobian penalty"):
-        baseline_config(".", "dip_vae_ii", gamma=0.1)
+    with pytest.raises(JLoneVAEError, match="only with gamma > 0"):
+        baseline_config(".", "dip_vae_ii", jacobian_batch=2)
     with pytest.raises(JLoneVAEError, match="annealing_batches to 0"):
         baseline_config(".", "factor_vae", annealing_batches=10)
     baseline_config(".", "beta_vae", annealing_batches=10)  # β-VAE's β may ramp up
+    # With the Jacobian penalty (tests/train/test_penalty_objectives.py), γ may ramp up.
+    baseline_config(".", "factor_vae", gamma=0.1, annealing_batches=10, jacobian_batch=2)
 
 
 def _regulariser_recomputed(objective, model, x, config, step):

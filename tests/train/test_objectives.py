@@ -50,8 +50,9 @@ def test_experiment_names():
     plain = TrainConfig(objective="beta_vae", gamma=0.0, lr=1e-3, annealing_batches=2667)
     assert plain.experiment_name == (
         "defaultConv_beta_vae_beta4_0000_lat10_batch64_lr0_0010_anneal2667")
-    with pytest.raises(JLoneVAEError, match="no Jacobian penalty"):
-        TrainConfig(objective="beta_vae", gamma=0.1)
+    # With the Jacobian penalty, another objective's name gains the paper's γ label.
+    assert TrainConfig(objective="beta_vae", gamma=0.1).experiment_name == (
+        "defaultConv_beta_vae_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000")
 
 
 def test_beta_vae_trains_as_the_paper_objective_without_penalty(tmp_path):

@@ -139,7 +139,8 @@ class Objective(abc.ABC):
     #: The registered name (set by :func:`register_objective`).
     name: ClassVar[str] = ""
     #: Values of training settings this method implies when a command line leaves them out
-    #: (for example ``{"gamma": 0.0}`` for a method without a Jacobian penalty).
+    #: (for example ``{"gamma": 0.0}`` for the baselines, whose Jacobian penalty is off unless
+    #: asked for).
     default_settings: ClassVar[dict[str, Any]] = {}
     #: The method's own hyperparameters with their defaults, kept in
     #: ``TrainConfig.objective_params`` (β, γ and the Jacobian settings are TrainConfig fields).

@@ -9,6 +9,9 @@ trained this way needs ``decode_logits`` (both registered architectures have it)
 A method is a subclass that sets :attr:`~Objective.hyperparameters` (disentanglement_lib's names
 and its values at hyperparameter index 2) and implements :meth:`DlibVAE.regulariser`; its runs
 are named ``<arch>_<method>_<parameter><value>…_lat<d>_batch<B>_lr<lr>`` (docs/formats.md).
+
+Any of them takes the JL1 penalty on top with ``TrainConfig.gamma`` > 0 (:class:`DlibVAE`; the
+penalty is the one of :mod:`.penalty`, as JL1-VAE computes it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from torch import nn
 
 from jlonevae_lib.runs import naming
 from jlonevae_lib.train.dlib_losses import bernoulli_logits_loss, gaussian_kl
+from jlonevae_lib.train.losses import annealed
 from jlonevae_lib.train.objectives import Objective, check_finite_outputs
+from jlonevae_lib.train.objectives.penalty import backpropagate_penalty, penalty_chunk_size
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 if TYPE_CHECKING:
@@ -44,27 +49,61 @@ class DlibTerms:
     regulariser: torch.Tensor
     #: Further scalars to log (e.g. the discriminator's loss).
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: The Jacobian penalty's value (detached: its gradient is already in the decoder's .grad)
+    #: and this step's γ_t, when the run has the penalty (``TrainConfig.gamma`` > 0); None and
+    #: 0 without it, and then nothing of it is logged.
+    jacobian_penalty: torch.Tensor | None = None
+    gamma: float = 0.0
 
     def scalars(self) -> dict[str, float]:
-        """TensorBoard scalars under disentanglement_lib's names."""
+        """TensorBoard scalars under disentanglement_lib's names; with the Jacobian penalty,
+        also ``jacobian_penalty`` and ``gamma``, and ``loss`` includes γ_t·penalty."""
+        loss = self.reconstruction + self.regulariser
+        penalty = {}
+        if self.jacobian_penalty is not None:
+            loss = loss + self.gamma * self.jacobian_penalty
+            penalty = {"jacobian_penalty": self.jacobian_penalty.item(), "gamma": self.gamma}
         values = {"reconstruction_loss": self.reconstruction, "kl_loss": self.kl,
-                  "regularizer": self.regulariser, "loss": self.reconstruction + self.regulariser,
+                  "regularizer": self.regulariser, "loss": loss,
                   "elbo": self.reconstruction + self.kl, **self.extra}
-        return {name: value.item() for name, value in values.items()}
+        return {**{name: value.item() for name, value in values.items()}, **penalty}
 
     def describe(self) -> str:
-        return (f"reconstruction {float(self.reconstruction):.4g}, KL {float(self.kl):.4g}, "
+        text = (f"reconstruction {float(self.reconstruction):.4g}, KL {float(self.kl):.4g}, "
                 f"regulariser {float(self.regulariser):.4g}")
+        if self.jacobian_penalty is not None:
+            text += f", Jacobian penalty {float(self.jacobian_penalty):.4g}"
+        return text
 
 
 class DlibVAE(Objective):
-    """Reconstruction from logits + :meth:`regulariser`; no Jacobian penalty."""
+    """Reconstruction from logits + :meth:`regulariser`, and optionally the Jacobian penalty.
+
+    With ``TrainConfig.gamma`` = 0 (the default of these methods) the loss is
+    disentanglement_lib's, computed exactly as without this option: nothing more is computed
+    and nothing more drawn from any generator. With γ > 0 the loss gains γ_t × the decoder's
+    Jacobian penalty (``regularization_type``, ``jacobian_method``, ``jacobian_batch``) at the
+    sampled latent, detached from the encoder: JL1-VAE's penalty on the sigmoid images
+    (``model.decode``), its gradient taken at once (:func:`~.penalty.backpropagate_penalty`),
+    after the method's regulariser (so FactorVAE's permutations are drawn first).
+
+    γ_t = γ·min(1, t/A), A = ``annealing_batches``. A method with a β schedule
+    (:attr:`uses_annealing`: β-VAE) ramps β and γ together over A, as JL1-VAE does; for any
+    other, A > 0 is refused unless γ > 0, and then ramps γ alone (the method's own weights keep
+    disentanglement_lib's schedule).
+    """
 
     default_settings: ClassVar[dict[str, Any]] = {"gamma": 0.0}
-    #: Whether the method reads ``TrainConfig.beta`` (β-VAE, β-TCVAE) and
-    #: ``annealing_batches`` (β-VAE's ramp of β; disentanglement_lib's own has none).
+    #: Whether the method reads ``TrainConfig.beta`` (β-VAE, β-TCVAE), and whether
+    #: ``annealing_batches`` ramps its β (β-VAE; disentanglement_lib's own has no ramp). With
+    #: the Jacobian penalty, ``annealing_batches`` ramps γ in every method.
     uses_beta: ClassVar[bool] = False
     uses_annealing: ClassVar[bool] = False
+
+    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+                 generator: torch.Generator) -> None:
+        super().__init__(config, model, device, generator)
+        self.chunk_size = penalty_chunk_size(device, config.jacobian_method)
 
     def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> DlibTerms:
         mu, logvar = model.encode(x)
@@ -74,8 +113,16 @@ class DlibVAE(Objective):
         reconstruction = bernoulli_logits_loss(logits, x)
         kl = gaussian_kl(mu, logvar)
         regulariser = self.regulariser(kl, mu, logvar, z, step)
-        return DlibTerms(total=reconstruction + regulariser, reconstruction=reconstruction,
-                         kl=kl, regulariser=regulariser)
+        terms = DlibTerms(total=reconstruction + regulariser, reconstruction=reconstruction,
+                          kl=kl, regulariser=regulariser)
+        if self.config.gamma > 0:
+            terms.gamma = annealed(self.config.gamma, step, self.config.annealing_batches)
+            # Its gradient is in the decoder's .grad now; the total only carries its value, so
+            # the trainer's finiteness check of the total covers it.
+            terms.jacobian_penalty = backpropagate_penalty(
+                model, z, terms.gamma, self.config, self.device_generator, self.chunk_size)
+            terms.total = terms.total + terms.gamma * terms.jacobian_penalty
+        return terms
 
     @abc.abstractmethod
     def regulariser(self, kl: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -85,14 +132,21 @@ class DlibVAE(Objective):
 
     @classmethod
     def check_config(cls, config: TrainConfig) -> None:
-        if config.gamma != 0 or config.jacobian_batch is not None:
-            raise JLoneVAEError(f"the {cls.name} objective has no Jacobian penalty: leave out "
-                                "gamma and jacobian_batch (or use the jlonevae objective)")
-        if config.annealing_batches and not cls.uses_annealing:
+        if config.gamma == 0 and config.jacobian_batch is not None:
+            raise JLoneVAEError(f"jacobian_batch sets the Jacobian penalty's sub-batch, which "
+                                f"the {cls.name} objective computes only with gamma > 0: "
+                                "leave it out, or give gamma > 0 to add the penalty")
+        if config.annealing_batches and not cls.uses_annealing and config.gamma == 0:
             raise JLoneVAEError(f"the {cls.name} objective has no β schedule: set "
-                                "annealing_batches to 0 (--annealingBatches 0)")
+                                "annealing_batches to 0 (--annealingBatches 0), or give "
+                                "gamma > 0 to ramp the Jacobian penalty's weight over it")
 
     @classmethod
     def name_parts(cls, config: TrainConfig) -> list[tuple[str, float]]:
+        """The method's parts, then, with the Jacobian penalty, ``ica<γ>`` (``jltwo_ica<γ>``
+        for the L2 penalty): runs with and without it never share a folder."""
         parts = [(naming.BETA_LABEL, config.beta)] if cls.uses_beta else []
-        return parts + list(config.objective_params.items())
+        parts += list(config.objective_params.items())
+        if config.gamma > 0:
+            parts.append((naming.PENALTY_LABELS[config.regularization_type], config.gamma))
+        return parts

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from jlonevae_lib.architecture.jacobian import jacobian_penalty_backward
 from jlonevae_lib.runs import naming
 from jlonevae_lib.train.losses import LossTerms, annealed, jlonevae_loss
 from jlonevae_lib.train.objectives import (
@@ -26,26 +25,10 @@ from jlonevae_lib.train.objectives import (
     check_finite_outputs,
     register_objective,
 )
+from jlonevae_lib.train.objectives.penalty import backpropagate_penalty, penalty_chunk_size
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
-
-#: Latents per chunk of the penalty's backward on the CPU, by Jacobian method (see
-#: :func:`penalty_chunk_size`).
-CPU_PENALTY_CHUNK_LATENTS = {"fd": 8, "exact": 32}
-
-
-def penalty_chunk_size(device: torch.device, method: str) -> int | None:
-    """Latents per chunk of the Jacobian penalty's backward (None: all at once).
-
-    On the CPU, chunks keep the penalty's activations small (FD: (d+1)·8 decoded images at a
-    time) at no cost in speed; the exact method (vmap'ed JVPs) slows down with small chunks, so
-    it gets larger ones. On CUDA one big batch keeps the device busy. Measurements:
-    benchmarks/README.md.
-    """
-    if device.type != "cpu":
-        return None
-    return CPU_PENALTY_CHUNK_LATENTS.get(method)
 
 
 def bce_safe(recon: torch.Tensor, guard: FiniteGuard) -> torch.Tensor:
@@ -73,17 +56,9 @@ class JacobianVAE(Objective):
         gamma = annealed(cfg.gamma, step, cfg.annealing_batches)
         recon, mu, logvar, z = model(x)
         check_finite_outputs(recon, mu, logvar, self.finite_guard)
-        if gamma == 0:
-            penalty = torch.zeros((), device=x.device)  # the reference skips it entirely
-        else:
-            # The penalty's graph starts at z.detach(), apart from the VAE loss's: its gradient
-            # is accumulated into the decoder's .grad now, chunk by chunk (see
-            # jacobian_penalty_backward), and the loss below only logs its value.
-            penalty = jacobian_penalty_backward(
-                model.decode, z.detach(), gamma, penalty=cfg.regularization_type,
-                method=cfg.jacobian_method, sub_batch=cfg.jacobian_batch,
-                generator=self.device_generator, chunk_size=self.chunk_size,
-            )
+        # Its gradient is in the decoder's .grad now; the loss below only logs its value.
+        penalty = backpropagate_penalty(model, z, gamma, cfg, self.device_generator,
+                                        self.chunk_size)
         return jlonevae_loss(bce_safe(recon, self.finite_guard), x, mu, logvar, penalty, beta,
                              gamma)
 
