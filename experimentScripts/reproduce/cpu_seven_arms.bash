@@ -22,7 +22,10 @@
 #   METRICS "paper evalseeds"   metric names, groups or .gin files (CI: tiny ones)
 #   RUNS_DIR (unset)    every run's folder root; unset: the study's own (the ConvVAE arms in
 #                       studies/cpu_study, the baselines in studies/cpu_seven_arms)
-#   OUTPUT_DIR results/cpu_seven_arms   summary.md, summary.json, README.md and figures/
+#   OUTPUT_DIR (unset)  summary.md, summary.json, README.md and figures/; unset: a fresh
+#                       results/cpu_seven_arms_<yyyymmdd-hhmmss> (printed first), never the
+#                       committed results/cpu_seven_arms, which only REPLACE=1 (or --replace)
+#                       writes over (experimentScripts/reproduce/common.bash)
 # On a machine shared with another busy process, OMP_NUM_THREADS=1 (see cpu_study.bash).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,17 +37,18 @@ HP_INDEX=${HP_INDEX:-2}
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-500}
 METRICS=${METRICS:-paper evalseeds}
 RUNS_DIR=${RUNS_DIR:-}
-OUTPUT_DIR=${OUTPUT_DIR:-results/cpu_seven_arms}
+source experimentScripts/reproduce/common.bash
+choose_output_dir results/cpu_seven_arms "$@"
 
 # The command that reproduces this study whatever the defaults become; recorded in the summary.
 command="${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS }"
+[ "$replacing" = 1 ] && command+="REPLACE=1 "
 command+="SEEDS='$SEEDS' NUM_BATCHES=$NUM_BATCHES HP_INDEX=$HP_INDEX"
 command+=" CHECKPOINT_EVERY=$CHECKPOINT_EVERY METRICS='$METRICS'"
-command+="${RUNS_DIR:+ RUNS_DIR=$RUNS_DIR} OUTPUT_DIR=$OUTPUT_DIR"
+command+="${RUNS_DIR:+ RUNS_DIR=$RUNS_DIR} OUTPUT_DIR=$output_name"
 command+=" bash experimentScripts/reproduce/cpu_seven_arms.bash"
-if [ $# -gt 0 ]; then command+="$(printf ' %q' "$@")"; fi
+if [ ${#sweep_args[@]} -gt 0 ]; then command+="$(printf ' %q' "${sweep_args[@]}")"; fi
 
-output_dir=$(realpath -m "$OUTPUT_DIR")
 runs=()
 [ -n "$RUNS_DIR" ] && runs=(--output-dir "$(realpath -m "$RUNS_DIR")")
 read -r -a metrics <<< "$METRICS"
@@ -52,4 +56,4 @@ read -r -a seeds <<< "$SEEDS"
 exec jlonevae-sweep run cpu_seven_arms --seeds "${seeds[@]}" \
   --set "num_batches=$NUM_BATCHES" --set "hp_index=$HP_INDEX" \
   --set "checkpoint_every=$CHECKPOINT_EVERY" --metrics "${metrics[@]}" \
-  "${runs[@]}" --results-dir "$output_dir" --record-command "$command" "$@"
+  "${runs[@]}" --results-dir "$output_dir" --record-command "$command" "${sweep_args[@]}"

@@ -23,7 +23,10 @@
 #   METRICS paper       metric names, groups or .gin files for jlonevae-evaluate (CI: tiny ones)
 #   RUNS_DIR studies/cpu_study      the runs' trainedModels/ and logs/ (TensorBoard); the
 #                                   study's own: every run in it is evaluated and summarised
-#   OUTPUT_DIR results/cpu_study    summary.md, summary.json and figures/
+#   OUTPUT_DIR (unset)  summary.md, summary.json and figures/; unset: a fresh
+#                       results/cpu_study_<yyyymmdd-hhmmss> (printed first), never the committed
+#                       results/cpu_study, which only REPLACE=1 (or --replace) writes over
+#                       (experimentScripts/reproduce/common.bash)
 # Relative paths are relative to the repository root. On a machine shared with another busy
 # process, OMP_NUM_THREADS=1 avoids torch's two threads stalling each other (measured: a
 # training step 4-20x slower than alone with 2 threads, ~1.7x slower with 1 thread).
@@ -45,18 +48,19 @@ DEVICE=${DEVICE:-cpu}
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-500}
 METRICS=${METRICS:-paper}
 RUNS_DIR=${RUNS_DIR:-studies/cpu_study}
-OUTPUT_DIR=${OUTPUT_DIR:-results/cpu_study}
+source experimentScripts/reproduce/common.bash
+choose_output_dir results/cpu_study "$@"
 
 # The command that reproduces this study whatever the defaults become; recorded in the summary.
 command="${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS }"
+[ "$replacing" = 1 ] && command+="REPLACE=1 "
 command+="SEEDS='$SEEDS' GAMMA=$GAMMA BETA=$BETA NUM_BATCHES=$NUM_BATCHES"
 command+=" ANNEALING=$ANNEALING LR=$LR BATCH_SIZE=$BATCH_SIZE LATENT_DIM=$LATENT_DIM"
 command+=" JACOBIAN_BATCH=$JACOBIAN_BATCH DATASET=$DATASET DEVICE=$DEVICE"
 command+=" CHECKPOINT_EVERY=$CHECKPOINT_EVERY METRICS='$METRICS' RUNS_DIR=$RUNS_DIR"
-command+=" OUTPUT_DIR=$OUTPUT_DIR bash experimentScripts/reproduce/cpu_study.bash"
+command+=" OUTPUT_DIR=$output_name bash experimentScripts/reproduce/cpu_study.bash"
 
 runs_dir=$(realpath -m "$RUNS_DIR")
-output_dir=$(realpath -m "$OUTPUT_DIR")
 read -r -a metrics <<< "$METRICS"
 read -r -a seeds <<< "$SEEDS"
 # The study cpu_study (jlonevae-sweep list) with this script's settings: train, evaluate, draw
@@ -67,4 +71,5 @@ exec jlonevae-sweep run cpu_study --seeds "${seeds[@]}" --gammas 0 "$GAMMA" \
   --set "lr=$LR" --set "batch_size=$BATCH_SIZE" --set "latent_dim=$LATENT_DIM" \
   --set "jacobian_batch=$JACOBIAN_BATCH" --set "dataset=$DATASET" --set "device=$DEVICE" \
   --set "checkpoint_every=$CHECKPOINT_EVERY" --metrics "${metrics[@]}" \
-  --output-dir "$runs_dir" --results-dir "$output_dir" --record-command "$command" "$@"
+  --output-dir "$runs_dir" --results-dir "$output_dir" --record-command "$command" \
+  "${sweep_args[@]}"

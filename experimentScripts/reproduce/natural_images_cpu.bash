@@ -17,14 +17,25 @@
 #
 # Resumable: finished runs are skipped, an interrupted one resumes from its checkpoint, the
 # summary is redrawn. The runner is jlonevae-sweep (study natural_images_cpu); flags given to
-# this script go to it (--jobs 2, --dry-run, --seeds 0, --set num_batches=..., --output-dir,
-# --results-dir). On a shared 2-core machine run it as
+# this script go to it (--jobs 2, --dry-run, --seeds 0, --set num_batches=..., --output-dir).
+# On a shared 2-core machine run it as
 #   OMP_NUM_THREADS=1 bash experimentScripts/reproduce/natural_images_cpu.bash --jobs 2
+#
+# Where the summary goes: --results-dir DIR (or OUTPUT_DIR=DIR); unset: a fresh
+# results/natural_images_<yyyymmdd-hhmmss> (printed first), never the committed
+# results/natural_images, which only REPLACE=1 (or --replace) writes over; a named folder that
+# holds committed results (results/natural_images_20k ...) needs REPLACE=1 too
+# (experimentScripts/reproduce/common.bash).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -d .venv/bin ] && PATH="$PWD/.venv/bin:$PATH"
 
+source experimentScripts/reproduce/common.bash
+choose_output_dir results/natural_images "$@"
+
 command="${OMP_NUM_THREADS:+OMP_NUM_THREADS=$OMP_NUM_THREADS }"
-command+="bash experimentScripts/reproduce/natural_images_cpu.bash"
-[ "$#" -gt 0 ] && command+=" $*"
-exec jlonevae-sweep run natural_images_cpu --record-command "$command" "$@"
+[ "$replacing" = 1 ] && command+="REPLACE=1 "
+command+="OUTPUT_DIR=$output_name bash experimentScripts/reproduce/natural_images_cpu.bash"
+if [ ${#sweep_args[@]} -gt 0 ]; then command+="$(printf ' %q' "${sweep_args[@]}")"; fi
+exec jlonevae-sweep run natural_images_cpu --results-dir "$output_dir" \
+  --record-command "$command" "${sweep_args[@]}"

@@ -8,8 +8,12 @@ batches) and adds the ones a sweep needs. Example, the paper's main setting (300
     jlonevae-train --dataset threeDotsCache --beta 4 --gamma 0.1 --epochs 60 \\
         --annealingBatches 100000 --lr 0.0001 --seed 11
 
+or, the same in one flag, ``jlonevae-train --preset paper --seed 11``. Without a preset the
+defaults are the reference script's, not the paper's (docs/training.md lists both).
+
 Re-running the same command is idempotent: a finished run is skipped and an interrupted one
-resumes from its last checkpoint.
+resumes from its last checkpoint. A run of the same settings but another length goes to
+``seed<k>_batches<N>``; ``--extend`` continues the finished run instead.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from jlonevae_lib.cli.types import (  # noqa: E402
 from jlonevae_lib.runs import layout  # noqa: E402
 from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX  # noqa: E402
 from jlonevae_lib.train.baselines import method_settings, study_settings  # noqa: E402
-from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig  # noqa: E402
+from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig, place_run  # noqa: E402
 from jlonevae_lib.train.objectives import objective_class  # noqa: E402
+from jlonevae_lib.train.presets import PRESETS, preset_settings  # noqa: E402
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
 
 #: The seed script's default --gamma.
@@ -61,30 +66,42 @@ def build_parser() -> argparse.ArgumentParser:
                      help="batches between TensorBoard scalars")
     ref.add_argument("--beta", type=non_negative_float, default=None, help="default 1")
     ref.add_argument("--gamma", type=non_negative_float, default=None,
-                     help="weight of the Jacobian penalty (0 = plain β-VAE; default 1, or what "
-                          "the --objective implies)")
+                     help="weight of the Jacobian penalty, with any --objective (0 = none, a "
+                          "plain β-VAE for jlonevae; default 1 for jlonevae, 0 for the "
+                          "baselines); FactorVAE's and AnnealedVAE's own gamma is --param "
+                          "gamma=N")
     ref.add_argument("--lr", type=non_negative_float, default=None, help="default 0.001")
     ref.add_argument("--latent-dim", type=positive_int, default=None, help="default 10")
     ref.add_argument("--annealingBatches", type=int, default=None,
                      help="batches over which β and γ ramp up linearly from 0 (default 0)")
-    ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default="jlone",
-                     help="L1 (jlone, the paper) or L2 (jltwo, appendix) Jacobian penalty")
+    ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default=None,
+                     help="L1 (jlone, the paper; default) or L2 (jltwo, appendix) Jacobian "
+                          "penalty")
     new = p.add_argument_group("added flags")
+    new.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                     help="start from a named set of settings, the flags given override it: "
+                          "paper (the paper's three-dots run: threeDotsCache, β 4, γ 0.1, lr "
+                          "1e-4, 300,000 batches, annealing 100,000) or example (the reference's "
+                          "small example: threeDotsCacheSmall, lr 1e-3, 30,000 batches, annealing "
+                          "10,000, seed 1)")
     new.add_argument("--objective", default=None,
                      help="training method: jlonevae (the paper's; default) or another registered "
                           "objective, e.g. beta_vae")
     new.add_argument("--num-batches", "--steps", type=positive_int, default=None,
                      help="training length in batches (instead of --epochs)")
-    new.add_argument("--dataset", default=os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"),
-                     help="training data by name (default: $AICROWD_DATASET_NAME, else "
-                          "threeDotsCache; also threeDotsCacheSmall, threeDots)")
+    new.add_argument("--dataset", default=None,
+                     help="training data by name (default: the --preset's, else "
+                          "$AICROWD_DATASET_NAME, else threeDotsCache; also threeDotsCacheSmall, "
+                          "threeDots)")
     new.add_argument("--architecture", default=None,
                      help="registered architecture: defaultConv (default), tiny16, dlibConv "
                           "(disentanglement_lib's)")
     new.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     new.add_argument("--output-dir", default=".",
                      help="where trainedModels/ and logs/ go (default: current folder)")
-    new.add_argument("--run-id", default=None, help="run folder name (default: seed<SEED>)")
+    new.add_argument("--run-id", default=None,
+                     help="run folder name (default: seed<SEED>, or seed<SEED>_batches<N> when "
+                          "seed<SEED> holds the same settings trained to another length)")
     new.add_argument("--jacobian", choices=["fd", "exact"], default="fd",
                      help="forward differences as the paper (fd) or exact forward-mode (exact)")
     new.add_argument("--jacobian-batch", type=positive_int, default=None,
@@ -108,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the run folder these flags map to, and exit (for scripts)")
     new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                      help="continue from the run folder's checkpoint if there is one (default)")
+    new.add_argument("--extend", action="store_true",
+                     help="continue the finished (or interrupted) run of these settings in "
+                          "seed<SEED> (or --run-id) to the larger --num-batches, from its final "
+                          "checkpoint; the run's config records the earlier length")
     study = p.add_argument_group(
         "disentanglement_lib's baselines (its unsupervised study's settings: dlibConv, batch 64, "
         "lr 1e-4, 300,000 batches; the flags above override them)")
@@ -169,13 +190,36 @@ def _base_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {**REFERENCE_DEFAULTS, "objective": args.objective or "jlonevae"}
 
 
+def _check_penalty_gamma(args: argparse.Namespace, objective: str) -> None:
+    """Refuse ``--gamma`` > 0 for an objective with a ``gamma`` of its own (FactorVAE,
+    AnnealedVAE) unless ``--param gamma=N`` or a study member sets that one: ``--gamma`` is the
+    Jacobian penalty's weight, and ``--objective factor_vae --gamma 30`` more likely means
+    FactorVAE's γ than a penalty 300 times the paper's."""
+    if not args.gamma or "gamma" not in objective_class(objective).hyperparameters:
+        return
+    if args.model_num is not None or args.model is not None \
+            or "gamma" in objective_params_from_flags(args.param):
+        return
+    raise JLoneVAEError(
+        f"--gamma {args.gamma:g} is the weight of the Jacobian penalty added to {objective}, not "
+        f"{objective}'s own gamma, which is --param gamma=N: give --param gamma=N alone to set "
+        f"{objective}'s, or with --gamma to add the penalty too")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.epochs is not None and args.num_batches is not None:
         raise JLoneVAEError("give --epochs or --num-batches, not both")
     if args.no_cuda and args.device not in ("auto", "cpu"):
         raise JLoneVAEError(f"--no-cuda contradicts --device {args.device}")
     settings = _base_settings(args)
+    if args.preset is not None:
+        if args.model_num is not None or args.model is not None:
+            raise JLoneVAEError("--preset sets a JL1-VAE run of the paper: leave out --model-num "
+                                "and --model")
+        settings.update(preset_settings(args.preset))
     explicit = {
+        "objective": args.objective, "dataset": args.dataset,
+        "regularization_type": args.regularization_type,
         "architecture": args.architecture, "batch_size": args.batch_size, "seed": args.seed,
         "beta": args.beta, "lr": args.lr, "latent_dim": args.latent_dim,
         "annealing_batches": args.annealingBatches, "models_dir": args.models_dir,
@@ -183,7 +227,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "num_batches": args.num_batches or (args.epochs and args.epochs * BATCHES_PER_EPOCH),
     }
     settings.update({name: value for name, value in explicit.items() if value is not None})
+    settings.setdefault("dataset", os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"))
+    settings.setdefault("regularization_type", "jlone")
     implied = objective_class(settings["objective"]).default_settings
+    _check_penalty_gamma(args, settings["objective"])
     if args.gamma is not None:
         settings["gamma"] = args.gamma
     else:
@@ -191,9 +238,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     settings["objective_params"] = {**settings.get("objective_params", {}),
                                     **objective_params_from_flags(args.param)}
     return TrainConfig(
-        **settings, dataset=args.dataset, regularization_type=args.regularization_type,
-        jacobian_method=args.jacobian, log_interval=args.log_interval,
-        checkpoint_every=args.checkpoint_every, keep_models_at=list(args.keep_models_at or []),
+        **settings, preset=args.preset, jacobian_method=args.jacobian,
+        log_interval=args.log_interval, checkpoint_every=args.checkpoint_every,
+        keep_models_at=list(args.keep_models_at or []),
         device="cpu" if args.no_cuda else args.device,
         output_dir=args.output_dir, run_id=args.run_id,
         allow_tf32=args.allow_tf32, deterministic=args.deterministic,
@@ -203,7 +250,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    placement = place_run(config_from_args(args), extend=args.extend)
+    config = placement.config
     if args.print_run_dir:
         print(config.run_dir)
         return 0
@@ -215,10 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     trainer = Trainer(config)  # a bad dataset or architecture fails here, before the report
     print(f"Experiment {config.experiment_name}, run {config.run_name}")
+    print(f"  run folder {config.run_dir}: {placement.reason}")
     print(f"  logging to {config.log_dir}")
-    result = train(config, resume=args.resume, trainer=trainer)
+    result = train(config, resume=args.resume, trainer=trainer, extend=args.extend)
     if result.skipped:
         print(f"Run already finished ({result.num_batches} batches): {result.run_dir}")
+    elif args.extend:
+        print(f"Extended the run from {trainer.config.extended_from[-1]} to "
+              f"{result.num_batches} batches.")
     else:
         print(f"Trained {result.num_batches} batches.")
     print(f"  run folder:   {result.run_dir}")

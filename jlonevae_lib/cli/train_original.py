@@ -42,7 +42,7 @@ from jlonevae_lib.cli.types import (  # noqa: E402
     non_negative_int,
     positive_int,
 )
-from jlonevae_lib.train.config import TrainConfig  # noqa: E402
+from jlonevae_lib.train.config import TrainConfig, place_run  # noqa: E402
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
 
 #: The only data folder the original's script is used with, and our dataset of that name.
@@ -125,8 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jlonevae_lib.train.trainer import train  # imports torch: after argument checks
 
     for config in configs:
-        print(f"Experiment {config.experiment_name}, run {config.run_name}", flush=True)
-        result = train(config)
+        placement = place_run(config)
+        print(f"Experiment {config.experiment_name}, run {placement.config.run_name}: "
+              f"{placement.reason}", flush=True)
+        result = train(placement.config)
         if result.skipped:
             print(f"  already finished ({result.num_batches} batches)")
         else:

@@ -76,6 +76,25 @@ _SAVED_MODEL_RE = re.compile(rf"^{SAVED_MODEL_PREFIX}(\d+)$")
 # ------------------------------------------------------------------------------ run folders
 
 
+#: A run's folder when no ``--run-id`` names it: ``seed<k>``. The reference's notebooks and the
+#: studies find runs by it, so it never changes.
+DEFAULT_RUN_TEMPLATE = "seed{seed}"
+#: The folder of a run whose settings equal those of the run in ``seed<k>`` except the length:
+#: ``seed<k>_batches<N>`` (``seed<k>`` keeps the run that came first).
+LENGTH_RUN_TEMPLATE = "seed{seed}_batches{num_batches}"
+
+
+def default_run_name(seed: int) -> str:
+    """``seed<k>``: the run folder of seed ``seed`` unless ``--run-id`` names another."""
+    return DEFAULT_RUN_TEMPLATE.format(seed=seed)
+
+
+def length_run_name(seed: int, num_batches: int) -> str:
+    """``seed<k>_batches<N>``: where a run of ``num_batches`` goes when ``seed<k>`` holds the
+    same settings trained to another length."""
+    return LENGTH_RUN_TEMPLATE.format(seed=seed, num_batches=num_batches)
+
+
 def run_dir(output_dir: str | os.PathLike, experiment: str, run: str,
             models_dir: str = TRAINED_MODELS_DIR) -> Path:
     """``<output_dir>/<models_dir>/<experiment>/<run>``, ``models_dir`` being
@@ -279,14 +298,25 @@ def parse_kept_metric_name(name: str) -> tuple[str, int | None]:
     return name, None
 
 
+def metrics_dir(run: Path) -> Path:
+    """``<run>/metrics``: the final model's metric folders."""
+    return run / METRICS_DIR
+
+
+def kept_metrics_dir(run: Path, batches: int) -> Path:
+    """``<run>/metrics_at_batch/<batches>``: the metric folders of the model kept at that
+    batch."""
+    return run / KEPT_METRICS_DIR / str(batches)
+
+
 def metric_results_dir(run: Path, metric: str) -> Path:
     """One metric's results folder: ``<run>/metrics/<metric>/results``, or for
     ``<metric>@<N>`` (:func:`kept_metric_name`) ``<run>/metrics_at_batch/<N>/<metric>/results``.
     """
     name, batches = parse_kept_metric_name(metric)
     if batches is not None:
-        return run / KEPT_METRICS_DIR / str(batches) / name / RESULTS_DIR
-    return run / METRICS_DIR / metric / RESULTS_DIR
+        return kept_metrics_dir(run, batches) / name / RESULTS_DIR
+    return metrics_dir(run) / metric / RESULTS_DIR
 
 
 def aggregate_file(results: Path) -> Path:
@@ -331,6 +361,18 @@ def evaluation_seed_repeat_files(run: Path) -> list[Path]:
     """The ``evaluation.json`` of each metric repeated at another evaluation seed in a run
     folder (``metrics/<metric>_evalseed<k>/``), sorted."""
     return sorted(p for p in run.glob(EVALUATION_GLOB) if is_evaluation_seed_repeat(p))
+
+
+def kept_evaluation_files(run: Path) -> list[tuple[int, Path]]:
+    """(N, ``evaluation.json``) of every metric of the models a run kept at earlier batches
+    (``metrics_at_batch/<N>/<metric>/results/aggregate/evaluation.json``; repeats at another
+    evaluation seed included, :func:`metric_of_evaluation` names the metric), sorted."""
+    found = []
+    for path in run.glob(f"{KEPT_METRICS_DIR}/*/{EVALUATION_GLOB.split('/', 1)[1]}"):
+        batches = path.parents[len(Path(EVALUATION_GLOB).parts) - 2].name
+        if batches.isdigit():
+            found.append((int(batches), path))
+    return sorted(found)
 
 
 def evaluation_files_under(root: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """A study member: one training run of a study, its place in the study and its command lines.
 
-A member is its :class:`~jlonevae_lib.train.config.TrainConfig` (so its run folder is
-``config.run_dir``, never a name pieced together here), the values it takes on the study's
+A member is its :class:`~jlonevae_lib.train.config.TrainConfig` (so its run folder is the one
+:func:`~jlonevae_lib.train.config.place_run` gives that config, as ``jlonevae-train`` does, never
+a name pieced together here), the values it takes on the study's
 axes (``{"seed": 11, "gamma": 0.1}``) and its index in the study's order. The worker that
 trains it runs ``jlonevae-train`` with :func:`train_arguments`, which give back exactly that
 config (tests/sweep/test_studies.py checks the round trip for every member of every study),
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.train.config import TrainConfig, place_run
 
 #: The training and evaluation commands (the command lines of jlonevae_lib.cli, by name), run
 #: with the interpreter that runs the sweep (a Slurm job runs the submitting interpreter too), so
@@ -41,7 +42,9 @@ class Member:
 
     @property
     def run_dir(self) -> Path:
-        return self.config.run_dir
+        """``seed<k>``, or ``seed<k>_batches<N>`` when ``seed<k>`` holds the member's settings
+        trained to another length (:func:`~jlonevae_lib.train.config.place_run`)."""
+        return place_run(self.config).run_dir
 
     @property
     def label(self) -> str:

@@ -5,7 +5,9 @@ notebooks and scripts, which glob on these names, keep working:
 ``<output_dir>/trainedModels/<experiment_name>/<run_id>/`` and
 ``<output_dir>/logs/<experiment_name>/<run_id>/``.
 The reference used a timestamp as ``<run_id>``; we use ``seed<k>`` so re-running a sweep is
-idempotent (a finished run is skipped, an interrupted one resumes).
+idempotent (a finished run is skipped, an interrupted one resumes). :func:`place_run` decides
+the folder of a config (``seed<k>``, or ``seed<k>_batches<N>`` for a run that differs from the
+one in ``seed<k>`` only in its length).
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ class TrainConfig:
     # Batches after which the model is also saved (representation/cache_batch_no<N>), so that
     # earlier points of one run can be evaluated like its end; the end is always saved.
     keep_models_at: list[int] = dataclasses.field(default_factory=list)
+    # The lengths (num_batches) the run had before each extension (jlonevae-train --extend),
+    # oldest first: it was trained to extended_from[0], then continued from its final
+    # checkpoint. Empty for a run trained to num_batches in one go. A record, not a setting:
+    # the schedules and the data order do not depend on num_batches, so an extended run is
+    # the run of its final length (same_run_as ignores this field).
+    extended_from: list[int] = dataclasses.field(default_factory=list)
     device: str = "auto"
     # TF32 for the rest of training on CUDA (convolutions and matrix products outside the
     # Jacobian, which always runs in IEEE float32): faster on Ampere and later, but not the
@@ -75,6 +83,9 @@ class TrainConfig:
     # The disentanglement_lib study member these settings reproduce (jlonevae_lib.train.
     # baselines), or None.
     model_num: int | None = None
+    # The preset (jlonevae_lib.train.presets) the command line started from, or None. A
+    # record: the settings it resolved to are the fields above.
+    preset: str | None = None
     # Which images the dataset served, when it says (naturalImages: IMAGES.mat or the offline
     # fallback); recorded by train(), not a setting. None: the dataset does not say, or the run
     # was recorded before this field existed.
@@ -117,6 +128,12 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise JLoneVAEError(f"{name} must be true or false, got "
                                     f"{getattr(self, name)!r}")
+        if (not all(isinstance(n, int) and n > 0 for n in self.extended_from)
+                or sorted(set(self.extended_from)) != self.extended_from
+                or (self.extended_from and self.extended_from[-1] >= self.num_batches)):
+            raise JLoneVAEError(f"extended_from lists the run's earlier lengths, increasing and "
+                                f"below num_batches ({self.num_batches}), got "
+                                f"{self.extended_from!r}")
         if self.annealing_batches < 0:
             raise JLoneVAEError(f"annealing_batches must be >= 0, got {self.annealing_batches}")
         if self.seed < 0:
@@ -148,7 +165,9 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        return self.run_id if self.run_id is not None else f"seed{self.seed}"
+        """The run folder's name: ``run_id`` if set, else ``seed<k>``. A config from the
+        command line gets its ``run_id`` from :func:`place_run`."""
+        return self.run_id if self.run_id is not None else layout.default_run_name(self.seed)
 
     @property
     def run_dir(self) -> Path:
@@ -185,9 +204,79 @@ class TrainConfig:
         """True when ``other`` describes the same computation (where/how it runs may differ:
         the device, and with it TF32 and deterministic kernels, which change rounding only)."""
         ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
-                  "keep_models_at", "allow_tf32", "deterministic"}
+                  "keep_models_at", "allow_tf32", "deterministic", "extended_from", "preset"}
         if self.data_source is None or other.data_source is None:
             ignore.add("data_source")  # a run recorded before data_source existed
         mine = {k: v for k, v in self.to_dict().items() if k not in ignore}
         theirs = {k: v for k, v in other.to_dict().items() if k not in ignore}
         return mine == theirs
+
+    def same_settings_as(self, other: TrainConfig) -> bool:
+        """True when ``other`` is :meth:`same_run_as` this one but for its length
+        (``num_batches``): one of the two is the other continued (``--extend``)."""
+        return self.same_run_as(dataclasses.replace(
+            other, num_batches=self.num_batches, keep_models_at=[], extended_from=[]))
+
+    def differences(self, other: TrainConfig) -> str:
+        """``name: <here> there vs <other's> now`` for every field that differs, but where
+        the run works (device, output folder), for messages."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return ", ".join(f"{name}: {value!r} there vs {theirs[name]!r} now"
+                         for name, value in mine.items()
+                         if value != theirs[name] and name not in ("device", "output_dir"))
+
+
+@dataclass(frozen=True)
+class RunPlacement:
+    """Where :func:`place_run` puts a run, and why (one line for the user)."""
+
+    config: TrainConfig
+    reason: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir
+
+
+def recorded_config(run_dir: Path) -> TrainConfig | None:
+    """The config a run folder records in ``config.json``, None when it has none."""
+    path = layout.config_path(run_dir)
+    return TrainConfig.load(path) if path.is_file() else None
+
+
+def place_run(config: TrainConfig, extend: bool = False) -> RunPlacement:
+    """The run folder of ``config``: the one rule every tool that maps settings to a folder uses
+    (jlonevae-train, its ``--print-run-dir``, the sweep's members).
+
+    1. ``run_id`` set (``--run-id``): that folder.
+    2. ``extend`` (``--extend``): ``seed<k>``, the run to continue.
+    3. ``seed<k>`` when it is free (no ``config.json``) or holds this run (:meth:`TrainConfig.
+       same_run_as`): the folder the reference's notebooks and the studies look in.
+    4. ``seed<k>_batches<N>`` when ``seed<k>`` holds the same settings trained to another
+       length: the first run keeps ``seed<k>``, this one gets its own folder. ``run_id`` is set
+       to that name, so the config written there names its own folder.
+    5. Otherwise ``seed<k>``, which holds a run with other settings: training refuses it.
+
+    The folder depends on what is on disk (``seed<k>`` keeps whichever length came first), so
+    it is decided before the run's lock is taken; training then checks the chosen folder again
+    under the lock and refuses one that another run took meanwhile.
+    """
+    if config.run_id is not None:
+        return RunPlacement(config, "the folder --run-id names")
+    default = config.run_dir
+    if extend:
+        return RunPlacement(config, "--extend continues the run there")
+    existing = recorded_config(default)
+    if existing is None:
+        return RunPlacement(config, "a new run in the seed's folder")
+    if existing.same_run_as(config):
+        return RunPlacement(config, "this run's folder: a finished run is skipped, an "
+                                    "interrupted one resumes")
+    if existing.same_settings_as(config):
+        placed = dataclasses.replace(
+            config, run_id=layout.length_run_name(config.seed, config.num_batches))
+        return RunPlacement(placed, f"{default.name} holds the same settings trained to "
+                                    f"{existing.num_batches} batches, this run has "
+                                    f"{config.num_batches}: it gets its own folder (--extend "
+                                    f"continues that run instead)")
+    return RunPlacement(config, "the seed's folder, which holds a run with other settings")

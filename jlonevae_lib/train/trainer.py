@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import time
@@ -49,7 +50,7 @@ from jlonevae_lib.architecture.registry import build_architecture
 from jlonevae_lib.architecture.save_model import save_model
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.runs import layout
-from jlonevae_lib.train.config import TrainConfig
+from jlonevae_lib.train.config import TrainConfig, place_run, recorded_config
 from jlonevae_lib.train.objectives import (
     FiniteGuard,
     NonFiniteError,
@@ -518,20 +519,18 @@ def _graceful_stop(trainer: Trainer) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _check_existing_run(config: TrainConfig) -> bool:
-    """True if the run already finished. Refuses a folder that holds a different run."""
+def _check_existing_run(config: TrainConfig, extend: bool) -> tuple[TrainConfig, bool]:
+    """(the config to record, whether the run already finished). Refuses a folder that holds a
+    different run, one that failed, and an ``extend`` that does not lengthen the run there."""
     run_dir = config.run_dir
-    config_path = layout.config_path(run_dir)
-    if config_path.exists():
-        existing = TrainConfig.load(config_path)
-        if not existing.same_run_as(config):
-            diffs = {k: (v, config.to_dict()[k]) for k, v in existing.to_dict().items()
-                     if v != config.to_dict()[k] and k not in ("device", "output_dir")}
-            raise JLoneVAEError(
-                f"{run_dir} already holds a run with other settings "
-                f"({', '.join(f'{k}: {a!r} there vs {b!r} now' for k, (a, b) in diffs.items())}); "
-                "pass --run-id NAME to start a separate run, or delete that folder"
-            )
+    existing = recorded_config(run_dir)
+    if extend:
+        config = _extension(config, existing)
+    elif existing is not None and not existing.same_run_as(config):
+        raise JLoneVAEError(
+            f"{run_dir} already holds a run with other settings "
+            f"({existing.differences(config)}); pass --run-id NAME to start a separate run, "
+            "or delete that folder")
     failed = layout.failed_path(run_dir)
     if failed.exists():
         try:
@@ -543,28 +542,96 @@ def _check_existing_run(config: TrainConfig) -> bool:
                 "rerun it with 'jlonevae-sweep run --retry-failed'") from None
         raise JLoneVAEError(f"{run_dir} holds a run that failed earlier: {reason} "
                             "Delete the folder to try again with other settings.")
-    return layout.done_path(run_dir).exists()
+    return config, layout.done_path(run_dir).exists()
+
+
+def _extension(config: TrainConfig, existing: TrainConfig | None) -> TrainConfig:
+    """``config`` as the continuation of the run ``existing`` (``--extend``): its history
+    (``extended_from``) and kept models (the old end among them) carried over.
+
+    Refused: no run there, other settings, no checkpoint, or a length that is not longer.
+    An extension that was interrupted (the folder already records this length, as an
+    extension, and is not finished) resumes.
+    """
+    run_dir = config.run_dir
+    if existing is None:
+        raise JLoneVAEError(f"--extend: {run_dir} holds no run to extend; train it first "
+                            "(without --extend)")
+    if not existing.same_settings_as(config):
+        raise JLoneVAEError(f"--extend continues a run of the same settings, but {run_dir} "
+                            f"holds other settings ({existing.differences(config)})")
+    resuming = (existing.num_batches == config.num_batches and existing.extended_from
+                and not layout.is_finished(run_dir))
+    if existing.num_batches >= config.num_batches and not resuming:
+        raise JLoneVAEError(
+            f"--extend lengthens a run: {run_dir} already has {existing.num_batches} batches, "
+            f"give --num-batches above that (a run of {config.num_batches} batches without "
+            "--extend goes to a folder of its own)")
+    if not layout.checkpoint_path(run_dir).is_file():
+        raise JLoneVAEError(f"--extend continues the final checkpoint, and "
+                            f"{layout.checkpoint_path(run_dir)} is missing")
+    history = existing.extended_from if resuming else [*existing.extended_from,
+                                                       existing.num_batches]
+    return dataclasses.replace(
+        config, extended_from=history,
+        keep_models_at=sorted({*config.keep_models_at, *existing.keep_models_at, *history}))
+
+
+def _reopen_run(run_dir: Path, old_end: int) -> None:
+    """Prepare a run for its extension. DONE goes first, so that no evaluation starts on the
+    old end any more; then the final model's metric results become those of the model kept at
+    ``old_end`` (``metrics_at_batch/<old_end>/``, where ``jlonevae-evaluate --at-batch`` puts
+    them; a metric an evaluation is writing now is refused, one line) and the
+    evaluation-failure marker goes. Repeated after a kill, it finishes the move."""
+    layout.done_path(run_dir).unlink(missing_ok=True)
+    final = layout.metrics_dir(run_dir)
+    if final.is_dir():
+        kept = layout.kept_metrics_dir(run_dir, old_end)
+        kept.mkdir(parents=True, exist_ok=True)
+        for metric in sorted(final.iterdir()):
+            if metric.is_dir():
+                with FolderLock(metric, "extending the run"):  # not while being evaluated
+                    pass
+            target = kept / metric.name
+            if target.exists():  # the same model's results already there (--at-batch <end>)
+                shutil.rmtree(metric)
+            else:
+                metric.rename(target)
+        final.rmdir()
+    layout.evaluation_failed_path(run_dir).unlink(missing_ok=True)
 
 
 def train(config: TrainConfig, resume: bool = True,
-          trainer: Trainer | None = None) -> TrainingResult:
-    """Run (or resume, or skip if finished) the training run described by ``config``.
+          trainer: Trainer | None = None, extend: bool = False) -> TrainingResult:
+    """Run (or resume, or skip if finished) the training run described by ``config``, in the
+    folder :func:`~jlonevae_lib.train.config.place_run` picks.
 
     ``trainer``: one already built from ``config`` (a CLI builds it first, so that bad dataset
-    or architecture settings fail before it reports anything); by default, built here.
+    or architecture settings fail before it reports anything), which must then be placed
+    already (``place_run(config).config``); by default, built here.
+    ``extend``: continue the finished (or interrupted) run of the same settings in the folder
+    to ``config.num_batches`` (docs/training.md, Extending a run).
     """
-    run_dir = config.run_dir
+    if extend and not resume:
+        raise JLoneVAEError("--extend continues the run's checkpoint: leave out --no-resume")
+    placed = place_run(config, extend=extend).config
     if trainer is None:
+        config = placed
         trainer = Trainer(config)  # checks dataset and architecture before anything is written
     elif trainer.config is not config:
         raise ValueError("train() got a Trainer built from another config")
+    elif placed.run_dir != config.run_dir:
+        raise ValueError("train() got a Trainer built before place_run() chose its folder")
+    run_dir = config.run_dir
     # Recorded in config.json, so a run on the natural-image offline fallback says so.
     config = trainer.config = dataclasses.replace(
         config, data_source=getattr(trainer.dataset, "data_source", None))
     run_dir.mkdir(parents=True, exist_ok=True)
     with FolderLock(run_dir, "training") as lock:
         trainer.lock = lock
-        if _check_existing_run(config):
+        config, finished = _check_existing_run(config, extend)
+        trainer.config = config
+        if finished and not extend:
             done = json.loads(layout.done_path(run_dir).read_text())
             return TrainingResult(
                 run_dir=run_dir, num_batches=done["num_batches"],
@@ -579,6 +646,13 @@ def train(config: TrainConfig, resume: bool = True,
         elif trainer.checkpoint_path.exists():
             raise JLoneVAEError(f"{run_dir} already has a checkpoint; pass --resume to continue "
                                 "it, or delete the folder to start over")
+        if extend:  # the checkpoint read: the old end is reopened
+            _reopen_run(run_dir, config.extended_from[-1])
+        if (trainer.step in config.keep_models_at
+                and not layout.saved_model_dir(run_dir, trainer.step).is_dir()):
+            # A run stopped right at a batch it keeps (the old end of an extended run that
+            # had not finished) saves that model before going on.
+            trainer.save_kept_model()
         atomic_write_json(layout.config_path(run_dir), config.to_dict())
         with _graceful_stop(trainer):
             trainer.fit()

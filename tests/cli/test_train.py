@@ -51,7 +51,27 @@ def test_explicit_parameters_and_our_default_layout():
                                                      "defaultConv", None)
 
 
+def test_gamma_adds_the_penalty_to_any_baseline():
+    """issue 27: --gamma is the Jacobian penalty's weight, with any objective."""
+    tc = config("--objective", "beta_tc_vae", "--beta", "6", "--gamma", "0.1",
+                "--annealingBatches", "10000", "--jacobian-batch", "16")
+    assert (tc.objective, tc.gamma, tc.annealing_batches, tc.jacobian_batch) == (
+        "beta_tc_vae", 0.1, 10000, 16)
+    assert tc.experiment_name == (
+        "defaultConv_beta_tc_vae_beta6_0000_ica0_1000_lat10_batch64_lr0_0010_anneal10000")
+    # FactorVAE's own γ stays --param gamma; a study member's is its setting's.
+    both = config("--objective", "factor_vae", "--param", "gamma=30", "--gamma", "0.1")
+    assert (both.objective_params, both.gamma) == ({"gamma": 30.0}, 0.1)
+    member = config("--model", "factor_vae", "--gamma", "0.1", "--annealingBatches", "100")
+    assert (member.objective_params, member.gamma, member.model_num) == (
+        {"gamma": 30.0}, 0.1, 400)
+
+
 @pytest.mark.parametrize(("flags", "message"), [
+    (["--objective", "factor_vae", "--gamma", "30"], "--gamma 30 is the weight of the "
+     "Jacobian penalty added to factor_vae, not factor_vae's own gamma, which is --param"),
+    (["--objective", "annealed_vae", "--gamma", "0.1"], "annealed_vae's own gamma"),
+    (["--objective", "dip_vae_i", "--annealingBatches", "10"], "no β schedule"),
     (["--model-num", "700", "--seed", "2"], "names the seed too"),
     (["--model-num", "700", "--model", "beta_vae"], "leave out --model"),
     (["--model", "beta_vae", "--objective", "beta_vae"], "not both"),
@@ -122,3 +142,113 @@ def test_a_run_whose_failed_marker_is_unreadable_is_a_one_line_error(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert "failed earlier" in err and "unreadable" in err
+
+
+# ------------------------------------------------------------------------------ presets
+
+PAPER = {"objective": "jlonevae", "dataset": "threeDotsCache", "architecture": "defaultConv",
+         "beta": 4.0, "gamma": 0.1, "latent_dim": 10, "lr": 1e-4, "batch_size": 64,
+         "num_batches": 300_000, "annealing_batches": 100_000, "regularization_type": "jlone"}
+
+
+def settings_of(trained: TrainConfig, names) -> dict:
+    return {name: getattr(trained, name) for name in names}
+
+
+def test_the_paper_preset_is_the_papers_three_dots_run():
+    trained = config("--preset", "paper")
+    assert settings_of(trained, PAPER) == PAPER
+    assert (trained.preset, trained.seed, trained.jacobian_batch) == ("paper", 1, None)
+    assert trained.experiment_name == TrainConfig().experiment_name  # TrainConfig's defaults
+    # The paper's command spelt out is the same run, in the same folder.
+    spelt_out = config("--dataset", "threeDotsCache", "--beta", "4", "--gamma", "0.1",
+                       "--epochs", "60", "--annealingBatches", "100000", "--lr", "0.0001")
+    assert spelt_out.same_run_as(trained) and spelt_out.run_dir == trained.run_dir
+
+
+def test_flags_given_override_the_preset():
+    trained = config("--preset", "paper", "--num-batches", "2", "--dataset", "threeDots",
+                     "--lr", "0.001", "--seed", "11", "--gamma", "0.2",
+                     "--regularization_type", "jltwo")
+    assert settings_of(trained, ("num_batches", "dataset", "lr", "seed", "gamma",
+                                 "regularization_type")) == {
+        "num_batches": 2, "dataset": "threeDots", "lr": 1e-3, "seed": 11, "gamma": 0.2,
+        "regularization_type": "jltwo"}
+    assert settings_of(trained, ("beta", "annealing_batches", "architecture", "batch_size")) == {
+        "beta": 4.0, "annealing_batches": 100_000, "architecture": "defaultConv",
+        "batch_size": 64}
+    assert trained.preset == "paper"
+    assert config("--preset", "paper", "--epochs", "2").num_batches == 10_000
+
+
+def test_the_example_preset_is_the_references_small_example():
+    trained = config("--preset", "example")
+    assert settings_of(trained, ("dataset", "lr", "num_batches", "annealing_batches", "beta",
+                                 "gamma", "seed", "latent_dim", "batch_size")) == {
+        "dataset": "threeDotsCacheSmall", "lr": 1e-3, "num_batches": 30_000,
+        "annealing_batches": 10_000, "beta": 4.0, "gamma": 0.1, "seed": 1, "latent_dim": 10,
+        "batch_size": 64}
+    assert config("--preset", "example", "--seed", "3").seed == 3
+
+
+def test_without_a_preset_the_defaults_are_the_reference_scripts(monkeypatch):
+    monkeypatch.delenv("AICROWD_DATASET_NAME", raising=False)
+    trained = config()
+    assert (trained.preset, trained.dataset, trained.beta, trained.gamma, trained.lr,
+            trained.num_batches, trained.annealing_batches) == (
+        None, "threeDotsCache", 1.0, 1.0, 1e-3, 50_000, 0)
+    monkeypatch.setenv("AICROWD_DATASET_NAME", "threeDots")
+    assert config().dataset == "threeDots"
+    assert config("--preset", "paper").dataset == "threeDotsCache"  # the preset's data wins
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--preset", "paper", "--model-num", "700"], "leave out --model-num"),
+    (["--preset", "paper", "--model", "beta_vae"], "leave out --model-num and --model"),
+])
+def test_a_preset_with_a_study_member_is_refused(flags, message):
+    with pytest.raises(JLoneVAEError, match=message):
+        config(*flags)
+
+
+def test_an_unknown_preset_is_a_usage_error(capsys):
+    assert _train_cli("--preset", "papers") == 2
+    assert "invalid choice: 'papers'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ runs that grow
+
+
+def test_extend_and_another_length_from_the_command_line(tmp_path, capsys):
+    """A finished run extended on purpose; another length without --extend gets its own
+    folder; a bad extend is one line."""
+    import json
+
+    from jlonevae_lib.runs import layout
+
+    flags = ("--dataset", "threeDots", "--latent-dim", "3", "--batch-size", "4",
+             "--jacobian-batch", "2", "--output-dir", str(tmp_path), "--device", "cpu",
+             "--seed", "3")
+    run_dir = config(*flags, "--num-batches", "2").run_dir
+    assert _train_cli(*flags, "--num-batches", "2") == 0
+    assert f"run folder {run_dir}: a new run in the seed's folder" in capsys.readouterr().out
+
+    assert _train_cli(*flags, "--num-batches", "3", "--print-run-dir") == 0
+    assert capsys.readouterr().out.strip() == str(run_dir.parent / "seed3_batches3")
+    assert _train_cli(*flags, "--num-batches", "3", "--extend", "--print-run-dir") == 0
+    assert capsys.readouterr().out.strip() == str(run_dir)
+
+    assert _train_cli(*flags, "--num-batches", "3", "--extend", "--preset", "paper",
+                      "--beta", "1", "--gamma", "1", "--lr", "0.001",
+                      "--annealingBatches", "0") == 0
+    out = capsys.readouterr().out
+    assert "--extend continues the run there" in out and "Extended the run from 2 to 3" in out
+    recorded = json.loads(layout.config_path(run_dir).read_text())
+    assert (recorded["num_batches"], recorded["extended_from"], recorded["preset"]) == (
+        3, [2], "paper")
+
+    code = _train_cli(*flags, "--num-batches", "3", "--extend")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "already has 3 batches" in err, err
+    assert _train_cli(*flags, "--num-batches", "3") == 0  # the same run, finished: skipped
+    assert "Run already finished (3 batches)" in capsys.readouterr().out

@@ -185,3 +185,22 @@ def test_the_penalty_study_as_registered() -> None:
     names = plan.metric_names()
     assert "local_mig_0_1" in names and "local_mig_0_1@8000" in names
     assert "local_mig_0_1_evalseed2@15000" in names and "mig@8000" not in names
+
+
+def test_a_member_is_where_jlonevae_train_puts_it(tmp_path, capsys) -> None:
+    """A member whose seed folder holds its settings trained to another length is trained in
+    ``seed<k>_batches<N>``: the member's folder (evaluation, status) follows, as jlonevae-train's
+    --print-run-dir shows."""
+    import dataclasses
+    import json
+
+    member = members("cpu_study", overrides={"output_dir": str(tmp_path)})[0]
+    seed_folder = member.config.run_dir
+    assert member.run_dir == seed_folder
+    seed_folder.mkdir(parents=True)
+    shorter = dataclasses.replace(member.config, num_batches=100)
+    layout.config_path(seed_folder).write_text(json.dumps(shorter.to_dict()))
+    expected = seed_folder.parent / f"seed{member.config.seed}_batches8000"
+    assert member.run_dir == expected
+    assert train_cli.main([*train_arguments(member.config), "--print-run-dir"]) == 0
+    assert capsys.readouterr().out.strip() == str(expected)

@@ -61,9 +61,11 @@ def test_rerun_of_a_finished_run_is_skipped(tmp_path):
 
 
 def test_folder_holding_another_run_is_refused(tmp_path):
+    """Settings other than the length: refused (another length gets a folder of its own,
+    tests/train/test_extend.py)."""
     train(tiny_config(tmp_path, num_batches=2))
-    with pytest.raises(JLoneVAEError, match="num_batches: 2 there vs 4 now"):
-        train(tiny_config(tmp_path, num_batches=4))
+    with pytest.raises(JLoneVAEError, match="jacobian_batch: 2 there vs 3 now"):
+        train(tiny_config(tmp_path, num_batches=4, jacobian_batch=3))
 
 
 def test_resumed_run_ends_with_identical_weights(tmp_path):

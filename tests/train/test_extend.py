@@ -1,0 +1,176 @@
+"""Runs that grow: ``train(..., extend=True)`` continues a finished or interrupted run to a larger
+length, and a run of the same settings but another length gets ``seed<k>_batches<N>``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from jlonevae_lib.architecture.load_model import load_model
+from jlonevae_lib.runs import layout
+from jlonevae_lib.train.config import TrainConfig, place_run
+from jlonevae_lib.train.trainer import Trainer, TrainingInterrupted, train
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.lock import FolderLock, LockedError
+from tests.train.resume import assert_bitwise_equal, final_checkpoint
+from tests.train.test_trainer import tiny_config
+
+#: The short run and its extension. The β/γ ramp (annealing_batches=3) runs across the old
+#: end, so the extension must continue the schedules at the global batch count.
+SHORT, LONG = 2, 4
+
+
+def config_of(tmp_path, name: str, **overrides) -> TrainConfig:
+    return tiny_config(tmp_path / name, annealing_batches=3, checkpoint_every=3, **overrides)
+
+
+def assert_same_training(a: TrainConfig, b: TrainConfig, batches: list[int]) -> None:
+    """Final checkpoints (model, optimiser, objective, every random stream) and the saved
+    models at ``batches`` of two run folders equal bit for bit."""
+    first, second = final_checkpoint(a), final_checkpoint(b)
+    assert first["step"] == second["step"] == a.num_batches
+    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "penalty_rng",
+                 "last_scalars"):
+        assert_bitwise_equal(first.get(part), second.get(part), part)
+    for n in batches:
+        ours = load_model(layout.saved_model_dir(b.run_dir, n), "cpu").state_dict()
+        for name, value in load_model(layout.saved_model_dir(a.run_dir, n),
+                                      "cpu").state_dict().items():
+            assert torch.equal(ours[name], value), (n, name)
+
+
+def test_an_extended_run_is_the_run_trained_to_its_length_in_one_go(tmp_path):
+    """Bit for bit on the CPU: the data order, the schedules and every random stream depend on
+    the batch count, never on num_batches, and the final checkpoint holds all of them."""
+    straight = config_of(tmp_path, "straight", num_batches=LONG, keep_models_at=[SHORT])
+    train(straight)
+    short = config_of(tmp_path, "extended", num_batches=SHORT)
+    train(short)
+    old_done = json.loads(layout.done_path(short.run_dir).read_text())
+    result = train(config_of(tmp_path, "extended", num_batches=LONG), extend=True)
+
+    run = short.run_dir
+    assert result.run_dir == run and result.num_batches == LONG and not result.skipped
+    assert_same_training(straight, config_of(tmp_path, "extended", num_batches=LONG),
+                         [SHORT, LONG])
+    recorded = json.loads(layout.config_path(run).read_text())
+    assert (recorded["num_batches"], recorded["extended_from"], recorded["keep_models_at"]) == (
+        LONG, [SHORT], [SHORT])
+    assert json.loads(layout.done_path(run).read_text())["num_batches"] == LONG
+    assert old_done["num_batches"] == SHORT
+    assert sorted(p.name for p in layout.representation_dir(run).glob("cache_batch_no*")) == [
+        f"cache_batch_no{SHORT}", f"cache_batch_no{LONG}"]
+    # The same settings at the new length, without --extend: this run, finished.
+    assert train(config_of(tmp_path, "extended", num_batches=LONG)).skipped
+
+
+def test_the_old_ends_results_become_those_of_the_kept_model(tmp_path):
+    short = config_of(tmp_path, "run", num_batches=SHORT)
+    train(short)
+    run = short.run_dir
+    result = layout.evaluation_path(run, "mig")
+    result.parent.mkdir(parents=True)
+    result.write_text('{"evaluation_results.discrete_mig": 0.25}')
+    layout.evaluation_failed_path(run).write_text("{}")
+    longer = config_of(tmp_path, "run", num_batches=LONG)
+    # An evaluation writing a metric now: refused; the run is no longer finished (no new
+    # evaluation starts on it), and the same command goes on once the evaluation is over.
+    with FolderLock(layout.metric_results_dir(run, "mig").parent, "evaluation"):
+        with pytest.raises(LockedError):
+            train(longer, extend=True)
+    assert not layout.is_finished(run) and result.is_file()
+    train(longer, extend=True)
+    kept = layout.evaluation_path(run, layout.kept_metric_name("mig", SHORT))
+    assert json.loads(kept.read_text()) == {"evaluation_results.discrete_mig": 0.25}
+    assert not layout.metrics_dir(run).exists()  # the new end is not evaluated yet
+    assert not layout.evaluation_failed_path(run).exists()
+
+
+def test_an_interrupted_extension_resumes_with_the_same_command(tmp_path):
+    straight = config_of(tmp_path, "straight", num_batches=LONG)
+    train(straight)
+    train(config_of(tmp_path, "extended", num_batches=SHORT))
+    longer = config_of(tmp_path, "extended", num_batches=LONG)
+    trainer = Trainer(longer)
+    trainer.stop_requested = True  # what SIGTERM sets: stop after the next batch
+    with pytest.raises(TrainingInterrupted):
+        train(longer, trainer=trainer, extend=True)
+    run = longer.run_dir
+    assert not layout.is_finished(run)
+    assert json.loads(layout.config_path(run).read_text())["extended_from"] == [SHORT]
+    assert final_checkpoint(longer)["step"] == SHORT + 1
+    result = train(config_of(tmp_path, "extended", num_batches=LONG), extend=True)
+    assert result.num_batches == LONG and not result.skipped
+    assert_same_training(straight, longer, [LONG])
+    assert json.loads(layout.config_path(run).read_text())["extended_from"] == [SHORT]
+
+
+def test_an_interrupted_run_extends_and_keeps_its_old_end(tmp_path):
+    """A run stopped before its end extends too; its old end is saved on the way."""
+    straight = config_of(tmp_path, "straight", num_batches=LONG, keep_models_at=[SHORT])
+    train(straight)
+    short = config_of(tmp_path, "extended", num_batches=SHORT)
+    trainer = Trainer(short)
+    trainer.stop_requested = True
+    with pytest.raises(TrainingInterrupted):
+        train(short, trainer=trainer)
+    train(config_of(tmp_path, "extended", num_batches=LONG), extend=True)
+    assert_same_training(straight, config_of(tmp_path, "extended", num_batches=LONG),
+                         [SHORT, LONG])
+
+
+@pytest.mark.parametrize(("prepare", "overrides", "message"), [
+    ("nothing", {}, "holds no run to extend; train it first"),
+    ("finished", {"num_batches": SHORT}, f"already has {SHORT} batches, give --num-batches above"),
+    ("finished", {"num_batches": 1}, f"already has {SHORT} batches"),
+    ("finished", {"jacobian_batch": 3}, "holds other settings .*jacobian_batch: 2 there vs 3"),
+    ("no checkpoint", {}, "continues the final checkpoint, and .* is missing"),
+])
+def test_an_extension_that_does_not_lengthen_the_run_there_is_refused(tmp_path, prepare,
+                                                                      overrides, message):
+    short = config_of(tmp_path, "run", num_batches=SHORT)
+    if prepare != "nothing":
+        train(short)
+    if prepare == "no checkpoint":
+        layout.checkpoint_path(short.run_dir).unlink()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    with pytest.raises(JLoneVAEError, match=message) as refused:
+        train(config_of(tmp_path, "run", **{"num_batches": LONG, **overrides}), extend=True)
+    assert "\n" not in str(refused.value)
+    # Nothing changed (the lock file comes and goes).
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()) == before
+
+
+def test_extend_needs_the_checkpoint(tmp_path):
+    train(config_of(tmp_path, "run", num_batches=SHORT))
+    with pytest.raises(JLoneVAEError, match="leave out --no-resume"):
+        train(config_of(tmp_path, "run", num_batches=LONG), resume=False, extend=True)
+
+
+def test_another_length_of_the_same_settings_gets_its_own_folder(tmp_path):
+    short = config_of(tmp_path, "run", num_batches=SHORT)
+    assert place_run(short).run_dir.name == "seed5"
+    train(short)
+    longer = config_of(tmp_path, "run", num_batches=LONG)
+    placed = place_run(longer)
+    assert placed.run_dir == short.run_dir.parent / f"seed5_batches{LONG}"
+    assert f"seed5 holds the same settings trained to {SHORT} batches" in placed.reason
+    result = train(longer)
+    assert result.run_dir == placed.run_dir and result.num_batches == LONG
+    # The config there names its own folder; seed5 keeps the first run.
+    assert TrainConfig.load(layout.config_path(placed.run_dir)).run_dir == placed.run_dir
+    assert json.loads(layout.done_path(short.run_dir).read_text())["num_batches"] == SHORT
+    assert train(config_of(tmp_path, "run", num_batches=LONG)).skipped
+    assert place_run(short).run_dir == short.run_dir  # the first run stays where it was
+    # --run-id and --extend name their folder whatever is there.
+    assert place_run(config_of(tmp_path, "run", num_batches=LONG, run_id="x")).run_dir.name == "x"
+    assert place_run(longer, extend=True).run_dir == short.run_dir
+
+
+def test_extension_history_must_lie_below_the_length(tmp_path):
+    assert config_of(tmp_path, "a", num_batches=8, extended_from=[2, 4]).extended_from == [2, 4]
+    for bad in ([8], [4, 2], [0], [2, 2]):
+        with pytest.raises(JLoneVAEError, match="extended_from"):
+            config_of(tmp_path, "a", num_batches=8, extended_from=bad)
