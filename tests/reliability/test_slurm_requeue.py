@@ -1,7 +1,7 @@
 """A real one-node Slurm cluster requeues a training job: it resumes and ends bit-identically.
 
-The cluster comes from :func:`tests.slurm_cluster.local_slurm` (skipped without
-``../shared/slurm``, a failure under CI when it cannot start).
+The cluster comes from :func:`tests.slurm_cluster.local_slurm`, the project's own harness
+(skipped with its reason where it cannot start, e.g. without root; a failure under CI).
 """
 
 from __future__ import annotations

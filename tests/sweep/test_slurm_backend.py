@@ -53,10 +53,11 @@ REQUEUED_BATCHES = 600
 
 
 @pytest.fixture(scope="module")
-def slurm_env() -> dict[str, str]:
-    # --accounting: submitit asks sacct about its jobs; --fast-requeue: a requeued task may start
+def slurm_env(tmp_path_factory) -> dict[str, str]:
+    # accounting: submitit asks sacct about its jobs; fast_requeue: a requeued task may start
     # again after ~20 s instead of ~2 min.
-    with local_slurm(None, "--accounting", "--fast-requeue") as conf:
+    with local_slurm(tmp_path_factory.mktemp("slurm"), accounting=True,
+                     fast_requeue=True) as conf:
         yield {**os.environ, "OMP_NUM_THREADS": "1", "SLURM_CONF": str(conf)}
 
 
