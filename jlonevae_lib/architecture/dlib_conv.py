@@ -23,10 +23,8 @@ sigmoid, so the model has the surface of :class:`~jlonevae_lib.architecture.vae.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from jlonevae_lib.architecture.registry import register_architecture
-from jlonevae_lib.architecture.vae import onednn_disabled
+from jlonevae_lib.architecture.vae import int_argument, onednn_disabled
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 #: The model type saved in ``model_type.txt`` (docs/formats.md).
@@ -182,19 +180,6 @@ class DeconvDecoder(nn.Module):
         return last(h)
 
 
-def _as_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise JLoneVAEError(f"DlibConvVAE argument {name} must be an integer, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise JLoneVAEError(
-            f"DlibConvVAE argument {name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise JLoneVAEError(f"DlibConvVAE argument {name} must be >= {minimum}, got {number}")
-    return number
-
-
 class DlibConvVAE(nn.Module):
     """disentanglement_lib's Gaussian VAE with ``conv_encoder`` and ``deconv_decoder``.
 
@@ -211,9 +196,9 @@ class DlibConvVAE(nn.Module):
     def __init__(self, latent_dim: int, im_side_len: int = IM_SIDE_LEN, im_channels: int = 1):
         super().__init__()
         args = {
-            "latent_dim": _as_int("latent_dim", latent_dim, 1),
-            "im_side_len": _as_int("im_side_len", im_side_len, 1),
-            "im_channels": _as_int("im_channels", im_channels, 1),
+            "latent_dim": int_argument("DlibConvVAE", "latent_dim", latent_dim, 1),
+            "im_side_len": int_argument("DlibConvVAE", "im_side_len", im_side_len, 1),
+            "im_channels": int_argument("DlibConvVAE", "im_channels", im_channels, 1),
         }
         if args["im_side_len"] != IM_SIDE_LEN:
             raise JLoneVAEError(

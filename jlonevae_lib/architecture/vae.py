@@ -69,16 +69,22 @@ def onednn_disabled() -> Iterator[None]:
         torch.backends.mkldnn.enabled = previous
 
 
-def _as_int(name: str, value: Any, minimum: int) -> int:
+def int_argument(model: str, name: str, value: Any, minimum: int) -> int:
+    """Constructor argument ``name`` of the ``model`` class as an int ≥ ``minimum``; anything
+    else (a bool, a float, a string) is a one-line :class:`JLoneVAEError`."""
     if isinstance(value, bool):
-        raise JLoneVAEError(f"ConvVAE argument {name} must be an integer, got {value!r}")
+        raise JLoneVAEError(f"{model} argument {name} must be an integer, got {value!r}")
     try:
         number = operator.index(value)
     except TypeError:
-        raise JLoneVAEError(f"ConvVAE argument {name} must be an integer, got {value!r}") from None
+        raise JLoneVAEError(f"{model} argument {name} must be an integer, got {value!r}") from None
     if number < minimum:
-        raise JLoneVAEError(f"ConvVAE argument {name} must be >= {minimum}, got {number}")
+        raise JLoneVAEError(f"{model} argument {name} must be >= {minimum}, got {number}")
     return number
+
+
+def _as_int(name: str, value: Any, minimum: int) -> int:
+    return int_argument("ConvVAE", name, value, minimum)
 
 
 def _as_int_list(name: str, values: Any, minimum: int) -> list[int]:

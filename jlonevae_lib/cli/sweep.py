@@ -334,7 +334,7 @@ def _run_local(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
                   metric_names=metric_names, kept_metrics=plan.kept_metrics,
                   only_dataset=plan.study.only_dataset,
                   overwrite=args.overwrite, print_line=lambda line: print(line, flush=True))
-    if SUMMARY in args.stages and plan.summary_steps():
+    if SUMMARY in args.stages and plan.summary_commands():
         if not run_summary(plan, output=lambda line: print(line, flush=True)):
             _final_report(plan, metric_names, args.stages)
             return 1

@@ -63,10 +63,8 @@ from jlonevae_lib.runs.layout import (
     dlib_experiment_dir,
     dlib_tf_model_dir,
 )
+from jlonevae_lib.runs.study_numbering import GLOBAL_STEPS_PER_VAE_UPDATE, vae_updates
 from jlonevae_lib.utils.lock import FolderLock
-
-#: Global steps per iteration of each method (FactorVAE's two optimisers share the step).
-GLOBAL_STEPS_PER_ITERATION = {"factor_vae": 2}
 
 
 @dataclass(frozen=True)
@@ -88,16 +86,17 @@ class TrainOutcome:
         """Training iterations (FactorVAE: VAE + discriminator update pairs)."""
         if self.global_step is None:
             return None
-        return self.global_step // GLOBAL_STEPS_PER_ITERATION.get(self.method, 1)
+        return vae_updates(self.method, self.global_step)
 
     def summary(self) -> str:
         what = "already trained, skipped" if self.skipped else (
             "trained (an unfinished folder was restarted from step 0)" if self.restarted
             else "trained")
+        per_iteration = GLOBAL_STEPS_PER_VAE_UPDATE.get(self.method, 1)
         steps = "" if self.global_step is None else (
             f"; global step {self.global_step} = {self.iterations} iterations"
-            + (" (FactorVAE: 2 global steps per iteration)"
-               if self.method in GLOBAL_STEPS_PER_ITERATION else ""))
+            + (f" (FactorVAE: {per_iteration} global steps per iteration)"
+               if per_iteration > 1 else ""))
         return f"model {self.model_num} ({self.method}): {what}: {self.model_dir}{steps}"
 
 

@@ -28,7 +28,6 @@ not write it.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -44,6 +43,7 @@ from jlonevae_lib.reports.records import (
     arms,
     localities_of,
     mark_missing_values,
+    read_summary_json,
     value_keys,
 )
 from jlonevae_lib.reports.text import (
@@ -61,7 +61,6 @@ from jlonevae_lib.reports.text import (
 from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
 from jlonevae_lib.runs.results import GAMMA0, parse_experiment_name, settings_from_config
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.utils.tables import format_markdown_table
 
 #: Training settings shown in the Markdown settings table (keys of ``config.json``).
@@ -287,12 +286,5 @@ def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_summary(path: str | os.PathLike) -> dict[str, Any]:
     """summary.json as :func:`write_summary` writes it."""
-    try:
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataFileError(f"cannot read {path}: {err}") from None
-    missing = [name for name in ("arms", "runs", "ttests", "value_keys", "models_dir")
-               if name not in summary] if isinstance(summary, dict) else ["object"]
-    if missing:
-        raise DataFileError(f"{path} is not a study summary: no {', '.join(missing)}")
-    return summary
+    return read_summary_json(path, ("arms", "runs", "ttests", "value_keys", "models_dir"),
+                             "a study summary")

@@ -34,7 +34,6 @@ README.md; no run folder, patch or figure is read.
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -78,10 +77,10 @@ from jlonevae_lib.reports.natural_images_text import (
     render_markdown,
     render_readme,
 )
+from jlonevae_lib.reports.records import read_summary_json
 from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
@@ -298,15 +297,8 @@ def write_summary_files(results_dir: str | Path, summary: Mapping[str, Any],
 
 def load_summary(path: str | Path) -> dict[str, Any]:
     """A natural-image summary.json as :func:`write_natural_images_summary` writes it."""
-    try:
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataFileError(f"cannot read {path}: {err}") from None
-    missing = [name for name in ("runs", "arms", "linear_baselines", "collapse", "settings")
-               if name not in summary] if isinstance(summary, dict) else ["object"]
-    if missing:
-        raise DataFileError(f"{path} is not a natural-image summary: no {', '.join(missing)}")
-    return summary
+    return read_summary_json(path, ("runs", "arms", "linear_baselines", "collapse", "settings"),
+                             "a natural-image summary")
 
 
 def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ data), the prose :mod:`jlonevae_lib.reports.penalty_study_text`, the figures
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,7 +41,8 @@ from jlonevae_lib.reports.records import (
     NOT_STARTED,
     TRAIN_MINUTES,
     RunRecord,
-    read_json_object,
+    json_object_or_note,
+    read_summary_json,
     run_scores,
     seed_mean_key,
     training_state,
@@ -140,7 +140,7 @@ def kept_scores(run_dir: Path, info: RunInfo, notes: list[str]
     seconds = 0.0
     for batches, path in layout.kept_evaluation_files(run_dir):
         repeat = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
-        data = read_json_object(path, notes)
+        data = json_object_or_note(path, notes)
         if data is None:
             continue
         elapsed = data.get("evaluation_results.elapsed_time")
@@ -211,7 +211,7 @@ def read_run(run_dir: Path, notes: list[str]) -> RunRecord | None:
     if not layout.config_path(run_dir).is_file():
         notes.append(f"ignored: {run_dir} has no {layout.CONFIG_FILE}")
         return None
-    config = read_json_object(layout.config_path(run_dir), notes) or {}
+    config = json_object_or_note(layout.config_path(run_dir), notes) or {}
     arm = arm_of(config)
     if arm is None:
         notes.append(f"ignored: {run_dir}: its {layout.CONFIG_FILE} matches no arm of {NAME} "
@@ -356,14 +356,8 @@ DATA_KEYS = ("study", "outcomes_withheld", "arms", "arm_labels", "seeds", "prima
 def load_summary(path: str | Path) -> dict[str, Any]:
     """The data of a written summary.json (:data:`DATA_KEYS`): everything the statistics and
     the text are computed from."""
-    try:
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataFileError(f"cannot read {path}: {err}") from None
-    missing = [key for key in DATA_KEYS if key not in summary] if isinstance(summary, dict) \
-        else list(DATA_KEYS)
-    if missing or summary.get("study") != NAME:
-        raise DataFileError(f"{path} is not a {NAME} summary (missing: "
-                            f"{', '.join(missing) or 'nothing'}; study: "
-                            f"{summary.get('study') if isinstance(summary, dict) else None})")
+    summary = read_summary_json(path, DATA_KEYS, f"a {NAME} summary")
+    if summary["study"] != NAME:
+        raise DataFileError(f"{path} is not a {NAME} summary: its study is "
+                            f"{summary['study']!r}")
     return {key: summary[key] for key in DATA_KEYS}

@@ -36,6 +36,7 @@ from jlonevae_lib.runs.metric_table import (
     parse_metric_name,
 )
 from jlonevae_lib.runs.results import RunInfo, discover_results, evaluation_records, our_run_info
+from jlonevae_lib.utils.errors import DataFileError
 
 #: Run statuses.
 FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", "not started"
@@ -217,7 +218,7 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
         parsed = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
         files.append((path, None if parsed is None else parsed[1]))
     for path, seed in files:
-        data = read_json_object(path, notes)
+        data = json_object_or_note(path, notes)
         if data is None:
             continue
         elapsed = data.get(f"evaluation_results.{ELAPSED_TIME}")
@@ -244,24 +245,38 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
 
 
 
-def read_json_object(path: Path, notes: list[str]) -> dict[str, Any] | None:
-    """The JSON object in ``path``; None (and a note) when unreadable."""
+def read_summary_json(path: str | os.PathLike, required: Sequence[str], what: str
+                      ) -> dict[str, Any]:
+    """A study's written summary.json, which must be an object with every key of ``required``;
+    otherwise a one-line :class:`DataFileError` saying it is not ``what`` ("a seven-arm
+    summary")."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        notes.append(f"unreadable: {path} ({err})")
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"cannot read {path}: {err}") from None
+    missing = [key for key in required if key not in summary] if isinstance(summary, dict) \
+        else ["object"]
+    if missing:
+        raise DataFileError(f"{path} is not {what}: no {', '.join(missing)}")
+    return summary
+
+
+def json_object_or_note(path: Path, notes: list[str]) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (:func:`~jlonevae_lib.runs.layout.read_json_object`); None,
+    and a note saying why, when it is missing, unreadable or not an object: a report lists
+    such a run rather than stopping at it."""
+    try:
+        return layout.read_json_object(path)
+    except DataFileError as err:
+        notes.append(f"unreadable: {err}")
         return None
-    if not isinstance(data, dict):
-        notes.append(f"unreadable: {path} holds a {type(data).__name__}, not a JSON object")
-        return None
-    return data
 
 
 def training_state(run_dir: Path, notes: list[str]
                     ) -> tuple[str, str, dict[str, float], str]:
     """(status, detail, values from DONE, device and torch it trained with) of one run."""
     if layout.is_finished(run_dir):
-        done = read_json_object(layout.done_path(run_dir), notes) or {}
+        done = json_object_or_note(layout.done_path(run_dir), notes) or {}
         trained_on = f"{done.get('device', '?')}, torch {done.get('torch', '?')}"
         values = {}
         seconds = number(done.get("train_seconds"))
@@ -276,7 +291,7 @@ def training_state(run_dir: Path, notes: list[str]
             values[RECON_BCE] = recon
         return FINISHED, "", values, trained_on
     if layout.failed_path(run_dir).is_file():
-        failed = read_json_object(layout.failed_path(run_dir), notes) or {}
+        failed = json_object_or_note(layout.failed_path(run_dir), notes) or {}
         return FAILED, str(failed.get("message", failed.get("reason", ""))), {}, ""
     if layout.checkpoint_path(run_dir).is_file():
         return UNFINISHED, "interrupted or running; resumes from its checkpoint", {}, ""
@@ -286,7 +301,7 @@ def training_state(run_dir: Path, notes: list[str]
 def evaluation_seconds(run_dir: Path, notes: list[str]) -> float:
     total = 0.0
     for path in layout.evaluation_files(run_dir):
-        data = read_json_object(path, notes) or {}
+        data = json_object_or_note(path, notes) or {}
         total += number(data.get(f"evaluation_results.{ELAPSED_TIME}")) or 0.0
     return total
 
@@ -311,7 +326,7 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
             continue
         config = {}
         if layout.config_path(run_dir).is_file():
-            config = read_json_object(layout.config_path(run_dir), notes) or {}
+            config = json_object_or_note(layout.config_path(run_dir), notes) or {}
         seed = seed_of(run_dir, config)
         status, detail, values, trained_on = training_state(run_dir, notes)
         runs.append(RunRecord(

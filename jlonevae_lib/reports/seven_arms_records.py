@@ -16,7 +16,6 @@ The statistics are :mod:`jlonevae_lib.reports.seven_arms_comparisons`, the summa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +27,8 @@ from jlonevae_lib.reports.records import (
     HELDOUT_BCE,
     NOT_STARTED,
     RunRecord,
-    read_json_object,
+    json_object_or_note,
+    read_summary_json,
     run_scores,
     seed_of,
     training_state,
@@ -37,7 +37,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import parse_evaluation_seed_name
 from jlonevae_lib.runs.results import RunInfo
 from jlonevae_lib.sweep.seven_arms import ARM_LABELS, JL1_ARM, JL1_GAMMA
-from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 #: The fixed images every run's reconstruction is scored on, and the seed that draws them.
 EVALUATION_IMAGES = 2_000
@@ -63,7 +63,7 @@ def collect_member_runs(members: Sequence[tuple[str, Path]]
             continue
         config = {}
         if layout.config_path(run_dir).is_file():
-            config = read_json_object(layout.config_path(run_dir), notes) or {}
+            config = json_object_or_note(layout.config_path(run_dir), notes) or {}
         status, detail, trained, trained_on = training_state(run_dir, notes)
         info = RunInfo(run_dir=run_dir, group=arm, method=arm, label=label,
                        run_id=run_dir.name)
@@ -133,12 +133,5 @@ def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:
 def load_summary(path: str | Path) -> dict[str, Any]:
     """summary.json as written by
     :func:`~jlonevae_lib.reports.seven_arms_text.write_seven_arm_summary`."""
-    try:
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataFileError(f"cannot read {path}: {err}") from None
-    missing = [name for name in ("arms", "runs", "noise", "paper_ordering")
-               if name not in summary]
-    if missing:
-        raise DataFileError(f"{path} is not a seven-arm summary: no {', '.join(missing)}")
-    return summary
+    return read_summary_json(path, ("arms", "runs", "noise", "paper_ordering"),
+                             "a seven-arm summary")

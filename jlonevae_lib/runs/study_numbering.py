@@ -43,6 +43,10 @@ DATASET_BLOCK = len(METHODS) * METHOD_BLOCK
 STUDY_SIZE = len(DATASETS) * DATASET_BLOCK
 #: The hyperparameter index of the paper's baselines.
 PAPER_HP_INDEX = 2
+#: Global steps per VAE update of the methods that count more than one: FactorVAE's VAE and
+#: discriminator optimisers are both given disentanglement_lib's global step, so each of its
+#: iterations (one VAE and one discriminator update) advances it twice.
+GLOBAL_STEPS_PER_VAE_UPDATE = {"factor_vae": 2}
 
 
 @dataclass(frozen=True)
@@ -106,3 +110,10 @@ def model_number(method: str, hp_index: int, seed: int, dataset: int | str = 0) 
     seed_index = _in_range(seed, "seed", NUM_SEEDS, f"{NUM_SEEDS} seeds per setting")
     return (dataset_index * DATASET_BLOCK + METHODS.index(method) * METHOD_BLOCK
             + hp * NUM_SEEDS + seed_index)
+
+
+def vae_updates(method: str, global_step: int) -> int:
+    """The VAE updates (training iterations) behind disentanglement_lib's ``global_step`` of
+    ``method`` (:data:`GLOBAL_STEPS_PER_VAE_UPDATE`): FactorVAE's half, every other method's
+    whole."""
+    return global_step // GLOBAL_STEPS_PER_VAE_UPDATE.get(method, 1)

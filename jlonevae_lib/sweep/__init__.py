@@ -10,7 +10,7 @@
 - :mod:`.natural_images_study`: natural images at CPU scale, ``natural_images_cpu``, with the
   linear baselines and the localisation of Jacobian columns.
 
-The studies' reports are :mod:`jlonevae_lib.reports` (a study's summary steps launch their
+The studies' reports are :mod:`jlonevae_lib.reports` (a study's summary commands launch their
 command lines by name); ``python -m jlonevae_lib.sweep.study_summary`` and
 ``python -m jlonevae_lib.sweep.seven_arms_summary`` still run them.
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jlonevae_lib.runs import layout
-from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryStep, register_study
+from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryCommand, register_study
 
 STUDY_NAME = "natural_images_cpu"
 RESULTS_DIR = "results/natural_images"
@@ -61,10 +61,10 @@ def summary_arguments(plan: StudyPlan) -> list[str]:
             "--command", plan.command]
 
 
-def _summary_steps(plan: StudyPlan) -> list[SummaryStep]:
+def _summary_commands(plan: StudyPlan) -> list[SummaryCommand]:
     if plan.results_dir is None:
         return []
-    return [SummaryStep((*SUMMARY_COMMAND, *summary_arguments(plan)))]
+    return [SummaryCommand((*SUMMARY_COMMAND, *summary_arguments(plan)))]
 
 
 @register_study(STUDY_NAME)
@@ -76,4 +76,4 @@ def natural_images_cpu() -> Study:
                     "figures, PCA/ICA filters, held-out errors and localisation",
         base={**NATURAL_IMAGES_CPU, "models_dir": layout.TRAINED_MODELS_DIR},
         axes=(Axis("seed", SEEDS), Axis("gamma", GAMMAS)),
-        results_dir=RESULTS_DIR, summary=_summary_steps)
+        results_dir=RESULTS_DIR, summary=_summary_commands)

@@ -31,7 +31,7 @@ from typing import Any
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX
-from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryStep, register_study
+from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryCommand, register_study
 from jlonevae_lib.train.baselines import method_settings
 
 NAME = "cpu_penalty_study"
@@ -72,7 +72,7 @@ def arm_settings(point: Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
 
 
-def _summary(plan: StudyPlan) -> list[SummaryStep]:
+def _summary(plan: StudyPlan) -> list[SummaryCommand]:
     """The report (summary.json, summary.md, README.md, figures/) from every member's run
     folder, given explicitly: a folder that does not exist yet is a run not started."""
     if plan.results_dir is None:
@@ -82,7 +82,7 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
         command += ["--run", str(member.run_dir.resolve())]
     if plan.command:
         command += ["--command", plan.command]
-    return [SummaryStep(tuple(command))]
+    return [SummaryCommand(tuple(command))]
 
 
 @register_study(NAME)

@@ -232,16 +232,16 @@ def run_member(decision: Decision, *, metrics: Sequence[str], metric_names: Sequ
 def run_summary(plan: StudyPlan, *, env: Mapping[str, str] | None = None,
                 output: Output = print, preexec_fn: Callable[[], None] | None = None,
                 started: Callable[[subprocess.Popen], None] | None = None) -> bool:
-    """Run the study's summary steps; False when a required one failed (an optional one, a
+    """Run the study's summary commands; False when a required one failed (an optional one, a
     figure with nothing to draw yet, is reported and skipped). ``preexec_fn``, ``started``: as
     for :func:`stream`."""
     ok = True
-    for step in plan.summary_steps():
-        output(f"== summary: {' '.join(step.argv[2:5])} ...")
-        returncode, tail = stream(step.argv, env=env, output=output, cwd=step.cwd,
+    for command in plan.summary_commands():
+        output(f"== summary: {' '.join(command.argv[2:5])} ...")
+        returncode, tail = stream(command.argv, env=env, output=output, cwd=command.cwd,
                                   preexec_fn=preexec_fn, started=started)
         if returncode != 0:
-            output(f"note: summary step {' '.join(step.argv[2:4])} failed "
+            output(f"note: summary command {' '.join(command.argv[2:4])} failed "
                    f"(exit status {returncode}): {last_telling_line(tail)}")
-            ok = ok and not step.required
+            ok = ok and not command.required
     return ok

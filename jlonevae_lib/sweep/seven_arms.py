@@ -38,18 +38,17 @@ from typing import Any
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import EXTRA_EVALUATION_SEEDS, LOCAL_MIG, metric_name
 from jlonevae_lib.runs.results import BASELINE_METHODS, RunInfo, run_records
-from jlonevae_lib.runs.study_numbering import METHODS, PAPER_HP_INDEX
+from jlonevae_lib.runs.study_numbering import METHODS, PAPER_HP_INDEX, vae_updates
 from jlonevae_lib.sweep.studies import (
     PLOT_COMMAND,
     Axis,
     Study,
     StudyPlan,
-    SummaryStep,
+    SummaryCommand,
     cpu_study,
     register_study,
 )
 from jlonevae_lib.train.baselines import method_settings
-from jlonevae_lib.train.dlib_import import vae_updates
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 NAME = "cpu_seven_arms"
@@ -86,7 +85,7 @@ PAPER_NAMES = {JL1_ARM: "JL1-VAE", "beta_vae": "β-VAE", **{
 def paper_batches(arm: str) -> int:
     """The batches (VAE updates) of the paper's run of ``arm``: its runs were 300,000 steps,
     and disentanglement_lib counts two global steps per FactorVAE batch (a VAE and a
-    discriminator update, :func:`~jlonevae_lib.train.dlib_import.vae_updates`), so the
+    discriminator update, :func:`~jlonevae_lib.runs.study_numbering.vae_updates`), so the
     paper's FactorVAE took 150,000 batches and every other method 300,000."""
     return vae_updates(arm, PAPER_BATCHES)
 
@@ -168,7 +167,7 @@ def representative_runs(runs: list[tuple[str, Path]]) -> dict[str, Path]:
     return chosen
 
 
-def _summary(plan: StudyPlan) -> list[SummaryStep]:
+def _summary(plan: StudyPlan) -> list[SummaryCommand]:
     """Figures (the seven-method violins at 0.1, scores vs locality for every arm, Jacobian
     columns of one model per arm) and summary.md / summary.json / README.md."""
     if plan.results_dir is None:
@@ -176,16 +175,17 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
     results_dir = plan.results_dir.resolve()
     figures = results_dir / "figures"
     runs = [(m.point["arm"], m.run_dir.resolve()) for m in plan.members]
-    steps = []
+    commands = []
     shown = representative_runs(runs)
     if shown:
         arms = [arm for arm in ARMS if arm in shown]
         labels = [arg for arm in arms
                   for arg in ("--label", f"{ARM_LABELS[arm]}\n{shown[arm].name}")]
-        steps.append(SummaryStep((*PLOT_COMMAND, "jacobian-columns",
-                                  *(str(shown[arm]) for arm in arms), *labels,
-                                  "--output", str(figures / "jacobian_columns_per_arm.png")),
-                                 required=False))
+        commands.append(SummaryCommand((*PLOT_COMMAND, "jacobian-columns",
+                                        *(str(shown[arm]) for arm in arms), *labels,
+                                        "--output",
+                                        str(figures / "jacobian_columns_per_arm.png")),
+                                       required=False))
     # The arms' folders, given explicitly: never ./trainedStandardModels of the working folder.
     ours = sorted({str(run.parents[1]) for arm, run in runs if arm in (JL1_ARM, BETA_ARM)})
     baselines = sorted({str(run.parents[1]) for arm, run in runs if arm not in (JL1_ARM,
@@ -196,11 +196,11 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
         members = [arg for _, run in runs for arg in ("--run", str(run))]
         common = [*folders, *members, "--output-dir", str(figures), "--gamma",
                   f"{JL1_GAMMA:g}"]
-        steps += [
-            SummaryStep((*PLOT_COMMAND, "compare-baselines", *common, "--locality", "0.1"),
-                        required=False),
-            SummaryStep((*PLOT_COMMAND, "vs-locality", *common, "--comparison", "all-arms"),
-                        required=False),
+        commands += [
+            SummaryCommand((*PLOT_COMMAND, "compare-baselines", *common, "--locality", "0.1"),
+                           required=False),
+            SummaryCommand((*PLOT_COMMAND, "vs-locality", *common, "--comparison", "all-arms"),
+                           required=False),
         ]
     summary = [*SEVEN_ARMS_SUMMARY_COMMAND, "--output-dir", str(results_dir)]
     for arm, run in runs:
@@ -208,7 +208,7 @@ def _summary(plan: StudyPlan) -> list[SummaryStep]:
     summary += ["--evaluation-seeds", "0", *map(str, EXTRA_EVALUATION_SEEDS)]
     if plan.command:
         summary += ["--command", plan.command]
-    return [*steps, SummaryStep(tuple(summary))]
+    return [*commands, SummaryCommand(tuple(summary))]
 
 
 @register_study(NAME)

@@ -475,7 +475,7 @@ def submit(plan: StudyPlan, decisions: Sequence[Decision], options: SlurmOptions
                                         [d.member for d in to_train])
     needs_evaluation = EVALUATE in stages and plan.metrics and any(
         d.steps for d in decisions if EVALUATE in d.steps)
-    wanted = bool(needs_evaluation or (SUMMARY in stages and plan.summary_steps()))
+    wanted = bool(needs_evaluation or (SUMMARY in stages and plan.summary_commands()))
     evaluate_job = None
     note = ""
     if wanted and evaluation_queued and not train_jobs:

@@ -3,7 +3,7 @@
 A :class:`Study` is a named grid of training runs: settings shared by every member (``base``),
 the axes it varies (``seed``, ``gamma``, a baseline's ``method``), in the order its members are
 numbered (the first axis outermost), the metrics its members are evaluated with and the
-summary step drawn once they are. :func:`plan_study` expands one, with a user's overrides, into
+summary commands run once they are. :func:`plan_study` expands one, with a user's overrides, into
 its :class:`~jlonevae_lib.sweep.members.Member` list; the runner (:mod:`.runner`) trains and
 evaluates them and ``jlonevae-sweep`` is its command line.
 
@@ -35,7 +35,7 @@ from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.plugins import PLUGIN_HINT, STUDIES, load_plugins
 
-#: ``python -m`` forms of the figure and summary commands a summary step runs (jlonevae_lib.cli).
+#: ``python -m`` forms of the figure and summary commands the summary stage runs (cli/).
 PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.plot")
 STUDY_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.study_summary")
 
@@ -53,11 +53,12 @@ class Axis:
 
 
 @dataclass(frozen=True)
-class SummaryStep:
-    """A command run after the members (a figure, a summary table).
+class SummaryCommand:
+    """A command run after the members, in the sweep's summary stage (a figure, a summary
+    table).
 
-    ``required``: a failing step fails the study; otherwise (a figure with nothing to draw yet)
-    it is reported and the next step runs.
+    ``required``: a failing command fails the study; otherwise (a figure with nothing to draw
+    yet) it is reported and the next command runs.
     """
 
     argv: tuple[str, ...]
@@ -88,10 +89,10 @@ class Study:
     #: A point of the grid (axis values and params) -> TrainConfig settings; by default the
     #: axis values themselves, which must then be TrainConfig fields.
     settings_of: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
-    #: Where the summary step writes (relative to the working folder), if the study has one.
+    #: Where the summary commands write (relative to the working folder), if the study has one.
     results_dir: str | None = None
-    #: The planned study -> its summary steps.
-    summary: Callable[[StudyPlan], list[SummaryStep]] | None = None
+    #: The planned study -> its summary commands.
+    summary: Callable[[StudyPlan], list[SummaryCommand]] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class StudyPlan:
     def axis_values(self, name: str) -> tuple[Any, ...]:
         return next(axis.values for axis in self.axes if axis.name == name)
 
-    def summary_steps(self) -> list[SummaryStep]:
+    def summary_commands(self) -> list[SummaryCommand]:
         return self.study.summary(self) if self.study.summary is not None else []
 
 
@@ -317,7 +318,7 @@ def _nonzero_gamma(plan: StudyPlan) -> float | None:
     return next((g for g in plan.axis_values("gamma") if g > 0), None)
 
 
-def _three_dots_figures(plan: StudyPlan) -> list[SummaryStep]:
+def _three_dots_figures(plan: StudyPlan) -> list[SummaryCommand]:
     """The paper's three-dots comparison figures, as plot_threeDots_comparisons.bash draws
     them (a figure without its results yet is reported, not fatal)."""
     if plan.results_dir is None:
@@ -328,7 +329,7 @@ def _three_dots_figures(plan: StudyPlan) -> list[SummaryStep]:
     if baselines.is_dir():
         common += ["--baselines-dir", str(baselines)]
     gamma = ["--gamma", str(_nonzero_gamma(plan) or 0.1)]
-    return [SummaryStep((*PLOT_COMMAND, *args), required=False) for args in (
+    return [SummaryCommand((*PLOT_COMMAND, *args), required=False) for args in (
         ["compare-baselines", *common, *gamma, "--locality", "0.1"],
         ["vs-locality", *common, *gamma],
         ["scatter", *common, "--locality", "0.1"],
@@ -400,7 +401,7 @@ def baselines() -> Study:
         metrics=("paper",), only_dataset="threeDots")
 
 
-def _cpu_study_summary(plan: StudyPlan) -> list[SummaryStep]:
+def _cpu_study_summary(plan: StudyPlan) -> list[SummaryCommand]:
     """Figures (Jacobian columns of every model, violins at locality 0.1, scores vs locality)
     and summary.md / summary.json."""
     if plan.results_dir is None:
@@ -412,24 +413,24 @@ def _cpu_study_summary(plan: StudyPlan) -> list[SummaryStep]:
     gamma = str(_nonzero_gamma(plan) or 0.1)
     results_flags = ["--models-dir", str(runs_dir / layout.TRAINED_MODELS_DIR),
                      "--output-dir", str(figures)]
-    steps = []
+    commands = []
     if trained:
-        steps.append(SummaryStep((*PLOT_COMMAND, "jacobian-columns", *trained,
-                                  "--output", str(figures / "jacobian_columns.png"))))
+        commands.append(SummaryCommand((*PLOT_COMMAND, "jacobian-columns", *trained,
+                                        "--output", str(figures / "jacobian_columns.png"))))
     # From the runs folder: the plots add ./trainedStandardModels when it exists, and
     # paper-scale baselines do not belong in this CPU-scale comparison.
-    steps += [
-        SummaryStep((*PLOT_COMMAND, "compare-baselines", *results_flags, "--gamma", gamma,
-                     "--locality", "0.1"), cwd=runs_dir),
-        SummaryStep((*PLOT_COMMAND, "vs-locality", *results_flags, "--comparison",
-                     "beta-vs-jl1", "--gamma", gamma), cwd=runs_dir),
+    commands += [
+        SummaryCommand((*PLOT_COMMAND, "compare-baselines", *results_flags, "--gamma", gamma,
+                        "--locality", "0.1"), cwd=runs_dir),
+        SummaryCommand((*PLOT_COMMAND, "vs-locality", *results_flags, "--comparison",
+                        "beta-vs-jl1", "--gamma", gamma), cwd=runs_dir),
     ]
     seeds = [str(seed) for seed in plan.axis_values("seed")]
     summary = [*STUDY_SUMMARY_COMMAND, "--models-dir", str(runs_dir / layout.TRAINED_MODELS_DIR),
                "--output-dir", str(results_dir), "--seeds", *seeds]
     if plan.command:
         summary += ["--command", plan.command]
-    return [*steps, SummaryStep(tuple(summary))]
+    return [*commands, SummaryCommand(tuple(summary))]
 
 
 @register_study("cpu_study")

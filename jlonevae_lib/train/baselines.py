@@ -12,6 +12,7 @@ paper trained these members on three-dots, and so does ``jlonevae-train`` unless
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jlonevae_lib.runs.study_numbering import StudyMember, model_number, study_member
@@ -25,14 +26,20 @@ STUDY_SHARED_SETTINGS: dict[str, Any] = {
 _CONFIG_FIELDS = ("beta",)
 
 
+def hyperparameter_settings(hyperparameters: Mapping[str, float]) -> dict[str, Any]:
+    """TrainConfig keyword arguments of a method's hyperparameters (disentanglement_lib's
+    names), as floats: β as ``beta``, every other one in ``objective_params``."""
+    params = {name: float(value) for name, value in hyperparameters.items()}
+    fields = {name: params.pop(name) for name in _CONFIG_FIELDS if name in params}
+    return {"objective_params": params, **fields}
+
+
 def member_settings(member: StudyMember) -> dict[str, Any]:
     """TrainConfig keyword arguments of a study member: the shared settings, its method, its
     hyperparameters, its seed and its model number."""
-    params = member.hyperparameters
-    fields = {name: float(params.pop(name)) for name in _CONFIG_FIELDS if name in params}
     return {**STUDY_SHARED_SETTINGS, "objective": member.method,
-            "objective_params": {name: float(value) for name, value in params.items()},
-            "seed": member.seed, "model_num": member.model_num, **fields}
+            **hyperparameter_settings(member.hyperparameters),
+            "seed": member.seed, "model_num": member.model_num}
 
 
 def study_settings(model_num: int) -> dict[str, Any]:

@@ -17,7 +17,8 @@ variables and a JSON of information, and this module does the rest without Tenso
   figures and Jacobian columns then work on it as on any run.
 
 The run's length is the number of VAE updates: disentanglement_lib's global step, halved for
-FactorVAE, whose two optimisers each advance it once per iteration. A TF-Hub module (read when
+FactorVAE, whose two optimisers each advance it once per iteration
+(:func:`~jlonevae_lib.runs.study_numbering.vae_updates`). A TF-Hub module (read when
 ``tf_checkpoint/`` is gone) holds the weights but no global step; its length is then the
 ``model.training_steps`` the training was given, the step at which disentanglement_lib stops.
 """
@@ -39,8 +40,8 @@ from jlonevae_lib.architecture.dlib_conv import DlibConvVAE, load_tf_weights
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.save_model import save_model
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.study_numbering import GRIDS
-from jlonevae_lib.train.baselines import STUDY_SHARED_SETTINGS
+from jlonevae_lib.runs.study_numbering import GRIDS, vae_updates
+from jlonevae_lib.train.baselines import STUDY_SHARED_SETTINGS, hyperparameter_settings
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.atomic import atomic_write_json
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
@@ -52,8 +53,6 @@ METHOD_SCOPES = {"beta_vae": "vae", "annealed_vae": "annealed_vae", "factor_vae"
 #: The architecture every importable model has (DlibConvVAE's).
 _ARCHITECTURE_BINDINGS = {"encoder.encoder_fn": "@conv_encoder",
                           "decoder.decoder_fn": "@deconv_decoder"}
-#: Hyperparameters that are TrainConfig fields rather than objective parameters.
-_CONFIG_FIELDS = ("beta",)
 TRAIN_CONFIG_NAME = layout.DLIB_TRAIN_CONFIG
 
 
@@ -149,20 +148,13 @@ def parse_train_config(bindings: Mapping[str, str],
         dataset=str(_required(bindings, "dataset.name", source)))
 
 
-def vae_updates(method: str, global_step: int) -> int:
-    """The VAE updates behind disentanglement_lib's global step: FactorVAE's VAE and
-    discriminator optimisers both advance it, so one iteration counts twice."""
-    return global_step // 2 if method == "factor_vae" else global_step
-
-
 def imported_config(settings: DlibTrainSettings, global_step: int, output_dir: str | Path,
                     imported_from: str | Path) -> TrainConfig:
     """The TrainConfig of an imported model, a run in ``trainedStandardModels/``."""
-    params = dict(settings.hyperparameters)
-    fields = {name: params.pop(name) for name in _CONFIG_FIELDS if name in params}
     return TrainConfig(**{
-        **STUDY_SHARED_SETTINGS, "objective": settings.method, "objective_params": params,
-        **fields, "latent_dim": settings.latent_dim, "batch_size": settings.batch_size,
+        **STUDY_SHARED_SETTINGS, "objective": settings.method,
+        **hyperparameter_settings(settings.hyperparameters),
+        "latent_dim": settings.latent_dim, "batch_size": settings.batch_size,
         "lr": settings.lr, "num_batches": max(vae_updates(settings.method, global_step), 1),
         "seed": settings.random_seed, "model_num": settings.model_num,
         "dataset": settings.dataset, "output_dir": str(output_dir),

@@ -41,6 +41,8 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per image, batch mean. mu, logvar: (B, d); scalar.
 
     disentanglement_lib's form: mean over the batch of ½Σ_l(mu² + exp(logvar) − logvar − 1).
+    The JL1-VAE loss's KL, with its parts, is :func:`~jlonevae_lib.train.losses.gaussian_kl_terms`
+    (the same value, summed in the reference's order).
     """
     return 0.5 * (mu.square() + logvar.exp() - logvar - 1).sum(dim=1).mean()
 

@@ -36,8 +36,15 @@ class KLTerms:
     var_div: torch.Tensor  # -½Σ(1 + logvar - exp(logvar))/B
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> KLTerms:
-    """KL of a diagonal Gaussian to the standard normal. mu, logvar: (B, d)."""
+def gaussian_kl_terms(mu: torch.Tensor, logvar: torch.Tensor) -> KLTerms:
+    """KL of a diagonal Gaussian to the standard normal and its two parts. mu, logvar: (B, d).
+
+    The reference's form, each part summed over the batch then divided by B: the KL that
+    JL1-VAE minimises and logs (``MuDiv``, ``VarDiv``). The baselines' KL is
+    :func:`~jlonevae_lib.train.dlib_losses.gaussian_kl`, the same value summed in
+    disentanglement_lib's order (per image, then the batch mean), so each loss keeps its own
+    reference's float32 rounding.
+    """
     batch = mu.shape[0]
     mu_div = 0.5 * mu.pow(2).sum() / batch
     var_div = -0.5 * (1 + logvar - logvar.exp()).sum() / batch
@@ -85,6 +92,6 @@ def jlonevae_loss(
 ) -> LossTerms:
     """NLL + β·KL + γ·penalty. ``penalty`` is a scalar (zero when γ = 0 and it was skipped)."""
     nll = bernoulli_nll(recon, x)
-    kl = gaussian_kl(mu, logvar)
+    kl = gaussian_kl_terms(mu, logvar)
     total = nll + beta * kl.kl + gamma * penalty
     return LossTerms(total=total, nll=nll, kl=kl, penalty=penalty, beta=beta, gamma=gamma)

@@ -237,8 +237,7 @@ class Trainer:
                 f"{config.dataset!r} has {height}x{width}; pick a matching --architecture"
             )
         self.optimizer = build_adam(self.model.parameters(), config.lr)
-        self.objective = objective_class(config.objective)(config, self.model, self.device,
-                                                           self.objective_gen)
+        self.objective = objective_class(config.objective)(config, self.device, self.objective_gen)
         self.objective.device_generator = self.device_gen
         self.finite_guard = FiniteGuard(deferred=self.policy.defer_finite_checks)
         self.objective.finite_guard = self.finite_guard
@@ -276,8 +275,7 @@ class Trainer:
             # older code still reads the file.
             "cuda_rng": [],
             "data_rng": self.data_rng.bit_generator.state,
-            # The objective's generator, under the name it had when only JL1 used it.
-            "penalty_rng": self.objective_gen.get_state(),
+            "objective_rng": self.objective_gen.get_state(),
             "objective": self.objective.state_dict(),
             "last_scalars": self.last_scalars,
             "train_seconds": self.train_seconds,
@@ -300,7 +298,9 @@ class Trainer:
         if self.device.type == "cuda":  # a CPU run reads no GPU state and never starts CUDA
             self._load_cuda_rng(state)
         self.data_rng.bit_generator.state = state["data_rng"]
-        self.objective_gen.set_state(state["penalty_rng"])
+        # Checkpoints written before issue 24 name it after the JL1 penalty, its first user.
+        self.objective_gen.set_state(state["objective_rng"] if "objective_rng" in state
+                                     else state["penalty_rng"])
         self.objective.load_state_dict(state.get("objective", {}))  # older checkpoints: none
         self.last_scalars = dict(state["last_scalars"])
         self.train_seconds = float(state["train_seconds"])

@@ -68,7 +68,7 @@ def _ours(method: str, inputs: dict, weights: dict, monkeypatch) -> dict[str, np
     permutation = torch.from_numpy(inputs["permutation"])
     monkeypatch.setattr(dlib_losses, "permute_dims", lambda z, generator: torch.stack(
         [z[permutation[k], k] for k in range(z.shape[1])], dim=1))
-    objective = objective_class(method)(config, model, torch.device("cpu"), torch.Generator())
+    objective = objective_class(method)(config, torch.device("cpu"), torch.Generator())
     if method == "factor_vae":
         discriminator = {name.removeprefix("discriminator."): torch.from_numpy(
             weights[tf_name].T.copy() if tf_name.endswith("kernel") else weights[tf_name])

@@ -328,8 +328,8 @@ def test_the_arm_comes_from_config_json(tmp_path: Path) -> None:
 
 def test_the_study_runs_this_report_as_its_summary_step() -> None:
     plan = plan_study(get_study("cpu_penalty_study"), command="jlonevae-sweep run x")
-    (step,) = plan.summary_steps()
-    assert step.argv[1:3] == ("-m", "jlonevae_lib.cli.penalty_study_summary")
-    runs = [step.argv[i + 1] for i, arg in enumerate(step.argv) if arg == "--run"]
+    (command,) = plan.summary_commands()
+    assert command.argv[1:3] == ("-m", "jlonevae_lib.cli.penalty_study_summary")
+    runs = [command.argv[i + 1] for i, arg in enumerate(command.argv) if arg == "--run"]
     assert runs == [str(m.run_dir.resolve()) for m in plan.members] and len(runs) == 30
-    assert step.argv[-2:] == ("--command", "jlonevae-sweep run x")
+    assert command.argv[-2:] == ("--command", "jlonevae-sweep run x")

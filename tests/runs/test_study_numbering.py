@@ -114,3 +114,8 @@ def test_the_results_reader_labels_every_method_of_the_study():
     from jlonevae_lib.runs.results import BASELINE_METHODS
 
     assert tuple(BASELINE_METHODS) == study.METHODS
+
+
+def test_factor_vae_counts_two_global_steps_per_vae_update():
+    assert study.vae_updates("factor_vae", 22) == 11
+    assert study.vae_updates("beta_vae", 22) == 22

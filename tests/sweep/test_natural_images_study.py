@@ -51,10 +51,10 @@ def test_study_is_registered_with_four_members_in_their_folders() -> None:
 def test_summary_step_runs_the_summary_command_on_every_member() -> None:
     plan = plan_study(get_study(STUDY_NAME), overrides={"num_batches": 10},
                       axes={"seed": (3,)}, results_dir="somewhere", command="the command")
-    (step,) = plan.summary_steps()
-    assert step.argv[:3] == (sys.executable, "-m", "jlonevae_lib.cli.natural_images_summary")
-    assert step.required
-    arguments = list(step.argv[3:])
+    (command,) = plan.summary_commands()
+    assert command.argv[:3] == (sys.executable, "-m", "jlonevae_lib.cli.natural_images_summary")
+    assert command.required
+    arguments = list(command.argv[3:])
     assert arguments == summary_arguments(plan)
     runs = [arguments[i + 1] for i, arg in enumerate(arguments) if arg == "--run"]
     assert runs == [str(m.run_dir.resolve()) for m in plan.members] and len(runs) == 2

@@ -94,12 +94,12 @@ def test_schedules_scale_with_the_run_length() -> None:
     assert {str(m.run_dir.parents[2]) for m in moved} == {"/tmp/x"}
 
 
-def test_summary_steps_name_every_run_explicitly() -> None:
-    steps = plan().summary_steps()
-    summary = steps[-1].argv
+def test_summary_commands_name_every_run_explicitly() -> None:
+    commands = plan().summary_commands()
+    summary = commands[-1].argv
     assert summary[1:3] == ("-m", "jlonevae_lib.cli.seven_arms_summary")
     assert sum(arg == "--run" for arg in summary) == 40
-    figures = [step.argv for step in steps[:-1]]
+    figures = [command.argv for command in commands[:-1]]
     compare = next(argv for argv in figures if "compare-baselines" in argv)
     assert str(Path("studies/cpu_seven_arms/trainedStandardModels").resolve()) in compare
     assert any("all-arms" in argv for argv in figures)

@@ -52,6 +52,6 @@ def assert_resumes_bit_identically(straight: TrainConfig, resumed: TrainConfig,
     interrupted_run(resumed, stops)
     a, b = final_checkpoint(straight), final_checkpoint(resumed)
     assert a["step"] == b["step"] == straight.num_batches
-    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "penalty_rng"):
+    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "objective_rng"):
         assert_bitwise_equal(a.get(part), b.get(part), part)
     return a

@@ -87,7 +87,7 @@ def test_each_loss_is_its_regulariser_with_its_hyperparameters(objective):
     torch.manual_seed(0)
     model = build_architecture("defaultConv", 1, 3)
     x = torch.rand(6, 1, 64, 64)
-    method = objective_class(objective)(config, model, torch.device("cpu"), torch.Generator())
+    method = objective_class(objective)(config, torch.device("cpu"), torch.Generator())
     torch.manual_seed(9)
     terms = method.loss(model, x, step=4)
     expected = _regulariser_recomputed(objective, model, x, config, step=4)

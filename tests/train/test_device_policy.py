@@ -133,7 +133,7 @@ def test_deferred_checks_train_the_same_weights_as_immediate_ones(tmp_path):
     deferred.run_dir.mkdir(parents=True)
     train(deferred, trainer=Trainer(deferred, DEFERRED))
     a, b = final_checkpoint(immediate), final_checkpoint(deferred)
-    for part in ("model", "optimizer", "torch_rng", "data_rng", "penalty_rng"):
+    for part in ("model", "optimizer", "torch_rng", "data_rng", "objective_rng"):
         assert_bitwise_equal(a[part], b[part], part)
 
 

@@ -17,6 +17,7 @@ from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.cli import import_dlib
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.results import our_run_info
+from jlonevae_lib.runs.study_numbering import vae_updates
 from jlonevae_lib.train import dlib_import
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.dlib_import import (
@@ -24,7 +25,6 @@ from jlonevae_lib.train.dlib_import import (
     gin_value,
     import_dlib_model,
     parse_train_config,
-    vae_updates,
 )
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
@@ -84,11 +84,6 @@ def test_models_that_cannot_be_imported_are_refused_in_one_line(change, message)
     with pytest.raises(DataFileError, match=message) as raised:
         parse_train_config(bindings)
     assert "\n" not in str(raised.value)
-
-
-def test_factor_vae_counts_two_global_steps_per_vae_update():
-    assert vae_updates("factor_vae", 22) == 11
-    assert vae_updates("beta_vae", 22) == 22
 
 
 def _tf_weights(model: DlibConvVAE) -> dict[str, np.ndarray]:

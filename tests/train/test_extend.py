@@ -31,7 +31,7 @@ def assert_same_training(a: TrainConfig, b: TrainConfig, batches: list[int]) -> 
     models at ``batches`` of two run folders equal bit for bit."""
     first, second = final_checkpoint(a), final_checkpoint(b)
     assert first["step"] == second["step"] == a.num_batches
-    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "penalty_rng",
+    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "objective_rng",
                  "last_scalars"):
         assert_bitwise_equal(first.get(part), second.get(part), part)
     for n in batches:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from jlonevae_lib.train.config import TrainConfig
-from jlonevae_lib.train.losses import gaussian_kl
+from jlonevae_lib.train.losses import gaussian_kl_terms
 from jlonevae_lib.train.objectives import (
     Objective,
     available_objectives,
@@ -91,8 +91,8 @@ class AdversarialToy(Objective):
     """NLL + KL + a critic's score of z (as FactorVAE's TC term, on a toy scale); the critic is
     trained after each model step with its own Adam on samples from its own generator."""
 
-    def __init__(self, config, model, device, generator) -> None:
-        super().__init__(config, model, device, generator)
+    def __init__(self, config, device, generator) -> None:
+        super().__init__(config, device, generator)
         self.critic = Critic(config.latent_dim).to(device)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=1e-2,
                                                  betas=(0.5, 0.9))
@@ -103,7 +103,7 @@ class AdversarialToy(Objective):
         # The critic's parameters get no gradient from the model's loss: frozen here.
         score = torch.func.functional_call(
             self.critic, {k: v.detach() for k, v in self.critic.named_parameters()}, (z,))
-        total = nll + gaussian_kl(mu, logvar).kl + 0.1 * score.mean()
+        total = nll + gaussian_kl_terms(mu, logvar).kl + 0.1 * score.mean()
         return AdversarialTerms(total, z.detach(), None)
 
     def after_model_step(self, model, terms, step) -> None:

@@ -16,7 +16,11 @@ from jlonevae_lib.train.trainer import (
     train,
 )
 from jlonevae_lib.utils.errors import JLoneVAEError
-from tests.train.resume import assert_resumes_bit_identically
+from tests.train.resume import (
+    assert_bitwise_equal,
+    assert_resumes_bit_identically,
+    final_checkpoint,
+)
 
 SCALARS = {"ICALoss/train", "ELBO/train", "KLD/train", "MuDiv/train", "VarDiv/train",
            "NLL/train", "beta", "gamma"}
@@ -129,6 +133,23 @@ def test_resume_reads_the_checkpoint_to_the_cpu_whatever_the_training_device(tmp
     final = torch.load(straight.run_dir / "checkpoints" / "checkpoint.pt", weights_only=True)
     for name, tensor in trainer.model.state_dict().items():
         assert torch.equal(tensor, final["model"][name]), name
+
+
+def test_a_checkpoint_with_the_old_penalty_rng_key_resumes_bit_identically(tmp_path):
+    """Checkpoints written before issue 24 hold the objective's generator as ``penalty_rng``.
+    The JL1 penalty draws its sub-batches from it after the resume (γ > 0 from batch 2), so a
+    generator left unrestored would end in another state and train other weights."""
+    straight, resumed = tiny_config(tmp_path / "a"), tiny_config(tmp_path / "b")
+    train(straight)
+    _stop_after_two_batches(resumed)
+    path = resumed.run_dir / "checkpoints" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    state["penalty_rng"] = state.pop("objective_rng")
+    torch.save(state, path)
+    train(resumed)
+    a, b = final_checkpoint(straight), final_checkpoint(resumed)
+    for part in ("model", "optimizer", "objective", "torch_rng", "data_rng", "objective_rng"):
+        assert_bitwise_equal(a[part], b[part], part)
 
 
 def test_a_checkpoint_written_on_a_gpu_resumes_on_a_cpu(tmp_path, monkeypatch):

@@ -124,7 +124,9 @@ class Objective(abc.ABC):
     :meth:`after_model_step`, :meth:`state_dict` / :meth:`load_state_dict`,
     :meth:`check_config` and :meth:`experiment_name`.
 
-    ``generator`` is the method's own random stream, seeded from the run's seed, on the CPU:
+    The trainer builds it from the run's ``config``, the ``device`` the model is on and the
+    ``generator``; the model itself comes to every :meth:`loss` and :meth:`after_model_step`
+    call. ``generator`` is the method's own random stream, seeded from the run's seed, on the CPU:
     draws that build things (a discriminator's initial weights) come from it, so they are the
     same on every device. Draws made at every step (the JL1 penalty's sub-batches, FactorVAE's
     permutations) come from :attr:`device_generator`: the same generator on the CPU, and on a
@@ -146,7 +148,7 @@ class Objective(abc.ABC):
     #: ``TrainConfig.objective_params`` (β, γ and the Jacobian settings are TrainConfig fields).
     hyperparameters: ClassVar[dict[str, float]] = {}
 
-    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+    def __init__(self, config: TrainConfig, device: torch.device,
                  generator: torch.Generator) -> None:
         self.config = config
         self.device = device

@@ -100,9 +100,9 @@ class DlibVAE(Objective):
     uses_beta: ClassVar[bool] = False
     uses_annealing: ClassVar[bool] = False
 
-    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+    def __init__(self, config: TrainConfig, device: torch.device,
                  generator: torch.Generator) -> None:
-        super().__init__(config, model, device, generator)
+        super().__init__(config, device, generator)
         self.chunk_size = penalty_chunk_size(device, config.jacobian_method)
 
     def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> DlibTerms:

@@ -38,9 +38,9 @@ DISCRIMINATOR_BETAS = (0.5, 0.9)
 class FactorVAE(DlibVAE):
     hyperparameters: ClassVar[dict[str, float]] = {"gamma": 30.0}
 
-    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+    def __init__(self, config: TrainConfig, device: torch.device,
                  generator: torch.Generator) -> None:
-        super().__init__(config, model, device, generator)
+        super().__init__(config, device, generator)
         self.discriminator = FactorVAEDiscriminator(config.latent_dim, generator).to(device)
         # Fused: one pass over the discriminator's 5M parameters instead of one per Adam
         # operation; on a 2-core CPU it cuts this optimiser's step about threefold

@@ -45,9 +45,9 @@ def bce_safe(recon: torch.Tensor, guard: FiniteGuard) -> torch.Tensor:
 class JacobianVAE(Objective):
     """JL1-VAE (and its L2 variant; β-VAE at γ = 0)."""
 
-    def __init__(self, config: TrainConfig, model: nn.Module, device: torch.device,
+    def __init__(self, config: TrainConfig, device: torch.device,
                  generator: torch.Generator) -> None:
-        super().__init__(config, model, device, generator)
+        super().__init__(config, device, generator)
         self.chunk_size = penalty_chunk_size(device, config.jacobian_method)
 
     def loss(self, model: nn.Module, x: torch.Tensor, step: int) -> LossTerms:
