@@ -1,15 +1,15 @@
 # The commands of the quick start (docs/testing.md for the tests):
 #   make demo       set up .venv if missing, then train + evaluate + plot on three-dots
-#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite (~1,460
-#                   tests), ~19 min wall clock on a 2-core CPU (CI). Builds on first run .venv
+#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite (1,465
+#                   tests), ~21 min wall clock on an idle 2-core CPU from a fresh clone (pytest
+#                   itself 20 min; 2026-12-05, AMD EPYC). Builds on first run .venv
 #                   (torch CPU and the dev tools, ~1.8 GB) and, in the TensorFlow tests,
 #                   .venv-dlib (~2.1 GB; tests/dlib_tf/conftest.py runs
 #                   experimentScripts/train_baseline/build_dlib_env.bash). The real-Slurm tests
 #                   need root (tests/slurm_cluster.py starts the cluster; skipped otherwise).
 #   make test-fast  ruff, lint-imports, then pytest -m "not slow and not tensorflow":
-#                   1,320 tests (140 deselected), 14 min 44 s wall clock on a 2-core CPU
-#                   measured while other work kept the load average at ~8.5 (7.5 min of CPU
-#                   time: less on an idle machine). Builds .venv only, never .venv-dlib.
+#                   1,317 tests (148 deselected), 2 min 21 s wall clock on an idle 2-core CPU
+#                   (same machine and day). Builds .venv only, never .venv-dlib.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -41,7 +41,7 @@ demo: $(STAMP)
 
 # The about-* targets come first among the prerequisites: they print before .venv is built.
 about-test:
-	@echo "make test: ruff, lint-imports, then the whole suite (~1,460 tests): about 19 min"
+	@echo "make test: ruff, lint-imports, then the whole suite (1,465 tests): about 21 min"
 	@echo "  wall clock on a 2-core CPU. On first run it builds .venv (torch CPU and the dev"
 	@echo "  tools, ~1.8 GB) and, in the TensorFlow tests, .venv-dlib (TensorFlow 2.15 and"
 	@echo "  disentanglement_lib, ~2.1 GB, several minutes more). The real-Slurm tests need"
@@ -54,7 +54,7 @@ test: about-test $(STAMP)
 
 about-test-fast:
 	@echo "make test-fast: ruff, lint-imports, then pytest -m \"$(FAST_MARKERS)\""
-	@echo "  (1,320 tests): up to ~15 min wall clock on a busy 2-core CPU (7.5 min of CPU time)."
+	@echo "  (1,317 tests): about 2 1/2 min wall clock on an idle 2-core CPU."
 	@echo "  Builds .venv if missing, never .venv-dlib. Everything, as CI: make test."
 
 test-fast: about-test-fast $(STAMP)

@@ -228,9 +228,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     out += ["## Time and machine", "",
             f"- training: {hours(time['training_seconds'])}, summed over the finished runs",
             f"- evaluation: {hours(time['evaluation_seconds'])}, summed over the metrics",
-            f"- wall time: {hours(time['total_seconds'])}, training + evaluation over all "
-            "sessions: the driver runs them one after another, so this is its wall time "
-            "without process start-ups and figures",
+            f"- summed run time: {hours(time['total_seconds'])}, training + evaluation "
+            "summed over every run and session; not wall clock: runs that overlapped (more "
+            "than one job or process) took less wall-clock time than this",
             *machine_lines(machine), ""]
 
     if summary["figures"]:
