@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.runs import layout
@@ -32,6 +33,10 @@ from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryCommand, r
 STUDY_NAME = "natural_images_cpu"
 RESULTS_DIR = "results/natural_images"
 SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.natural_images_summary")
+#: The default length's summary: a longer variant (``--set num_batches=20000 --results-dir
+#: results/natural_images_20k``) cites its collapsed runs as what the localisation measure gives
+#: noise, when the variant has none of its own.
+NOISE_REFERENCE = Path(RESULTS_DIR) / "summary.json"
 
 #: The CPU budget and the paper's length (docs/natural_images.md).
 CPU_NUM_BATCHES = 4000
@@ -54,11 +59,16 @@ PAPER_SETTINGS = {"num_batches": PAPER_NUM_BATCHES, "annealing_batches": 50_000,
 
 def summary_arguments(plan: StudyPlan) -> list[str]:
     """The summary command's arguments for ``plan``: every member's run folder, the results
-    folder and the study's command."""
+    folder and the study's command; for results written elsewhere than the default folder,
+    the default's summary as the noise reference (:data:`NOISE_REFERENCE`) if it exists."""
     assert plan.results_dir is not None
     runs = [arg for m in plan.members for arg in ("--run", str(m.run_dir.resolve()))]
-    return [*runs, "--results-dir", str(plan.results_dir.resolve()),
-            "--command", plan.command]
+    arguments = [*runs, "--results-dir", str(plan.results_dir.resolve()),
+                 "--command", plan.command]
+    if (plan.results_dir.resolve() != NOISE_REFERENCE.parent.resolve()
+            and NOISE_REFERENCE.is_file()):
+        arguments += ["--noise-reference", str(NOISE_REFERENCE.resolve())]
+    return arguments
 
 
 def _summary_commands(plan: StudyPlan) -> list[SummaryCommand]:

@@ -48,7 +48,9 @@ def test_study_is_registered_with_four_members_in_their_folders() -> None:
     assert plan.metrics == ()  # no ground-truth factors: nothing for jlonevae-evaluate
 
 
-def test_summary_step_runs_the_summary_command_on_every_member() -> None:
+def test_summary_step_runs_the_summary_command_on_every_member(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
     plan = plan_study(get_study(STUDY_NAME), overrides={"num_batches": 10},
                       axes={"seed": (3,)}, results_dir="somewhere", command="the command")
     (command,) = plan.summary_commands()
@@ -60,6 +62,20 @@ def test_summary_step_runs_the_summary_command_on_every_member() -> None:
     assert runs == [str(m.run_dir.resolve()) for m in plan.members] and len(runs) == 2
     assert arguments[arguments.index("--results-dir") + 1] == str(Path("somewhere").resolve())
     assert arguments[arguments.index("--command") + 1] == "the command"
+    # Written elsewhere (a longer variant): the committed 4,000-batch summary is the noise
+    # reference its README cites.
+    reference = arguments[arguments.index("--noise-reference") + 1]
+    assert reference == str((REPO / "results" / "natural_images" / "summary.json").resolve())
+
+
+def test_the_default_results_have_no_noise_reference(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    monkeypatch.chdir(REPO)
+    default = plan_study(get_study(STUDY_NAME))
+    assert "--noise-reference" not in summary_arguments(default)
+    monkeypatch.chdir(tmp_path)  # no committed summary here: nothing to cite
+    elsewhere = plan_study(get_study(STUDY_NAME), results_dir="results/natural_images_20k")
+    assert "--noise-reference" not in summary_arguments(elsewhere)
 
 
 def test_script_is_valid_bash() -> None:
