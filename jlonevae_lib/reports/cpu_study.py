@@ -47,7 +47,6 @@ from jlonevae_lib.reports.records import (
     value_keys,
 )
 from jlonevae_lib.reports.text import (
-    SUMMARY_JSON,
     SUMMARY_MD,
     column_title,
     finite,
@@ -57,10 +56,10 @@ from jlonevae_lib.reports.text import (
     machine_lines,
     mean_sd_cell,
     statistic_cell,
+    write_report,
 )
 from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
 from jlonevae_lib.runs.results import GAMMA0, parse_experiment_name, settings_from_config
-from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.tables import format_markdown_table
 
 #: Training settings shown in the Markdown settings table (keys of ``config.json``).
@@ -245,11 +244,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 def write_summary(output_dir: str | os.PathLike, summary: Mapping[str, Any]) -> list[Path]:
     """Write ``summary.json`` and ``summary.md`` atomically; returns their paths."""
-    output_dir = Path(output_dir)
-    paths = [output_dir / SUMMARY_JSON, output_dir / SUMMARY_MD]
-    atomic_write_json(paths[0], summary)
-    atomic_write_text(paths[1], render_markdown(summary))
-    return paths
+    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary)})
 
 
 def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:

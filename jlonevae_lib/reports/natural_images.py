@@ -78,9 +78,8 @@ from jlonevae_lib.reports.natural_images_text import (
     render_readme,
 )
 from jlonevae_lib.reports.records import read_summary_json
-from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD
+from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD, write_report
 from jlonevae_lib.runs import layout
-from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
@@ -285,14 +284,11 @@ def write_summary_files(results_dir: str | Path, summary: Mapping[str, Any],
     results/natural_images, wherever it lies) atomically; returns their paths.
     ``noise_reference``: :func:`~jlonevae_lib.reports.natural_images_text.noise_reference` of
     another summary, cited in the README when this one has no collapsed run."""
-    results = Path(results_dir)
-    paths = [results / SUMMARY_JSON, results / SUMMARY_MD, results / README_MD]
-    atomic_write_json(paths[0], summary)
     markdown = render_markdown(summary)
-    atomic_write_text(paths[1], markdown)
-    atomic_write_text(paths[2], render_readme(summary, markdown, folder_name(results),
-                                              noise_reference))
-    return paths
+    return write_report(results_dir, summary, {
+        SUMMARY_MD: markdown,
+        README_MD: render_readme(summary, markdown, folder_name(Path(results_dir)),
+                                 noise_reference)})
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:

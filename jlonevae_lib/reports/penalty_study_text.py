@@ -18,7 +18,6 @@ from typing import Any
 from jlonevae_lib.reports.records import HELDOUT_BCE, RECON_BCE, TRAIN_MINUTES, seed_mean_key
 from jlonevae_lib.reports.text import (
     README_MD,
-    SUMMARY_JSON,
     SUMMARY_MD,
     ci_text,
     column_title,
@@ -28,6 +27,7 @@ from jlonevae_lib.reports.text import (
     median_range_cell,
     p_cell,
     statistic_cell,
+    write_report,
 )
 from jlonevae_lib.runs.metric_table import (
     LOCAL_MIG,
@@ -37,7 +37,6 @@ from jlonevae_lib.runs.metric_table import (
     metric_name,
     parse_metric_name,
 )
-from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.tables import format_markdown_table
 
 TITLE = "`cpu_penalty_study`: the Jacobian L1 penalty on disentanglement_lib's architecture"
@@ -404,9 +403,5 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 def write_penalty_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
     """Write summary.json, summary.md and README.md atomically; returns their paths."""
-    output_dir = Path(output_dir)
-    paths = [output_dir / SUMMARY_JSON, output_dir / SUMMARY_MD, output_dir / README_MD]
-    atomic_write_json(paths[0], summary)
-    atomic_write_text(paths[1], render_markdown(summary))
-    atomic_write_text(paths[2], render_readme(summary))
-    return paths
+    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary),
+                                              README_MD: render_readme(summary)})

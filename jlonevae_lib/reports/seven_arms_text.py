@@ -23,7 +23,6 @@ from jlonevae_lib.reports.seven_arms_findings import (
 )
 from jlonevae_lib.reports.text import (
     README_MD,
-    SUMMARY_JSON,
     SUMMARY_MD,
     ci_text,
     column_title,
@@ -34,6 +33,7 @@ from jlonevae_lib.reports.text import (
     median_range_cell,
     p_cell,
     statistic_cell,
+    write_report,
 )
 from jlonevae_lib.runs.metric_table import (
     LOCAL_MIG,
@@ -44,7 +44,6 @@ from jlonevae_lib.runs.metric_table import (
 from jlonevae_lib.sweep.seven_arms import FIGURE_CAPTIONS
 from jlonevae_lib.train.objectives import objective_class
 from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
-from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.tables import format_markdown_table
 
@@ -296,9 +295,5 @@ def render_readme(summary: Mapping[str, Any]) -> str:
 
 def write_seven_arm_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
     """Write summary.json, summary.md and README.md atomically; returns their paths."""
-    output_dir = Path(output_dir)
-    paths = [output_dir / SUMMARY_JSON, output_dir / SUMMARY_MD, output_dir / README_MD]
-    atomic_write_json(paths[0], summary)
-    atomic_write_text(paths[1], render_markdown(summary))
-    atomic_write_text(paths[2], render_readme(summary))
-    return paths
+    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary),
+                                              README_MD: render_readme(summary)})

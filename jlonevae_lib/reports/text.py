@@ -7,7 +7,9 @@ lists in prose, and nan → null for JSON (:func:`finite`). Markdown tables are
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.reports.records import (
@@ -17,10 +19,25 @@ from jlonevae_lib.reports.records import (
     TRAIN_MINUTES,
 )
 from jlonevae_lib.runs.metric_table import describe, parse_evaluation_seed_name, parse_metric_name
+from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 README_MD = "README.md"
+
+
+def write_report(output_dir: str | os.PathLike, summary: Mapping[str, Any],
+                 texts: Mapping[str, str]) -> list[Path]:
+    """Write ``summary.json`` and each of ``texts`` (file name → content, e.g.
+    {``summary.md``: ..., ``README.md``: ...}) into ``output_dir``, each atomically; returns
+    their paths, summary.json first. Every study's report writes its files through here."""
+    output_dir = Path(output_dir)
+    paths = [output_dir / SUMMARY_JSON]
+    atomic_write_json(paths[0], summary)
+    for name, text in texts.items():
+        paths.append(output_dir / name)
+        atomic_write_text(paths[-1], text)
+    return paths
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 #: The machine's entries in the order :func:`~jlonevae_lib.reports.records.machine_info`
