@@ -1,12 +1,16 @@
 """The committed study results are regenerable from their summary.json alone: each folder's
 documented ``--from-summary`` command, run on a copy that holds nothing but the summary.json
-files, writes README.md, summary.md and summary.json byte for byte as committed (figures are
-neither read nor written). results/cpu_study/README.md is written by hand; the numbers it
-quotes are checked against the two summaries they come from."""
+files, writes README.md and summary.md byte for byte as committed and summary.json equal to the
+committed one (figures are neither read nor written). summary.json is compared number by number
+to a relative 1e-12, not byte for byte: its statistics are recomputed by NumPy and SciPy, whose
+vectorised loops and libm may round the last bit differently on another CPU; the texts show
+those numbers rounded to a few digits. results/cpu_study/README.md is written by hand; the
+numbers it quotes are checked against the two summaries they come from."""
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +46,27 @@ RENDERINGS: dict[str, tuple[Callable[[Sequence[str]], int], list[str], tuple[str
 }
 
 
+#: How far a recomputed statistic in summary.json may be from the committed one (see above).
+JSON_REL_TOLERANCE = 1e-12
+
+
+def assert_json_close(ours: object, committed: object, where: str = "") -> None:
+    """Equal JSON values, numbers (not booleans) within :data:`JSON_REL_TOLERANCE`."""
+    if isinstance(committed, dict):
+        assert isinstance(ours, dict) and list(ours) == list(committed), where
+        for key, value in committed.items():
+            assert_json_close(ours[key], value, f"{where}/{key}")
+    elif isinstance(committed, list):
+        assert isinstance(ours, list) and len(ours) == len(committed), where
+        for i, (a, b) in enumerate(zip(ours, committed, strict=True)):
+            assert_json_close(a, b, f"{where}[{i}]")
+    elif isinstance(committed, float) and not isinstance(ours, bool):
+        assert isinstance(ours, int | float) and math.isclose(
+            ours, committed, rel_tol=JSON_REL_TOLERANCE, abs_tol=0.0), (where, ours, committed)
+    else:
+        assert type(ours) is type(committed) and ours == committed, (where, ours, committed)
+
+
 @pytest.mark.parametrize("folder", sorted(RENDERINGS))
 def test_a_committed_folder_renders_from_its_summary_json(
         folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,8 +79,23 @@ def test_a_committed_folder_renders_from_its_summary_json(
     out = tmp_path / "results" / folder
     assert sorted(path.name for path in out.iterdir()) == sorted(written)
     for name in written:
+        if name == "summary.json":
+            assert_json_close(json.loads((out / name).read_text()),
+                              json.loads((RESULTS / folder / name).read_text()),
+                              f"results/{folder}/{name}")
+            continue
         assert (out / name).read_bytes() == (RESULTS / folder / name).read_bytes(), \
             f"results/{folder}/{name} differs from its re-rendering"
+
+
+def test_the_json_comparison_fails_on_a_real_difference() -> None:
+    summary = {"p": 0.0123, "n": 5, "label": "JL1", "values": [0.5, None, True]}
+    assert_json_close(json.loads(json.dumps(summary)), summary)
+    assert_json_close({**summary, "p": 0.0123 * (1 + 1e-14)}, summary)  # last-bit rounding
+    for changed in ({**summary, "p": 0.0124}, {**summary, "n": 6},
+                    {**summary, "values": [0.5, None, False]}, {**summary, "label": "β"}):
+        with pytest.raises(AssertionError):
+            assert_json_close(changed, summary)
 
 
 def test_the_cpu_study_readme_quotes_its_summaries() -> None:
