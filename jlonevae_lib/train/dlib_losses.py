@@ -171,6 +171,10 @@ class FactorVAEDiscriminator(nn.Module):
             nn.init.xavier_uniform_(layer.weight, generator=generator)
             nn.init.zeros_(layer.bias)
 
+    def layers(self) -> list[nn.Linear]:
+        """The dense layers in order: ``d1`` … ``d6``, ``logits``."""
+        return [getattr(self, f"d{k + 1}") for k in range(DISCRIMINATOR_DEPTH)] + [self.logits]
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = z
         for k in range(DISCRIMINATOR_DEPTH):
@@ -220,21 +224,83 @@ class FactorVAETerms:
     discriminator_loss: torch.Tensor
 
 
+def _leaky_relu_backward(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """``grad`` (N, W) back through the leaky ReLU whose output was ``output`` (N, W): the output is
+    positive exactly where the input was (slope > 0), so this is autograd's rule."""
+    return torch.where(output > 0, grad, grad * LEAKY_RELU_SLOPE)
+
+
+class _SharedDiscriminatorPass(torch.autograd.Function):
+    """The discriminator's one forward pass over [z; permuted z], serving both FactorVAE losses.
+
+    disentanglement_lib runs the discriminator once on z and once on its permutation and takes
+    each optimiser's gradient from those passes; a single PyTorch backward would mix the two
+    losses' gradients in the shared pass. This function returns the logits twice, as two
+    outputs: ``tc_logits`` (B, 2), the rows of z, and ``all_logits`` (2B, 2). Its backward
+    keeps their gradients apart: the first goes back to z only (through the rows of z, no
+    weight gradients), the second to the parameters only (nothing to z or its permutation).
+    One forward of 2B rows instead of B + 2B; the backward does what autograd would do for
+    the two separate passes.
+
+    Inputs: z (B, d), permuted (B, d), then each layer's weight (out, in) and bias (out,),
+    ``d1`` … ``d6``, ``logits``.
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, permuted: torch.Tensor, *params: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx.set_materialize_grads(False)
+        weights, biases = params[0::2], params[1::2]
+        # layer_inputs[k] feeds layer k; for k > 0 it is layer k − 1's leaky-ReLU output.
+        layer_inputs = [torch.cat([z, permuted])]
+        for weight, bias in zip(weights[:-1], biases[:-1], strict=True):
+            layer_inputs.append(F.leaky_relu(F.linear(layer_inputs[-1], weight, bias),
+                                             LEAKY_RELU_SLOPE))
+        logits = F.linear(layer_inputs[-1], weights[-1], biases[-1])
+        ctx.batch = z.shape[0]
+        ctx.save_for_backward(*weights, *layer_inputs)
+        return logits[:ctx.batch].clone(), logits
+
+    @staticmethod
+    def backward(ctx, grad_tc_logits: torch.Tensor | None, grad_all_logits: torch.Tensor | None
+                 ) -> tuple[torch.Tensor | None, ...]:
+        saved = ctx.saved_tensors
+        depth = len(saved) // 2
+        weights, layer_inputs = saved[:depth], saved[depth:]
+        grad_z = None
+        if grad_tc_logits is not None and ctx.needs_input_grad[0]:
+            grad = grad_tc_logits
+            for k in range(depth - 1, -1, -1):  # the rows of z; input gradients only
+                grad = grad @ weights[k]
+                if k > 0:
+                    grad = _leaky_relu_backward(grad, layer_inputs[k][:ctx.batch])
+            grad_z = grad
+        param_grads: list[torch.Tensor | None] = [None] * (2 * depth)
+        if grad_all_logits is not None and any(ctx.needs_input_grad[2:]):
+            grad = grad_all_logits
+            for k in range(depth - 1, -1, -1):  # every row; parameter gradients
+                param_grads[2 * k] = grad.t() @ layer_inputs[k]
+                param_grads[2 * k + 1] = grad.sum(dim=0)
+                if k > 0:
+                    grad = _leaky_relu_backward(grad @ weights[k], layer_inputs[k])
+        return (grad_z, None, *param_grads)
+
+
 def factor_vae_terms(discriminator: FactorVAEDiscriminator, z: torch.Tensor,
                      generator: torch.Generator) -> FactorVAETerms:
     """The VAE's TC term and the discriminator's loss for sampled latents z: (B, d).
 
     disentanglement_lib minimises both losses from the same forward pass, each optimiser over
-    its own variables only. Here the separation is built into the graphs: the TC term calls
-    the discriminator with detached copies of its parameters, and the discriminator's loss sees
-    z detached. So ``(vae_loss + terms.discriminator_loss).backward()`` gives each side exactly
-    the gradient of its own loss, and both optimisers can step after one backward pass.
-    ``generator`` draws the permutation (``permute_dims``).
+    its own variables only. Here too: one pass of the discriminator over z and its permutation
+    (:class:`_SharedDiscriminatorPass`), whose backward sends the TC term's gradient into z
+    only and the discriminator loss's into the discriminator's parameters only. So
+    ``(vae_loss + terms.discriminator_loss).backward()`` gives each side exactly the gradient
+    of its own loss, and both optimisers can step after one backward pass. ``generator`` draws
+    the permutation (``permute_dims``).
     """
-    frozen = {name: p.detach() for name, p in discriminator.named_parameters()}
-    tc = factor_vae_tc(torch.func.functional_call(discriminator, frozen, (z,)))
-    z_fixed = z.detach()
-    # Both halves in one forward pass: one set of matrix products instead of two.
-    logits = discriminator(torch.cat([z_fixed, permute_dims(z_fixed, generator)]))
+    params = [tensor for layer in discriminator.layers() for tensor in (layer.weight, layer.bias)]
+    tc_logits, logits = _SharedDiscriminatorPass.apply(
+        z, permute_dims(z.detach(), generator), *params)
     logits_z, logits_permuted = logits.split(z.shape[0])
-    return FactorVAETerms(tc=tc, discriminator_loss=discriminator_loss(logits_z, logits_permuted))
+    return FactorVAETerms(tc=factor_vae_tc(tc_logits),
+                          discriminator_loss=discriminator_loss(logits_z, logits_permuted))

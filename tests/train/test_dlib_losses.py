@@ -329,3 +329,33 @@ def test_one_backward_of_both_losses_gives_each_side_its_own_gradient():
     for ours, alone in zip(grads(encoder) + grads(disc), encoder_alone + disc_alone,
                            strict=True):
         torch.testing.assert_close(ours, alone, rtol=1e-6, atol=1e-9)
+
+
+def two_pass_terms(disc: nn.Module, z: torch.Tensor, generator: torch.Generator
+                   ) -> dl.FactorVAETerms:
+    """The two losses as autograd computes them from two separate passes (the formulation before
+    the shared pass): TC with the discriminator's parameters detached, its loss with z
+    detached."""
+    frozen = {name: p.detach() for name, p in disc.named_parameters()}
+    tc = dl.factor_vae_tc(torch.func.functional_call(disc, frozen, (z,)))
+    z_fixed = z.detach()
+    loss = dl.discriminator_loss(disc(z_fixed), disc(dl.permute_dims(z_fixed, generator)))
+    return dl.FactorVAETerms(tc=tc, discriminator_loss=loss)
+
+
+@pytest.mark.parametrize("gamma", [30.0, 0.0])
+def test_the_shared_pass_gives_autograds_gradients_of_two_separate_passes(gamma):
+    """One forward over [z; permuted z] with its own backward: the same losses and gradients
+    (float32 rounding: the passes batch their rows differently) as autograd through two
+    passes, for the encoder and the discriminator."""
+    results = []
+    for terms_of in (dl.factor_vae_terms, two_pass_terms):
+        encoder, disc, x, noise = factor_vae_setup(seed=4)
+        terms = terms_of(disc, encoder(x, noise), torch.Generator().manual_seed(2))
+        (gamma * terms.tc + terms.discriminator_loss).backward()
+        results.append(([terms.tc.detach(), terms.discriminator_loss.detach()],
+                        grads(encoder) if gamma else [], grads(disc)))
+    (values, encoder_grads, disc_grads), (values_ref, encoder_ref, disc_ref) = results
+    torch.testing.assert_close(values, values_ref, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(encoder_grads, encoder_ref, rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(disc_grads, disc_ref, rtol=1e-5, atol=1e-7)
