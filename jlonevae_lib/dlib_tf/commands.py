@@ -126,18 +126,25 @@ def _step_time_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="TensorFlow's intra- and inter-op threads (default: the CPUs "
                              "this process may use)")
+    parser.add_argument("--inter-op", type=int, default=None,
+                        help="the inter-op pool's threads, apart from --threads")
+    parser.add_argument("--trace", type=int, default=0, metavar="N",
+                        help="also trace N steps per method: summed op time and ms per op type")
     return parser
 
 
 @cli_errors
 def step_time_command(argv: list[str] | None = None) -> int:
     args = _step_time_parser().parse_args(argv)
-    if args.steps < 1 or args.warmup < 1 or args.threads < 1:
-        print("error: --steps, --warmup and --threads must be at least 1", file=sys.stderr)
+    if args.steps < 1 or args.warmup < 1 or args.threads < 1 or (
+            args.inter_op is not None and args.inter_op < 1) or args.trace < 0:
+        print("error: --steps, --warmup, --threads and --inter-op must be at least 1, --trace "
+              "at least 0", file=sys.stderr)
         return 2
     from jlonevae_lib.dlib_tf.step_time import step_time_report
 
-    report = step_time_report(tuple(args.methods), args.steps, args.warmup, args.threads)
+    report = step_time_report(tuple(args.methods), args.steps, args.warmup, args.threads,
+                              args.trace, args.inter_op)
     print(json.dumps(report, indent=1))
     return 0
 

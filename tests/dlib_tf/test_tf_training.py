@@ -225,3 +225,22 @@ def test_the_commands_explain_themselves(dlib_python: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert f"python -m jlonevae_lib.dlib_tf.{module}" in done.stdout
 
+
+
+def test_step_time_times_and_traces_disentanglement_libs_step(dlib_python: Path) -> None:
+    """The TensorFlow step timing that bench_baselines.py --tf reads, with its tracer: the ops
+    of a β-VAE step (convolutions and their gradients, Adam) and their summed time."""
+    done = subprocess.run([str(dlib_python), "-m", "jlonevae_lib.dlib_tf.step_time",
+                           "--methods", "beta_vae", "--steps", "2", "--warmup", "1",
+                           "--threads", "1", "--inter-op", "1", "--trace", "2"],
+                          cwd=REPO, capture_output=True, text=True, env=dlib_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    assert report["ms_per_step"]["beta_vae"] > 0
+    assert (report["threads"], report["inter_op_threads"]) == (1, 1)
+    trace = report["trace"]["beta_vae"]
+    assert trace["traced_steps"] == 2 and trace["wall_ms"] > 0
+    ops = trace["op_ms"]
+    assert any("Conv2DBackpropFilter" in op for op in ops), list(ops)
+    assert any("ApplyAdam" in op for op in ops), list(ops)
+    assert trace["sum_op_ms"] == pytest.approx(sum(ops.values()), abs=0.05)
