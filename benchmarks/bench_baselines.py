@@ -2,7 +2,7 @@
 against disentanglement_lib's TensorFlow step (issue 13's target: each ≤ 0.7× TensorFlow's).
 
     .venv/bin/python benchmarks/bench_baselines.py [--quick] [--steps 120] [--block 20] [--ablation]
-                                                  [--tf] [--floor]
+                                                  [--tf] [--peer] [--floor] [--json PATH]
 
 Rows, all run by ``Trainer.training_step`` exactly as ``jlonevae-train`` runs it (the batch of 64
 drawn from the 20,000-image three-dots cache, the objective's loss, finite checks, backward, the
@@ -31,15 +31,56 @@ back with ours: ``jlonevae_lib.dlib_tf.step_time`` runs in disentanglement_lib's
 thread count and batch, and each method's TensorFlow figure is the lower of its two medians
 (the one less disturbed by other work).
 
+``--peer`` times a PyTorch peer the same way: disent 0.8.0's β-VAE framework (``BetaVae``, on
+its ``EncoderConv64``/``DecoderConv64``, z 10, β 4, disentanglement_lib's loss, Adam at lr 1e-4)
+in its own environment (``.venv-peer``, or ``--peer-python``; ``benchmarks/build_peer_env.bash``
+builds it on .venv's torch build), run by ``benchmarks/peer_step_time.py`` just before and just
+after the PyTorch rows, with our thread count, batch size, steps and warm-up, on images from the
+same dataset (a file of :data:`PEER_IMAGES` of them). Its figure is the lower of its two
+medians; the table gives it beside the two β-VAE rows (ours and the plain port) with the
+target: ours at most :data:`PEER_TARGET` × the peer's step. peer_step_time.py's docstring
+says what its step does and does not include; its networks are the β-VAE paper's, with more
+arithmetic than disentanglement_lib's (the line under the table gives both GFLOP counts).
+
 ``--floor`` adds each row's arithmetic (GFLOP per step, as ``torch.utils.flop_counter`` counts
 matmuls and convolutions, forward and backward) and its floor: those FLOPs at the machine's
-practical peak, the GFLOP/s of a large float32 matmul (MKL's sgemm) at the same thread count.
-No implementation that does the same arithmetic runs a step faster than its floor, so a target
+practical peak, the GFLOP/s of the fastest float32 matmul available to the step, measured here
+at the same thread count (:func:`matmul_gflops`: MKL's sgemm behind torch's ``a @ b``, oneDNN's
+matmul and its 1×1 convolution through torch, numpy's BLAS; on AMD CPUs oneDNN beats MKL). No
+implementation that does the same arithmetic runs a step faster than its floor, so a target
 under the floor cannot be met on that machine (docs in benchmarks/README.md).
+
+``--json PATH`` also writes the run as one JSON object (atomically)::
+
+    {"date": "2026-12-05T13:20:00Z",                       UTC, when the run ended
+     "machine": {"cpu": "AMD EPYC", "cpus": 2,             /proc/cpuinfo's model name
+                 "cpu_flags": {"avx512f": true, "avx512_bf16": true, "amx_bf16": false},
+                 "load_average_start": [0.1, 0.2, 0.3],    /proc/loadavg, before and after
+                 "load_average_end": [2.0, 1.1, 0.6]},     (null where there is none)
+     "torch": "2.13.0+cpu", "threads": 2, "malloc_tuned": true,
+     "settings": {"quick": false, "batch_size": 64, "dataset": "threeDotsCacheSmall",
+                  "steps": 120, "block": 20, "warmup": 10, "ablation": false},
+     "rows": {"beta_vae": {"median_ms": 55.1, "best_ms": 52.0, "block_ms": [...]}, ...},
+                                                           every row of the table, ms per step
+     "methods": {"beta_vae": {"ours_ms": 55.1, "tensorflow_ms": 44.8, "peer_ms": 70.2}, ...},
+                                                           the six baselines; tensorflow_ms and
+                                                           peer_ms null unless measured (--tf,
+                                                           --peer; the peer has β-VAE only)
+     "tensorflow": null or {"runs": [{"beta_vae": 44.8, ...}, {...}]},  before, after
+     "peer": null or {"runs": [{"beta_vae": 70.2}, {"beta_vae": 72.0}],  before, after
+                      "ms": 70.2, "target": 0.8,           the lower; PEER_TARGET
+                      "report": {...}},                    peer_step_time.py's first object
+                                                           (versions, its GFLOP per step, ...)
+     "floor": null or {"matmul_size": 2048, "matmul_gflops": {"MKL (torch a @ b)": 58.2, ...},
+                       "peak_library": "oneDNN matmul (torch)", "peak_gflops": 74.9,
+                       "gflop_per_step": {row: ...}, "floor_ms": {row: ...}}}
+                                                           matmul_gflops: every library timed
+
+Keys are written sorted; times are ms per step, GFLOP/s for the matmuls.
 
 ``--ablation`` adds β-VAE with oneDNN for every layer (the decoder's CPU kernel choice off,
 ``DeconvDecoder.tuned_cpu_kernels``). ``--quick`` takes a few steps of batch 8 on procedural
-three-dots: CI checks that it works.
+three-dots (the peer too) and times 256² matmuls for the floor: CI checks that it works.
 """
 
 from __future__ import annotations
@@ -55,11 +96,13 @@ MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -73,6 +116,7 @@ from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
 from jlonevae_lib.train.baselines import method_settings  # noqa: E402
 from jlonevae_lib.train.config import TrainConfig  # noqa: E402
 from jlonevae_lib.train.trainer import Trainer  # noqa: E402
+from jlonevae_lib.utils.atomic import atomic_write_json  # noqa: E402
 
 #: The six baselines, in the order of disentanglement_lib's study.
 METHODS = ("beta_vae", "factor_vae", "dip_vae_i", "dip_vae_ii", "beta_tc_vae", "annealed_vae")
@@ -88,6 +132,13 @@ JL1_ROWS = {"jlonevae fd-sub16": 16, "jlonevae fd": None}
 REFERENCE = "plain port (β-VAE)"
 #: ``--ablation``'s row: β-VAE without the decoder's CPU kernel choice.
 ABLATION_ROW = "beta_vae oneDNN-only"
+#: The PyTorch peer's target (issue 29): our β-VAE step at most this fraction of disent's.
+PEER_TARGET = 0.8
+#: Images of the training set the peer's process gets (float32, 16 MiB), drawn with replacement.
+PEER_IMAGES = 1024
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer_step_time.py"
+#: CPU flags the JSON record reports (the kernels oneDNN and MKL may pick depend on them).
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 STUDY_HP_INDEX, SEED = 2, 0
 LEARNING_RATE = 1e-4
 BETA = 4.0
@@ -232,17 +283,97 @@ def step_flops(step: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """The machine's practical float32 peak at torch's current thread count: GFLOP/s of the
-    fastest of ``repeats`` (size × size) @ (size × size) products, a shape on which the BLAS
-    runs close to the cores' fused multiply-add rate."""
+def _torch_matmul(a: torch.Tensor, b: torch.Tensor) -> Callable[[], object]:
+    """torch's ``a @ b``: the BLAS torch was built with (MKL's sgemm in PyPI's x86 wheels)."""
+    return lambda: a @ b
+
+
+def _onednn_matmul(a: torch.Tensor, b: torch.Tensor) -> Callable[[], object]:
+    """oneDNN's matmul (an inner product; ``brg_matmul`` on AVX-512 and AVX2 CPUs) through
+    torch's mkldnn ops: ``b`` is reordered into oneDNN's blocked layout once, here, so the
+    timed call does the product alone (plain ``a`` in, plain rows out)."""
+    weight = torch.ops.mkldnn._reorder_linear_weight(b.t().contiguous(), a.shape[0])
+    return lambda: torch.ops.mkldnn._linear_pointwise(a, weight, None, "none", [], "")
+
+
+def _onednn_conv1x1(a: torch.Tensor, b: torch.Tensor) -> Callable[[], object]:
+    """The same product as a 1×1 convolution in channels-last layout (oneDNN's convolution
+    primitive, which runs the step's convolutions; ``brgconv_1x1`` on AVX-512 CPUs): the rows
+    of ``a`` are the pixels of one (K, M/64, 64) image, ``b``'s columns the output channels,
+    its weights reordered once, here (a plain ``F.conv2d`` would reorder them on every call)."""
+    (m, k), n = a.shape, b.shape[1]
+    if m % 64:
+        raise ValueError(f"the 1×1 convolution's image is (M/64, 64) pixels: M = {m}")
+    image = a.reshape(1, m // 64, 64, k).permute(0, 3, 1, 2)  # channels-last view of a
+    weight = torch._C._nn.mkldnn_reorder_conv2d_weight(
+        b.t().contiguous().reshape(n, k, 1, 1).to_mkldnn(), [0, 0], [1, 1], [1, 1], 1,
+        list(image.shape))
+    return lambda: torch.ops.mkldnn._convolution_pointwise(
+        image, weight, None, [0, 0], [1, 1], [1, 1], 1, "none", [], "")
+
+
+def _numpy_blas_name() -> str:
+    """The BLAS numpy was built with, as its build configuration names it."""
+    try:
+        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except (TypeError, KeyError):  # numpy < 1.26 prints its configuration, returns nothing
+        return "BLAS"
+    return "OpenBLAS" if "openblas" in name.lower() else name
+
+
+def _numpy_matmul(a: torch.Tensor, b: torch.Tensor) -> Callable[[], object]:
+    """numpy's ``a @ b`` (its wheel's OpenBLAS): the caller limits its threads."""
+    a_np, b_np = a.numpy(), b.numpy()
+    return lambda: a_np @ b_np
+
+
+def matmul_libraries() -> dict[str, Callable[[torch.Tensor, torch.Tensor],
+                                             Callable[[], object]]]:
+    """The float32 matmuls the floor times, by name: each takes (a, b) and returns the timed
+    call (any packing of ``b`` done beforehand, untimed)."""
+    blas = "MKL" if torch.backends.mkl.is_available() else "BLAS"
+    libraries = {f"{blas} (torch a @ b)": _torch_matmul}
+    if torch.backends.mkldnn.is_available():
+        libraries["oneDNN matmul (torch)"] = _onednn_matmul
+        libraries["oneDNN 1x1 conv (torch)"] = _onednn_conv1x1
+    libraries[f"{_numpy_blas_name()} (numpy)"] = _numpy_matmul
+    return libraries
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10,
+                  libraries: dict[str, Callable] | None = None) -> dict[str, float]:
+    """GFLOP/s of each library's float32 (size × size) @ (size × size) product at torch's
+    current thread count (numpy's BLAS limited to as many, ``threadpoolctl``): the fastest of
+    ``repeats`` calls after two untimed ones, the libraries taking turns so that a shared
+    machine's noise hits them alike. A library whose ops this torch lacks is left out (with a
+    note on stderr). ``libraries``: by default :func:`matmul_libraries`."""
+    from threadpoolctl import threadpool_limits
+
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator)
     b = torch.randn(size, size, generator=generator)
-    for _ in range(2):
-        a @ b
-    seconds = min(call_seconds(lambda: a @ b, repeats))
-    return 2 * size ** 3 / seconds / 1e9
+    calls = {}
+    for name, build in (matmul_libraries() if libraries is None else libraries).items():
+        try:
+            calls[name] = build(a, b)
+            for _ in range(2):
+                calls[name]()
+        except (RuntimeError, ValueError, AttributeError) as err:
+            print(f"note: the floor leaves {name} out: {str(err).splitlines()[0]}",
+                  file=sys.stderr)
+            calls.pop(name, None)
+    best = dict.fromkeys(calls, float("inf"))
+    with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"), torch.no_grad():
+        for _ in range(repeats):
+            for name, call in calls.items():
+                best[name] = min(best[name], *call_seconds(call, 1))
+    return {name: 2 * size ** 3 / seconds / 1e9 for name, seconds in best.items()}
+
+
+def matmul_peak(gflops: dict[str, float]) -> tuple[str, float]:
+    """The fastest library of :func:`matmul_gflops` and its GFLOP/s: the floor's peak."""
+    name = max(gflops, key=gflops.__getitem__)
+    return name, gflops[name]
 
 
 def floor_ms(flops: dict[str, int], peak_gflops: float) -> dict[str, float]:
@@ -260,32 +391,144 @@ def measure_tf_steps(python: Path, threads: int, steps: int) -> dict[str, float]
     if done.returncode != 0:
         raise SystemExit(f"error: the TensorFlow step timing failed ({python}): "
                          f"{done.stderr.strip()[-500:]}")
-    # The JSON object is the last thing printed, over several lines from a line "{".
-    start = done.stdout.rfind("\n{") + 1
-    return json.loads(done.stdout[start:])["ms_per_step"]
+    return _last_json_object(done.stdout)["ms_per_step"]
+
+
+def _last_json_object(stdout: str) -> dict:
+    """The JSON object a timing script prints last, over several lines from a line "{"."""
+    return json.loads(stdout[stdout.rfind("\n{") + 1:])
+
+
+def write_peer_images(dataset_name: str, path: Path, count: int = PEER_IMAGES,
+                      seed: int = SEED) -> Path:
+    """``count`` training images of ``dataset_name`` drawn with replacement, float32
+    (count, C, 64, 64), saved to ``path`` (.npy) for the peer's process."""
+    dataset = get_named_ground_truth_data(dataset_name)
+    images = dataset.sample_training_batch(count, np.random.default_rng(seed + 1))
+    np.save(path, np.ascontiguousarray(images, dtype=np.float32))
+    return path
+
+
+def measure_peer_step(python: Path, images: Path, threads: int, steps: int, warmup: int,
+                      batch_size: int, tune_malloc: bool) -> dict:
+    """disent's β-VAE step timed by ``benchmarks/peer_step_time.py`` in the peer's environment
+    (``python``) on ``images``: its JSON object (``ms_per_step["beta_vae"]``, the median)."""
+    command = [str(python), str(PEER_SCRIPT), "--images", str(images), "--steps", str(steps),
+               "--warmup", str(warmup), "--threads", str(threads),
+               "--batch-size", str(batch_size)] + (["--tune-malloc"] if tune_malloc else [])
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode != 0:
+        raise SystemExit(f"error: the PyTorch peer's step timing failed ({python}): "
+                         f"{done.stderr.strip()[-500:]}")
+    return _last_json_object(done.stdout)
+
+
+# ------------------------------------------------------------------------- the JSON record
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_flags(names: Sequence[str] = CPU_FLAGS) -> dict[str, bool] | None:
+    """Whether the CPU has each of ``names`` (/proc/cpuinfo's flags); None without it."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info
+                          if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if flags is None else {name: name in flags for name in names}
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (/proc/loadavg); None without it."""
+    try:
+        return [float(v) for v in open("/proc/loadavg").read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def run_record(per_block: dict[str, list[float]], *, settings: dict, machine: dict,
+               tf_runs: Sequence[dict[str, float]] = (), peer_runs: Sequence[dict] = (),
+               flops: dict[str, int] | None = None, matmul: dict[str, float] | None = None,
+               matmul_size: int = 2048) -> dict:
+    """The ``--json`` object of the module docstring."""
+    medians = {name: 1e3 * statistics.median(times) for name, times in per_block.items()}
+    tf_ms = {m: min(run[m] for run in tf_runs) for m in METHODS} if tf_runs else None
+    peer_ms = min(run["ms_per_step"]["beta_vae"] for run in peer_runs) if peer_runs else None
+    record = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds").replace(
+            "+00:00", "Z"),
+        "machine": machine, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "malloc_tuned": MALLOC_TUNED, "settings": settings,
+        "rows": {name: {"median_ms": medians[name], "best_ms": 1e3 * min(times),
+                        "block_ms": [1e3 * t for t in times]}
+                 for name, times in per_block.items()},
+        "methods": {m: {"ours_ms": medians.get(m),
+                        "tensorflow_ms": None if tf_ms is None else tf_ms[m],
+                        "peer_ms": peer_ms if m == "beta_vae" else None} for m in METHODS},
+        "tensorflow": {"runs": list(tf_runs)} if tf_runs else None,
+        "peer": {"runs": [run["ms_per_step"] for run in peer_runs], "ms": peer_ms,
+                 "target": PEER_TARGET, "report": peer_runs[0]} if peer_runs else None,
+        "floor": None,
+    }
+    if flops and matmul:
+        library, peak = matmul_peak(matmul)
+        record["floor"] = {
+            "matmul_size": matmul_size, "matmul_gflops": matmul, "peak_library": library,
+            "peak_gflops": peak, "gflop_per_step": {n: c / 1e9 for n, c in flops.items()},
+            "floor_ms": floor_ms(flops, peak)}
+    return record
+
+
+#: The table's rows compared with the PyTorch peer (disent's β-VAE).
+PEER_ROWS = ("beta_vae", REFERENCE)
 
 
 def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,
-                 tf_step_ms: dict[str, float] | None = None) -> str:
-    """Median and best-block ms per step and the ratio to the reference; with ``compare_tf``
-    (the TensorFlow figures are for batch 64), for the baselines the ratio to TensorFlow's step
-    (``tf_step_ms``, by default the recorded :data:`TF_STEP_MS`) and the target's verdict (the
-    reference's against TensorFlow's β-VAE)."""
+                 tf_step_ms: dict[str, float] | None = None,
+                 peer_ms: float | None = None) -> str:
+    """Median and best-block ms per step and the ratio to the reference; with ``peer_ms`` (the
+    PyTorch peer's β-VAE step, measured in the same run at the same batch), for the β-VAE rows
+    (:data:`PEER_ROWS`) its figure and their ratio to it, and a line with the
+    :data:`PEER_TARGET` verdict of ours; with ``compare_tf`` (the TensorFlow figures are for
+    batch 64), for the baselines the ratio to TensorFlow's step (``tf_step_ms``, by default
+    the recorded :data:`TF_STEP_MS`) and the target's verdict (the reference's against
+    TensorFlow's β-VAE)."""
     tf_figures = TF_STEP_MS if tf_step_ms is None else tf_step_ms
     ms = {name: 1e3 * statistics.median(times) for name, times in per_block.items()}
     header = f"{'method':<21} {'ms/step':>8} {'best':>7} {'vs plain':>9}"
+    if peer_ms is not None:
+        header += f" {'peer ms':>8} {'vs peer':>8}"
     if compare_tf:
         header += f" {'TF ms':>6} {'vs TF':>6}  target ≤ {TF_TARGET}× TF"
     lines = [header, "-" * len(header)]
     for name, value in ms.items():
         best = 1e3 * min(per_block[name])
         line = f"{name:<21} {value:8.1f} {best:7.1f} {value / ms[REFERENCE]:8.2f}x"
+        if peer_ms is not None:
+            line += (f" {peer_ms:8.1f} {value / peer_ms:7.2f}x" if name in PEER_ROWS
+                     else " " * 18)
         tf_ms = tf_figures.get(name, tf_figures["beta_vae"] if name == REFERENCE else None)
         if compare_tf and tf_ms is not None:
             line += f" {tf_ms:6.1f} {value / tf_ms:5.2f}x"
             if name in tf_figures:
                 line += "  met" if value <= TF_TARGET * tf_ms else "  not met"
-        lines.append(line)
+        lines.append(line.rstrip())
+    if peer_ms is not None and "beta_vae" in ms:
+        ratio = ms["beta_vae"] / peer_ms
+        lines.append(f"PyTorch peer (disent's β-VAE, measured here, back to back): beta_vae "
+                     f"{ratio:.2f}× its step, target ≤ {PEER_TARGET}× "
+                     f"{'met' if ratio <= PEER_TARGET else 'not met'}")
     if not compare_tf:
         lines.append("(no TensorFlow comparison: its figures are for batch 64)")
         return "\n".join(lines)
@@ -300,18 +543,24 @@ def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,
 
 def format_floor_table(per_block: dict[str, list[float]], flops: dict[str, int],
                        peak_gflops: float, compare_tf: bool = True,
-                       tf_step_ms: dict[str, float] | None = None) -> str:
+                       tf_step_ms: dict[str, float] | None = None,
+                       matmul: dict[str, float] | None = None, matmul_size: int = 2048) -> str:
     """Each row's GFLOP per step, its floor at ``peak_gflops``, its median ms per step and the
     share of the peak that reaches; with ``compare_tf``, for the baselines also the target
     (``TF_TARGET`` × the TensorFlow step, ``tf_step_ms`` or the recorded :data:`TF_STEP_MS`)
     and whether it lies under the floor, where no implementation of the same arithmetic can
-    meet it."""
+    meet it. ``matmul``: each library's GFLOP/s (:func:`matmul_gflops`), named in the first
+    line with the one that gave the peak."""
     tf_figures = TF_STEP_MS if tf_step_ms is None else tf_step_ms
     floors = floor_ms(flops, peak_gflops)
     header = (f"{'method':<21} {'GFLOP':>6} {'floor ms':>9} {'ms/step':>8} {'of peak':>8}"
               f" {'target ms':>10}  target vs floor")
-    lines = [f"arithmetic floor: {peak_gflops:.1f} GFLOP/s, a float32 2048² matmul at "
-             f"{torch.get_num_threads()} threads", header, "-" * len(header)]
+    first = (f"arithmetic floor: {peak_gflops:.1f} GFLOP/s, the fastest float32 "
+             f"{matmul_size}² matmul at {torch.get_num_threads()} threads")
+    if matmul:
+        first += f" ({matmul_peak(matmul)[0]}; " + ", ".join(
+            f"{name} {value:.1f}" for name, value in matmul.items()) + ")"
+    lines = [first, header, "-" * len(header)]
     for name, count in flops.items():
         ms = 1e3 * statistics.median(per_block[name])
         line = (f"{name:<21} {count / 1e9:6.2f} {floors[name]:9.1f} {ms:8.1f}"
@@ -337,17 +586,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="torch intra-op threads (default: torch's, one per core)")
     parser.add_argument("--floor", action="store_true",
                         help="add each row's GFLOP per step and its floor at this machine's "
-                             "float32 matmul peak")
+                             "fastest float32 matmul (MKL, oneDNN, numpy's BLAS)")
     parser.add_argument("--tf", action="store_true",
                         help="time disentanglement_lib's TensorFlow step here, before and "
                              "after ours (needs .venv-dlib: build_dlib_env.bash)")
     parser.add_argument("--tf-python", type=Path, default=Path(".venv-dlib/bin/python"),
                         help="the TensorFlow environment's interpreter (default "
                              ".venv-dlib/bin/python)")
+    parser.add_argument("--peer", action="store_true",
+                        help="time the PyTorch peer, disent's β-VAE, here, before and after "
+                             "ours (needs .venv-peer: benchmarks/build_peer_env.bash)")
+    parser.add_argument("--peer-python", type=Path, default=Path(".venv-peer/bin/python"),
+                        help="the peer environment's interpreter (default "
+                             ".venv-peer/bin/python)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the run as JSON to PATH (format: module docstring)")
     args = parser.parse_args(argv)
     if args.tf and not args.tf_python.exists():
         parser.error(f"--tf needs disentanglement_lib's environment ({args.tf_python} is "
                      "missing): bash experimentScripts/train_baseline/build_dlib_env.bash")
+    if args.peer and not args.peer_python.exists():
+        parser.error(f"--peer needs the PyTorch peer's environment ({args.peer_python} is "
+                     "missing): bash benchmarks/build_peer_env.bash")
     if args.quick:
         args.steps, args.block, args.warmup = 2, 1, 1
     if args.block < 1 or args.steps < args.block or args.steps % args.block:
@@ -355,46 +615,89 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"({args.block})")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
     machine_line = _load_sibling("bench_training_step").machine_line
-    start_line = machine_line()
+    start_line, start_load = machine_line(), load_average()
     user_data_root = os.environ.get(DATA_ROOT_ENV)
+    tf_runs: list[dict[str, float]] = []
+    peer_runs: list[dict] = []
+
+    def time_others() -> None:
+        """The TensorFlow and peer steps, once each (before and after ours)."""
+        if args.tf:
+            tf_runs.append(measure_tf_steps(args.tf_python, threads, args.steps))
+        if args.peer:
+            peer_runs.append(measure_peer_step(args.peer_python, peer_images, threads,
+                                               args.steps, args.warmup, batch_size,
+                                               MALLOC_TUNED))
+
     with tempfile.TemporaryDirectory() as tmp:
         # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
         if user_data_root is None:
             os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
         try:
             steps = build_steps(dataset, batch_size, Path(tmp), args.ablation)
-            tf_runs = []
-            if args.tf:
-                tf_runs.append(measure_tf_steps(args.tf_python, torch.get_num_threads(),
-                                                args.steps))
+            peer_images = (write_peer_images(dataset, Path(tmp) / "peer_images.npy")
+                           if args.peer else None)
+            time_others()
             per_block = time_rows(steps, args.steps, args.warmup, args.block)
             flops = {name: step_flops(step) for name, step in steps.items()} if args.floor \
                 else {}
-            if args.tf:
-                tf_runs.append(measure_tf_steps(args.tf_python, torch.get_num_threads(),
-                                                args.steps))
+            if args.peer and "beta_vae" not in flops:
+                flops_beta_vae = step_flops(steps["beta_vae"])
+            else:
+                flops_beta_vae = flops.get("beta_vae")
+            time_others()
         finally:
             if user_data_root is None:
                 del os.environ[DATA_ROOT_ENV]
     print(f"training step, batch {batch_size} from {dataset}, d={LATENT_DIM}, "
-          f"lr {LEARNING_RATE:g}, {torch.get_num_threads()} threads; {args.steps} timed steps "
+          f"lr {LEARNING_RATE:g}, {threads} threads; {args.steps} timed steps "
           f"per row in blocks of {args.block} after {args.warmup} warm-up; glibc malloc "
           f"tuned: {MALLOC_TUNED}")
     print(f"baselines: dlibConv, study setting {STUDY_HP_INDEX}; jlonevae: defaultConv, "
           f"β {BETA:g}, γ 0.1, FD penalty")
     print(f"at start: {start_line}")
     print(f"at end:   {machine_line()}")
+    end_load = load_average()
     tf_step_ms = None
     if args.tf:
         tf_step_ms = {m: min(run[m] for run in tf_runs) for m in METHODS}
         print("TensorFlow ms/step before and after: " + ", ".join(
             f"{m} {tf_runs[0][m]:.1f}/{tf_runs[1][m]:.1f}" for m in METHODS))
-    print(format_table(per_block, compare_tf=batch_size == 64, tf_step_ms=tf_step_ms))
+    peer_ms = None
+    if args.peer:
+        before, after = (run["ms_per_step"]["beta_vae"] for run in peer_runs)
+        peer_ms = min(before, after)
+        report = peer_runs[0]
+        print(f"PyTorch peer ms/step before and after: beta_vae {before:.1f}/{after:.1f} "
+              f"(disent {report['disent']}, {report['network']}, lightning "
+              f"{report['lightning']}, torch {report['torch']}, {report['threads']} threads)")
+    print(format_table(per_block, compare_tf=batch_size == 64, tf_step_ms=tf_step_ms,
+                       peer_ms=peer_ms))
+    if args.peer:
+        print(f"arithmetic per step: the peer's {report['gflop_per_step']['beta_vae']:.2f} "
+              f"GFLOP, our beta_vae's {flops_beta_vae / 1e9:.2f} (disent's Conv64 networks "
+              "are the β-VAE paper's: 4×4 kernels in the encoder's 3rd and 4th layers)")
+    matmul = None
+    # --quick: a 256² product, enough to check the libraries run (CI), not for a figure
+    matmul_size, matmul_repeats = (256, 3) if args.quick else (2048, 10)
     if args.floor:
-        print(format_floor_table(per_block, flops, matmul_peak_gflops(),
-                                 compare_tf=batch_size == 64, tf_step_ms=tf_step_ms))
+        matmul = matmul_gflops(matmul_size, matmul_repeats)
+        print(format_floor_table(per_block, flops, matmul_peak(matmul)[1],
+                                 compare_tf=batch_size == 64, tf_step_ms=tf_step_ms,
+                                 matmul=matmul, matmul_size=matmul_size))
+    if args.json is not None:
+        machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(),
+                   "load_average_start": start_load, "load_average_end": end_load}
+        settings = {"quick": args.quick, "batch_size": batch_size, "dataset": dataset,
+                    "steps": args.steps, "block": args.block, "warmup": args.warmup,
+                    "ablation": args.ablation}
+        atomic_write_json(args.json, run_record(
+            per_block, settings=settings, machine=machine, tf_runs=tf_runs,
+            peer_runs=peer_runs, flops=flops, matmul=matmul, matmul_size=matmul_size))
+        print(f"wrote {args.json}")
     return 0
 
 

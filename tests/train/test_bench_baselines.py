@@ -1,10 +1,14 @@
 """benchmarks/bench_baselines.py: its plain port is disentanglement_lib's network and β-VAE
-loss, and the script runs end to end in quick mode (as CI runs it)."""
+loss, its tables' verdicts (TensorFlow, the PyTorch peer, the floor), the floor's matmul
+libraries, the ``--json`` record's structure, and the script runs end to end in quick mode (as
+CI runs it). The peer's own script: tests/train/test_peer_step_time.py."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +171,152 @@ def test_quick_mode_runs(bench, capsys, monkeypatch, tmp_path):
         line = next(line for line in floor if line.startswith(row + " "))
         gflop, floor_ms = map(float, line[len(row):].split()[:2])
         assert gflop > 0 and floor_ms > 0
+
+
+def test_table_compares_the_beta_vae_rows_with_the_pytorch_peer(bench):
+    per_block = {bench.REFERENCE: [0.045], "beta_vae": [0.040], "factor_vae": [0.060]}
+    table = bench.format_table(per_block, peer_ms=50.0)
+    assert "peer ms" in table.splitlines()[0] and "vs peer" in table.splitlines()[0]
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:]}
+    assert rows["beta_vae"][4:6] == ["50.0", "0.80x"]  # 40 / 50
+    assert rows[bench.REFERENCE.split()[0]][6:8] == ["50.0", "0.90x"]
+    assert rows["factor_vae"][4:] == ["50.7", "1.18x", "not", "met"]  # no peer figure
+    lines = {line.split()[0]: line for line in table.splitlines()[2:]}
+    # the peer columns left blank: TensorFlow's column stays aligned
+    assert lines["factor_vae"].index("50.7") == lines["beta_vae"].index("37.5")
+    assert "beta_vae 0.80× its step, target ≤ 0.8× met" in table
+    slower = bench.format_table({**per_block, "beta_vae": [0.041]}, compare_tf=False,
+                                peer_ms=50.0)
+    assert "target ≤ 0.8× not met" in slower and "TF ms" not in slower
+    assert "peer" not in bench.format_table(per_block)
+
+
+def test_peer_without_its_environment_is_a_clear_usage_error(bench, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--quick", "--peer", "--peer-python", str(tmp_path / "no" / "python")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--peer needs the PyTorch peer's environment" in err
+    assert "bash benchmarks/build_peer_env.bash" in err
+
+
+def test_floor_takes_the_fastest_library_and_names_it(bench):
+    def slow(a, b):
+        def call():
+            time.sleep(0.002)
+            return a @ b
+        return call
+
+    gflops = bench.matmul_gflops(64, 2, libraries={"slow": slow, "fast": bench._torch_matmul})
+    assert set(gflops) == {"slow", "fast"} and all(v > 0 for v in gflops.values())
+    assert bench.matmul_peak(gflops) == ("fast", gflops["fast"])
+    assert bench.matmul_peak({"a": 1.0, "b": 3.0, "c": 2.0}) == ("b", 3.0)
+
+
+def test_every_matmul_library_computes_the_product(bench):
+    """Each library's timed call computes a @ b (the packed oneDNN calls included), and the
+    default set times them all at a tiny size."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(128, 64, generator=generator), torch.randn(64, 96, generator=generator)
+    libraries = bench.matmul_libraries()
+    assert any(name.startswith(("MKL", "BLAS")) for name in libraries)
+    assert any(name.endswith("(numpy)") for name in libraries)
+    if torch.backends.mkldnn.is_available():
+        assert {"oneDNN matmul (torch)", "oneDNN 1x1 conv (torch)"} <= set(libraries)
+    with torch.no_grad():
+        for name, build in libraries.items():
+            product = torch.as_tensor(build(a, b)())
+            if product.dim() == 4:  # the convolution's (1, N, M/64, 64) channels-last output
+                product = product.permute(0, 2, 3, 1).reshape(128, 96)
+            torch.testing.assert_close(product, a @ b, rtol=1e-4, atol=1e-4, msg=name)
+    gflops = bench.matmul_gflops(64, 1)
+    assert set(gflops) == set(libraries) and all(v > 0 for v in gflops.values())
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch without oneDNN")
+def test_onednn_calls_run_onednn_without_reordering_the_weights(bench, capfd):
+    """oneDNN's verbose log of the timed calls: its inner product and its convolution run,
+    and no reorder (the weights were packed beforehand, untimed)."""
+    a, b = torch.randn(128, 64), torch.randn(64, 96)
+    calls = {"oneDNN matmul (torch)": "inner_product", "oneDNN 1x1 conv (torch)": "convolution"}
+    for name, primitive in calls.items():
+        call = bench.matmul_libraries()[name](a, b)
+        call()
+        capfd.readouterr()
+        with torch.no_grad(), torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+            call()
+        executed = [line.split(",") for line in capfd.readouterr().out.splitlines()
+                    if line.startswith("onednn_verbose") and ",exec," in line]
+        assert len(executed) == 1 and primitive in executed[0], (name, executed)
+        assert "reorder" not in executed[0]
+
+
+#: The ``--json`` record's keys, as the module docstring documents them.
+RECORD_KEYS = {"date", "machine", "torch", "threads", "malloc_tuned", "settings", "rows",
+               "methods", "tensorflow", "peer", "floor"}
+MACHINE_KEYS = {"cpu", "cpus", "cpu_flags", "load_average_start", "load_average_end"}
+FLOOR_KEYS = {"matmul_size", "matmul_gflops", "peak_library", "peak_gflops", "gflop_per_step",
+              "floor_ms"}
+
+
+def _positive_numbers(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+               for v in values)
+
+
+def test_run_record_has_the_documented_structure(bench):
+    per_block = {bench.REFERENCE: [0.045, 0.046], **{m: [0.040, 0.041] for m in bench.METHODS}}
+    tf_runs = [{m: 50.0 for m in bench.METHODS}, {m: 48.0 for m in bench.METHODS}]
+    peer_runs = [{"ms_per_step": {"beta_vae": 70.0}, "gflop_per_step": {"beta_vae": 6.9}},
+                 {"ms_per_step": {"beta_vae": 65.0}, "gflop_per_step": {"beta_vae": 6.9}}]
+    machine = {"cpu": bench.cpu_model(), "cpus": 2, "cpu_flags": bench.cpu_flags(),
+               "load_average_start": bench.load_average(), "load_average_end": None}
+    record = bench.run_record(
+        per_block, settings={"steps": 2}, machine=machine, tf_runs=tf_runs,
+        peer_runs=peer_runs, flops={m: 5_000_000_000 for m in per_block},
+        matmul={"MKL (torch a @ b)": 50.0, "oneDNN matmul (torch)": 100.0}, matmul_size=64)
+    assert set(record) == RECORD_KEYS and set(record["machine"]) == MACHINE_KEYS
+    assert record["date"].endswith("Z")
+    assert record["methods"]["beta_vae"] == {
+        "ours_ms": pytest.approx(40.5), "tensorflow_ms": 48.0, "peer_ms": 65.0}
+    assert record["methods"]["factor_vae"]["peer_ms"] is None
+    assert record["peer"]["ms"] == 65.0 and record["peer"]["target"] == bench.PEER_TARGET
+    assert set(record["floor"]) == FLOOR_KEYS
+    assert record["floor"]["peak_library"] == "oneDNN matmul (torch)"
+    assert record["floor"]["floor_ms"]["beta_vae"] == pytest.approx(50.0)  # 5 GFLOP at 100
+    bare = bench.run_record(per_block, settings={}, machine=machine)
+    assert bare["tensorflow"] is bare["peer"] is bare["floor"] is None
+    assert bare["methods"]["beta_vae"]["tensorflow_ms"] is None
+    assert isinstance(bench.cpu_model(), str) and bench.cpu_model()
+    flags = bench.cpu_flags()
+    assert flags is None or set(flags) == set(bench.CPU_FLAGS)
+
+
+@pytest.mark.slow
+def test_quick_mode_writes_the_json_record(bench, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    path = tmp_path / "out" / "record.json"
+    path.parent.mkdir()
+    assert bench.main(["--quick", "--floor", "--json", str(path)]) == 0
+    assert f"wrote {path}" in capsys.readouterr().out
+    record = json.loads(path.read_text())
+    assert set(record) == RECORD_KEYS and set(record["machine"]) == MACHINE_KEYS
+    assert record["settings"] == {"quick": True, "batch_size": 8, "dataset": "threeDots",
+                                  "steps": 2, "block": 1, "warmup": 1, "ablation": False}
+    assert record["threads"] == torch.get_num_threads() and record["torch"] == torch.__version__
+    rows = record["rows"]
+    assert set(rows) == {bench.REFERENCE, *bench.METHODS, *bench.JL1_ROWS}
+    for row in rows.values():
+        assert _positive_numbers([row["median_ms"], row["best_ms"], *row["block_ms"]])
+    for method in bench.METHODS:
+        assert _positive_numbers([record["methods"][method]["ours_ms"]])
+        assert record["methods"][method]["tensorflow_ms"] is None
+        assert record["methods"][method]["peer_ms"] is None
+    assert record["tensorflow"] is None and record["peer"] is None
+    floor = record["floor"]
+    assert set(floor) == FLOOR_KEYS and floor["matmul_size"] == 256
+    assert _positive_numbers(floor["matmul_gflops"].values())
+    assert floor["peak_gflops"] == max(floor["matmul_gflops"].values())
+    assert floor["matmul_gflops"][floor["peak_library"]] == floor["peak_gflops"]
+    assert _positive_numbers([*floor["gflop_per_step"].values(), *floor["floor_ms"].values()])
+    assert not list(path.parent.glob("*tmp*"))  # written atomically, no temporary left
