@@ -31,16 +31,20 @@ back with ours: ``jlonevae_lib.dlib_tf.step_time`` runs in disentanglement_lib's
 thread count and batch, and each method's TensorFlow figure is the lower of its two medians
 (the one less disturbed by other work).
 
-``--peer`` times a PyTorch peer the same way: disent 0.8.0's β-VAE framework (``BetaVae``, on
-its ``EncoderConv64``/``DecoderConv64``, z 10, β 4, disentanglement_lib's loss, Adam at lr 1e-4)
-in its own environment (``.venv-peer``, or ``--peer-python``; ``benchmarks/build_peer_env.bash``
-builds it on .venv's torch build), run by ``benchmarks/peer_step_time.py`` just before and just
-after the PyTorch rows, with our thread count, batch size, steps and warm-up, on images from the
-same dataset (a file of :data:`PEER_IMAGES` of them). Its figure is the lower of its two
-medians; the table gives it beside the two β-VAE rows (ours and the plain port) with the
-target: ours at most :data:`PEER_TARGET` × the peer's step. peer_step_time.py's docstring
-says what its step does and does not include; its networks are the β-VAE paper's, with more
-arithmetic than disentanglement_lib's (the line under the table gives both GFLOP counts).
+``--peer`` times a PyTorch peer the same way: disent 0.8.0's β-VAE framework (``BetaVae``, z 10,
+β 4, disentanglement_lib's loss, its own Adam at lr 1e-4) in its own environment
+(``.venv-peer``, or ``--peer-python``; ``benchmarks/build_peer_env.bash`` builds it on .venv's
+torch build), run by ``benchmarks/peer_step_time.py`` just before and just after the PyTorch
+rows (:data:`PEER_NETWORKS`' order before, the reverse after), with our thread count, batch
+size, steps and warm-up, on images from the same dataset (a file of :data:`PEER_IMAGES` of
+them), on two networks: disentanglement_lib's own (``--network dlib``: written as a disent user
+writes a custom model, the same arithmetic as ours) and disent's ``EncoderConv64`` /
+``DecoderConv64`` (``--network disent``: the β-VAE paper's encoder, 4×4 kernels in its third
+and fourth convolutions and padding 2, about 30% more arithmetic). Each network's figure is the
+lower of its two medians. The table gives the dlib network's beside the two β-VAE rows (ours
+and the plain port) with the target, ours at most :data:`PEER_TARGET` × the peer's step: the
+fair comparison; the line under it gives ours against disent's own network too, with both
+GFLOP counts. peer_step_time.py's docstring says what its step does and does not include.
 
 ``--floor`` adds each row's arithmetic (GFLOP per step, as ``torch.utils.flop_counter`` counts
 matmuls and convolutions, forward and backward) and its floor: those FLOPs at the machine's
@@ -62,15 +66,20 @@ under the floor cannot be met on that machine (docs in benchmarks/README.md).
                   "steps": 120, "block": 20, "warmup": 10, "ablation": false},
      "rows": {"beta_vae": {"median_ms": 55.1, "best_ms": 52.0, "block_ms": [...]}, ...},
                                                            every row of the table, ms per step
-     "methods": {"beta_vae": {"ours_ms": 55.1, "tensorflow_ms": 44.8, "peer_ms": 70.2}, ...},
+     "methods": {"beta_vae": {"ours_ms": 55.1, "tensorflow_ms": 44.8, "peer_ms": 62.0}, ...},
                                                            the six baselines; tensorflow_ms and
                                                            peer_ms null unless measured (--tf,
-                                                           --peer; the peer has β-VAE only)
+                                                           --peer; the peer has β-VAE only;
+                                                           peer_ms: the dlib network's)
      "tensorflow": null or {"runs": [{"beta_vae": 44.8, ...}, {...}]},  before, after
-     "peer": null or {"runs": [{"beta_vae": 70.2}, {"beta_vae": 72.0}],  before, after
-                      "ms": 70.2, "target": 0.8,           the lower; PEER_TARGET
-                      "report": {...}},                    peer_step_time.py's first object
-                                                           (versions, its GFLOP per step, ...)
+     "peer": null or {"target": 0.8,                       PEER_TARGET, for dlib_network
+                      "dlib_network":                      disentanglement_lib's network
+                          {"runs": [{"beta_vae": 62.0}, {"beta_vae": 63.1}],  before, after
+                           "ms": 62.0, "gflop_per_step": 5.27,  the lower; the step's GFLOP
+                           "report": {...}},               peer_step_time.py's first object
+                                                           (versions, parameters, ...)
+                      "disent_network": {...}},            disent's EncoderConv64/DecoderConv64,
+                                                           the same keys (6.89 GFLOP)
      "floor": null or {"matmul_size": 2048, "matmul_gflops": {"MKL (torch a @ b)": 58.2, ...},
                        "peak_library": "oneDNN matmul (torch)", "peak_gflops": 74.9,
                        "gflop_per_step": {row: ...}, "floor_ms": {row: ...}}}
@@ -132,8 +141,12 @@ JL1_ROWS = {"jlonevae fd-sub16": 16, "jlonevae fd": None}
 REFERENCE = "plain port (β-VAE)"
 #: ``--ablation``'s row: β-VAE without the decoder's CPU kernel choice.
 ABLATION_ROW = "beta_vae oneDNN-only"
-#: The PyTorch peer's target (issue 29): our β-VAE step at most this fraction of disent's.
+#: The PyTorch peer's target (issue 29): our β-VAE step at most this fraction of disent's
+#: (on disentanglement_lib's network: the same arithmetic).
 PEER_TARGET = 0.8
+#: The peer's networks (peer_step_time.py's ``--network``) and their keys in the JSON record:
+#: disentanglement_lib's (the target's comparison) and disent's own Conv64 networks.
+PEER_NETWORKS = {"dlib": "dlib_network", "disent": "disent_network"}
 #: Images of the training set the peer's process gets (float32, 16 MiB), drawn with replacement.
 PEER_IMAGES = 1024
 PEER_SCRIPT = Path(__file__).resolve().parent / "peer_step_time.py"
@@ -410,12 +423,14 @@ def write_peer_images(dataset_name: str, path: Path, count: int = PEER_IMAGES,
 
 
 def measure_peer_step(python: Path, images: Path, threads: int, steps: int, warmup: int,
-                      batch_size: int, tune_malloc: bool) -> dict:
-    """disent's β-VAE step timed by ``benchmarks/peer_step_time.py`` in the peer's environment
-    (``python``) on ``images``: its JSON object (``ms_per_step["beta_vae"]``, the median)."""
+                      batch_size: int, tune_malloc: bool, network: str = "dlib") -> dict:
+    """disent's β-VAE step on ``network`` (:data:`PEER_NETWORKS`) timed by
+    ``benchmarks/peer_step_time.py`` in the peer's environment (``python``) on ``images``: its
+    JSON object (``ms_per_step["beta_vae"]``, the median)."""
     command = [str(python), str(PEER_SCRIPT), "--images", str(images), "--steps", str(steps),
                "--warmup", str(warmup), "--threads", str(threads),
-               "--batch-size", str(batch_size)] + (["--tune-malloc"] if tune_malloc else [])
+               "--batch-size", str(batch_size), "--network", network] + (
+        ["--tune-malloc"] if tune_malloc else [])
     done = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if done.returncode != 0:
@@ -457,14 +472,28 @@ def load_average() -> list[float] | None:
         return None
 
 
+def peer_record(runs: Sequence[dict]) -> dict:
+    """One peer network's entry of the ``--json`` record from its runs (peer_step_time.py's
+    objects, before and after ours)."""
+    return {"runs": [run["ms_per_step"] for run in runs],
+            "ms": min(run["ms_per_step"]["beta_vae"] for run in runs),
+            "gflop_per_step": runs[0]["gflop_per_step"]["beta_vae"], "report": runs[0]}
+
+
 def run_record(per_block: dict[str, list[float]], *, settings: dict, machine: dict,
-               tf_runs: Sequence[dict[str, float]] = (), peer_runs: Sequence[dict] = (),
+               tf_runs: Sequence[dict[str, float]] = (),
+               peer_runs: dict[str, Sequence[dict]] | None = None,
                flops: dict[str, int] | None = None, matmul: dict[str, float] | None = None,
                matmul_size: int = 2048) -> dict:
-    """The ``--json`` object of the module docstring."""
+    """The ``--json`` object of the module docstring; ``peer_runs``: each network's
+    (:data:`PEER_NETWORKS`) peer_step_time.py objects, before and after ours."""
     medians = {name: 1e3 * statistics.median(times) for name, times in per_block.items()}
     tf_ms = {m: min(run[m] for run in tf_runs) for m in METHODS} if tf_runs else None
-    peer_ms = min(run["ms_per_step"]["beta_vae"] for run in peer_runs) if peer_runs else None
+    peer = None
+    if peer_runs and any(peer_runs.values()):
+        peer = {"target": PEER_TARGET, **{PEER_NETWORKS[network]: peer_record(runs)
+                                          for network, runs in peer_runs.items()}}
+    peer_ms = peer["dlib_network"]["ms"] if peer else None
     record = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds").replace(
             "+00:00", "Z"),
@@ -477,8 +506,7 @@ def run_record(per_block: dict[str, list[float]], *, settings: dict, machine: di
                         "tensorflow_ms": None if tf_ms is None else tf_ms[m],
                         "peer_ms": peer_ms if m == "beta_vae" else None} for m in METHODS},
         "tensorflow": {"runs": list(tf_runs)} if tf_runs else None,
-        "peer": {"runs": [run["ms_per_step"] for run in peer_runs], "ms": peer_ms,
-                 "target": PEER_TARGET, "report": peer_runs[0]} if peer_runs else None,
+        "peer": peer,
         "floor": None,
     }
     if flops and matmul:
@@ -496,14 +524,17 @@ PEER_ROWS = ("beta_vae", REFERENCE)
 
 def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,
                  tf_step_ms: dict[str, float] | None = None,
-                 peer_ms: float | None = None) -> str:
+                 peer_ms: float | None = None, peer_disent_ms: float | None = None,
+                 peer_gflop: dict[str, float] | None = None) -> str:
     """Median and best-block ms per step and the ratio to the reference; with ``peer_ms`` (the
-    PyTorch peer's β-VAE step, measured in the same run at the same batch), for the β-VAE rows
-    (:data:`PEER_ROWS`) its figure and their ratio to it, and a line with the
-    :data:`PEER_TARGET` verdict of ours; with ``compare_tf`` (the TensorFlow figures are for
-    batch 64), for the baselines the ratio to TensorFlow's step (``tf_step_ms``, by default
-    the recorded :data:`TF_STEP_MS`) and the target's verdict (the reference's against
-    TensorFlow's β-VAE)."""
+    PyTorch peer's β-VAE step on disentanglement_lib's network, measured in the same run at the
+    same batch), for the β-VAE rows (:data:`PEER_ROWS`) its figure and their ratio to it, and a
+    line with the :data:`PEER_TARGET` verdict of ours; with ``peer_disent_ms`` (the peer on
+    disent's own Conv64 networks), a line with ours against that too; ``peer_gflop``: the two
+    peer steps' GFLOP (:data:`PEER_NETWORKS`' keys), named in those lines. With ``compare_tf``
+    (the TensorFlow figures are for batch 64), for the baselines the ratio to TensorFlow's step
+    (``tf_step_ms``, by default the recorded :data:`TF_STEP_MS`) and the target's verdict (the
+    reference's against TensorFlow's β-VAE)."""
     tf_figures = TF_STEP_MS if tf_step_ms is None else tf_step_ms
     ms = {name: 1e3 * statistics.median(times) for name, times in per_block.items()}
     header = f"{'method':<21} {'ms/step':>8} {'best':>7} {'vs plain':>9}"
@@ -524,11 +555,21 @@ def format_table(per_block: dict[str, list[float]], compare_tf: bool = True,
             if name in tf_figures:
                 line += "  met" if value <= TF_TARGET * tf_ms else "  not met"
         lines.append(line.rstrip())
+    gflop = {} if peer_gflop is None else peer_gflop
+
+    def gflop_note(network: str) -> str:
+        return f", {gflop[network]:.2f} GFLOP/step" if network in gflop else ""
+
     if peer_ms is not None and "beta_vae" in ms:
         ratio = ms["beta_vae"] / peer_ms
-        lines.append(f"PyTorch peer (disent's β-VAE, measured here, back to back): beta_vae "
+        lines.append(f"PyTorch peer (disent's β-VAE on disentanglement_lib's network"
+                     f"{gflop_note('dlib')}, measured here, back to back): beta_vae "
                      f"{ratio:.2f}× its step, target ≤ {PEER_TARGET}× "
                      f"{'met' if ratio <= PEER_TARGET else 'not met'}")
+    if peer_disent_ms is not None and "beta_vae" in ms:
+        lines.append(f"  on disent's own EncoderConv64/DecoderConv64 ({peer_disent_ms:.1f} "
+                     f"ms{gflop_note('disent')}): beta_vae "
+                     f"{ms['beta_vae'] / peer_disent_ms:.2f}× its step")
     if not compare_tf:
         lines.append("(no TensorFlow comparison: its figures are for batch 64)")
         return "\n".join(lines)
@@ -621,16 +662,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_line, start_load = machine_line(), load_average()
     user_data_root = os.environ.get(DATA_ROOT_ENV)
     tf_runs: list[dict[str, float]] = []
-    peer_runs: list[dict] = []
+    peer_runs: dict[str, list[dict]] = {network: [] for network in PEER_NETWORKS}
 
-    def time_others() -> None:
-        """The TensorFlow and peer steps, once each (before and after ours)."""
+    def time_others(networks: Sequence[str]) -> None:
+        """The TensorFlow step and the peer's on each of ``networks``, once each (before and
+        after ours)."""
         if args.tf:
             tf_runs.append(measure_tf_steps(args.tf_python, threads, args.steps))
         if args.peer:
-            peer_runs.append(measure_peer_step(args.peer_python, peer_images, threads,
-                                               args.steps, args.warmup, batch_size,
-                                               MALLOC_TUNED))
+            for network in networks:
+                peer_runs[network].append(measure_peer_step(
+                    args.peer_python, peer_images, threads, args.steps, args.warmup,
+                    batch_size, MALLOC_TUNED, network))
 
     with tempfile.TemporaryDirectory() as tmp:
         # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
@@ -640,7 +683,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps = build_steps(dataset, batch_size, Path(tmp), args.ablation)
             peer_images = (write_peer_images(dataset, Path(tmp) / "peer_images.npy")
                            if args.peer else None)
-            time_others()
+            time_others(list(PEER_NETWORKS))
             per_block = time_rows(steps, args.steps, args.warmup, args.block)
             flops = {name: step_flops(step) for name, step in steps.items()} if args.floor \
                 else {}
@@ -648,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flops_beta_vae = step_flops(steps["beta_vae"])
             else:
                 flops_beta_vae = flops.get("beta_vae")
-            time_others()
+            time_others(list(PEER_NETWORKS)[::-1])
         finally:
             if user_data_root is None:
                 del os.environ[DATA_ROOT_ENV]
@@ -666,20 +709,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf_step_ms = {m: min(run[m] for run in tf_runs) for m in METHODS}
         print("TensorFlow ms/step before and after: " + ", ".join(
             f"{m} {tf_runs[0][m]:.1f}/{tf_runs[1][m]:.1f}" for m in METHODS))
-    peer_ms = None
+    peer = {}
     if args.peer:
-        before, after = (run["ms_per_step"]["beta_vae"] for run in peer_runs)
-        peer_ms = min(before, after)
-        report = peer_runs[0]
-        print(f"PyTorch peer ms/step before and after: beta_vae {before:.1f}/{after:.1f} "
-              f"(disent {report['disent']}, {report['network']}, lightning "
-              f"{report['lightning']}, torch {report['torch']}, {report['threads']} threads)")
-    print(format_table(per_block, compare_tf=batch_size == 64, tf_step_ms=tf_step_ms,
-                       peer_ms=peer_ms))
+        peer = {network: peer_record(runs) for network, runs in peer_runs.items()}
+        report = peer["dlib"]["report"]
+        print(f"PyTorch peer (disent {report['disent']}, lightning {report['lightning']}, "
+              f"torch {report['torch']}, {report['threads']} threads) ms/step before and "
+              "after: " + ", ".join(
+                  f"{network} network {entry['runs'][0]['beta_vae']:.1f}/"
+                  f"{entry['runs'][1]['beta_vae']:.1f}" for network, entry in peer.items()))
+    print(format_table(
+        per_block, compare_tf=batch_size == 64, tf_step_ms=tf_step_ms,
+        peer_ms=peer["dlib"]["ms"] if peer else None,
+        peer_disent_ms=peer["disent"]["ms"] if peer else None,
+        peer_gflop={network: entry["gflop_per_step"] for network, entry in peer.items()}))
     if args.peer:
-        print(f"arithmetic per step: the peer's {report['gflop_per_step']['beta_vae']:.2f} "
-              f"GFLOP, our beta_vae's {flops_beta_vae / 1e9:.2f} (disent's Conv64 networks "
-              "are the β-VAE paper's: 4×4 kernels in the encoder's 3rd and 4th layers)")
+        # peer_step_time.py rounds its GFLOP to 4 decimals
+        same = peer["dlib"]["gflop_per_step"] == round(flops_beta_vae / 1e9, 4)
+        print(f"arithmetic per step: our beta_vae {flops_beta_vae / 1e9:.2f} GFLOP, the peer's "
+              f"{peer['dlib']['gflop_per_step']:.2f} on disentanglement_lib's network "
+              f"({'the same count' if same else 'NOT the same count'}) and "
+              f"{peer['disent']['gflop_per_step']:.2f} on disent's Conv64 networks (the β-VAE "
+              "paper's: 4×4 kernels in the encoder's 3rd and 4th layers, padding 2)")
     matmul = None
     # --quick: a 256² product, enough to check the libraries run (CI), not for a figure
     matmul_size, matmul_repeats = (256, 3) if args.quick else (2048, 10)
@@ -696,7 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "ablation": args.ablation}
         atomic_write_json(args.json, run_record(
             per_block, settings=settings, machine=machine, tf_runs=tf_runs,
-            peer_runs=peer_runs, flops=flops, matmul=matmul, matmul_size=matmul_size))
+            peer_runs=peer_runs if args.peer else None, flops=flops, matmul=matmul,
+            matmul_size=matmul_size))
         print(f"wrote {args.json}")
     return 0
 

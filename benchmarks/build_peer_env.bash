@@ -87,7 +87,7 @@ if ! "$venv/bin/python" -c 'import torchvision' >/dev/null 2>&1; then
   "${pip[@]}" uninstall -q -y torchvision
   torchvision_state="torchvision=absent"
 fi
-# The check that the pieces fit: disent's β-VAE and its Conv64 networks import.
+# The check that the pieces fit: disent's β-VAE and its Conv64 networks and disentanglement_lib's network import.
 "$venv/bin/python" "$repo/benchmarks/peer_step_time.py" --check ||
   fail "the peer environment does not import disent's β-VAE (see above)"
 printf '%s\n' "$stamp_text" "$torchvision_state" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"

@@ -1,28 +1,37 @@
 """Milliseconds per training step of disent's β-VAE: the PyTorch peer of issue 29.
 
 Usage (in the peer's environment, ``.venv-peer``, which ``benchmarks/build_peer_env.bash``
-builds; ``bench_baselines.py --peer`` runs it)::
+builds; ``bench_baselines.py --peer`` runs it, once per network)::
 
     .venv-peer/bin/python benchmarks/peer_step_time.py --images IMAGES.npy
-        [--steps 120] [--warmup 10] [--threads N] [--batch-size 64] [--tune-malloc]
-    .venv-peer/bin/python benchmarks/peer_step_time.py --check
+        [--network {disent,dlib}] [--steps 120] [--warmup 10] [--threads N]
+        [--batch-size 64] [--tune-malloc]
+    .venv-peer/bin/python benchmarks/peer_step_time.py --check [--network {disent,dlib}]
 
 ``IMAGES.npy``: float32 (N, 1, 64, 64) images in [0, 1] (``bench_baselines.py`` writes 1,024
-from the dataset it trains ours on). ``--check`` (the environment's build script runs it) only
-builds the model and checks its loss terms and optimiser against disentanglement_lib's
-(:func:`check_losses`). Otherwise it prints one JSON object::
+of the dataset it trains ours on). ``--network``: ``disent`` (the default) times disent's own
+``EncoderConv64`` / ``DecoderConv64``; ``dlib`` the same framework on disentanglement_lib's
+network written as a disent user writes a custom model (:func:`dlib_conv64_networks`), the
+apples-to-apples peer of ours. ``--check`` (the environment's build script runs it) only builds
+the model and checks its loss terms and optimiser against disentanglement_lib's
+(:func:`check_losses`), and for ``dlib`` that the network is ours to the parameter and the
+FLOP (:func:`check_dlib_network`); without ``--network`` it checks both networks. Otherwise it
+prints one JSON object::
 
     {"ms_per_step": {"beta_vae": 61.2},   median wall ms per step after the warm-up
      "first_step_ms": {"beta_vae": 80.0}, the first step
      "gflop_per_step": {"beta_vae": 6.9}, matmul and convolution GFLOP of one step, forward
                                           and backward, as torch.utils.flop_counter counts them
+                                          (at batch 64: 6.89 for disent, 5.27 for dlib)
      "threads": 2, "batch_size": 64, "steps": 120, "warmup": 10, "malloc_tuned": true,
      "torch": "2.13.0+cpu", "disent": "0.8.0", "lightning": "2.6.6",
      "torchvision": "0.28.0" (or "absent: an inert stand-in module"),
-     "network": "disent EncoderConv64/DecoderConv64"}
+     "network": "disent EncoderConv64/DecoderConv64",  (:data:`NETWORKS`, by --network)
+     "parameters": 911701}                             the model's parameters (dlib: 690,517)
 
 The model: disent 0.8.0's ``BetaVae`` framework on its ``EncoderConv64`` / ``DecoderConv64``
-(x_shape (1, 64, 64), z_size 10), configured as disentanglement_lib's β-VAE: ``recon_loss='bce'``
+(``--network disent``) or on disentanglement_lib's network (``--network dlib``), x_shape
+(1, 64, 64), z_size 10, configured as disentanglement_lib's β-VAE: ``recon_loss='bce'``
 (sigmoid cross-entropy on the logits) and ``loss_reduction='mean_sum'`` (each image's sum,
 averaged over the batch; disent's docstring names this disentanglement_lib's loss), the
 Gaussian KL (``latent_distribution='normal'``, ``kl_loss_mode='direct'``: the closed form),
@@ -30,7 +39,13 @@ Gaussian KL (``latent_distribution='normal'``, ``kl_loss_mode='direct'``: the cl
 PyTorch's other defaults). disent's networks are the β-VAE paper's, not exactly
 disentanglement_lib's: 4×4 kernels in the encoder's third and fourth convolutions (2×2 there)
 and symmetric padding 2 (33×33, 17×17, 9×9, 5×5 maps, a 1,600-wide flatten), so its step does
-more arithmetic than ours; ``gflop_per_step`` says how much.
+more arithmetic than ours (6.9 GFLOP against 5.27 at batch 64); ``gflop_per_step`` says how
+much. ``--network dlib`` swaps in :func:`dlib_conv64_networks`: disentanglement_lib's
+``conv_encoder`` / ``deconv_decoder`` as subclasses of disent's ``DisentEncoder`` /
+``DisentDecoder``, written the way disent writes ``EncoderConv64`` (an ``nn.Sequential``,
+NCHW, PyTorch's default initialisation, in-place ReLUs), so the two peers differ in the
+encoder alone (disent's decoder already is disentanglement_lib's). That step does our
+``beta_vae`` step's arithmetic exactly (:data:`DLIB_STEP_FLOPS`, :data:`DLIB_PARAMETERS`).
 
 One timed step is what Lightning's automatic optimisation does for one batch, without the
 Lightning ``Trainer`` around it:
@@ -74,7 +89,20 @@ LATENT_DIM = 10
 BETA = 4.0
 LEARNING_RATE = 1e-4
 SEED = 0
-NETWORK = "disent EncoderConv64/DecoderConv64"
+#: ``--network``'s choices and the JSON's ``network`` for each.
+NETWORKS = {"disent": "disent EncoderConv64/DecoderConv64",
+            "dlib": "disentanglement_lib conv_encoder/deconv_decoder as disent "
+                    "DisentEncoder/DisentDecoder subclasses"}
+#: Parameters of disentanglement_lib's network at z 10 on (1, 64, 64) images: our
+#: ``jlonevae_lib.architecture.dlib_conv.DlibConvVAE(latent_dim=10)``'s count (this script runs
+#: without jlonevae; tests/train/test_peer_step_time.py checks the number against it).
+DLIB_PARAMETERS = 690_517
+#: Matmul and convolution FLOPs (``torch.utils.flop_counter``, forward and backward) of one
+#: β-VAE step on that network at batch :data:`DLIB_FLOPS_BATCH`: those of our ``beta_vae`` row
+#: (``Trainer.training_step`` on dlibConv, bench_baselines.py's ``step_flops``: 5.27 GFLOP),
+#: checked against it by tests/train/test_peer_step_time.py.
+DLIB_STEP_FLOPS = 5_270_994_944
+DLIB_FLOPS_BATCH = 64
 #: glibc's mallopt parameters and the values ``tune_glibc_malloc`` sets (no mmap'ed blocks,
 #: 1 GiB trim threshold).
 _MALLOPT_SETTINGS = ((-4, 0), (-1, 1 << 30))
@@ -137,16 +165,98 @@ def _torchvision_state() -> str:
     return importlib.metadata.version("torchvision")
 
 
-def build_beta_vae(z_size: int = LATENT_DIM, beta: float = BETA, lr: float = LEARNING_RATE):
-    """disent's ``BetaVae`` on ``EncoderConv64`` / ``DecoderConv64`` for (1, 64, 64) images,
-    configured as disentanglement_lib's β-VAE (the module docstring), and its optimiser."""
+_DLIB_NETWORKS: tuple | None = None
+
+
+def dlib_conv64_networks() -> tuple[type, type]:
+    """disentanglement_lib's ``conv_encoder`` and ``deconv_decoder`` (its
+    ``methods/shared/architectures.py``) as a disent user writes a custom model: subclasses of
+    disent's ``DisentEncoder`` / ``DisentDecoder`` in the style of its ``EncoderConv64`` /
+    ``DecoderConv64``, in plain PyTorch. Returns the two classes (defined on the first call:
+    disent and torch are imported here, not at module level).
+
+    Encoder: convolutions 32 k4 s2, 32 k4 s2, 64 k2 s2, 64 k2 s2, each with a ReLU, under
+    TensorFlow's 'SAME' padding, which on 64×64 inputs is symmetric: 1 for the k4 s2 layers
+    (64→32→16), 0 for the k2 s2 ones (16→8→4); flatten (1,024), dense 256 with a ReLU, dense 2z
+    (means then log-variances, as disent's encoders return them). Decoder: dense 256 and dense
+    1,024 with ReLUs, reshape (64, 4, 4), transposed convolutions 64, 32, 32, C with kernel 4,
+    stride 2 and padding 1 (TensorFlow's 'SAME' ones), ReLUs but after the last: logits."""
+    global _DLIB_NETWORKS
+    if _DLIB_NETWORKS is not None:
+        return _DLIB_NETWORKS
+    from disent.model import DisentDecoder, DisentEncoder
+    from torch import nn
+
+    class DlibEncoderConv64(DisentEncoder):
+        """disentanglement_lib's ``conv_encoder``."""
+
+        def __init__(self, x_shape=(1, 64, 64), z_size=LATENT_DIM, z_multiplier=2):
+            (C, H, W) = x_shape
+            assert (H, W) == (64, 64), "This model only works with image size 64x64."
+            super().__init__(x_shape=x_shape, z_size=z_size, z_multiplier=z_multiplier)
+            self.model = nn.Sequential(
+                nn.Conv2d(in_channels=C, out_channels=32, kernel_size=4, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(in_channels=32, out_channels=32, kernel_size=4, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(in_channels=32, out_channels=64, kernel_size=2, stride=2, padding=0),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(in_channels=64, out_channels=64, kernel_size=2, stride=2, padding=0),
+                nn.ReLU(inplace=True),
+                nn.Flatten(),
+                nn.Linear(in_features=1024, out_features=256),
+                nn.ReLU(inplace=True),
+                nn.Linear(in_features=256, out_features=self.z_total),  # means, log-variances
+            )
+
+        def encode(self, x):
+            return self.model(x)
+
+    class DlibDecoderConv64(DisentDecoder):
+        """disentanglement_lib's ``deconv_decoder``: logits."""
+
+        def __init__(self, x_shape=(1, 64, 64), z_size=LATENT_DIM, z_multiplier=1):
+            (C, H, W) = x_shape
+            assert (H, W) == (64, 64), "This model only works with image size 64x64."
+            super().__init__(x_shape=x_shape, z_size=z_size, z_multiplier=z_multiplier)
+            self.model = nn.Sequential(
+                nn.Linear(in_features=self.z_size, out_features=256),
+                nn.ReLU(inplace=True),
+                nn.Linear(in_features=256, out_features=1024),
+                nn.ReLU(inplace=True),
+                nn.Unflatten(dim=1, unflattened_size=[64, 4, 4]),
+                nn.ConvTranspose2d(64, 64, kernel_size=4, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.ConvTranspose2d(32, 32, kernel_size=4, stride=2, padding=1),
+                nn.ReLU(inplace=True),
+                nn.ConvTranspose2d(32, C, kernel_size=4, stride=2, padding=1),
+            )
+
+        def decode(self, z):
+            return self.model(z)
+
+    _DLIB_NETWORKS = (DlibEncoderConv64, DlibDecoderConv64)
+    return _DLIB_NETWORKS
+
+
+def build_beta_vae(z_size: int = LATENT_DIM, beta: float = BETA, lr: float = LEARNING_RATE,
+                   network: str = "disent"):
+    """disent's ``BetaVae`` on ``network`` (:data:`NETWORKS`: disent's ``EncoderConv64`` /
+    ``DecoderConv64``, or :func:`dlib_conv64_networks`) for (1, 64, 64) images, configured as
+    disentanglement_lib's β-VAE (the module docstring), and its optimiser."""
     from disent.frameworks.vae import BetaVae
     from disent.model import AutoEncoder
     from disent.model.ae import DecoderConv64, EncoderConv64
 
+    if network not in NETWORKS:
+        raise ValueError(f"network {network!r}: one of {sorted(NETWORKS)}")
+    encoder, decoder = (EncoderConv64, DecoderConv64) if network == "disent" else \
+        dlib_conv64_networks()
     x_shape = (1, 64, 64)
-    model = AutoEncoder(encoder=EncoderConv64(x_shape=x_shape, z_size=z_size, z_multiplier=2),
-                        decoder=DecoderConv64(x_shape=x_shape, z_size=z_size))
+    model = AutoEncoder(encoder=encoder(x_shape=x_shape, z_size=z_size, z_multiplier=2),
+                        decoder=decoder(x_shape=x_shape, z_size=z_size))
     framework = BetaVae(model=model, cfg=BetaVae.cfg(
         optimizer="adam", optimizer_kwargs={"lr": lr}, recon_loss="bce",
         loss_reduction="mean_sum", latent_distribution="normal", kl_loss_mode="direct",
@@ -180,6 +290,26 @@ def check_losses(framework, optimizer) -> None:
         LEARNING_RATE, (0.9, 0.999), 1e-8, 0), group
 
 
+def parameter_count(framework) -> int:
+    """The framework's trainable parameters (its model's: the β-VAE has no others)."""
+    return sum(p.numel() for p in framework.parameters() if p.requires_grad)
+
+
+def check_dlib_network(framework, optimizer) -> None:
+    """Raise AssertionError unless the ``dlib`` network is ours: :data:`DLIB_PARAMETERS`
+    parameters, and one step at batch :data:`DLIB_FLOPS_BATCH` (random binary images) does
+    :data:`DLIB_STEP_FLOPS` matmul and convolution FLOPs, as our ``beta_vae`` step does."""
+    import numpy as np
+
+    count = parameter_count(framework)
+    assert count == DLIB_PARAMETERS, f"{count:,} parameters, ours has {DLIB_PARAMETERS:,}"
+    images = (np.random.default_rng(SEED).random((DLIB_FLOPS_BATCH, 1, 64, 64)) > 0.8).astype(
+        np.float32)
+    flops = round(step_gflop(step_function(framework, optimizer, images, DLIB_FLOPS_BATCH))
+                  * 1e9)
+    assert flops == DLIB_STEP_FLOPS, f"{flops:,} FLOPs per step, ours does {DLIB_STEP_FLOPS:,}"
+
+
 def step_function(framework, optimizer, images, batch_size: int, seed: int = SEED):
     """One optimisation step as Lightning's automatic optimisation runs it; returns the loss
     tensor (detached)."""
@@ -211,15 +341,15 @@ def step_gflop(step) -> float:
 
 
 def step_time_report(images, steps: int, warmup: int, threads: int | None, batch_size: int,
-                     malloc_tuned: bool) -> dict:
-    """The JSON object of the module docstring."""
+                     malloc_tuned: bool, network: str = "disent") -> dict:
+    """The JSON object of the module docstring, for ``network`` (:data:`NETWORKS`)."""
     import torch
 
     if threads is not None:
         torch.set_num_threads(threads)
     torchvision = _torchvision_state()
     torch.manual_seed(SEED)
-    framework, optimizer = build_beta_vae()
+    framework, optimizer = build_beta_vae(network=network)
     step = step_function(framework, optimizer, images, batch_size)
     elapsed = []
     for _ in range(max(warmup, 1) + steps):
@@ -234,12 +364,16 @@ def step_time_report(images, steps: int, warmup: int, threads: int | None, batch
             "warmup": warmup, "malloc_tuned": malloc_tuned, "torch": torch.__version__,
             "disent": importlib.metadata.version("disent"),
             "lightning": importlib.metadata.version("lightning"),
-            "torchvision": torchvision, "network": NETWORK}
+            "torchvision": torchvision, "network": NETWORKS[network],
+            "parameters": parameter_count(framework)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", help="float32 (N, 1, 64, 64) .npy of training images")
+    parser.add_argument("--network", choices=sorted(NETWORKS), default=None,
+                        help="disent: disent's EncoderConv64/DecoderConv64 (the default); "
+                             "dlib: disentanglement_lib's network as disent subclasses")
     parser.add_argument("--steps", type=int, default=120, help="timed steps")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (>= 1)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
@@ -247,14 +381,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tune-malloc", action="store_true",
                         help="glibc malloc tuned as jlonevae's benchmarks run")
     parser.add_argument("--check", action="store_true",
-                        help="only import disent's β-VAE and its networks, then exit")
+                        help="only build disent's β-VAE on the network (both without "
+                             "--network), check its loss terms and, for dlib, that the "
+                             "network is ours (parameters, FLOPs); then exit")
     args = parser.parse_args(argv)
     # Lightning's "self.log() without a trainer" and disent's config notices: not timed, noise.
     warnings.filterwarnings("ignore")
     malloc_tuned = args.tune_malloc and tune_glibc_malloc()  # before torch allocates
     if args.check:
         _torchvision_state()
-        check_losses(*build_beta_vae())
+        for network in sorted(NETWORKS) if args.network is None else [args.network]:
+            framework, optimizer = build_beta_vae(network=network)
+            check_losses(framework, optimizer)
+            if network == "dlib":
+                check_dlib_network(framework, optimizer)
         return 0
     if args.images is None or args.steps < 1:
         parser.error("--images is required (and --steps must be positive)")
@@ -265,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.images}: float32 (N, 1, 64, 64) images expected, got "
                      f"{images.dtype} {images.shape}")
     report = step_time_report(images, args.steps, args.warmup, args.threads, args.batch_size,
-                              malloc_tuned)
+                              malloc_tuned, args.network or "disent")
     print(json.dumps(report, indent=1))
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -185,10 +186,45 @@ def test_table_compares_the_beta_vae_rows_with_the_pytorch_peer(bench):
     # the peer columns left blank: TensorFlow's column stays aligned
     assert lines["factor_vae"].index("50.7") == lines["beta_vae"].index("37.5")
     assert "beta_vae 0.80× its step, target ≤ 0.8× met" in table
+    assert "EncoderConv64" not in table  # no figure on disent's own network
     slower = bench.format_table({**per_block, "beta_vae": [0.041]}, compare_tf=False,
                                 peer_ms=50.0)
     assert "target ≤ 0.8× not met" in slower and "TF ms" not in slower
     assert "peer" not in bench.format_table(per_block)
+
+
+def test_table_names_both_peer_networks_and_their_arithmetic(bench):
+    """The peer columns and the verdict compare with the dlib network (``peer_ms``); a second
+    line gives ours against disent's own Conv64 network, each line with its GFLOP."""
+    per_block = {bench.REFERENCE: [0.045], "beta_vae": [0.040]}
+    table = bench.format_table(per_block, peer_ms=50.0, peer_disent_ms=64.0,
+                               peer_gflop={"dlib": 5.271, "disent": 6.8901})
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[2:]}
+    assert rows["beta_vae"][4:6] == ["50.0", "0.80x"]
+    verdict = next(line for line in table.splitlines() if "target ≤ 0.8×" in line)
+    assert "disentanglement_lib's network, 5.27 GFLOP/step" in verdict
+    assert verdict.endswith("beta_vae 0.80× its step, target ≤ 0.8× met")
+    disent = table.splitlines()[table.splitlines().index(verdict) + 1]
+    assert "disent's own EncoderConv64/DecoderConv64 (64.0 ms, 6.89 GFLOP/step)" in disent
+    assert disent.endswith("beta_vae 0.62× its step")  # 40 / 64
+
+
+def test_peer_timing_names_its_network(bench, monkeypatch, tmp_path):
+    """measure_peer_step passes the network to peer_step_time.py and returns its JSON."""
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout='noise\n{"ms_per_step": {\n'
+                                           ' "beta_vae": 1.5}}\n', stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    for network in bench.PEER_NETWORKS:
+        report = bench.measure_peer_step(Path("python"), tmp_path / "x.npy", 2, 4, 1, 8, True,
+                                         network)
+        assert report == {"ms_per_step": {"beta_vae": 1.5}}
+        assert commands[-1][commands[-1].index("--network") + 1] == network
+        assert commands[-1][-1] == "--tune-malloc"
 
 
 def test_peer_without_its_environment_is_a_clear_usage_error(bench, capsys, tmp_path):
@@ -267,8 +303,11 @@ def _positive_numbers(values) -> bool:
 def test_run_record_has_the_documented_structure(bench):
     per_block = {bench.REFERENCE: [0.045, 0.046], **{m: [0.040, 0.041] for m in bench.METHODS}}
     tf_runs = [{m: 50.0 for m in bench.METHODS}, {m: 48.0 for m in bench.METHODS}]
-    peer_runs = [{"ms_per_step": {"beta_vae": 70.0}, "gflop_per_step": {"beta_vae": 6.9}},
-                 {"ms_per_step": {"beta_vae": 65.0}, "gflop_per_step": {"beta_vae": 6.9}}]
+    peer_runs = {
+        "dlib": [{"ms_per_step": {"beta_vae": 55.0}, "gflop_per_step": {"beta_vae": 5.271}},
+                 {"ms_per_step": {"beta_vae": 50.0}, "gflop_per_step": {"beta_vae": 5.271}}],
+        "disent": [{"ms_per_step": {"beta_vae": 70.0}, "gflop_per_step": {"beta_vae": 6.89}},
+                   {"ms_per_step": {"beta_vae": 65.0}, "gflop_per_step": {"beta_vae": 6.89}}]}
     machine = {"cpu": bench.cpu_model(), "cpus": 2, "cpu_flags": bench.cpu_flags(),
                "load_average_start": bench.load_average(), "load_average_end": None}
     record = bench.run_record(
@@ -278,9 +317,16 @@ def test_run_record_has_the_documented_structure(bench):
     assert set(record) == RECORD_KEYS and set(record["machine"]) == MACHINE_KEYS
     assert record["date"].endswith("Z")
     assert record["methods"]["beta_vae"] == {
-        "ours_ms": pytest.approx(40.5), "tensorflow_ms": 48.0, "peer_ms": 65.0}
+        "ours_ms": pytest.approx(40.5), "tensorflow_ms": 48.0, "peer_ms": 50.0}  # dlib's
     assert record["methods"]["factor_vae"]["peer_ms"] is None
-    assert record["peer"]["ms"] == 65.0 and record["peer"]["target"] == bench.PEER_TARGET
+    peer = record["peer"]
+    assert set(peer) == {"target", "dlib_network", "disent_network"}
+    assert peer["target"] == bench.PEER_TARGET
+    assert peer["dlib_network"] == {"runs": [{"beta_vae": 55.0}, {"beta_vae": 50.0}],
+                                    "ms": 50.0, "gflop_per_step": 5.271,
+                                    "report": peer_runs["dlib"][0]}
+    assert peer["disent_network"]["ms"] == 65.0
+    assert peer["disent_network"]["gflop_per_step"] == 6.89
     assert set(record["floor"]) == FLOOR_KEYS
     assert record["floor"]["peak_library"] == "oneDNN matmul (torch)"
     assert record["floor"]["floor_ms"]["beta_vae"] == pytest.approx(50.0)  # 5 GFLOP at 100

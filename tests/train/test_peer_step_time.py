@@ -1,7 +1,8 @@
 """benchmarks/peer_step_time.py, the PyTorch peer's step timing (disent's β-VAE) that
-``bench_baselines.py --peer`` runs in ``.venv-peer``: its pieces that run without disent, and,
-where benchmarks/build_peer_env.bash has built the environment, the whole path (slow; skipped
-when ``.venv-peer`` is absent)."""
+``bench_baselines.py --peer`` runs in ``.venv-peer``: its pieces that run without disent, its
+hard-coded figures of our network (parameters, FLOPs per step) against ours, and, where
+benchmarks/build_peer_env.bash has built the environment, the whole path on both networks
+(slow; skipped when ``.venv-peer`` is absent)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,25 @@ def test_malloc_tuning_reports_whether_it_took(peer):
     assert isinstance(peer.tune_glibc_malloc(), bool)
 
 
+def test_dlib_parameter_count_is_dlib_conv_vaes(peer):
+    """The peer's environment has no jlonevae: its figure is checked here, against ours."""
+    from jlonevae_lib.architecture.dlib_conv import DlibConvVAE
+
+    model = DlibConvVAE(latent_dim=peer.LATENT_DIM)
+    assert sum(p.numel() for p in model.parameters()) == peer.DLIB_PARAMETERS == 690_517
+
+
+def test_dlib_step_flops_are_our_beta_vae_steps(peer, monkeypatch, tmp_path):
+    """DLIB_STEP_FLOPS is what bench_baselines.py counts for our beta_vae row at batch 64."""
+    monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path))
+    from jlonevae_lib.train.trainer import Trainer
+
+    bench = _load("bench_baselines", REPO / "benchmarks" / "bench_baselines.py")
+    config = bench.baseline_config("beta_vae", "threeDots", peer.DLIB_FLOPS_BATCH, tmp_path)
+    assert bench.step_flops(Trainer(config).training_step) == peer.DLIB_STEP_FLOPS
+    assert set(bench.PEER_NETWORKS) == set(peer.NETWORKS)
+
+
 def test_images_are_required(peer, capsys):
     with pytest.raises(SystemExit) as exit_info:
         peer.main([])
@@ -80,19 +100,45 @@ def test_images_are_required(peer, capsys):
 
 @pytest.mark.slow
 @needs_peer_env
-def test_peer_environment_times_disents_beta_vae(tmp_path):
-    """In .venv-peer: the loss check passes and a tiny timing prints the documented JSON."""
+def test_peer_environment_times_disents_beta_vae(peer, tmp_path):
+    """In .venv-peer: the checks pass (both networks' losses; the dlib network's parameters
+    and FLOPs) and a tiny timing of each network prints the documented JSON (disent's by
+    default)."""
     subprocess.run([str(PEER_PYTHON), str(SCRIPT), "--check"], check=True)
     images = tmp_path / "images.npy"
     np.save(images, np.random.default_rng(0).random((16, 1, 64, 64), dtype=np.float32))
-    done = subprocess.run([str(PEER_PYTHON), str(SCRIPT), "--images", str(images), "--steps",
-                           "2", "--warmup", "1", "--threads", "1", "--batch-size", "4"],
-                          check=True, capture_output=True, text=True)
-    report = json.loads(done.stdout)
-    assert report["ms_per_step"]["beta_vae"] > 0 and report["gflop_per_step"]["beta_vae"] > 0
-    assert (report["threads"], report["batch_size"], report["steps"]) == (1, 4, 2)
-    assert report["disent"] == "0.8.0"
-    assert report["network"] == "disent EncoderConv64/DecoderConv64"
+    command = [str(PEER_PYTHON), str(SCRIPT), "--images", str(images), "--steps", "2",
+               "--warmup", "1", "--threads", "1", "--batch-size", "4"]
+    reports = {network: json.loads(subprocess.run(
+        command + ([] if network is None else ["--network", network]), check=True,
+        capture_output=True, text=True).stdout) for network in (None, "dlib")}
+    for report in reports.values():
+        assert report["ms_per_step"]["beta_vae"] > 0
+        assert report["gflop_per_step"]["beta_vae"] > 0
+        assert (report["threads"], report["batch_size"], report["steps"]) == (1, 4, 2)
+        assert report["disent"] == "0.8.0"
+    assert reports[None]["network"] == "disent EncoderConv64/DecoderConv64"
+    assert reports["dlib"]["network"] == peer.NETWORKS["dlib"]
+    assert reports["dlib"]["parameters"] == peer.DLIB_PARAMETERS
+    assert reports[None]["parameters"] > peer.DLIB_PARAMETERS
+    # the dlib step's FLOPs scale with the batch: 4/64 of the checked count
+    assert reports["dlib"]["gflop_per_step"]["beta_vae"] == round(
+        peer.DLIB_STEP_FLOPS * 4 / peer.DLIB_FLOPS_BATCH / 1e9, 4)
+
+
+@pytest.mark.slow
+@needs_peer_env
+def test_dlib_network_check_rejects_disents_network():
+    """check_dlib_network is not vacuous: disent's own networks fail it."""
+    code = ("import importlib.util, sys, warnings; warnings.filterwarnings('ignore'); "
+            f"spec = importlib.util.spec_from_file_location('peer', {str(SCRIPT)!r}); "
+            "peer = importlib.util.module_from_spec(spec); spec.loader.exec_module(peer); "
+            "peer._torchvision_state()\n"
+            "try:\n    peer.check_dlib_network(*peer.build_beta_vae(network='disent'))\n"
+            "except AssertionError as err:\n    print('rejected:', err)\n")
+    done = subprocess.run([str(PEER_PYTHON), "-c", code], check=True, capture_output=True,
+                          text=True)
+    assert "rejected: 911,701 parameters, ours has 690,517" in done.stdout
 
 
 @pytest.mark.slow
@@ -105,8 +151,16 @@ def test_bench_baselines_quick_peer_json(capsys, monkeypatch, tmp_path):
     assert bench.main(["--quick", "--peer", "--peer-python", str(PEER_PYTHON),
                        "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "PyTorch peer ms/step before and after" in out and "vs peer" in out
+    assert "ms/step before and after: dlib network" in out and "vs peer" in out
+    assert "on disentanglement_lib's network" in out and "EncoderConv64/DecoderConv64" in out
+    assert "(the same count)" in out  # the dlib network's FLOPs are ours
     record = json.loads(path.read_text())
-    assert record["methods"]["beta_vae"]["peer_ms"] == record["peer"]["ms"] > 0
-    assert len(record["peer"]["runs"]) == 2
-    assert record["peer"]["report"]["batch_size"] == 8
+    peer = record["peer"]
+    assert set(peer) == {"target", "dlib_network", "disent_network"}
+    assert record["methods"]["beta_vae"]["peer_ms"] == peer["dlib_network"]["ms"] > 0
+    for entry in (peer["dlib_network"], peer["disent_network"]):
+        assert set(entry) == {"runs", "ms", "gflop_per_step", "report"}
+        assert len(entry["runs"]) == 2 and entry["report"]["batch_size"] == 8
+        assert entry["ms"] == min(run["beta_vae"] for run in entry["runs"])
+    assert peer["dlib_network"]["gflop_per_step"] < peer["disent_network"]["gflop_per_step"]
+    assert peer["disent_network"]["report"]["network"] == "disent EncoderConv64/DecoderConv64"
