@@ -13,7 +13,7 @@ A step is forward + BCE/KL loss (+ γ·Jacobian penalty) + backward + Adam, on d
   (e) fd-sub16  ours, FD Jacobian on a random sub-batch of 16 rows
 
 "Ours" is what Trainer.training_step runs: ConvVAE with its CPU kernel choice
-(``tuned_cpu_kernels``), the trainer's optimiser (``build_adam``, multi-tensor Adam) and the
+(``tuned_cpu_kernels``), the trainer's optimiser (``build_adam``, fused Adam) and the
 penalty's backward in chunks of latents (``jacobian_penalty_backward``, ``penalty_chunk_size``).
 ``--ablation`` adds (b0), (c0), (e0): the same as (b), (c), (e) with oneDNN for every layer,
 Adam's default for-loop and the penalty in the loss's graph, i.e. ours before those choices.

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from jlonevae_lib.train.config import TrainConfig
-from jlonevae_lib.train.trainer import ADAM_FOREACH, Trainer
+from jlonevae_lib.train.trainer import ADAM_FUSED, Trainer
 
 
 def config(out, **overrides) -> TrainConfig:
@@ -19,35 +19,50 @@ def config(out, **overrides) -> TrainConfig:
     return TrainConfig(**settings)
 
 
-def test_foreach_adam_steps_equal_default_adam_bitwise(tmp_path):
-    """Adam(foreach=True) on the CPU runs the per-tensor arithmetic of the default for-loop."""
-    assert ADAM_FOREACH
+def test_fused_adam_steps_match_default_adam_to_float32_rounding(tmp_path):
+    """Adam(fused=True) runs Adam's arithmetic: after a step on the same batch, weights and
+    moments equal the default for-loop's to float32 rounding (its kernel rounds differently),
+    and the weights moved. Later steps drift apart as rounding does (the FD penalty amplifies
+    it), so the losses of 5 steps agree to 1e-4 only."""
+    assert ADAM_FUSED
     losses = []
     # One after the other: a Trainer seeds torch's global generator (the noise stream).
     fast = Trainer(config(tmp_path / "fast"))
-    losses.append([fast.training_step().total.item() for _ in range(5)])
+    start = {name: tensor.clone() for name, tensor in fast.model.state_dict().items()}
+    losses.append([fast.training_step().total.item()])
+    after_one = {name: tensor.clone() for name, tensor in fast.model.state_dict().items()}
+    fast_state = copy.deepcopy(fast.optimizer.state_dict()["state"])
+    losses[0] += [fast.training_step().total.item() for _ in range(4)]
     plain = Trainer(config(tmp_path / "plain"))
     plain.optimizer = torch.optim.Adam(plain.model.parameters(), lr=plain.config.lr)
-    assert plain.optimizer.param_groups[0]["foreach"] is None
-    losses.append([plain.training_step().total.item() for _ in range(5)])
-    assert losses[0] == losses[1]
-    for name, tensor in fast.model.state_dict().items():
-        assert torch.equal(tensor, plain.model.state_dict()[name]), name
-    fast_state = fast.optimizer.state_dict()["state"]
+    assert not plain.optimizer.param_groups[0]["fused"]
+    losses.append([plain.training_step().total.item()])
+    lr = fast.config.lr
+    for name, tensor in after_one.items():
+        # An update of at most ~lr: a difference of 1e-4 lr is rounding, not a bug.
+        torch.testing.assert_close(tensor, plain.model.state_dict()[name], rtol=0,
+                                   atol=1e-4 * lr)
+        assert not torch.equal(tensor, start[name]), name
     for key, state in plain.optimizer.state_dict()["state"].items():
-        for field in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(state[field], fast_state[key][field]), (key, field)
+        assert torch.equal(state["step"], fast_state[key]["step"])
+        for field in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(state[field], fast_state[key][field], rtol=1e-5,
+                                       atol=1e-12)
+    losses[1] += [plain.training_step().total.item() for _ in range(4)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
-def test_resuming_an_older_checkpoint_uses_foreach(tmp_path):
+def test_resuming_an_older_checkpoint_uses_fused_adam(tmp_path):
     trainer = Trainer(config(tmp_path))
     trainer.training_step()
     state = copy.deepcopy(trainer.state_dict())
     for group in state["optimizer"]["param_groups"]:
-        group["foreach"] = None  # as written before the trainer set it
+        group["foreach"], group["fused"] = True, None  # as written by foreach Adam
     resumed = Trainer(config(tmp_path))
     resumed.load_state_dict(state)
-    assert all(group["foreach"] is ADAM_FOREACH for group in resumed.optimizer.param_groups)
+    assert all(group["fused"] is ADAM_FUSED and not group["foreach"]
+               for group in resumed.optimizer.param_groups)
+    resumed.training_step()  # steps with the fused kernel
 
 
 def _run(tmp_path, name: str, chunk: int | None, tuned: bool, steps: int = 6):
