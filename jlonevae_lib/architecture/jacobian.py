@@ -35,6 +35,10 @@ TF32 (cuDNN's default on Ampere and later), forward differences divide the round
 columns become noise (docs/gpu.md). On the CPU the policy changes nothing. :func:`jacobian_penalty`
 returns a tensor whose backward runs later, in the caller's hands: run that backward under
 ``ieee_float32()`` as well (the trainer uses :func:`jacobian_penalty_backward`, which does).
+``ieee_float32()`` also switches autocast off, so in a mixed-precision (bf16) run the decoder's
+calls here are IEEE float32 as well: a z in bfloat16 or float16 is taken to float32 first
+(:func:`~jlonevae_lib.utils.precision.full_precision`), and the result is the float32 one for
+that z, bit for bit.
 
 Callers pass z DETACHED from the encoder (``z.detach()``): the penalty of the paper is evaluated
 at the sampled latent but its gradient must reach the decoder's parameters only. These
@@ -50,7 +54,7 @@ from typing import TypeVar
 import torch
 
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.precision import ieee_float32
+from jlonevae_lib.utils.precision import full_precision, ieee_float32
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 ColumnsFn = Callable[[Decoder, torch.Tensor], torch.Tensor]
@@ -68,8 +72,10 @@ def jacobian_columns_fd(decode: Decoder, z: torch.Tensor,
     J[k] = (decode(z + ε e_k) - decode(z)) / ε (ε in latent units), from ONE call of ``decode``
     on the (d+1)·B rows [z + ε e_0; ...; z + ε e_{d-1}; z]. Differentiable w.r.t. the
     decoder's parameters (and z).
-    The decoder runs in IEEE float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`).
+    The decoder runs in IEEE float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`,
+    autocast off), on z in float32 where it came in bfloat16 or float16.
     """
+    z = full_precision(z)
     batch_size, latent_dim = z.shape
     basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
     shifted = z.unsqueeze(0) + epsilon * basis.unsqueeze(1)  # (d, B, d): row k is z + ε e_k
@@ -90,8 +96,10 @@ def jacobian_columns_exact(decode: Decoder, z: torch.Tensor) -> torch.Tensor:
     product per basis vector e_k (the same for every row), vectorised over k; the result is an
     ordinary autograd graph, so ``.backward()`` reaches the decoder's parameters. Computed in
     IEEE float32, like the FD columns (TF32 would cost the figures ~1e-3 relative here: not
-    amplified, but the same policy everywhere keeps the two methods comparable).
+    amplified, but the same policy everywhere keeps the two methods comparable); z in float32
+    where it came in bfloat16 or float16.
     """
+    z = full_precision(z)
     batch_size, latent_dim = z.shape
     basis = torch.eye(latent_dim, dtype=z.dtype, device=z.device)
     tangents = basis.unsqueeze(1).expand(latent_dim, batch_size, latent_dim)
@@ -208,7 +216,8 @@ def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
         raise JLoneVAEError("jacobian_penalty_backward needs z detached from the encoder")
     penalty_fn = _lookup(JACOBIAN_PENALTIES, penalty, "penalty")
     columns_fn = _lookup(JACOBIAN_METHODS, method, "method")
-    z = _penalty_rows(z, sub_batch, generator)
+    # float32 latents from a bf16 forward pass: the penalty, and its running total, in float32
+    z = full_precision(_penalty_rows(z, sub_batch, generator))
     num_rows = z.shape[0]
     if chunk_size is not None and chunk_size < 1:
         raise JLoneVAEError(f"the penalty chunk size must be >= 1 (or None), got {chunk_size}")

@@ -82,11 +82,13 @@ TRAIN_FLAG_SETTINGS = {
     "run_id": "run_id", "jacobian": "jacobian_method", "jacobian_batch": "jacobian_batch",
     "checkpoint_every": "checkpoint_every", "keep_models_at": "keep_models_at",
     "models_dir": "models_dir", "hp_index": "hp_index",
-    "model": "method",
+    "model": "method", "allow_tf32": "allow_tf32", "deterministic": "deterministic",
+    "precision": "precision",
 }
 #: jlonevae-train flags that make no sense for a whole study.
 TRAIN_FLAGS_REFUSED = {"print_run_dir": "--print-run-dir", "resume": "--resume/--no-resume",
-                       "model_num": "--model-num"}
+                       "model_num": "--model-num", "extend": "--extend",
+                       "preset": "--preset"}
 
 
 def _add_plan_flags(p: argparse.ArgumentParser) -> None:

@@ -42,6 +42,7 @@ from jlonevae_lib.train.config import BATCHES_PER_EPOCH, TrainConfig, place_run 
 from jlonevae_lib.train.objectives import objective_class  # noqa: E402
 from jlonevae_lib.train.presets import PRESETS, preset_settings  # noqa: E402
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors  # noqa: E402
+from jlonevae_lib.utils.precision import PRECISIONS  # noqa: E402
 
 #: The seed script's default --gamma.
 REFERENCE_GAMMA = 1.0
@@ -121,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="deterministic kernels, so that on CUDA a resumed run ends with the "
                           "weights of an uninterrupted one (same GPU model and software; the "
                           f"CPU always is); sets {CUBLAS_WORKSPACE_ENV}={CUBLAS_DETERMINISTIC}")
+    new.add_argument("--precision", choices=PRECISIONS, default="float32",
+                     help="float32 (IEEE, the paper's; default) or bf16: bfloat16 autocast for "
+                          "the encoder, the reconstruction and the baselines' regularisers, "
+                          "faster on devices with bf16 instructions, the Jacobian penalty still "
+                          "float32; a run keeps it for life (docs/training.md, Mixed precision)")
     new.add_argument("--print-run-dir", action="store_true",
                      help="print the run folder these flags map to, and exit (for scripts)")
     new.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
@@ -244,6 +250,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         device="cpu" if args.no_cuda else args.device,
         output_dir=args.output_dir, run_id=args.run_id,
         allow_tf32=args.allow_tf32, deterministic=args.deterministic,
+        precision=args.precision,
     )
 
 

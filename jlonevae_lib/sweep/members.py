@@ -85,6 +85,8 @@ def train_arguments(config: TrainConfig) -> list[str]:
         args.append("--allow-tf32")
     if config.deterministic:
         args.append("--deterministic")
+    if config.precision != "float32":
+        args += ["--precision", config.precision]
     if config.keep_models_at:
         args += ["--keep-models-at", *map(str, config.keep_models_at)]
     if config.run_id is not None:

@@ -25,6 +25,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.naming import PENALTY_ABBREVIATIONS
 from jlonevae_lib.train.objectives import objective_class
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.precision import PRECISIONS
 
 # The reference counts training length in "epochs" of 5,000 batches.
 BATCHES_PER_EPOCH = 5000
@@ -75,6 +76,12 @@ class TrainConfig:
     # CUDA, a resumed run then ends with the same weights as one that never stopped, on the
     # same GPU model and software. The CPU is deterministic either way. docs/gpu.md.
     deterministic: bool = False
+    # The arithmetic of the loss outside the Jacobian penalty: "float32" (IEEE, the paper's) or
+    # "bf16" (bfloat16 autocast for the encoder, the reconstruction and the baselines'
+    # regularisers; faster where the device has bf16 instructions). The penalty's decoder calls
+    # stay IEEE float32 either way. Unlike TF32 it changes what a run computes on every device,
+    # so a run keeps it for life (same_run_as). docs/training.md, "Mixed precision".
+    precision: str = "float32"
     output_dir: str = "."
     # The folder under output_dir that holds the experiments (layout.STANDARD_MODELS_DIR keeps
     # baselines apart, as the reference did).
@@ -128,6 +135,9 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise JLoneVAEError(f"{name} must be true or false, got "
                                     f"{getattr(self, name)!r}")
+        if self.precision not in PRECISIONS:
+            raise JLoneVAEError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                                f"{self.precision!r}")
         if (not all(isinstance(n, int) and n > 0 for n in self.extended_from)
                 or sorted(set(self.extended_from)) != self.extended_from
                 or (self.extended_from and self.extended_from[-1] >= self.num_batches)):
@@ -202,7 +212,9 @@ class TrainConfig:
 
     def same_run_as(self, other: TrainConfig) -> bool:
         """True when ``other`` describes the same computation (where/how it runs may differ:
-        the device, and with it TF32 and deterministic kernels, which change rounding only)."""
+        the device, and with it TF32 and deterministic kernels, which change rounding only).
+        ``precision`` counts: a bf16 run and a float32 one of the same settings are two runs,
+        so neither resumes nor extends the other."""
         ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
                   "keep_models_at", "allow_tf32", "deterministic", "extended_from", "preset"}
         if self.data_source is None or other.data_source is None:

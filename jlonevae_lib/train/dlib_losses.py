@@ -4,7 +4,9 @@ Each function restates one piece of ``disentanglement_lib/methods/unsupervised/v
 ``methods/shared/losses.py``, ``architectures.py``) in PyTorch; docs/method.md, "The six
 baselines", gives the formulas. A baseline's loss is ``bernoulli_logits_loss + regulariser``,
 where each ``*_regulariser`` returns what disentanglement_lib's ``regularizer()`` returns (the
-KL included where it includes it). Tensors are float32, as disentanglement_lib's are.
+KL included where it includes it). Tensors are float32, as disentanglement_lib's are; in a bf16
+run (``TrainConfig.precision``) they run under bfloat16 autocast, and FactorVAE's discriminator,
+whose products autocast takes to bfloat16, hands its logits to the losses in float32.
 
 Notation: B the batch size, d the latent size, C/H/W the image channels/height/width.
 """
@@ -12,12 +14,15 @@ Notation: B the batch size, d the latent size, C/H/W the image channels/height/w
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from jlonevae_lib.utils.precision import full_precision
 
 #: The discriminator's probabilities are clipped to [PROB_CLIP, 1 − PROB_CLIP] before their log.
 PROB_CLIP = 1e-6
@@ -259,11 +264,26 @@ class _SharedDiscriminatorPass(torch.autograd.Function):
         logits = F.linear(layer_inputs[-1], weights[-1], biases[-1])
         ctx.batch = z.shape[0]
         ctx.save_for_backward(*weights, *layer_inputs)
+        # A backward runs outside autocast; under a bf16 run's the activations saved are
+        # bfloat16 and the weights float32, so the backward repeats the forward's autocast
+        # (what torch.amp.custom_bwd does, for whichever device type the run is on).
+        device_type = z.device.type
+        ctx.autocast = (device_type, torch.get_autocast_dtype(device_type)
+                        if torch.is_autocast_enabled(device_type) else None)
         return logits[:ctx.batch].clone(), logits
 
     @staticmethod
     def backward(ctx, grad_tc_logits: torch.Tensor | None, grad_all_logits: torch.Tensor | None
                  ) -> tuple[torch.Tensor | None, ...]:
+        device_type, dtype = ctx.autocast
+        with (nullcontext() if dtype is None
+              else torch.autocast(device_type=device_type, dtype=dtype)):
+            return _SharedDiscriminatorPass._gradients(ctx, grad_tc_logits, grad_all_logits)
+
+    @staticmethod
+    def _gradients(ctx, grad_tc_logits: torch.Tensor | None,
+                   grad_all_logits: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        """The backward's gradients: (z's, None for the permutation, each parameter's)."""
         saved = ctx.saved_tensors
         depth = len(saved) // 2
         weights, layer_inputs = saved[:depth], saved[depth:]
@@ -301,6 +321,9 @@ def factor_vae_terms(discriminator: FactorVAEDiscriminator, z: torch.Tensor,
     params = [tensor for layer in discriminator.layers() for tensor in (layer.weight, layer.bias)]
     tc_logits, logits = _SharedDiscriminatorPass.apply(
         z, permute_dims(z.detach(), generator), *params)
+    # Logits from bfloat16 products (a bf16 run's autocast) go to the means and the softmax in
+    # float32: its clip at 1 − 1e-6 is 1 in bfloat16. No copy in a float32 run.
+    tc_logits, logits = full_precision(tc_logits), full_precision(logits)
     logits_z, logits_permuted = logits.split(z.shape[0])
     return FactorVAETerms(tc=factor_vae_tc(tc_logits),
                           discriminator_loss=discriminator_loss(logits_z, logits_permuted))

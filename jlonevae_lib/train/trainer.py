@@ -14,6 +14,10 @@ device from a generator there (saved in checkpoints), and batches travel from pi
 asynchronously. Every tensor a checkpoint or saved model holds is a CPU tensor, so files written
 on a GPU load anywhere.
 
+A bf16 run (``config.precision``) computes the objective's loss under bfloat16 autocast; the
+Jacobian penalty's decoder calls inside it stay IEEE float32, and parameters, gradients,
+optimiser states and checkpoints are float32 as in any run (docs/training.md, "Mixed precision").
+
 Run folder (``config.run_dir``)::
 
     config.json                     the TrainConfig that rebuilds the run
@@ -62,7 +66,7 @@ from jlonevae_lib.utils.device import cpu_tensors, pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
 from jlonevae_lib.utils.exit_status import EXIT_DIVERGED, EXIT_SIGTERM
 from jlonevae_lib.utils.lock import FolderLock
-from jlonevae_lib.utils.precision import float32_precision
+from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 
 CHECKPOINT_FORMAT = 1
 #: Adam's fused implementation (see :func:`build_adam`).
@@ -219,6 +223,7 @@ class Trainer:
         self.device = pick_device(config.device)
         self.policy = policy if policy is not None else DevicePolicy.for_device(self.device)
         check_deterministic_environment(config, self.device)
+        check_autocast_support(config.precision, self.device)
         self.dataset = get_named_ground_truth_data(config.dataset)
         channels, height, width = self.dataset.image_shape
         init_seed, self.data_rng, self.objective_gen = _seed_streams(config.seed)
@@ -379,7 +384,7 @@ class Trainer:
         x = self.next_batch()
         self.optimizer.zero_grad(set_to_none=True)
         try:
-            terms = self.objective.loss(self.model, x, self.step)
+            terms = self._loss(x)
         except NonFiniteError as err:
             self._fail(str(err))
         if self.finite_guard.deferred:
@@ -391,6 +396,21 @@ class Trainer:
         self.optimizer.step()
         self.objective.after_model_step(self.model, terms, self.step)
         self.step += 1
+        return terms
+
+    def _loss(self, x: torch.Tensor) -> StepTerms:
+        """The objective's loss of batch ``x`` (B, C, H, W), under the run's autocast
+        (``config.precision``; none for float32). Parameters, gradients and Adam's state stay
+        float32; the backward and the optimisers' steps run after the autocast region, as
+        PyTorch recommends. A loss returned in bfloat16 (or float16) is refused: its last
+        reduction would have lost the small terms to bfloat16's 8 significant bits."""
+        with autocast_to(self.config.precision, self.device.type):
+            terms = self.objective.loss(self.model, x, self.step)
+        if terms.total.dtype in (torch.bfloat16, torch.float16):
+            raise JLoneVAEError(
+                f"the {self.config.objective} objective's loss is {terms.total.dtype} under "
+                f"precision {self.config.precision!r}; its reductions must return float32 "
+                "(cast the model's outputs with jlonevae_lib.utils.precision.full_precision)")
         return terms
 
     # ---------------------------------------------------------------- the loop
@@ -490,6 +510,7 @@ class Trainer:
             # The numeric settings of the session that finished (TF32 acts only on CUDA).
             "allow_tf32": self.config.allow_tf32,
             "deterministic": self.config.deterministic,
+            "precision": self.config.precision,
             "finite_checks": self.policy.describe(),
             "torch": torch.__version__,
             "python": platform.python_version(),

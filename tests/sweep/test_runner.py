@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from jlonevae_lib.cli import sweep as sweep_cli
+from jlonevae_lib.cli import train as train_cli
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import runner
 from jlonevae_lib.sweep.exits import classify_exit
@@ -276,9 +277,20 @@ def test_only_the_train_flags_given_become_settings() -> None:
         "objective_params": {"gamma": 30.0, "c_max": 5.0}}
 
 
+def test_every_train_flag_is_mapped_or_refused() -> None:
+    """A jlonevae-train flag given to jlonevae-sweep run either sets a TrainConfig field or is
+    refused in one line; none falls through to a KeyError."""
+    dests = {action.dest for action in train_cli.build_parser()._actions} - {"help"}
+    handled = (set(sweep_cli.TRAIN_FLAG_SETTINGS) | set(sweep_cli.TRAIN_FLAGS_REFUSED)
+               | {"epochs", "no_cuda", "param"})
+    assert dests <= handled, dests - handled
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "nope"], "unknown study 'nope'"),
     (["run", "threeDots", "--print-run-dir"], "does not apply to a study"),
+    (["run", "threeDots", "--extend"], "--extend does not apply to a study"),
+    (["run", "threeDots", "--preset", "paper"], "--preset does not apply to a study"),
     (["run", "threeDots", "--set", "num_batches"], "expected KEY=VALUE"),
     (["status", "threeDots", "--axis", "seed"], "expected NAME=V1,V2"),
 ])

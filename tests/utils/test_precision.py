@@ -1,10 +1,21 @@
 """The float32 precision policy: IEEE float32 inside, every setting put back afterwards,
-whichever of PyTorch's two APIs the process used."""
+whichever of PyTorch's two APIs the process used; and the bf16 autocast of a mixed-precision run,
+which the policy switches off."""
 
 import pytest
 import torch
 
-from jlonevae_lib.utils.precision import float32_precision, ieee_float32, precision_state
+from jlonevae_lib.utils import precision as precision_module
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.precision import (
+    autocast_disabled,
+    autocast_to,
+    check_autocast_support,
+    float32_precision,
+    full_precision,
+    ieee_float32,
+    precision_state,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +89,47 @@ def test_cpu_results_unchanged_by_the_policy() -> None:
     with ieee_float32():
         inside = (conv(x), a @ b)
     assert all(torch.equal(p, q) for p, q in zip(outside, inside, strict=True))
+
+
+# ------------------------------------------------------------------ bf16 autocast
+def test_autocast_to_bf16_runs_products_in_bfloat16_and_float32_runs_none() -> None:
+    a = torch.randn(8, 8)
+    with autocast_to("float32", "cpu"):
+        assert not torch.is_autocast_enabled("cpu") and (a @ a).dtype == torch.float32
+    with autocast_to("bf16", "cpu"):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+        assert (a @ a).dtype == torch.bfloat16
+    assert not torch.is_autocast_enabled("cpu")
+    with pytest.raises(JLoneVAEError, match="precision must be one of float32, bf16"), \
+            autocast_to("fp16", "cpu"):
+        pass
+
+
+def test_ieee_float32_switches_autocast_off_and_back_on() -> None:
+    a = torch.randn(8, 8)
+    with autocast_to("bf16", "cpu"):
+        with ieee_float32():
+            assert not torch.is_autocast_enabled("cpu")
+            assert (a @ a).dtype == torch.float32
+        assert torch.is_autocast_enabled("cpu") and (a @ a).dtype == torch.bfloat16
+    with autocast_disabled():  # no autocast on: nothing to do
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_full_precision_widens_reduced_dtypes_only() -> None:
+    x = torch.randn(3)
+    assert full_precision(x) is x and full_precision(x.double()).dtype == torch.float64
+    assert full_precision(x.bfloat16()).dtype == torch.float32
+    assert full_precision(x.half()).dtype == torch.float32
+
+
+def test_a_device_without_bf16_autocast_is_refused_in_one_line(monkeypatch) -> None:
+    check_autocast_support("bf16", torch.device("cpu"))  # PyTorch has it on every x86 CPU
+    check_autocast_support("float32", torch.device("cuda"))  # nothing asked: nothing checked
+    monkeypatch.setattr(precision_module.torch.cuda, "is_bf16_supported", lambda: False)
+    with pytest.raises(JLoneVAEError, match=r"^precision 'bf16' needs bfloat16 autocast, "
+                                            r"which device cuda does not support"):
+        check_autocast_support("bf16", torch.device("cuda"))
+    monkeypatch.setattr(precision_module.torch.amp, "is_autocast_available", lambda _: False)
+    with pytest.raises(JLoneVAEError, match="--precision float32"):
+        check_autocast_support("bf16", torch.device("cpu"))

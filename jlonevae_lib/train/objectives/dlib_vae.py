@@ -29,6 +29,7 @@ from jlonevae_lib.train.losses import annealed
 from jlonevae_lib.train.objectives import Objective, check_finite_outputs
 from jlonevae_lib.train.objectives.penalty import backpropagate_penalty, penalty_chunk_size
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.precision import full_precision
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
@@ -109,6 +110,10 @@ class DlibVAE(Objective):
         mu, logvar = model.encode(x)
         z = model.reparameterize(mu, logvar)
         logits = model.decode_logits(z)
+        # In a bf16 run (TrainConfig.precision) the network ran in bfloat16; the sigmoid
+        # cross-entropy and the KL sum thousands of terms, each to be accurate to float32, so
+        # they (and the regulariser's own reductions) take float32. No copy in a float32 run.
+        logits, mu, logvar, z = (full_precision(t) for t in (logits, mu, logvar, z))
         check_finite_outputs(logits, mu, logvar, self.finite_guard)
         reconstruction = bernoulli_logits_loss(logits, x)
         kl = gaussian_kl(mu, logvar)

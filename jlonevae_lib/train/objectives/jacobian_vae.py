@@ -26,6 +26,7 @@ from jlonevae_lib.train.objectives import (
     register_objective,
 )
 from jlonevae_lib.train.objectives.penalty import backpropagate_penalty, penalty_chunk_size
+from jlonevae_lib.utils.precision import autocast_disabled, full_precision
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
@@ -41,6 +42,27 @@ def bce_safe(recon: torch.Tensor, guard: FiniteGuard) -> torch.Tensor:
     return torch.nan_to_num(recon, nan=0.5, posinf=1.0, neginf=0.0)
 
 
+def float32_forward(model: nn.Module, x: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``model(x)``: (recon (B, C, H, W), mu, logvar, z (B, d) each), all float32.
+
+    Outside autocast (a float32 run) it is ``model(x)`` itself. Under a bf16 run's autocast
+    (``TrainConfig.precision``) the encoder and the decoder run in bfloat16, and the outputs
+    come back in float32 for the loss's reductions; the sigmoid is taken in float32 on the
+    decoder's logits, because in bfloat16 every probability within 2⁻⁹ of 1 rounds to 1, where
+    the BCE's log(1 − p) is clamped to −100 and its gradient lost. A model without
+    ``decode_logits`` has its bfloat16 images cast instead.
+    """
+    if not torch.is_autocast_enabled(x.device.type) or not hasattr(model, "decode_logits"):
+        recon, mu, logvar, z = model(x)
+        return full_precision(recon), full_precision(mu), full_precision(logvar), \
+            full_precision(z)
+    mu, logvar = model.encode(x)
+    z = model.reparameterize(mu, logvar)
+    recon = torch.sigmoid(full_precision(model.decode_logits(z)))
+    return recon, full_precision(mu), full_precision(logvar), full_precision(z)
+
+
 @register_objective("jlonevae")
 class JacobianVAE(Objective):
     """JL1-VAE (and its L2 variant; β-VAE at γ = 0)."""
@@ -54,13 +76,16 @@ class JacobianVAE(Objective):
         cfg = self.config
         beta = annealed(cfg.beta, step, cfg.annealing_batches)
         gamma = annealed(cfg.gamma, step, cfg.annealing_batches)
-        recon, mu, logvar, z = model(x)
+        recon, mu, logvar, z = float32_forward(model, x)
         check_finite_outputs(recon, mu, logvar, self.finite_guard)
         # Its gradient is in the decoder's .grad now; the loss below only logs its value.
         penalty = backpropagate_penalty(model, z, gamma, cfg, self.device_generator,
                                         self.chunk_size)
-        return jlonevae_loss(bce_safe(recon, self.finite_guard), x, mu, logvar, penalty, beta,
-                             gamma)
+        # The loss's reductions on float32 values, autocast off (a bf16 run's): float32 by
+        # construction, and CUDA's autocast refuses binary_cross_entropy on probabilities.
+        with autocast_disabled():
+            return jlonevae_loss(bce_safe(recon, self.finite_guard), x, mu, logvar, penalty,
+                                 beta, gamma)
 
     @classmethod
     def experiment_name(cls, config: TrainConfig) -> str:

@@ -48,7 +48,8 @@ def backpropagate_penalty(model: nn.Module, z: torch.Tensor, gamma: float,
     ``generator``, and the value is 0, as the reference skips the penalty. The penalty's graph
     starts at ``z.detach()``, apart from the loss's: its gradient reaches the decoder's
     parameters only, chunk by chunk (:func:`~jlonevae_lib.architecture.jacobian.
-    jacobian_penalty_backward`).
+    jacobian_penalty_backward`), in IEEE float32 also in a bf16 run (autocast off, z taken to
+    float32: the float32 penalty, bit for bit).
     """
     if gamma == 0:
         return torch.zeros((), device=z.device)
