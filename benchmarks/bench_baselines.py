@@ -94,11 +94,10 @@ three-dots (the peer too) and times 256² matmuls for the floor: CI checks that 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import call_seconds, tune_benchmark_process
+from jlonevae_lib.utils.timing import call_seconds, load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -156,18 +155,6 @@ STUDY_HP_INDEX, SEED = 2, 0
 LEARNING_RATE = 1e-4
 BETA = 4.0
 LATENT_DIM = 10
-
-
-def _load_sibling(name: str):
-    """The module ``<name>.py`` beside this file (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent /
-                                                  f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------ the plain port (reference)
@@ -658,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
-    machine_line = _load_sibling("bench_training_step").machine_line
+    machine_line = load_sibling("bench_training_step", __file__).machine_line
     start_line, start_load = machine_line(), load_average()
     user_data_root = os.environ.get(DATA_ROOT_ENV)
     tf_runs: list[dict[str, float]] = []

@@ -32,11 +32,9 @@ The CPU only: on a GPU the per-batch loss read would wait for the device at ever
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import tune_benchmark_process
+from jlonevae_lib.utils.timing import load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -65,18 +63,6 @@ STUDY_HP_INDEX, SEED = 2, 0
 JL1_STUDY, JL1_GAMMA = "cpu_study", 0.1
 #: /proc/cpuinfo flags of bfloat16 arithmetic that PyTorch's CPU kernels (oneDNN) use.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def _load_sibling(name: str):
-    """The module ``<name>.py`` beside this file (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent /
-                                                  f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_config(method: str, precision: str, dataset: str, batch_size: int,
@@ -228,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
-    machine_line = _load_sibling("bench_training_step").machine_line
+    machine_line = load_sibling("bench_training_step", __file__).machine_line
     start_line = machine_line()
     user_data_root = os.environ.get(DATA_ROOT_ENV)
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import tune_benchmark_process
+from jlonevae_lib.utils.timing import load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -49,19 +49,8 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
 from jlonevae_lib.train.trainer import Trainer  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 DEFAULT_METHODS = ("beta_vae", "factor_vae")
 WARMUP = 5
-
-
-def _bench_baselines():
-    """``bench_baselines.py`` beside this file (benchmarks/ is not a package)."""
-    sys.path.insert(0, str(HERE))
-    try:
-        import bench_baselines
-    finally:
-        sys.path.remove(str(HERE))
-    return bench_baselines
 
 
 @dataclass(frozen=True)
@@ -130,7 +119,7 @@ def format_primitives(rows: list[PrimitiveRow], limit: int) -> str:
 
 def build_step(method: str, dataset: str, batch_size: int, output_dir: Path):
     """``Trainer.training_step`` of ``method`` at its study setting."""
-    bench = _bench_baselines()
+    bench = load_sibling("bench_baselines", __file__)
     return Trainer(bench.baseline_config(method, dataset, batch_size, output_dir)).training_step
 
 

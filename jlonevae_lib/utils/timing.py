@@ -6,10 +6,14 @@ process, and summarises repeats with a statistic that other processes' noise bar
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
 from jlonevae_lib.utils.threads import limit_openmp_spinning
@@ -45,3 +49,17 @@ def tune_benchmark_process() -> bool:
     if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
         limit_openmp_spinning()
     return malloc_tuned
+
+
+def load_sibling(name: str, beside: str) -> ModuleType:
+    """The module ``<name>.py`` in the folder of the file ``beside`` (benchmarks/ is not a
+    package, so one script reaches another's helpers this way), loaded once per process and
+    registered in ``sys.modules`` (dataclasses look their module up there)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(beside).resolve().parent /
+                                                  f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

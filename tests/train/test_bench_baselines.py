@@ -5,10 +5,8 @@ CI runs it). The peer's own script: tests/train/test_peer_step_time.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,20 +16,13 @@ from torch.nn import functional as F
 
 from jlonevae_lib.architecture.dlib_conv import DlibConvVAE
 from jlonevae_lib.train.dlib_losses import bernoulli_logits_loss, gaussian_kl
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_baselines.py"
+from tests.benchmark_scripts import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_baselines", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_baselines"] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("bench_baselines") as module:
         yield module
-    finally:
-        del sys.modules["bench_baselines"]
 
 
 def test_plain_port_is_disentanglement_libs_network(bench):

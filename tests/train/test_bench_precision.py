@@ -3,26 +3,17 @@ figures' structure (no timing is asserted: the machine decides those)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_precision.py"
+from tests.benchmark_scripts import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_precision", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_precision"] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("bench_precision") as module:
         yield module
-    finally:
-        del sys.modules["bench_precision"]
 
 
 def test_the_two_runs_differ_in_precision_only(bench, tmp_path):

@@ -3,13 +3,9 @@ step, and the script runs end to end in quick mode (as CI runs it)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "trace_baseline_step.py"
+from tests.benchmark_scripts import benchmark_script
 
 CONV = ("onednn_verbose,v1,primitive,exec,cpu,convolution,brgconv:avx512_core,forward_training,"
         "src:f32::blocked:acdb::f0 wei:f32:a:blocked:Acdb32a::f0 bia:f32:a:blocked:a::f0 "
@@ -22,14 +18,8 @@ TF_REORDER = ("onednn_verbose,exec,cpu,reorder,jit:uni,undef,src_f32::blocked:cd
 
 @pytest.fixture(scope="module")
 def trace():
-    spec = importlib.util.spec_from_file_location("trace_baseline_step", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["trace_baseline_step"] = module
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_script("trace_baseline_step") as module:
         yield module
-    finally:
-        del sys.modules["trace_baseline_step"]
 
 
 def test_verbose_lines_are_summed_per_primitive_and_step(trace):
