@@ -22,13 +22,21 @@ each a few lines ``PASS``/``FAIL`` (a check), ``INFO`` (a measurement) or ``SKIP
 4. throughput: batches/s of the paper's configuration (defaultConv, d = 10, B = 64, FD penalty
    on the whole batch) and of each baseline (β-VAE as γ = 0, and disentanglement_lib's six on
    its architecture), with the projected time of a 300,000-batch run (INFO).
-5. members per GPU: the paper's configuration trained by 4 processes at once on the one GPU,
+5. bf16 (``--precision bf16``): ``check_autocast_support`` accepts bf16 on the device; the
+   same small run of β-VAE (dlibConv) and of JL1-VAE (defaultConv, FD penalty) trained in
+   float32 and in bf16 from one seed, in interleaved blocks: ms/step and speed-up (INFO; on an
+   Ampere or later GPU also PASS if bf16 is no slower than float32 × ``BF16_SLOWDOWN``), the
+   bf16 run's final training loss within ``BF16_LOSS_RTOL`` of float32's; and the JL1 penalty
+   and its decoder gradient inside the bf16 run equal to float32's for the same weights and
+   latents (bit for bit on the CPU, ``PENALTY_RTOL`` on CUDA).
+6. members per GPU: the paper's configuration trained by 4 processes at once on the one GPU,
    against 1 alone: each process's batches/s and the total (INFO; PASS if all 4 ran).
 
-Without CUDA (or with ``--device cpu``) parts 1, 2 and 4 run on the CPU and say so; 3 and 5
-print SKIP. ``tests/train/test_cuda_pipeline_check.py`` runs it that way with ``--quick``.
-It exits 1 if any check fails. ``--json`` (default ``cuda_pipeline_check.json`` in the current
-folder) receives every line's values, the device, torch/CUDA/cuDNN versions and timings.
+Without CUDA (or with ``--device cpu``) parts 1, 2, 4 and 5 run on the CPU and say so; 3, 6
+and 5's speed gate print SKIP. ``tests/train/test_cuda_pipeline_check.py`` runs it that way
+with ``--quick``. It exits 1 if any check fails. ``--json`` (default
+``cuda_pipeline_check.json`` in the current folder) receives every line's values, the device,
+torch/CUDA/cuDNN versions and timings, and part 5's figures under ``bf16``.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +64,8 @@ from jlonevae_lib.architecture.export import load_torchscript
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV
 from jlonevae_lib.utils.device import pick_device
-from jlonevae_lib.utils.precision import float32_precision
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 
 HERE = Path(__file__).resolve()
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
@@ -78,6 +87,30 @@ PAPER_BATCHES = 300_000
 #: issue 5's goal for the paper's run on one H100.
 GOAL_MINUTES = 15.0
 MEMBERS = 4
+#: Part 5 (bf16). Runs of BF16_STEPS batches timed in interleaved blocks of BF16_BLOCK (the
+#: first block of each run left out: one-time set-up); the final loss is the mean of the last
+#: BF16_LOSS_TAIL batches. --quick: (BF16_QUICK_STEPS, BF16_QUICK_BLOCK, BF16_QUICK_TAIL).
+BF16_STEPS, BF16_BLOCK, BF16_LOSS_TAIL = 300, 50, 100
+BF16_QUICK_STEPS, BF16_QUICK_BLOCK, BF16_QUICK_TAIL = 8, 2, 4
+#: The bf16 run's final loss against the float32 run's, relative. The two runs part after the
+#: first step (another rounding, as another seed would) and track each other. Measured on the
+#: CPU (an AMD EPYC with avx512_bf16, one thread) with this part's code: at the full sizes
+#: (300 batches of 64, last 100) β-VAE 0.07% (seed 0, the check's) and 0.30% (seed 1),
+#: JL1-VAE 0.09% (seed 0) and 0.48% (seed 1, the check's): the loss still falls fast there,
+#: and a run slightly ahead of the other shows as a gap; at the --quick sizes (8 batches of
+#: 8, last 4) at most 0.005% over seeds 0-5. 2% is four times the worst, for another device's
+#: rounding; a bf16 that broke the loss (a reduction in bfloat16, a gradient lost) is meant to
+#: land outside it.
+BF16_LOSS_RTOL = 0.02
+#: On CUDA (Ampere or later, where bf16 is native), bf16 may take at most this times float32's
+#: ms/step. A PASS/FAIL, not INFO: on a GPU held by this check alone the median of interleaved
+#: blocks varies by a few percent, inside the 10%; a FAIL means bf16 does not pay at the
+#: paper's sizes on that GPU (kernel launches rather than arithmetic bound the step, and
+#: autocast adds casts), a finding about the option worth a red line, not noise. --quick
+#: (batches of 8, too few to time), the CPU and pre-Ampere GPUs (emulated bf16, slower by
+#: design) report INFO only, the gate's line SKIP.
+BF16_SLOWDOWN = 1.1
+BF16_PENALTY_LINE = "bf16: JL1 penalty and its decoder gradient in a bf16 run = float32's"
 
 
 @dataclass
@@ -407,7 +440,266 @@ def check_throughput(device: torch.device, dataset: str, batch_size: int, out: P
     return checks
 
 
-# ------------------------------------------------------------------ 5. members per GPU
+# ------------------------------------------------------------------ 5. bf16
+def bf16_configs(device: torch.device, dataset: str, batch_size: int, out: Path,
+                 steps: int) -> dict:
+    """Part 5's two float32 runs (bf16's are the same with ``precision="bf16"``): β-VAE on
+    dlibConv (disentanglement_lib's setting 2) and the paper's JL1-VAE (defaultConv, FD penalty
+    on the whole batch) with β and γ at full strength from the first batch, so that the penalty
+    weighs in the few hundred batches compared (the paper ramps them over 100,000)."""
+    from jlonevae_lib.train.baselines import method_settings
+    from jlonevae_lib.train.config import TrainConfig
+
+    beta_vae = TrainConfig(**{**method_settings("beta_vae", 2, 0), "dataset": dataset,
+                              "batch_size": batch_size, "device": str(device),
+                              "output_dir": str(out / "beta_vae"), "num_batches": steps})
+    jl1 = paper_config(device, dataset, batch_size, out / "jl1", num_batches=steps,
+                       annealing_batches=0)
+    return {"beta_vae (dlibConv)": beta_vae, "JL1-VAE (defaultConv, FD penalty)": jl1}
+
+
+@dataclass
+class _Arm:
+    """One run of a float32/bf16 pair: its trainer, its own state of torch's global
+    generators (the model's noise; the two runs share the process's), each timed block's
+    seconds per step and every batch's loss (on the device: read once, at the end)."""
+
+    trainer: Any
+    rng: tuple[torch.Tensor, torch.Tensor | None]
+    block_seconds: list[float] = field(default_factory=list)
+    losses: list[torch.Tensor] = field(default_factory=list)
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    return (torch.get_rng_state(),
+            torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+
+
+def _set_rng_state(device: torch.device, state: tuple[torch.Tensor, torch.Tensor | None]
+                   ) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+def train_pair(config, device: torch.device, steps: int, block: int) -> dict[str, _Arm]:
+    """``config`` trained ``steps`` batches in float32 and in bf16 from its seed (each trainer
+    seeds torch's generators: the same initial weights and noise stream), in blocks of
+    ``block`` batches taking turns, the order flipping every block, so that a shared machine's
+    noise hits both alike; under the run's numerics (``training_numerics``: IEEE float32 on
+    CUDA, as ``jlonevae-train`` trains)."""
+    from jlonevae_lib.train.trainer import Trainer, training_numerics
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)
+    arms = {}
+    for precision in ("float32", "bf16"):
+        trainer = Trainer(replace(config, precision=precision,
+                                  output_dir=str(Path(config.output_dir) / precision)))
+        arms[precision] = _Arm(trainer, _rng_state(device))
+    order = list(arms)
+    for _ in range(steps // block):
+        for arm in (arms[name] for name in order):
+            _set_rng_state(device, arm.rng)
+            with training_numerics(arm.trainer.config, device):
+                sync(device)
+                start = time.perf_counter()
+                for _ in range(block):
+                    arm.losses.append(arm.trainer.training_step().total.detach())
+                sync(device)
+            arm.block_seconds.append((time.perf_counter() - start) / block)
+            arm.rng = _rng_state(device)
+        order.reverse()
+    for arm in arms.values():
+        arm.trainer.check_finite()  # deferred on CUDA: one read per run
+    return arms
+
+
+def _ms_per_step(arm: _Arm) -> float:
+    """The median over blocks, the first left out where there are others."""
+    timed = arm.block_seconds[1:] or arm.block_seconds
+    return 1e3 * float(np.median(timed))
+
+
+def penalty_in_bf16_run(trainer, device: torch.device) -> dict[str, Any]:
+    """The JL1 penalty (γ = 1) and its gradient on the decoder's weights, at the latents the bf16
+    run's encoder gives for its next batch, computed as a bf16 step computes it (under bfloat16
+    autocast) and in float32 (no autocast), for the same weights and latents."""
+    from jlonevae_lib.train.objectives.jacobian_vae import float32_forward
+    from jlonevae_lib.train.objectives.penalty import backpropagate_penalty
+    from jlonevae_lib.train.trainer import training_numerics
+
+    model, config = trainer.model, trainer.config
+    x = trainer.next_batch()
+    with torch.no_grad(), autocast_to("bf16", device.type):
+        _, _, _, z = float32_forward(model, x)  # float32 latents of a bfloat16 forward
+        autocast_on = model.decode(z).dtype == torch.bfloat16
+    results = {}
+    previous = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    # On CUDA the same kernels both times (a float32 sum's order varies otherwise).
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        with training_numerics(config, device):
+            for precision in ("bf16", "float32"):
+                model.zero_grad(set_to_none=True)
+                generator = torch.Generator(device=device).manual_seed(0)  # same sub-batch
+                with autocast_to(precision, device.type):
+                    value = backpropagate_penalty(model, z, 1.0, config, generator,
+                                                  trainer.objective.chunk_size)
+                grads = [p.grad.detach().clone() for p in model.parameters()
+                         if p.grad is not None]
+                results[precision] = (value.detach().clone(), grads)
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous
+        model.zero_grad(set_to_none=True)
+    (mixed, mixed_grads), (plain, plain_grads) = results["bf16"], results["float32"]
+    identical = (mixed.dtype == plain.dtype == torch.float32 and torch.equal(mixed, plain)
+                 and len(mixed_grads) == len(plain_grads) > 0
+                 and all(torch.equal(a, b) for a, b in zip(mixed_grads, plain_grads,
+                                                            strict=True)))
+    return {"bf16": float(mixed), "float32": float(plain), "autocast_on": autocast_on,
+            "relative": abs(float(mixed) / float(plain) - 1),
+            "gradient_relative": _rel(torch.cat([g.flatten() for g in mixed_grads]),
+                                      torch.cat([g.flatten() for g in plain_grads])),
+            "bit_identical": identical, "penalty_dtype": str(mixed.dtype).split(".")[-1],
+            "latents": int(z.shape[0])}
+
+
+def _cpu_bf16_flags() -> list[str]:
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])
+    return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+
+
+def _bf16_support(device: torch.device, figures: dict[str, Any]) -> Check:
+    """``check_autocast_support("bf16", device)``: PASS where it accepts. A refusal FAILs on
+    the CPU and on an Ampere or later GPU (native bf16: a refusal there is a bug) with its
+    one-line message as the reason; on an older GPU the refusal is the documented behaviour
+    (no bf16 autocast there), so SKIP with the message, and the part's runs are skipped."""
+    name = f"bf16: autocast support on {device}"
+    if device.type == "cuda":
+        capability = torch.cuda.get_device_capability(device)
+        native = capability >= (8, 0)
+        where = (f"{torch.cuda.get_device_name(device)}, compute capability "
+                 f"{capability[0]}.{capability[1]}: "
+                 + ("native bf16" if native else "before Ampere, PyTorch emulates bf16"))
+        figures["compute_capability"] = list(capability)
+    else:
+        flags = _cpu_bf16_flags()
+        native = bool(flags)
+        where = ("CPU with " + ", ".join(flags) if flags
+                 else "CPU without bf16 instructions: PyTorch emulates bf16")
+    figures["native"] = native
+    try:
+        check_autocast_support("bf16", device)
+    except JLoneVAEError as err:
+        figures["supported"] = False
+        status = "SKIP" if device.type == "cuda" and not native else "FAIL"
+        return Check(name, status, f"refused ({where}): {err}", {"accepted": False})
+    figures["supported"] = True
+    return _check(name, True, f"accepted ({where})", accepted=True)
+
+
+def _bf16_run_checks(run: str, arms: dict[str, _Arm], dev: str, batch_size: int, steps: int,
+                     block: int, tail: int, gated: bool, figures: dict[str, Any]
+                     ) -> list[Check]:
+    """One run's lines: ms/step and speed-up (INFO), the speed gate where ``gated``, the final
+    loss's agreement."""
+    ms = {precision: _ms_per_step(arm) for precision, arm in arms.items()}
+    speedup = ms["float32"] / ms["bf16"]
+    final = {precision: float(torch.stack(arm.losses[-tail:]).double().mean())
+             for precision, arm in arms.items()}
+    relative = abs(final["bf16"] / final["float32"] - 1)
+    figures["runs"][run] = {"ms_per_step": ms, "speedup": speedup, "final_loss": final,
+                            "loss_relative": relative}
+    checks = [Check(
+        f"bf16: {run} speed on {dev}", "INFO",
+        f"float32 {ms['float32']:.2f} ms/step, bf16 {ms['bf16']:.2f}: {speedup:.2f}x "
+        f"(median of {steps // block - 1} blocks of {block}, batch {batch_size})",
+        {"ms_per_step": ms, "speedup": speedup})]
+    if gated:
+        checks.append(_check(
+            f"bf16: {run} no slower than float32 x {BF16_SLOWDOWN:g}",
+            ms["bf16"] <= BF16_SLOWDOWN * ms["float32"],
+            f"bf16 {ms['bf16']:.2f} ms/step vs float32 {ms['float32']:.2f} "
+            f"(allowed {BF16_SLOWDOWN * ms['float32']:.2f})", speedup=speedup))
+    checks.append(_check(
+        f"bf16: {run} final loss = float32's", relative <= BF16_LOSS_RTOL,
+        f"mean of the last {tail} of {steps} batches: bf16 {final['bf16']:.4f}, float32 "
+        f"{final['float32']:.4f} (relative {relative:.2e}, allowed {BF16_LOSS_RTOL:g})",
+        final_loss=final, relative=relative))
+    return checks
+
+
+def _penalty_check(trainer, device: torch.device, figures: dict[str, Any]) -> Check:
+    """The JL1 penalty in the bf16 run against float32's: bit for bit on the CPU (as
+    tests/train/test_mixed_precision.py has it); on CUDA within the precision part's
+    ``PENALTY_RTOL``: both go through the same IEEE float32 kernels, but a GPU need not sum in
+    the same order twice, and what this line is for, bfloat16 reaching the penalty, puts its
+    2⁻⁹ rounding divided by ε = 1e-3 into it, far beyond 2e-3."""
+    tolerance = 0.0 if device.type == "cpu" else PENALTY_RTOL
+    penalty = penalty_in_bf16_run(trainer, device)
+    figures["penalty"] = {**penalty, "tolerance": tolerance}
+    ok = (penalty["autocast_on"] and penalty["penalty_dtype"] == "float32"
+          and (penalty["bit_identical"] if tolerance == 0 else
+               max(penalty["relative"], penalty["gradient_relative"]) <= tolerance))
+    return _check(
+        BF16_PENALTY_LINE, ok,
+        f"{penalty['latents']} latents of the bf16 run on {device}: penalty "
+        f"{penalty['bf16']:.6g} vs {penalty['float32']:.6g}, "
+        + ("bit for bit" if penalty["bit_identical"] else
+           f"relative {penalty['relative']:.2e}, gradient {penalty['gradient_relative']:.2e}")
+        + f" (allowed {'0: bit for bit' if tolerance == 0 else f'{tolerance:g}'})"
+        + ("" if penalty["autocast_on"] else "; autocast was NOT on: nothing compared"),
+        **{k: penalty[k] for k in ("relative", "gradient_relative", "bit_identical")})
+
+
+def check_bf16(device: torch.device, dataset: str, batch_size: int, out: Path, quick: bool,
+               figures: dict[str, Any]) -> list[Check]:
+    """Part 5; ``figures`` receives the JSON record's ``bf16`` entry. Each run's crash fails
+    that run's line and the part goes on (bf16 has never run on CUDA before this check)."""
+    dev = str(device)
+    steps, block, tail = ((BF16_QUICK_STEPS, BF16_QUICK_BLOCK, BF16_QUICK_TAIL) if quick
+                          else (BF16_STEPS, BF16_BLOCK, BF16_LOSS_TAIL))
+    figures.update(device=dev, dataset=dataset, batch_size=batch_size, steps=steps,
+                   block=block, loss_tail=tail, loss_rtol=BF16_LOSS_RTOL, runs={})
+    checks = [_bf16_support(device, figures)]
+    if not figures["supported"]:
+        return [*checks, Check("bf16: float32 and bf16 runs", "SKIP",
+                               "bf16 is refused on this device (line above)")]
+    # The speed gate: CUDA, native bf16, the paper's batch (see BF16_SLOWDOWN).
+    gated = device.type == "cuda" and figures["native"] and not quick
+    jl1_trainer = None
+    for run, config in bf16_configs(device, dataset, batch_size, out / "bf16",
+                                    steps).items():
+        try:
+            arms = train_pair(config, device, steps, block)
+        except Exception as err:  # noqa: BLE001 (one run's crash fails its line)
+            checks.append(_failed(f"bf16: {run} trains in float32 and bf16", err))
+            figures["runs"][run] = {"error": checks[-1].detail}
+            continue
+        checks += _bf16_run_checks(run, arms, dev, batch_size, steps, block, tail, gated,
+                                   figures)
+        if config.objective == "jlonevae":
+            jl1_trainer = arms["bf16"].trainer
+    if not gated:
+        checks.append(Check(f"bf16: no slower than float32 x {BF16_SLOWDOWN:g}", "SKIP",
+                            "needs CUDA, an Ampere or later GPU and full sizes (timings "
+                            "above are INFO)"))
+    if jl1_trainer is None:
+        checks.append(Check(BF16_PENALTY_LINE, "SKIP", "no JL1-VAE bf16 run (line above)"))
+    else:
+        try:
+            checks.append(_penalty_check(jl1_trainer, device, figures))
+        except Exception as err:  # noqa: BLE001
+            checks.append(_failed(BF16_PENALTY_LINE, err))
+    return checks
+
+
+# ------------------------------------------------------------------ 6. members per GPU
 def worker(args: argparse.Namespace) -> int:
     """One member's steady-state batches/s (the paper's configuration), timed after the
     parent's go signal so that concurrent members are timed over the same window."""
@@ -509,7 +801,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", default="cuda_pipeline_check.json",
                         help="where the JSON record goes (default: ./cuda_pipeline_check.json)")
     parser.add_argument("--parts", nargs="+", default=None,
-                        choices=["precision", "pipeline", "syncs", "throughput", "members"],
+                        choices=["precision", "pipeline", "syncs", "throughput", "bf16",
+                                 "members"],
                         help="only these parts (default: all)")
     # The members' worker processes (part 5): not for direct use.
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -528,7 +821,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker(args)
     started = time.perf_counter()
     device = pick_device(args.device)
-    parts = args.parts or ["precision", "pipeline", "syncs", "throughput", "members"]
+    parts = args.parts or ["precision", "pipeline", "syncs", "throughput", "bf16", "members"]
     quick = args.quick
     num_batches = 12 if quick else 40
     # Timed parts: the paper's batch of 64 on the 20,000-image cache; --quick: batch 8 on
@@ -540,6 +833,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           + f"; torch {torch.__version__}; parts: {' '.join(parts)}", flush=True)
     checks: list[Check] = []
     timings: dict[str, float] = {}
+    bf16_figures: dict[str, Any] = {}
     user_data_root = os.environ.get(DATA_ROOT_ENV)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -553,6 +847,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   sync_steps),
                 "throughput": lambda: check_throughput(device, dataset, batch_size, workdir,
                                                        warmup, steps),
+                "bf16": lambda: check_bf16(device, dataset, batch_size, workdir, quick,
+                                           bf16_figures),
                 "members": lambda: check_members(device, dataset, batch_size, workdir,
                                                  warmup, steps),
             }
@@ -578,6 +874,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"environment": _environment(device), "quick": quick, "seconds": total,
               "part_seconds": timings, "passed": not failed,
               "checks": [asdict(c) for c in checks]}
+    if "bf16" in parts:
+        record["bf16"] = bf16_figures
     Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 1 if failed else 0
