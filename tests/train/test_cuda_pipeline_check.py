@@ -64,5 +64,7 @@ def assert_bf16_part(record: dict, status: dict[str, str]) -> None:
                    for p in ("float32", "bf16"))
         assert figures["speedup"] > 0 and figures["loss_relative"] <= bf16["loss_rtol"]
     penalty = bf16["penalty"]
+    # Bitwise on the CPU by construction: in one process the penalty runs the same float32
+    # kernels on the same tensors with autocast off (on CUDA the check allows 2e-3).
     assert penalty["bit_identical"] and penalty["tolerance"] == 0 and penalty["autocast_on"]
     assert penalty["relative"] == penalty["gradient_relative"] == 0

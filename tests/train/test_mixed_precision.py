@@ -213,6 +213,8 @@ def test_the_penalty_in_a_bf16_run_is_the_float32_penalty_bit_for_bit(method):
     mixed = _penalty_and_gradients(model, z, config, "bf16")
     plain = _penalty_and_gradients(model, z, config, "float32")
     assert len(mixed) == len(plain) > 1
+    # Bitwise by construction: one process, same shapes, and with autocast off inside the
+    # penalty both sides run the same float32 kernels on the same float32 tensors.
     assert all(a.dtype == torch.float32 and torch.equal(a, b)
                for a, b in zip(mixed, plain, strict=True))
 
@@ -227,6 +229,8 @@ def test_jacobian_columns_of_bfloat16_latents_are_float32_columns(columns):
         with autocast_to("bf16", "cpu"):
             mixed = columns(model.decode, z)
         plain = columns(model.decode, z.float())
+    # Bitwise: the same process and shapes, and the columns are computed from z.float() with
+    # autocast off on both sides, so the same kernels see the same tensors.
     assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)
 
 

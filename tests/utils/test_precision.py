@@ -88,6 +88,8 @@ def test_cpu_results_unchanged_by_the_policy() -> None:
     outside = (conv(x), a @ b)
     with ieee_float32():
         inside = (conv(x), a @ b)
+    # Bitwise: one process, the same inputs and shapes, the same CPU kernels on both sides
+    # (the switches change nothing on the CPU), which the libraries do promise.
     assert all(torch.equal(p, q) for p, q in zip(outside, inside, strict=True))
 
 
