@@ -97,14 +97,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import call_seconds, load_sibling, tune_benchmark_process
+from jlonevae_lib.utils.timing import (
+    call_seconds,
+    cpu_model,
+    load_sibling,
+    tune_benchmark_process,
+)
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -427,18 +431,6 @@ def measure_peer_step(python: Path, images: Path, threads: int, steps: int, warm
 
 
 # ------------------------------------------------------------------------- the JSON record
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), else ``platform.processor()``."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
 
 def cpu_flags(names: Sequence[str] = CPU_FLAGS) -> dict[str, bool] | None:
     """Whether the CPU has each of ``names`` (/proc/cpuinfo's flags); None without it."""

@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 
 from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.atomic import atomic_write_json
+from jlonevae_lib.utils.timing import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "jlonevae_lib" / "config" / "metrics_configs"
@@ -183,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="disentanglement_lib's environment (default .venv-dlib)")
     parser.add_argument("--build", action="store_true",
                         help="build .venv-dlib first (build_dlib_env.bash; a no-op when built)")
-    parser.add_argument("--json", type=Path, default=None, help="also write both reports here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write both reports here (ours as soon as it is done)")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="keep the model, results and reports here (default: a temporary "
+                             "folder, removed at the end)")
     args = parser.parse_args(argv)
     if args.build:
         run(["bash", str(BUILD_SCRIPT)], timeout=3600)
@@ -192,24 +198,34 @@ def main(argv: list[str] | None = None) -> int:
               f"{BUILD_SCRIPT.relative_to(REPO)}, or --build)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="bench_dlib_suite_") as scratch:
-        folder = Path(scratch)
+        folder = args.work_dir or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         tf_model = args.tf_model or tensorflow_model(args.tf_python, folder / "tf",
                                                      args.train_steps)
         run([str(args.tf_python), "-m", "jlonevae_lib.dlib_tf.postprocess", str(tf_model)])
         run_dir = imported_run(args.tf_python, tf_model, folder / "imported")
         configs = metric_configs(folder, args.quick)
-        theirs, theirs_total = disentanglement_lib(args.tf_python, tf_model, configs, folder)
+        # Ours first: a study-size run of both takes hours, and a failure on our side should
+        # show before disentanglement_lib's hour is spent; each report is written when done.
         mine, mine_total = ours(run_dir, configs)
+        write_report(args.json, {"ours": mine, "process_seconds": {"ours": mine_total}})
+        theirs, theirs_total = disentanglement_lib(args.tf_python, tf_model, configs, folder)
     print(f"disentanglement_lib's nine metric configs{' (--quick sizes)' if args.quick else ''}"
           f" on {tf_model if args.tf_model else f'study member {MODEL_NUM}'}; "
           f"{os.cpu_count()} CPUs, ours n_jobs = "
           f"{os.environ.get('OMP_NUM_THREADS') or len(os.sched_getaffinity(0))}")
     print(table(theirs, mine, theirs_total, mine_total))
-    if args.json:
-        args.json.write_text(json.dumps({"disentanglement_lib": theirs, "ours": mine,
-                                         "process_seconds": {"disentanglement_lib": theirs_total,
-                                                             "ours": mine_total}}, indent=1))
+    write_report(args.json, {"disentanglement_lib": theirs, "ours": mine,
+                             "process_seconds": {"disentanglement_lib": theirs_total,
+                                                 "ours": mine_total},
+                             "cpu": cpu_model(), "cpus": os.cpu_count()})
     return 0
+
+
+def write_report(path: Path | None, report: dict) -> None:
+    """Write ``report`` as JSON to ``path`` (nothing when None), atomically."""
+    if path is not None:
+        atomic_write_json(path, report)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from jlonevae_lib.runs.metric_table import (
 )
 from jlonevae_lib.runs.results import RunInfo, discover_results, evaluation_records, our_run_info
 from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.timing import cpu_model
 
 #: Run statuses.
 FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", "not started"
@@ -340,16 +341,6 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
     return runs, notes
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info(runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
     """The machine writing the summary (platform, CPUs usable, CPU model, Python, torch) and
     the devices and torch versions the finished runs trained with."""
@@ -362,7 +353,7 @@ def machine_info(runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:
         torch_version = "not installed"
     devices = sorted({run.trained_on for run in runs if run.trained_on})
-    return {"platform": platform.platform(), "nproc": nproc, "cpu": _cpu_model(),
+    return {"platform": platform.platform(), "nproc": nproc, "cpu": cpu_model(),
             "python": platform.python_version(), "torch": torch_version,
             "trained with": "; ".join(devices) or "unknown"}
 
