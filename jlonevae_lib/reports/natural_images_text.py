@@ -155,8 +155,64 @@ def _measure_caveat(summary: Mapping[str, Any],
     if examples:
         text += (f" ({'here' if where == 'here' else 'in ' + where}: " + ", ".join(
             f"{r['arm']} seed {r['seed']} {r['localisation']:.3f}" for r in examples) + ")")
-    return (text + ". A top-10% mass, alone, therefore shows no localisation. A measure that "
-            "is robust to noise is being built, and these runs will be scored again with it.")
+    text += ". A top-10% mass, alone, therefore shows no localisation."
+    if has_compactness(summary["runs"]):
+        return text + " The compactness score (next point) is the measure to read."
+    return text + (" A measure that is robust to noise is being built, and these runs will be "
+                   "scored again with it.")
+
+
+def _score(value: Any) -> str:
+    """A compactness value, or "none" for a run without one (no structured column)."""
+    return "none" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _compactness_finding(summary: Mapping[str, Any], arms: Sequence[Mapping[str, Any]]
+                         ) -> list[str]:
+    """The compactness of the β-VAE and JL1-VAE arms, per run with its shares of structured
+    and no-signal columns, the two means side by side and the linear filters' scores; no
+    verdict with two runs per arm. Empty for a summary without the measure."""
+    finished = [r for r in summary["runs"] if r["status"] == "finished"]
+    if not has_compactness(finished) or not all("compactness" in arm for arm in arms):
+        return []
+
+    def describe(arm: Mapping[str, Any]) -> str:
+        runs = [r for r in finished if r["arm"] == arm["arm"]]
+        per_run = "; ".join(
+            f"seed {r['seed']} {_score(r['compactness'])} ({r['columns_structured']:.0%} of "
+            f"columns structured, {r['columns_no_signal']:.0%} no signal)" for r in runs)
+        return (f"{arm['arm']} {_score(arm['compactness']['mean'])}, activity-weighted "
+                f"{_score(arm['compactness_weighted']['mean'])} (runs: {per_run})")
+
+    text = ("- **Compactness** (the localisation score that noise cannot fake; "
+            "docs/natural_images.md): " + "; ".join(describe(arm) for arm in arms) + ".")
+    silent = [r for r in finished if r.get("collapsed") and r["columns_no_signal"] >= 0.99]
+    if silent:
+        text += (" The collapsed run" + ("s' " if len(silent) > 1 else "'s ") + "columns are "
+                 "called \"no signal\" (below the forward difference's resolution) and get no "
+                 "score, as noise should.")
+    sparse = [r for r in finished if not r.get("collapsed") and r["columns_structured"] < 0.5]
+    if sparse:
+        text += (" " + ", ".join(f"{r['arm']} seed {r['seed']}" for r in sparse)
+                 + ": most columns have no score, so its mean rests on "
+                 + ", ".join(f"{r['columns_structured']:.0%}" for r in sparse)
+                 + " of its columns.")
+    scored = [int(arm["compactness"]["n"]) for arm in arms]
+    means = [(arm["compactness"]["mean"], arm["compactness_weighted"]["mean"]) for arm in arms]
+    if len(arms) == 2 and all(math.isfinite(v) for pair in means for v in pair):
+        plain, weighted = (means[1][i] - means[0][i] for i in (0, 1))
+        if plain * weighted < 0:
+            text += (f" The two means point different ways ({arms[1]['arm']} "
+                     f"{'higher' if plain > 0 else 'lower'} unweighted, "
+                     f"{'higher' if weighted > 0 else 'lower'} activity-weighted).")
+    text += (f" With {' vs '.join(map(str, scored))} runs with a score no test is made: which "
+             "arm's columns are more compact is not established.")
+    linear = [row for row in summary["linear_baselines"]
+              if row["num_components"] == 10 and "compactness" in row]
+    if linear:
+        text += (" For comparison, 10-component filters: " + ", ".join(
+            f"{row['model']} {row['compactness']:.3f}" for row in linear) + ".")
+    return [text]
 
 
 def _findings(summary: Mapping[str, Any],
@@ -212,6 +268,7 @@ def _findings(summary: Mapping[str, Any],
             "made, and the measure cannot separate learned columns from noise (below): that "
             "the JL1-VAE columns are more localised is not established.")
     lines.append(_measure_caveat(summary, noise_reference))
+    lines += _compactness_finding(summary, [arm for arm in (beta, jl1) if arm is not None])
     if beta is not None and jl1 is not None:
         mse_b, mse_j = beta["heldout_mse"]["mean"], jl1["heldout_mse"]["mean"]
         lines.append(f"- Held-out MSE per patch: JL1-VAE {mse_j:.3f}, β-VAE {mse_b:.3f}; "

@@ -86,6 +86,45 @@ def test_the_measures_weakness_against_noise_is_stated() -> None:
            "whitened), not the paper's IMAGES.mat." in text
 
 
+def _with_compactness(summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` with compactness values: β-VAE's columns all structured; JL1-VAE seed 0
+    collapsed (every column below the noise floor), seed 1 with few structured columns."""
+    values = {("β-VAE (γ=0)", 0): (0.17, 0.13, 1.0, 0.0),
+              ("β-VAE (γ=0)", 1): (0.19, 0.15, 1.0, 0.0),
+              ("JL1-VAE (γ=0.01)", 0): (math.nan, math.nan, 0.0, 1.0),
+              ("JL1-VAE (γ=0.01)", 1): (0.36, 0.09, 0.14, 0.86)}
+    for run in summary["runs"]:
+        plain, weighted, structured, silent = values[run["arm"], run["seed"]]
+        run.update({"compactness": plain, "compactness_weighted": weighted,
+                    "columns_structured": structured, "columns_no_signal": silent,
+                    "columns_no_structure": 1.0 - structured - silent})
+    arm_values = {"β-VAE (γ=0)": ((0.18, 2), (0.14, 2)), "JL1-VAE (γ=0.01)": ((0.36, 1), (0.09, 1))}
+    for arm in summary["arms"]:
+        (plain, n), (weighted, _) = arm_values[arm["arm"]]
+        arm["compactness"] = {"mean": plain, "sd": math.nan, "n": n}
+        arm["compactness_weighted"] = {"mean": weighted, "sd": math.nan, "n": n}
+    summary["linear_baselines"][0]["compactness"] = 0.017
+    return summary
+
+
+def test_compactness_is_reported_per_run_without_a_verdict() -> None:
+    text = "\n".join(_findings(_with_compactness(_summary((True, False)))))
+    assert "The compactness score (next point) is the measure to read." in text
+    assert "is being built" not in text
+    assert ("JL1-VAE (γ=0.01) 0.360, activity-weighted 0.090 (runs: seed 0 none (0% of columns "
+            "structured, 100% no signal); seed 1 0.360 (14% of columns structured, 86% no "
+            "signal))") in text
+    assert "The collapsed run's columns are called \"no signal\"" in text
+    assert "JL1-VAE (γ=0.01) seed 1: most columns have no score, so its mean rests on 14%" in text
+    assert ("The two means point different ways (JL1-VAE (γ=0.01) higher unweighted, lower "
+            "activity-weighted).") in text
+    assert "With 2 vs 1 runs with a score no test is made" in text
+    assert "10-component filters: PCA 0.017." in text
+    # A summary written before the measure keeps its old wording and has no such point.
+    text = "\n".join(_findings(_summary((True, False))))
+    assert "**Compactness**" not in text and "is being built" in text
+
+
 @pytest.mark.parametrize("collapsed", [True, False])
 def test_measure_vae_scores_compactness_and_calls_a_collapsed_decoder_no_signal(
         collapsed: bool) -> None:
