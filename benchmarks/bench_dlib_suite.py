@@ -8,11 +8,11 @@
    disentanglement_lib itself (``jlonevae_lib.dlib_tf.train`` in ``.venv-dlib``); then
    post-processed to its mean representation (``jlonevae_lib.dlib_tf.postprocess``).
 2. The same weights in PyTorch: ``jlonevae-import-dlib`` makes a run folder of it.
-3. disentanglement_lib's own ``evaluate_with_gin`` on the TensorFlow model, config after config
-   (``jlonevae_lib.dlib_tf.evaluate`` in ``.venv-dlib``, its scikit-learn < 1.6), timed.
-4. Ours: ``jlonevae-evaluate`` on the imported run with the same config files, timed; shared
+3. Ours: ``jlonevae-evaluate`` on the imported run with the same config files, timed; shared
    draws are encoded once and independent fits run on ``n_jobs`` = the CPUs (or
    ``OMP_NUM_THREADS``) in joblib processes.
+4. Then disentanglement_lib's own ``evaluate_with_gin`` on the TensorFlow model, config after config
+   (``jlonevae_lib.dlib_tf.evaluate`` in ``.venv-dlib``, its scikit-learn < 1.6), timed.
 5. A table: per metric the seconds of each (disentanglement_lib: its ``evaluate_with_gin`` call,
    TF Hub module load included; ours: the metric's ``elapsed_time``; the model load and the
    imports are in the totals, each side's whole process), and the largest difference of a
