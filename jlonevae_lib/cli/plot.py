@@ -11,6 +11,7 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
     jlonevae-plot vs-locality       [--models-dir ...] [--comparison beta-vs-jl1|l1-vs-l2|all|
                                                                      all-arms]
     jlonevae-plot scatter           [--models-dir ...] [--locality 0.1|global]
+    jlonevae-plot all-metrics       [--models-dir ...] [--locality 0.1|global]
 
 RUN_OR_MODEL_DIR is a run folder (its final ``representation/cache_batch_no<N>/`` is used)
 or a saved-model folder; ``jacobian-columns`` without one shows the package's CPU-scale demo
@@ -187,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--locality", type=_locality, default=0.1,
                    help="local metrics at this locality (default 0.1), or 'global'")
     p.add_argument("--regularization", choices=[JL1, JL2], default=JL1)
+
+    p = sub.add_parser("all-metrics", help="every score the runs have (the paper's, "
+                       "disentanglement_lib's suite, local versions), one panel per score")
+    _add_results_args(p)
+    p.add_argument("--locality", type=_locality, default=0.1,
+                   help="local scores at this locality (default 0.1), or 'global': none")
     return parser
 
 
@@ -361,12 +368,17 @@ def _scatter(args: argparse.Namespace) -> list[Path]:
     return _save_sets([figure_set], args)
 
 
+def _all_metrics(args: argparse.Namespace) -> list[Path]:
+    return _save_sets([comparisons.all_metrics(_discover(args), locality=args.locality)], args)
+
+
 _COMMANDS = {
     "jacobian-columns": _jacobian_columns,
     "traversals": _traversals,
     "compare-baselines": _compare_baselines,
     "vs-locality": _vs_locality,
     "scatter": _scatter,
+    "all-metrics": _all_metrics,
 }
 
 

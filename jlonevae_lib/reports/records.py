@@ -29,6 +29,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     ELAPSED_TIME,
     GLOBAL_SCORES,
+    LOCAL_DLIB_SCORES,
     LOCAL_SCORES,
     evaluation_seed_name,
     metric_name,
@@ -118,11 +119,13 @@ def seed_mean_key(key: str) -> str:
 
 def value_keys(runs: Iterable[RunRecord]) -> list[str]:
     """Every value key present in some run, in table order: local MIG by locality, local
-    modularity by locality (each followed by its values at extra evaluation seeds and their
-    mean, when there are some), MIG, modularity, reconstruction BCE, training time."""
+    modularity by locality, then the local versions of disentanglement_lib's scores (each
+    followed by its values at extra evaluation seeds and their mean, when there are some),
+    MIG, modularity and disentanglement_lib's other scores, reconstruction BCE, training
+    time."""
     present = {key for run in runs for key in run.values}
     ordered = []
-    for score in LOCAL_SCORES:
+    for score in (*LOCAL_SCORES, *LOCAL_DLIB_SCORES):
         for x in localities_of(present, score):
             key = metric_name(score, x)
             repeats = sorted((parsed[1], name) for name in present

@@ -178,7 +178,7 @@ SCORES: dict[str, Score] = {score.key: score for score in (
 #: (a summary's ``localities`` has an entry for each).
 LOCAL_SCORES = (LOCAL_MIG, LOCAL_MODULARITY)
 #: The local versions of disentanglement_lib's scores (read by the results reader through
-#: :func:`file_scores`; a summary that lists only the localities present can add them).
+#: :func:`file_scores`; the study summaries list them after the paper's local scores).
 LOCAL_DLIB_SCORES = tuple(score.key for score in _LOCAL_DLIB_SCORES)
 #: Every global score: the paper's two, then disentanglement_lib's others.
 GLOBAL_SCORES = tuple(key for key, score in SCORES.items() if not score.local)

@@ -7,6 +7,8 @@
 - :func:`all_arms_vs_locality`: the same against locality for every arm of
   :func:`compare_to_baselines` at once, JL1-VAE t-tested against each.
 - :func:`mig_modularity_scatter`: MIG against modularity per run, coloured by γ.
+- :func:`all_metrics`: every score the runs have (the paper's, disentanglement_lib's nine
+  configs' and their local versions), one panel per score, one column of points per experiment.
 
 Each returns a :class:`FigureSet` (figures + a table + notes) that the CLI and the notebooks
 save with :meth:`FigureSet.save`. One point is one trained model (a run's value is the mean
@@ -33,6 +35,7 @@ from jlonevae_lib.runs.metric_table import (
     MIG,
     MODULARITY,
     SCORE_LABELS,
+    SCORES,
 )
 from jlonevae_lib.runs.results import BASELINE_METHODS, GAMMA0, JL1, JL2, Results, RunInfo
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -424,4 +427,74 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
     where = "global" if locality is None else f"locality {locality:g}"
     out.figures[f"mig_vs_modularity_{token}"] = plot_metric_scatter(
         points, f"{SCORE_LABELS[x_metric]} ({where})", f"{SCORE_LABELS[y_metric]} ({where})")
+    return out
+
+
+# Panels per row of :func:`all_metrics`' figure.
+_PANELS_PER_ROW = 4
+
+
+def plot_metric_panels(panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
+                       colors: Mapping[str, Any], labels: Mapping[str, str]) -> Figure:
+    """One panel per (title, {group: per-run values}): per group a column of points (one per
+    run) and its median as a bar, the groups in ``colors``' order at fixed x positions, one
+    legend (``labels``) for the figure."""
+    if not panels:
+        raise ValueError("plot_metric_panels needs at least one panel")
+    columns = min(_PANELS_PER_ROW, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(3.2 * columns, 2.8 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    position = {group: x for x, group in enumerate(colors)}
+    for ax, (title, values) in zip(axes, panels, strict=False):
+        for group, runs in values.items():
+            x, runs = position[group], np.asarray(runs, dtype=float)
+            jitter = (np.linspace(-_JITTER_WIDTH, _JITTER_WIDTH, len(runs)) if len(runs) > 1
+                      else np.zeros(1))
+            ax.scatter(x + jitter, runs, s=14, color=colors[group], zorder=3)
+            ax.hlines(np.median(runs), x - 0.3, x + 0.3, color=colors[group], linewidth=2.0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_xlim(-0.6, len(colors) - 0.4)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles = [axes[0].scatter([], [], s=14, color=colors[group]) for group in colors]
+    fig.legend(handles, [labels[group] for group in colors], loc="outside lower center",
+               ncols=min(len(colors), 4), fontsize=8, frameon=False)
+    return fig
+
+
+def all_metrics(results: Results, locality: float | None = 0.1) -> FigureSet:
+    """Every score found in ``results``, one panel each: the global scores, and the local ones
+    at ``locality`` (None: global only), in the metric table's order; one column of points per
+    experiment (each point a run, its value the run's mean over clusters for a local score).
+    Table: per score and experiment, n, mean and s.d. of the runs.
+
+    Raises JLoneVAEError when no score is found.
+    """
+    token = figure_locality_token(locality)
+    out = FigureSet(table_name=f"allMetrics_{token}")
+    labels = results.labels()
+    panels = []
+    for key, score in SCORES.items():
+        if score.local and locality is None:
+            continue
+        values = results.values_by_group(key, locality if score.local else None)
+        if not values:
+            continue
+        title = score.label + (f" ({locality:g})" if score.local else "")
+        panels.append((title, values))
+        for group, runs in values.items():
+            out.table.append({"score": score.label, "locality": locality if score.local
+                              else "global", "experiment": labels[group], "n": len(runs),
+                              "mean": float(np.mean(runs)), "sd": sample_sd(runs)})
+    if not panels:
+        where = "" if locality is None else f" (global, or local at {locality:g})"
+        raise JLoneVAEError(f"no metric results found{where}; evaluate the runs first "
+                            "(jlonevae-evaluate RUN --metrics ...)")
+    groups = sorted({group for _, values in panels for group in values})
+    palette = colormaps["tab10"]
+    colors = {group: palette(i % 10) for i, group in enumerate(groups)}
+    out.figures[f"allMetrics_{token}"] = plot_metric_panels(panels, colors, labels)
     return out

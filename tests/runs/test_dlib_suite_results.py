@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from jlonevae_lib.reports.records import value_keys
 from jlonevae_lib.runs import layout, results
 from jlonevae_lib.runs.metric_table import (
     BETA_VAE,
@@ -105,3 +107,21 @@ def test_the_reader_reads_each_file_as_its_metric(tmp_path: Path):
         "mig": 0.1, "local_dci_disentanglement_0_1": 0.5, "local_dci_completeness_0_1": 0.7,
         "local_dci_informativeness_0_1": 0.8, "local_mig_0_1": pytest.approx(0.2)}
     assert not [note for note in found.notes if "duplicate" in note or "skipped" in note]
+
+
+def test_the_summaries_list_every_score_read(tmp_path: Path):
+    """A study summary's value keys (reports.records.value_keys) take in every score the
+    reader found: the local versions after the paper's local scores, the global suite after
+    MIG and modularity."""
+    run_dir = tmp_path / JL1_EXPERIMENT / "seed1"
+    for name, data in FILES.items():
+        path = layout.evaluation_path(run_dir, name)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(data))
+    layout.config_path(run_dir).write_text(json.dumps({"seed": 1}))
+    values = {record.name: record.value for record in results.discover_results(tmp_path).records}
+    keys = value_keys([SimpleNamespace(values=values)])
+    assert set(keys) == set(values)
+    assert keys[:4] == ["local_mig_0_1", "local_dci_disentanglement_0_1",
+                        "local_dci_completeness_0_1", "local_dci_informativeness_0_1"]
+    assert keys.index("mig") < keys.index("dci_disentanglement") < keys.index("sap")

@@ -13,12 +13,19 @@ from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.visualize.comparisons import (
     BETA_VS_JL1,
     L1_VS_L2,
+    all_metrics,
     compare_to_baselines,
     metric_vs_locality,
     mig_modularity_scatter,
 )
 from jlonevae_lib.visualize.results import Results, discover_results
-from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT, LOCALITIES
+from tests.runs.test_dlib_suite_results import FILES as DLIB_SUITE_FILES
+from tests.visualize.result_fixtures import (
+    BETA_EXPERIMENT,
+    JL1_EXPERIMENT,
+    LOCALITIES,
+    write_evaluation,
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +114,34 @@ def test_scatter_across_gamma(results: Results, locality: float | None, name: st
     assert [row["n"] for row in out.table] == [3, 3, 2]
     # Each γ: the runs' points plus the mean marker.
     assert _collections(out.figures[name], PathCollection) == 2 * 3
+
+
+def test_all_metrics_has_one_panel_per_score_found(results_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    shutil.copytree(results_tree, tree)
+    # disentanglement_lib's suite on two JL1-VAE runs: its scores get panels of their own.
+    for seed in (1, 2):
+        for folder, data in DLIB_SUITE_FILES.items():
+            if folder not in ("mig", "local_mig_0_1"):  # the fixture has the paper's metrics
+                write_evaluation(tree / "trainedModels" / JL1_EXPERIMENT / f"seed{seed}",
+                                 folder, data)
+    results = discover_results(tree / "trainedModels", tree / "trainedStandardModels")
+    out = all_metrics(results, locality=0.1)
+    fig = out.figures["allMetrics_0_1"]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles[:4] == ["local MIG (0.1)", "local modularity (0.1)",
+                          "local DCI disentanglement (0.1)", "local DCI completeness (0.1)"]
+    assert {"MIG", "modularity", "β-VAE score", "FactorVAE score", "SAP",
+            "DCI disentanglement"} <= set(titles)
+    assert len(titles) == len({row["score"] for row in out.table})
+    dci = [row for row in out.table if row["score"] == "DCI disentanglement"]
+    assert [(row["experiment"], row["n"], row["mean"]) for row in dci] == [
+        ("JL1-VAE (γ=0.1)", 2, pytest.approx(0.3))]
+    # Only global scores with locality None; the table and figure are saved.
+    global_only = all_metrics(results, locality=None).figures["allMetrics_global"]
+    assert {ax.get_title() for ax in global_only.axes if ax.get_visible()} == \
+        {title for title in titles if not title.endswith("(0.1)")}
+    names = {path.name for path in out.save(tmp_path / "figs", "threeDots")}
+    assert {"threeDots_allMetrics_0_1.png", "threeDots_allMetrics_0_1.csv"} <= names
+    with pytest.raises(JLoneVAEError, match="no metric results"):
+        all_metrics(Results(), locality=0.1)
