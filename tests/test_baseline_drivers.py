@@ -74,3 +74,23 @@ def test_six_baselines_trained_evaluated_and_compared_with_ours(tmp_path):
     assert compared == {"β-VAE (γ=0)", "β-VAE (dlib)", "FactorVAE", "DIP-VAE-I", "DIP-VAE-II",
                         "β-TCVAE", "AnnealedVAE"}
     assert all(row["group_a"] == "JL1-VAE (γ=0.1)" and row["n_b"] == "2" for row in rows)
+
+    # One of disentanglement_lib's configs through the same driver (its file included
+    # unchanged, sizes made small), and every score in one figure.
+    tiny_sap = tmp_path / "tiny_sap_score.gin"
+    tiny_sap.write_text("include 'sap_score.gin'\nsap_score.num_train = 200\n"
+                        "sap_score.num_test = 100\n")
+    run(["bash", str(EVALUATE), "--metrics", str(tiny_sap), "--device", "cpu"], env)
+    run([sys.executable, "-m", "jlonevae_lib.visualize.cli", "all-metrics",
+         "--models-dir", str(tmp_path / "trainedModels"),
+         "--baselines-dir", str(tmp_path / "trainedStandardModels"),
+         "--output-dir", str(figures)], env)
+    assert_real_png(figures / "threeDots_allMetrics_0_1.png")
+    with open(figures / "threeDots_allMetrics_0_1.csv") as f:
+        table = list(csv.DictReader(f))
+    sap = {row["experiment"]: row["n"] for row in table if row["score"] == "SAP"}
+    assert sap == {label: "2" for label in ("β-VAE (dlib)", "FactorVAE", "DIP-VAE-I",
+                                            "DIP-VAE-II", "β-TCVAE", "AnnealedVAE")}
+    assert {"local MIG (0.1)", "local modularity (0.1)"} <= {
+        row["score"] + (f" ({row['locality']})" if row["locality"] != "global" else "")
+        for row in table}

@@ -6,8 +6,10 @@
 # trainedStandardModels/<experiment>/tf_model<N>/). Results:
 # trainedStandardModels/<experiment>/<run>/metrics/<metric>/results/aggregate/evaluation.json.
 # Metrics already computed are skipped; extra arguments go to jlonevae-evaluate (--overwrite,
-# --device cuda, --metrics small_local_mig, ...). Then, all seven methods side by side:
+# --device cuda, --metrics small_local_mig; --metrics dlib: disentanglement_lib's nine configs,
+# dlib_local: their local versions). Then, all seven methods side by side:
 #   jlonevae-plot compare-baselines --baselines-dir trainedStandardModels
+#   jlonevae-plot all-metrics --baselines-dir trainedStandardModels   # every score, a panel each
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -d .venv/bin ] && PATH="$PWD/.venv/bin:$PATH"
