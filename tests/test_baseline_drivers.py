@@ -63,10 +63,14 @@ def test_six_baselines_trained_evaluated_and_compared_with_ours(tmp_path):
     run([sys.executable, "-m", "jlonevae_lib.evaluate.evaluation", *ours, *SMALL_METRICS], env)
 
     figures = tmp_path / "figures"
-    run([sys.executable, "-m", "jlonevae_lib.visualize.cli", "compare-baselines",
-         "--models-dir", str(tmp_path / "trainedModels"),
-         "--baselines-dir", str(tmp_path / "trainedStandardModels"),
-         "--output-dir", str(figures)], env)
+
+    def plot(command: str) -> None:
+        run([sys.executable, "-m", "jlonevae_lib.visualize.cli", command,
+             "--models-dir", str(tmp_path / "trainedModels"),
+             "--baselines-dir", str(tmp_path / "trainedStandardModels"),
+             "--output-dir", str(figures)], env)
+
+    plot("compare-baselines")
     assert_real_png(figures / "threeDots_local_mig_0_1_compareToStandard.png")
     with open(figures / "threeDots_compareToStandard_0_1_ttests.csv") as f:
         rows = list(csv.DictReader(f))
@@ -81,10 +85,7 @@ def test_six_baselines_trained_evaluated_and_compared_with_ours(tmp_path):
     tiny_sap.write_text("include 'sap_score.gin'\nsap_score.num_train = 200\n"
                         "sap_score.num_test = 100\n")
     run(["bash", str(EVALUATE), "--metrics", str(tiny_sap), "--device", "cpu"], env)
-    run([sys.executable, "-m", "jlonevae_lib.visualize.cli", "all-metrics",
-         "--models-dir", str(tmp_path / "trainedModels"),
-         "--baselines-dir", str(tmp_path / "trainedStandardModels"),
-         "--output-dir", str(figures)], env)
+    plot("all-metrics")
     assert_real_png(figures / "threeDots_allMetrics_0_1.png")
     with open(figures / "threeDots_allMetrics_0_1.csv") as f:
         table = list(csv.DictReader(f))

@@ -72,6 +72,17 @@ FILES = {
 }
 
 
+def write_run(root: Path) -> Path:
+    """A JL1-VAE run folder under ``root`` holding every file of :data:`FILES`."""
+    run_dir = root / JL1_EXPERIMENT / "seed1"
+    for name, data in FILES.items():
+        path = layout.evaluation_path(run_dir, name)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(data))
+    layout.config_path(run_dir).write_text(json.dumps({"seed": 1}))
+    return run_dir
+
+
 def test_file_scores_follow_the_evaluation_function():
     assert file_scores(FILES["beta_vae_sklearn"], local=False) == (BETA_VAE,)
     assert file_scores(FILES["factor_vae_metric"], local=False) == (FACTOR_VAE,)
@@ -92,12 +103,7 @@ def test_file_scores_follow_the_evaluation_function():
 
 
 def test_the_reader_reads_each_file_as_its_metric(tmp_path: Path):
-    run_dir = tmp_path / JL1_EXPERIMENT / "seed1"
-    for name, data in FILES.items():
-        path = layout.evaluation_path(run_dir, name)
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(data))
-    layout.config_path(run_dir).write_text(json.dumps({"seed": 1}))
+    write_run(tmp_path)
     found = results.discover_results(tmp_path)
     values = {record.name: record.value for record in found.records}
     assert values == {
@@ -113,12 +119,7 @@ def test_the_summaries_list_every_score_read(tmp_path: Path):
     """A study summary's value keys (reports.records.value_keys) take in every score the
     reader found: the local versions after the paper's local scores, the global suite after
     MIG and modularity."""
-    run_dir = tmp_path / JL1_EXPERIMENT / "seed1"
-    for name, data in FILES.items():
-        path = layout.evaluation_path(run_dir, name)
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(data))
-    layout.config_path(run_dir).write_text(json.dumps({"seed": 1}))
+    write_run(tmp_path)
     values = {record.name: record.value for record in results.discover_results(tmp_path).records}
     keys = value_keys([SimpleNamespace(values=values)])
     assert set(keys) == set(values)
