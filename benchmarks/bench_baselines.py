@@ -99,6 +99,7 @@ from pathlib import Path
 
 from jlonevae_lib.utils.timing import (
     call_seconds,
+    cpu_flags,
     cpu_model,
     load_sibling,
     tune_benchmark_process,
@@ -432,17 +433,6 @@ def measure_peer_step(python: Path, images: Path, threads: int, steps: int, warm
 
 # ------------------------------------------------------------------------- the JSON record
 
-def cpu_flags(names: Sequence[str] = CPU_FLAGS) -> dict[str, bool] | None:
-    """Whether the CPU has each of ``names`` (/proc/cpuinfo's flags); None without it."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info
-                          if line.startswith("flags")), None)
-    except OSError:
-        return None
-    return None if flags is None else {name: name in flags for name in names}
-
-
 def load_average() -> list[float] | None:
     """The 1, 5 and 15 minute load averages (/proc/loadavg); None without it."""
     try:
@@ -719,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  compare_tf=batch_size == 64, tf_step_ms=tf_step_ms,
                                  matmul=matmul, matmul_size=matmul_size))
     if args.json is not None:
-        machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(),
+        machine = {"cpu": cpu_model(), "cpus": os.cpu_count(), "cpu_flags": cpu_flags(CPU_FLAGS),
                    "load_average_start": start_load, "load_average_end": end_load}
         settings = {"quick": args.quick, "batch_size": batch_size, "dataset": dataset,
                     "steps": args.steps, "block": args.block, "warmup": args.warmup,

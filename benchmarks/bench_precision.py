@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import load_sibling, tune_benchmark_process
+from jlonevae_lib.utils.timing import cpu_flags, cpu_model, load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -143,20 +143,6 @@ def loss_windows(arms: dict[str, Arm], window: int) -> list[dict[str, float]]:
     return rows
 
 
-def cpu_description() -> tuple[str, list[str]]:
-    """The CPU's model name and which of :data:`BF16_CPU_FLAGS` it has (from /proc/cpuinfo;
-    "unknown" and [] where it cannot be read)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown", []
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
-                  if line.startswith("flags")), [])
-    return model, [flag for flag in BF16_CPU_FLAGS if flag in flags]
-
-
 def summarise(arms: dict[str, Arm], window: int) -> dict[str, Any]:
     """The figures printed and written: ms per step, best block, speed-up, loss windows, and
     the raw block times and losses."""
@@ -228,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if user_data_root is None:
                 del os.environ[DATA_ROOT_ENV]
     config = arms["float32"].trainer.config
-    cpu, bf16_flags = cpu_description()
+    cpu = cpu_model()
+    bf16_flags = [flag for flag, present in (cpu_flags(BF16_CPU_FLAGS) or {}).items() if present]
     summary = {
         "method": args.method, "architecture": config.architecture, "dataset": dataset,
         "batch_size": batch_size, "batches": args.batches, "block": args.block,

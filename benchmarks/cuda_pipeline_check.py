@@ -66,6 +66,7 @@ from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
+from jlonevae_lib.utils.timing import cpu_flags
 
 HERE = Path(__file__).resolve()
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
@@ -564,16 +565,6 @@ def penalty_in_bf16_run(trainer, device: torch.device) -> dict[str, Any]:
             "latents": int(z.shape[0])}
 
 
-def _cpu_bf16_flags() -> list[str]:
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
-                  if line.startswith("flags")), [])
-    return [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
-
-
 def _bf16_support(device: torch.device, figures: dict[str, Any]) -> Check:
     """``check_autocast_support("bf16", device)``: PASS where it accepts. A refusal FAILs on
     the CPU and on an Ampere or later GPU (native bf16: a refusal there is a bug) with its
@@ -588,7 +579,8 @@ def _bf16_support(device: torch.device, figures: dict[str, Any]) -> Check:
                  + ("native bf16" if native else "before Ampere, PyTorch emulates bf16"))
         figures["compute_capability"] = list(capability)
     else:
-        flags = _cpu_bf16_flags()
+        flags = [flag for flag, present in
+                 (cpu_flags(("avx512_bf16", "amx_bf16")) or {}).items() if present]
         native = bool(flags)
         where = ("CPU with " + ", ".join(flags) if flags
                  else "CPU without bf16 instructions: PyTorch emulates bf16")

@@ -12,7 +12,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -76,3 +76,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_flags(names: Sequence[str]) -> dict[str, bool] | None:
+    """Whether the CPU has each of ``names`` (/proc/cpuinfo's flags); None without them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info
+                          if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if flags is None else {name: name in flags for name in names}

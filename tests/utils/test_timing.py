@@ -38,3 +38,24 @@ def test_benchmark_process_tuning_follows_the_switches(malloc, omp):
     glibc = platform.libc_ver()[0] == "glibc"
     assert out[0] == str(malloc == "1" and glibc)
     assert (out[1] != "None") == (omp == "1")
+
+
+def test_cpu_model_and_flags_read_cpuinfo(monkeypatch, tmp_path):
+    import builtins
+
+    from jlonevae_lib.utils import timing
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n"
+                    "flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(info if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert timing.cpu_model() == "Test CPU 9000"
+    assert timing.cpu_flags(("avx2", "amx_bf16", "avx512_bf16")) == {
+        "avx2": True, "amx_bf16": False, "avx512_bf16": True}
+    info.unlink()  # no cpuinfo: no flags, and the model falls back to the platform's name
+    assert timing.cpu_flags(("avx2",)) is None
+    assert timing.cpu_model() == (platform.processor() or platform.machine() or "unknown")
