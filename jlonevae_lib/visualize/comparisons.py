@@ -47,6 +47,22 @@ BLUE = (0.0, 47 / 255, 108 / 255)
 GRAY = (0.45, 0.45, 0.45)
 GREEN = (0.1, 0.5, 0.2)
 
+
+
+def distinct_colors(count: int, exclude: Sequence[int] = ()) -> list[tuple[float, ...]]:
+    """``count`` colours, no two alike: tab10's while they suffice, then tab20's (its pairs
+    are tab10's hues, dark and light), then evenly spaced samples of turbo, so experiments
+    beyond the tenth never share a colour with an earlier one. ``exclude``: tab10 indices of
+    hues kept for something else (JL1-VAE's red, 3), left out of tab10 and tab20."""
+    tab10 = [colormaps["tab10"](i) for i in range(10) if i not in exclude]
+    tab20 = [colormaps["tab20"](i) for i in range(20) if i // 2 not in exclude]
+    for colors in (tab10, tab20):
+        if count <= len(colors):
+            return colors[:count]
+    turbo = colormaps["turbo"]
+    return [turbo(i / max(1, count - 1)) for i in range(count)]
+
+
 #: The comparisons :func:`metric_vs_locality` knows.
 BETA_VS_JL1 = "beta-vs-jl1"
 L1_VS_L2 = "l1-vs-l2"
@@ -342,10 +358,9 @@ def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
                             "those runs, or pass the γ you trained with (--gamma)")
     labels = results.labels()
     # JL1-VAE red as in every figure; the others tab10's colours but its red (index 3).
-    palette = [colormaps["tab10"](i) for i in range(10) if i != 3]
     others = [group for group in groups if group not in ours]
-    colors = {group: RED for group in ours} | {
-        group: palette[i % len(palette)] for i, group in enumerate(others)}
+    colors = {group: RED for group in ours} | dict(
+        zip(others, distinct_colors(len(others), exclude=(3,)), strict=True))
     for metric in (LOCAL_MIG, LOCAL_MODULARITY):
         per_group = {}
         for group in groups:
@@ -494,7 +509,6 @@ def all_metrics(results: Results, locality: float | None = 0.1) -> FigureSet:
         raise JLoneVAEError(f"no metric results found{where}; evaluate the runs first "
                             "(jlonevae-evaluate RUN --metrics ...)")
     groups = sorted({group for _, values in panels for group in values})
-    palette = colormaps["tab10"]
-    colors = {group: palette(i % 10) for i, group in enumerate(groups)}
+    colors = dict(zip(groups, distinct_colors(len(groups)), strict=True))
     out.figures[f"allMetrics_{token}"] = plot_metric_panels(panels, colors, labels)
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib import colormaps
 from matplotlib.collections import PathCollection, PolyCollection
 
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -15,6 +16,7 @@ from jlonevae_lib.visualize.comparisons import (
     L1_VS_L2,
     all_metrics,
     compare_to_baselines,
+    distinct_colors,
     metric_vs_locality,
     mig_modularity_scatter,
 )
@@ -145,3 +147,14 @@ def test_all_metrics_has_one_panel_per_score_found(results_tree: Path, tmp_path:
     assert {"threeDots_allMetrics_0_1.png", "threeDots_allMetrics_0_1.csv"} <= names
     with pytest.raises(JLoneVAEError, match="no metric results"):
         all_metrics(Results(), locality=0.1)
+
+
+@pytest.mark.parametrize("count", [1, 9, 10, 11, 20, 21, 40])
+def test_distinct_colors_never_repeat(count):
+    colors = distinct_colors(count)
+    assert len(colors) == count and len(set(colors)) == count
+    red = colormaps["tab10"](3)
+    without_red = distinct_colors(count, exclude=(3,))
+    assert len(set(without_red)) == count
+    if count <= 18:  # tab10 and tab20 without red's hue
+        assert red not in without_red and colormaps["tab20"](6) not in without_red
