@@ -34,6 +34,7 @@ README.md; no run folder, patch or figure is read.
 
 from __future__ import annotations
 
+import math
 import platform
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -292,9 +293,16 @@ def write_summary_files(results_dir: str | Path, summary: Mapping[str, Any],
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:
-    """A natural-image summary.json as :func:`write_natural_images_summary` writes it."""
-    return read_summary_json(path, ("runs", "arms", "linear_baselines", "collapse", "settings"),
-                             "a natural-image summary")
+    """A natural-image summary.json as :func:`write_natural_images_summary` writes it, with
+    the compactness of a run or linear model that has none (null in the file: JSON has no NaN)
+    read back as NaN, as it was computed."""
+    summary = read_summary_json(path, ("runs", "arms", "linear_baselines", "collapse",
+                                       "settings"), "a natural-image summary")
+    for record in (*summary["runs"], *summary["linear_baselines"]):
+        for key in COMPACTNESS_MEASURES:
+            if key in record and record[key] is None:
+                record[key] = math.nan
+    return summary
 
 
 def refresh_summary(summary: Mapping[str, Any]) -> dict[str, Any]:

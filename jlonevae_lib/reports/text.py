@@ -30,10 +30,11 @@ def write_report(output_dir: str | os.PathLike, summary: Mapping[str, Any],
                  texts: Mapping[str, str]) -> list[Path]:
     """Write ``summary.json`` and each of ``texts`` (file name → content, e.g.
     {``summary.md``: ..., ``README.md``: ...}) into ``output_dir``, each atomically; returns
-    their paths, summary.json first. Every study's report writes its files through here."""
+    their paths, summary.json first. Every study's report writes its files through here;
+    summary.json is strict JSON: a NaN or infinity is written as null (:func:`finite`)."""
     output_dir = Path(output_dir)
     paths = [output_dir / SUMMARY_JSON]
-    atomic_write_json(paths[0], summary)
+    atomic_write_json(paths[0], finite(summary))
     for name, text in texts.items():
         paths.append(output_dir / name)
         atomic_write_text(paths[-1], text)

@@ -14,7 +14,11 @@ import torch
 
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.evaluate.natural_image_measures import measure_vae
-from jlonevae_lib.reports.natural_images import refresh_summary
+from jlonevae_lib.reports.natural_images import (
+    load_summary,
+    refresh_summary,
+    write_summary_files,
+)
 from jlonevae_lib.reports.natural_images_text import (
     _findings,
     noise_reference,
@@ -246,3 +250,26 @@ def test_the_noise_reference_is_labelled_with_its_run_length() -> None:
     label, runs = noise_reference(reference, "results/natural_images")
     assert label == "results/natural_images (4,000 batches)"
     assert runs == [{"arm": "JL1-VAE (γ=0.01)", "seed": 0, "localisation": 0.3}]
+
+
+def test_a_run_without_compactness_round_trips_through_strict_json(tmp_path) -> None:
+    """A run none of whose columns has a score has NaN compactness: summary.json holds null
+    there (strict JSON, readable by any parser) and reading it back gives NaN again, so the
+    re-rendered texts are the ones first written."""
+    summary = _written_summary(compactness=True)
+    summary["runs"][1].update(compactness=math.nan, compactness_weighted=math.nan,
+                              columns_structured=0.0, columns_no_signal=1.0)
+    first = refresh_summary(summary)
+    write_summary_files(tmp_path / "a", first)
+    text = (tmp_path / "a" / "summary.json").read_text()
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"summary.json holds {name}, which JSON does not have")
+
+    written = json.loads(text, parse_constant=no_constants)
+    assert written["runs"][1]["compactness"] is None
+    again = refresh_summary(load_summary(tmp_path / "a" / "summary.json"))
+    assert math.isnan(again["runs"][1]["compactness"])
+    write_summary_files(tmp_path / "b", again)
+    for name in ("summary.json", "summary.md"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
