@@ -81,10 +81,15 @@ from jlonevae_lib.reports.natural_images_text import (
 from jlonevae_lib.reports.records import read_summary_json
 from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD, write_report
 from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.scalars import read_scalar_series
 from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
-from jlonevae_lib.visualize.natural_images import plot_linear_filters, plot_run_figure
+from jlonevae_lib.visualize.natural_images import (
+    plot_kl_trajectories,
+    plot_linear_filters,
+    plot_run_figure,
+)
 
 __all__ = ["load_summary", "refresh_summary", "render_markdown", "render_readme",
            "write_natural_images_summary", "write_summary_files"]
@@ -92,6 +97,9 @@ __all__ = ["load_summary", "refresh_summary", "render_markdown", "render_readme"
 FIGURES_DIR = "figures"
 LINEAR_DIR = "linear_baselines"
 LINEAR_FILTERS_FIGURE = "linear_filters.png"
+KL_FIGURE = "kl_trajectories.png"
+#: The training scalar of the KL term (docs/formats.md, TensorBoard tags).
+KL_SCALAR = "KLD/train"
 LINEAR_COMPONENTS = (5, 10, 25)
 LINEAR_NUM_PATCHES = 10_000
 LINEAR_SEED = 0
@@ -194,13 +202,14 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
                                 figures / LINEAR_FILTERS_FIGURE)[0]]
 
     runs: list[dict[str, Any]] = []
+    kl_series: list[tuple[str, list[tuple[int, float]]]] = []
     settings: dict[str, Any] = {}
     for run_dir in map(Path, run_dirs):
         if not layout.is_finished(run_dir):
             runs.append({"run_dir": str(run_dir), "status": "not finished"})
             continue
         config, done = _read_run(run_dir)
-        kld = done.get("final_scalars", {}).get("KLD/train")
+        kld = done.get("final_scalars", {}).get(KL_SCALAR)
         gamma = float(config["gamma"])
         settings = {key: config.get(key) for key in SETTINGS_SHOWN}
         model = load_model_from(run_dir)
@@ -213,6 +222,9 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
         save_figure(plot_run_figure(f"{arm_label(gamma)}, seed {config['seed']}", rows,
                                     by_k.get(("ICA", k)), by_k.get(("PCA", k))), figure)
         figure_paths.append(figure)
+        kl_trajectory = read_scalar_series(layout.log_dir_of_run(run_dir), KL_SCALAR)
+        if kl_trajectory:
+            kl_series.append((f"{arm_label(gamma)}, seed {config['seed']}", kl_trajectory))
         runs.append({
             "run_dir": str(run_dir), "status": "finished", "arm": arm_label(gamma),
             "gamma": gamma, "seed": config["seed"], "data_source": config.get("data_source"),
@@ -226,12 +238,16 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
             "columns_no_signal": measures.columns_no_signal,
             "final_train_bce": done.get("final_scalars", {}).get("NLL/train"),
             "final_train_kld": kld,
+            "kl_trajectory": [[step, value] for step, value in kl_trajectory],
             "bce_gap_removed": gap_removed(measures.bce, collapse_reference),
             "collapsed": is_collapsed(measures.bce, collapse_reference["mean_image"],
                                       collapse_reference["perfect"]),
             "mean_column_activity": measures.mean_activity,
             "train_seconds": done.get("train_seconds"), "figure": str(figure.relative_to(results)),
             "linear_filters_shown": k})
+    if kl_series:
+        figure_paths.append(save_figure(plot_kl_trajectories(kl_series),
+                                        figures / KL_FIGURE)[0])
     finished = [run for run in runs if run["status"] == "finished"]
     arms = arm_statistics(finished)
     run_sources = sorted({str(run["data_source"]) for run in finished})

@@ -101,6 +101,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     for run in summary["runs"]:
         if run["status"] != "finished":
             lines.append(f"- not finished: {run['run_dir']}")
+    lines += kl_table(finished, summary["settings"].get("num_batches"))
     compact = has_compactness(summary["arms"])
     lines += ["## Mean ± s.d. per arm", "", format_markdown_table([
         {"arm": a["arm"], "seeds": " ".join(map(str, a["seeds"])),
@@ -132,6 +133,42 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
               "## Command", "", f"`{summary['command'] or '(not recorded)'}`", "",
               f"Generated {summary['generated_at']} on {summary['machine']['platform']}.", ""]
     return "\n".join(lines)
+
+
+#: Where in training the KL table looks: these fractions of the run's length.
+KL_TABLE_FRACTIONS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def kl_at(trajectory: Sequence[Sequence[float]], batch: float) -> tuple[int, float]:
+    """The logged (batch, KL) of ``trajectory`` ([[batch, KL], ...]) nearest to ``batch``
+    (the earlier one on a tie)."""
+    step, value = min(trajectory, key=lambda point: (abs(point[0] - batch), point[0]))
+    return int(step), value
+
+
+def kl_table(finished: Sequence[Mapping[str, Any]], num_batches: int | None) -> list[str]:
+    """summary.md's section on the KL term over training: per run, the logged KL nearest to
+    each of :data:`KL_TABLE_FRACTIONS` of ``num_batches``, and its lowest value with its
+    batch. No section when no run has a trajectory (a summary written before they were
+    stored) or the length is unknown."""
+    runs = [run for run in finished if run.get("kl_trajectory")]
+    if not runs or not num_batches:
+        return []
+    rows = []
+    for run in runs:
+        trajectory = run["kl_trajectory"]
+        row: dict[str, Any] = {"arm": run["arm"], "seed": run["seed"]}
+        for fraction in KL_TABLE_FRACTIONS:
+            _, value = kl_at(trajectory, fraction * num_batches)
+            row[f"batch {round(fraction * num_batches):,}"] = f"{value:.3g}"
+        low_step, low = min(trajectory, key=lambda point: (point[1], point[0]))
+        row["lowest (batch)"] = f"{low:.3g} ({int(low_step):,})"
+        rows.append(row)
+    return ["## KL term over training (nats, training batch)", "",
+            "Logged in training (TensorBoard's `KLD/train`), at the logged batch nearest to "
+            + ", ".join(f"{fraction:.1%}".replace(".0%", "%") for fraction in KL_TABLE_FRACTIONS)
+            + " of the run; every logged value is in summary.json (`kl_trajectory`).", "",
+            format_markdown_table(rows), ""]
 
 
 def collapsed_localisation(summary: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -107,6 +107,13 @@ def log_dir(output_dir: str | os.PathLike, experiment: str, run: str) -> Path:
     return Path(output_dir) / LOGS_DIR / experiment / run
 
 
+def log_dir_of_run(run: Path) -> Path:
+    """The TensorBoard folder of the run folder ``run``
+    (``<output_dir>/<models_dir>/<experiment>/<run>``): ``<output_dir>/logs/<experiment>/<run>``,
+    wherever the output folder now lies."""
+    return log_dir(run.parents[2], run.parent.name, run.name)
+
+
 def config_path(run: Path) -> Path:
     """The run's training config, ``<run>/config.json``."""
     return run / CONFIG_FILE

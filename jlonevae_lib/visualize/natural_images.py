@@ -1,6 +1,7 @@
 """The natural-image report's figures: a VAE's Jacobian columns on neighbouring crops beside
-the FastICA and PCA filters (:func:`plot_run_figure`), and every linear model's filters
-(:func:`plot_linear_filters`). The report is :mod:`jlonevae_lib.reports.natural_images`."""
+the FastICA and PCA filters (:func:`plot_run_figure`), every linear model's filters
+(:func:`plot_linear_filters`), and the runs' KL term over training
+(:func:`plot_kl_trajectories`). The report is :mod:`jlonevae_lib.reports.natural_images`."""
 
 from __future__ import annotations
 
@@ -68,4 +69,25 @@ def plot_linear_filters(baselines: Sequence[LinearBaseline]) -> Figure:
             else:
                 axes[r, c].set_axis_off()
         axes[r, 0].set_ylabel(f"{baseline.model} {baseline.num_components}", fontsize=7)
+    return fig
+
+
+#: Below this many nats the KL axis is linear (symlog): a collapsed run's KL of 1e-5 shows
+#: as zero rather than stretching the axis.
+KL_LINEAR_BELOW = 1e-2
+
+
+def plot_kl_trajectories(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> Figure:
+    """The KL term logged in training against the batch, one line per run: ``series`` is
+    (label, [(batch, KL in nats), ...]); β-VAE runs (label starting "β") dashed."""
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for label, points in series:
+        steps, values = zip(*points, strict=True)
+        ax.plot(steps, values, linestyle="--" if label.startswith("β") else "-",
+                linewidth=1.2, label=label)
+    ax.set_yscale("symlog", linthresh=KL_LINEAR_BELOW)
+    ax.set_xlabel("batch")
+    ax.set_ylabel("KL term (nats, training batch)")
+    ax.legend(fontsize=7)
     return fig

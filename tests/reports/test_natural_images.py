@@ -21,10 +21,13 @@ from jlonevae_lib.reports.natural_images import (
 )
 from jlonevae_lib.reports.natural_images_text import (
     _findings,
+    kl_at,
+    kl_table,
     noise_reference,
     render_markdown,
     render_readme,
 )
+from jlonevae_lib.visualize.natural_images import plot_kl_trajectories
 
 
 def _summary(jl1_collapsed: tuple[bool, bool]) -> dict[str, Any]:
@@ -273,3 +276,32 @@ def test_a_run_without_compactness_round_trips_through_strict_json(tmp_path) -> 
     write_summary_files(tmp_path / "b", again)
     for name in ("summary.json", "summary.md"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+def test_the_kl_table_reads_the_logged_kl_at_fractions_of_the_run() -> None:
+    trajectory = [[step, 10.0 / step] for step in range(100, 4001, 100)]
+    trajectory[5][1] = 1e-5  # batch 600: the run's lowest KL
+    runs = [{"arm": "JL1-VAE (γ=0.01)", "seed": 1, "kl_trajectory": trajectory},
+            {"arm": "β-VAE (γ=0)", "seed": 0}]  # no trajectory: not a row
+    lines = kl_table(runs, 4000)
+    table = "\n".join(lines)
+    assert lines[0] == "## KL term over training (nats, training batch)"
+    assert "2.5%, 5%, 10%, 25%, 50%, 100% of the run" in table
+    header, _, row = [line for line in table.splitlines() if line.startswith("|")]
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "arm", "seed", "batch 100", "batch 200", "batch 400", "batch 1,000", "batch 2,000",
+        "batch 4,000", "lowest (batch)"]
+    assert [cell.strip() for cell in row.strip("|").split("|")] == [
+        "JL1-VAE (γ=0.01)", "1", "0.1", "0.05", "0.025", "0.01", "0.005", "0.0025",
+        "1e-05 (600)"]
+    assert kl_at(trajectory, 150) == (100, 0.1)  # a tie goes to the earlier batch
+    assert kl_table(runs[1:], 4000) == [] and kl_table(runs, None) == []
+
+
+def test_the_kl_figure_draws_one_line_per_run() -> None:
+    fig = plot_kl_trajectories([("β-VAE (γ=0), seed 0", [(100, 8.0), (200, 0.1), (300, 2.0)]),
+                                ("JL1-VAE (γ=0.01), seed 0", [(100, 8.0), (200, 1e-5)])])
+    lines = fig.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["--", "-"]
+    assert list(lines[1].get_xdata()) == [100, 200]
+    assert fig.axes[0].get_yscale() == "symlog"

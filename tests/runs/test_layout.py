@@ -11,6 +11,9 @@ def test_paths_of_a_run_folder(tmp_path: Path) -> None:
     run = layout.run_dir(tmp_path, "exp", "seed1")
     assert run == tmp_path / "trainedModels" / "exp" / "seed1"
     assert layout.log_dir(tmp_path, "exp", "seed1") == tmp_path / "logs" / "exp" / "seed1"
+    assert layout.log_dir_of_run(run) == tmp_path / "logs" / "exp" / "seed1"
+    baseline = layout.run_dir(tmp_path, "dlib", "seed2", layout.STANDARD_MODELS_DIR)
+    assert layout.log_dir_of_run(baseline) == tmp_path / "logs" / "dlib" / "seed2"
     assert layout.config_path(run) == run / "config.json"
     assert (layout.done_path(run), layout.failed_path(run)) == (run / "DONE", run / "FAILED")
     assert layout.checkpoint_path(run) == run / "checkpoints" / "checkpoint.pt"

@@ -121,6 +121,11 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
             reference["mean_image"] - reference["perfect"])
         assert run["bce_gap_removed"] == pytest.approx(removed)
         assert run["collapsed"] == (removed <= 1 - reference["fraction"])
+        # The KL term as logged in training, read back from the run's TensorBoard events:
+        # its last point is the last batch, whose value done.json keeps as the final KL.
+        steps = [step for step, _ in run["kl_trajectory"]]
+        assert steps == sorted(set(steps)) and steps[-1] == 6
+        assert run["kl_trajectory"][-1][1] == pytest.approx(run["final_train_kld"], rel=1e-6)
     assert [(r["model"], r["num_components"]) for r in summary["linear_baselines"]] == [
         (model, k) for k in (5, 10, 25) for model in ("PCA", "ICA")]
     for row in summary["linear_baselines"]:
@@ -130,7 +135,8 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
     assert "natural_images_cpu.bash" in summary["command"]
     assert sorted(summary["figures"]) == [
         "figures/jacobian_crops_betavae_seed0.png",
-        "figures/jacobian_crops_jl1vae_gamma0_01_seed0.png", "figures/linear_filters.png"]
+        "figures/jacobian_crops_jl1vae_gamma0_01_seed0.png", "figures/kl_trajectories.png",
+        "figures/linear_filters.png"]
     for figure in summary["figures"]:
         assert_real_png(results_dir / figure)
     assert (results_dir / "linear_baselines" / "ICA_lat25.npz").is_file()
@@ -140,3 +146,4 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
     assert "num_batches: 6 here, 100000 in the paper" in readme
     markdown = (results_dir / "summary.md").read_text()
     assert "OFFLINE FALLBACK" in markdown and "## PCA and FastICA" in markdown
+    assert "## KL term over training" in markdown
