@@ -395,7 +395,19 @@ def test_readme_headline_numbers_match_results() -> None:
     assert f"{_hours_minutes(times['total_seconds'])} summed" in readme
     assert (f"({_hours_minutes(times['training_seconds'])} training, "
             f"{round(times['evaluation_seconds'] / 60)} min evaluation)") in readme
-    seven = json.loads((ROOT / "results/cpu_seven_arms/summary.json").read_text())["time"]
+    seven_arms = json.loads((ROOT / "results/cpu_seven_arms/summary.json").read_text())
+    against_dlib = {t["key"]: t for t in seven_arms["ttests"]
+                    if t["arm_b"] == "beta_vae" and t["metric"] == "local MIG"}
+    first = against_dlib["local_mig_0_1"]
+    assert (f"| {first['mean_a']:.3f} | {first['mean_b']:.3f} | {first['p']:.2f}; "
+            f"{first['p_holm']:.2f} after Holm |") in readme
+    prose = " ".join(readme.split())  # the sentences as read, whatever the line breaks
+    for key in ("local_mig_0_2", "local_mig_0_3"):  # where that β-VAE is ahead
+        test = against_dlib[key]
+        assert test["mean_b"] > test["mean_a"]
+        assert (f"{test['mean_b']:.4f} against {test['mean_a']:.4f}, p = {test['p']:.2f}, "
+                f"{test['p_holm']:.2f} after Holm") in prose
+    seven = seven_arms["time"]
     assert (f"{seven['total_seconds'] / 3600:.1f} h summed, an upper bound "
             f"({seven['training_seconds'] / 3600:.1f} h training, "
             f"{seven['evaluation_seconds'] / 3600:.1f} h evaluation)") in readme
