@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from jlonevae_lib.evaluate.linear_baselines import LinearBaseline
 from jlonevae_lib.evaluate.natural_image_measures import filter_images
+from jlonevae_lib.visualize.comparisons import BLUE, GRAY, RED
 from jlonevae_lib.visualize.figure_io import show_image
 from jlonevae_lib.visualize.jacobian_columns import JacobianColumns, columns_to_display
 
@@ -72,6 +73,8 @@ def plot_linear_filters(baselines: Sequence[LinearBaseline]) -> Figure:
     return fig
 
 
+#: Line styles of an arm's first, second, ... run.
+RUN_LINE_STYLES = ("-", "--", ":", "-.")
 #: Below this many nats the KL axis is linear (symlog): a collapsed run's KL of 1e-5 shows
 #: as zero rather than stretching the axis.
 KL_LINEAR_BELOW = 1e-2
@@ -79,13 +82,19 @@ KL_LINEAR_BELOW = 1e-2
 
 def plot_kl_trajectories(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> Figure:
     """The KL term logged in training against the batch, one line per run: ``series`` is
-    (label, [(batch, KL in nats), ...]); β-VAE runs (label starting "β") dashed."""
+    (label, [(batch, KL in nats), ...]) with labels "<arm>, seed <k>". JL1-VAE runs red and
+    β-VAE runs blue (the colours of every comparison figure), other arms in gray; an arm's
+    runs told apart by line style."""
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.subplots()
+    runs_per_arm: dict[str, int] = {}
     for label, points in series:
+        arm = label.split(", seed")[0]
+        index = runs_per_arm[arm] = runs_per_arm.get(arm, -1) + 1
+        color = RED if arm.startswith("JL1") else BLUE if arm.startswith("β") else GRAY
         steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, linestyle="--" if label.startswith("β") else "-",
-                linewidth=1.2, label=label)
+        ax.plot(steps, values, color=color, linewidth=1.2, label=label,
+                linestyle=RUN_LINE_STYLES[index % len(RUN_LINE_STYLES)])
     ax.set_yscale("symlog", linthresh=KL_LINEAR_BELOW)
     ax.set_xlabel("batch")
     ax.set_ylabel("KL term (nats, training batch)")
