@@ -407,6 +407,14 @@ def test_readme_headline_numbers_match_results() -> None:
         assert test["mean_b"] > test["mean_a"]
         assert (f"{test['mean_b']:.4f} against {test['mean_a']:.4f}, p = {test['p']:.2f}, "
                 f"{test['p_holm']:.2f} after Holm") in prose
+    natural = json.loads((ROOT / "results/natural_images_20k/summary.json").read_text())
+    by_arm: dict[str, list[str]] = {}
+    for run in natural["runs"]:
+        assert run["status"] == "finished" and not run["collapsed"]  # "none of four did"
+        by_arm.setdefault(run["arm"].split(" ")[0], []).append(f"{run['compactness']:.3f}")
+    assert len(natural["runs"]) == 4
+    assert (f"(compactness {' and '.join(by_arm['JL1-VAE'])} against "
+            f"{' and '.join(by_arm['β-VAE'])})") in prose
     seven = seven_arms["time"]
     assert (f"{seven['total_seconds'] / 3600:.1f} h summed, an upper bound "
             f"({seven['training_seconds'] / 3600:.1f} h training, "
