@@ -72,6 +72,7 @@ from jlonevae_lib.evaluate.reconstruction import (
 )
 from jlonevae_lib.evaluate.statistics import array_mean_sd, finite_mean_sd
 from jlonevae_lib.reports.natural_images_text import (
+    KL_SCALAR,
     SETTINGS_SHOWN,
     folder_name,
     gap_removed,
@@ -98,8 +99,6 @@ FIGURES_DIR = "figures"
 LINEAR_DIR = "linear_baselines"
 LINEAR_FILTERS_FIGURE = "linear_filters.png"
 KL_FIGURE = "kl_trajectories.png"
-#: The training scalar of the KL term (docs/formats.md, TensorBoard tags).
-KL_SCALAR = "KLD/train"
 LINEAR_COMPONENTS = (5, 10, 25)
 LINEAR_NUM_PATCHES = 10_000
 LINEAR_SEED = 0

@@ -135,6 +135,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The training scalar of the KL term (docs/formats.md, TensorBoard tags).
+KL_SCALAR = "KLD/train"
 #: Where in training the KL table looks: these fractions of the run's length.
 KL_TABLE_FRACTIONS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -165,7 +167,7 @@ def kl_table(finished: Sequence[Mapping[str, Any]], num_batches: int | None) -> 
         row["lowest (batch)"] = f"{low:.3g} ({int(low_step):,})"
         rows.append(row)
     return ["## KL term over training (nats, training batch)", "",
-            "Logged in training (TensorBoard's `KLD/train`), at the logged batch nearest to "
+            f"Logged in training (TensorBoard's `{KL_SCALAR}`), at the logged batch nearest to "
             + ", ".join(f"{fraction:.1%}".replace(".0%", "%") for fraction in KL_TABLE_FRACTIONS)
             + " of the run; every logged value is in summary.json (`kl_trajectory`).", "",
             format_markdown_table(rows), ""]
