@@ -34,7 +34,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import cpu_flags, cpu_model, load_sibling, tune_benchmark_process
+from jlonevae_lib.utils.timing import (
+    cpu_model,
+    load_sibling,
+    present_cpu_flags,
+    tune_benchmark_process,
+)
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -215,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 del os.environ[DATA_ROOT_ENV]
     config = arms["float32"].trainer.config
     cpu = cpu_model()
-    bf16_flags = [flag for flag, present in (cpu_flags(BF16_CPU_FLAGS) or {}).items() if present]
+    bf16_flags = present_cpu_flags(BF16_CPU_FLAGS)
     summary = {
         "method": args.method, "architecture": config.architecture, "dataset": dataset,
         "batch_size": batch_size, "batches": args.batches, "block": args.block,

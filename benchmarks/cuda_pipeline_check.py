@@ -66,7 +66,7 @@ from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
-from jlonevae_lib.utils.timing import cpu_flags
+from jlonevae_lib.utils.timing import present_cpu_flags
 
 HERE = Path(__file__).resolve()
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
@@ -579,8 +579,7 @@ def _bf16_support(device: torch.device, figures: dict[str, Any]) -> Check:
                  + ("native bf16" if native else "before Ampere, PyTorch emulates bf16"))
         figures["compute_capability"] = list(capability)
     else:
-        flags = [flag for flag, present in
-                 (cpu_flags(("avx512_bf16", "amx_bf16")) or {}).items() if present]
+        flags = present_cpu_flags(("avx512_bf16", "amx_bf16"))
         native = bool(flags)
         where = ("CPU with " + ", ".join(flags) if flags
                  else "CPU without bf16 instructions: PyTorch emulates bf16")

@@ -87,6 +87,7 @@ from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
 from jlonevae_lib.visualize.natural_images import (
+    KLTrajectory,
     plot_kl_trajectories,
     plot_linear_filters,
     plot_run_figure,
@@ -201,7 +202,7 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
                                 figures / LINEAR_FILTERS_FIGURE)[0]]
 
     runs: list[dict[str, Any]] = []
-    kl_series: list[tuple[str, list[tuple[int, float]]]] = []
+    kl_series: list[KLTrajectory] = []
     settings: dict[str, Any] = {}
     for run_dir in map(Path, run_dirs):
         if not layout.is_finished(run_dir):
@@ -223,7 +224,8 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
         figure_paths.append(figure)
         kl_trajectory = read_scalar_series(layout.log_dir_of_run(run_dir), KL_SCALAR)
         if kl_trajectory:
-            kl_series.append((f"{arm_label(gamma)}, seed {config['seed']}", kl_trajectory))
+            kl_series.append(KLTrajectory(arm_label(gamma), int(config["seed"]),
+                                          penalised=gamma > 0, points=kl_trajectory))
         runs.append({
             "run_dir": str(run_dir), "status": "finished", "arm": arm_label(gamma),
             "gamma": gamma, "seed": config["seed"], "data_source": config.get("data_source"),

@@ -87,3 +87,8 @@ def cpu_flags(names: Sequence[str]) -> dict[str, bool] | None:
     except OSError:
         return None
     return None if flags is None else {name: name in flags for name in names}
+
+
+def present_cpu_flags(names: Sequence[str]) -> list[str]:
+    """Those of ``names`` the CPU has, in the order given; empty without /proc/cpuinfo."""
+    return [name for name, present in (cpu_flags(names) or {}).items() if present]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from matplotlib.figure import Figure
 
 from jlonevae_lib.evaluate.linear_baselines import LinearBaseline
 from jlonevae_lib.evaluate.natural_image_measures import filter_images
-from jlonevae_lib.visualize.comparisons import BLUE, GRAY, RED
+from jlonevae_lib.visualize.comparisons import BLUE, RED
 from jlonevae_lib.visualize.figure_io import show_image
 from jlonevae_lib.visualize.jacobian_columns import JacobianColumns, columns_to_display
 
@@ -80,20 +81,29 @@ RUN_LINE_STYLES = ("-", "--", ":", "-.")
 KL_LINEAR_BELOW = 1e-2
 
 
-def plot_kl_trajectories(series: Sequence[tuple[str, Sequence[tuple[int, float]]]]) -> Figure:
-    """The KL term logged in training against the batch, one line per run: ``series`` is
-    (label, [(batch, KL in nats), ...]) with labels "<arm>, seed <k>". JL1-VAE runs red and
-    β-VAE runs blue (the colours of every comparison figure), other arms in gray; an arm's
-    runs told apart by line style."""
+@dataclass(frozen=True)
+class KLTrajectory:
+    """One run's KL term over training: ``points`` are (batch, KL in nats)."""
+
+    arm: str
+    seed: int
+    #: Trained with the Jacobian penalty (drawn red) or without it (blue).
+    penalised: bool
+    points: Sequence[tuple[int, float]]
+
+
+def plot_kl_trajectories(runs: Sequence[KLTrajectory]) -> Figure:
+    """The KL term logged in training against the batch, one line per run labelled
+    "<arm>, seed <k>": JL1-VAE runs red and β-VAE runs blue (the colours of every comparison
+    figure), an arm's runs told apart by line style."""
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     ax = fig.subplots()
     runs_per_arm: dict[str, int] = {}
-    for label, points in series:
-        arm = label.split(", seed")[0]
-        index = runs_per_arm[arm] = runs_per_arm.get(arm, -1) + 1
-        color = RED if arm.startswith("JL1") else BLUE if arm.startswith("β") else GRAY
-        steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, color=color, linewidth=1.2, label=label,
+    for run in runs:
+        index = runs_per_arm[run.arm] = runs_per_arm.get(run.arm, -1) + 1
+        steps, values = zip(*run.points, strict=True)
+        ax.plot(steps, values, color=RED if run.penalised else BLUE, linewidth=1.2,
+                label=f"{run.arm}, seed {run.seed}",
                 linestyle=RUN_LINE_STYLES[index % len(RUN_LINE_STYLES)])
     ax.set_yscale("symlog", linthresh=KL_LINEAR_BELOW)
     ax.set_xlabel("batch")

@@ -28,7 +28,7 @@ from jlonevae_lib.reports.natural_images_text import (
     render_readme,
 )
 from jlonevae_lib.visualize.comparisons import BLUE, RED
-from jlonevae_lib.visualize.natural_images import plot_kl_trajectories
+from jlonevae_lib.visualize.natural_images import KLTrajectory, plot_kl_trajectories
 
 
 def _summary(jl1_collapsed: tuple[bool, bool]) -> dict[str, Any]:
@@ -300,11 +300,14 @@ def test_the_kl_table_reads_the_logged_kl_at_fractions_of_the_run() -> None:
 
 
 def test_the_kl_figure_draws_one_line_per_run() -> None:
-    fig = plot_kl_trajectories([("β-VAE (γ=0), seed 0", [(100, 8.0), (200, 0.1), (300, 2.0)]),
-                                ("JL1-VAE (γ=0.01), seed 0", [(100, 8.0), (200, 1e-5)]),
-                                ("β-VAE (γ=0), seed 1", [(100, 7.0), (200, 0.2)])])
+    fig = plot_kl_trajectories([
+        KLTrajectory("β-VAE (γ=0)", 0, False, [(100, 8.0), (200, 0.1), (300, 2.0)]),
+        KLTrajectory("JL1-VAE (γ=0.01)", 0, True, [(100, 8.0), (200, 1e-5)]),
+        KLTrajectory("β-VAE (γ=0)", 1, False, [(100, 7.0), (200, 0.2)])])
     lines = fig.axes[0].get_lines()
     assert [line.get_color() for line in lines] == [BLUE, RED, BLUE]
     assert [line.get_linestyle() for line in lines] == ["-", "-", "--"]
     assert list(lines[1].get_xdata()) == [100, 200]
+    assert [line.get_label() for line in lines] == [
+        "β-VAE (γ=0), seed 0", "JL1-VAE (γ=0.01), seed 0", "β-VAE (γ=0), seed 1"]
     assert fig.axes[0].get_yscale() == "symlog"

@@ -56,6 +56,8 @@ def test_cpu_model_and_flags_read_cpuinfo(monkeypatch, tmp_path):
     assert timing.cpu_model() == "Test CPU 9000"
     assert timing.cpu_flags(("avx2", "amx_bf16", "avx512_bf16")) == {
         "avx2": True, "amx_bf16": False, "avx512_bf16": True}
+    assert timing.present_cpu_flags(("avx512_bf16", "amx_bf16", "avx2")) == ["avx512_bf16", "avx2"]
     info.unlink()  # no cpuinfo: no flags, and the model falls back to the platform's name
     assert timing.cpu_flags(("avx2",)) is None
+    assert timing.present_cpu_flags(("avx2",)) == []
     assert timing.cpu_model() == (platform.processor() or platform.machine() or "unknown")
