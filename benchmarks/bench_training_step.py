@@ -33,8 +33,9 @@ glibc's malloc is tuned before torch is imported (see jlonevae_lib/utils/allocat
 page faults of mmap'ed blocks as the seed's code did, and the heap is grown back, untimed,
 before the next variant). Set JLONEVAE_MALLOC_TUNING=0 to measure every variant untuned
 (then (a1) is left out, being (a)). On a 2-core machine that other processes
-share, libgomp's default spin-waiting makes 2-thread steps 3-20x slower; like the training CLI,
-the script limits it (jlonevae_lib/utils/threads.py; JLONEVAE_OMP_TUNING=0 to measure without).
+share, libgomp's default spin-waiting makes 2-thread steps several times slower; like the
+training CLI, the script limits it (jlonevae_lib/utils/threads.py; JLONEVAE_OMP_TUNING=0 to
+measure without).
 The header prints the load average and the OpenMP settings so a table can be judged.
 """
 

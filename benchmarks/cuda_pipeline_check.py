@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/cuda_pipeline_check.py [--json PATH] [--device cuda] [--quick]
 
-Under 8 minutes on one H100 (``--quick``: seconds of work per part, for CI on the CPU). Parts,
+Sized for minutes on one GPU, an estimate until it has run on one (``--quick``: seconds of work
+per part, for CI on the CPU). Parts,
 each a few lines ``PASS``/``FAIL`` (a check), ``INFO`` (a measurement) or ``SKIP`` (needs CUDA):
 
 1. precision: the FD penalty and Jacobian columns of the JL1 demo model on the GPU with TF32
@@ -65,6 +66,7 @@ from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.exit_status import EXIT_SIGTERM
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 from jlonevae_lib.utils.timing import present_cpu_flags
 
@@ -265,7 +267,7 @@ def train_interrupted(out: Path, device: str, num_batches: int, *extra: str) -> 
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=600)
     stopped_at = _checkpoint_step(out)
-    interrupted = proc.returncode == 143 and 4 <= stopped_at < num_batches
+    interrupted = proc.returncode == EXIT_SIGTERM and 4 <= stopped_at < num_batches
     train(out, device, num_batches, *extra)
     finished = _checkpoint_step(out) == num_batches and (_run_dir(out) / "DONE").exists()
     return _check("pipeline: SIGTERM, then resume", interrupted and finished,

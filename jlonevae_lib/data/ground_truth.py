@@ -18,7 +18,7 @@ import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -232,7 +232,7 @@ def gin_dataset_name() -> str:
     return name
 
 
-def get_named_ground_truth_data(name: str | None = None, **kwargs) -> TrainingData:
+def get_named_ground_truth_data(name: str | None = None, **kwargs: Any) -> TrainingData:
     """Build the dataset registered as ``name`` (keyword arguments go to its constructor).
 
     Without ``name``, gin's ``dataset.name`` binding picks it, as in disentanglement_lib (see

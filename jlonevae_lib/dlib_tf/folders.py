@@ -11,7 +11,6 @@ from pathlib import Path
 
 from jlonevae_lib.runs.layout import (
     AGGREGATE_DIR,
-    DLIB_HUB_DIR,
     DLIB_REPRESENTATION_DIR,
     DLIB_RESULTS_DIR,
     dlib_training_finished,
@@ -48,11 +47,6 @@ def training_finished(tf_model_dir: Path) -> bool:
 def representation_dir(tf_model_dir: Path) -> Path:
     """``<tf_model_dir>/representation``: the post-processed mean representation."""
     return Path(tf_model_dir) / DLIB_REPRESENTATION_DIR
-
-
-def representation_hub_dir(tf_model_dir: Path) -> Path:
-    """``<tf_model_dir>/representation/tfhub``: images (N, 64, 64, 1) → means (N, d)."""
-    return representation_dir(tf_model_dir) / DLIB_HUB_DIR
 
 
 def postprocessing_finished(tf_model_dir: Path) -> bool:

@@ -7,8 +7,8 @@ Usage (in ``.venv-dlib``)::
 
 prints one JSON object::
 
-    {"ms_per_step": {"beta_vae": 37.5, ...},      median wall ms per step after the warm-up
-     "first_step_ms": {"beta_vae": 244.0, ...},    the first step (graph optimisation included)
+    {"ms_per_step": {"beta_vae": <ms>, ...},      median wall ms per step after the warm-up
+     "first_step_ms": {"beta_vae": <ms>, ...},    the first step (graph optimisation included)
      "threads": 2, "batch_size": 64, "steps": 20, "warmup": 3, "dataset": "threeDots",
      "tensorflow": "2.15.1"}
 

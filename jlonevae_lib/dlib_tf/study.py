@@ -23,10 +23,7 @@ from disentanglement_lib.config.unsupervised_study_v1.sweep import UnsupervisedS
 
 from jlonevae_lib.dlib_tf.folders import recorded_training_bindings
 from jlonevae_lib.runs.study_numbering import (
-    METHODS,
-    PAPER_HP_INDEX,
     StudyMember,
-    model_number,
     study_member,
 )
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -46,11 +43,6 @@ STUDY_TRAINING_STEPS = 300_000
 #: Bindings that change the trained model: a finished folder trained with other values of these
 #: is not skipped silently.
 MODEL_DEFINING_KEYS = ("dataset.name", "model.training_steps")
-#: The paper's 60 baselines: every method at the paper's setting, seeds 0-9, in the order the
-#: reference trained them (seed by seed, the six methods each).
-PAPER_SEEDS = range(10)
-PAPER_MODEL_NUMS = tuple(model_number(method, PAPER_HP_INDEX, seed)
-                         for seed in PAPER_SEEDS for method in METHODS)
 
 _BINDING = re.compile(r"^\s*([\w./]+)\s*=\s*(.+?)\s*$")
 

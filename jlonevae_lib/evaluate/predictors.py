@@ -121,8 +121,8 @@ def default_n_jobs() -> int:
 def single_threaded_blas() -> contextlib.AbstractContextManager:
     """BLAS on one thread while it lasts. These classifiers call BLAS on tiny matrices (the
     L-BFGS steps of a logistic regression): extra threads only wait for each other, and on a
-    busy machine a fit took 40 times as long with two threads as with one (measured:
-    benchmarks/README.md). Parallel work here goes over factors instead."""
+    busy machine a fit took many times as long with two threads as with one (docs/metrics.md).
+    Parallel work here goes over factors instead."""
     return threadpool_limits(limits=1, user_api="blas")
 
 

@@ -87,8 +87,6 @@ from jlonevae_lib.sweep.seven_arms import (
 PAPER_SETTINGS = {"num_batches": PAPER_BATCHES, "lr": 1e-4, "dataset": "threeDotsCache",
                   "jacobian_batch": None, "annealing_batches": PAPER_ANNEALING_BATCHES,
                   "iteration_threshold": PAPER_ANNEALING_BATCHES}
-#: The paper's training seeds: ours 11-20, the baselines 0-9.
-PAPER_SEEDS = {"ours": tuple(range(11, 21)), "baselines": tuple(range(10))}
 
 
 def scale_of(arms: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

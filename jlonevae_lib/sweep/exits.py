@@ -43,7 +43,6 @@ from jlonevae_lib.utils.exit_status import (
 )
 
 FINISHED, STOPPED, BUSY, DIVERGED, FAILED = "finished", "stopped", "busy", "diverged", "failed"
-VERDICTS = (FINISHED, STOPPED, BUSY, DIVERGED, FAILED)
 #: Exit statuses of a process stopped from outside that checkpointed (handled signal) or could
 #: not (SIGTERM or SIGINT not handled: killed before the trainer set its handlers).
 SIGNAL_EXITS = frozenset({EXIT_SIGTERM, EXIT_SIGINT, -15, -2})

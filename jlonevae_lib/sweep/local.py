@@ -14,14 +14,14 @@ processes on the same GPU fill those gaps and the study's total batches/s grows 
 busy or its memory full. How to choose N (docs/gpu.md): the device check
 (``benchmarks/cuda_pipeline_check.py``, part "members per GPU") measures 4 members against 1 and
 reports each member's peak memory; take the N past which the total stops growing, within
-GPU memory / (peak memory + the ~0.5 GiB each process's CUDA context costs).
+GPU memory / (peak memory + what each process's CUDA context costs, docs/gpu.md).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -92,7 +92,8 @@ def slot_environment(base: Mapping[str, str], plan: WorkerPlan, slot: int) -> di
 def run_local(decisions: Sequence[Decision], plan: WorkerPlan, *, base_env: Mapping[str, str],
               metrics: Sequence[str], metric_names: Sequence[str],
               only_dataset: str | None = None, overwrite: bool = False,
-              print_line=print, kept_metrics: Sequence[str] = ()) -> list[Outcome]:
+              print_line: Callable[[str], None] = print,
+              kept_metrics: Sequence[str] = ()) -> list[Outcome]:
     """Run every decision's work on ``plan.jobs`` slots, in member order; the outcomes in the
     order they finished. Output lines are prefixed with the member's index."""
     free_slots: queue.Queue[int] = queue.Queue()

@@ -10,11 +10,9 @@ Jacobian columns and the filters are (docs/natural_images.md).
 
 Deviations from the paper's setting (the ``naturalImages`` study): 4,000 batches of 128 instead
 of 100,000, the β/γ ramp scaled by the same factor (2,000 instead of 50,000 batches), the
-Jacobian penalty estimated on a random sub-batch of 16 of the 128 images (unbiased; the full
-batch costs about 0.47 s per step on one core, the sub-batch 0.12 s), on the CPU, and two seeds
-per arm instead of one. How the budget was chosen: one step measured on this 2-core machine, one
-thread, shared with other work: 0.055 s (β-VAE) and 0.12 s (JL1-VAE, sub-batch 16), so the
-four runs, two at a time, take about (2·0.055 + 2·0.12)·4,000 / 2 ≈ 12 minutes of training.
+Jacobian penalty estimated on a random sub-batch of 16 of the 128 images (unbiased, and a
+fraction of the full batch's cost), on the CPU, and two seeds per arm instead of one. How the
+budget was chosen from one measured step of each arm: docs/natural_images.md.
 
 The summary step is ``python -m jlonevae_lib.cli.natural_images_summary`` (figures and
 summary: :mod:`jlonevae_lib.reports.natural_images`).

@@ -36,7 +36,6 @@ from jlonevae_lib.utils.lock import lock_holder
 
 DONE, FAILED, RUNNING, TRAINED, INTERRUPTED, QUEUED, PENDING = (
     "done", "failed", "running", "trained", "interrupted", "queued", "pending")
-STATES = (DONE, RUNNING, FAILED, TRAINED, INTERRUPTED, QUEUED, PENDING)
 #: How the counts of ``status`` group the states: trained members are counted apart from the
 #: done ones (trained and evaluated), so a training-only run does not read as "0 done".
 COUNTED_AS = {DONE: "done", TRAINED: "trained", RUNNING: "running", QUEUED: "queued",

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from jlonevae_lib.utils.exit_status import EXIT_USAGE
+
 F = TypeVar("F", bound=Callable[..., int | None])
 
 
@@ -17,7 +19,7 @@ class JLoneVAEError(Exception):
     CLIs catch it, print ``error: <message>`` without a traceback and exit with ``exit_code``.
     """
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class DataFileError(JLoneVAEError):

@@ -43,8 +43,8 @@ class FactorVAE(DlibVAE):
         super().__init__(config, device, generator)
         self.discriminator = FactorVAEDiscriminator(config.latent_dim, generator).to(device)
         # Fused: one pass over the discriminator's 5M parameters instead of one per Adam
-        # operation; on a 2-core CPU it cuts this optimiser's step about threefold
-        # (benchmarks/README.md, "bench_baselines.py").
+        # operation, which makes this optimiser's step several times faster on a CPU
+        # (benchmarks/README.md, "FactorVAE's discriminator Adam, fused").
         self.discriminator_optimizer = torch.optim.Adam(
             self.discriminator.parameters(), lr=config.lr, betas=DISCRIMINATOR_BETAS,
             fused=True)
