@@ -49,6 +49,7 @@ from jlonevae_lib.reports.records import (
 from jlonevae_lib.reports.text import (
     SUMMARY_MD,
     column_title,
+    command_block,
     finite,
     format_value,
     hours,
@@ -188,7 +189,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     if summary["generated_at"]:
         out += [f"Generated {summary['generated_at']} from `{summary['models_dir']}`.", ""]
     out += ["Command (resumable: run it again to continue an unfinished study):", "",
-            "```bash", summary["command"], "```", ""]
+            *command_block(summary["command"])]
 
     out += ["## Settings", ""]
     out.append(format_markdown_table([

@@ -21,6 +21,7 @@ from jlonevae_lib.reports.text import (
     SUMMARY_MD,
     ci_text,
     column_title,
+    command_block,
     format_value,
     machine_lines,
     mean_sd_cell,
@@ -294,7 +295,7 @@ def time_lines(summary: Mapping[str, Any]) -> list[str]:
 
 
 def run_lines(summary: Mapping[str, Any]) -> list[str]:
-    return ["## How it was run", "", "```bash", summary["command"], "```", "",
+    return ["## How it was run", "", *command_block(summary["command"]),
             *time_lines(summary), *machine_lines(summary["machine"]), ""]
 
 

@@ -26,6 +26,7 @@ from jlonevae_lib.reports.text import (
     SUMMARY_MD,
     ci_text,
     column_title,
+    command_block,
     format_value,
     hours,
     machine_lines,
@@ -109,7 +110,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         out += [f"Generated {summary['generated_at']}.", ""]
     out += _rendered_line(summary)
     out += ["Command (resumable: run it again to continue an unfinished study):", "",
-            "```bash", summary["command"], "```", ""]
+            *command_block(summary["command"])]
     headline = headline_sentences(summary)
     if headline:
         out += ["## What the data say", "", *headline, ""]
@@ -256,7 +257,7 @@ def render_readme(summary: Mapping[str, Any]) -> str:
            "[summary.json](summary.json).", "", *_rendered_line(summary),
            "## What ran", "",
            "Finished runs per arm: " + ", ".join(f"{k} {v}" for k, v in finished.items())
-           + ".", "", "```bash", summary["command"], "```", ""]
+           + ".", "", *command_block(summary["command"])]
     headline = headline_sentences(summary)
     if headline:
         out += ["## What the data say", "", *headline, ""]

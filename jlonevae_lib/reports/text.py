@@ -24,6 +24,20 @@ from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 README_MD = "README.md"
+#: A recorded command that runs one of these scripts gets :func:`command_block`'s note.
+REPRODUCE_SCRIPTS = "experimentScripts/reproduce/"
+
+
+def command_block(command: str) -> list[str]:
+    """A study's recorded command as a bash block. After a reproduce script's, the note that
+    the scripts write over committed results only when asked (experimentScripts/reproduce/
+    common.bash), since a command recorded before they refused may name such a folder."""
+    lines = ["```bash", command, "```", ""]
+    if REPRODUCE_SCRIPTS in command:
+        lines += ["The reproduce scripts write over a folder of committed results only with "
+                  "`REPLACE=1` in front; without `OUTPUT_DIR` they write to a fresh "
+                  "`<results folder>_<yyyymmdd-hhmmss>/`.", ""]
+    return lines
 
 
 def write_report(output_dir: str | os.PathLike, summary: Mapping[str, Any],
