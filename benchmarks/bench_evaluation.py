@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
 
 TARGET_SECONDS = 150.0
@@ -37,19 +38,19 @@ def make_random_run(folder: Path, seed: int) -> Path:
 
     torch.manual_seed(seed)
     save_conv_vae(build_conv_vae("defaultConv", im_channels=1, latent_dim=10).eval(),
-                  folder / "representation" / "cache_batch_no1")
-    (folder / "config.json").write_text(json.dumps({"dataset": "threeDots"}))
-    (folder / "DONE").write_text("")
+                  layout.saved_model_dir(folder, 1))
+    layout.config_path(folder).write_text(json.dumps({"dataset": "threeDots"}))
+    layout.done_path(folder).write_text("")
     return folder
 
 
 def copy_run(run: Path, folder: Path) -> Path:
     """Copy what evaluation reads (config, marker, representation), not earlier metrics."""
     folder.mkdir(parents=True)
-    for name in ("config.json", "DONE"):
+    for name in (layout.CONFIG_FILE, layout.DONE_FILE):
         if (run / name).is_file():
             shutil.copy2(run / name, folder / name)
-    shutil.copytree(run / "representation", folder / "representation")
+    shutil.copytree(layout.representation_dir(run), layout.representation_dir(folder))
     return folder
 
 

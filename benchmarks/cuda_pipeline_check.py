@@ -64,6 +64,7 @@ from jlonevae_lib.architecture import jacobian
 from jlonevae_lib.architecture.export import load_torchscript
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV
+from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_SIGTERM
@@ -235,13 +236,13 @@ def _run(args: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def _run_dir(out: Path) -> Path:
-    (run,) = (out / "trainedModels").glob("*/*")
+    (run,) = (out / layout.TRAINED_MODELS_DIR).glob("*/*")
     return run
 
 
 def _checkpoint(out: Path) -> dict:
     # No map_location: a checkpoint holds CPU tensors whatever device wrote it.
-    return torch.load(_run_dir(out) / "checkpoints" / "checkpoint.pt", weights_only=True)
+    return torch.load(layout.checkpoint_path(_run_dir(out)), weights_only=True)
 
 
 def _checkpoint_step(out: Path) -> int:
@@ -269,7 +270,7 @@ def train_interrupted(out: Path, device: str, num_batches: int, *extra: str) -> 
     stopped_at = _checkpoint_step(out)
     interrupted = proc.returncode == EXIT_SIGTERM and 4 <= stopped_at < num_batches
     train(out, device, num_batches, *extra)
-    finished = _checkpoint_step(out) == num_batches and (_run_dir(out) / "DONE").exists()
+    finished = _checkpoint_step(out) == num_batches and layout.done_path(_run_dir(out)).exists()
     return _check("pipeline: SIGTERM, then resume", interrupted and finished,
                   f"exit {proc.returncode} at checkpoint {stopped_at}, resumed to "
                   f"{_checkpoint_step(out)}/{num_batches}"
@@ -285,18 +286,19 @@ def max_weight_difference(a: dict, b: dict) -> float:
 def logged_losses(out: Path) -> list[float]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    (logs,) = (out / "logs").glob("*/*")
-    events = EventAccumulator(str(logs))
+    events = EventAccumulator(str(layout.log_dir_of_run(_run_dir(out))))
     events.Reload()
     return [event.value for event in events.Scalars("ELBO/train")]
 
 
 def codes_on(device: torch.device, run: Path, images: torch.Tensor) -> dict[str, np.ndarray]:
     """Mean codes (N, d) of ``images`` from the saved model and from the TorchScript file."""
-    (saved,) = (run / "representation").glob("cache_batch_no*")
+    saved = layout.find_saved_model(run)
+    if saved is None:
+        raise FileNotFoundError(f"no saved model in {run}")
     with torch.no_grad():
         model = load_model(saved, device)
-        script = load_torchscript(run / "representation" / "pytorch_model.pt", device)
+        script = load_torchscript(layout.torchscript_path(run), device)
         batch = images.to(device)
         return {"saved model": model.encode(batch)[0].cpu().numpy(),
                 "TorchScript": script(batch).cpu().numpy()}
@@ -304,8 +306,8 @@ def codes_on(device: torch.device, run: Path, images: torch.Tensor) -> dict[str,
 
 def evaluated_score(run: Path, device: str) -> float:
     _run([*EVALUATE, str(run), "--metrics", METRIC, "--device", device, "--overwrite"])
-    aggregate = run / "metrics" / METRIC / "results" / "aggregate" / "evaluation.json"
-    return float(json.loads(aggregate.read_text())["evaluation_results.discrete_mig"])
+    aggregate = layout.read_json_object(layout.evaluation_path(run, METRIC))
+    return float(aggregate["evaluation_results.discrete_mig"])
 
 
 def check_pipeline(device: torch.device, workdir: Path, num_batches: int) -> list[Check]:
