@@ -41,8 +41,10 @@ from jlonevae_lib.reports.records import (
     NOT_STARTED,
     TRAIN_MINUTES,
     RunRecord,
+    elapsed_seconds,
     json_object_or_note,
     read_summary_json,
+    records_or_note,
     run_scores,
     seed_mean_key,
     training_state,
@@ -57,7 +59,7 @@ from jlonevae_lib.runs.metric_table import (
     metric_name,
     parse_evaluation_seed_name,
 )
-from jlonevae_lib.runs.results import RunInfo, evaluation_records
+from jlonevae_lib.runs.results import RunInfo
 from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
 from jlonevae_lib.sweep.studies import plan_study
 from jlonevae_lib.utils.errors import DataFileError
@@ -143,15 +145,8 @@ def kept_scores(run_dir: Path, info: RunInfo, notes: list[str]
         data = json_object_or_note(path, notes)
         if data is None:
             continue
-        elapsed = data.get("evaluation_results.elapsed_time")
-        if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
-            seconds += float(elapsed)
-        try:
-            records = evaluation_records(data, info, path)
-        except DataFileError as err:
-            notes.append(f"skipped: {err}")
-            continue
-        for record in records:
+        seconds += elapsed_seconds(data)
+        for record in records_or_note(data, info, path, notes):
             key = record.name if repeat is None else evaluation_seed_name(record.name, repeat[1])
             name = layout.kept_metric_name(key, batches)
             if not math.isfinite(record.value):

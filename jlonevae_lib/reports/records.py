@@ -36,7 +36,13 @@ from jlonevae_lib.runs.metric_table import (
     parse_evaluation_seed_name,
     parse_metric_name,
 )
-from jlonevae_lib.runs.results import RunInfo, discover_results, evaluation_records, our_run_info
+from jlonevae_lib.runs.results import (
+    MetricResult,
+    RunInfo,
+    discover_results,
+    evaluation_records,
+    our_run_info,
+)
 from jlonevae_lib.utils.errors import DataFileError
 from jlonevae_lib.utils.timing import cpu_model
 
@@ -210,6 +216,22 @@ def seed_of(run_dir: Path, config: Mapping[str, Any]) -> int | None:
     return int(match[1]) if match else None
 
 
+def elapsed_seconds(data: Mapping[str, Any]) -> float:
+    """The evaluation time an evaluation file records; 0 where it records no number."""
+    return number(data.get(f"evaluation_results.{ELAPSED_TIME}")) or 0.0
+
+
+def records_or_note(data: dict[str, Any], info: RunInfo, path: Path, notes: list[str]
+                    ) -> list[MetricResult]:
+    """The metric results in one evaluation file's ``data``; none, and a note saying why,
+    where its content is not understood: a bad file is a note in a report, never fatal."""
+    try:
+        return evaluation_records(data, info, path)
+    except Exception as err:  # noqa: BLE001 - whatever the file holds, the report goes on
+        notes.append(f"skipped: {err}")
+        return []
+
+
 def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
                 ) -> tuple[dict[str, float], float, dict[str, set[int]]]:
     """(values by key, evaluation seconds, {base key: evaluation seeds of its own file}) of one
@@ -225,15 +247,8 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
         data = json_object_or_note(path, notes)
         if data is None:
             continue
-        elapsed = data.get(f"evaluation_results.{ELAPSED_TIME}")
-        if isinstance(elapsed, int | float):
-            seconds += float(elapsed)
-        try:
-            records = evaluation_records(data, info, path)
-        except Exception as err:  # noqa: BLE001 - a bad file is a note, never fatal
-            notes.append(f"skipped: {err}")
-            continue
-        for record in records:
+        seconds += elapsed_seconds(data)
+        for record in records_or_note(data, info, path, notes):
             key = record.name if seed is None else evaluation_seed_name(record.name, seed)
             if not math.isfinite(record.value):
                 notes.append(f"skipped: {path} gives {key} = {record.value}")

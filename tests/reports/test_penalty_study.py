@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 
 from jlonevae_lib.cli import penalty_study_summary as cli
-from jlonevae_lib.reports.penalty_study import PRIMARY_KEY, registered_config
+from jlonevae_lib.reports.penalty_study import PRIMARY_KEY, read_run, registered_config
 from jlonevae_lib.reports.penalty_study_stats import primary_analysis
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.penalty_study import ARMS, BETA_RAMP_ARM, BETA_VAE_ARM, JL1_ARM, SEEDS
@@ -333,3 +333,18 @@ def test_the_study_runs_this_report_as_its_summary_step() -> None:
     runs = [command.argv[i + 1] for i, arg in enumerate(command.argv) if arg == "--run"]
     assert runs == [str(m.run_dir.resolve()) for m in plan.members] and len(runs) == 30
     assert command.argv[-2:] == ("--command", "jlonevae-sweep run x")
+
+
+def test_a_kept_models_result_it_cannot_read_is_a_note(tmp_path: Path) -> None:
+    """A kept model's evaluation file whose scores are not numbers leaves that value out with
+    a note, as a final model's does, instead of stopping the report."""
+    run = write_run(tmp_path / layout.TRAINED_MODELS_DIR / "e" / "seed1", JL1_ARM, 1, tmp_path)
+    bad = layout.evaluation_path(run, layout.kept_metric_name("local_mig_0_1", 8000))
+    write_json(bad, {**local_json("local_mig", 0.1, 0.0),
+                     "evaluation_results.local_discrete_migs_samples": ["not a number"]})
+    notes: list[str] = []
+    record = read_run(run, notes)
+    assert record is not None
+    assert layout.kept_metric_name("local_mig_0_1", 8000) not in record.values
+    assert layout.kept_metric_name("local_mig_0_1", 15000) in record.values
+    assert [note for note in notes if note.startswith("skipped:")], notes
