@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from jlonevae_lib.evaluate.predictors import default_n_jobs
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.atomic import atomic_write_json
 from jlonevae_lib.utils.timing import cpu_model
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"disentanglement_lib's nine metric configs{' (--quick sizes)' if args.quick else ''}"
           f" on {tf_model if args.tf_model else f'study member {MODEL_NUM}'}; "
           f"{os.cpu_count()} CPUs, ours n_jobs = "
-          f"{os.environ.get('OMP_NUM_THREADS') or len(os.sched_getaffinity(0))}")
+          f"{default_n_jobs()}")
     print(table(theirs, mine, theirs_total, mine_total))
     write_report(args.json, {"disentanglement_lib": theirs, "ours": mine,
                              "process_seconds": {"disentanglement_lib": theirs_total,

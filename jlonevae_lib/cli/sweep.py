@@ -21,7 +21,7 @@ settings and ``--output-dir`` as the ``run`` it reports on.
 from __future__ import annotations
 
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
-from jlonevae_lib.utils.threads import limit_openmp_spinning
+from jlonevae_lib.utils.threads import limit_openmp_spinning, thread_count_of, usable_cpus
 
 tune_glibc_malloc()
 limit_openmp_spinning()
@@ -37,6 +37,7 @@ from typing import Any  # noqa: E402
 
 from jlonevae_lib.cli import train as train_cli  # noqa: E402
 from jlonevae_lib.cli.types import ArgumentParser, positive_int  # noqa: E402
+from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
 from jlonevae_lib.sweep import ledger  # noqa: E402
 from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
 from jlonevae_lib.sweep.members import train_arguments  # noqa: E402
@@ -262,8 +263,7 @@ def _visible_gpus(plan: StudyPlan) -> list[str]:
 def _threads(args: argparse.Namespace) -> int | None:
     if args.threads is not None:
         return args.threads
-    text = os.environ.get("OMP_NUM_THREADS", "")
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    return thread_count_of(os.environ)
 
 
 def _statuses(plan: StudyPlan, metric_names: Sequence[str],
@@ -324,7 +324,7 @@ def _run_local(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
             print(f"[{decision.member.index}] {decision.member.label}: {decision.note}")
     work = [d for d in decisions if d.steps]
     if work:
-        workers = plan_workers(args.jobs, len(os.sched_getaffinity(0)), _visible_gpus(plan),
+        workers = plan_workers(args.jobs, usable_cpus(), _visible_gpus(plan),
                                _threads(args))
         if workers.note:
             print(f"note: {workers.note}")
@@ -352,7 +352,7 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
                            array_parallelism=args.array_parallelism,
                            signal_delay_s=args.signal_delay)
     # Jobs start in their submitit folder: without this, the data cache would be built there.
-    os.environ.setdefault("DISENTANGLEMENT_LIB_DATA", str(Path("data").resolve()))
+    os.environ.setdefault(DATA_ROOT_ENV, str(Path("data").resolve()))
     study = plan.study.name
     # Under the study's lock, from asking Slurm to recording what was submitted: a second
     # submission at once would otherwise submit the same members again.

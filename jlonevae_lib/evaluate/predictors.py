@@ -32,6 +32,8 @@ import numpy as np
 from sklearn import ensemble, linear_model, model_selection
 from threadpoolctl import threadpool_limits
 
+from jlonevae_lib.utils.threads import thread_count_of, usable_cpus
+
 #: A function returning a fresh, unfitted classifier (disentanglement_lib's ``predictor_fn``).
 PredictorFactory = Callable[[], Any]
 
@@ -106,16 +108,7 @@ def fit_and_score(estimator: Any, x_train: np.ndarray, y_train: np.ndarray,
 def default_n_jobs() -> int:
     """Parallel fits: ``OMP_NUM_THREADS`` when set to a positive number, else the CPUs this
     process may run on."""
-    try:
-        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        threads = 0
-    if threads > 0:
-        return threads
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return thread_count_of(os.environ) or usable_cpus()
 
 
 def single_threaded_blas() -> contextlib.AbstractContextManager:

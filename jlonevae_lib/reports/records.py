@@ -44,6 +44,7 @@ from jlonevae_lib.runs.results import (
     our_run_info,
 )
 from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.threads import usable_cpus
 from jlonevae_lib.utils.timing import cpu_model
 
 #: Run statuses.
@@ -362,10 +363,7 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
 def machine_info(runs: Sequence[RunRecord] = ()) -> dict[str, Any]:
     """The machine writing the summary (platform, CPUs usable, CPU model, Python, torch) and
     the devices and torch versions the finished runs trained with."""
-    try:
-        nproc = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        nproc = os.cpu_count() or 0
+    nproc = usable_cpus()
     try:
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:

@@ -23,6 +23,21 @@ from collections.abc import Mapping
 THREAD_COUNT_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def thread_count_of(environ: Mapping[str, str]) -> int | None:
+    """The thread count an environment asks for (``OMP_NUM_THREADS``, a positive integer);
+    None where it asks for none."""
+    text = environ.get(THREAD_COUNT_VARIABLES[0], "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity on Linux, else all of them), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def with_thread_count(base: Mapping[str, str], threads: int) -> dict[str, str]:
     """``base`` (an environment) with ``threads`` threads for a child process's kernels."""
     return {**base, **dict.fromkeys(THREAD_COUNT_VARIABLES, str(threads))}

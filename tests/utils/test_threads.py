@@ -11,7 +11,12 @@ import sys
 
 import pytest
 
-from jlonevae_lib.utils.threads import DEFAULT_SPIN_COUNT, limit_openmp_spinning
+from jlonevae_lib.utils.threads import (
+    DEFAULT_SPIN_COUNT,
+    limit_openmp_spinning,
+    thread_count_of,
+    usable_cpus,
+)
 
 PROBE = ("import os, sys; {before}from jlonevae_lib.utils.threads import limit_openmp_spinning; "
          "print(limit_openmp_spinning(), os.environ.get('GOMP_SPINCOUNT'))")
@@ -61,3 +66,16 @@ def test_with_thread_count_sets_openmp_and_mkl_and_keeps_the_rest():
     assert with_thread_count(base, 2) == {"PATH": "/bin", "OMP_NUM_THREADS": "2",
                                           "MKL_NUM_THREADS": "2"}
     assert base["OMP_NUM_THREADS"] == "8"  # a new mapping; the caller's is untouched
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("3", 3), (" 2 ", 2), ("0", None), ("-1", None), ("two", None), ("", None)])
+def test_the_thread_count_an_environment_asks_for(value, expected):
+    assert thread_count_of({"OMP_NUM_THREADS": value}) == expected
+    assert thread_count_of({}) is None
+
+
+def test_usable_cpus_is_the_affinity(monkeypatch):
+    assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert usable_cpus() == 3
