@@ -74,7 +74,7 @@ from jlonevae_lib.runs.metric_table import (
 )
 from jlonevae_lib.utils import plugins
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
-from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock, LockedError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -291,6 +291,16 @@ def gin_dict(operative_config: str) -> dict[str, str]:
     return result
 
 
+def _existing_result(run: Path, name: str) -> dict[str, Any]:
+    """The aggregate results a finished evaluation of ``name`` wrote for ``run``."""
+    path = layout.evaluation_path(run, name)
+    try:
+        return layout.read_json_object(path)
+    except DataFileError as err:
+        raise DataFileError(f"{err}; delete {layout.metric_results_dir(run, name).parent} (or pass "
+                            "--overwrite) to evaluate this metric again") from None
+
+
 def previous_results(representation_dir: Path) -> dict[str, dict[str, Any]]:
     """Earlier steps' result dicts (``<representation>/results/json/*.json``), by step name."""
     found = {}
@@ -453,8 +463,7 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
     for plan in plans:
         for metric in plan.done:
             name = plan.result_name(metric)
-            aggregate = json.loads(layout.evaluation_path(plan.run, name).read_text())
-            rows.append((str(plan.run), name, aggregate, "existing"))
+            rows.append((str(plan.run), name, _existing_result(plan.run, name), "existing"))
         if not plan.todo:
             continue
         representation_function = load_representation(plan.representation, device)
@@ -474,8 +483,8 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
             try:
                 existing = layout.evaluation_path(plan.run, name)
                 if existing.is_file() and not overwrite:
-                    aggregate = json.loads(existing.read_text())
-                    rows.append((str(plan.run), name, aggregate, "existing"))
+                    rows.append((str(plan.run), name, _existing_result(plan.run, name),
+                                 "existing"))
                     continue  # finished by another process meanwhile
                 print(f"evaluating {name} on {plan.run} ...", flush=True)
                 results, operative, config = evaluate_metric(

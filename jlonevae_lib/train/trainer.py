@@ -31,7 +31,6 @@ Run folder (``config.run_dir``)::
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 import shutil
@@ -654,10 +653,17 @@ def train(config: TrainConfig, resume: bool = True,
         config, finished = _check_existing_run(config, extend)
         trainer.config = config
         if finished and not extend:
-            done = json.loads(layout.done_path(run_dir).read_text())
+            done_path = layout.done_path(run_dir)
+            try:
+                done = layout.read_json_object(done_path)
+                num_batches, model_dir = int(done["num_batches"]), str(done["model_dir"])
+            except (DataFileError, KeyError, TypeError, ValueError) as err:
+                what = str(err) if isinstance(err, DataFileError) else \
+                    f"{done_path} is damaged ({short_reason(err)})"
+                raise DataFileError(f"{what}; delete it and run again to finish the run from "
+                                    "its last checkpoint") from None
             return TrainingResult(
-                run_dir=run_dir, num_batches=done["num_batches"],
-                model_dir=run_dir / done["model_dir"],
+                run_dir=run_dir, num_batches=num_batches, model_dir=run_dir / model_dir,
                 torchscript_path=layout.torchscript_path(run_dir),
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )

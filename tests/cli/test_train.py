@@ -144,6 +144,29 @@ def test_a_run_whose_failed_marker_is_unreadable_is_a_one_line_error(tmp_path, c
     assert "failed earlier" in err and "unreadable" in err
 
 
+
+def test_a_damaged_done_marker_is_a_one_line_error_and_deleting_it_finishes_the_run(
+        tmp_path, capsys):
+    """A DONE that is not JSON, or lacks its fields, exits 2 with one line saying what to do;
+    done as it says, the same command finishes the run again from its last checkpoint."""
+    from jlonevae_lib.runs import layout
+
+    flags = ("--dataset", "threeDots", "--latent-dim", "3", "--batch-size", "4",
+             "--num-batches", "2", "--output-dir", str(tmp_path), "--device", "cpu")
+    assert _train_cli(*flags) in (0, None)
+    done = layout.done_path(config(*flags).run_dir)
+    for damaged in ("{truncated", '{"model_dir": "representation"}'):
+        done.write_text(damaged)
+        capsys.readouterr()
+        code = _train_cli(*flags)
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+        assert str(done) in err and "delete it and run again" in err
+    done.unlink()
+    assert _train_cli(*flags) in (0, None)
+    assert layout.read_json_object(done)["num_batches"] == 2
+
+
 # ------------------------------------------------------------------------------ presets
 
 PAPER = {"objective": "jlonevae", "dataset": "threeDotsCache", "architecture": "defaultConv",

@@ -129,6 +129,21 @@ def test_existing_results_are_skipped(evaluated, capsys):
     assert "small_local_mig" in out and "existing" in out and "discrete_mig=" in out
 
 
+def test_a_corrupt_existing_result_is_one_line_that_says_what_to_do(evaluated, tmp_path,
+                                                                     capsys):
+    _, run, _ = evaluated
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    layout.evaluation_path(copy, "small_local_mig").write_text('{"evaluation_results.discr')
+    with pytest.raises(SystemExit) as exited:
+        evaluate_cli.main([str(copy), "--metrics", "small_local_mig"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert str(layout.metric_results_dir(copy, "small_local_mig").parent) in err
+    assert "--overwrite" in err
+
+
 @pytest.mark.slow
 def test_overwrite_seed_and_torchscript(evaluated, tmp_path):
     run = make_run(tmp_path / "run")
