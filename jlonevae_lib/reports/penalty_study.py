@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,6 +60,7 @@ from jlonevae_lib.runs.metric_table import (
 )
 from jlonevae_lib.runs.results import RunInfo
 from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
+from jlonevae_lib.sweep.runner import TRAIN
 from jlonevae_lib.sweep.studies import plan_study
 from jlonevae_lib.utils.errors import DataFileError
 
@@ -78,8 +78,7 @@ ARM_FIELDS = ("objective", "architecture", "beta", "gamma", "annealing_batches",
 #: reported as a deviation.
 SHARED_FIELDS = ("dataset", "latent_dim", "batch_size", "lr", "num_batches", "keep_models_at",
                  "objective_params", "jacobian_method")
-#: A line of the sweep's training log that starts an attempt (``sweep/runner.py``).
-_LOG_START = re.compile(r"^=== (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) ")
+#: How the report writes a moment (UTC).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -183,13 +182,13 @@ def run_times(run_dir: Path) -> tuple[str | None, str | None]:
     line, which is local time on the machine that ran it; when its last marker or result file
     was written, from the files' times), each as UTC text, None when unknown."""
     start = None
-    log = layout.sweep_log_path(run_dir, "train")
+    log = layout.sweep_log_path(run_dir, TRAIN)
     if log.is_file():
         with log.open(encoding="utf-8", errors="replace") as lines:
             for line in lines:
-                match = _LOG_START.match(line)
-                if match:
-                    start = _utc(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S"))
+                began = layout.sweep_log_attempt_time(line)
+                if began is not None:
+                    start = _utc(began)
                     break
     written = [layout.done_path(run_dir), *layout.evaluation_files(run_dir),
                *layout.evaluation_seed_repeat_files(run_dir),

@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +162,26 @@ def killed_path(run: Path) -> Path:
 
 def sweep_log_path(run: Path, stage: str) -> Path:
     """``<run>/sweep_logs/<stage>.log``: the output of the sweep's ``stage`` processes
-    (``train``, ``evaluate``) for this run, appended attempt after attempt."""
+    (``train``, ``evaluate``) for this run, appended attempt after attempt, each after a line
+    :func:`sweep_log_attempt_line`."""
     return run / SWEEP_LOGS_DIR / f"{stage}.log"
+
+
+#: A sweep log's attempt line: ``=== <local time, this format> <command>``.
+SWEEP_LOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+_SWEEP_LOG_ATTEMPT = re.compile(r"^=== (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d) ")
+
+
+def sweep_log_attempt_line(command: Sequence[str], moment: datetime) -> str:
+    """The line a sweep log gets before an attempt at ``command`` started at ``moment``."""
+    return f"=== {moment.strftime(SWEEP_LOG_TIME_FORMAT)} {' '.join(command)}\n"
+
+
+def sweep_log_attempt_time(line: str) -> datetime | None:
+    """When the attempt a sweep log line starts began (naive: the local time of the machine
+    that wrote it); None for any other line."""
+    match = _SWEEP_LOG_ATTEMPT.match(line)
+    return None if match is None else datetime.strptime(match[1], SWEEP_LOG_TIME_FORMAT)
 
 
 def representation_dir(run: Path) -> Path:

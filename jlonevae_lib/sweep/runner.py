@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import collections
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from jlonevae_lib.runs import layout
@@ -123,7 +123,7 @@ def stream(command: Sequence[str], *, env: Mapping[str, str] | None, output: Out
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         log_file = log.open("a", encoding="utf-8")
-        log_file.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(command)}\n")
+        log_file.write(layout.sweep_log_attempt_line(command, datetime.now()))
     try:
         with subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               env=None if env is None else dict(env), cwd=cwd, text=True,

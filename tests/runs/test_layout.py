@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from jlonevae_lib.runs import layout
@@ -59,3 +60,12 @@ def test_model_runs_and_evaluation_files(tmp_path: Path) -> None:
     assert layout.is_finished(with_model) is False
     layout.done_path(with_model).write_text("{}")
     assert layout.is_finished(with_model) is True
+
+
+def test_a_sweep_logs_attempt_line_gives_its_time_back() -> None:
+    moment = datetime(2026, 12, 5, 21, 37, 1)
+    line = layout.sweep_log_attempt_line(["jlonevae-train", "--seed", "3"], moment)
+    assert line == "=== 2026-12-05T21:37:01 jlonevae-train --seed 3\n"
+    assert layout.sweep_log_attempt_time(line) == moment
+    assert layout.sweep_log_attempt_time("[6] seed3:  13%| 4000/30000") is None
+    assert layout.sweep_log_attempt_time("=== not a time jlonevae-train") is None
