@@ -69,6 +69,7 @@ from jlonevae_lib.sweep.status import DONE, FAILED, TRAINED, MemberStatus, study
 from jlonevae_lib.sweep.studies import StudyPlan
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import KILLED
+from jlonevae_lib.utils.lock import slurm_ids
 from jlonevae_lib.utils.threads import with_thread_count
 
 __all__ = ["SWEEPS_DIR", "EvaluateTask", "SlurmOptions", "Submission", "TrainTask", "submit",
@@ -175,10 +176,10 @@ def _stop_child(proc: subprocess.Popen | None, wait_s: float) -> int | None:
 
 def _this_task() -> str | None:
     """The running array task's (or job's) id, as scontrol takes it."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array and task:
-        return f"{array}_{task}"
-    return os.environ.get("SLURM_JOB_ID")
+    ids = slurm_ids()
+    if ids["slurm_array_job_id"] and ids["slurm_array_task_id"]:
+        return f"{ids['slurm_array_job_id']}_{ids['slurm_array_task_id']}"
+    return ids["slurm_job_id"]
 
 
 class _Child:
@@ -253,7 +254,7 @@ class TrainTask(submitit.helpers.Checkpointable):
     def __call__(self, member: Member) -> str:
         env = with_thread_count(os.environ, self.threads)
         print(f"member {member.index} ({member.label}): {member.run_dir}; restart "
-              f"{os.environ.get('SLURM_RESTART_COUNT', '0')}", flush=True)
+              f"{slurm_ids()['slurm_restart_count'] or '0'}", flush=True)
         log = layout.sweep_log_path(member.run_dir, TRAIN)
         self._child = _Child(train_command(member), env, log)
         returncode, tail = self._child.wait()

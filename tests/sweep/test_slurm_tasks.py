@@ -265,3 +265,16 @@ def test_the_evaluation_checkpoint_requeues_with_its_progress(tmp_path: Path) ->
     assert isinstance(delayed.function, EvaluateTask) and delayed.function.evaluated == {0}
     assert delayed.args == ("plan", ["m"])
     assert delayed.function._proc is None
+
+
+def test_this_task_is_the_array_task_or_the_job(monkeypatch):
+    from jlonevae_lib.sweep import slurm
+
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        monkeypatch.delenv(name, raising=False)
+    assert slurm._this_task() is None
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
+    assert slurm._this_task() == "41"
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "40")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert slurm._this_task() == "40_3"
