@@ -101,6 +101,7 @@ from jlonevae_lib.utils.timing import (
     call_seconds,
     cpu_flags,
     cpu_model,
+    environ_default,
     load_sibling,
     tune_benchmark_process,
 )
@@ -629,7 +630,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
     machine_line = load_sibling("bench_training_step", __file__).machine_line
     start_line, start_load = machine_line(), load_average()
-    user_data_root = os.environ.get(DATA_ROOT_ENV)
     tf_runs: list[dict[str, float]] = []
     peer_runs: dict[str, list[dict]] = {network: [] for network in PEER_NETWORKS}
 
@@ -644,26 +644,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.peer_python, peer_images, threads, args.steps, args.warmup,
                     batch_size, MALLOC_TUNED, network))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
-        if user_data_root is None:
-            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
-        try:
-            steps = build_steps(dataset, batch_size, Path(tmp), args.ablation)
-            peer_images = (write_peer_images(dataset, Path(tmp) / "peer_images.npy")
-                           if args.peer else None)
-            time_others(list(PEER_NETWORKS))
-            per_block = time_rows(steps, args.steps, args.warmup, args.block)
-            flops = {name: step_flops(step) for name, step in steps.items()} if args.floor \
-                else {}
-            if args.peer and "beta_vae" not in flops:
-                flops_beta_vae = step_flops(steps["beta_vae"])
-            else:
-                flops_beta_vae = flops.get("beta_vae")
-            time_others(list(PEER_NETWORKS)[::-1])
-        finally:
-            if user_data_root is None:
-                del os.environ[DATA_ROOT_ENV]
+    # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
+    with tempfile.TemporaryDirectory() as tmp, \
+            environ_default(DATA_ROOT_ENV, str(Path(tmp) / "data")):
+        steps = build_steps(dataset, batch_size, Path(tmp), args.ablation)
+        peer_images = (write_peer_images(dataset, Path(tmp) / "peer_images.npy")
+                       if args.peer else None)
+        time_others(list(PEER_NETWORKS))
+        per_block = time_rows(steps, args.steps, args.warmup, args.block)
+        flops = {name: step_flops(step) for name, step in steps.items()} if args.floor \
+            else {}
+        if args.peer and "beta_vae" not in flops:
+            flops_beta_vae = step_flops(steps["beta_vae"])
+        else:
+            flops_beta_vae = flops.get("beta_vae")
+        time_others(list(PEER_NETWORKS)[::-1])
     print(f"training step, batch {batch_size} from {dataset}, d={LATENT_DIM}, "
           f"lr {LEARNING_RATE:g}, {threads} threads; {args.steps} timed steps "
           f"per row in blocks of {args.block} after {args.warmup} warm-up; glibc malloc "

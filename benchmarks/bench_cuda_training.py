@@ -23,9 +23,7 @@ tiny steps there, which is how CI checks that the script works.
 
 from __future__ import annotations
 
-import os
-
-from jlonevae_lib.utils.timing import tune_benchmark_process
+from jlonevae_lib.utils.timing import environ_default, tune_benchmark_process
 
 tune_benchmark_process()  # before torch is imported
 
@@ -139,17 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (no CUDA)"
     print(f"device: {device} ({name}); torch {torch.__version__}; batch {batch_size}, "
           f"dataset {dataset}, {args.steps} timed steps per variant in blocks of {args.block}")
-    user_data_root = os.environ.get(DATA_ROOT_ENV)
-    with tempfile.TemporaryDirectory() as tmp:
-        # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
-        if user_data_root is None:
-            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
-        try:
-            steps = build_steps(device, dataset, batch_size, Path(tmp))
-            seconds = time_blocks(steps, device, args.steps, args.warmup, args.block)
-        finally:
-            if user_data_root is None:
-                del os.environ[DATA_ROOT_ENV]
+    # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
+    with tempfile.TemporaryDirectory() as tmp, \
+            environ_default(DATA_ROOT_ENV, str(Path(tmp) / "data")):
+        steps = build_steps(device, dataset, batch_size, Path(tmp))
+        seconds = time_blocks(steps, device, args.steps, args.warmup, args.block)
     print(format_report(seconds, device))
     if device.type != "cuda":
         print("note: no GPU here, so these are CPU figures; run this on a CUDA machine for "

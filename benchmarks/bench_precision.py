@@ -36,6 +36,7 @@ from pathlib import Path
 
 from jlonevae_lib.utils.timing import (
     cpu_model,
+    environ_default,
     load_sibling,
     present_cpu_flags,
     tune_benchmark_process,
@@ -45,7 +46,6 @@ MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -207,17 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch_size, dataset = (8, "threeDots") if args.quick else (64, "threeDotsCacheSmall")
     machine_line = load_sibling("bench_training_step", __file__).machine_line
     start_line = machine_line()
-    user_data_root = os.environ.get(DATA_ROOT_ENV)
-    with tempfile.TemporaryDirectory() as tmp:
-        # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
-        if user_data_root is None:
-            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
-        try:
-            arms = build_arms(args.method, dataset, batch_size, Path(tmp))
-            train_interleaved(arms, args.batches, args.block)
-        finally:
-            if user_data_root is None:
-                del os.environ[DATA_ROOT_ENV]
+    # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
+    with tempfile.TemporaryDirectory() as tmp, \
+            environ_default(DATA_ROOT_ENV, str(Path(tmp) / "data")):
+        arms = build_arms(args.method, dataset, batch_size, Path(tmp))
+        train_interleaved(arms, args.batches, args.block)
     config = arms["float32"].trainer.config
     cpu = cpu_model()
     bf16_flags = present_cpu_flags(BF16_CPU_FLAGS)

@@ -69,7 +69,7 @@ from jlonevae_lib.utils.device import pick_device
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_SIGTERM
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
-from jlonevae_lib.utils.timing import present_cpu_flags
+from jlonevae_lib.utils.timing import environ_default, present_cpu_flags
 
 HERE = Path(__file__).resolve()
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
@@ -829,36 +829,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks: list[Check] = []
     timings: dict[str, float] = {}
     bf16_figures: dict[str, Any] = {}
-    user_data_root = os.environ.get(DATA_ROOT_ENV)
-    with tempfile.TemporaryDirectory() as tmp:
+    # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else it is built once in the
+    # temporary folder and shared by the members.
+    with tempfile.TemporaryDirectory() as tmp, \
+            environ_default(DATA_ROOT_ENV, str(Path(tmp) / "data")):
         workdir = Path(tmp)
-        if user_data_root is None:  # the cache goes there, built once, shared by members
-            os.environ[DATA_ROOT_ENV] = str(workdir / "data")
-        try:
-            steps_by_part: dict[str, Callable[[], list[Check]]] = {
-                "precision": lambda: check_precision(device),
-                "pipeline": lambda: check_pipeline(device, workdir, num_batches),
-                "syncs": lambda: check_host_syncs(device, dataset, batch_size, workdir,
-                                                  sync_steps),
-                "throughput": lambda: check_throughput(device, dataset, batch_size, workdir,
-                                                       warmup, steps),
-                "bf16": lambda: check_bf16(device, dataset, batch_size, workdir, quick,
-                                           bf16_figures),
-                "members": lambda: check_members(device, dataset, batch_size, workdir,
-                                                 warmup, steps),
-            }
-            for part in parts:
-                part_start = time.perf_counter()
-                try:
-                    new = steps_by_part[part]()
-                except Exception as err:  # noqa: BLE001 (one part's crash fails that part)
-                    new = [_failed(f"{part}: ran", err)]
-                timings[part] = round(time.perf_counter() - part_start, 1)
-                print(report(new), flush=True)
-                checks.extend(new)
-        finally:
-            if user_data_root is None:
-                del os.environ[DATA_ROOT_ENV]
+        steps_by_part: dict[str, Callable[[], list[Check]]] = {
+            "precision": lambda: check_precision(device),
+            "pipeline": lambda: check_pipeline(device, workdir, num_batches),
+            "syncs": lambda: check_host_syncs(device, dataset, batch_size, workdir,
+                                              sync_steps),
+            "throughput": lambda: check_throughput(device, dataset, batch_size, workdir,
+                                                   warmup, steps),
+            "bf16": lambda: check_bf16(device, dataset, batch_size, workdir, quick,
+                                       bf16_figures),
+            "members": lambda: check_members(device, dataset, batch_size, workdir,
+                                             warmup, steps),
+        }
+        for part in parts:
+            part_start = time.perf_counter()
+            try:
+                new = steps_by_part[part]()
+            except Exception as err:  # noqa: BLE001 (one part's crash fails that part)
+                new = [_failed(f"{part}: ran", err)]
+            timings[part] = round(time.perf_counter() - part_start, 1)
+            print(report(new), flush=True)
+            checks.extend(new)
     if device.type != "cuda":
         print("note: no GPU here: the CUDA parts printed SKIP and the others ran on the CPU")
     failed = [c for c in checks if not c.passed]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from jlonevae_lib.utils.timing import load_sibling, tune_benchmark_process
+from jlonevae_lib.utils.timing import environ_default, load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
 
@@ -243,10 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "missing): bash experimentScripts/train_baseline/build_dlib_env.bash")
     if args.quick:
         args.steps, args.dataset, args.batch_size, args.tf = 2, "threeDots", 8, False
-    user_data_root = os.environ.get(DATA_ROOT_ENV)
-    with tempfile.TemporaryDirectory() as tmp:
-        if user_data_root is None:  # the cache is built once, in a temporary folder
-            os.environ[DATA_ROOT_ENV] = str(Path(tmp) / "data")
+    # The cache goes to $DISENTANGLEMENT_LIB_DATA if set (reused), else a temporary folder.
+    with tempfile.TemporaryDirectory() as tmp, \
+            environ_default(DATA_ROOT_ENV, str(Path(tmp) / "data")):
         if args.emit_onednn:
             emit_onednn(args.emit_onednn, args.dataset, args.batch_size, args.steps)
             return 0

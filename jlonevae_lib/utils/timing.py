@@ -6,13 +6,14 @@ process, and summarises repeats with a statistic that other processes' noise bar
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -92,3 +93,19 @@ def cpu_flags(names: Sequence[str]) -> dict[str, bool] | None:
 def present_cpu_flags(names: Sequence[str]) -> list[str]:
     """Those of ``names`` the CPU has, in the order given; empty without /proc/cpuinfo."""
     return [name for name, present in (cpu_flags(names) or {}).items() if present]
+
+
+@contextlib.contextmanager
+def environ_default(name: str, value: str) -> Iterator[str]:
+    """The environment variable ``name`` while it lasts: the user's value where set (a
+    benchmark then reuses the user's data cache), else ``value``, unset again at the end.
+    Yields the value in force."""
+    user_value = os.environ.get(name)
+    if user_value is not None:
+        yield user_value
+        return
+    os.environ[name] = value
+    try:
+        yield value
+    finally:
+        os.environ.pop(name, None)

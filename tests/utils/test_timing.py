@@ -61,3 +61,19 @@ def test_cpu_model_and_flags_read_cpuinfo(monkeypatch, tmp_path):
     assert timing.cpu_flags(("avx2",)) is None
     assert timing.present_cpu_flags(("avx2",)) == []
     assert timing.cpu_model() == (platform.processor() or platform.machine() or "unknown")
+
+
+def test_environ_default_keeps_the_users_value_and_restores(monkeypatch):
+    from jlonevae_lib.utils import timing
+
+    monkeypatch.delenv("JLONEVAE_TEST_ROOT", raising=False)
+    with timing.environ_default("JLONEVAE_TEST_ROOT", "/tmp/x") as value:
+        assert value == os.environ["JLONEVAE_TEST_ROOT"] == "/tmp/x"
+    assert "JLONEVAE_TEST_ROOT" not in os.environ
+    with pytest.raises(RuntimeError), timing.environ_default("JLONEVAE_TEST_ROOT", "/tmp/x"):
+        raise RuntimeError("a failed benchmark")
+    assert "JLONEVAE_TEST_ROOT" not in os.environ
+    monkeypatch.setenv("JLONEVAE_TEST_ROOT", "/data")
+    with timing.environ_default("JLONEVAE_TEST_ROOT", "/tmp/x") as value:
+        assert value == os.environ["JLONEVAE_TEST_ROOT"] == "/data"
+    assert os.environ["JLONEVAE_TEST_ROOT"] == "/data"
