@@ -47,7 +47,6 @@ from jlonevae_lib.reports.records import (
     value_keys,
 )
 from jlonevae_lib.reports.text import (
-    SUMMARY_MD,
     column_title,
     command_block,
     finite,
@@ -59,6 +58,7 @@ from jlonevae_lib.reports.text import (
     statistic_cell,
     write_report,
 )
+from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
 from jlonevae_lib.runs.results import GAMMA0, parse_experiment_name, settings_from_config
 from jlonevae_lib.utils.tables import format_markdown_table
@@ -245,7 +245,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 def write_summary(output_dir: str | os.PathLike, summary: Mapping[str, Any]) -> list[Path]:
     """Write ``summary.json`` and ``summary.md`` atomically; returns their paths."""
-    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary)})
+    return write_report(output_dir, summary, {layout.SUMMARY_MD: render_markdown(summary)})
 
 
 def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:

@@ -80,7 +80,7 @@ from jlonevae_lib.reports.natural_images_text import (
     render_readme,
 )
 from jlonevae_lib.reports.records import read_summary_json
-from jlonevae_lib.reports.text import README_MD, SUMMARY_JSON, SUMMARY_MD, write_report
+from jlonevae_lib.reports.text import write_report
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.scalars import read_scalar_series
 from jlonevae_lib.visualize.figure_io import save_figure
@@ -96,7 +96,6 @@ from jlonevae_lib.visualize.natural_images import (
 __all__ = ["load_summary", "refresh_summary", "render_markdown", "render_readme",
            "write_natural_images_summary", "write_summary_files"]
 
-FIGURES_DIR = "figures"
 LINEAR_DIR = "linear_baselines"
 LINEAR_FILTERS_FIGURE = "linear_filters.png"
 KL_FIGURE = "kl_trajectories.png"
@@ -162,7 +161,7 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
     """Write the summary of the natural-image runs ``run_dirs`` into ``results_dir`` (see the
     module's docstring); returns what summary.json holds."""
     results = Path(results_dir)
-    figures = results / FIGURES_DIR
+    figures = results / layout.FIGURES_DIR
     train, source = natural_images.load_labelled_patches("train", data_root)
     test, test_source = natural_images.load_labelled_patches("test", data_root)
     crops = natural_images.figure_crops(data_root)
@@ -290,7 +289,7 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     write_summary_files(results, summary, noise_reference)
-    print(f"wrote {results / SUMMARY_JSON}, {SUMMARY_MD}, {README_MD} and "
+    print(f"wrote {results / layout.SUMMARY_JSON}, {layout.SUMMARY_MD}, {layout.README_MD} and "
           f"{len(figure_paths)} figures")
     return summary
 
@@ -304,8 +303,8 @@ def write_summary_files(results_dir: str | Path, summary: Mapping[str, Any],
     another summary, cited in the README when this one has no collapsed run."""
     markdown = render_markdown(summary)
     return write_report(results_dir, summary, {
-        SUMMARY_MD: markdown,
-        README_MD: render_readme(summary, markdown, folder_name(Path(results_dir)),
+        layout.SUMMARY_MD: markdown,
+        layout.README_MD: render_readme(summary, markdown, folder_name(Path(results_dir)),
                                  noise_reference)})
 
 

@@ -17,8 +17,6 @@ from typing import Any
 
 from jlonevae_lib.reports.records import HELDOUT_BCE, RECON_BCE, TRAIN_MINUTES, seed_mean_key
 from jlonevae_lib.reports.text import (
-    README_MD,
-    SUMMARY_MD,
     ci_text,
     column_title,
     command_block,
@@ -30,6 +28,7 @@ from jlonevae_lib.reports.text import (
     statistic_cell,
     write_report,
 )
+from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     LOCAL_MIG,
     LOCAL_MODULARITY,
@@ -48,14 +47,15 @@ PRIMARY_TEXT = ("local MIG at locality 0.1, mean over evaluation seeds 0–2, at
                 "training (30,000 batches)")
 #: The figures the summary draws (under figures/), and what each shows.
 FIGURE_CAPTIONS = {
-    "figures/primary_violins.png": "the primary outcome per arm at the end of training, one "
-                                   "point per run (collapsed runs marked ×)",
-    "figures/learning_curves.png": "local MIG and local modularity at 0.1 (mean of evaluation "
-                                   "seeds 0–2) at 8,000, 15,000 and 30,000 batches: each "
-                                   "arm's mean, its runs' range shaded, every run a thin line",
-    "figures/jacobian_columns_per_arm.png": "decoder Jacobian columns of each arm's median "
-                                            "run by the primary outcome, at the paper's example "
-                                            "image",
+    f"{layout.FIGURES_DIR}/primary_violins.png":
+        "the primary outcome per arm at the end of training, one point per run (collapsed runs "
+        "marked ×)",
+    f"{layout.FIGURES_DIR}/learning_curves.png":
+        "local MIG and local modularity at 0.1 (mean of evaluation seeds 0–2) at 8,000, 15,000 "
+        "and 30,000 batches: each arm's mean, its runs' range shaded, every run a thin line",
+    f"{layout.FIGURES_DIR}/jacobian_columns_per_arm.png":
+        "decoder Jacobian columns of each arm's median run by the primary outcome, at the "
+        "paper's example image",
 }
 
 
@@ -404,5 +404,5 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 def write_penalty_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
     """Write summary.json, summary.md and README.md atomically; returns their paths."""
-    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary),
-                                              README_MD: render_readme(summary)})
+    return write_report(output_dir, summary, {layout.SUMMARY_MD: render_markdown(summary),
+                                              layout.README_MD: render_readme(summary)})

@@ -22,8 +22,6 @@ from jlonevae_lib.reports.seven_arms_findings import (
     why_sentences,
 )
 from jlonevae_lib.reports.text import (
-    README_MD,
-    SUMMARY_MD,
     ci_text,
     column_title,
     command_block,
@@ -36,6 +34,7 @@ from jlonevae_lib.reports.text import (
     statistic_cell,
     write_report,
 )
+from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     LOCAL_MIG,
     LOCAL_MODULARITY,
@@ -296,5 +295,5 @@ def render_readme(summary: Mapping[str, Any]) -> str:
 
 def write_seven_arm_summary(output_dir: str | Path, summary: Mapping[str, Any]) -> list[Path]:
     """Write summary.json, summary.md and README.md atomically; returns their paths."""
-    return write_report(output_dir, summary, {SUMMARY_MD: render_markdown(summary),
-                                              README_MD: render_readme(summary)})
+    return write_report(output_dir, summary, {layout.SUMMARY_MD: render_markdown(summary),
+                                              layout.README_MD: render_readme(summary)})

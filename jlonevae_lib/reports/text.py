@@ -18,12 +18,10 @@ from jlonevae_lib.reports.records import (
     SEED_MEAN_SUFFIX,
     TRAIN_MINUTES,
 )
+from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import describe, parse_evaluation_seed_name, parse_metric_name
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 
-SUMMARY_JSON = "summary.json"
-SUMMARY_MD = "summary.md"
-README_MD = "README.md"
 #: A recorded command that runs one of these scripts gets :func:`command_block`'s note.
 REPRODUCE_SCRIPTS = "experimentScripts/reproduce/"
 
@@ -47,7 +45,7 @@ def write_report(output_dir: str | os.PathLike, summary: Mapping[str, Any],
     their paths, summary.json first. Every study's report writes its files through here;
     summary.json is strict JSON: a NaN or infinity is written as null (:func:`finite`)."""
     output_dir = Path(output_dir)
-    paths = [output_dir / SUMMARY_JSON]
+    paths = [output_dir / layout.SUMMARY_JSON]
     atomic_write_json(paths[0], finite(summary))
     for name, text in texts.items():
         paths.append(output_dir / name)

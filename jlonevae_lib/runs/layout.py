@@ -220,6 +220,16 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return data
 
 
+# ---------------------------------------------------------------- a study's results folder
+
+#: A study's report in its results folder (``results/<study>/``): the data, the tables, the
+#: prose, and the folder of its figures.
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+README_MD = "README.md"
+FIGURES_DIR = "figures"
+
+
 # ------------------------------------------------------------- disentanglement_lib's models
 
 #: A disentanglement_lib study member trained on three-dots, as the reference named it:

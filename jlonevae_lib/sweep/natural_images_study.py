@@ -34,7 +34,7 @@ SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.natural_images_summar
 #: The default length's summary: a longer variant (``--set num_batches=20000 --results-dir
 #: results/natural_images_20k``) cites its collapsed runs as what the localisation measure gives
 #: noise, when the variant has none of its own.
-NOISE_REFERENCE = Path(RESULTS_DIR) / "summary.json"
+NOISE_REFERENCE = Path(RESULTS_DIR) / layout.SUMMARY_JSON
 
 #: The CPU budget and the paper's length (docs/natural_images.md).
 CPU_NUM_BATCHES = 4000

@@ -173,7 +173,7 @@ def _summary(plan: StudyPlan) -> list[SummaryCommand]:
     if plan.results_dir is None:
         return []
     results_dir = plan.results_dir.resolve()
-    figures = results_dir / "figures"
+    figures = results_dir / layout.FIGURES_DIR
     runs = [(m.point["arm"], m.run_dir.resolve()) for m in plan.members]
     commands = []
     shown = representative_runs(runs)

@@ -166,7 +166,7 @@ def summary_state(results_dir: Path | None, statuses: Sequence[MemberStatus]) ->
     when it was written and whether members finished since."""
     if results_dir is None:
         return None
-    marker = results_dir / "summary.json"
+    marker = results_dir / layout.SUMMARY_JSON
     if not marker.is_file():
         return f"summary: not written yet ({results_dir})"
     written = marker.stat().st_mtime

@@ -408,7 +408,7 @@ def _cpu_study_summary(plan: StudyPlan) -> list[SummaryCommand]:
         return []
     runs_dir = plan.output_dir.resolve()
     results_dir = plan.results_dir.resolve()
-    figures = results_dir / "figures"
+    figures = results_dir / layout.FIGURES_DIR
     trained = [str(m.run_dir.resolve()) for m in plan.members if layout.is_finished(m.run_dir)]
     gamma = str(_nonzero_gamma(plan) or 0.1)
     results_flags = ["--models-dir", str(runs_dir / layout.TRAINED_MODELS_DIR),
