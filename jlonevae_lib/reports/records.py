@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,8 +62,6 @@ DLIB_RECON_SCALAR = "reconstruction_loss"
 #: A local score's mean over its evaluation seeds: ``local_mig_0_1_evalseeds_mean`` (the
 #: values at the extra seeds are keyed ``local_mig_0_1_evalseed<k>``).
 SEED_MEAN_SUFFIX = "_evalseeds_mean"
-#: A run folder named by its training seed (``seed3``).
-SEED_RUN_ID = re.compile(r"^seed(\d+)$")
 SECONDS_PER_MINUTE = 60.0
 #: The binding of an evaluation file that names its evaluation seed.
 _SEED_BINDING = "evaluation_config.evaluation.random_seed"
@@ -213,8 +210,7 @@ def seed_of(run_dir: Path, config: Mapping[str, Any]) -> int | None:
     seed = config.get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool):
         return seed
-    match = SEED_RUN_ID.match(run_dir.name)
-    return int(match[1]) if match else None
+    return layout.seed_of_run_name(run_dir.name)
 
 
 def elapsed_seconds(data: Mapping[str, Any]) -> float:

@@ -84,11 +84,20 @@ DEFAULT_RUN_TEMPLATE = "seed{seed}"
 #: The folder of a run whose settings equal those of the run in ``seed<k>`` except the length:
 #: ``seed<k>_batches<N>`` (``seed<k>`` keeps the run that came first).
 LENGTH_RUN_TEMPLATE = "seed{seed}_batches{num_batches}"
+_DEFAULT_RUN_NAME = re.compile("^" + DEFAULT_RUN_TEMPLATE.format(seed=r"(\d+)") + "$")
 
 
 def default_run_name(seed: int) -> str:
     """``seed<k>``: the run folder of seed ``seed`` unless ``--run-id`` names another."""
     return DEFAULT_RUN_TEMPLATE.format(seed=seed)
+
+
+def seed_of_run_name(name: str) -> int | None:
+    """The seed of a run folder named ``seed<k>`` (:func:`default_run_name`), else None. Only for
+    runs without a usable config.json (the reference's published models): tools read the seed
+    from the config."""
+    match = _DEFAULT_RUN_NAME.match(name)
+    return int(match[1]) if match else None
 
 
 def length_run_name(seed: int, num_batches: int) -> str:

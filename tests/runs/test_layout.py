@@ -69,3 +69,9 @@ def test_a_sweep_logs_attempt_line_gives_its_time_back() -> None:
     assert layout.sweep_log_attempt_time(line) == moment
     assert layout.sweep_log_attempt_time("[6] seed3:  13%| 4000/30000") is None
     assert layout.sweep_log_attempt_time("=== not a time jlonevae-train") is None
+
+
+def test_the_seed_of_a_default_run_name() -> None:
+    assert layout.seed_of_run_name(layout.default_run_name(12)) == 12
+    for name in ("seed", "seed3_batches8000", "run7", "seed-1", "xseed3"):
+        assert layout.seed_of_run_name(name) is None, name
