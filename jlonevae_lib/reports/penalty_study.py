@@ -231,7 +231,7 @@ def study_run_dirs(study_dir: str | Path) -> list[Path]:
     ``<study_dir>/trainedStandardModels/*/*``, sorted."""
     study_dir = Path(study_dir)
     return sorted(path for models in (layout.TRAINED_MODELS_DIR, layout.STANDARD_MODELS_DIR)
-                  for path in (study_dir / models).glob("*/*") if path.is_dir())
+                  for path in layout.run_folders(study_dir / models))
 
 
 def collect_study_runs(run_dirs: Sequence[str | Path]

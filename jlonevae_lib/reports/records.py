@@ -334,7 +334,7 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
     for record in results.records:
         scores.setdefault(record.run.run_dir, {})[record.name] = record.value
     runs = []
-    for run_dir in sorted(p for p in models_dir.glob("*/*") if p.is_dir()):
+    for run_dir in layout.run_folders(models_dir):
         info = our_run_info(run_dir)
         if info is None:
             notes.append(f"ignored: {run_dir} has no run config saying its method, and "

@@ -209,6 +209,11 @@ def earlier_results_dir(representation: Path) -> Path:
     return representation / RESULTS_DIR / "json"
 
 
+def run_folders(models_dir: str | os.PathLike) -> list[Path]:
+    """Every run folder ``<models_dir>/<experiment>/<run>``, finished or not, sorted."""
+    return sorted(path for path in Path(models_dir).glob("*/*") if path.is_dir())
+
+
 def model_runs(models_dir: str | os.PathLike) -> list[Path]:
     """The run folders ``<models_dir>/<experiment>/<run>`` that hold a ``representation/``
     folder, sorted."""

@@ -49,6 +49,7 @@ def test_model_runs_and_evaluation_files(tmp_path: Path) -> None:
     layout.representation_dir(with_model).mkdir(parents=True)
     (models / "exp" / "seed1").mkdir()
     assert layout.model_runs(models) == [with_model]
+    assert layout.run_folders(models) == [models / "exp" / "seed1", with_model]
     files = [layout.evaluation_path(with_model, name) for name in ("mig", "local_mig_0_1")]
     baseline = layout.evaluation_path(tmp_path / "baselines" / "401", "mig")
     for path in (*files, baseline):
