@@ -45,6 +45,20 @@ def short_reason(err: BaseException, max_chars: int = REASON_MAX_CHARS) -> str:
     return reason if len(reason) <= max_chars else reason[:max_chars - 1].rstrip() + "…"
 
 
+#: Errors of a path the user gave: a file where a folder should be or the reverse, or no
+#: permission. A CLI shows them as one line (:func:`path_error_line`) rather than a traceback.
+PATH_ERRORS = (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError)
+
+
+def path_error_line(err: OSError) -> str:
+    """One line for a :data:`PATH_ERRORS` error: the path, what is wrong, what to do."""
+    where = err.filename if err.filename is not None else "a path"
+    what = (err.strerror or type(err).__name__).lower()
+    advice = ("check that you may write there" if isinstance(err, PermissionError)
+              else "a file and a folder have the same name there; give another path")
+    return f"{where}: {what} ({advice})"
+
+
 def cli_errors(main: F) -> F:
     """Decorate a CLI ``main``: user errors become one line on stderr and their exit code."""
 
@@ -55,6 +69,9 @@ def cli_errors(main: F) -> F:
         except JLoneVAEError as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
+        except PATH_ERRORS as err:
+            print(f"error: {path_error_line(err)}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise SystemExit(130) from None

@@ -1,6 +1,8 @@
 """User-facing error helpers."""
 
-from jlonevae_lib.utils.errors import short_reason
+import pytest
+
+from jlonevae_lib.utils.errors import cli_errors, short_reason
 
 
 def test_short_reason_keeps_the_first_line_and_cuts_long_text():
@@ -8,3 +10,20 @@ def test_short_reason_keeps_the_first_line_and_cuts_long_text():
     assert short_reason(RuntimeError()) == "RuntimeError"
     cut = short_reason(OSError("x" * 500), max_chars=40)
     assert len(cut) == 40 and cut.startswith("OSError: xxx") and cut.endswith("…")
+
+
+
+def test_a_path_error_is_one_line_with_the_path(tmp_path, capsys):
+    a_file = tmp_path / "results"
+    a_file.write_text("not a folder")
+
+    @cli_errors
+    def main() -> int:
+        (a_file / "figures").mkdir(parents=True)
+        return 0
+
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ")
+    assert str(a_file) in err and "give another path" in err
