@@ -159,10 +159,10 @@ class TrainConfig:
         if self.jacobian_batch is not None and self.jacobian_batch <= 0:
             raise JLoneVAEError(
                 f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
-        if not self.models_dir or "/" in self.models_dir:
+        if not _plain_folder_name(self.models_dir):
             raise JLoneVAEError(f"models_dir must be a plain folder name, got "
                                 f"{self.models_dir!r}")
-        if self.run_id is not None and (not self.run_id or "/" in self.run_id):
+        if self.run_id is not None and not _plain_folder_name(self.run_id):
             raise JLoneVAEError(f"run_id must be a plain folder name, got {self.run_id!r}")
         check_architecture(self.architecture)
         objective_class(self.objective).check_config(self)
@@ -193,14 +193,25 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        """The config a run's JSON describes; :class:`JLoneVAEError` for a key it does not have
+        or a value of the wrong JSON type (``"beta": "4"``), before any check of the values."""
+        if not isinstance(data, dict):
+            raise JLoneVAEError(f"a run config is a JSON object, not a {type(data).__name__}")
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise JLoneVAEError(f"config has unknown keys {unknown}; known keys: {sorted(known)}")
+            raise JLoneVAEError(f"config has unknown keys {unknown} (a config.json written by "
+                                "another version, or edited by hand)")
+        for name, value in data.items():
+            annotation = str(fields[name])
+            if not _json_value_fits(value, annotation):
+                raise JLoneVAEError(f"{name} must be {_JSON_TYPE_WORDS[annotation]}, got "
+                                    f"{value!r}")
         return cls(**data)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
+        """The config saved as ``path``; a bad file is :class:`JLoneVAEError` naming it."""
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -208,7 +219,11 @@ class TrainConfig:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise JLoneVAEError(f"{path} is not valid JSON ({err}); delete the run folder "
                                 "or restore the file") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except JLoneVAEError as err:
+            raise JLoneVAEError(f"{path}: {err}; restore the file or delete the run "
+                                "folder") from None
 
     def same_run_as(self, other: TrainConfig) -> bool:
         """True when ``other`` describes the same computation (where/how it runs may differ:
@@ -292,3 +307,34 @@ def place_run(config: TrainConfig, extend: bool = False) -> RunPlacement:
                                     f"{config.num_batches}: it gets its own folder (--extend "
                                     f"continues that run instead)")
     return RunPlacement(config, "the seed's folder, which holds a run with other settings")
+
+
+#: A field's annotation → what its JSON value may be, in words, for :meth:`TrainConfig.from_dict`.
+_JSON_TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string",
+                    "bool": "true or false", "int | None": "an integer or null",
+                    "str | None": "a string or null", "list[int]": "a list of integers",
+                    "dict[str, float]": "an object of numbers"}
+
+
+def _json_value_fits(value: Any, annotation: str) -> bool:
+    """Whether a JSON ``value`` may stand for a field annotated ``annotation`` (a number for
+    ``float``, ints included; never a boolean for a number)."""
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_number(v: Any) -> bool:
+        return is_int(v) or isinstance(v, float)
+
+    checks = {"int": is_int, "float": is_number, "str": lambda v: isinstance(v, str),
+              "bool": lambda v: isinstance(v, bool), "None": lambda v: v is None,
+              "list[int]": lambda v: isinstance(v, list) and all(map(is_int, v)),
+              "dict[str, float]": lambda v: isinstance(v, dict)
+              and all(isinstance(k, str) and is_number(x) for k, x in v.items())}
+    return any(checks[part](value) for part in annotation.split(" | "))
+
+
+def _plain_folder_name(name: str) -> bool:
+    """A name that makes one new folder level: no separator, not ``.`` or ``..`` (which would
+    put a run's files beside other runs' or outside its output folder)."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+

@@ -47,6 +47,10 @@ def test_json_round_trip(tmp_path):
         {"regularization_type": "jlthree"},
         {"jacobian_batch": 0},
         {"run_id": "a/b"},
+        {"run_id": ".."},
+        {"run_id": "."},
+        {"models_dir": ".."},
+        {"models_dir": "a/b"},
     ],
 )
 def test_bad_values_are_refused_with_their_name(bad):
@@ -57,6 +61,32 @@ def test_bad_values_are_refused_with_their_name(bad):
 def test_unknown_config_keys_are_refused():
     with pytest.raises(JLoneVAEError, match="unknown keys"):
         TrainConfig.from_dict({"batch_size": 8, "bach_size": 8})
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("beta", "1.0", "a number"), ("seed", "1", "an integer"), ("seed", True, "an integer"),
+    ("gamma", None, "a number"), ("annealing_batches", None, "an integer"),
+    ("keep_models_at", 2, "a list of integers"), ("extended_from", None, "a list of integers"),
+    ("jacobian_batch", "8", "an integer or null"), ("models_dir", 3, "a string"),
+    ("run_id", 5, "a string or null"), ("deterministic", 1, "true or false"),
+    ("objective_params", {"alpha": "1"}, "an object of numbers")])
+def test_a_config_value_of_the_wrong_json_type_is_refused_by_name(key, value, words):
+    with pytest.raises(JLoneVAEError, match=f"^{key} must be {words}, got"):
+        TrainConfig.from_dict({key: value})
+
+
+def test_json_numbers_stand_for_floats_and_null_for_optional_fields():
+    config = TrainConfig.from_dict({"beta": 4, "lr": 0.001, "jacobian_batch": None,
+                                    "keep_models_at": [2], "num_batches": 10})
+    assert config.beta == 4 and config.keep_models_at == [2]
+
+
+def test_a_bad_config_file_is_named(tmp_path):
+    path = tmp_path / "config.json"
+    for text in ('{"beta": "1.0"}', "[1, 2]"):
+        path.write_text(text)
+        with pytest.raises(JLoneVAEError, match=f"^{path}: .*restore the file"):
+            TrainConfig.load(path)
 
 
 def test_same_run_ignores_where_and_how_often():
