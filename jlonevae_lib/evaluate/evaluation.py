@@ -291,6 +291,21 @@ def gin_dict(operative_config: str) -> dict[str, str]:
     return result
 
 
+def _check_final_model(run: Path, chosen: Path) -> None:
+    """Refuse a saved model that is not the one the run's DONE marker records as its final
+    one: with the final model deleted, the highest kept one would pass for it."""
+    try:
+        recorded = layout.read_json_object(layout.done_path(run)).get("model_dir")
+    except DataFileError:  # an empty marker (published models, tests) records no model
+        return
+    if not isinstance(recorded, str) or not chosen.is_dir() or chosen == run / recorded:
+        return
+    kept = layout.saved_model_batches(chosen)
+    raise JLoneVAEError(f"{run}'s final model {run / recorded} is missing ({chosen.name} is "
+                        f"a model kept earlier); restore it, or evaluate the kept one with "
+                        f"--at-batch {kept}")
+
+
 def _existing_result(run: Path, name: str) -> dict[str, Any]:
     """The aggregate results a finished evaluation of ``name`` wrote for ``run``."""
     path = layout.evaluation_path(run, name)
@@ -401,6 +416,7 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
                                 "--only-dataset NAME")
         if at_batch is None:
             chosen = find_representation(run, representation)
+            _check_final_model(run, chosen)
         else:
             chosen = layout.saved_model_dir(run, at_batch)
             if not chosen.is_dir():

@@ -144,6 +144,26 @@ def test_a_corrupt_existing_result_is_one_line_that_says_what_to_do(evaluated, t
     assert "--overwrite" in err
 
 
+def test_a_kept_model_never_passes_for_a_missing_final_one(tmp_path, capsys):
+    """DONE records the final model; with it deleted, the highest kept model is refused (the
+    message says how to evaluate it as what it is), and with it present it is chosen."""
+    run = make_run(tmp_path / "run")
+    final = layout.saved_model_dir(run, 20)
+    kept = layout.saved_model_dir(run, 10)
+    shutil.copytree(final, kept)
+    layout.done_path(run).write_text(json.dumps({"num_batches": 20,
+                                                 "model_dir": "representation/cache_batch_no20"}))
+    (plan,) = evaluation.plan_runs([str(run)], evaluation.resolve_metrics(["small_local_mig"]))
+    assert plan.representation == final
+    shutil.rmtree(final)
+    with pytest.raises(SystemExit) as exited:
+        evaluate_cli.main([str(run), "--metrics", "small_local_mig"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert "final model" in err and "--at-batch 10" in err
+    assert not layout.metrics_dir(run).exists()
+
+
 @pytest.mark.slow
 def test_overwrite_seed_and_torchscript(evaluated, tmp_path):
     run = make_run(tmp_path / "run")
