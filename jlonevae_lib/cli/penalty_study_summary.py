@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.cli.types import ArgumentParser, check_summary_source
 from jlonevae_lib.reports.penalty_study import (
     collect_study_runs,
     is_complete,
@@ -83,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_penalty_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0
+    if args.study_dir is not None:
+        check_summary_source(args.study_dir, "--study-dir", args.output_dir)
     run_dirs = args.runs if args.study_dir is None else study_run_dirs(args.study_dir)
     records, notes, folders = collect_study_runs(run_dirs)
     reference_bce: dict = {}

@@ -26,6 +26,7 @@ from jlonevae_lib.reports.seven_arms_records import (
     measure_reconstructions,
 )
 from jlonevae_lib.reports.seven_arms_text import write_seven_arm_summary
+from jlonevae_lib.sweep.seven_arms import ARMS
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.
@@ -84,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_seven_arm_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0
+    unknown = sorted({arm for arm, _ in args.members} - set(ARMS))
+    if unknown:
+        raise JLoneVAEError(f"--run names unknown arm(s) {', '.join(unknown)}; the study's arms: "
+                            f"{', '.join(ARMS)}")
     runs, notes, evaluation_seeds = collect_member_runs(args.members)
     runs, reference_bce, reconstruction_notes = measure_reconstructions(args.members, runs)
     notes += reconstruction_notes

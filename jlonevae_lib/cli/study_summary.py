@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jlonevae_lib.cli.types import ArgumentParser
+from jlonevae_lib.cli.types import ArgumentParser, check_summary_source
 from jlonevae_lib.reports.cpu_study import (
     build_summary,
     load_summary,
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in write_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0
+    check_summary_source(args.models_dir, "--models-dir", args.output_dir)
     runs, notes = collect_runs(args.models_dir)
     runs = add_missing_seeds(runs, args.seeds)
     if args.seeds and not runs:

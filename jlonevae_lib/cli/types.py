@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -43,3 +47,13 @@ def non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
     return value
+
+
+def check_summary_source(source: Path, flag: str, output_dir: Path) -> None:
+    """A study summary read from a folder that does not exist reports an empty study; refuse
+    that over a summary already written in ``output_dir``, where it is most likely a
+    misspelled path that would replace real results with nothing."""
+    if not source.is_dir() and (output_dir / layout.SUMMARY_JSON).is_file():
+        raise JLoneVAEError(f"{flag} {source} is not a folder, and {output_dir} already holds "
+                            f"a summary, which an empty one would replace; check the path")
+

@@ -269,6 +269,17 @@ def test_cli_reports_an_empty_study(tmp_path: Path) -> None:
     assert "# Study summary: no runs" in (tmp_path / "out" / "summary.md").read_text()
 
 
+def test_a_misspelled_models_dir_never_replaces_a_written_summary(run_tree: Path,
+                                                                 tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["--models-dir", str(run_tree), "--output-dir", str(out), "--seeds", "1"]) == 0
+    before = (out / "summary.json").read_bytes()
+    with pytest.raises(SystemExit) as exited:
+        main(["--models-dir", str(run_tree) + "x", "--output-dir", str(out), "--seeds", "1"])
+    assert exited.value.code == 2 and "check the path" in capsys.readouterr().err
+    assert (out / "summary.json").read_bytes() == before
+
+
 def test_from_summary_renders_the_same_files_without_the_runs(run_tree: Path,
                                                               tmp_path: Path) -> None:
     first = tmp_path / "first"

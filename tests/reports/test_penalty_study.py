@@ -348,3 +348,15 @@ def test_a_kept_models_result_it_cannot_read_is_a_note(tmp_path: Path) -> None:
     assert layout.kept_metric_name("local_mig_0_1", 8000) not in record.values
     assert layout.kept_metric_name("local_mig_0_1", 15000) in record.values
     assert [note for note in notes if note.startswith("skipped:")], notes
+
+
+def test_a_misspelled_study_dir_never_replaces_a_written_summary(tmp_path: Path,
+                                                                 capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / layout.SUMMARY_JSON).write_text("{}")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--study-dir", str(tmp_path / "studies" / "cpu_penalty_stdy"),
+                  "--output-dir", str(out)])
+    assert exited.value.code == 2 and "check the path" in capsys.readouterr().err
+    assert (out / layout.SUMMARY_JSON).read_text() == "{}"

@@ -388,3 +388,12 @@ def test_collapsed_runs_and_the_reasons_in_the_readme() -> None:
     assert "- No run collapsed: every run removes at least 5% of the gap between the mean " \
            "image's held-out BCE and a perfect reconstruction's, 874.0 (a perfect " \
            "reconstruction: 24.0; dots)." in render_readme(clean)
+
+
+def test_an_unknown_arm_is_refused_before_anything_is_written(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        seven_arms_cli.main(["--run", f"jl1={tmp_path / 'seed1'}", "--output-dir",
+                             str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "unknown arm(s) jl1;" in err
+    assert not (tmp_path / "out").exists()
