@@ -72,6 +72,7 @@ from jlonevae_lib.runs.metric_table import (
     SUMMARY_RESULT_KEYS,
     parse_evaluation_seed_name,
 )
+from jlonevae_lib.runs.results import DATASET_KEY, SEED_KEY
 from jlonevae_lib.utils import plugins
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
@@ -306,6 +307,23 @@ def _check_final_model(run: Path, chosen: Path) -> None:
                         f"--at-batch {kept}")
 
 
+def _check_existing_matches(run: Path, name: str, dataset_name: str, seed: int | None) -> None:
+    """Refuse to pass off an existing result computed on another dataset, or at another
+    evaluation seed than ``seed`` (None: the config's, not checked), as this evaluation's:
+    the results folder is named by the metric alone."""
+    existing = _existing_result(run, name)
+    recorded = str(existing.get(DATASET_KEY, "")).strip("'\"")
+    asked = []
+    if recorded and canonical_dataset_name(recorded) != canonical_dataset_name(dataset_name):
+        asked.append(f"on {recorded}, not {dataset_name}")
+    recorded_seed = str(existing.get(SEED_KEY, "")).strip("'\"")
+    if seed is not None and recorded_seed and recorded_seed != str(seed):
+        asked.append(f"at evaluation seed {recorded_seed}, not {seed}")
+    if asked:
+        raise JLoneVAEError(f"{run} already holds {name} computed {' and '.join(asked)}; pass "
+                            "--overwrite to replace it, or evaluate a copy of the run")
+
+
 def _existing_result(run: Path, name: str) -> dict[str, Any]:
     """The aggregate results a finished evaluation of ``name`` wrote for ``run``."""
     path = layout.evaluation_path(run, name)
@@ -428,6 +446,9 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
         for metric in metrics:
             done = (layout.evaluation_path(run, plan.result_name(metric)).is_file()
                     and not overwrite)
+            if done:
+                _check_existing_matches(run, plan.result_name(metric), dataset_name,
+                                        metric.seed if metric.seed is not None else seed)
             (plan.done if done else plan.todo).append(metric)
         plans.append(plan)
     checked = set()

@@ -36,6 +36,7 @@ from jlonevae_lib.runs.metric_table import (
     parse_metric_name,
 )
 from jlonevae_lib.runs.results import (
+    SEED_KEY,
     MetricResult,
     RunInfo,
     discover_results,
@@ -63,8 +64,6 @@ DLIB_RECON_SCALAR = "reconstruction_loss"
 #: values at the extra seeds are keyed ``local_mig_0_1_evalseed<k>``).
 SEED_MEAN_SUFFIX = "_evalseeds_mean"
 SECONDS_PER_MINUTE = 60.0
-#: The binding of an evaluation file that names its evaluation seed.
-_SEED_BINDING = "evaluation_config.evaluation.random_seed"
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
                              "folder; the first is used")
             else:
                 values[key] = record.value
-                own = data.get(_SEED_BINDING)
+                own = data.get(SEED_KEY)
                 if seed is None and isinstance(own, int | str) and str(own).isdigit():
                     own_seeds.setdefault(key, set()).add(int(own))
     return values, seconds, own_seeds

@@ -45,7 +45,9 @@ from jlonevae_lib.runs.metric_table import (
 from jlonevae_lib.utils.errors import DataFileError
 
 _LOCALITY_KEY = f"evaluation_config.{LOCALITY_BINDING}"
-_DATASET_KEY = f"evaluation_config.{DATASET_BINDING}"
+#: The keys of an evaluation file that record the dataset and the evaluation seed it used.
+DATASET_KEY = f"evaluation_config.{DATASET_BINDING}"
+SEED_KEY = "evaluation_config.evaluation.random_seed"
 _RESULT_PREFIX = "evaluation_results."
 
 #: Our method keys and their display names.
@@ -359,7 +361,7 @@ def evaluation_records(data: dict[str, Any], run: RunInfo, path: Path) -> list[M
 
     DataFileError if its locality is not a number.
     """
-    dataset = _unquote(data[_DATASET_KEY]) if _DATASET_KEY in data else None
+    dataset = _unquote(data[DATASET_KEY]) if DATASET_KEY in data else None
     found = []
     if _LOCALITY_KEY in data:
         try:

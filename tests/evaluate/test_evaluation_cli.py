@@ -144,6 +144,21 @@ def test_a_corrupt_existing_result_is_one_line_that_says_what_to_do(evaluated, t
     assert "--overwrite" in err
 
 
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--seed", "5"], "at evaluation seed 0, not 5"),
+    (["--dataset", "mpi3d_real"], "on threeDots, not mpi3d_real")])
+def test_an_existing_result_of_another_seed_or_dataset_is_not_passed_off(evaluated, flags,
+                                                                        words, capsys):
+    _, run, _ = evaluated
+    before = layout.evaluation_path(run, "small_local_mig").read_bytes()
+    with pytest.raises(SystemExit) as exited:
+        evaluate_cli.main([str(run), "--metrics", "small_local_mig", *flags])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and words in err and "--overwrite" in err
+    assert layout.evaluation_path(run, "small_local_mig").read_bytes() == before
+    assert evaluate_cli.main([str(run), "--metrics", "small_local_mig", "--seed", "0"]) == 0
+
+
 def test_a_kept_model_never_passes_for_a_missing_final_one(tmp_path, capsys):
     """DONE records the final model; with it deleted, the highest kept model is refused (the
     message says how to evaluate it as what it is), and with it present it is chosen."""
