@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from jlonevae_lib.cli.types import ArgumentParser, positive_int
+from jlonevae_lib.cli.types import ArgumentParser, positive_int, seed_int
 from jlonevae_lib.evaluate.evaluation import (
     evaluate_runs,
     plan_runs,
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_argument("--dataset-config", default=None, metavar="FILE.gin",
                           help="your own dataset config (e.g. another denylist) instead of the "
                                "shipped one; its dataset.name picks the dataset")
-    parser.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=seed_int, default=None,
                         help="evaluation seed (default: the config's, 0 for the shipped ones)")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute metrics whose results exist")

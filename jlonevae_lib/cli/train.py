@@ -33,6 +33,7 @@ from jlonevae_lib.cli.types import (  # noqa: E402
     ArgumentParser,
     non_negative_float,
     non_negative_int,
+    positive_float,
     positive_int,
 )
 from jlonevae_lib.runs import layout  # noqa: E402
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "plain β-VAE for jlonevae; default 1 for jlonevae, 0 for the "
                           "baselines); FactorVAE's and AnnealedVAE's own gamma is --param "
                           "gamma=N")
-    ref.add_argument("--lr", type=non_negative_float, default=None, help="default 0.001")
+    ref.add_argument("--lr", type=positive_float, default=None, help="default 0.001")
     ref.add_argument("--latent-dim", type=positive_int, default=None, help="default 10")
     ref.add_argument("--annealingBatches", type=int, default=None,
                      help="batches over which β and γ ramp up linearly from 0 (default 0)")

@@ -49,6 +49,29 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+#: NumPy's seeds are 32-bit: an evaluation seed is an integer in [0, 2**32).
+MAX_SEED = 2**32 - 1
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, an integer from 0 to 2**32 - 1."""
+    value = non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a learning rate, say)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def check_summary_source(source: Path, flag: str, output_dir: Path) -> None:
     """A study summary read from a folder that does not exist reports an empty study; refuse
     that over a summary already written in ``output_dir``, where it is most likely a

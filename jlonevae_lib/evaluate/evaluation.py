@@ -410,6 +410,8 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
     custom_config = (user_dataset_config(dataset_config_file)
                      if dataset_config_file is not None else None)
     only_name = canonical_dataset_name(only_dataset) if only_dataset is not None else None
+    if only_name is not None:
+        dataset_config(only_name)  # an unknown name would skip every run without a word
     plans = []
     for name in runs:
         run = Path(name)

@@ -81,9 +81,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as err:
+        if target.is_dir():
+            raise WriteError(f"could not write {target}: a folder has that name; give another "
+                             "path") from None
         kept = "the previous version is intact" if target.exists() else "nothing was written"
+        advice = ("Check that you may write there" if isinstance(err, PermissionError)
+                  else "Free some disk space (or check permissions)")
         raise WriteError(f"could not write {target}: {err.strerror or err}; {kept}. "
-                         "Free some disk space (or check permissions) and run again") from None
+                         f"{advice} and run again") from None
     finally:
         tmp.unlink(missing_ok=True)
 

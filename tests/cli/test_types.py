@@ -4,13 +4,21 @@ import argparse
 
 import pytest
 
-from jlonevae_lib.cli.types import non_negative_float, non_negative_int, positive_int
+from jlonevae_lib.cli.types import (
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 
 
 @pytest.mark.parametrize(("parse", "good", "bad"), [
     (positive_int, {"1": 1, "64": 64}, ["0", "-3", "1.5", "x"]),
     (non_negative_int, {"0": 0, "7": 7}, ["-1", "2.0", "seed"]),
     (non_negative_float, {"0": 0.0, "0.1": 0.1}, ["-0.5", "nan", "x"]),
+    (positive_float, {"0.001": 0.001, "2": 2.0}, ["0", "-0.1", "inf", "nan", "x"]),
+    (seed_int, {"0": 0, "4294967295": 2**32 - 1}, ["-1", "4294967296", "1.0"]),
 ])
 def test_checked_types(parse, good, bad):
     for text, value in good.items():

@@ -73,3 +73,9 @@ def test_a_write_deletes_its_targets_stale_leftovers_and_names_match(tmp_path):
         tmp.write_bytes(b"data")
     assert not stale.exists() and fresh.exists()  # a fresh one may belong to a live writer
     assert target.read_bytes() == b"data"
+
+
+def test_a_folder_in_the_way_is_named_as_such(tmp_path):
+    (tmp_path / "fig.pdf").mkdir()
+    with pytest.raises(WriteError, match="a folder has that name; give another path"):
+        atomic_write(tmp_path / "fig.pdf", lambda f: f.write(b"%PDF"))
