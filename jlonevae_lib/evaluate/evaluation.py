@@ -416,7 +416,16 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
     for name in runs:
         run = Path(name)
         if not run.is_dir():
-            raise JLoneVAEError(f"run folder {run} does not exist")
+            what = "is a file, not a run folder" if run.exists() else "does not exist"
+            raise JLoneVAEError(f"run folder {run} {what}")
+        if not layout.is_finished(run) and not (layout.config_path(run).is_file()
+                                                or layout.representation_dir(run).is_dir()):
+            if skip_unfinished:
+                print(f"skipping {run}: not a run folder")
+                continue
+            raise JLoneVAEError(f"{run} is not a run folder (no {layout.CONFIG_FILE}, "
+                                f"{layout.DONE_FILE} or {layout.REPRESENTATION_DIR}/); give one "
+                                f"such as {layout.TRAINED_MODELS_DIR}/<experiment>/seed1")
         if not layout.is_finished(run):
             marker = layout.DONE_FILE
             if skip_unfinished:

@@ -159,6 +159,17 @@ def test_an_existing_result_of_another_seed_or_dataset_is_not_passed_off(evaluat
     assert evaluate_cli.main([str(run), "--metrics", "small_local_mig", "--seed", "0"]) == 0
 
 
+def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
+    experiment = tmp_path / "trainedModels" / "experiment"
+    make_run(experiment / "seed1")
+    for folder, words in ((experiment, "is not a run folder"),
+                          (experiment / "seed1" / "DONE", "is a file, not a run folder")):
+        with pytest.raises(SystemExit) as exited:
+            evaluate_cli.main([str(folder), "--metrics", "small_local_mig"])
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and words in err and err.count("\n") == 1
+
+
 def test_a_kept_model_never_passes_for_a_missing_final_one(tmp_path, capsys):
     """DONE records the final model; with it deleted, the highest kept model is refused (the
     message says how to evaluate it as what it is), and with it present it is chosen."""
