@@ -58,8 +58,9 @@ def read_dlib_model(python: Path, model_dir: Path) -> tuple[dict[str, np.ndarray
             lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
             if lines:
                 raise DataFileError(lines[-1].removeprefix("error: "))
+            last = next(iter(done.stderr.strip().splitlines()[-1:]), "no message")
             raise JLoneVAEError(f"reading {model_dir} in {python} failed (exit "
-                                f"{done.returncode}): {done.stderr.strip()[-500:]}")
+                                f"{done.returncode}): {last}")
         with np.load(weights_path, allow_pickle=False) as arrays:
             weights = {name: arrays[name] for name in arrays.files}
         return weights, json.loads(info_path.read_text())

@@ -136,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         _write_npz(args.output, weights)
         if args.info is not None:
             args.info.write_text(json.dumps(info, indent=1))
-    except (NotADlibModel, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - TensorFlow's reader raises its own OpError
+        # One line: TensorFlow's errors carry their traceback in the message.
+        first = next(iter(str(err).strip().splitlines()), type(err).__name__)
+        what = first if isinstance(err, NotADlibModel) else f"cannot read {args.model_dir}: {first}"
+        print(f"error: {what}", file=sys.stderr)
         return 2
     return 0
 

@@ -86,3 +86,20 @@ def test_a_folder_that_is_not_a_dlib_model_is_refused_in_one_line(dlib_python, t
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not a disentanglement_lib model folder" in err
+
+
+def test_a_corrupt_tensorflow_checkpoint_is_one_line(dlib_python, tmp_path, capsys):
+    """TensorFlow's reader raises its own error with its traceback in the message: the
+    import shows the first line of it, not the traceback."""
+    checkpoint = tmp_path / "model" / "tf_checkpoint"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-10"\n')
+    (checkpoint / "model.ckpt-10.index").write_bytes(b"not an index")
+    (checkpoint / "model.ckpt-10.data-00000-of-00001").write_bytes(b"\0" * 64)
+    with pytest.raises(SystemExit) as exited:
+        import_dlib.main([str(tmp_path / "model"), "--output-dir", str(tmp_path / "out"),
+                          "--dlib-python", str(dlib_python)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: cannot read"), err
+    assert "Traceback" not in err and 'File "' not in err
