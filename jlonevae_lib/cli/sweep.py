@@ -205,30 +205,41 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
     axis_names = [axis.name for axis in study.axes]
     settings: dict[str, Any] = {}
     axes: dict[str, tuple[Any, ...]] = {}
+    given_by: dict[str, str] = {}
+
+    def put(into: dict[str, Any], key: str, value: Any, flag: str) -> None:
+        """Set ``key`` once: two flags that give it different values are an error, not a
+        silent choice of one of them."""
+        if key in into and into[key] != value:
+            raise JLoneVAEError(f"{key} is given twice with different values ({given_by[key]} "
+                                f"and {flag}); give it once")
+        into[key], given_by[key] = value, flag
+
     for key, value in _train_flag_overrides(extra).items():
         if key in axis_names:
-            axes[key] = (value,)
+            put(axes, key, (value,), f"the jlonevae-train flag for {key}")
         else:
-            settings[key] = value
+            put(settings, key, value, f"the jlonevae-train flag for {key}")
     for pair in args.settings:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise JLoneVAEError(f"--set {pair!r}: expected KEY=VALUE, e.g. num_batches=8000")
         key = key.strip()
         if key in axis_names:
-            axes[key] = parse_axis_values(study, key, [text])
+            put(axes, key, parse_axis_values(study, key, [text]), f"--set {key}")
         else:
-            settings[key] = parse_setting(study, key, text)
+            put(settings, key, parse_setting(study, key, text), f"--set {key}")
     for pair in args.axis:
         name, sep, texts = pair.partition("=")
         if not sep:
             raise JLoneVAEError(f"--axis {pair!r}: expected NAME=V1,V2, e.g. seed=1,2,3")
-        axes[name.strip()] = parse_axis_values(study, name.strip(),
-                                               [t for t in texts.split(",") if t.strip()])
+        put(axes, name.strip(), parse_axis_values(study, name.strip(),
+                                                  [t for t in texts.split(",") if t.strip()]),
+            f"--axis {name.strip()}")
     for name, values in (("seed", args.seeds), ("gamma", args.gammas),
                          ("method", args.methods)):
         if values is not None:
-            axes[name] = parse_axis_values(study, name, values)
+            put(axes, name, parse_axis_values(study, name, values), f"--{name}s")
     if args.output_dir is not None:
         settings["output_dir"] = args.output_dir
     if absolute:  # a Slurm job runs in its submitit folder: every path must be absolute
@@ -413,6 +424,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = getattr(args, "record_command", None) or shlex.join([PROG, *argv])
     slurm = args.command == "run" and args.backend == "slurm"
+    if args.command == "run" and not slurm:
+        given = [flag for flag, value in (("--partition", args.partition), ("--mem", args.mem),
+                                          ("--array-parallelism", args.array_parallelism),
+                                          ("--wait", args.wait)) if value]
+        if given:
+            what = "is a Slurm option" if len(given) == 1 else "are Slurm options"
+            raise JLoneVAEError(f"{', '.join(given)} {what}; add --backend slurm or leave "
+                                f"{'it' if len(given) == 1 else 'them'} out")
     plan = _plan(args, extra, command, absolute=slurm)
     metric_names = _metric_names(plan)
     if args.command == "status":

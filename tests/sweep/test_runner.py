@@ -293,8 +293,15 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
     (["run", "threeDots", "--preset", "paper"], "--preset does not apply to a study"),
     (["run", "threeDots", "--set", "num_batches"], "expected KEY=VALUE"),
     (["status", "threeDots", "--axis", "seed"], "expected NAME=V1,V2"),
+    (["run", "cpu_study", "--dry-run", "--set", "num_batches=5", "--steps", "3"],
+     "num_batches is given twice with different values"),
+    (["run", "cpu_study", "--dry-run", "--seeds", "1", "--axis", "seed=2"],
+     "seed is given twice with different values (--axis seed and --seeds)"),
+    (["run", "cpu_study", "--dry-run", "--partition", "gpu"],
+     "--partition is a Slurm option; add --backend slurm or leave it out"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys) -> None:
+    """Bad or conflicting flags: one line, exit 2 (never a silent choice between two)."""
     with pytest.raises(SystemExit) as exit_:
         sweep_cli.main(argv)
     assert exit_.value.code == 2
