@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ from jlonevae_lib.reports.records import read_summary_json
 from jlonevae_lib.reports.text import write_report
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.scalars import read_scalar_series
+from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.visualize.figure_io import save_figure
 from jlonevae_lib.visualize.inputs import load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
@@ -127,6 +128,19 @@ def _compactness_keys(located: Mapping[str, float]) -> dict[str, float]:
                for state in ("structured", "no_structure", "no_signal")}}
 
 
+def check_natural_image_runs(run_dirs: Iterable[Path]) -> None:
+    """Refuse a finished run trained on anything but the natural-image patches: its model
+    takes other images, which the patches' measures cannot score."""
+    for run_dir in run_dirs:
+        if not layout.is_finished(run_dir):
+            continue  # reported as not finished
+        dataset = layout.read_json_object(layout.config_path(run_dir)).get("dataset")
+        if dataset != natural_images.NATURAL_IMAGES:
+            raise JLoneVAEError(f"{run_dir} was trained on {dataset!r}, not "
+                                f"{natural_images.NATURAL_IMAGES!r}: give the natural-image "
+                                "study's runs (studies/natural_images_cpu)")
+
+
 def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return (layout.read_json_object(layout.config_path(run_dir)),
             layout.read_json_object(layout.done_path(run_dir)))
@@ -162,6 +176,7 @@ def write_natural_images_summary(run_dirs: Sequence[str], results_dir: str, comm
     module's docstring); returns what summary.json holds."""
     results = Path(results_dir)
     figures = results / layout.FIGURES_DIR
+    check_natural_image_runs(map(Path, run_dirs))  # before anything is written
     train, source = natural_images.load_labelled_patches("train", data_root)
     test, test_source = natural_images.load_labelled_patches("test", data_root)
     crops = natural_images.figure_crops(data_root)

@@ -17,6 +17,7 @@ from jlonevae_lib.evaluate.natural_image_measures import measure_vae
 from jlonevae_lib.reports.natural_images import (
     load_summary,
     refresh_summary,
+    write_natural_images_summary,
     write_summary_files,
 )
 from jlonevae_lib.reports.natural_images_text import (
@@ -27,6 +28,8 @@ from jlonevae_lib.reports.natural_images_text import (
     render_markdown,
     render_readme,
 )
+from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.visualize.comparisons import BLUE, RED
 from jlonevae_lib.visualize.natural_images import KLTrajectory, plot_kl_trajectories
 
@@ -311,3 +314,14 @@ def test_the_kl_figure_draws_one_line_per_run() -> None:
     assert [line.get_label() for line in lines] == [
         "β-VAE (γ=0), seed 0", "JL1-VAE (γ=0.01), seed 0", "β-VAE (γ=0), seed 1"]
     assert fig.axes[0].get_yscale() == "symlog"
+
+
+def test_a_run_on_other_images_is_refused_before_anything_is_written(tmp_path) -> None:
+    run = tmp_path / "trainedModels" / "experiment" / "seed1"
+    run.mkdir(parents=True)
+    layout.config_path(run).write_text(json.dumps({"dataset": "threeDots"}))
+    layout.done_path(run).write_text("{}")
+    results = tmp_path / "results"
+    with pytest.raises(JLoneVAEError, match="trained on 'threeDots', not 'naturalImages'"):
+        write_natural_images_summary([str(run)], str(results))
+    assert not results.exists()
