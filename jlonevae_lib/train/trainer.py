@@ -63,7 +63,7 @@ from jlonevae_lib.train.objectives import (
 from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remove_temporaries
 from jlonevae_lib.utils.device import cpu_tensors, pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
-from jlonevae_lib.utils.exit_status import EXIT_DIVERGED, EXIT_SIGTERM
+from jlonevae_lib.utils.exit_status import EXIT_DIVERGED
 from jlonevae_lib.utils.lock import FolderLock
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 
@@ -83,9 +83,13 @@ class TrainingDivergedError(JLoneVAEError):
 
 
 class TrainingInterrupted(JLoneVAEError):
-    """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed."""
+    """SIGTERM/SIGINT arrived; a checkpoint was written so the run can be resumed. The exit
+    status is a shell's for that signal (128 + its number: 143 for SIGTERM, what schedulers
+    expect of a terminated job; 130 for Ctrl-C)."""
 
-    exit_code = EXIT_SIGTERM  # what schedulers expect of a terminated job
+    def __init__(self, message: str, signum: int = signal.SIGTERM) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,8 @@ class Trainer:
         #: Batches known to be finite: every one up to here was checked (deferred checks).
         self.checked_step = 0
         self.stop_requested = False
+        #: The signal that asked for the stop (the exit status follows it).
+        self.stop_signal: int = signal.SIGTERM
         self.last_scalars: dict[str, float] = {}
         self.train_seconds = 0.0  # summed over sessions, kept in checkpoints
         #: The run folder's lock while train() holds it: refreshed at every checkpoint, so a
@@ -491,8 +497,8 @@ class Trainer:
             if self.stop_requested:
                 raise TrainingInterrupted(
                     f"stopped by a signal at batch {self.step}; checkpoint saved in "
-                    f"{self.checkpoint_path.parent}. Run the same command again to resume."
-                )
+                    f"{self.checkpoint_path.parent}. Run the same command again to resume.",
+                    self.stop_signal)
 
     def finish(self) -> TrainingResult:
         """Save the final model in the reference layout, export TorchScript, write DONE."""
@@ -525,7 +531,7 @@ def _graceful_stop(trainer: Trainer) -> Iterator[None]:
     """SIGTERM (Slurm's pre-emption signal) and SIGINT finish the current batch and checkpoint."""
 
     def request_stop(signum: int, frame: Any) -> None:
-        trainer.stop_requested = True
+        trainer.stop_requested, trainer.stop_signal = True, signum
 
     previous = {}
     try:

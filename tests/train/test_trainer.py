@@ -212,3 +212,14 @@ def test_every_checkpoint_has_a_progress_record(tmp_path):
     train(config)
     progress = json.loads((config.run_dir / "checkpoints" / "progress.json").read_text())
     assert progress["step"] == 6 and progress["num_batches"] == 6
+
+
+def test_an_interrupted_run_exits_with_its_signals_status():
+    """143 for SIGTERM (what schedulers expect), 130 for Ctrl-C, as a shell reports them."""
+    import signal as signals
+
+    from jlonevae_lib.train.trainer import TrainingInterrupted
+
+    assert TrainingInterrupted("stopped").exit_code == 143
+    assert TrainingInterrupted("stopped", signals.SIGTERM).exit_code == 143
+    assert TrainingInterrupted("stopped", signals.SIGINT).exit_code == 130
