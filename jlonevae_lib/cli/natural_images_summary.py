@@ -24,6 +24,7 @@ from jlonevae_lib.reports.natural_images import (
     write_summary_files,
 )
 from jlonevae_lib.reports.natural_images_text import folder_name, noise_reference
+from jlonevae_lib.reports.records import summary_values_checked
 from jlonevae_lib.sweep.natural_images_study import PAPER_SETTINGS
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
@@ -57,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference = noise_reference(load_summary(args.noise_reference),
                                     folder_name(args.noise_reference.parent))
     if args.from_summary is not None:
-        summary = refresh_summary(load_summary(args.from_summary))
+        with summary_values_checked(args.from_summary):
+            summary = refresh_summary(load_summary(args.from_summary))
         for path in write_summary_files(args.results_dir, summary, reference):
             print(f"wrote {path}")
         return 0

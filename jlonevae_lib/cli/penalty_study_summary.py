@@ -34,7 +34,7 @@ from jlonevae_lib.reports.penalty_study import (
 )
 from jlonevae_lib.reports.penalty_study_stats import summarise
 from jlonevae_lib.reports.penalty_study_text import write_penalty_summary
-from jlonevae_lib.reports.records import FINISHED, machine_info
+from jlonevae_lib.reports.records import FINISHED, machine_info, summary_values_checked
 from jlonevae_lib.reports.seven_arms_records import measure_reconstructions
 from jlonevae_lib.sweep.penalty_study import RESULTS_DIR
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
     if args.from_summary is not None:
-        summary = summarise(load_summary(args.from_summary))
+        with summary_values_checked(args.from_summary):
+            summary = summarise(load_summary(args.from_summary))
         for path in write_penalty_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0

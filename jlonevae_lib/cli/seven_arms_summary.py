@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser
-from jlonevae_lib.reports.records import machine_info
+from jlonevae_lib.reports.records import machine_info, summary_values_checked
 from jlonevae_lib.reports.seven_arms import build_seven_arm_summary, refresh_summary
 from jlonevae_lib.reports.seven_arms_records import (
     collect_member_runs,
@@ -78,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
     if args.from_summary is not None:
-        summary = refresh_summary(load_summary(args.from_summary))
+        with summary_values_checked(args.from_summary):
+            summary = refresh_summary(load_summary(args.from_summary))
         # No time stamp: re-rendering the same summary.json gives the same bytes.
         summary["rendered"] = {"command": shlex.join(
             ["python", "-m", "jlonevae_lib.cli.seven_arms_summary", *argv])}

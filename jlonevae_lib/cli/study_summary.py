@@ -24,7 +24,12 @@ from jlonevae_lib.reports.cpu_study import (
     refresh_summary,
     write_summary,
 )
-from jlonevae_lib.reports.records import add_missing_seeds, collect_runs, machine_info
+from jlonevae_lib.reports.records import (
+    add_missing_seeds,
+    collect_runs,
+    machine_info,
+    summary_values_checked,
+)
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.
@@ -64,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
     if args.from_summary is not None:
         # The summary's own time stamp and command are kept: the same bytes each time.
-        summary = refresh_summary(load_summary(args.from_summary))
+        with summary_values_checked(args.from_summary):
+            summary = refresh_summary(load_summary(args.from_summary))
         for path in write_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0

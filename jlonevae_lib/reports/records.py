@@ -14,12 +14,13 @@ of record lists (the value keys in table order, missing values and seeds) and
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import math
 import os
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from jlonevae_lib.runs.results import (
     evaluation_records,
     our_run_info,
 )
-from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.errors import DataFileError, short_reason
 from jlonevae_lib.utils.threads import usable_cpus
 from jlonevae_lib.utils.timing import cpu_model
 
@@ -258,6 +259,19 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
                     own_seeds.setdefault(key, set()).add(int(own))
     return values, seconds, own_seeds
 
+
+
+@contextlib.contextmanager
+def summary_values_checked(path: str | os.PathLike) -> Iterator[None]:
+    """Around recomputing a report from a written summary.json: a value of the wrong kind in
+    it (a string where a number belongs, say) is a one-line :class:`DataFileError`, raised
+    before any file is written."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataFileError(f"{path} holds a value this version cannot use "
+                            f"({short_reason(err)}); write the summary again from the "
+                            "runs") from None
 
 
 def read_summary_json(path: str | os.PathLike, required: Sequence[str], what: str

@@ -310,3 +310,19 @@ def test_refresh_recomputes_what_the_runs_give() -> None:
     stale = {**summary, "ttests": [], "time": {}, "arms": [
         {**arm, "statistics": {}} for arm in summary["arms"]]}
     assert refresh_summary(stale) == summary
+
+
+def test_a_written_summary_with_a_value_of_the_wrong_kind_is_one_line(tmp_path: Path,
+                                                                      capsys) -> None:
+    summary = json.loads((Path(__file__).parents[2] / "results" / "cpu_study" /
+                          "summary.json").read_text())
+    run = summary["runs"][0]
+    run["values"][next(iter(run["values"]))] = "0.5"
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    with pytest.raises(SystemExit) as exited:
+        main(["--from-summary", str(path), "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert "holds a value this version cannot use" in err
+    assert not (tmp_path / "out").exists()
