@@ -118,7 +118,14 @@ def fit_linear_baseline(model: str, data: np.ndarray, num_components: int, seed:
 def fit_linear_baselines(data: np.ndarray, models: Sequence[str] = MODELS,
                          components: Sequence[int] = DEFAULT_COMPONENTS,
                          seed: int = DEFAULT_SEED) -> list[LinearBaseline]:
-    """Every model × number of components on data (N, D), in that order."""
+    """Every model × number of components on data (N, D), in that order. A number of
+    components above min(N, D) is a :class:`JLoneVAEError` (PCA and FastICA cannot fit it)."""
+    most = min(data.shape)
+    too_many = [k for k in components if k > most]
+    if too_many:
+        raise JLoneVAEError(f"{', '.join(map(str, too_many))} components: at most {most} fit "
+                            f"{data.shape[0]} patches of {data.shape[1]} pixels; give fewer "
+                            "components or more patches")
     return [fit_linear_baseline(model, data, k, seed) for k in components for model in models]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -59,11 +60,19 @@ def path_error_line(err: OSError) -> str:
     return f"{where}: {what} ({advice})"
 
 
+def one_line_warning(message: Warning | str, category: type[Warning], filename: str,
+                     lineno: int, line: str | None = None) -> str:
+    """A warning as a command line shows it: ``warning: <message>``, without the source line
+    Python prints by default (:func:`warnings.formatwarning`'s signature)."""
+    return f"warning: {message}\n"
+
+
 def cli_errors(main: F) -> F:
     """Decorate a CLI ``main``: user errors become one line on stderr and their exit code."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
+        warnings.formatwarning = one_line_warning
         try:
             return main(*args, **kwargs)
         except JLoneVAEError as err:

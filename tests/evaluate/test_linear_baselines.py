@@ -98,3 +98,9 @@ def test_cli_writes_the_reference_npz_and_a_json_summary(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [lb.SUMMARY_FILE, "PCA_lat2.npz", "ICA_lat2.npz", "PCA_lat4.npz", "ICA_lat4.npz"])
     shutil.rmtree(root)  # 21 MB
+
+
+def test_more_components_than_the_data_allow_is_one_clear_error():
+    data = np.random.default_rng(0).random((20, 16))
+    with pytest.raises(JLoneVAEError, match="at most 16 fit 20 patches of 16 pixels"):
+        lb.fit_linear_baselines(data, ("PCA",), (5, 300))

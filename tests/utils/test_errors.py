@@ -27,3 +27,19 @@ def test_a_path_error_is_one_line_with_the_path(tmp_path, capsys):
     err = capsys.readouterr().err
     assert exited.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ")
     assert str(a_file) in err and "give another path" in err
+
+
+
+def test_a_cli_shows_a_warning_as_one_line(monkeypatch):
+    import warnings
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after
+
+    @cli_errors
+    def main() -> int:
+        return 0
+
+    assert main() == 0
+    shown = warnings.formatwarning("training cache x.npz is truncated; rebuilding it",
+                                   UserWarning, "/somewhere/cache.py", 247, "warnings.warn(...)")
+    assert shown == "warning: training cache x.npz is truncated; rebuilding it\n"
