@@ -159,10 +159,6 @@ class TrainConfig:
         if self.jacobian_batch is not None and self.jacobian_batch <= 0:
             raise JLoneVAEError(
                 f"jacobian_batch must be a positive integer, got {self.jacobian_batch}")
-        if self.jacobian_batch is not None and self.jacobian_batch > self.batch_size:
-            raise JLoneVAEError(f"jacobian_batch ({self.jacobian_batch}) is a sub-batch of the "
-                                f"batch of {self.batch_size}: give at most {self.batch_size}, or "
-                                "leave it out for the whole batch")
         if not _plain_folder_name(self.models_dir):
             raise JLoneVAEError(f"models_dir must be a plain folder name, got "
                                 f"{self.models_dir!r}")
@@ -204,8 +200,8 @@ class TrainConfig:
         fields = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise JLoneVAEError(f"config has unknown keys {unknown} (a config.json written by "
-                                "another version, or edited by hand)")
+            raise JLoneVAEError(f"config has unknown keys {unknown} (a {layout.CONFIG_FILE} "
+                                "written by another version, or edited by hand)")
         for name, value in data.items():
             annotation = str(fields[name])
             if not _json_value_fits(value, annotation):

@@ -48,7 +48,6 @@ def test_json_round_trip(tmp_path):
         {"jacobian_batch": 0},
         {"run_id": "a/b"},
         {"run_id": ".."},
-        {"jacobian_batch": 65, "batch_size": 64},
         {"run_id": "."},
         {"models_dir": ".."},
         {"models_dir": "a/b"},
