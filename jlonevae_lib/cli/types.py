@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import JLoneVAEError
+
+T = TypeVar("T", int, float)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -16,60 +20,47 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _checked(text: str, convert: Callable[[str], T], accept: Callable[[T], bool],
+             wanted: str) -> T:
+    """``convert(text)`` if it converts and ``accept`` takes it, else argparse's error
+    "expected <wanted>, got <text>"."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return _checked(text, int, lambda value: value > 0, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (a seed, say)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+    return _checked(text, int, lambda value: value >= 0, "an integer >= 0")
 
 
-def non_negative_float(text: str) -> float:
-    """argparse type: a number >= 0 (nan refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-#: NumPy's seeds are 32-bit: an evaluation seed is an integer in [0, 2**32).
+#: NumPy's seeds are 32-bit: a random seed is an integer in [0, 2**32).
 MAX_SEED = 2**32 - 1
 
 
 def seed_int(text: str) -> int:
     """argparse type: a random seed, an integer from 0 to 2**32 - 1."""
-    value = non_negative_int(text)
-    if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
-    return value
+    return _checked(text, int, lambda value: 0 <= value <= MAX_SEED,
+                    f"a seed from 0 to {MAX_SEED}")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0 (nan refused)."""
+    return _checked(text, float, lambda value: value >= 0, "a number >= 0")
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (a learning rate, say)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+    return _checked(text, float, lambda value: 0 < value < float("inf"), "a number > 0")
 
 
 def check_summary_source(source: Path, flag: str, output_dir: Path) -> None:
