@@ -60,6 +60,13 @@ def path_error_line(err: OSError) -> str:
     return f"{where}: {what} ({advice})"
 
 
+def user_message(err: JLoneVAEError) -> str:
+    """The error's message without the lines gin appends when it passes an error up through a
+    configurable ("In call to configurable 'evaluation' (...)"), which say nothing to a user."""
+    return "\n".join(line for line in str(err).splitlines()
+                     if not line.strip().startswith("In call to configurable"))
+
+
 def one_line_warning(message: Warning | str, category: type[Warning], filename: str,
                      lineno: int, line: str | None = None) -> str:
     """A warning as a command line shows it: ``warning: <message>``, without the source line
@@ -76,7 +83,7 @@ def cli_errors(main: F) -> F:
         try:
             return main(*args, **kwargs)
         except JLoneVAEError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {user_message(err)}", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
         except PATH_ERRORS as err:
             print(f"error: {path_error_line(err)}", file=sys.stderr)

@@ -43,3 +43,18 @@ def test_a_cli_shows_a_warning_as_one_line(monkeypatch):
     shown = warnings.formatwarning("training cache x.npz is truncated; rebuilding it",
                                    UserWarning, "/somewhere/cache.py", 247, "warnings.warn(...)")
     assert shown == "warning: training cache x.npz is truncated; rebuilding it\n"
+
+
+
+def test_gins_call_lines_are_left_out_of_an_error(capsys):
+    from jlonevae_lib.utils.errors import JLoneVAEError
+
+    @cli_errors
+    def main() -> int:
+        raise JLoneVAEError("MPI3D data not found at data/mpi3d_real; download it first\n"
+                            "  In call to configurable 'evaluation' (<function evaluate>)")
+
+    with pytest.raises(SystemExit):
+        main()
+    assert capsys.readouterr().err == ("error: MPI3D data not found at data/mpi3d_real; "
+                                       "download it first\n")
