@@ -38,6 +38,7 @@ import matplotlib
 import numpy as np
 
 from jlonevae_lib.cli.types import ArgumentParser, non_negative_float, positive_int
+from jlonevae_lib.data.ground_truth import available_datasets, canonical_dataset_name
 from jlonevae_lib.runs.layout import TRAINED_MODELS_DIR, run_of_saved_model
 from jlonevae_lib.runs.results import JL1, JL2, Results, discover_results, our_run_info
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
@@ -316,8 +317,13 @@ def _traversals(args: argparse.Namespace) -> list[Path]:
 
 def _discover(args: argparse.Namespace) -> Results:
     if not args.models_dir.is_dir():
-        raise JLoneVAEError(f"models folder {args.models_dir} does not exist; pass "
-                            "--models-dir (the folder that holds trainedModels' experiments)")
+        what = "is a file" if args.models_dir.exists() else "does not exist"
+        raise JLoneVAEError(f"models folder {args.models_dir} {what}; pass --models-dir (the "
+                            "folder that holds trainedModels' experiments)")
+    known = available_datasets()
+    if args.dataset is not None and canonical_dataset_name(args.dataset) not in known:
+        raise JLoneVAEError(f"unknown dataset {args.dataset!r} for --dataset; known: "
+                            f"{', '.join(known)}")
     baselines = args.baselines_dir
     if baselines is None:
         default = Path(DEFAULT_BASELINES_DIR)

@@ -224,6 +224,8 @@ def test_nothing_to_plot_is_a_user_error(results_tree: Path, tmp_path: Path,
     (["jacobian-columns", "{run}", "--image", "no/such/image.npy", "--output", "out.png"],
      "image file"),
     (["scatter", "--models-dir", "{run}", "--regularization", "jltwo"], "no jltwo results"),
+    (["all-metrics", "--models-dir", "{run}", "--dataset", "threeDotz"],
+     "unknown dataset 'threeDotz'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tiny_run: Path,
                                           tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
