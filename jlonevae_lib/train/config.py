@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,13 +245,17 @@ class TrainConfig:
         return self.same_run_as(dataclasses.replace(
             other, num_batches=self.num_batches, keep_models_at=[], extended_from=[]))
 
-    def differences(self, other: TrainConfig) -> str:
+    def differences(self, other: TrainConfig, defaulted: Collection[str] = ()) -> str:
         """``name: <here> there vs <other's> now`` for every field that differs, but where
-        the run works (device, output folder), for messages."""
+        the run works (device, output folder), for messages; a field in ``defaulted`` (absent
+        from the recorded config.json, so this config holds its default) is marked as such."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return ", ".join(f"{name}: {value!r} there vs {theirs[name]!r} now"
-                         for name, value in mine.items()
-                         if value != theirs[name] and name not in ("device", "output_dir"))
+        return ", ".join(
+            f"{name}: {value!r} there"
+            + (f" (not in its {layout.CONFIG_FILE}: the default)" if name in defaulted else "")
+            + f" vs {theirs[name]!r} now"
+            for name, value in mine.items()
+            if value != theirs[name] and name not in ("device", "output_dir"))
 
 
 @dataclass(frozen=True)

@@ -554,10 +554,12 @@ def _check_existing_run(config: TrainConfig, extend: bool) -> tuple[TrainConfig,
     if extend:
         config = _extension(config, existing)
     elif existing is not None and not existing.same_run_as(config):
+        defaulted = set(existing.to_dict()) - set(
+            layout.read_json_object(layout.config_path(run_dir)))
         raise JLoneVAEError(
             f"{run_dir} already holds a run with other settings "
-            f"({existing.differences(config)}); pass --run-id NAME to start a separate run, "
-            "or delete that folder")
+            f"({existing.differences(config, defaulted)}); pass --run-id NAME to start a "
+            "separate run, or delete that folder")
     failed = layout.failed_path(run_dir)
     if failed.exists():
         try:

@@ -275,3 +275,22 @@ def test_extend_and_another_length_from_the_command_line(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "already has 3 batches" in err, err
     assert _train_cli(*flags, "--num-batches", "3") == 0  # the same run, finished: skipped
     assert "Run already finished (3 batches)" in capsys.readouterr().out
+
+
+def test_a_setting_missing_from_the_recorded_config_is_named_as_defaulted(tmp_path, capsys):
+    import json
+
+    from jlonevae_lib.runs import layout
+
+    flags = ("--dataset", "threeDots", "--latent-dim", "3", "--batch-size", "4",
+             "--num-batches", "2", "--beta", "1", "--output-dir", str(tmp_path),
+             "--device", "cpu")
+    assert _train_cli(*flags) in (0, None)
+    path = layout.config_path(config(*flags).run_dir)
+    recorded = json.loads(path.read_text())
+    del recorded["beta"]
+    path.write_text(json.dumps(recorded))
+    capsys.readouterr()
+    assert _train_cli(*flags) == 2
+    err = capsys.readouterr().err
+    assert "beta: 4.0 there (not in its config.json: the default) vs 1.0 now" in err, err
