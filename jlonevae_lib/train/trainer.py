@@ -655,6 +655,8 @@ def train(config: TrainConfig, resume: bool = True,
     # Recorded in config.json, so a run on the natural-image offline fallback says so.
     config = trainer.config = dataclasses.replace(
         config, data_source=getattr(trainer.dataset, "data_source", None))
+    if extend and not layout.config_path(run_dir).is_file():
+        _extension(config, None)  # refuses before the run's folder is made
     run_dir.mkdir(parents=True, exist_ok=True)
     with FolderLock(run_dir, "training") as lock:
         trainer.lock = lock
