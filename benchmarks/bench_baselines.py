@@ -97,6 +97,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from jlonevae_lib.utils.dlib_env import default_dlib_python
 from jlonevae_lib.utils.timing import (
     call_seconds,
     cpu_flags,
@@ -601,9 +602,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tf", action="store_true",
                         help="time disentanglement_lib's TensorFlow step here, before and "
                              "after ours (needs .venv-dlib: build_dlib_env.bash)")
-    parser.add_argument("--tf-python", type=Path, default=Path(".venv-dlib/bin/python"),
+    parser.add_argument("--tf-python", type=Path, default=default_dlib_python(os.environ),
                         help="the TensorFlow environment's interpreter (default "
-                             ".venv-dlib/bin/python)")
+                             "$DLIB_VENV/bin/python, else .venv-dlib/bin/python)")
     parser.add_argument("--peer", action="store_true",
                         help="time the PyTorch peer, disent's β-VAE, here, before and after "
                              "ours (needs .venv-peer: benchmarks/build_peer_env.bash)")

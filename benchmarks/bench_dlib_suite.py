@@ -43,6 +43,7 @@ from pathlib import Path
 from jlonevae_lib.evaluate.predictors import default_n_jobs
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.atomic import atomic_write_json
+from jlonevae_lib.utils.dlib_env import default_dlib_python
 from jlonevae_lib.utils.timing import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a disentanglement_lib model folder (default: train one here)")
     parser.add_argument("--train-steps", type=int, default=40,
                         help="global steps of the model trained when --tf-model is not given")
-    parser.add_argument("--tf-python", type=Path, default=REPO / ".venv-dlib" / "bin" / "python",
-                        help="disentanglement_lib's environment (default .venv-dlib)")
+    parser.add_argument("--tf-python", type=Path, default=default_dlib_python(os.environ),
+                        help="disentanglement_lib's environment (default $DLIB_VENV, else "
+                             ".venv-dlib)")
     parser.add_argument("--build", action="store_true",
                         help="build .venv-dlib first (build_dlib_env.bash; a no-op when built)")
     parser.add_argument("--json", type=Path, default=None,

@@ -29,6 +29,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from jlonevae_lib.utils.dlib_env import default_dlib_python
 from jlonevae_lib.utils.timing import environ_default, load_sibling, tune_benchmark_process
 
 MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
@@ -232,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="add the oneDNN primitives of each step (ONEDNN_VERBOSE)")
     parser.add_argument("--tf", action="store_true",
                         help="add disentanglement_lib's TensorFlow step (needs .venv-dlib)")
-    parser.add_argument("--tf-python", type=Path, default=Path(".venv-dlib/bin/python"))
+    parser.add_argument("--tf-python", type=Path, default=default_dlib_python(os.environ),
+                        help="disentanglement_lib's environment (default $DLIB_VENV, else "
+                             ".venv-dlib)")
     parser.add_argument("--quick", action="store_true", help="2 steps at batch 8 (CI)")
     parser.add_argument("--emit-onednn", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", default="threeDotsCacheSmall", help=argparse.SUPPRESS)

@@ -21,21 +21,10 @@ import numpy as np
 
 from jlonevae_lib.cli.types import ArgumentParser
 from jlonevae_lib.train.dlib_import import import_dlib_model
+from jlonevae_lib.utils.dlib_env import default_dlib_python
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 
 BUILD_SCRIPT = "experimentScripts/train_baseline/build_dlib_env.bash"
-
-
-def default_dlib_python() -> Path:
-    """``$DLIB_VENV/bin/python``, else ``.venv-dlib/bin/python`` here or in this checkout."""
-    if os.environ.get("DLIB_VENV"):
-        return Path(os.environ["DLIB_VENV"]) / "bin" / "python"
-    checkout = Path(__file__).resolve().parents[2]
-    for root in (Path.cwd(), checkout):
-        candidate = root / ".venv-dlib" / "bin" / "python"
-        if candidate.exists():
-            return candidate
-    return Path(".venv-dlib") / "bin" / "python"
 
 
 def check_dlib_python(python: Path) -> None:
@@ -83,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-import models already imported (the old import's finished "
                              "marker, weights and results are removed first)")
     args = parser.parse_args(argv)
-    python = args.dlib_python or default_dlib_python()
+    python = args.dlib_python or default_dlib_python(os.environ)
     check_dlib_python(python)
     for model_dir in args.model_dirs:
         if not model_dir.is_dir():

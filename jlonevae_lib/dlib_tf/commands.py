@@ -2,7 +2,9 @@
 ``evaluate``.
 
 ``python -m jlonevae_lib.dlib_tf.<module>`` hands over to the matching function here (the
-modules' own ``__main__`` guard), so the flags of all four are read in one place. This package
+modules' own ``__main__`` guard), so the flags of all four are read in one place (the two
+helper programs the PyTorch side calls, ``variables`` for the importer and ``oracle`` for the
+tests, keep their few flags beside their code). This package
 runs in ``.venv-dlib`` as a program of its own, beside ``jlonevae_lib/cli/`` (which runs in the
 PyTorch environment and never imports TensorFlow). Arguments are checked before TensorFlow is
 imported (it takes seconds), so a wrong model number or dataset answers at once with one line.
