@@ -28,7 +28,6 @@ not write it.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,10 +36,9 @@ from typing import Any
 from jlonevae_lib.evaluate.statistics import mean_sd, ttest_row
 from jlonevae_lib.reports.records import (
     FINISHED,
-    SECONDS_PER_MINUTE,
-    TRAIN_MINUTES,
     RunRecord,
     arms,
+    compute_time,
     localities_of,
     mark_missing_values,
     read_summary_json,
@@ -126,16 +124,6 @@ def ttest_table(runs: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[s
                 rows.append({"key": key,
                              **ttest_row(metric, locality, arm_a.label, a, arm_b.label, b)})
     return rows, notes
-
-
-def compute_time(runs: Sequence[RunRecord]) -> dict[str, float]:
-    """Training seconds summed over the finished runs, evaluation seconds over all, and their
-    sum."""
-    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0) for run in runs
-                              if run.status == FINISHED) * SECONDS_PER_MINUTE
-    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
-    return {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
-            "total_seconds": train_seconds + evaluation_seconds}
 
 
 def build_summary(runs: Sequence[RunRecord], notes: Sequence[str], *, command: str,

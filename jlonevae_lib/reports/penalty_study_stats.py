@@ -252,7 +252,7 @@ def times(data: Mapping[str, Any]) -> dict[str, Any]:
     start to the last result written when every finished run says both."""
     finished = [run for run in data["runs"] if run["status"] == FINISHED]
     training = math.fsum(run["values"].get(TRAIN_MINUTES, 0.0) for run in finished)
-    evaluation = math.fsum(run["evaluation_seconds"] for run in data["runs"]) / 60
+    evaluation = math.fsum(run["evaluation_seconds"] for run in data["runs"]) / SECONDS_PER_MINUTE
     starts = [_parse(run["first_start"]) for run in finished]
     ends = [_parse(run["last_result"]) for run in finished]
     wall = None

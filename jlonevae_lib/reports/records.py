@@ -148,6 +148,16 @@ def localities_of(keys: Iterable[str], score: str) -> list[float]:
     return sorted({p[1] for p in parsed if p is not None and p[0] == score and p[1] is not None})
 
 
+def compute_time(runs: Sequence[RunRecord]) -> dict[str, float]:
+    """Training seconds summed over the finished runs, evaluation seconds over all, and their
+    sum."""
+    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0) for run in runs
+                              if run.status == FINISHED) * SECONDS_PER_MINUTE
+    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
+    return {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
+            "total_seconds": train_seconds + evaluation_seconds}
+
+
 def add_evaluation_seed_means(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The runs, each with the mean of a local score over its evaluation seeds
     (:func:`seed_mean_key`) when it has the score at its own seed and at every extra seed some

@@ -52,6 +52,7 @@ from jlonevae_lib.reports.records import (
     TRAIN_MINUTES,
     RunRecord,
     add_evaluation_seed_means,
+    compute_time,
     localities_of,
     mark_missing_values,
     seed_mean_key,
@@ -219,9 +220,6 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
         for name, key in (("single_seed", mig_key),
                           ("evaluation_seed_mean", seed_mean_key(mig_key)))
         for low, high in orderings[name]["reversed_arms"]]
-    train_seconds = math.fsum(run.values.get(TRAIN_MINUTES, 0.0)
-                              for run in finished) * SECONDS_PER_MINUTE
-    evaluation_seconds = math.fsum(run.evaluation_seconds for run in runs)
     run_notes = [f"{run.label} {run.run_id}: {run.status}"
                  + (f" ({run.detail})" if run.detail else "")
                  for run in runs if run.status != FINISHED or run.detail]
@@ -254,8 +252,7 @@ def build_seven_arm_summary(runs: Sequence[RunRecord], notes: Sequence[str], *,
                      "evaluation_images": EVALUATION_IMAGES,
                      "evaluation_images_seed": EVALUATION_IMAGES_SEED},
         "deviations": deviations(arm_entries, seeds),
-        "time": {"training_seconds": train_seconds, "evaluation_seconds": evaluation_seconds,
-                 "total_seconds": train_seconds + evaluation_seconds},
+        "time": compute_time(runs),
         "machine": dict(machine),
         "figures": list(figures),
         "notes": [*run_notes, *notes, *ttest_notes],
