@@ -163,6 +163,13 @@ def progress_path(run: Path) -> Path:
     return run / CHECKPOINTS_DIR / PROGRESS_FILE
 
 
+def training_files(run: Path) -> tuple[Path, ...]:
+    """The files training writes whole into the run (config.json, DONE, FAILED, the checkpoint
+    and its progress record): where a killed trainer can leave half-written temporaries."""
+    return (config_path(run), done_path(run), failed_path(run), checkpoint_path(run),
+            progress_path(run))
+
+
 def killed_path(run: Path) -> Path:
     """``<run>/KILLED``: how many times in a row the run's training was SIGKILLed at its
     latest checkpoint (JSON: ``step``, ``count``, ``time``)."""

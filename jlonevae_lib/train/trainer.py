@@ -677,8 +677,10 @@ def train(config: TrainConfig, resume: bool = True,
                 torchscript_path=layout.torchscript_path(run_dir),
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )
-        # Under the run's lock, any temporary checkpoint is a killed process's half-write.
-        remove_temporaries(trainer.checkpoint_path)
+        # Under the run's lock, any temporary beside a file training writes is a killed
+        # process's half-write.
+        for written in layout.training_files(run_dir):
+            remove_temporaries(written)
         if resume:
             trainer.load_checkpoint()
         elif trainer.checkpoint_path.exists():

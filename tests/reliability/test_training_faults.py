@@ -37,15 +37,19 @@ def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrup
     killed_at = checkpoint_step(run_dir)
     assert 0 < killed_at < 60 or (run_dir / "DONE").exists() is False
     assert (run_dir / ".lock").exists()  # a crashed owner leaves its lock behind
-    # A kill that lands mid-write leaves atomic_path's temporary file; make sure there is one.
-    half_written = run_dir / "checkpoints" / ".checkpoint.pt.killed.tmp"
-    half_written.write_bytes((run_dir / "checkpoints" / "checkpoint.pt").read_bytes()[:1000])
+    # A kill that lands mid-write leaves atomic_path's temporary files; make sure there are
+    # some (the kill itself may also have left one).
+    checkpoints = run_dir / "checkpoints"
+    (checkpoints / ".checkpoint.pt.killed.tmp").write_bytes(
+        (checkpoints / "checkpoint.pt").read_bytes()[:1000])
+    (checkpoints / ".progress.json.killed.tmp").write_text('{"step": ')
+    (run_dir / ".config.json.killed.tmp").write_text("{")
 
     resumed = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(uninterrupted, tmp_path)
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
-        "checkpoint.pt", "progress.json"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint.pt", "progress.json"]
+    assert not list(run_dir.glob(".*.tmp"))
 
 
 def test_sigterm_checkpoints_and_exits_then_resumes_identically(tmp_path, uninterrupted):

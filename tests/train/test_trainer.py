@@ -118,6 +118,22 @@ def _stop_after_two_batches(config: TrainConfig) -> None:
     trainer.save_checkpoint()
 
 
+def test_a_resume_deletes_the_half_writes_a_killed_trainer_left(tmp_path):
+    """A SIGKILL during any of training's writes leaves atomic_path's temporary beside that
+    file; the resumed run (holding the run's lock) deletes them all."""
+    config = tiny_config(tmp_path)
+    _stop_after_two_batches(config)
+    run = config.run_dir
+    planted = [path.with_name(f".{path.name}.k1ll3d_x.tmp")
+               for path in (run / "config.json", run / "DONE", run / "FAILED",
+                            run / "checkpoints" / "checkpoint.pt",
+                            run / "checkpoints" / "progress.json")]
+    for half_write in planted:
+        half_write.write_bytes(b"{")
+    assert train(config).num_batches == 6
+    assert not [path for path in planted if path.exists()]
+
+
 def test_resume_reads_the_checkpoint_to_the_cpu_whatever_the_training_device(tmp_path):
     """On a GPU the trainer's device is CUDA; mapping the checkpoint there would put the saved
     RNG states on the GPU, and ``torch.set_rng_state`` refuses any non-CPU tensor. The meta
