@@ -100,18 +100,26 @@ class Metric:
     config: Path
     seed: int | None = None
 
+    def evaluation_seed(self, asked: int | None) -> int | None:
+        """The evaluation seed this metric runs at: the one its name fixes, else ``asked``
+        (``--seed``), else None (its config's)."""
+        return self.seed if self.seed is not None else asked
+
 
 @dataclass
 class RunPlan:
     """What to do for one run folder."""
 
     run: Path
+    #: The dataset evaluated on (canonical name) and its gin config.
+    dataset_name: str
     dataset_config: Path
     representation: Path
     #: Earlier steps' results are read from ``<representation_dir>/results/json``.
     representation_dir: Path
     todo: list[Metric] = field(default_factory=list)
-    done: list[Metric] = field(default_factory=list)
+    #: Results already written (and checked to match), by :meth:`result_name`.
+    existing: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The batch of the kept model evaluated (``--at-batch``); None: the final model.
     at_batch: int | None = None
 
@@ -265,7 +273,7 @@ def metric_bindings(metric: Metric, seed: int | None) -> list[str]:
     """The bindings parsed after a metric's config: its name and its evaluation seed (the one
     its name fixes, else ``seed``, else the config's)."""
     bindings = [f"evaluation.name = {json.dumps(metric.name)}"]
-    seed = metric.seed if metric.seed is not None else seed
+    seed = metric.evaluation_seed(seed)
     if seed is not None:
         bindings.append(f"evaluation.random_seed = {int(seed)}")
     return bindings
@@ -307,10 +315,12 @@ def _check_final_model(run: Path, chosen: Path) -> None:
                         f"--at-batch {kept}")
 
 
-def _check_existing_matches(run: Path, name: str, dataset_name: str, seed: int | None) -> None:
-    """Refuse to pass off an existing result computed on another dataset, or at another
-    evaluation seed than ``seed`` (None: the config's, not checked), as this evaluation's:
-    the results folder is named by the metric alone."""
+def _matching_existing_result(run: Path, name: str, dataset_name: str,
+                              seed: int | None) -> dict[str, Any]:
+    """The aggregate results already written for ``name``, refused when computed on another
+    dataset, or at another evaluation seed than ``seed`` (None: the config's, not checked):
+    the results folder is named by the metric alone, so another evaluation's result would
+    pass for this one's."""
     existing = _existing_result(run, name)
     recorded = str(existing.get(DATASET_KEY, "")).strip("'\"")
     asked = []
@@ -322,6 +332,7 @@ def _check_existing_matches(run: Path, name: str, dataset_name: str, seed: int |
     if asked:
         raise JLoneVAEError(f"{run} already holds {name} computed {' and '.join(asked)}; pass "
                             "--overwrite to replace it, or evaluate a copy of the run")
+    return existing
 
 
 def _existing_result(run: Path, name: str) -> dict[str, Any]:
@@ -451,16 +462,17 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
             if not chosen.is_dir():
                 raise JLoneVAEError(f"{run} kept no model at batch {at_batch} (expected "
                                     f"{chosen}); train it with --keep-models-at {at_batch}")
-        plan = RunPlan(run=run, dataset_config=config_path or dataset_config(dataset_name),
+        plan = RunPlan(run=run, dataset_name=dataset_name,
+                       dataset_config=config_path or dataset_config(dataset_name),
                        representation=chosen, representation_dir=layout.representation_dir(run),
                        at_batch=at_batch)
         for metric in metrics:
-            done = (layout.evaluation_path(run, plan.result_name(metric)).is_file()
-                    and not overwrite)
-            if done:
-                _check_existing_matches(run, plan.result_name(metric), dataset_name,
-                                        metric.seed if metric.seed is not None else seed)
-            (plan.done if done else plan.todo).append(metric)
+            name = plan.result_name(metric)
+            if layout.evaluation_path(run, name).is_file() and not overwrite:
+                plan.existing[name] = _matching_existing_result(
+                    run, name, dataset_name, metric.evaluation_seed(seed))
+            else:
+                plan.todo.append(metric)
         plans.append(plan)
     checked = set()
     for plan in plans:
@@ -509,9 +521,8 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
 
     rows = []
     for plan in plans:
-        for metric in plan.done:
-            name = plan.result_name(metric)
-            rows.append((str(plan.run), name, _existing_result(plan.run, name), "existing"))
+        rows.extend((str(plan.run), name, aggregate, "existing")
+                    for name, aggregate in plan.existing.items())
         if not plan.todo:
             continue
         representation_function = load_representation(plan.representation, device)
@@ -529,11 +540,12 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
                 rows.append((str(plan.run), name, {}, "skipped: in progress elsewhere"))
                 continue
             try:
-                existing = layout.evaluation_path(plan.run, name)
-                if existing.is_file() and not overwrite:
-                    rows.append((str(plan.run), name, _existing_result(plan.run, name),
-                                 "existing"))
-                    continue  # finished by another process meanwhile
+                if layout.evaluation_path(plan.run, name).is_file() and not overwrite:
+                    # Finished by another process meanwhile, perhaps at another seed.
+                    rows.append((str(plan.run), name, _matching_existing_result(
+                        plan.run, name, plan.dataset_name, metric.evaluation_seed(seed)),
+                        "existing"))
+                    continue
                 print(f"evaluating {name} on {plan.run} ...", flush=True)
                 results, operative, config = evaluate_metric(
                     metric, plan, seed, load_dataset, representation_function, draw_cache)

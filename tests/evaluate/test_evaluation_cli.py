@@ -22,6 +22,7 @@ from jlonevae_lib.evaluate import evaluation, metrics, sampling
 from jlonevae_lib.evaluate.representation import load_representation
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import PAPER_METRICS
+from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.threads import DEFAULT_SPIN_COUNT
 
 pytestmark = [
@@ -157,6 +158,29 @@ def test_an_existing_result_of_another_seed_or_dataset_is_not_passed_off(evaluat
     assert exited.value.code == 2 and words in err and "--overwrite" in err
     assert layout.evaluation_path(run, "small_local_mig").read_bytes() == before
     assert evaluate_cli.main([str(run), "--metrics", "small_local_mig", "--seed", "0"]) == 0
+
+
+def test_a_result_another_process_wrote_meanwhile_is_checked_like_an_existing_one(
+        evaluated, tmp_path):
+    """Planned at seed 5 with nothing written yet; before this evaluation takes the metric's
+    lock another process finishes it at seed 0: that result is refused, not reported."""
+    _, run, _ = evaluated
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    results = layout.metric_results_dir(copy, "small_local_mig").parent
+    other = tmp_path / "other"
+    shutil.move(results, other)
+    metric = evaluation.resolve_metrics(["small_local_mig"])
+    plans = evaluation.plan_runs([str(copy)], metric, seed=5)
+    assert plans[0].todo == metric and not plans[0].existing
+    shutil.move(other, results)  # the other process finished (at seed 0)
+    with pytest.raises(JLoneVAEError, match="at evaluation seed 0, not 5"):
+        evaluation.evaluate_runs(plans, seed=5, device="cpu")
+    plans = evaluation.plan_runs([str(copy)], metric, seed=0)
+    assert list(plans[0].existing) == ["small_local_mig"]
+    rows = evaluation.evaluate_runs(plans, seed=0, device="cpu")
+    assert [row[1:4:2] for row in rows] == [("small_local_mig", "existing")]
+    assert rows[0][2] == read_aggregate(copy, "small_local_mig")
 
 
 def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
