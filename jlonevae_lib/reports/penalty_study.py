@@ -41,6 +41,7 @@ from jlonevae_lib.reports.records import (
     TRAIN_MINUTES,
     RunRecord,
     elapsed_seconds,
+    evaluation_seed_mean,
     json_object_or_note,
     read_summary_json,
     records_or_note,
@@ -159,17 +160,17 @@ def add_seed_means(values: Mapping[str, float], points: Iterable[int | None]
                    ) -> dict[str, float]:
     """``values`` with the mean over evaluation seeds 0-2 of each kept score
     (:data:`KEPT_BASES`) at each point (None: the end, else the batch of a kept model) where
-    all three seeds have a value; the mean of
-    :func:`~jlonevae_lib.reports.records.add_evaluation_seed_means`."""
+    all three seeds have a value (:func:`~jlonevae_lib.reports.records.evaluation_seed_mean`,
+    as for the other studies)."""
     out = dict(values)
     for point in points:
         def at(key: str, point: int | None = point) -> str:
             return key if point is None else layout.kept_metric_name(key, point)
 
         for base in KEPT_BASES:
-            keys = [at(base), *(at(evaluation_seed_name(base, s)) for s in EXTRA_EVALUATION_SEEDS)]
-            if all(key in values for key in keys):
-                out[at(seed_mean_key(base))] = math.fsum(values[k] for k in keys) / len(keys)
+            mean = evaluation_seed_mean(values, base, EXTRA_EVALUATION_SEEDS, key_of=at)
+            if mean is not None:
+                out[at(seed_mean_key(base))] = mean
     return out
 
 

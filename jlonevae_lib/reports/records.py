@@ -20,7 +20,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,17 @@ def compute_time(runs: Sequence[RunRecord]) -> dict[str, float]:
             "total_seconds": train_seconds + evaluation_seconds}
 
 
+def evaluation_seed_mean(values: Mapping[str, float], base: str, extra_seeds: Iterable[int],
+                         key_of: Callable[[str], str] = str) -> float | None:
+    """The mean of score ``base`` over its evaluation seeds: the run's own (key
+    ``key_of(base)``) and each of ``extra_seeds`` (``key_of(evaluation_seed_name(base, s))``);
+    None when ``values`` lacks one. ``key_of`` places the keys, e.g. at a kept model."""
+    keys = [key_of(base), *(key_of(evaluation_seed_name(base, seed)) for seed in extra_seeds)]
+    if not all(key in values for key in keys):
+        return None
+    return math.fsum(values[key] for key in keys) / len(keys)
+
+
 def add_evaluation_seed_means(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The runs, each with the mean of a local score over its evaluation seeds
     (:func:`seed_mean_key`) when it has the score at its own seed and at every extra seed some
@@ -173,9 +184,9 @@ def add_evaluation_seed_means(runs: Sequence[RunRecord]) -> list[RunRecord]:
     for run in runs:
         means = {}
         for base, seeds in sorted(extra.items()):
-            keys = [base, *(evaluation_seed_name(base, seed) for seed in sorted(seeds))]
-            if all(key in run.values for key in keys):
-                means[seed_mean_key(base)] = math.fsum(run.values[k] for k in keys) / len(keys)
+            mean = evaluation_seed_mean(run.values, base, sorted(seeds))
+            if mean is not None:
+                means[seed_mean_key(base)] = mean
         with_means.append(replace(run, values={**run.values, **means}) if means else run)
     return with_means
 
