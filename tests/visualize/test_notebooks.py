@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -56,6 +58,35 @@ def test_every_notebook_is_tested_and_stored_without_outputs() -> None:
         assert nb.cells[0].cell_type == "code" and "JLONEVAE_MODELS_DIR" in nb.cells[0].source
         if name in DATASET_NOTEBOOKS:
             assert "DISENTANGLEMENT_LIB_DATA" in nb.cells[0].source, name
+
+
+FOLDER_VARIABLES = ("JLONEVAE_MODELS_DIR", "JLONEVAE_BASELINES_DIR", "JLONEVAE_FIGURES_DIR",
+                    "DISENTANGLEMENT_LIB_DATA")
+
+
+def _folders_of_first_cell(settings: list[str], value: str | None) -> dict[str, Path]:
+    """The folders the first cell's settings lines give with every folder variable set to
+    ``value`` (None: unset)."""
+    environ = {key: val for key, val in os.environ.items() if key not in FOLDER_VARIABLES}
+    if value is not None:
+        environ.update(dict.fromkeys(FOLDER_VARIABLES, value))
+    namespace: dict = {"DEMO_MODELS_DIR": Path("demo"), "Path": Path,
+                       "os": SimpleNamespace(environ=environ)}
+    exec("\n".join(settings), namespace)
+    return {key: value for key, value in namespace.items() if isinstance(value, Path)
+            and key not in ("DEMO_MODELS_DIR", "Path")}
+
+
+def test_an_empty_folder_variable_counts_as_unset() -> None:
+    """``JLONEVAE_MODELS_DIR=`` (set, empty) must not make a notebook read the working
+    folder: each first cell falls back to its default as when the variable is unset."""
+    for name in EXPECTED_FIGURES:
+        source = nbformat.read(NOTEBOOKS_DIR / name, as_version=4).cells[0].source
+        settings = [line for line in source.splitlines()
+                    if " = Path(os.environ.get(" in line]
+        unset = _folders_of_first_cell(settings, None)
+        assert unset and all(folder != Path() for folder in unset.values()), name
+        assert _folders_of_first_cell(settings, "") == unset, name
 
 
 @pytest.fixture
