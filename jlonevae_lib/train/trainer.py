@@ -37,6 +37,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -694,6 +695,11 @@ def train(config: TrainConfig, resume: bool = True,
             # had not finished) saves that model before going on.
             trainer.save_kept_model()
         atomic_write_json(layout.config_path(run_dir), config.to_dict())
+        if config.gamma and config.jacobian_batch and config.jacobian_batch > config.batch_size:
+            # Recorded as asked (a resume compares it), so say what it means here.
+            warnings.warn(f"jacobian_batch {config.jacobian_batch} is above batch_size "
+                          f"{config.batch_size}: the penalty covers each whole batch",
+                          stacklevel=2)
         with _graceful_stop(trainer):
             trainer.fit()
         return trainer.finish()

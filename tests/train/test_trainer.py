@@ -1,6 +1,7 @@
 """The training loop at toy scale: real data, real checkpoints, real TensorBoard files."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -70,6 +71,16 @@ def test_folder_holding_another_run_is_refused(tmp_path):
     train(tiny_config(tmp_path, num_batches=2))
     with pytest.raises(JLoneVAEError, match="jacobian_batch: 2 there vs 3 now"):
         train(tiny_config(tmp_path, num_batches=4, jacobian_batch=3))
+
+
+def test_a_sub_batch_above_the_batch_is_said_to_mean_the_whole_batch(tmp_path):
+    with pytest.warns(UserWarning, match="jacobian_batch 6 is above batch_size 4: the penalty "
+                                         "covers each whole batch"):
+        train(tiny_config(tmp_path / "above", num_batches=2, jacobian_batch=6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(tiny_config(tmp_path / "within", num_batches=2, jacobian_batch=4))
+        train(tiny_config(tmp_path / "off", num_batches=2, jacobian_batch=6, gamma=0.0))
 
 
 def test_resumed_run_ends_with_identical_weights(tmp_path):
