@@ -25,7 +25,7 @@ from jlonevae_lib.data.ground_truth import canonical_dataset_name
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.naming import PENALTY_ABBREVIATIONS
 from jlonevae_lib.train.objectives import objective_class
-from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.precision import PRECISIONS
 
 # The reference counts training length in "epochs" of 5,000 batches.
@@ -273,6 +273,9 @@ class RunPlacement:
 def recorded_config(run_dir: Path) -> TrainConfig | None:
     """The config a run folder records in ``config.json``, None when it has none."""
     path = layout.config_path(run_dir)
+    if path.exists() and not path.is_file():  # else the run would read as new, or finished
+        raise DataFileError(f"{path} is not a file; restore the run's config.json, or delete "
+                            f"{run_dir} to start over")
     return TrainConfig.load(path) if path.is_file() else None
 
 

@@ -65,6 +65,16 @@ def test_rerun_of_a_finished_run_is_skipped(tmp_path):
     assert (config.run_dir / "DONE").stat().st_mtime_ns == before
 
 
+def test_a_config_json_that_is_a_folder_is_refused_not_read_as_finished(tmp_path):
+    config = tiny_config(tmp_path, num_batches=2)
+    train(config)
+    path = config.run_dir / "config.json"
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(JLoneVAEError, match="config.json is not a file; restore"):
+        train(config)
+
+
 def test_folder_holding_another_run_is_refused(tmp_path):
     """Settings other than the length: refused (another length gets a folder of its own,
     tests/train/test_extend.py)."""
