@@ -56,7 +56,9 @@ class MemberStatus:
 
 def checkpoint_batches(run: Path) -> int | None:
     """The batch of ``run``'s latest checkpoint, from its progress record (the checkpoint
-    itself is never read); None without one, or while it is replaced."""
+    itself is never read); None without one, or while it is replaced. The record is written
+    just after the checkpoint, so a kill between the two leaves it one checkpoint behind (the
+    run then resumes one checkpoint later than it says)."""
     try:
         step = layout.read_json_object(layout.progress_path(run)).get("step")
     except Exception:  # noqa: BLE001 - missing, or replaced under us: no batch known

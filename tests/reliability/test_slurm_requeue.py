@@ -18,6 +18,7 @@ from tests.reliability.conftest import (
     TRAIN,
     assert_same_run,
     checkpoint_step,
+    run_cli,
     toy_env,
     wait_until,
 )
@@ -53,16 +54,29 @@ def _diagnosis(job: str, env: dict[str, str], log: Path) -> str:
     return f"job: {_job(job, env)}\njob log:\n{text}\nslurmctld.log tail:\n{tail}"
 
 
+#: Long enough that the job is still training when the requeue's SIGTERM arrives (it travels
+#: scontrol -> slurmctld -> slurmd -> slurmstepd; a toy batch takes tens of milliseconds).
+NUM_BATCHES = 200
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_long(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("straight_long")
+    done = run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", str(NUM_BATCHES)], cwd=out)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
             "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
 
 
-def test_requeued_training_job_resumes_identically(slurm_env, tmp_path, uninterrupted):
+def test_requeued_training_job_resumes_identically(slurm_env, tmp_path, uninterrupted_long):
     assert shutil.which("sbatch", path=slurm_env.get("PATH")) or Path("/usr/bin/sbatch").exists()
     script = tmp_path / "train.sbatch"
     script.write_text("#!/bin/bash\n"
                       'echo "restart count: ${SLURM_RESTART_COUNT:-0}"\n'
-                      f"exec {' '.join(TRAIN)} {' '.join(TOY_FLAGS)} --num-batches 60\n")
+                      f"exec {' '.join(TRAIN)} {' '.join(TOY_FLAGS)} --num-batches {NUM_BATCHES}\n")
     job = _slurm(["sbatch", "--parsable", "--requeue", "--open-mode=append", "-D", str(tmp_path),
                   "-o", str(tmp_path / "job.log"), str(script)], slurm_env)
     run_dirs = lambda: list((tmp_path / "trainedModels").glob("*/*"))  # noqa: E731
@@ -73,7 +87,7 @@ def test_requeued_training_job_resumes_identically(slurm_env, tmp_path, uninterr
     wait_until(lambda: _job(job, slurm_env)["JobState"] == "PENDING", timeout=60,
                what="requeue")
     stopped_at = checkpoint_step(run_dirs()[0])
-    assert 5 <= stopped_at < 60
+    assert 5 <= stopped_at < NUM_BATCHES
     # Slurm holds a requeued job back for a while; release it sooner, but not within the second
     # of the kill: slurmd refuses a launch whose credential is as old as the revocation
     # ("Job credential revoked"), and compares the two in whole seconds. (A future StartTime
@@ -89,6 +103,6 @@ def test_requeued_training_job_resumes_identically(slurm_env, tmp_path, uninterr
 
     text = log.read_text()
     assert "restart count: 0" in text and "restart count: 1" in text, text
-    assert "checkpoint saved" in text and "Trained 60 batches" in text, text
+    assert "checkpoint saved" in text and f"Trained {NUM_BATCHES} batches" in text, text
     assert (run_dirs()[0] / "DONE").exists()
-    assert_same_run(uninterrupted, tmp_path)
+    assert_same_run(uninterrupted_long, tmp_path)

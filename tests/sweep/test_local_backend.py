@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep.status import checkpoint_batches
 from jlonevae_lib.sweep.studies import get_study, plan_study
 from tests.reliability.conftest import checkpoint_step, wait_until
 
@@ -93,8 +94,11 @@ def test_a_killed_worker_resumes_to_the_uninterrupted_weights(uninterrupted: Pat
     assert not layout.failed_path(victim).exists()
 
     status = sweep(["status", *TOY_STUDY], tmp_path)
-    stopped_at = checkpoint_step(victim)
-    assert 5 <= stopped_at < 60
+    # status reads the progress record, written just after the checkpoint: a kill between
+    # the two leaves it one checkpoint (one batch here) behind.
+    stopped_at = checkpoint_batches(victim)
+    assert stopped_at is not None and 5 <= stopped_at < 60
+    assert checkpoint_step(victim) in (stopped_at, stopped_at + 1)
     line = next(line for line in status.stdout.splitlines() if line.split()[:1] == ["0"])
     assert line.split()[:2] == ["0", "interrupted"], status.stdout
     assert f"resumes at batch {stopped_at}/60" in line

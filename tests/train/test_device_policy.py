@@ -450,7 +450,9 @@ def test_the_flags_are_recorded_applied_and_change_no_cpu_weight(tmp_path, monke
 def test_command_line_flags_and_the_cublas_environment(tmp_path, monkeypatch):
     assert train_cli.CUBLAS_WORKSPACE_ENV == CUBLAS_WORKSPACE_ENV
     assert train_cli.CUBLAS_DETERMINISTIC in CUBLAS_DETERMINISTIC_VALUES
-    monkeypatch.delenv(CUBLAS_WORKSPACE_ENV, raising=False)
+    # setenv first: a delenv of an unset variable records nothing to undo, and main() sets it.
+    monkeypatch.setenv(CUBLAS_WORKSPACE_ENV, "")
+    monkeypatch.delenv(CUBLAS_WORKSPACE_ENV)
     argv = ["--dataset", "threeDots", "--num-batches", "1", "--latent-dim", "2",
             "--batch-size", "2", "--device", "cpu", "--output-dir", str(tmp_path)]
     config = train_cli.config_from_args(train_cli.build_parser().parse_args(argv))

@@ -9,20 +9,23 @@ import pytest
 from jlonevae_lib.utils.timing import best_time, call_seconds, median_time
 
 
-def test_timings_call_the_function_each_time_and_summarise():
+def test_timings_call_the_function_each_time_and_summarise(monkeypatch):
+    """A fake clock that each call advances by its delay: exact, whatever the machine's load."""
+    clock = [100.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
     delays = iter([0.03, 0.0, 0.01])
     calls = []
 
     def sleeper() -> None:
         calls.append(1)
-        time.sleep(next(delays))
+        clock[0] += next(delays)
 
-    seconds = call_seconds(sleeper, 3)
-    assert len(calls) == 3 and seconds[0] >= 0.03 and seconds[1] < seconds[0]
+    assert call_seconds(sleeper, 3) == pytest.approx([0.03, 0.0, 0.01], abs=1e-12)
+    assert len(calls) == 3
     delays = iter([0.02, 0.0, 0.01])
-    assert best_time(sleeper, 3) < 0.01
+    assert best_time(sleeper, 3) == pytest.approx(0.0, abs=1e-12)
     delays = iter([0.02, 0.0, 0.01])
-    assert 0.01 <= median_time(sleeper, 3) < 0.02
+    assert median_time(sleeper, 3) == pytest.approx(0.01, abs=1e-12)
 
 
 @pytest.mark.parametrize(("malloc", "omp"), [("1", "1"), ("0", "1"), ("1", "0")])
