@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_sigkill_at_a_random_batch_then_resume_is_identical(tmp_path, uninterrupted):
-    kill_after = random.Random().randint(3, 40)
+    # At most half-way: the kill lands while training goes on, whatever the polling lag.
+    kill_after = random.Random().randint(3, 30)
     proc = start_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "60"], cwd=tmp_path)
     wait_until(lambda: list((tmp_path / "trainedModels").glob("*/*"))
                and checkpoint_step(find_run_dir(tmp_path)) >= kill_after,
