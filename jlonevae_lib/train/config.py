@@ -274,8 +274,8 @@ def recorded_config(run_dir: Path) -> TrainConfig | None:
     """The config a run folder records in ``config.json``, None when it has none."""
     path = layout.config_path(run_dir)
     if path.exists() and not path.is_file():  # else the run would read as new, or finished
-        raise DataFileError(f"{path} is not a file; restore the run's config.json, or delete "
-                            f"{run_dir} to start over")
+        raise DataFileError(f"{path} is not a file; restore the run's {path.name}, or "
+                            f"delete {run_dir} to start over")
     return TrainConfig.load(path) if path.is_file() else None
 
 
