@@ -43,11 +43,12 @@ def sample_sd(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
-def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+def holm_adjust(pvalues: Sequence[float], *, count_untested: bool = False) -> list[float]:
     """Holm–Bonferroni step-down adjusted p-values, in the order given.
 
     ``pvalues``: the m raw p-values of one family of tests (NaN for a test that could not be
-    made: it stays NaN and is not counted in m). With the finite ones sorted,
+    made: it stays NaN, and is not counted in m unless ``count_untested``; counting it, as for
+    a family fixed in advance, is Holm with that p taken as 1). With the finite ones sorted,
     p(1) ≤ … ≤ p(m), the adjusted value of p(i) is max over j ≤ i of min(1, (m − j + 1)·p(j)):
     monotone in the raw order and capped at 1. A test is significant at level α after the
     correction when its adjusted p is ≤ α, which controls the chance of any false rejection in
@@ -55,7 +56,7 @@ def holm_adjust(pvalues: Sequence[float]) -> list[float]:
     """
     values = [float(p) for p in pvalues]
     finite = sorted((p, i) for i, p in enumerate(values) if not math.isnan(p))
-    m = len(finite)
+    m = len(values) if count_untested else len(finite)
     adjusted = [math.nan] * len(values)
     running = 0.0
     for rank, (p, i) in enumerate(finite):

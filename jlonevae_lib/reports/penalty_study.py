@@ -59,7 +59,7 @@ from jlonevae_lib.runs.metric_table import (
     metric_name,
     parse_evaluation_seed_name,
 )
-from jlonevae_lib.runs.results import RunInfo
+from jlonevae_lib.runs.results import SEED_KEY, RunInfo
 from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
 from jlonevae_lib.sweep.runner import TRAIN
 from jlonevae_lib.sweep.studies import plan_study
@@ -135,11 +135,14 @@ def setting_differences(config: Mapping[str, Any], arm: str) -> list[list[Any]]:
 
 
 def kept_scores(run_dir: Path, info: RunInfo, notes: list[str]
-                ) -> tuple[dict[str, float], float]:
-    """(values keyed ``<key>@<N>``, evaluation seconds) of the models ``run_dir`` kept at
-    earlier batches; the repeats at other evaluation seeds keyed ``<key>_evalseed<k>@<N>``."""
+                ) -> tuple[dict[str, float], float, dict[str, set[int]]]:
+    """(values keyed ``<key>@<N>``, evaluation seconds, {key: evaluation seeds its own file
+    records}) of the models ``run_dir`` kept at earlier batches; the repeats at other
+    evaluation seeds keyed ``<key>_evalseed<k>@<N>``. As
+    :func:`~jlonevae_lib.reports.records.run_scores` for the final model."""
     values: dict[str, float] = {}
     seconds = 0.0
+    own_seeds: dict[str, set[int]] = {}
     for batches, path in layout.kept_evaluation_files(run_dir):
         repeat = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
         data = json_object_or_note(path, notes)
@@ -153,7 +156,29 @@ def kept_scores(run_dir: Path, info: RunInfo, notes: list[str]
                 notes.append(f"skipped: {path} gives {name} = {record.value}")
             elif name not in values:
                 values[name] = record.value
-    return values, seconds
+                own = data.get(SEED_KEY)
+                if repeat is None and isinstance(own, int | str) and str(own).isdigit():
+                    own_seeds.setdefault(name, set()).add(int(own))
+    return values, seconds, own_seeds
+
+
+def drop_means_off_seed(values: Mapping[str, float], own_seeds: Mapping[str, set[int]],
+                        run_dir: Path, notes: list[str]) -> dict[str, float]:
+    """``values`` without the seed mean of a score whose own file was evaluated at another
+    seed than the registered one (0, :data:`EVALUATION_SEEDS`' first): that mean would not be
+    over seeds 0-2. The run then lacks the mean, and a note says why and how to mend it."""
+    out = dict(values)
+    for key, seeds in sorted(own_seeds.items()):
+        base, batches = layout.parse_kept_metric_name(key)
+        if base not in KEPT_BASES or seeds == {EVALUATION_SEEDS[0]}:
+            continue
+        mean = seed_mean_key(base)
+        out.pop(mean if batches is None else layout.kept_metric_name(mean, batches), None)
+        notes.append(f"deviation: {run_dir} has {key} at evaluation seed "
+                     f"{', '.join(map(str, sorted(seeds)))}, registered {EVALUATION_SEEDS[0]}: "
+                     "no mean over seeds 0-2 for it; evaluate it again without --seed "
+                     "(--overwrite)")
+    return out
 
 
 def add_seed_means(values: Mapping[str, float], points: Iterable[int | None]
@@ -216,10 +241,11 @@ def read_run(run_dir: Path, notes: list[str]) -> RunRecord | None:
     status, detail, trained, trained_on = training_state(run_dir, notes)
     info = RunInfo(run_dir=run_dir, group=arm, method=arm, label=ARM_LABELS[arm],
                    run_id=run_dir.name)
-    scores, seconds, _ = run_scores(run_dir, info, notes)
-    kept, kept_seconds = kept_scores(run_dir, info, notes)
+    scores, seconds, own_seeds = run_scores(run_dir, info, notes)
+    kept, kept_seconds, kept_own_seeds = kept_scores(run_dir, info, notes)
     points = [None, *sorted({b for b in config.get("keep_models_at") or []})]
-    values = add_seed_means({**scores, **trained, **kept}, points)
+    values = drop_means_off_seed(add_seed_means({**scores, **trained, **kept}, points),
+                                 {**own_seeds, **kept_own_seeds}, run_dir, notes)
     return RunRecord(arm=arm, label=ARM_LABELS[arm], method=str(config.get("objective")),
                      gamma=float(config.get("gamma") or 0.0), settings="",
                      run_id=run_dir.name, seed=seed if isinstance(seed, int) else None,

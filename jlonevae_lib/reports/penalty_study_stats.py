@@ -71,7 +71,9 @@ def primary_analysis(values: Mapping[str, Sequence[float]], alpha: float = ALPHA
                       "sd_a": sample_sd(a), "sd_b": sample_sd(b),
                       "diff": size["difference"], "ci_low": size["ci_low"],
                       "ci_high": size["ci_high"], "g": size["hedges_g"], "t": t, "p_raw": p}
-    adjusted = holm_adjust([row["p_raw"] for row in rows.values()])
+    # The registered family is both tests: one that cannot be made (both arms constant)
+    # still counts, so the other is never judged uncorrected.
+    adjusted = holm_adjust([row["p_raw"] for row in rows.values()], count_untested=True)
     for row, p in zip(rows.values(), adjusted, strict=True):
         row["p_holm"] = p
         row["reject"] = bool(not math.isnan(p) and p <= alpha)

@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.reports.records import HELDOUT_BCE, RECON_BCE, TRAIN_MINUTES, seed_mean_key
+from jlonevae_lib.reports.records import (
+    FAILED,
+    HELDOUT_BCE,
+    RECON_BCE,
+    TRAIN_MINUTES,
+    seed_mean_key,
+)
 from jlonevae_lib.reports.text import (
     ci_text,
     column_title,
@@ -81,11 +87,21 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
     state = summary["progress"]
     per_arm = ", ".join(f"{arm['label']} {arm['evaluated']}/{arm['registered']}"
                         for arm in state["arms"])
-    return [f"**This study is INCOMPLETE: {state['evaluated']} of its {state['registered']} "
-            f"registered runs are finished and evaluated ({per_arm}). The primary test is NOT "
-            f"reported until every arm has all {state['expected_per_arm']} seeds; interim "
-            "looks change nothing, and the study runs to the end as registered. This render "
-            "shows progress only: no outcome value, mean or test.**", ""]
+    lines = [f"**This study is INCOMPLETE: {state['evaluated']} of its {state['registered']} "
+             f"registered runs are finished and evaluated ({per_arm}). The primary test is NOT "
+             f"reported until every arm has all {state['expected_per_arm']} seeds; interim "
+             "looks change nothing, and the study runs to the end as registered. This render "
+             "shows progress only: no outcome value, mean or test.**", ""]
+    failed = [run for run in state["waiting"] if run["status"] == FAILED]
+    if failed:
+        runs = ", ".join(f"{run['label']} seed {run['seed']}" for run in failed)
+        lines += [f"**{len(failed)} run{'s' if len(failed) != 1 else ''} failed ({runs}): "
+                  "the registration excludes no run, so the study cannot end until "
+                  f"{'they are' if len(failed) != 1 else 'it is'} rerun "
+                  "(`jlonevae-sweep run cpu_penalty_study --retry-failed`, the same settings "
+                  "and seed); a run that fails again is a deviation to report, not "
+                  "drop.**", ""]
+    return lines
 
 
 def progress_table(summary: Mapping[str, Any]) -> str:
@@ -160,7 +176,11 @@ def primary_lines(summary: Mapping[str, Any]) -> list[str]:
             f"The outcome is {PRIMARY_TEXT}, one value per run. The tests are two-sided Welch "
             f"t-tests of JL1-VAE against each other arm, Holm-corrected over the two at "
             f"α = {summary['alpha']:g}, as registered in docs/studies.md before any run "
-            f"started. All {n} registered runs are in them; none is excluded{flagged}", "",
+            f"started. All {n} registered runs are in them; none is excluded{flagged} Each "
+            "difference's 95% interval is Welch's (Welch–Satterthwaite degrees of freedom) and "
+            "is not adjusted for the two tests: the Holm-adjusted p decides. Hedges' g is the "
+            "difference over the pooled s.d., times the small-sample factor "
+            "1 − 3/(4(n₁ + n₂) − 9).", "",
             primary_table(summary).rstrip("\n"), ""]
 
 

@@ -81,6 +81,11 @@ def test_holm_adjust_edge_cases() -> None:
     adjusted = holm_adjust([0.01, math.nan, 0.04])
     assert adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.04)
     assert math.isnan(adjusted[1])
+    # Counted (a family fixed in advance): as if that p were 1, m = 3.
+    adjusted = holm_adjust([0.01, math.nan, 0.04], count_untested=True)
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.08)
+    assert math.isnan(adjusted[1])
+    assert holm_adjust([0.01, math.nan], count_untested=True)[0] == pytest.approx(0.02)
     # Never below the raw p, and the order of the raw p-values is kept.
     raw = [0.001, 0.2, 0.03, 0.03, 0.5, 0.0101]
     adjusted = holm_adjust(raw)

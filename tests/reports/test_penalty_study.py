@@ -19,7 +19,14 @@ from jlonevae_lib.cli import penalty_study_summary as cli
 from jlonevae_lib.reports.penalty_study import PRIMARY_KEY, read_run, registered_config
 from jlonevae_lib.reports.penalty_study_stats import primary_analysis
 from jlonevae_lib.runs import layout
-from jlonevae_lib.sweep.penalty_study import ARMS, BETA_RAMP_ARM, BETA_VAE_ARM, JL1_ARM, SEEDS
+from jlonevae_lib.sweep.penalty_study import (
+    ARM_LABELS,
+    ARMS,
+    BETA_RAMP_ARM,
+    BETA_VAE_ARM,
+    JL1_ARM,
+    SEEDS,
+)
 from jlonevae_lib.sweep.studies import get_study, plan_study
 
 # ------------------------------------------------------------------------------ statistics
@@ -72,6 +79,18 @@ def test_holm_decides_and_a_raw_p_alone_does_not() -> None:
     assert result["H1"]["reject"] and not result["H2"]["reject"]
     assert result["H2"]["p_holm"] == pytest.approx(min(1.0, result["H2"]["p_raw"]))
     assert result["H1"]["p_holm"] == pytest.approx(2 * result["H1"]["p_raw"])
+
+
+def test_a_test_that_cannot_be_made_still_counts_in_the_family() -> None:
+    """JL1 and the β ramp both constant: H1 has no p. H2 is still corrected for two tests,
+    as registered, not judged alone."""
+    spread = np.linspace(-1, 1, 10)
+    values = {JL1_ARM: [0.5] * 10, BETA_RAMP_ARM: [0.5] * 10,
+              BETA_VAE_ARM: (0.4 + 0.01 * spread).tolist()}
+    result = primary_analysis(values)
+    assert math.isnan(result["H1"]["p_raw"]) and math.isnan(result["H1"]["p_holm"])
+    assert not result["H1"]["reject"]
+    assert result["H2"]["p_holm"] == pytest.approx(min(1.0, 2 * result["H2"]["p_raw"]))
 
 
 # ------------------------------------------------------------------------------ fake runs
@@ -298,6 +317,42 @@ def test_an_incomplete_study_reports_no_test(tmp_path: Path) -> None:
     assert cli.main(["--from-summary", str(out / "summary.json"), "--output-dir",
                      str(again)]) == 0
     assert (again / "README.md").read_bytes() == readme.encode()
+
+
+def test_a_failed_run_is_named_with_how_to_rerun_it(tmp_path: Path) -> None:
+    """No run is excluded: a failed one keeps the study incomplete, and the report says so
+    and how to rerun it rather than reading as still running."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {BETA_VAE_ARM: (1, 2, 3, 4, 5, 6, 7, 8, 9)})
+    failed = write_run(dirs[-1].parent / "seed10", BETA_VAE_ARM, 10, root, done=False)
+    write_json(layout.failed_path(failed), {"message": "the loss became NaN", "step": 12})
+    summary = summarise_folder(root, out)
+    assert not summary["complete"] and summary["primary"] is None
+    lines = (out / "README.md").read_text().splitlines()
+    assert lines[4].startswith(f"**1 run failed ({ARM_LABELS[BETA_VAE_ARM]} seed 10): ")
+    assert "--retry-failed" in lines[4] and "not drop" in lines[4]
+
+
+def test_a_score_evaluated_at_another_seed_gets_no_seed_mean(tmp_path: Path) -> None:
+    """The registered mean is over evaluation seeds 0-2: a run whose own local MIG file
+    records another seed gets no mean there (its primary outcome is then missing) and a
+    note; a file that records seed 0 is fine."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    run = write_study(root, {})[0]
+    key = "evaluation_config.evaluation.random_seed"
+    for name, seed in (("local_mig_0_1", "5"), (layout.kept_metric_name("local_mig_0_1", 8000),
+                                                "7"),
+                       (layout.kept_metric_name("local_modularity_0_1", 8000), "0")):
+        path = layout.evaluation_path(run, name)
+        write_json(path, {**json.loads(path.read_text()), key: seed})
+    summary = summarise_folder(root, out)
+    assert not summary["complete"] and summary["progress"]["evaluated"] == 29
+    (waiting,) = summary["progress"]["waiting"]
+    assert (waiting["arm"], waiting["seed"]) == (JL1_ARM, 1)
+    deviations = [note for note in summary["notes"] if note.startswith("deviation: ")]
+    assert [note.split(" has ")[1].split(",")[0] for note in deviations] == [
+        "local_mig_0_1 at evaluation seed 5", "local_mig_0_1@8000 at evaluation seed 7"]
+    assert all("--overwrite" in note for note in deviations)
 
 
 def test_the_arm_comes_from_config_json(tmp_path: Path) -> None:
