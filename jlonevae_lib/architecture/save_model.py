@@ -35,6 +35,8 @@ MODEL_TYPE_FILE = "model_type.txt"
 MODEL_ARGS_FILE = "model_args.p"
 MODEL_ARGS_JSON_FILE = "model_args.json"
 STATE_DICT_FILE = "model_state_dict.pt"
+#: Every file a save writes, each atomically (model_type.txt last).
+SAVED_MODEL_FILES = (STATE_DICT_FILE, MODEL_ARGS_FILE, MODEL_ARGS_JSON_FILE, MODEL_TYPE_FILE)
 
 # Protocol 4 is readable by every Python 3 the reference could have run on (3.4+).
 _PICKLE_PROTOCOL = 4

@@ -508,7 +508,9 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
     :func:`summary_table`.
 
     Each run's model is loaded once on ``device`` and metrics that share a draw encode it once.
-    A metric another process is evaluating is skipped, one it finished meanwhile is read back.
+    A metric another process is evaluating is skipped; one it finished meanwhile is read back
+    and checked as at planning (a result of another dataset or seed raises, after the metrics
+    computed before it were written).
     """
     from jlonevae_lib.evaluate.representation import load_representation  # imports torch
 

@@ -49,7 +49,7 @@ def holm_adjust(pvalues: Sequence[float], *, count_untested: bool = False) -> li
     ``pvalues``: the m raw p-values of one family of tests (NaN for a test that could not be
     made: it stays NaN, and is not counted in m unless ``count_untested``; counting it, as for
     a family fixed in advance, is Holm with that p taken as 1). With the finite ones sorted,
-    p(1) ≤ … ≤ p(m), the adjusted value of p(i) is max over j ≤ i of min(1, (m − j + 1)·p(j)):
+    p(1) ≤ p(2) ≤ …, the adjusted value of p(i) is max over j ≤ i of min(1, (m − j + 1)·p(j)):
     monotone in the raw order and capped at 1. A test is significant at level α after the
     correction when its adjusted p is ≤ α, which controls the chance of any false rejection in
     the family at α.

@@ -174,10 +174,11 @@ def drop_means_off_seed(values: Mapping[str, float], own_seeds: Mapping[str, set
             continue
         mean = seed_mean_key(base)
         out.pop(mean if batches is None else layout.kept_metric_name(mean, batches), None)
+        model = "" if batches is None else f" --at-batch {batches}"
         notes.append(f"deviation: {run_dir} has {key} at evaluation seed "
                      f"{', '.join(map(str, sorted(seeds)))}, registered {EVALUATION_SEEDS[0]}: "
-                     "no mean over seeds 0-2 for it; evaluate it again without --seed "
-                     "(--overwrite)")
+                     f"no mean over seeds 0-2 for it; evaluate it again without --seed "
+                     f"(--overwrite{model})")
     return out
 
 

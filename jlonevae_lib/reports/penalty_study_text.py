@@ -43,6 +43,7 @@ from jlonevae_lib.runs.metric_table import (
     metric_name,
     parse_metric_name,
 )
+from jlonevae_lib.sweep.penalty_study import NAME
 from jlonevae_lib.utils.tables import format_markdown_table
 
 TITLE = "`cpu_penalty_study`: the Jacobian L1 penalty on disentanglement_lib's architecture"
@@ -98,7 +99,7 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
         lines += [f"**{len(failed)} run{'s' if len(failed) != 1 else ''} failed ({runs}): "
                   "the registration excludes no run, so the study cannot end until "
                   f"{'they are' if len(failed) != 1 else 'it is'} rerun "
-                  "(`jlonevae-sweep run cpu_penalty_study --retry-failed`, the same settings "
+                  f"(`jlonevae-sweep run {NAME} --retry-failed`, the same settings "
                   "and seed); a run that fails again is a deviation to report, not "
                   "drop.**", ""]
     return lines

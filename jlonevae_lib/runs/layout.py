@@ -164,10 +164,12 @@ def progress_path(run: Path) -> Path:
 
 
 def training_files(run: Path) -> tuple[Path, ...]:
-    """The files training writes whole into the run (config.json, DONE, FAILED, the checkpoint
-    and its progress record): where a killed trainer can leave half-written temporaries."""
-    return (config_path(run), done_path(run), failed_path(run), checkpoint_path(run),
-            progress_path(run))
+    """The files only training writes whole into the run, under the run's lock (config.json,
+    DONE, the checkpoint and its progress record, the TorchScript export; the saved models'
+    files are :mod:`~jlonevae_lib.architecture.save_model`'s): where a killed trainer can leave
+    half-written temporaries. Not FAILED: the sweep writes it too, without the lock."""
+    return (config_path(run), done_path(run), checkpoint_path(run), progress_path(run),
+            torchscript_path(run))
 
 
 def killed_path(run: Path) -> Path:
@@ -313,11 +315,17 @@ def saved_model_batches(folder: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def final_saved_model(representation: Path) -> Path | None:
-    """The ``cache_batch_no<N>`` folder with the highest N in ``representation``, if any."""
+def saved_model_dirs(representation: Path) -> list[Path]:
+    """The ``cache_batch_no<N>`` folders in ``representation``, by N."""
     found = [(batches, path) for path in representation.glob(f"{SAVED_MODEL_PREFIX}*")
              if path.is_dir() and (batches := saved_model_batches(path)) is not None]
-    return max(found)[1] if found else None
+    return [path for _, path in sorted(found)]
+
+
+def final_saved_model(representation: Path) -> Path | None:
+    """The ``cache_batch_no<N>`` folder with the highest N in ``representation``, if any."""
+    found = saved_model_dirs(representation)
+    return found[-1] if found else None
 
 
 def find_saved_model(folder: Path) -> Path | None:

@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.registry import build_architecture
-from jlonevae_lib.architecture.save_model import save_model
+from jlonevae_lib.architecture.save_model import SAVED_MODEL_FILES, save_model
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.runs import layout
 from jlonevae_lib.train.config import TrainConfig, place_run, recorded_config
@@ -678,10 +678,13 @@ def train(config: TrainConfig, resume: bool = True,
                 torchscript_path=layout.torchscript_path(run_dir),
                 final_scalars=done.get("final_scalars", {}), skipped=True,
             )
-        # Under the run's lock, any temporary beside a file training writes is a killed
+        # Under the run's lock, any temporary beside a file only training writes is a killed
         # process's half-write.
         for written in layout.training_files(run_dir):
             remove_temporaries(written)
+        for saved in layout.saved_model_dirs(layout.representation_dir(run_dir)):
+            for name in SAVED_MODEL_FILES:
+                remove_temporaries(saved / name)
         if resume:
             trainer.load_checkpoint()
         elif trainer.checkpoint_path.exists():

@@ -81,7 +81,7 @@ def test_a_killed_worker_resumes_to_the_uninterrupted_weights(uninterrupted: Pat
     proc = subprocess.Popen([*SWEEP, *RUN, "--output-dir", str(tmp_path)], env=env_for(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_until(lambda: checkpoint_step(victim) >= 5, timeout=300,
+        wait_until(lambda: (checkpoint_batches(victim) or 0) >= 5, timeout=300,
                    what="the first member's checkpoint 5")
         worker = json.loads((victim / ".lock").read_text())["pid"]
         os.kill(worker, signal.SIGKILL)

@@ -88,7 +88,7 @@ def test_a_sub_batch_above_the_batch_is_said_to_mean_the_whole_batch(tmp_path):
                                          "covers each whole batch"):
         train(tiny_config(tmp_path / "above", num_batches=2, jacobian_batch=6))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.filterwarnings("error", message="jacobian_batch")
         train(tiny_config(tmp_path / "within", num_batches=2, jacobian_batch=4))
         train(tiny_config(tmp_path / "off", num_batches=2, jacobian_batch=6, gamma=0.0))
 
@@ -141,18 +141,27 @@ def _stop_after_two_batches(config: TrainConfig) -> None:
 
 def test_a_resume_deletes_the_half_writes_a_killed_trainer_left(tmp_path):
     """A SIGKILL during any of training's writes leaves atomic_path's temporary beside that
-    file; the resumed run (holding the run's lock) deletes them all."""
-    config = tiny_config(tmp_path)
+    file; the resumed run (holding the run's lock) deletes them all. FAILED's is left: the
+    sweep also writes that marker, without the lock."""
+    config = tiny_config(tmp_path, keep_models_at=(4,))
     _stop_after_two_batches(config)
     run = config.run_dir
+    kept = run / "representation" / "cache_batch_no4"  # a kept model's save, cut short
+    kept.mkdir(parents=True)
     planted = [path.with_name(f".{path.name}.k1ll3d_x.tmp")
-               for path in (run / "config.json", run / "DONE", run / "FAILED",
+               for path in (run / "config.json", run / "DONE",
                             run / "checkpoints" / "checkpoint.pt",
-                            run / "checkpoints" / "progress.json")]
-    for half_write in planted:
+                            run / "checkpoints" / "progress.json",
+                            run / "representation" / "pytorch_model.pt",
+                            kept / "model_state_dict.pt", kept / "model_args.p",
+                            kept / "model_args.json", kept / "model_type.txt")]
+    not_ours = run / ".FAILED.k1ll3d_x.tmp"
+    for half_write in [*planted, not_ours]:
         half_write.write_bytes(b"{")
     assert train(config).num_batches == 6
     assert not [path for path in planted if path.exists()]
+    assert not_ours.exists()
+    assert load_model(kept, "cpu").model_args["latent_dim"] == 3
 
 
 def test_resume_reads_the_checkpoint_to_the_cpu_whatever_the_training_device(tmp_path):

@@ -84,6 +84,10 @@ def test_an_empty_folder_variable_counts_as_unset() -> None:
         source = nbformat.read(NOTEBOOKS_DIR / name, as_version=4).cells[0].source
         settings = [line for line in source.splitlines()
                     if " = Path(os.environ.get(" in line]
+        # Every variable the cell reads is among those lines and those variables.
+        assert source.count("os.environ") == len(settings), name
+        assert all(any(variable in line for variable in FOLDER_VARIABLES)
+                   for line in settings), name
         unset = _folders_of_first_cell(settings, None)
         assert unset and all(folder != Path() for folder in unset.values()), name
         assert _folders_of_first_cell(settings, "") == unset, name
