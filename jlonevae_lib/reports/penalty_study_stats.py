@@ -45,6 +45,8 @@ from jlonevae_lib.runs.metric_table import parse_evaluation_seed_name
 from jlonevae_lib.sweep.penalty_study import BETA_RAMP_ARM, BETA_VAE_ARM, JL1_ARM
 
 ALPHA = 0.05
+#: The progress status of a finished run whose primary outcome is not (all) there.
+NOT_EVALUATED = "finished, primary outcome not evaluated"
 CONFIDENCE = 0.95
 #: The pre-registered hypotheses: (name, arm a, arm b); each tests mean(a) = mean(b).
 HYPOTHESES = (("H1", JL1_ARM, BETA_RAMP_ARM), ("H2", JL1_ARM, BETA_VAE_ARM))
@@ -98,7 +100,7 @@ def progress(data: Mapping[str, Any]) -> dict[str, Any]:
                      "evaluated": sum(_evaluated(run) for run in runs), "states": states})
     waiting = [{"arm": run["arm"], "label": run["label"], "seed": run["seed"],
                 "status": (run["status"] if run["status"] != FINISHED
-                           else "finished, primary outcome not evaluated"),
+                           else NOT_EVALUATED),
                 "detail": run["detail"]}
                for run in data["runs"] if not _evaluated(run)]
     expected = len(data["seeds"])

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED
 from jlonevae_lib.reports.records import (
     FAILED,
     HELDOUT_BCE,
@@ -102,6 +103,13 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
                   f"(`jlonevae-sweep run {NAME} --retry-failed`, the same settings "
                   "and seed); a run that fails again is a deviation to report, not "
                   "drop.**", ""]
+    unevaluated = [run for run in state["waiting"] if run["status"] == NOT_EVALUATED]
+    if unevaluated:
+        count = len(unevaluated)
+        lines += [f"{count} finished run{'s' if count != 1 else ''} without the primary outcome: "
+                  f"`jlonevae-sweep run {NAME} --stages evaluate` evaluates "
+                  f"{'them' if count != 1 else 'it'} (`jlonevae-sweep status {NAME}` shows a "
+                  "failed evaluation and why; `--retry-failed` runs it again).", ""]
     return lines
 
 
