@@ -7,6 +7,8 @@
     jlonevae-sweep run threeDots --jobs 4           # 4 at a time (one per GPU when there are 4)
     jlonevae-sweep run threeDots --backend slurm --partition gpu --gpus 1 --time 1440
     jlonevae-sweep status threeDots
+    jlonevae-sweep snapshot threeDots --to kept/threeDots   # what resumes it elsewhere
+    jlonevae-sweep restore threeDots --from kept/threeDots  # ... and back, on that machine
 
 Re-running ``run`` skips finished work and resumes interrupted runs; failed ones are listed
 with their reason and tried again only with ``--retry-failed``; members whose Slurm job is still
@@ -49,6 +51,7 @@ from jlonevae_lib.sweep.runner import (  # noqa: E402
     decide,
     run_summary,
 )
+from jlonevae_lib.sweep.snapshot import RESTORED, restore_snapshot, write_snapshot  # noqa: E402
 from jlonevae_lib.sweep.status import (  # noqa: E402
     DONE,
     FAILED,
@@ -162,6 +165,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Each member's state from its run folder; give the settings of the run "
                     "it reports on (jlonevae-train flags too).")
     _add_plan_flags(status)
+
+    snapshot = commands.add_parser(
+        "snapshot", allow_abbrev=False,
+        help="copy what resumes and reports the study into a folder kept elsewhere (in git)",
+        description="Update a snapshot of the study: each member's run and TensorBoard "
+                    "folders without what can be done without (locks, temporaries, the "
+                    "TorchScript export, a finished run's checkpoint and its evaluated earlier "
+                    "models). Give the settings of the run it copies (jlonevae-train flags "
+                    "too).")
+    _add_plan_flags(snapshot)
+    snapshot.add_argument("--to", required=True, metavar="FOLDER", dest="snapshot_dir",
+                          help="the snapshot folder (created, or brought up to date)")
+
+    restore = commands.add_parser(
+        "restore", allow_abbrev=False,
+        help="copy a snapshot's members back where the output folder has less of them",
+        description="Copy each member of a snapshot into the study's output folder when that "
+                    "folder has less of it (no run, or an unfinished run at an earlier "
+                    "batch); then `run` resumes the study. Nothing there is deleted.")
+    _add_plan_flags(restore)
+    restore.add_argument("--from", required=True, metavar="FOLDER", dest="snapshot_dir",
+                         help="the folder `snapshot --to` wrote")
     return parser
 
 
@@ -411,6 +436,36 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
     return 0
 
 
+def _snapshot(plan: StudyPlan, metric_names: Sequence[str], snapshot_dir: Path) -> int:
+    copies = write_snapshot(plan.members, metric_names, plan.output_dir, snapshot_dir)
+    for copy in copies:
+        if copy.reason:
+            print(f"  {copy.member.label}: {copy.reason}")
+        else:
+            print(f"  {copy.member.label}: {copy.copied} copied, {copy.unchanged} unchanged, "
+                  f"{copy.removed} removed ({copy.size / 2**20:.1f} MiB)")
+    total = sum(copy.size for copy in copies)
+    held = sum(1 for copy in copies if not copy.reason)
+    print(f"{plan.study.name}: {held} of {len(copies)} members in {snapshot_dir} "
+          f"({total / 2**20:.1f} MiB); restore with: {PROG} restore {plan.study.name} "
+          f"--from {snapshot_dir} (and the same settings)")
+    return 0
+
+
+def _restore(plan: StudyPlan, snapshot_dir: Path) -> int:
+    copies = restore_snapshot(plan.members, snapshot_dir, plan.output_dir)
+    for copy in copies:
+        if copy.action == RESTORED:
+            print(f"  {copy.member.label}: restored ({copy.reason}; {copy.copied} files "
+                  f"copied, {copy.unchanged} already here)")
+        else:
+            print(f"  {copy.member.label}: kept as it is ({copy.reason})")
+    restored = sum(1 for copy in copies if copy.action == RESTORED)
+    print(f"{plan.study.name}: {restored} of {len(copies)} members restored from "
+          f"{snapshot_dir} into {plan.output_dir}")
+    return 0
+
+
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -439,6 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_status(plan.study.name, statuses, evaluated=bool(metric_names),
                             summary=summary_state(plan.results_dir, statuses)))
         return 0
+    if args.command == "snapshot":
+        return _snapshot(plan, metric_names, Path(args.snapshot_dir))
+    if args.command == "restore":
+        return _restore(plan, Path(args.snapshot_dir))
     if args.dry_run:
         _print_dry_run(plan, metric_names, args.stages, args.retry_failed)
         return 0

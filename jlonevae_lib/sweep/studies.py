@@ -193,8 +193,8 @@ def get_study(name: str) -> Study:
 def parse_setting(study: Study, key: str, text: str) -> Any:
     """The value of ``--set key=text``: a TrainConfig field's type, or a study parameter's.
 
-    ``none`` sets an optional field to None; ``objective_params`` takes JSON
-    (``{"gamma": 30}``).
+    ``none`` sets an optional field to None; a list of batch counts is comma-separated
+    (``keep_models_at=8000,15000``); ``objective_params`` takes JSON (``{"gamma": 30}``).
     """
     if key in study.params:
         return _parse_like(study.params[key], key, text)
@@ -216,6 +216,8 @@ def parse_setting(study: Study, key: str, text: str) -> Any:
             if word not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError("true or false")
             return word in ("true", "1", "yes")
+        if base.startswith("list[int]"):  # keep_models_at=8000,15000
+            return [int(part) for part in text.split(",") if part.strip()]
         if base.startswith("dict"):
             value = json.loads(text)
             if not isinstance(value, dict):

@@ -137,6 +137,8 @@ def test_parse_setting_types() -> None:
     assert parse_setting(study, "jacobian_batch", "none") is None
     assert parse_setting(study, "dataset", "threeDots") == "threeDots"
     assert parse_setting(study, "objective_params", '{"gamma": 30}') == {"gamma": 30.0}
+    assert parse_setting(study, "keep_models_at", "8000,15000") == [8000, 15000]
+    assert parse_setting(study, "keep_models_at", "") == []
     assert parse_setting(get_study("baselines"), "hp_index", "4") == 4
     assert parse_axis_values(study, "gamma", ["0", "0.2"]) == (0.0, 0.2)
     assert parse_axis_values(get_study("baselines"), "method", ["factor_vae"]) == ("factor_vae",)
@@ -146,6 +148,8 @@ def test_parse_setting_types() -> None:
     (lambda: get_study("threedots"), "unknown study 'threedots'; known studies: threeDots"),
     (lambda: parse_setting(get_study("threeDots"), "epochs", "3"), "not a setting"),
     (lambda: parse_setting(get_study("threeDots"), "num_batches", "many"), "expected int"),
+    (lambda: parse_setting(get_study("threeDots"), "keep_models_at", "8k"),
+     "expected list[int]"),
     (lambda: parse_axis_values(get_study("threeDots"), "method", ["x"]), "has no axis"),
     (lambda: members("threeDots", overrides={"gamma": 0.3}), "is an axis of study threeDots"),
     (lambda: members("threeDots", axes={"seed": (1, 1)}), "distinct values"),
