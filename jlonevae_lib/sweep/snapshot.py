@@ -28,8 +28,7 @@ point from there on (docs/sweeps.md).
 
 from __future__ import annotations
 
-import filecmp
-import shutil
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.members import Member
 from jlonevae_lib.sweep.status import checkpoint_batches, missing_metrics
 from jlonevae_lib.train.config import recorded_config
-from jlonevae_lib.utils.atomic import atomic_path
+from jlonevae_lib.utils.atomic import atomic_write_bytes
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.lock import lock_holder
 
@@ -86,9 +85,15 @@ def _is_own_file(path: Path, root: Path) -> bool:
 
 
 def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
-    """The files of the run folder ``run`` that a snapshot carries, relative to ``run``, sorted
-    (the rules are the module's docstring); ``metric_names`` are the study's (final and
-    ``<metric>@<N>`` of kept models)."""
+    """The files of the run folder ``run`` that a snapshot carries, relative to ``run`` (the
+    rules are the module's docstring); ``metric_names`` are the study's (final and
+    ``<metric>@<N>`` of kept models).
+
+    In the order to copy them from a run still training: its progress record, then its
+    checkpoint, then the rest by name. The trainer writes a kept model, then the checkpoint,
+    then the record, so copied in this order the snapshot's record is never ahead of its
+    checkpoint, and a checkpoint past a kept batch comes with that model whole (one before it
+    resumes and saves the model again)."""
     if not run.is_dir():
         return []
     skipped_dirs: set[Path] = set()
@@ -110,7 +115,9 @@ def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
         if any(folder in path.parents for folder in skipped_dirs):
             continue
         carried.append(path.relative_to(run))
-    return sorted(carried)
+    first = [path.relative_to(run)
+             for path in (layout.progress_path(run), layout.checkpoint_path(run))]
+    return sorted(carried, key=lambda path: (first.index(path) if path in first else 2, path))
 
 
 def _own_files(folder: Path) -> list[Path]:
@@ -122,12 +129,18 @@ def _own_files(folder: Path) -> list[Path]:
 
 
 def _copy_file(source: Path, target: Path) -> bool:
-    """Copy ``source`` onto ``target`` atomically unless they already hold the same bytes;
-    whether it copied."""
-    if target.is_file() and filecmp.cmp(source, target, shallow=False):
+    """Copy ``source`` onto ``target`` atomically, with its modification time, unless they
+    already hold the same bytes; whether it copied. A source deleted meanwhile (a marker
+    cleared) is not copied."""
+    try:
+        data = source.read_bytes()
+        modified = source.stat().st_mtime
+    except FileNotFoundError:
         return False
-    with atomic_path(target) as tmp:
-        shutil.copy2(source, tmp)
+    if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+        return False
+    atomic_write_bytes(target, data)
+    os.utime(target, (modified, modified))
     return True
 
 
@@ -145,8 +158,10 @@ def _sync_folder(source: Path, files: Iterable[Path], target: Path) -> tuple[int
     for relative in files:
         if _copy_file(source / relative, target / relative):
             copied += 1
-        else:
+        elif (target / relative).is_file():
             unchanged += 1
+        else:
+            continue
         size += (target / relative).stat().st_size
     wanted = set(files)
     removed = 0

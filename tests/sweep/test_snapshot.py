@@ -15,6 +15,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.snapshot import (
     RESTORED,
     SKIPPED,
+    _copy_file,
     carried_files,
     restore_snapshot,
     write_snapshot,
@@ -76,6 +77,9 @@ def test_an_unfinished_run_carries_its_checkpoint_and_kept_models(tmp_path) -> N
                        "representation/cache_batch_no15/model_state_dict.pt",
                        "representation/cache_batch_no15/model_type.txt",
                        "sweep_logs/train.log"}
+    # The order a live run is copied in: its record never ahead of its checkpoint.
+    assert carried_files(run, METRICS)[:2] == [Path("checkpoints/progress.json"),
+                                               Path("checkpoints/checkpoint.pt")]
 
 
 def test_a_finished_run_sheds_its_checkpoint_and_evaluated_earlier_models(tmp_path) -> None:
@@ -123,6 +127,11 @@ def test_a_snapshot_is_brought_up_to_date_in_place(tmp_path) -> None:
         + sum(p.stat().st_size for p in layout.log_dir_of_run(run_in_snap).rglob("*"))
 
 
+def test_a_file_deleted_while_it_is_copied_is_left_out(tmp_path) -> None:
+    assert not _copy_file(tmp_path / "FAILED", tmp_path / "snap" / "FAILED")
+    assert not (tmp_path / "snap" / "FAILED").exists()
+
+
 def test_the_snapshot_may_not_be_the_output_folder(tmp_path) -> None:
     plan = _plan(tmp_path)
     with pytest.raises(JLoneVAEError, match="is the study's output folder"):
@@ -146,6 +155,10 @@ def test_restore_copies_a_member_only_where_the_output_folder_has_less(tmp_path)
     assert (copy.action, copy.reason, copy.copied) == (RESTORED, "batch 20", 9)
     assert layout.checkpoint_path(member.run_dir).read_text() == "weights at 20"
     assert (layout.log_dir_of_run(member.run_dir) / "events.out.tfevents.1.vm.1.0").is_file()
+    source_checkpoint = layout.checkpoint_path(
+        tmp_path / "source" / member.run_dir.relative_to(target.output_dir))
+    assert layout.checkpoint_path(member.run_dir).stat().st_mtime \
+        == source_checkpoint.stat().st_mtime  # status tells the checkpoint's age from it
 
     (again,) = restore_snapshot(target.members, snap, target.output_dir)
     assert (again.action, again.reason) == (SKIPPED, "here at batch 20, the snapshot at batch 20")
