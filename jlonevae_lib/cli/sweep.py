@@ -51,7 +51,12 @@ from jlonevae_lib.sweep.runner import (  # noqa: E402
     decide,
     run_summary,
 )
-from jlonevae_lib.sweep.snapshot import RESTORED, restore_snapshot, write_snapshot  # noqa: E402
+from jlonevae_lib.sweep.snapshot import (  # noqa: E402
+    COPIED,
+    SKIPPED,
+    restore_snapshot,
+    write_snapshot,
+)
 from jlonevae_lib.sweep.status import (  # noqa: E402
     DONE,
     FAILED,
@@ -439,30 +444,33 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
 def _snapshot(plan: StudyPlan, metric_names: Sequence[str], snapshot_dir: Path) -> int:
     copies = write_snapshot(plan.members, metric_names, plan.output_dir, snapshot_dir)
     for copy in copies:
-        if copy.reason:
-            print(f"  {copy.member.label}: {copy.reason}")
+        if copy.action == SKIPPED:
+            print(f"  {copy.member.label}: left as the snapshot has it ({copy.reason})")
         else:
             print(f"  {copy.member.label}: {copy.copied} copied, {copy.unchanged} unchanged, "
                   f"{copy.removed} removed ({copy.size / 2**20:.1f} MiB)")
     total = sum(copy.size for copy in copies)
-    held = sum(1 for copy in copies if not copy.reason)
-    print(f"{plan.study.name}: {held} of {len(copies)} members in {snapshot_dir} "
-          f"({total / 2**20:.1f} MiB); restore with: {PROG} restore {plan.study.name} "
-          f"--from {snapshot_dir} (and the same settings)")
+    held = sum(1 for copy in copies if copy.action == COPIED)
+    print(f"{plan.study.name}: {held} of {len(copies)} members brought up to date in "
+          f"{snapshot_dir} ({total / 2**20:.1f} MiB of them); restore with: {PROG} restore "
+          f"{plan.study.name} --from {snapshot_dir} (and the same settings)")
     return 0
 
 
 def _restore(plan: StudyPlan, snapshot_dir: Path) -> int:
-    copies = restore_snapshot(plan.members, snapshot_dir, plan.output_dir)
+    copies, others = restore_snapshot(plan.members, snapshot_dir, plan.output_dir)
     for copy in copies:
-        if copy.action == RESTORED:
+        if copy.action == COPIED:
+            removed = f", {copy.removed} of an older checkpoint removed" if copy.removed else ""
             print(f"  {copy.member.label}: restored ({copy.reason}; {copy.copied} files "
-                  f"copied, {copy.unchanged} already here)")
+                  f"copied, {copy.unchanged} already here{removed})")
         else:
-            print(f"  {copy.member.label}: kept as it is ({copy.reason})")
-    restored = sum(1 for copy in copies if copy.action == RESTORED)
+            print(f"  {copy.member.label}: not restored ({copy.reason})")
+    restored = sum(1 for copy in copies if copy.action == COPIED)
     print(f"{plan.study.name}: {restored} of {len(copies)} members restored from "
-          f"{snapshot_dir} into {plan.output_dir}")
+          f"{snapshot_dir} into {plan.output_dir}"
+          + (f"; {others} runs of the snapshot are members of other settings, left there"
+             if others else ""))
     return 0
 
 

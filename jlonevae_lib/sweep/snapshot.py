@@ -2,47 +2,58 @@
 study and to report on it, small enough to keep (in git, say) where machines are not kept.
 
 A snapshot mirrors the output folder's layout (``<models_dir>/<experiment>/<run>/`` and
-``logs/<experiment>/<run>/`` of each member), so restoring it is copying its files back. Of each
-member's run folder it carries every file except:
+``logs/<experiment>/<run>/`` of each member), plus ``snapshot.json``: each file's modification
+time (the report reads when a run's results were written from them, and git does not keep
+them) and the placement files (below). Of each member's run folder it carries every file but:
 
-- what only a live process owns: dot-files (locks, the temporaries of atomic writes);
+- what only a live process owns: dot-files (locks, the temporaries of atomic writes), and a
+  saved model still being written (its ``model_type.txt``, written last, not there yet);
 - the TorchScript export (``representation/pytorch_model.pt``): evaluation and the figures read
-  the saved models, and the export is written again from the same weights by ``jlonevae-train``
-  of an unfinished run;
-- of a run whose training finished (``DONE``): its checkpoint and progress record (nothing
-  resumes it), and each model kept at an earlier batch once every metric of that model is
-  computed (the final model stays: the report draws its Jacobian columns).
+  the saved models;
+- of a run whose training finished (``DONE``): its checkpoint and progress record, and each
+  model kept at an earlier batch once every metric of that model is computed (the final model
+  stays: the report draws its Jacobian columns). Such a run can no longer be ``--extend``-ed
+  from the snapshot.
 
-Everything else is carried: config.json, the markers, the metric results of the final and the
-kept models, the sweep's logs, the TensorBoard events and, of an unfinished run, its checkpoint
-and every model it kept so far, so training resumes where the snapshot was taken.
+A member placed in ``seed<k>_batches<N>`` (its ``seed<k>`` holds the same settings trained to
+another length) also brings ``seed<k>/config.json``, so that it is placed in the same folder
+where it is restored.
 
-:func:`write_snapshot` updates a snapshot in place: a file is copied only when it differs, and
-a file the member no longer carries (the checkpoint of a run that has since finished) is
-removed from the snapshot. :func:`restore_snapshot` copies a member back only where the output
-folder has less of it (nothing, or an unfinished run at an earlier batch) and never deletes
-anything there. Checkpoints resume bit-identically on the machine that wrote them; restored on
-another CPU, a run continues from the same weights and random state, with that CPU's floating
-point from there on (docs/sweeps.md).
+:func:`write_snapshot` updates a snapshot in place: a file is copied when it differs, a file the
+member no longer carries (the checkpoint of a run that has since finished) is removed, and a
+member the snapshot holds further along (finished, or at a later checkpoint) is left as it is
+there. :func:`restore_snapshot` decides for every member before it copies anything, copies a
+member only where the output folder has less of it (nothing, or an unfinished run at an earlier
+batch) under that run's lock, and removes nothing there but the checkpoint of an unfinished run
+that a finished one replaces. Checkpoints resume bit-identically on the machine that wrote
+them; restored on another CPU, a run continues from the same weights and random state, with
+that CPU's floating point from there on (docs/sweeps.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from jlonevae_lib.architecture.save_model import MODEL_TYPE_FILE
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.members import Member
 from jlonevae_lib.sweep.status import checkpoint_batches, missing_metrics
-from jlonevae_lib.train.config import recorded_config
-from jlonevae_lib.utils.atomic import atomic_write_bytes
+from jlonevae_lib.train.config import place_run, recorded_config
+from jlonevae_lib.utils.atomic import atomic_write_bytes, atomic_write_json
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.lock import lock_holder
+from jlonevae_lib.utils.lock import FolderLock, LockedError, lock_holder
 
-#: What a restore did with one member.
-RESTORED, SKIPPED = "restored", "skipped"
+#: The snapshot's own record: ``{"mtimes": {path: seconds}, "placements": [path, ...]}``, paths
+#: relative to the snapshot folder.
+MANIFEST = "snapshot.json"
+#: What a snapshot or a restore did with one member.
+COPIED, SKIPPED = "copied", "skipped"
 
 
 @dataclass(frozen=True)
@@ -50,31 +61,18 @@ class MemberCopy:
     """One member's part of a snapshot or a restore."""
 
     member: Member
-    #: Files copied (new or changed), files left as they were, files removed from the snapshot.
+    #: :data:`COPIED` or :data:`SKIPPED`; why it was skipped, or (restore) how far the copy is.
+    action: str
+    reason: str = ""
+    #: Files copied (new or changed), files left as they were, files removed.
     copied: int = 0
     unchanged: int = 0
     removed: int = 0
-    #: Bytes of the member's files in the snapshot after the operation.
+    #: Bytes of the member's files in the snapshot after a snapshot.
     size: int = 0
-    #: For a restore: :data:`RESTORED` or :data:`SKIPPED`, and why.
-    action: str = ""
-    reason: str = ""
 
 
-def member_folders(member: Member, output_dir: Path) -> tuple[Path, Path]:
-    """The member's run folder and TensorBoard folder, relative to the study's output folder.
-
-    Raises :class:`JLoneVAEError` when the run folder lies outside it (a snapshot mirrors the
-    output folder, so it cannot hold such a member).
-    """
-    run = member.run_dir
-    try:
-        relative = run.resolve().relative_to(output_dir.resolve())
-    except ValueError:
-        raise JLoneVAEError(f"{member.label}: its run folder {run} is not inside the study's "
-                            f"output folder {output_dir}; a snapshot holds only members "
-                            "inside it") from None
-    return relative, layout.log_dir_of_run(output_dir / relative).relative_to(output_dir)
+# ------------------------------------------------------------------------------ which files
 
 
 def _is_own_file(path: Path, root: Path) -> bool:
@@ -82,42 +80,6 @@ def _is_own_file(path: Path, root: Path) -> bool:
     path below ``root`` is a dot-name (locks, temporaries)."""
     return path.is_file() and not path.is_symlink() and not any(
         part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
-    """The files of the run folder ``run`` that a snapshot carries, relative to ``run`` (the
-    rules are the module's docstring); ``metric_names`` are the study's (final and
-    ``<metric>@<N>`` of kept models).
-
-    In the order to copy them from a run still training: its progress record, then its
-    checkpoint, then the rest by name. The trainer writes a kept model, then the checkpoint,
-    then the record, so copied in this order the snapshot's record is never ahead of its
-    checkpoint, and a checkpoint past a kept batch comes with that model whole (one before it
-    resumes and saves the model again)."""
-    if not run.is_dir():
-        return []
-    skipped_dirs: set[Path] = set()
-    skipped_files = {layout.torchscript_path(run)}
-    if layout.is_finished(run):
-        skipped_dirs.add(layout.checkpoint_path(run).parent)
-        missing = missing_metrics(run, metric_names)
-        final = layout.final_saved_model(layout.representation_dir(run))
-        for kept in layout.saved_model_dirs(layout.representation_dir(run)):
-            batches = layout.saved_model_batches(kept)
-            still_needed = any(layout.parse_kept_metric_name(name)[1] == batches
-                               for name in missing)
-            if kept != final and not still_needed:
-                skipped_dirs.add(kept)
-    carried = []
-    for path in run.rglob("*"):
-        if not _is_own_file(path, run) or path in skipped_files:
-            continue
-        if any(folder in path.parents for folder in skipped_dirs):
-            continue
-        carried.append(path.relative_to(run))
-    first = [path.relative_to(run)
-             for path in (layout.progress_path(run), layout.checkpoint_path(run))]
-    return sorted(carried, key=lambda path: (first.index(path) if path in first else 2, path))
 
 
 def _own_files(folder: Path) -> list[Path]:
@@ -128,143 +90,323 @@ def _own_files(folder: Path) -> list[Path]:
                   if _is_own_file(path, folder))
 
 
-def _copy_file(source: Path, target: Path) -> bool:
-    """Copy ``source`` onto ``target`` atomically, with its modification time, unless they
-    already hold the same bytes; whether it copied. A source deleted meanwhile (a marker
-    cleared) is not copied."""
-    try:
-        data = source.read_bytes()
-        modified = source.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
-        return False
-    atomic_write_bytes(target, data)
-    os.utime(target, (modified, modified))
-    return True
+def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
+    """The files of the run folder ``run`` that a snapshot carries, relative to ``run``, sorted
+    (the rules are the module's docstring); ``metric_names`` are the study's (final and
+    ``<metric>@<N>`` of kept models).
+
+    A saved model's files sort with ``model_type.txt`` last, the file its writer writes last.
+    """
+    if not run.is_dir():
+        return []
+    skipped_dirs: set[Path] = set()
+    skipped_files = {layout.torchscript_path(run)}
+    representation = layout.representation_dir(run)
+    saved = [folder for folder in layout.saved_model_dirs(representation)
+             if (folder / MODEL_TYPE_FILE).is_file()]
+    skipped_dirs.update(set(layout.saved_model_dirs(representation)) - set(saved))
+    if layout.is_finished(run):
+        skipped_dirs.add(layout.checkpoint_path(run).parent)
+        missing = missing_metrics(run, metric_names)
+        final = saved[-1] if saved else None
+        for kept in saved:
+            batches = layout.saved_model_batches(kept)
+            still_needed = any(layout.parse_kept_metric_name(name)[1] == batches
+                               for name in missing)
+            if kept != final and not still_needed:
+                skipped_dirs.add(kept)
+    return [path for path in _own_files(run)
+            if run / path not in skipped_files
+            and not any(folder in (run / path).parents for folder in skipped_dirs)]
+
+
+# ------------------------------------------------------------------------------ copying
+
+
+def _copy_file(source: Path, target: Path, mtime: float | None = None) -> bool:
+    """Copy ``source`` onto ``target`` atomically unless they already hold the same bytes, and
+    give it ``mtime`` (default: the source's); whether it copied. Raises FileNotFoundError when
+    the source is gone (a marker cleared meanwhile)."""
+    data = source.read_bytes()
+    mtime = source.stat().st_mtime if mtime is None else mtime
+    same = (target.is_file() and target.stat().st_size == len(data)
+            and target.read_bytes() == data)
+    if not same:
+        atomic_write_bytes(target, data)
+    if not same or target.stat().st_mtime != mtime:
+        os.utime(target, (mtime, mtime))
+    return not same
 
 
 def _remove_empty_folders(root: Path) -> None:
+    if not root.is_dir():
+        return
     for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         if not any(folder.iterdir()):
             folder.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
 
 
-def _sync_folder(source: Path, files: Iterable[Path], target: Path) -> tuple[int, int, int, int]:
-    """Make ``target`` hold exactly ``files`` (relative) of ``source``: (copied, unchanged,
-    removed, bytes)."""
-    files = list(files)
-    copied = unchanged = size = 0
-    for relative in files:
-        if _copy_file(source / relative, target / relative):
-            copied += 1
-        elif (target / relative).is_file():
-            unchanged += 1
-        else:
-            continue
-        size += (target / relative).stat().st_size
-    wanted = set(files)
+def _read_manifest(snapshot_dir: Path) -> dict[str, Any]:
+    path = snapshot_dir / MANIFEST
+    if not path.is_file():
+        return {"mtimes": {}, "placements": []}
+    manifest = layout.read_json_object(path)
+    if not isinstance(manifest.get("mtimes"), dict) or not isinstance(
+            manifest.get("placements"), list):
+        raise JLoneVAEError(f"{path} is not a snapshot's record (no mtimes and placements); "
+                            "take the snapshot again into an empty folder")
+    return manifest
+
+
+# ------------------------------------------------------------------------------ members
+
+
+def member_folders(member: Member, output_dir: Path) -> tuple[Path, Path]:
+    """The member's run folder and TensorBoard folder, relative to the study's output folder
+    (where :func:`~jlonevae_lib.train.config.place_run` puts it there).
+
+    Raises :class:`JLoneVAEError` when the run folder lies outside it (a snapshot mirrors the
+    output folder, so it cannot hold such a member).
+    """
+    config = dataclasses.replace(member.config, output_dir=str(output_dir))
+    run = place_run(config).run_dir
+    try:
+        relative = run.resolve().relative_to(output_dir.resolve())
+    except ValueError:
+        raise JLoneVAEError(f"{member.label}: its run folder {run} is not inside the study's "
+                            f"output folder {output_dir}; a snapshot holds only members "
+                            "inside it") from None
+    return relative, layout.log_dir_of_run(output_dir / relative).relative_to(output_dir)
+
+
+def _placement_file(member: Member, run: Path) -> Path | None:
+    """``seed<k>/config.json`` beside a member placed in ``seed<k>_batches<N>`` (relative, like
+    ``run``); None for a member in its own ``seed<k>``."""
+    default = layout.default_run_name(member.config.seed)
+    if member.config.run_id is not None or run.name == default:
+        return None
+    return layout.config_path(run.parent / default)
+
+
+def _progress(run: Path) -> tuple[int, int]:
+    """How far a run folder is, comparable: finished > a checkpoint's batch > nothing."""
+    if layout.is_finished(run):
+        return 2, 0
+    batches = checkpoint_batches(run)
+    return (0, 0) if batches is None else (1, batches)
+
+
+def _describe(run: Path) -> str:
+    kind, batches = _progress(run)
+    return ("finished", f"batch {batches}", "no checkpoint")[(2, 1, 0).index(kind)]
+
+
+def _check_settings(member: Member, run: Path, where: str) -> None:
+    recorded = recorded_config(run) if run.is_dir() else None
+    if recorded is not None and not member.config.same_run_as(recorded):
+        raise JLoneVAEError(f"{member.label}: {where} {run} holds other settings "
+                            f"({recorded.differences(member.config)}); use the settings the "
+                            "snapshot was taken with")
+
+
+# ------------------------------------------------------------------------------ snapshot
+
+
+def _snapshot_member(member: Member, run: Path, logs: Path, metric_names: Sequence[str],
+                     output_dir: Path, snapshot_dir: Path, mtimes: dict[str, float],
+                     placements: set[str]) -> MemberCopy:
+    """Bring one member's folders in the snapshot up to date (``mtimes`` and ``placements``,
+    the manifest's, updated in place)."""
+    here = output_dir / run
+    counts = {"copied": 0, "unchanged": 0, "size": 0}
+    kept: set[Path] = set()
+
+    def carry(folder: Path, relative: Path) -> None:
+        key = folder / relative
+        try:
+            changed = _copy_file(output_dir / key, snapshot_dir / key)
+        except FileNotFoundError:  # deleted meanwhile (a marker cleared): not carried
+            return
+        counts["copied" if changed else "unchanged"] += 1
+        mtimes[key.as_posix()] = (snapshot_dir / key).stat().st_mtime
+        counts["size"] += (snapshot_dir / key).stat().st_size
+        kept.add(key)
+
+    # A training run's progress record, then its checkpoint, and only then the list of
+    # the rest: the trainer writes a kept model, the checkpoint, then the record, so the
+    # snapshot's record is never ahead of its checkpoint, and a checkpoint past a kept
+    # batch finds that model whole when the rest is listed (one before it resumes and
+    # saves the model again).
+    first = [] if layout.is_finished(here) else [
+        path.relative_to(here)
+        for path in (layout.progress_path(here), layout.checkpoint_path(here))]
+    for relative in first:
+        carry(run, relative)
+    for relative in carried_files(here, metric_names):
+        if relative not in first:
+            carry(run, relative)
+    for relative in _own_files(output_dir / logs):
+        carry(logs, relative)
+    placement = _placement_file(member, run)
+    if placement is not None and (output_dir / placement).is_file():
+        _copy_file(output_dir / placement, snapshot_dir / placement)
+        mtimes[placement.as_posix()] = (snapshot_dir / placement).stat().st_mtime
+        placements.add(placement.as_posix())
     removed = 0
-    if target.is_dir():
-        for path in sorted(target.rglob("*")):
-            if path.is_file() and path.relative_to(target) not in wanted:
+    for folder in (run, logs):
+        for path in sorted((snapshot_dir / folder).rglob("*")):
+            relative = path.relative_to(snapshot_dir)
+            if path.is_file() and relative not in kept:
                 path.unlink()
+                mtimes.pop(relative.as_posix(), None)
                 removed += 1
-        _remove_empty_folders(target)
-        if not any(target.iterdir()):
-            target.rmdir()
-    return copied, unchanged, removed, size
+        _remove_empty_folders(snapshot_dir / folder)
+    return MemberCopy(member, COPIED, "", counts["copied"], counts["unchanged"], removed,
+                      counts["size"])
 
 
 def write_snapshot(members: Sequence[Member], metric_names: Sequence[str], output_dir: Path,
                    snapshot_dir: Path) -> list[MemberCopy]:
     """Bring ``snapshot_dir`` up to date with the members' folders under ``output_dir``.
 
-    Only the members' own folders in the snapshot are touched; a member with no run folder
-    yet is left out (and one the snapshot held is kept there: nothing here has replaced it).
+    Only the members' own folders in the snapshot are touched. A member with no run folder
+    here, or one the snapshot holds further along, is left as the snapshot has it.
     """
     output_dir, snapshot_dir = Path(output_dir), Path(snapshot_dir)
     if snapshot_dir.resolve() == output_dir.resolve():
         raise JLoneVAEError(f"the snapshot folder {snapshot_dir} is the study's output folder; "
                             "give another folder")
+    manifest = _read_manifest(snapshot_dir)
+    mtimes: dict[str, float] = manifest["mtimes"]
+    placements = set(manifest["placements"])
+    folders = [member_folders(member, output_dir) for member in members]
+    for member, (run, _) in zip(members, folders, strict=True):  # before anything is copied
+        _check_settings(member, snapshot_dir / run, "the snapshot's")
     copies = []
-    for member in members:
-        run, logs = member_folders(member, output_dir)
-        if not (output_dir / run).is_dir():
-            copies.append(MemberCopy(member, reason="no run folder yet"))
+    for member, (run, logs) in zip(members, folders, strict=True):
+        here, there = output_dir / run, snapshot_dir / run
+        if not here.is_dir():
+            copies.append(MemberCopy(member, SKIPPED, "no run folder yet"))
             continue
-        totals = [a + b for a, b in zip(
-            _sync_folder(output_dir / run, carried_files(output_dir / run, metric_names),
-                         snapshot_dir / run),
-            _sync_folder(output_dir / logs, _own_files(output_dir / logs),
-                         snapshot_dir / logs), strict=True)]
-        copies.append(MemberCopy(member, *totals))
+        if _progress(there) > _progress(here):
+            copies.append(MemberCopy(member, SKIPPED, f"the snapshot has it further along "
+                                     f"({_describe(there)}; here {_describe(here)})"))
+            continue
+        copies.append(_snapshot_member(member, run, logs, metric_names, output_dir,
+                                       snapshot_dir, mtimes, placements))
+    atomic_write_json(snapshot_dir / MANIFEST,
+                      {"mtimes": dict(sorted(mtimes.items())), "placements": sorted(placements)})
     return copies
 
 
-def _snapshot_progress(run: Path) -> str:
-    if layout.is_finished(run):
-        return "finished"
-    batches = checkpoint_batches(run)
-    return "no checkpoint" if batches is None else f"batch {batches}"
+# ------------------------------------------------------------------------------ restore
 
 
-def _restore_decision(member: Member, source: Path, target: Path) -> str | None:
-    """Why the member's run folder ``target`` must not take the snapshot's ``source``, or None
-    when it may (it has less of the run)."""
-    recorded = recorded_config(source) if source.is_dir() else None
-    if recorded is None:
-        return "not in the snapshot"
-    if not member.config.same_run_as(recorded):
-        raise JLoneVAEError(f"{member.label}: the snapshot's {source} holds other settings "
-                            f"({recorded.differences(member.config)}); restore with the "
-                            "settings the snapshot was taken with")
+@dataclass(frozen=True)
+class _Decision:
+    member: Member
+    run: Path
+    logs: Path
+    #: None: copy it; else why not.
+    skip: str | None
+
+
+def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
+    # Placed against the snapshot, whose placement files put a member in seed<k>_batches<N>
+    # as on the machine it came from.
+    run, logs = member_folders(member, snapshot_dir)
+    source, target = snapshot_dir / run, output_dir / run
+    if not source.is_dir() or recorded_config(source) is None:
+        return _Decision(member, run, logs, "not in the snapshot")
+    _check_settings(member, source, "the snapshot's")
+    _check_settings(member, target, "the output folder's")
     if not target.exists():
-        return None
+        return _Decision(member, run, logs, None)
     holder = lock_holder(target)
     if holder is not None and holder.alive:
-        return f"in use ({holder.purpose}, pid {holder.pid} on {holder.host})"
-    here = recorded_config(target)
-    if here is not None and not here.same_run_as(recorded):
-        raise JLoneVAEError(f"{target} holds a run with other settings than the snapshot's "
-                            f"({here.differences(recorded)}); move it away and restore again")
+        return _Decision(member, run, logs,
+                         f"in use ({holder.purpose}, pid {holder.pid} on {holder.host})")
     if layout.is_finished(target):
-        return "already finished here"
-    if layout.failed_path(target).is_file():
-        return "failed here (see its FAILED; --retry-failed resumes it)"
+        return _Decision(member, run, logs, "already finished here")
     if layout.is_finished(source):
-        return None
-    batches_here, batches_there = checkpoint_batches(target), checkpoint_batches(source)
-    if batches_there is None or (batches_here is not None and batches_here >= batches_there):
-        return (f"here at {_snapshot_progress(target)}, the snapshot at "
-                f"{_snapshot_progress(source)}")
-    return None
+        return _Decision(member, run, logs, None)
+    if layout.failed_path(target).is_file():
+        return _Decision(member, run, logs,
+                         "failed here (see its FAILED; --retry-failed resumes it)")
+    if _progress(source) > _progress(target):
+        return _Decision(member, run, logs, None)
+    return _Decision(member, run, logs, f"here at {_describe(target)}, the snapshot at "
+                                        f"{_describe(source)}")
+
+
+def _snapshot_runs(snapshot_dir: Path, placements: set[str]) -> set[Path]:
+    """Every run folder the snapshot holds (a folder with a config.json that is not only a
+    placement file), relative to it."""
+    return {path.parent.relative_to(snapshot_dir) for path in snapshot_dir.rglob(layout.CONFIG_FILE)
+            if path.relative_to(snapshot_dir).as_posix() not in placements
+            and _is_own_file(path, snapshot_dir)}
 
 
 def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
-                     output_dir: Path) -> list[MemberCopy]:
+                     output_dir: Path) -> tuple[list[MemberCopy], int]:
     """Copy each member from ``snapshot_dir`` into ``output_dir`` where the output folder has
-    less of it: no run folder, or an unfinished run at an earlier checkpoint. Nothing in the
-    output folder is deleted; files there are replaced atomically."""
+    less of it: no run folder, or an unfinished run at an earlier checkpoint. Returns what was
+    done with each member and how many of the snapshot's runs are members of none.
+
+    Every member is decided first: settings that differ from the snapshot's raise before
+    anything is copied, as does a snapshot none of whose runs is a member.
+    """
     output_dir, snapshot_dir = Path(output_dir), Path(snapshot_dir)
-    if not snapshot_dir.is_dir():
-        raise JLoneVAEError(f"snapshot folder {snapshot_dir} does not exist; give the folder "
-                            "`jlonevae-sweep snapshot --to` wrote")
+    if not (snapshot_dir / MANIFEST).is_file():
+        raise JLoneVAEError(f"{snapshot_dir} is not a snapshot (it has no {MANIFEST}); give "
+                            "the folder `jlonevae-sweep snapshot --to` wrote")
+    manifest = _read_manifest(snapshot_dir)
+    mtimes: dict[str, float] = manifest["mtimes"]
+    placements = set(manifest["placements"])
+    decisions = [_decide(member, snapshot_dir, output_dir) for member in members]
+    runs = _snapshot_runs(snapshot_dir, placements)
+    matched = runs & {d.run for d in decisions if d.skip != "not in the snapshot"}
+    if runs and not matched:
+        raise JLoneVAEError(f"none of the {len(runs)} runs in {snapshot_dir} is a member of "
+                            "this plan; restore with the settings (and --output-dir) the "
+                            "snapshot was taken with")
+    for placement in sorted(placements):  # before any member: they decide its folder here
+        target = output_dir / placement
+        if not target.exists() and (snapshot_dir / placement).is_file():
+            _copy_file(snapshot_dir / placement, target, mtimes.get(placement))
     copies = []
-    for member in members:
-        run, logs = member_folders(member, output_dir)
-        reason = _restore_decision(member, snapshot_dir / run, output_dir / run)
-        if reason is not None:
-            copies.append(MemberCopy(member, action=SKIPPED, reason=reason))
+    for decision in decisions:
+        if decision.skip is not None:
+            copies.append(MemberCopy(decision.member, SKIPPED, decision.skip))
             continue
-        copied = unchanged = 0
-        for folder, files in ((run, _own_files(snapshot_dir / run)),
-                              (logs, _own_files(snapshot_dir / logs))):
-            for relative in files:
-                if _copy_file(snapshot_dir / folder / relative, output_dir / folder / relative):
-                    copied += 1
-                else:
-                    unchanged += 1
-        copies.append(MemberCopy(member, copied=copied, unchanged=unchanged, action=RESTORED,
-                                 reason=_snapshot_progress(snapshot_dir / run)))
-    return copies
+        target = output_dir / decision.run
+        target.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(target, "restoring")
+        try:
+            lock.acquire()
+        except LockedError as err:
+            copies.append(MemberCopy(decision.member, SKIPPED, f"in use ({err})"))
+            continue
+        try:
+            removed = 0
+            source = snapshot_dir / decision.run
+            if layout.is_finished(source) and layout.checkpoint_path(target).parent.is_dir():
+                # An unfinished run's checkpoint beside the finished run's DONE would be
+                # taken for the finished one's (--extend).
+                removed = len(_own_files(layout.checkpoint_path(target).parent))
+                shutil.rmtree(layout.checkpoint_path(target).parent)
+            copied = unchanged = 0
+            for folder in (decision.run, decision.logs):
+                for relative in _own_files(snapshot_dir / folder):
+                    key = (folder / relative).as_posix()
+                    if _copy_file(snapshot_dir / key, output_dir / key, mtimes.get(key)):
+                        copied += 1
+                    else:
+                        unchanged += 1
+        finally:
+            lock.release()
+        copies.append(MemberCopy(decision.member, COPIED, _describe(source), copied, unchanged,
+                                 removed))
+    return copies, len(runs - matched)

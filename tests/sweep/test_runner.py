@@ -300,7 +300,7 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
     (["run", "cpu_study", "--dry-run", "--partition", "gpu"],
      "--partition is a Slurm option; add --backend slurm or leave it out"),
     (["restore", "cpu_study", "--from", "/nonexistent/snapshot"],
-     "snapshot folder /nonexistent/snapshot does not exist"),
+     "/nonexistent/snapshot is not a snapshot"),
     (["snapshot", "cpu_study"], "the following arguments are required: --to"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys) -> None:

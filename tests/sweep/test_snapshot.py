@@ -1,10 +1,12 @@
-"""A study's snapshot: what it carries of each run folder, how it is kept up to date, when a
-restore copies a member back, and a run stopped, snapshotted and restored into another folder
-that finishes with the weights of a run that never stopped."""
+"""A study's snapshot: what it carries of each run folder, how it is kept up to date (never
+behind what it held, never a checkpoint past a kept model it lacks), when a restore copies a
+member back (with the files' times, which git does not keep), and a run stopped, snapshotted
+and restored into another folder that finishes with the weights of a run that never stopped."""
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -12,10 +14,11 @@ import pytest
 
 from jlonevae_lib.cli import sweep as sweep_cli
 from jlonevae_lib.runs import layout
+from jlonevae_lib.sweep import snapshot as snapshot_module
 from jlonevae_lib.sweep.snapshot import (
-    RESTORED,
+    COPIED,
+    MANIFEST,
     SKIPPED,
-    _copy_file,
     carried_files,
     restore_snapshot,
     write_snapshot,
@@ -60,6 +63,7 @@ def _plant_run(run: Path, config_text: str, *, finished: bool, batches: int,
         _touch(run / ".lock", "{}")
     _touch(run / layout.CHECKPOINTS_DIR / ".progress.json.abc.tmp")
     _touch(layout.sweep_log_path(run, "train"), "=== a log\n")
+    _touch(layout.saved_model_dir(run, 99) / "model_state_dict.pt")  # a save under way
     _touch(layout.log_dir_of_run(run) / "events.out.tfevents.1.vm.1.0")
     if finished:
         _touch(layout.done_path(run), json.dumps({"num_batches": 30}))
@@ -77,9 +81,6 @@ def test_an_unfinished_run_carries_its_checkpoint_and_kept_models(tmp_path) -> N
                        "representation/cache_batch_no15/model_state_dict.pt",
                        "representation/cache_batch_no15/model_type.txt",
                        "sweep_logs/train.log"}
-    # The order a live run is copied in: its record never ahead of its checkpoint.
-    assert carried_files(run, METRICS)[:2] == [Path("checkpoints/progress.json"),
-                                               Path("checkpoints/checkpoint.pt")]
 
 
 def test_a_finished_run_sheds_its_checkpoint_and_evaluated_earlier_models(tmp_path) -> None:
@@ -106,7 +107,7 @@ def test_a_snapshot_is_brought_up_to_date_in_place(tmp_path) -> None:
     snap = tmp_path / "snap"
     copies = write_snapshot(plan.members, METRICS, plan.output_dir, snap)
     assert (copies[0].copied, copies[0].removed) == (9, 0)  # 8 of the run, 1 log
-    assert copies[1].reason == "no run folder yet"
+    assert (copies[1].action, copies[1].reason) == (SKIPPED, "no run folder yet")
     run_in_snap = snap / first.run_dir.relative_to(plan.output_dir)
     assert layout.checkpoint_path(run_in_snap).read_text() == "weights at 20"
     assert not (run_in_snap / ".lock").exists()
@@ -127,9 +128,57 @@ def test_a_snapshot_is_brought_up_to_date_in_place(tmp_path) -> None:
         + sum(p.stat().st_size for p in layout.log_dir_of_run(run_in_snap).rglob("*"))
 
 
-def test_a_file_deleted_while_it_is_copied_is_left_out(tmp_path) -> None:
-    assert not _copy_file(tmp_path / "FAILED", tmp_path / "snap" / "FAILED")
-    assert not (tmp_path / "snap" / "FAILED").exists()
+def test_a_snapshot_is_never_put_back_by_a_run_behind_it(tmp_path) -> None:
+    """A study started afresh on a new machine (``run`` before ``restore``) must not wipe the
+    snapshot's further progress at its next snapshot."""
+    snap = _snapshot_of(tmp_path, 20)
+    fresh = _plan(tmp_path / "fresh", seeds=(1,))
+    (member,) = fresh.members
+    _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False, batches=5)
+    (copy,) = write_snapshot(fresh.members, METRICS, fresh.output_dir, snap)
+    assert (copy.action, copy.reason) == (
+        SKIPPED, "the snapshot has it further along (batch 20; here batch 5)")
+    relative = member.run_dir.relative_to(fresh.output_dir)
+    assert layout.checkpoint_path(snap / relative).read_text() == "weights at 20"
+
+
+def test_a_live_run_is_copied_checkpoint_first(tmp_path, monkeypatch) -> None:
+    """The trainer saves a kept model and a newer checkpoint while the snapshot copies: the
+    snapshot keeps the checkpoint it copied first, with no record ahead of it, and the kept
+    model whole."""
+    plan = _plan(tmp_path / "out", seeds=(1,))
+    (member,) = plan.members
+    run = member.run_dir
+    _plant_run(run, json.dumps(member.config.to_dict()), finished=False, batches=20)
+    listed = carried_files
+
+    def trainer_moves_on(folder, metric_names):
+        if folder == run:
+            for name in ("model_state_dict.pt", "model_type.txt"):
+                _touch(layout.saved_model_dir(run, 24) / name)
+            _touch(layout.checkpoint_path(run), "weights at 25")
+            _touch(layout.progress_path(run), json.dumps({"step": 25, "num_batches": 30}))
+        return listed(folder, metric_names)
+
+    monkeypatch.setattr(snapshot_module, "carried_files", trainer_moves_on)
+    write_snapshot(plan.members, METRICS, plan.output_dir, tmp_path / "snap")
+    in_snap = tmp_path / "snap" / run.relative_to(plan.output_dir)
+    assert layout.checkpoint_path(in_snap).read_text() == "weights at 20"
+    assert json.loads(layout.progress_path(in_snap).read_text())["step"] == 20
+    assert (layout.saved_model_dir(in_snap, 24) / "model_type.txt").is_file()
+
+
+def test_a_file_deleted_meanwhile_leaves_the_snapshot(tmp_path) -> None:
+    plan = _plan(tmp_path / "out", seeds=(1,))
+    (member,) = plan.members
+    _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False, batches=20)
+    _touch(layout.failed_path(member.run_dir), json.dumps({"reason": "killed"}))
+    write_snapshot(plan.members, METRICS, plan.output_dir, tmp_path / "snap")
+    in_snap = tmp_path / "snap" / member.run_dir.relative_to(plan.output_dir)
+    assert layout.failed_path(in_snap).is_file()
+    layout.failed_path(member.run_dir).unlink()  # --retry-failed cleared it
+    (copy,) = write_snapshot(plan.members, METRICS, plan.output_dir, tmp_path / "snap")
+    assert copy.removed == 1 and not layout.failed_path(in_snap).exists()
 
 
 def test_the_snapshot_may_not_be_the_output_folder(tmp_path) -> None:
@@ -151,26 +200,33 @@ def test_restore_copies_a_member_only_where_the_output_folder_has_less(tmp_path)
     snap = _snapshot_of(tmp_path, 20)
     target = _plan(tmp_path / "target", seeds=(1,))
     (member,) = target.members
-    (copy,) = restore_snapshot(target.members, snap, target.output_dir)
-    assert (copy.action, copy.reason, copy.copied) == (RESTORED, "batch 20", 9)
+    relative = member.run_dir.relative_to(target.output_dir)
+    source_checkpoint = layout.checkpoint_path(tmp_path / "source" / relative)
+    os.utime(source_checkpoint, (1.7e9, 1.7e9))
+    write_snapshot(_plan(tmp_path / "source", seeds=(1,)).members, METRICS,
+                   tmp_path / "source", snap)
+    for path in snap.rglob("*"):  # what a git checkout does to the files' times
+        if path.is_file() and path.name != MANIFEST:
+            os.utime(path, (2e9, 2e9))
+    (copy,), others = restore_snapshot(target.members, snap, target.output_dir)
+    assert (copy.action, copy.reason, copy.copied, others) == (COPIED, "batch 20", 9, 0)
     assert layout.checkpoint_path(member.run_dir).read_text() == "weights at 20"
     assert (layout.log_dir_of_run(member.run_dir) / "events.out.tfevents.1.vm.1.0").is_file()
-    source_checkpoint = layout.checkpoint_path(
-        tmp_path / "source" / member.run_dir.relative_to(target.output_dir))
-    assert layout.checkpoint_path(member.run_dir).stat().st_mtime \
-        == source_checkpoint.stat().st_mtime  # status tells the checkpoint's age from it
+    # status tells the checkpoint's age, and the report when results were written, from them
+    assert layout.checkpoint_path(member.run_dir).stat().st_mtime == 1.7e9
+    assert not (member.run_dir / ".lock").exists()  # the restore's lock, released
 
-    (again,) = restore_snapshot(target.members, snap, target.output_dir)
+    (again,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert (again.action, again.reason) == (SKIPPED, "here at batch 20, the snapshot at batch 20")
 
     # Training went on here: a snapshot behind it is not restored over it.
     layout.progress_path(member.run_dir).write_text(json.dumps({"step": 25, "num_batches": 30}))
-    (behind,) = restore_snapshot(target.members, snap, target.output_dir)
+    (behind,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert behind.action == SKIPPED and "here at batch 25" in behind.reason
     assert layout.checkpoint_path(member.run_dir).read_text() == "weights at 20"
 
     layout.done_path(member.run_dir).write_text("{}")
-    (finished,) = restore_snapshot(target.members, snap, target.output_dir)
+    (finished,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert (finished.action, finished.reason) == (SKIPPED, "already finished here")
 
 
@@ -180,32 +236,68 @@ def test_restore_leaves_a_run_in_use_alone(tmp_path) -> None:
     (member,) = target.members
     member.run_dir.mkdir(parents=True)
     with FolderLock(member.run_dir, purpose="training"):
-        (copy,) = restore_snapshot(target.members, snap, target.output_dir)
+        (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert copy.action == SKIPPED and copy.reason.startswith("in use (training")
     assert not layout.config_path(member.run_dir).exists()
 
 
-def test_restore_refuses_other_settings(tmp_path) -> None:
-    snap = _snapshot_of(tmp_path, 20)
-    target = _plan(tmp_path / "target", seeds=(1,))
-    (member,) = target.members
-    config = layout.config_path(snap / member.run_dir.relative_to(target.output_dir))
+def test_restore_refuses_other_settings_before_copying_anything(tmp_path) -> None:
+    source = _plan(tmp_path / "source")
+    for member in source.members:
+        _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False,
+                   batches=20)
+    snap = tmp_path / "snap"
+    write_snapshot(source.members, METRICS, source.output_dir, snap)
+    target = _plan(tmp_path / "target")
+    first, second = target.members
+    config = layout.config_path(snap / second.run_dir.relative_to(target.output_dir))
     config.write_text(json.dumps({**json.loads(config.read_text()), "beta": 2.0}))
-    with pytest.raises(JLoneVAEError, match="holds other settings .*beta"):
+    with pytest.raises(JLoneVAEError, match="seed=2 arm=jl1_dlib: the snapshot's .* holds "
+                                            "other settings .*beta"):
         restore_snapshot(target.members, snap, target.output_dir)
-    with pytest.raises(JLoneVAEError, match="does not exist"):
+    assert not first.run_dir.exists()
+    # Settings that place every member elsewhere find none of the snapshot's runs.
+    other = _plan(tmp_path / "target", latent_dim=4)
+    with pytest.raises(JLoneVAEError, match="none of the 2 runs in .* is a member"):
+        restore_snapshot(other.members, snap, other.output_dir)
+    # A subset of the members is fine: the others are counted, not refused.
+    config.write_text(json.dumps({**json.loads(config.read_text()), "beta": 4.0}))
+    (copy,), others = restore_snapshot(_plan(tmp_path / "target", seeds=(1,)).members, snap,
+                                       target.output_dir)
+    assert (copy.action, others) == (COPIED, 1)
+    with pytest.raises(JLoneVAEError, match="is not a snapshot"):
         restore_snapshot(target.members, tmp_path / "nowhere", target.output_dir)
 
 
-def test_a_finished_snapshot_completes_an_unfinished_run(tmp_path) -> None:
+def test_a_finished_snapshot_completes_an_unfinished_or_failed_run(tmp_path) -> None:
     snap = _snapshot_of(tmp_path, 30, finished=True)
     target = _plan(tmp_path / "target", seeds=(1,))
     (member,) = target.members
     _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False, batches=10,
                locked=False)
-    (copy,) = restore_snapshot(target.members, snap, target.output_dir)
-    assert (copy.action, copy.reason) == (RESTORED, "finished")
+    _touch(layout.failed_path(member.run_dir), json.dumps({"reason": "killed"}))
+    (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (copy.action, copy.reason, copy.removed) == (COPIED, "finished", 2)
     assert layout.is_finished(member.run_dir)
+    # The unfinished run's checkpoint would pass for the finished one's (--extend).
+    assert not layout.checkpoint_path(member.run_dir).parent.exists()
+
+
+def test_a_member_placed_beside_another_length_is_restored_to_its_folder(tmp_path) -> None:
+    source = _plan(tmp_path / "source", seeds=(1,))
+    (member,) = source.members
+    seed1 = member.run_dir  # taken by a run of the same settings trained to another length
+    _touch(layout.config_path(seed1),
+           json.dumps({**member.config.to_dict(), "num_batches": 20_000}))
+    assert member.run_dir.name == "seed1_batches30000"
+    _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False, batches=20)
+    write_snapshot(source.members, METRICS, source.output_dir, tmp_path / "snap")
+    target = _plan(tmp_path / "target", seeds=(1,))
+    (copy,), others = restore_snapshot(target.members, tmp_path / "snap", target.output_dir)
+    assert (copy.action, others) == (COPIED, 0)
+    (restored,) = target.members
+    assert restored.run_dir.name == "seed1_batches30000"  # where `run` now looks for it
+    assert layout.checkpoint_path(restored.run_dir).read_text() == "weights at 20"
 
 
 def _stop_after(config, stops: int) -> None:
