@@ -445,7 +445,7 @@ def _snapshot(plan: StudyPlan, metric_names: Sequence[str], snapshot_dir: Path) 
     copies = write_snapshot(plan.members, metric_names, plan.output_dir, snapshot_dir)
     for copy in copies:
         if copy.action == SKIPPED:
-            print(f"  {copy.member.label}: left as the snapshot has it ({copy.reason})")
+            print(f"  {copy.member.label}: not copied ({copy.reason})")
         else:
             print(f"  {copy.member.label}: {copy.copied} copied, {copy.unchanged} unchanged, "
                   f"{copy.removed} removed ({copy.size / 2**20:.1f} MiB)")
