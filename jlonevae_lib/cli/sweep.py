@@ -38,7 +38,12 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from jlonevae_lib.cli import train as train_cli  # noqa: E402
-from jlonevae_lib.cli.types import ArgumentParser, positive_int  # noqa: E402
+from jlonevae_lib.cli.types import (  # noqa: E402
+    ArgumentParser,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
 from jlonevae_lib.sweep import ledger  # noqa: E402
 from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
@@ -154,9 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time limit of each training task (default 1440; a task that "
                             "reaches it checkpoints and is requeued)")
     slurm.add_argument("--evaluate-time", type=positive_int, default=12 * 60, metavar="MINUTES")
-    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task (default 0)")
+    slurm.add_argument("--gpus", type=non_negative_int, default=0,
+                       help="GPUs per task (default 0)")
     slurm.add_argument("--cpus", type=positive_int, default=1, help="CPUs per task (default 1)")
-    slurm.add_argument("--mem", type=float, default=None, metavar="GB", help="memory per task")
+    slurm.add_argument("--mem", type=positive_float, default=None, metavar="GB",
+                       help="memory per task")
     slurm.add_argument("--array-parallelism", type=positive_int, default=None, metavar="N",
                        help="at most N training tasks at once")
     slurm.add_argument("--signal-delay", type=positive_int, default=120, metavar="SECONDS",
@@ -219,8 +226,12 @@ def _train_flag_overrides(extra: Sequence[str]) -> dict[str, Any]:
         if dest in TRAIN_FLAGS_REFUSED:
             raise JLoneVAEError(f"{TRAIN_FLAGS_REFUSED[dest]} does not apply to a study")
         if dest == "epochs":
+            if given.get("num_batches") is not None:
+                raise JLoneVAEError("give --epochs or --num-batches, not both")
             settings["num_batches"] = value * BATCHES_PER_EPOCH
         elif dest == "no_cuda":
+            if given.get("device") not in (None, "auto", "cpu"):
+                raise JLoneVAEError(f"--no-cuda contradicts --device {given['device']}")
             settings["device"] = "cpu"
         elif dest == "param":
             settings["objective_params"] = train_cli.objective_params_from_flags(value)
@@ -271,7 +282,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         if values is not None:
             put(axes, name, parse_axis_values(study, name, values), f"--{name}s")
     if args.output_dir is not None:
-        settings["output_dir"] = args.output_dir
+        put(settings, "output_dir", args.output_dir, "--output-dir")
     if absolute:  # a Slurm job runs in its submitit folder: every path must be absolute
         settings["output_dir"] = str(Path(settings.get("output_dir", study.base.get(
             "output_dir", "."))).resolve())
@@ -281,8 +292,28 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
     metrics = args.metrics
     if absolute and metrics:
         metrics = [str(Path(m).resolve()) if m.endswith(".gin") else m for m in metrics]
-    return plan_study(study, overrides=settings, axes=axes, metrics=metrics,
+    plan = plan_study(study, overrides=settings, axes=axes, metrics=metrics,
                       results_dir=results_dir, command=command)
+    _check_objective_override(plan, settings)
+    return plan
+
+
+def _check_objective_override(plan: StudyPlan, settings: dict[str, Any]) -> None:
+    """Refuse what ``jlonevae-train`` refuses of an objective given on the command line: for a
+    disentanglement_lib-numbered member (its number fixes the method), and with a penalty
+    ``gamma`` for an objective with a gamma of its own unless that one is given too."""
+    if "objective" not in settings:
+        return
+    for member in plan.members:
+        config = member.config
+        if config.model_num is not None:
+            raise JLoneVAEError(f"{member.label} is disentanglement_lib's model "
+                                f"{config.model_num}, whose number fixes its method: choose "
+                                "the method with --methods, not the objective")
+        refusal = train_cli.penalty_gamma_refusal(config.gamma, config.objective,
+                                                  settings.get("objective_params", {}))
+        if refusal:
+            raise JLoneVAEError(refusal)
 
 
 def _metric_names(plan: StudyPlan) -> list[str]:
@@ -393,7 +424,8 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
                            array_parallelism=args.array_parallelism,
                            signal_delay_s=args.signal_delay)
     # Jobs start in their submitit folder: without this, the data cache would be built there.
-    os.environ.setdefault(DATA_ROOT_ENV, str(Path("data").resolve()))
+    if not os.environ.get(DATA_ROOT_ENV):  # set but empty counts as unset, as in data_root()
+        os.environ[DATA_ROOT_ENV] = str(Path("data").resolve())
     study = plan.study.name
     # Under the study's lock, from asking Slurm to recording what was submitted: a second
     # submission at once would otherwise submit the same members again.
@@ -490,7 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run" and not slurm:
         given = [flag for flag, value in (("--partition", args.partition), ("--mem", args.mem),
                                           ("--array-parallelism", args.array_parallelism),
-                                          ("--wait", args.wait)) if value]
+                                          ("--wait", args.wait),
+                                          ("--gpus", args.gpus)) if value]
         if given:
             what = "is a Slurm option" if len(given) == 1 else "are Slurm options"
             raise JLoneVAEError(f"{', '.join(given)} {what}; add --backend slurm or leave "

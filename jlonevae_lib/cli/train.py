@@ -26,7 +26,7 @@ limit_openmp_spinning()  # before torch loads OpenMP; GOMP_SPINCOUNT/OMP_WAIT_PO
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
 from jlonevae_lib.cli.types import (  # noqa: E402
@@ -202,15 +202,23 @@ def _check_penalty_gamma(args: argparse.Namespace, objective: str) -> None:
     AnnealedVAE) unless ``--param gamma=N`` or a study member sets that one: ``--gamma`` is the
     Jacobian penalty's weight, and ``--objective factor_vae --gamma 30`` more likely means
     FactorVAE's γ than a penalty 300 times the paper's."""
-    if not args.gamma or "gamma" not in objective_class(objective).hyperparameters:
+    if args.model_num is not None or args.model is not None:
         return
-    if args.model_num is not None or args.model is not None \
-            or "gamma" in objective_params_from_flags(args.param):
-        return
-    raise JLoneVAEError(
-        f"--gamma {args.gamma:g} is the weight of the Jacobian penalty added to {objective}, not "
-        f"{objective}'s own gamma, which is --param gamma=N: give --param gamma=N alone to set "
-        f"{objective}'s, or with --gamma to add the penalty too")
+    refusal = penalty_gamma_refusal(args.gamma, objective, objective_params_from_flags(args.param))
+    if refusal:
+        raise JLoneVAEError(refusal)
+
+
+def penalty_gamma_refusal(gamma: float | None, objective: str,
+                          objective_params: Mapping[str, float]) -> str:
+    """Why a penalty ``gamma`` is refused for ``objective`` (see :func:`_check_penalty_gamma`),
+    or "" when it is not."""
+    if not gamma or "gamma" not in objective_class(objective).hyperparameters \
+            or "gamma" in objective_params:
+        return ""
+    return (f"--gamma {gamma:g} is the weight of the Jacobian penalty added to {objective}, "
+            f"not {objective}'s own gamma, which is --param gamma=N: give --param gamma=N alone "
+            f"to set {objective}'s, or with --gamma to add the penalty too")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -234,7 +242,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "num_batches": args.num_batches or (args.epochs and args.epochs * BATCHES_PER_EPOCH),
     }
     settings.update({name: value for name, value in explicit.items() if value is not None})
-    settings.setdefault("dataset", os.environ.get("AICROWD_DATASET_NAME", "threeDotsCache"))
+    # Set but empty counts as unset, as for every folder variable.
+    settings.setdefault("dataset", os.environ.get("AICROWD_DATASET_NAME") or "threeDotsCache")
     settings.setdefault("regularization_type", "jlone")
     implied = objective_class(settings["objective"]).default_settings
     _check_penalty_gamma(args, settings["objective"])

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.seeds import MAX_SEED
 
 T = TypeVar("T", int, float)
 
@@ -43,8 +44,6 @@ def non_negative_int(text: str) -> int:
     return _checked(text, int, lambda value: value >= 0, "an integer >= 0")
 
 
-#: NumPy's seeds are 32-bit: a random seed is an integer in [0, 2**32).
-MAX_SEED = 2**32 - 1
 
 
 def seed_int(text: str) -> int:
@@ -54,8 +53,9 @@ def seed_int(text: str) -> int:
 
 
 def non_negative_float(text: str) -> float:
-    """argparse type: a number >= 0 (nan refused)."""
-    return _checked(text, float, lambda value: value >= 0, "a number >= 0")
+    """argparse type: a finite number >= 0 (nan and inf refused; -0 is 0)."""
+    return _checked(text, float, lambda value: 0 <= value < float("inf"),
+                    "a finite number >= 0") + 0.0
 
 
 def positive_float(text: str) -> float:

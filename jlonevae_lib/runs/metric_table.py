@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from jlonevae_lib.utils.seeds import MAX_SEED
+
 #: Scores, by key.
 LOCAL_MIG = "local_mig"
 LOCAL_MODULARITY = "local_modularity"
@@ -315,7 +317,8 @@ DLIB_LOCAL_METRIC_NAMES = tuple(spec.name for spec in DLIB_LOCAL_METRICS)
 # (:func:`jlonevae_lib.runs.layout.evaluation_files`) leave these repeats out, so they never
 # count as a second result of the same score; a study summary reads them on purpose.
 EVALUATION_SEED_SUFFIX = "_evalseed"
-_EVALUATION_SEED_RE = re.compile(rf"^(.+){EVALUATION_SEED_SUFFIX}(\d+)$")
+# One spelling per seed (no leading zeros), so a seed cannot name two result folders.
+_EVALUATION_SEED_RE = re.compile(rf"^(.+){EVALUATION_SEED_SUFFIX}(0|[1-9]\d*)$")
 #: The extra evaluation seeds of the multi-seed local scores (seed 0 is the shipped configs').
 EXTRA_EVALUATION_SEEDS = (1, 2)
 
@@ -323,15 +326,18 @@ EXTRA_EVALUATION_SEEDS = (1, 2)
 def evaluation_seed_name(metric: str, seed: int) -> str:
     """``local_mig_0_1``, 1 -> ``local_mig_0_1_evalseed1``: ``metric`` at evaluation seed
     ``seed``."""
-    if seed < 0:
-        raise ValueError(f"an evaluation seed is >= 0, got {seed}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"an evaluation seed is from 0 to {MAX_SEED}, got {seed}")
     return f"{metric}{EVALUATION_SEED_SUFFIX}{int(seed)}"
 
 
 def parse_evaluation_seed_name(name: str) -> tuple[str, int] | None:
-    """(metric, seed) of a name :func:`evaluation_seed_name` gives, None for any other."""
+    """(metric, seed) of a name :func:`evaluation_seed_name` gives, None for any other (a seed
+    written with leading zeros, or beyond NumPy's 32 bits, among them)."""
     match = _EVALUATION_SEED_RE.match(name)
-    return (match[1], int(match[2])) if match else None
+    if match is None or int(match[2]) > MAX_SEED:
+        return None
+    return match[1], int(match[2])
 
 
 #: Local MIG and local modularity at locality 0.1 at the extra evaluation seeds, the seeds in

@@ -33,6 +33,7 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX
 from jlonevae_lib.sweep.studies import Axis, Study, StudyPlan, SummaryCommand, register_study
 from jlonevae_lib.train.baselines import method_settings
+from jlonevae_lib.utils.errors import JLoneVAEError
 
 NAME = "cpu_penalty_study"
 OUTPUT_DIR = f"studies/{NAME}"
@@ -69,7 +70,7 @@ def arm_settings(point: Mapping[str, Any]) -> dict[str, Any]:
                                  f"β = {settings['beta']}, not {BETA}")
         return {**settings, "lr": LR, "num_batches": NUM_BATCHES,
                 "models_dir": layout.STANDARD_MODELS_DIR}
-    raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+    raise JLoneVAEError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
 
 
 def _summary(plan: StudyPlan) -> list[SummaryCommand]:

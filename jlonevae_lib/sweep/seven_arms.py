@@ -107,7 +107,7 @@ def arm_settings(point: Mapping[str, Any]) -> dict[str, Any]:
                     "gamma": JL1_GAMMA if arm == JL1_ARM else 0.0}
         return settings
     if arm not in METHODS:
-        raise ValueError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+        raise JLoneVAEError(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
     settings = method_settings(arm, point["hp_index"], seed)
     params = dict(settings.get("objective_params", {}))
     if "iteration_threshold" in params:

@@ -334,7 +334,8 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
         return _Decision(member, run, logs, None)
     if layout.failed_path(target).is_file():
         return _Decision(member, run, logs,
-                         "failed here (see its FAILED; --retry-failed resumes it)")
+                         f"failed here (see its {layout.FAILED_FILE}; --retry-failed "
+                         "resumes it)")
     if _progress(source) > _progress(target):
         return _Decision(member, run, logs, None)
     return _Decision(member, run, logs, f"here at {_describe(target)}, the snapshot at "

@@ -40,8 +40,9 @@ PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.plot")
 STUDY_SUMMARY_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.study_summary")
 
 TRAIN_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-#: Fields that only training records, never a setting.
-_RECORDED_FIELDS = {"data_source"}
+#: Fields that training or the command line record, never a study's setting (a member's
+#: method and seed come from its own settings, ``--model-num`` from disentanglement_lib's).
+_RECORDED_FIELDS = {"data_source", "model_num", "preset", "extended_from", "imported_from"}
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,8 @@ def parse_setting(study: Study, key: str, text: str) -> Any:
             value = json.loads(text)
             if not isinstance(value, dict):
                 raise ValueError("not a JSON object")
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in value.values()):
+                raise ValueError("every value must be a number")
             return {str(k): float(v) for k, v in value.items()}
     except (ValueError, TypeError) as err:
         raise JLoneVAEError(f"--set {key}={text}: expected {base} ({err})") from None

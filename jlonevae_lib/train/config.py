@@ -123,8 +123,10 @@ class TrainConfig:
                 raise JLoneVAEError(f"{name} must be a positive integer, got {value!r}")
         for name in ("beta", "gamma", "lr"):
             value = getattr(self, name)
-            if not value >= 0:  # also rejects nan
-                raise JLoneVAEError(f"{name} must be >= 0, got {value!r}")
+            if not 0 <= value < float("inf"):  # also rejects nan
+                raise JLoneVAEError(f"{name} must be a finite number >= 0, got {value!r}")
+            # -0.0 would name another folder than 0.0 (beta-0_0000), one no reader parses.
+            setattr(self, name, value + 0.0)
         if self.lr == 0:
             raise JLoneVAEError("lr must be > 0")
         self.keep_models_at = sorted(set(self.keep_models_at))

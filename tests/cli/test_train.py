@@ -223,6 +223,8 @@ def test_without_a_preset_the_defaults_are_the_reference_scripts(monkeypatch):
     monkeypatch.setenv("AICROWD_DATASET_NAME", "threeDots")
     assert config().dataset == "threeDots"
     assert config("--preset", "paper").dataset == "threeDotsCache"  # the preset's data wins
+    monkeypatch.setenv("AICROWD_DATASET_NAME", "")  # set but empty counts as unset
+    assert config().dataset == "threeDotsCache"
 
 
 @pytest.mark.parametrize(("flags", "message"), [

@@ -24,6 +24,11 @@ def test_names_round_trip() -> None:
     assert parse_evaluation_seed_name("local_mig_0_1_evalseed2") == ("local_mig_0_1", 2)
     assert parse_evaluation_seed_name("local_mig_0_1") is None
     assert parse_evaluation_seed_name("local_mig_0_1_evalseed") is None
+    # One spelling per seed, within NumPy's 32 bits: no second folder for seed 1, no traceback.
+    assert parse_evaluation_seed_name("local_mig_0_1_evalseed01") is None
+    assert parse_evaluation_seed_name("local_mig_0_1_evalseed0") == ("local_mig_0_1", 0)
+    assert parse_evaluation_seed_name("local_mig_0_1_evalseed4294967295")[1] == 2**32 - 1
+    assert parse_evaluation_seed_name("local_mig_0_1_evalseed4294967296") is None
     assert METRIC_GROUPS["evalseeds"] == (
         "local_mig_0_1_evalseed1", "local_modularity_0_1_evalseed1",
         "local_mig_0_1_evalseed2", "local_modularity_0_1_evalseed2")

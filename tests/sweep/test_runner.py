@@ -302,6 +302,19 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
     (["restore", "cpu_study", "--from", "/nonexistent/snapshot"],
      "/nonexistent/snapshot is not a snapshot"),
     (["snapshot", "cpu_study"], "the following arguments are required: --to"),
+    (["run", "cpu_study", "--dry-run", "--epochs", "2", "--num-batches", "5"],
+     "give --epochs or --num-batches, not both"),
+    (["run", "cpu_study", "--dry-run", "--device", "cuda", "--no-cuda"],
+     "--no-cuda contradicts --device cuda"),
+    (["run", "cpu_study", "--dry-run", "--set", "output_dir=/tmp/a", "--output-dir", "/tmp/b"],
+     "output_dir is given twice with different values"),
+    (["run", "baselines", "--dry-run", "--seeds", "0", "--methods", "beta_vae", "--objective",
+      "beta_tc_vae"], "whose number fixes its method: choose the method with --methods"),
+    (["run", "threeDots", "--dry-run", "--seeds", "11", "--objective", "factor_vae", "--gamma",
+      "30"], "--gamma 30 is the weight of the Jacobian penalty added to factor_vae"),
+    (["run", "cpu_study", "--dry-run", "--gpus", "1"], "--gpus is a Slurm option"),
+    (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--mem", "nan"], "--mem"),
+    (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--gpus", "-1"], "--gpus"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys) -> None:
     """Bad or conflicting flags: one line, exit 2 (never a silent choice between two)."""

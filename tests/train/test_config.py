@@ -34,6 +34,11 @@ def test_json_round_trip(tmp_path):
     assert TrainConfig.load(path) == config
 
 
+def test_minus_zero_names_the_zero_folder():
+    assert TrainConfig(beta=-0.0, gamma=-0.0).experiment_name \
+        == TrainConfig(beta=0.0, gamma=0.0).experiment_name
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -42,6 +47,8 @@ def test_json_round_trip(tmp_path):
         {"num_batches": 0},
         {"gamma": -0.1},
         {"beta": float("nan")},
+        {"gamma": float("inf")},
+        {"lr": float("inf")},
         {"lr": 0},
         {"annealing_batches": -1},
         {"regularization_type": "jlthree"},
