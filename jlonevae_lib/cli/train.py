@@ -164,16 +164,22 @@ REFERENCE_DEFAULTS: dict[str, Any] = {
 
 
 def objective_params_from_flags(pairs: Sequence[str]) -> dict[str, float]:
-    """``--param NAME=VALUE`` pairs as the objective's parameters (values as floats)."""
-    params = {}
+    """``--param NAME=VALUE`` pairs as the objective's parameters (values as floats); a name
+    given twice with different values is refused, not settled by the last."""
+    params: dict[str, float] = {}
     for pair in pairs:
-        name, sep, value = pair.partition("=")
+        name, sep, text = pair.partition("=")
+        name = name.strip()
         try:
-            params[name.strip()] = float(value)
+            value = float(text)
         except ValueError:
             sep = ""
-        if not sep or not name.strip():
+        if not sep or not name:
             raise JLoneVAEError(f"--param {pair!r}: expected NAME=NUMBER, e.g. gamma=30")
+        if params.get(name, value) != value:
+            raise JLoneVAEError(f"--param {name} is given twice with different values "
+                                f"({params[name]:g} and {value:g}); give it once")
+        params[name] = value
     return params
 
 

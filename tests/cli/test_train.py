@@ -80,6 +80,8 @@ def test_gamma_adds_the_penalty_to_any_baseline():
     (["--model", "vq_vae"], "vq_vae"),
     (["--objective", "factor_vae", "--param", "lambda=2"], "no parameter lambda"),
     (["--param", "gamma"], "NAME=NUMBER"),
+    (["--objective", "factor_vae", "--param", "gamma=30", "--param", "gamma=40"],
+     "--param gamma is given twice with different values"),
 ])
 def test_bad_study_flags_are_one_line_errors(flags, message):
     with pytest.raises(JLoneVAEError, match=message):
