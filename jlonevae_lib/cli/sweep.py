@@ -184,8 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Update a snapshot of the study: each member's run and TensorBoard "
                     "folders without what can be done without (locks, temporaries, the "
                     "TorchScript export, a finished run's checkpoint and its evaluated earlier "
-                    "models). Give the settings of the run it copies (jlonevae-train flags "
-                    "too).")
+                    "models), and snapshot.json with the files' times. A member the snapshot "
+                    "holds further along is left there as it is. Give the settings of the run "
+                    "it copies (jlonevae-train flags too).")
     _add_plan_flags(snapshot)
     snapshot.add_argument("--to", required=True, metavar="FOLDER", dest="snapshot_dir",
                           help="the snapshot folder (created, or brought up to date)")
@@ -195,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy a snapshot's members back where the output folder has less of them",
         description="Copy each member of a snapshot into the study's output folder when that "
                     "folder has less of it (no run, or an unfinished run at an earlier "
-                    "batch); then `run` resumes the study. Nothing there is deleted.")
+                    "batch); then `run` resumes the study. Nothing there is deleted but the "
+                    "checkpoint of an unfinished run that the snapshot's finished one "
+                    "replaces. Give the settings the snapshot was taken with.")
     _add_plan_flags(restore)
     restore.add_argument("--from", required=True, metavar="FOLDER", dest="snapshot_dir",
                          help="the folder `snapshot --to` wrote")
