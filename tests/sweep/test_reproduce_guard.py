@@ -18,7 +18,8 @@ COMMON = REPRODUCE / "common.bash"
 #: Each script and the committed results folder it protects.
 SCRIPTS = {"cpu_study.bash": "results/cpu_study",
            "cpu_seven_arms.bash": "results/cpu_seven_arms",
-           "natural_images_cpu.bash": "results/natural_images"}
+           "natural_images_cpu.bash": "results/natural_images",
+           "cpu_penalty_study.bash": "results/cpu_penalty_study"}
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
