@@ -254,7 +254,8 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
     def put(into: dict[str, Any], key: str, value: Any, flag: str) -> None:
         """Set ``key`` once: two flags that give it different values are an error, not a
         silent choice of one of them."""
-        if key in into and into[key] != value:
+        if key in into and not (into[key] == value or key == "output_dir"
+                                and Path(into[key]).resolve() == Path(value).resolve()):
             raise JLoneVAEError(f"{key} is given twice with different values ({given_by[key]} "
                                 f"and {flag}); give it once")
         into[key], given_by[key] = value, flag
@@ -297,14 +298,16 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         metrics = [str(Path(m).resolve()) if m.endswith(".gin") else m for m in metrics]
     plan = plan_study(study, overrides=settings, axes=axes, metrics=metrics,
                       results_dir=results_dir, command=command)
-    _check_objective_override(plan, settings)
+    _check_objective_override(plan, settings, gamma_given="gamma" in settings or "gamma" in axes)
     return plan
 
 
-def _check_objective_override(plan: StudyPlan, settings: dict[str, Any]) -> None:
+def _check_objective_override(plan: StudyPlan, settings: dict[str, Any], *,
+                              gamma_given: bool) -> None:
     """Refuse what ``jlonevae-train`` refuses of an objective given on the command line: for a
     disentanglement_lib-numbered member (its number fixes the method), and with a penalty
-    ``gamma`` for an objective with a gamma of its own unless that one is given too."""
+    ``gamma`` (given on the command line, or the study's) for an objective with a gamma of its
+    own unless that one is given too."""
     if "objective" not in settings:
         return
     for member in plan.members:
@@ -315,8 +318,14 @@ def _check_objective_override(plan: StudyPlan, settings: dict[str, Any]) -> None
                                 "the method with --methods, not the objective")
         refusal = train_cli.penalty_gamma_refusal(config.gamma, config.objective,
                                                   settings.get("objective_params", {}))
-        if refusal:
+        if refusal and gamma_given:
             raise JLoneVAEError(refusal)
+        if refusal:  # the penalty's gamma is the study's, not a flag the user gave
+            raise JLoneVAEError(
+                f"{member.label}: the study gives it the Jacobian penalty's gamma = "
+                f"{config.gamma:g}, which {config.objective} would take on top of its own gamma: "
+                f"give {config.objective}'s with --param gamma=N, and --gammas 0 (or --set "
+                "gamma=0) for no penalty")
 
 
 def _metric_names(plan: StudyPlan) -> list[str]:

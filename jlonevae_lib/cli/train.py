@@ -176,7 +176,7 @@ def objective_params_from_flags(pairs: Sequence[str]) -> dict[str, float]:
             sep = ""
         if not sep or not name:
             raise JLoneVAEError(f"--param {pair!r}: expected NAME=NUMBER, e.g. gamma=30")
-        if params.get(name, value) != value:
+        if name in params and params[name] != value:
             raise JLoneVAEError(f"--param {name} is given twice with different values "
                                 f"({params[name]:g} and {value:g}); give it once")
         params[name] = value

@@ -44,8 +44,6 @@ def non_negative_int(text: str) -> int:
     return _checked(text, int, lambda value: value >= 0, "an integer >= 0")
 
 
-
-
 def seed_int(text: str) -> int:
     """argparse type: a random seed, an integer from 0 to 2**32 - 1."""
     return _checked(text, int, lambda value: 0 <= value <= MAX_SEED,

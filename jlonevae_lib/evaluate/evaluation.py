@@ -67,9 +67,11 @@ from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     ELAPSED_TIME,
+    EVALUATION_SEED_SUFFIX,
     METRIC_GROUPS,
     METRICS,
     SUMMARY_RESULT_KEYS,
+    evaluation_seed_name,
     parse_evaluation_seed_name,
 )
 from jlonevae_lib.runs.results import DATASET_KEY, SEED_KEY
@@ -77,6 +79,7 @@ from jlonevae_lib.utils import plugins
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock, LockedError
+from jlonevae_lib.utils.seeds import MAX_SEED
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
@@ -162,6 +165,11 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
                 metrics.setdefault(name, Metric(
                     name, METRICS_CONFIG_DIR / METRICS[repeat[0]].gin_file, repeat[1]))
                 continue
+            base, suffix, digits = name.rpartition(EVALUATION_SEED_SUFFIX)
+            if suffix and base in METRICS and digits.isdigit():
+                raise JLoneVAEError(f"{name}: write its evaluation seed without leading zeros, "
+                                    f"from 0 to {MAX_SEED} (e.g. "
+                                    f"{evaluation_seed_name(base, 1)})")
             if name not in METRICS:
                 raise JLoneVAEError(
                     f"unknown metric '{name}'; use a .gin file or one of: "

@@ -97,15 +97,18 @@ def present_cpu_flags(names: Sequence[str]) -> list[str]:
 
 @contextlib.contextmanager
 def environ_default(name: str, value: str) -> Iterator[str]:
-    """The environment variable ``name`` while it lasts: the user's value where set (a
-    benchmark then reuses the user's data cache), else ``value``, unset again at the end.
-    Yields the value in force."""
+    """The environment variable ``name`` while it lasts: the user's value where set and not
+    empty (a benchmark then reuses the user's data cache), else ``value``, put back as it was
+    at the end. Yields the value in force."""
     user_value = os.environ.get(name)
-    if user_value is not None:
+    if user_value:
         yield user_value
         return
     os.environ[name] = value
     try:
         yield value
     finally:
-        os.environ.pop(name, None)
+        if user_value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = user_value

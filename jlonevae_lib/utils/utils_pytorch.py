@@ -47,16 +47,17 @@ class ExperimentConfig(NamedTuple):
 
 
 def get_dataset_name() -> str:
-    """``$AICROWD_DATASET_NAME``, else ``threeDots``."""
-    return os.getenv("AICROWD_DATASET_NAME", DEFAULT_DATASET_NAME)
+    """``$AICROWD_DATASET_NAME`` when set and not empty, else ``threeDots``."""
+    return os.getenv("AICROWD_DATASET_NAME") or DEFAULT_DATASET_NAME
 
 
 def get_config() -> ExperimentConfig:
     """``$AICROWD_OUTPUT_PATH`` (else ``./scratch/shared``), ``$AICROWD_EVALUATION_NAME`` (else
-    ``experiment_name``) and :func:`get_dataset_name`."""
+    ``experiment_name``) and :func:`get_dataset_name`; a variable set but empty counts as
+    unset."""
     return ExperimentConfig(
-        base_path=os.getenv("AICROWD_OUTPUT_PATH", DEFAULT_BASE_PATH),
-        experiment_name=os.getenv("AICROWD_EVALUATION_NAME", DEFAULT_EXPERIMENT_NAME),
+        base_path=os.getenv("AICROWD_OUTPUT_PATH") or DEFAULT_BASE_PATH,
+        experiment_name=os.getenv("AICROWD_EVALUATION_NAME") or DEFAULT_EXPERIMENT_NAME,
         dataset_name=get_dataset_name())
 
 

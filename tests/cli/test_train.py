@@ -82,6 +82,7 @@ def test_gamma_adds_the_penalty_to_any_baseline():
     (["--param", "gamma"], "NAME=NUMBER"),
     (["--objective", "factor_vae", "--param", "gamma=30", "--param", "gamma=40"],
      "--param gamma is given twice with different values"),
+    (["--objective", "factor_vae", "--param", "gamma=nan"], "must be a number >= 0, got nan"),
 ])
 def test_bad_study_flags_are_one_line_errors(flags, message):
     with pytest.raises(JLoneVAEError, match=message):

@@ -29,6 +29,10 @@ def test_names_round_trip() -> None:
     assert parse_evaluation_seed_name("local_mig_0_1_evalseed0") == ("local_mig_0_1", 0)
     assert parse_evaluation_seed_name("local_mig_0_1_evalseed4294967295")[1] == 2**32 - 1
     assert parse_evaluation_seed_name("local_mig_0_1_evalseed4294967296") is None
+    for name in ("local_mig_0_1_evalseed01", "local_mig_0_1_evalseed4294967296"):
+        with pytest.raises(JLoneVAEError, match=f"^{name}: write its evaluation seed without "
+                                                "leading zeros, from 0 to 4294967295"):
+            resolve_metrics([name])
     assert METRIC_GROUPS["evalseeds"] == (
         "local_mig_0_1_evalseed1", "local_modularity_0_1_evalseed1",
         "local_mig_0_1_evalseed2", "local_modularity_0_1_evalseed2")

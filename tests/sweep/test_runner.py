@@ -312,6 +312,10 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
       "beta_tc_vae"], "whose number fixes its method: choose the method with --methods"),
     (["run", "threeDots", "--dry-run", "--seeds", "11", "--objective", "factor_vae", "--gamma",
       "30"], "--gamma 30 is the weight of the Jacobian penalty added to factor_vae"),
+    (["run", "threeDots", "--dry-run", "--seeds", "11", "--objective", "factor_vae",
+      "--annealingBatches", "0"],
+     "seed=11 gamma=0.1: the study gives it the Jacobian penalty's gamma = 0.1, "
+                     "which factor_vae would take on top of its own gamma"),
     (["run", "cpu_study", "--dry-run", "--gpus", "1"], "--gpus is a Slurm option"),
     (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--mem", "nan"], "--mem"),
     (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--gpus", "-1"], "--gpus"),
@@ -323,6 +327,11 @@ def test_cli_errors_are_one_line(argv, message, capsys) -> None:
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_one_output_folder_written_two_ways_is_one(tmp_path, capsys) -> None:
+    assert sweep_cli.main(["run", "cpu_study", "--dry-run", "--set",
+                           f"output_dir={tmp_path}", "--output-dir", f"{tmp_path}/"]) == 0
 
 
 def test_status_of_an_untouched_study(tmp_path, capsys) -> None:

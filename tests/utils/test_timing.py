@@ -80,3 +80,7 @@ def test_environ_default_keeps_the_users_value_and_restores(monkeypatch):
     with timing.environ_default("JLONEVAE_TEST_ROOT", "/tmp/x") as value:
         assert value == os.environ["JLONEVAE_TEST_ROOT"] == "/data"
     assert os.environ["JLONEVAE_TEST_ROOT"] == "/data"
+    monkeypatch.setenv("JLONEVAE_TEST_ROOT", "")  # set but empty counts as unset
+    with timing.environ_default("JLONEVAE_TEST_ROOT", "/tmp/x") as value:
+        assert value == os.environ["JLONEVAE_TEST_ROOT"] == "/tmp/x"
+    assert os.environ["JLONEVAE_TEST_ROOT"] == ""

@@ -205,7 +205,7 @@ class Objective(abc.ABC):
                     0 <= value < float("inf")):
                 raise JLoneVAEError(f"objective parameter {key} must be a number >= 0, "
                                     f"got {value!r}")
-            resolved[key] = float(value)
+            resolved[key] = float(value) + 0.0  # -0.0 would name another folder than 0.0
         return resolved
 
     @classmethod
