@@ -24,15 +24,23 @@ import numpy as np
 from jlonevae_lib.runs.metric_table import SCORE_LABELS
 
 
+def _untestable(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether Welch's statistics cannot be formed: a group has fewer than two values, or
+    every value of both groups repeats its group's first (no spread to measure the difference
+    against: scipy would give t = ±inf and p = 0 for two different constants)."""
+    return (len(a) < 2 or len(b) < 2
+            or (all(v == a[0] for v in a) and all(v == b[0] for v in b)))
+
+
 def welch_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """(t, two-sided p) of Welch's t-test of a vs b; (nan, nan) when either has < 2 values."""
-    if len(a) < 2 or len(b) < 2:
+    """(t, two-sided p) of Welch's t-test of a vs b; (nan, nan) when either has < 2 values or
+    both are constant (as :func:`welch_ci` and :func:`hedges_g`)."""
+    if _untestable(a, b):
         return math.nan, math.nan
     import scipy.stats  # here, not at the top: slow to import, and most CLI calls never test
 
     with warnings.catch_warnings():
-        # Two constant samples give a zero variance: scipy warns and returns nan, which is
-        # the honest answer here.
+        # Nearly constant samples: scipy warns of lost precision; its answer stands.
         warnings.simplefilter("ignore", RuntimeWarning)
         result = scipy.stats.ttest_ind(a, b, equal_var=False)
     return float(result.statistic), float(result.pvalue)
@@ -79,7 +87,7 @@ def welch_ci(a: Sequence[float], b: Sequence[float],
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if len(a) < 2 or len(b) < 2 or sample_sd(a) == sample_sd(b) == 0:
+    if _untestable(a, b):
         return math.nan, math.nan  # as welch_ttest: no test, no interval
     import scipy.stats  # slow to import: only when needed
 
@@ -98,12 +106,10 @@ def hedges_g(a: Sequence[float], b: Sequence[float]) -> float:
     nan when a group has fewer than two values or both are constant.
     """
     n_a, n_b = len(a), len(b)
-    if n_a < 2 or n_b < 2:
+    if _untestable(a, b):
         return math.nan
     pooled = math.sqrt(((n_a - 1) * sample_sd(a) ** 2 + (n_b - 1) * sample_sd(b) ** 2)
                        / (n_a + n_b - 2))
-    if pooled == 0:
-        return math.nan
     correction = 1 - 3 / (4 * (n_a + n_b) - 9)
     return correction * (float(np.mean(a)) - float(np.mean(b))) / pooled
 

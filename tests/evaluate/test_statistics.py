@@ -33,6 +33,19 @@ def test_welch_ttest_matches_scipy_and_refuses_tiny_samples() -> None:
     assert all(math.isnan(v) for v in welch_ttest([0.1, 0.1], [0.1, 0.1]))
 
 
+def test_two_different_constant_groups_are_not_tested() -> None:
+    # scipy says t = -inf, p = 0; with no spread there is no test, and the interval and g
+    # agree with the p-value about that.
+    a, b = [0.1, 0.1, 0.1], [0.2, 0.2, 0.2]
+    assert all(math.isnan(v) for v in welch_ttest(a, b))
+    assert all(math.isnan(v) for v in welch_ci(a, b))
+    assert math.isnan(hedges_g(a, b))
+    # One constant group is testable: the other's spread measures the difference.
+    t, p = welch_ttest(a, [0.2, 0.25, 0.3])
+    assert t < 0 and 0 < p < 1
+    assert not math.isnan(hedges_g(a, [0.2, 0.25, 0.3]))
+
+
 def test_sample_sd_uses_ddof_one() -> None:
     assert sample_sd([1.0, 2.0, 3.0]) == pytest.approx(1.0)
     assert math.isnan(sample_sd([1.0]))
