@@ -53,7 +53,7 @@ about-test:
 test: about-test $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=30
 
 about-test-fast:
 	@echo "make test-fast: ruff, lint-imports, then pytest -m \"$(FAST_MARKERS)\""

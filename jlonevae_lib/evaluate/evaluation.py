@@ -563,4 +563,15 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
                 rows.append((str(plan.run), name, aggregate, "computed"))
             finally:
                 lock.release()
+                _remove_if_empty(lock.path.parent)
     return rows
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a metric's folder that a failed evaluation left empty (its lock made it): an
+    empty folder would look like a metric begun. One another process has locked meanwhile
+    is not empty, and the lock makes its folder again if it goes first."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (results, another process's lock), or gone already
+        pass

@@ -598,8 +598,10 @@ def _extension(config: TrainConfig, existing: TrainConfig | None) -> TrainConfig
             f"give --num-batches above that (a run of {config.num_batches} batches without "
             "--extend goes to a folder of its own)")
     if not layout.checkpoint_path(run_dir).is_file():
-        raise JLoneVAEError(f"--extend continues the final checkpoint, and "
-                            f"{layout.checkpoint_path(run_dir)} is missing")
+        raise JLoneVAEError(
+            f"--extend continues the final checkpoint, and {layout.checkpoint_path(run_dir)} "
+            "is missing (a finished run restored from a snapshot has none): extend it where "
+            "it was trained, or train the longer run without --extend, in a folder of its own")
     history = existing.extended_from if resuming else [*existing.extended_from,
                                                        existing.num_batches]
     return dataclasses.replace(

@@ -181,6 +181,8 @@ def _create(path: Path, record: Mapping[str, object], token: str) -> bool:
     try:
         try:
             temp.write_text(json.dumps(record))
+        except FileNotFoundError:
+            return False  # the folder was removed meanwhile (an emptied one): made again
         except OSError as err:
             raise JLoneVAEError(f"cannot write the lock file {temp} ({err.strerror or err}); "
                                 "check that the folder is writable and its disk has room"
@@ -257,11 +259,11 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock, taking a stale one over; LockedError while a live process holds it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(8)
         record = {"host": socket.gethostname(), "pid": os.getpid(), "purpose": self.purpose,
                   "token": token, "created": time.time(), **slurm_ids()}
         for _ in range(_ATTEMPTS):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             if _create(self.path, record, token):
                 self._token = token
                 return

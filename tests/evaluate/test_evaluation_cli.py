@@ -183,6 +183,26 @@ def test_a_result_another_process_wrote_meanwhile_is_checked_like_an_existing_on
     assert rows[0][2] == read_aggregate(copy, "small_local_mig")
 
 
+def test_a_failed_evaluation_leaves_no_empty_metric_folder(tmp_path, monkeypatch):
+    """The metric's lock makes its folder; a metric that fails removes it again (an empty
+    folder would pass for a metric begun), while one computed earlier in the call stays."""
+    run = make_run(tmp_path / "run")
+    metrics_list = evaluation.resolve_metrics(METRICS)
+    plans = evaluation.plan_runs([str(run)], metrics_list, seed=0)
+    real = evaluation.evaluate_metric
+
+    def fail_second(metric, *args, **kwargs):
+        if metric.name == METRICS[1]:
+            raise JLoneVAEError(f"{metric.name}: broken")
+        return real(metric, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_metric", fail_second)
+    with pytest.raises(JLoneVAEError, match="broken"):
+        evaluation.evaluate_runs(plans, seed=0, device="cpu")
+    assert layout.evaluation_path(run, METRICS[0]).is_file()
+    assert not layout.metric_results_dir(run, METRICS[1]).parent.exists()
+
+
 def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
     experiment = tmp_path / "trainedModels" / "experiment"
     make_run(experiment / "seed1")

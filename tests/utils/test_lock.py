@@ -355,3 +355,23 @@ def test_a_lock_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(JLoneVAEError, match=r"cannot write the lock file .* \(No space left"):
         FolderLock(tmp_path, "training").acquire()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_removed_before_the_lock_is_written_is_made_again(tmp_path, monkeypatch):
+    """An evaluation removes a metric's folder it left empty; a process about to lock it
+    (folder made, lock not yet written) makes it again rather than failing."""
+    folder = tmp_path / "metric"
+    assert not lock_module._create(folder / ".lock", {"pid": 1}, "t0")  # gone: not taken
+    real = lock_module._create
+    calls = []
+
+    def vanish_once(path, record, token):
+        if not calls:
+            calls.append(path)
+            path.parent.rmdir()  # removed between this process's mkdir and its write
+        return real(path, record, token)
+
+    monkeypatch.setattr(lock_module, "_create", vanish_once)
+    with FolderLock(folder, "evaluation") as lock:
+        assert lock.held and (folder / ".lock").is_file()
+    assert calls
