@@ -278,8 +278,11 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         name, sep, texts = pair.partition("=")
         if not sep:
             raise JLoneVAEError(f"--axis {pair!r}: expected NAME=V1,V2, e.g. seed=1,2,3")
-        put(axes, name.strip(), parse_axis_values(study, name.strip(),
-                                                  [t for t in texts.split(",") if t.strip()]),
+        values = [text.strip() for text in texts.split(",")] if texts.strip() else []
+        if "" in values:
+            raise JLoneVAEError(f"--axis {pair!r}: an empty value between commas; write the "
+                                "values as NAME=V1,V2 with none left out")
+        put(axes, name.strip(), parse_axis_values(study, name.strip(), values),
             f"--axis {name.strip()}")
     for name, values in (("seed", args.seeds), ("gamma", args.gammas),
                          ("method", args.methods)):
