@@ -12,7 +12,10 @@ are). A run's arm is read from its config.json, never from its folder's name.
 
 While an arm lacks any of its 10 seeds (finished and evaluated), the files say the study is
 incomplete and report no primary test; no outcome is stored, summarised or drawn (summary.json
-keeps each run's status and training time only) and no reconstruction is measured.
+keeps each run's status and training time only) and no reconstruction is measured. A run that
+failed again after ``jlonevae-sweep run cpu_penalty_study --retry-failed`` never gets there:
+``--close-with-failures``, once every run has ended, reports the tests on the runs that have
+the primary outcome and names the others (docs/studies.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from jlonevae_lib.cli.types import ArgumentParser, check_summary_source
 from jlonevae_lib.reports.penalty_study import (
+    closing_blockers,
     collect_study_runs,
     is_complete,
     load_summary,
@@ -67,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not measure each run's held-out reconstruction BCE (then "
                              "collapsed runs cannot be flagged; the report says so)")
     parser.add_argument("--no-figures", action="store_true", help="draw no figure")
+    parser.add_argument("--close-with-failures", action="store_true",
+                        help="report a study whose runs have all ended although some failed "
+                             "(again, after --retry-failed) or lack the primary outcome: the "
+                             "tests on the others, the missing ones named as deviations")
     return parser
 
 
@@ -78,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    if args.from_summary is not None and args.close_with_failures:
+        raise JLoneVAEError("--close-with-failures reads the runs: give --study-dir or --run "
+                            "(a summary.json records whether its study was closed)")
     if args.from_summary is not None:
         with summary_values_checked(args.from_summary):
             summary = summarise(load_summary(args.from_summary))
@@ -89,10 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dirs = args.runs if args.study_dir is None else study_run_dirs(args.study_dir)
     records, notes, folders = collect_study_runs(run_dirs)
     reference_bce: dict = {}
-    if not args.skip_reconstruction and is_complete(records):  # none measured before
-        members = [(r.arm, folders[(r.arm, r.seed)]) for r in records
-                   if (r.arm, r.seed) in folders]
-        read = [r for r in records if (r.arm, r.seed) in folders]
+    reported = is_complete(records) or (args.close_with_failures
+                                        and not closing_blockers(records))
+    if not args.skip_reconstruction and reported:  # none measured before
+        read = [r for r in records if (r.arm, r.seed) in folders and r.status == FINISHED]
+        members = [(r.arm, folders[(r.arm, r.seed)]) for r in read]
         measured, reference_bce, bce_notes = measure_reconstructions(members, read)
         by_member = {(r.arm, r.seed): r for r in measured}
         records = [by_member.get((r.arm, r.seed), r) for r in records]
@@ -101,11 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append("held-out reconstruction BCE not measured (--skip-reconstruction)")
     command = args.command or shlex.join(["python", "-m", MODULE, *argv])
     data = study_data(records, notes, command=command, machine=machine_info(records),
-                      run_dirs=folders, reference_bce=reference_bce)
+                      run_dirs=folders, reference_bce=reference_bce,
+                      close_with_failures=args.close_with_failures)
     # Analysed exactly as summary.json will be read back, so --from-summary gives these bytes.
     data = json.loads(json.dumps(data, sort_keys=True))
     summary = summarise(data)
-    if not args.no_figures and summary["complete"]:
+    if not args.no_figures and summary["reported"]:
         from jlonevae_lib.reports.penalty_study_figures import draw_figures  # matplotlib
 
         figures, figure_notes = draw_figures(summary, args.output_dir, folders)

@@ -18,7 +18,9 @@ disentanglement_lib's architecture, seeds 1-10, 30,000 batches, and keeps every 
 
 Until every registered member is finished and evaluated (:func:`is_complete`) the data hold no
 outcome at all, only each run's status and training time: the study is pre-registered, and an
-interim look changes nothing.
+interim look changes nothing. The one exception is a study closed with runs that failed for
+good (:func:`closing_blockers`, ``--close-with-failures``): every run has ended, and the
+tests are made on the runs that have the primary outcome, the others named.
 
 The statistics are :mod:`jlonevae_lib.reports.penalty_study_stats` (pure functions of this
 data), the prose :mod:`jlonevae_lib.reports.penalty_study_text`, the figures
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.reports.records import (
+    FAILED,
     FINISHED,
     NOT_STARTED,
     TRAIN_MINUTES,
@@ -63,7 +66,7 @@ from jlonevae_lib.runs.results import SEED_KEY, RunInfo
 from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
 from jlonevae_lib.sweep.runner import TRAIN
 from jlonevae_lib.sweep.studies import plan_study
-from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 #: The pre-registered primary outcome: local MIG at 0.1, mean over evaluation seeds 0-2.
 PRIMARY_BASE = metric_name(LOCAL_MIG, 0.1)
@@ -78,7 +81,8 @@ ARM_FIELDS = ("objective", "architecture", "beta", "gamma", "annealing_batches",
 #: The other settings of the registration; a run that differs is kept and the difference
 #: reported as a deviation.
 SHARED_FIELDS = ("dataset", "latent_dim", "batch_size", "lr", "num_batches", "keep_models_at",
-                 "objective_params", "jacobian_method")
+                 "objective_params", "jacobian_method", "extended_from", "precision",
+                 "deterministic", "allow_tf32")
 #: How the report writes a moment (UTC).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -310,6 +314,13 @@ def is_complete(records: Sequence[RunRecord]) -> bool:
     return members >= {(arm, seed) for arm in ARMS for seed in SEEDS}
 
 
+def closing_blockers(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """The members that keep a study from being closed with failures: those still to train
+    (not started, or unfinished). A closed study's runs have all ended: finished (evaluated
+    or not) or failed."""
+    return [r for r in records if r.status not in (FINISHED, FAILED)]
+
+
 def run_entry(record: RunRecord, times: tuple[str | None, str | None] = (None, None)
               ) -> dict[str, Any]:
     """A record as summary.json stores it: ``values`` at the end, ``curve`` {batches: values}
@@ -341,7 +352,8 @@ def run_entry(record: RunRecord, times: tuple[str | None, str | None] = (None, N
 def study_data(records: Sequence[RunRecord], notes: Sequence[str], *, command: str,
                machine: Mapping[str, Any], run_dirs: Mapping[tuple[str, int], Path] | None = None,
                reference_bce: Mapping[str, Mapping[str, float]] | None = None,
-               figures: Sequence[str] = ()) -> dict[str, Any]:
+               figures: Sequence[str] = (), close_with_failures: bool = False
+               ) -> dict[str, Any]:
     """What summary.json stores besides the statistics: the study, its registration, one
     entry per registered member (:func:`run_entry`), the held-out BCE's reference points,
     command, machine, figures and notes. ``run_dirs``: (arm, seed) -> the run folder read, for
@@ -349,17 +361,28 @@ def study_data(records: Sequence[RunRecord], notes: Sequence[str], *, command: s
 
     Until the study is complete (:func:`is_complete`) no outcome is stored either: each run
     keeps its status and training minutes, its values and curve are withheld
-    (``outcomes_withheld``), so no interim look is possible through the report."""
+    (``outcomes_withheld``), so no interim look is possible through the report.
+    ``close_with_failures``: close an incomplete study whose runs have all ended (raises
+    :class:`JLoneVAEError` while :func:`closing_blockers` names any): its outcomes are stored
+    and ``closed_with_failures`` says so."""
     run_dirs = run_dirs or {}
     runs = [run_entry(r, run_times(run_dirs[(r.arm, r.seed)])
                       if (r.arm, r.seed) in run_dirs else (None, None)) for r in records]
-    withheld = not is_complete(records)
+    closed = close_with_failures and not is_complete(records)
+    if closed and (blockers := closing_blockers(records)):
+        raise JLoneVAEError(
+            f"--close-with-failures closes a study whose runs have all ended, and "
+            f"{len(blockers)} {'are' if len(blockers) != 1 else 'is'} still to train ("
+            + ", ".join(f"{r.label} seed {r.seed}: {r.status}" for r in blockers[:5])
+            + (", ..." if len(blockers) > 5 else "") + f"); finish them with "
+            f"'jlonevae-sweep run {NAME}'")
+    withheld = not is_complete(records) and not closed
     if withheld:
         for run in runs:
             run["values"] = {k: v for k, v in run["values"].items() if k == TRAIN_MINUTES}
             run["curve"] = {}
     return finite({
-        "study": NAME, "outcomes_withheld": withheld,
+        "study": NAME, "outcomes_withheld": withheld, "closed_with_failures": closed,
         "arms": list(ARMS), "arm_labels": dict(ARM_LABELS),
         "seeds": list(SEEDS), "primary_key": PRIMARY_KEY,
         "evaluation_seeds": list(EVALUATION_SEEDS),
@@ -370,9 +393,9 @@ def study_data(records: Sequence[RunRecord], notes: Sequence[str], *, command: s
 
 
 #: The entries of summary.json that :func:`study_data` writes (the rest are computed).
-DATA_KEYS = ("study", "outcomes_withheld", "arms", "arm_labels", "seeds", "primary_key",
-             "evaluation_seeds", "registered", "runs", "reference_bce", "command", "machine",
-             "figures", "notes")
+DATA_KEYS = ("study", "outcomes_withheld", "closed_with_failures", "arms", "arm_labels",
+             "seeds", "primary_key", "evaluation_seeds", "registered", "runs", "reference_bce",
+             "command", "machine", "figures", "notes")
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:

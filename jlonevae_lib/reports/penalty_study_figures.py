@@ -1,7 +1,8 @@
 """The figures of ``cpu_penalty_study``'s report, under ``<output>/figures/``: the primary
 outcome per arm (violins), the learning curves over the kept models, and the Jacobian columns
-of each arm's median run by the primary outcome. Drawn only once the study is complete (an
-incomplete study shows no outcome); the plotting is :mod:`jlonevae_lib.visualize`'s."""
+of each arm's median run by the primary outcome. Drawn only once the outcomes are reported
+(the study complete, or closed with failures; an incomplete study shows no outcome); the
+plotting is :mod:`jlonevae_lib.visualize`'s."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def draw_figures(summary: Mapping[str, Any], output_dir: str | Path,
     relative to ``output_dir``, notes on any that could not be drawn). The Jacobian figure
     needs the median runs' folders (``run_dirs``: (arm, seed) -> folder); nothing is drawn
     for an incomplete study."""
-    if not summary["complete"]:
+    if not summary["reported"]:
         return [], []
     output_dir = Path(output_dir)
     drawn, notes = [], []

@@ -6,7 +6,9 @@ re-analysed without a run folder.
   against ``beta_ramp_dlib`` (H1) and ``beta_vae_dlib`` (H2), two-sided, Holm over the two at
   α = 0.05, each with the difference of the means, its 95% Welch interval and Hedges' g;
 - :func:`progress`: which registered runs are finished and evaluated. The primary test is made
-  only when every arm has all its seeds (:func:`summarise`): until then nothing about the
+  only when every arm has all its seeds (:func:`summarise`), or when the study was closed with
+  runs that failed for good (``closed_with_failures``: every run has ended; the tests use the
+  runs with the primary outcome and the others are deviations): until then nothing about the
   outcome is computed, interim looks change nothing;
 - the secondary results, all exploratory (no p-values): each arm's mean ± s.d. of every value,
   JL1-VAE's differences from the other arms with 95% intervals, the learning curves at the kept
@@ -134,6 +136,16 @@ def collapsed_runs(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def unmeasured_reconstructions(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The finished runs without a held-out reconstruction BCE although others have one (its
+    reference points exist): whether they collapsed is unknown."""
+    if not data["reference_bce"]:
+        return []
+    return [{"arm": run["arm"], "label": run["label"], "seed": run["seed"]}
+            for run in data["runs"]
+            if run["status"] == FINISHED and HELDOUT_BCE not in run["values"]]
+
+
 def _values(records: Sequence[RunRecord], arm: str, key: str) -> list[float]:
     return [r.values[key] for r in records if r.arm == arm and key in r.values]
 
@@ -219,10 +231,16 @@ def curves(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{run['label']} seed {run['seed']}" for run in runs)
+
+
 def deviations(data: Mapping[str, Any], complete: bool) -> list[str]:
-    """How the runs differ from the registration, one line each: settings that differ, and
-    what the data lack (the held-out reconstruction not measured, values missing at a kept
-    model)."""
+    """How the runs differ from the registration, one line each: settings that differ, and,
+    once the outcomes are reported (``complete``), what the data lack: runs without the primary
+    outcome (a study closed with failures), the held-out reconstruction not measured (for
+    every run or some), values that other runs have missing at the end or at a kept
+    model."""
     lines = []
     by_setting: dict[tuple[str, str, str], list[str]] = {}
     for run in data["runs"]:
@@ -233,13 +251,34 @@ def deviations(data: Mapping[str, Any], complete: bool) -> list[str]:
         lines.append(f"{name} = {value} (registered: {registered}) in {len(runs)} run"
                      f"{'s' if len(runs) != 1 else ''}: {', '.join(runs)}")
     finished = [run for run in data["runs"] if run["status"] == FINISHED]
-    if complete and finished and not any(HELDOUT_BCE in run["values"] for run in finished):
+    if not complete:
+        return lines
+    for run in data["runs"]:
+        if not run["evaluated"]:
+            state = run["status"] if run["status"] != FINISHED else NOT_EVALUATED
+            lines.append(f"{run['label']} seed {run['seed']} has no primary outcome ({state}"
+                         + (f": {run['detail']}" if run["detail"] else "")
+                         + "): the study was closed without it (--close-with-failures), the "
+                         "tests use the other runs")
+    if finished and not any(HELDOUT_BCE in run["values"] for run in finished):
         lines.append("the held-out reconstruction BCE was not measured, so collapsed runs "
                      "could not be flagged")
+    elif unmeasured := unmeasured_reconstructions(data):
+        lines.append(f"the held-out reconstruction BCE is missing for {len(unmeasured)} of "
+                     f"{len(finished)} finished runs ({_runs_text(unmeasured)}): whether "
+                     f"{'they' if len(unmeasured) != 1 else 'it'} collapsed is unknown")
+    evaluated = [run for run in finished if run["evaluated"]]
+    present = {key for run in evaluated for key in run["values"]} - {TRAIN_MINUTES, HELDOUT_BCE}
+    for run in evaluated:
+        lacking = sorted(present - set(run["values"]))
+        if lacking:
+            lines.append(f"{run['label']} seed {run['seed']} lacks {', '.join(lacking)} at "
+                         "the end (other runs have them): fewer runs in those values' "
+                         "statistics")
     kept = sorted({b for run in finished for b in run["curve"]}, key=int)
     for run in finished:
         lacking = [b for b in kept if not set(CURVE_KEYS[:1]) <= set(run["curve"].get(b, {}))]
-        if lacking and complete:
+        if lacking:
             lines.append(f"{run['label']} seed {run['seed']} has no "
                          f"{CURVE_KEYS[0]} at {', '.join(lacking)} batches: its learning "
                          "curve misses those points")
@@ -270,24 +309,28 @@ def times(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summarise(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole summary: ``data`` with the progress and, when the study is complete, the
-    primary tests, the secondary (exploratory) results and the learning curves; before that
-    only progress, deviations and times (no outcome value is summarised)."""
+    """The whole summary: ``data`` with the progress and, when the study is complete (or
+    closed with failures: ``reported``), the primary tests, the secondary (exploratory)
+    results and the learning curves; before that only progress, deviations and times (no
+    outcome value is summarised)."""
     state = progress(data)
     complete = state["complete"]
+    reported = complete or bool(data["closed_with_failures"])
     summary: dict[str, Any] = {**data, "progress": state, "complete": complete,
+                               "reported": reported,
                                "alpha": ALPHA, "confidence": CONFIDENCE,
                                "hypotheses": [list(h) for h in HYPOTHESES],
                                "collapse_fraction": COLLAPSE_FRACTION,
-                               "deviations": deviations(data, complete), "time": times(data),
+                               "deviations": deviations(data, reported), "time": times(data),
                                "primary": None, "secondary": None, "curves": None}
-    if complete:
+    if reported:
         records = records_of(data)
         summary["primary"] = primary_analysis(
             {arm: _values(records, arm, PRIMARY_KEY) for arm in data["arms"]})
         summary["secondary"] = {
             "arms": arm_statistics(data, records),
             "differences": differences(records, secondary_keys(records), data["arms"]),
-            "collapsed": collapsed_runs(data)}
+            "collapsed": collapsed_runs(data),
+            "unmeasured_reconstructions": unmeasured_reconstructions(data)}
         summary["curves"] = curves(data)
     return finite(summary)

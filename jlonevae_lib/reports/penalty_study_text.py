@@ -6,12 +6,14 @@ rendering a summary.json again gives the same bytes.
 
 Until every arm has its 10 seeds finished and evaluated, both files open by saying the study is
 incomplete and that the primary test is not reported, and show progress only: no outcome
-value, mean, interval or p-value.
+value, mean, interval or p-value. A study closed with runs that failed for good
+(``closed_with_failures``) is reported like a complete one, its title and primary result naming
+the runs without the primary outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from jlonevae_lib.reports.text import (
     machine_lines,
     mean_sd_cell,
     median_range_cell,
-    p_cell,
+    p_text,
     statistic_cell,
     write_report,
 )
@@ -62,8 +64,9 @@ FIGURE_CAPTIONS = {
         "local MIG and local modularity at 0.1 (mean of evaluation seeds 0–2) at 8,000, 15,000 "
         "and 30,000 batches: each arm's mean, its runs' range shaded, every run a thin line",
     f"{layout.FIGURES_DIR}/jacobian_columns_per_arm.png":
-        "decoder Jacobian columns of each arm's median run by the primary outcome, at the "
-        "paper's example image",
+        "decoder Jacobian columns of each arm's median run by the primary outcome (of an even "
+        "count the lower middle run; of equal values the earlier seed), at the paper's example "
+        "image",
 }
 
 
@@ -102,7 +105,9 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
                   f"{'they are' if len(failed) != 1 else 'it is'} rerun "
                   f"(`jlonevae-sweep run {NAME} --retry-failed`, the same settings "
                   "and seed); a run that fails again is a deviation to report, not "
-                  "drop.**", ""]
+                  "drop: once every run has ended, `python -m "
+                  "jlonevae_lib.cli.penalty_study_summary --close-with-failures` reports the "
+                  "tests on the other runs and names it.**", ""]
     unevaluated = [run for run in state["waiting"] if run["status"] == NOT_EVALUATED]
     if unevaluated:
         count = len(unevaluated)
@@ -137,7 +142,11 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
     means, the difference with its interval, Hedges' g, raw and Holm-adjusted p."""
     row, alpha = summary["primary"][name], summary["alpha"]
     a, b = _label(summary, row["arm_a"]), _label(summary, row["arm_b"])
-    if row["reject"]:
+    if row["p_raw"] is None:
+        verdict = ("no test could be made (every run of both arms has the same value, or an "
+                   "arm has fewer than two runs: there is no spread to test a difference "
+                   "against)")
+    elif row["reject"]:
         verdict = (f"JL1-VAE is significantly {'higher' if row['diff'] > 0 else 'lower'} "
                    "after Holm's correction")
     else:
@@ -148,8 +157,8 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
             f"{_pm('', row['mean_a'], sd_a)} vs {b} {_pm('', row['mean_b'], sd_b)} "
             f"(n = {row['n_a']} and {row['n_b']}); difference {statistic_cell(row['diff'], '+.4f')}"
             f" (95% CI {ci_text(row)}), Hedges' g {statistic_cell(row['g'], '.2f')}; Welch "
-            f"p = {p_cell(row['p_raw'])}, Holm-adjusted p = {p_cell(row['p_holm'])} "
-            f"(α = {alpha:g}).")
+            f"p = {p_text(row['p_raw'], alpha)}, Holm-adjusted p = "
+            f"{p_text(row['p_holm'], alpha)} (α = {alpha:g}).")
     if not row["reject"] and row["p_raw"] is not None and row["p_raw"] <= alpha:
         text += " The raw p is below α; after the correction it is not."
     return text
@@ -163,29 +172,59 @@ def primary_table(summary: Mapping[str, Any]) -> str:
          "mean ± s.d. (b)": _pm("", row["mean_b"], row["sd_b"]),
          "difference (95% CI)": f"{statistic_cell(row['diff'], '+.4f')} ({ci_text(row)})",
          "Hedges' g": statistic_cell(row["g"], ".2f"), "t": statistic_cell(row["t"], ".2f"),
-         "p": p_cell(row["p_raw"]), "p (Holm)": p_cell(row["p_holm"]),
+         "p": p_text(row["p_raw"], summary["alpha"]),
+         "p (Holm)": p_text(row["p_holm"], summary["alpha"]),
          f"significant (Holm, α = {summary['alpha']:g})": "yes" if row["reject"] else "no"}
         for name, row in summary["primary"].items()])
 
 
+def _runs(runs: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(f"{run['label']} seed {run['seed']}" for run in runs)
+
+
+def _collapse_text(summary: Mapping[str, Any]) -> str:
+    """What is known of collapsed runs among those tested, ending the sentence."""
+    collapsed = summary["secondary"]["collapsed"]
+    unmeasured = summary["secondary"]["unmeasured_reconstructions"]
+    if not summary["reference_bce"]:
+        return (" (whether any collapsed is unknown: the held-out reconstruction was not "
+                "measured).")
+    parts = []
+    if collapsed:
+        parts.append(f"{len(collapsed)} collapsed run{'s' if len(collapsed) != 1 else ''} "
+                     "kept and flagged below")
+    if unmeasured:
+        parts.append(f"whether {len(unmeasured)} collapsed is unknown: "
+                     f"{'their' if len(unmeasured) != 1 else 'its'} held-out reconstruction "
+                     f"was not measured ({_runs(unmeasured)})")
+    return f" ({'; '.join(parts)})." if parts else " and none collapsed."
+
+
+def _tested_text(summary: Mapping[str, Any]) -> str:
+    """Which runs the tests use: all registered ones, or (closed with failures) those with the
+    primary outcome, the others named."""
+    state = summary["progress"]
+    n = state["evaluated"]
+    if n == state["registered"]:
+        return f"All {n} registered runs are in them; none is excluded{_collapse_text(summary)}"
+    missing = [run for run in summary["runs"] if not run["evaluated"]]
+    one = len(missing) == 1
+    return (f"The study was closed with {len(missing)} of its {state['registered']} registered "
+            f"runs without the primary outcome ({_runs(missing)}; "
+            f"{'its state is' if one else 'their states are'} under Deviations): the "
+            f"registration excludes no run, {'it has' if one else 'these have'} no value to "
+            f"test. The tests use the other {n}; none of those is "
+            f"excluded{_collapse_text(summary)}")
+
+
 def primary_lines(summary: Mapping[str, Any]) -> list[str]:
     """The primary result: both tests in words, how they were made and the runs they used."""
-    collapsed = summary["secondary"]["collapsed"]
-    n = summary["progress"]["evaluated"]
-    if not summary["reference_bce"]:
-        flagged = (" (whether any collapsed is unknown: the held-out reconstruction was not "
-                   "measured).")
-    elif collapsed:
-        flagged = (f" ({len(collapsed)} collapsed run{'s' if len(collapsed) != 1 else ''} "
-                   "kept and flagged below).")
-    else:
-        flagged = " and none collapsed."
     return ["## Primary result (pre-registered)", "",
             *(hypothesis_line(summary, name) for name in summary["primary"]), "",
             f"The outcome is {PRIMARY_TEXT}, one value per run. The tests are two-sided Welch "
             f"t-tests of JL1-VAE against each other arm, Holm-corrected over the two at "
             f"α = {summary['alpha']:g}, as registered in docs/studies.md before any run "
-            f"started. All {n} registered runs are in them; none is excluded{flagged} Each "
+            f"started. {_tested_text(summary)} Each "
             "difference's 95% interval is Welch's (Welch–Satterthwaite degrees of freedom) and "
             "is not adjusted for the two tests: the Holm-adjusted p decides. Hedges' g is the "
             "difference over the pooled s.d., times the small-sample factor "
@@ -252,6 +291,7 @@ def differences_table(summary: Mapping[str, Any], keys: list[str] | None = None)
                       key=lambda r: (keys.index(r["key"]), summary["arms"].index(r["arm_b"])))
     return format_markdown_table([
         {"value": column_title(row["key"]), "b": _label(summary, row["arm_b"]),
+         "n (JL1-VAE, b)": f"{row['n_a']}, {row['n_b']}",
          "JL1-VAE": format_value(row["key"], row["mean_a"]),
          "b's mean": format_value(row["key"], row["mean_b"]),
          "difference (95% CI)": _difference_cell(row),
@@ -266,6 +306,10 @@ def reconstruction_lines(summary: Mapping[str, Any]) -> list[str]:
             f"{_label(summary, arm)} {_pm(HELDOUT_BCE, s['mean'], s['sd'])}"
             for arm in summary["arms"] if (s := _stat(summary, arm, HELDOUT_BCE))["n"]) + ".")
     collapsed = summary["secondary"]["collapsed"]
+    unmeasured = summary["secondary"]["unmeasured_reconstructions"]
+    if not summary["reference_bce"]:
+        return [*out, "- The held-out reconstruction BCE was not measured, so collapsed runs "
+                      "could not be flagged."]
     if collapsed:
         out.append("- Collapsed runs (their decoders ignore the latents: the held-out BCE "
                    f"keeps over {summary['collapse_fraction']:.0%} of the mean image's excess "
@@ -273,11 +317,11 @@ def reconstruction_lines(summary: Mapping[str, Any]) -> list[str]:
                        f"{run['label']} seed {run['seed']} "
                        f"({format_value(HELDOUT_BCE, run[HELDOUT_BCE])})" for run in collapsed)
                    + ".")
-    elif summary["reference_bce"]:
-        out.append("- No run collapsed.")
     else:
-        out.append("- The held-out reconstruction BCE was not measured, so collapsed runs "
-                   "could not be flagged.")
+        out.append(f"- No {'measured ' if unmeasured else ''}run collapsed.")
+    if unmeasured:
+        out.append(f"- Held-out reconstruction not measured, so whether they collapsed is "
+                   f"unknown: {_runs(unmeasured)}.")
     return out
 
 
@@ -310,7 +354,7 @@ def time_lines(summary: Mapping[str, Any]) -> list[str]:
            "is not the study's duration)",
            f"- evaluation: {time['evaluation_minutes_summed'] / 60:.2f} h summed over the "
            "metrics"]
-    if not summary["complete"]:
+    if not summary["reported"]:
         out.append("- wall clock: the study has not finished")
     elif wall is not None:
         out.append(f"- wall clock: {wall['hours']:.1f} h, from the first training start "
@@ -324,8 +368,14 @@ def time_lines(summary: Mapping[str, Any]) -> list[str]:
 
 
 def run_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The command, the times and the machine. The machine lines describe the one that wrote
+    the summary; the runs may have trained elsewhere (docs/studies.md records where), and
+    ``trained with`` is what each run's DONE marker says."""
     return ["## How it was run", "", *command_block(summary["command"]),
-            *time_lines(summary), *machine_lines(summary["machine"]), ""]
+            *time_lines(summary),
+            "- the machine that wrote this summary (the runs trained where docs/studies.md "
+            "says; \"trained with\" is what their DONE markers record):",
+            *(f"  {line}" for line in machine_lines(summary["machine"])), ""]
 
 
 def figure_lines(summary: Mapping[str, Any]) -> list[str]:
@@ -340,7 +390,11 @@ def render_readme(summary: Mapping[str, Any]) -> str:
     """README.md: the primary result first (or, before the study is complete, that it is
     not), then the exploratory results, deviations, command, times and machine."""
     out = [f"# {TITLE} (pre-registered)", ""]
-    if not summary["complete"]:
+    missing = summary["progress"]["registered"] - summary["progress"]["evaluated"]
+    if summary["closed_with_failures"]:
+        out[0] = (f"# {TITLE} (pre-registered; closed with {missing} run"
+                  f"{'s' if missing != 1 else ''} without the primary outcome)")
+    if not summary["reported"]:
         out[0] = f"# {TITLE} (pre-registered): INCOMPLETE, no result yet"
         out += [*incomplete_lines(summary), "## Progress", "",
                 progress_table(summary).rstrip("\n"), "", "Waiting for:", "",
@@ -348,7 +402,7 @@ def render_readme(summary: Mapping[str, Any]) -> str:
     else:
         out += [*primary_lines(summary), *secondary_lines(summary)]
     out += [*deviation_lines(summary), *run_lines(summary)]
-    if summary["complete"]:
+    if summary["reported"]:
         out += figure_lines(summary)
     out += ["The tables are in [summary.md](summary.md), the per-run data in "
             "[summary.json](summary.json); both are written by "
@@ -384,7 +438,7 @@ def settings_lines(summary: Mapping[str, Any]) -> list[str]:
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """summary.md: every table (progress only while the study is incomplete)."""
     out = [f"# {TITLE}: tables", ""]
-    if not summary["complete"]:
+    if not summary["reported"]:
         out += [*incomplete_lines(summary), "## Progress", "",
                 progress_table(summary).rstrip("\n"), "", "## Runs", "",
                 format_markdown_table([
@@ -425,7 +479,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                      arm["evaluation_minutes_per_run"])}
                 for arm in summary["secondary"]["arms"]]).rstrip("\n"), ""]
     out += [*settings_lines(summary), *deviation_lines(summary), *run_lines(summary)]
-    if summary["complete"]:
+    if summary["reported"]:
         out += figure_lines(summary)
     out += ["## Notes", "", *([f"- {note}" for note in summary["notes"]] or ["- none"]), ""]
     return "\n".join(out)

@@ -137,6 +137,20 @@ def p_cell(value: Any) -> str:
     return "–" if value is None else f"{value:.2g}"
 
 
+def p_text(value: float | None, alpha: float) -> str:
+    """A p-value compared with ``alpha``: two significant digits, more where two would round
+    it onto or across ``alpha`` (0.0496 stays 0.0496, not 0.05, beside α = 0.05), so the
+    printed value is on the side of ``alpha`` the verdict is; ``–`` for None."""
+    if value is None:
+        return "–"
+    for digits in range(2, 17):
+        text = f"{value:.{digits}g}"
+        shown = float(text)
+        if (shown <= alpha) == (value <= alpha) and (shown != alpha or value == alpha):
+            return text
+    return f"{value:.17g}"  # exact: a float round-trips in 17 digits
+
+
 def ci_text(row: Mapping[str, Any], digits: int = 4) -> str:
     """A t-test row's confidence interval, ``+0.0100 to +0.0300``."""
     if row.get("ci_low") is None or row.get("ci_high") is None:

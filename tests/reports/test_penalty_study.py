@@ -16,8 +16,15 @@ import pytest
 import scipy.stats
 
 from jlonevae_lib.cli import penalty_study_summary as cli
-from jlonevae_lib.reports.penalty_study import PRIMARY_KEY, read_run, registered_config
-from jlonevae_lib.reports.penalty_study_stats import primary_analysis
+from jlonevae_lib.reports.penalty_study import (
+    PRIMARY_KEY,
+    load_summary,
+    read_run,
+    registered_config,
+)
+from jlonevae_lib.reports.penalty_study_stats import primary_analysis, summarise
+from jlonevae_lib.reports.penalty_study_text import hypothesis_line
+from jlonevae_lib.reports.text import p_text
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.penalty_study import (
     ARM_LABELS,
@@ -220,7 +227,7 @@ def test_a_complete_synthetic_study(tmp_path: Path) -> None:
     assert readme[4].startswith("- **H1, the penalty alone")
     assert ("JL1-VAE is significantly higher after Holm's correction" if h1["reject"] else
             "no significant difference after Holm's correction") in readme[4]
-    assert f"Holm-adjusted p = {h1['p_holm']:.2g}" in readme[4]
+    assert f"Holm-adjusted p = {p_text(h1['p_holm'], 0.05)}" in readme[4]
     assert readme[5].startswith("- **H2, the paper's comparator")
     text = "\n".join(readme)
     assert "## Secondary results (exploratory: no significance claims)" in text
@@ -281,7 +288,8 @@ def test_median_runs_models_jacobians_and_collapse(tmp_path: Path,
     assert {(run["arm"], run["seed"]) for run in summary["secondary"]["collapsed"]} == measured
     assert summary["primary"]["H1"]["n_a"] == 10  # collapsed runs stay in the test
     readme = (out / "README.md").read_text()
-    assert "3 collapsed runs kept and flagged below" in readme
+    assert "3 collapsed runs kept and flagged below; whether 27 collapsed is unknown" in readme
+    assert "none collapsed" not in readme
     assert "- Collapsed runs (their decoders ignore the latents" in readme
     assert sum("no held-out reconstruction" in note for note in summary["notes"]) == 27
 
@@ -415,3 +423,112 @@ def test_a_misspelled_study_dir_never_replaces_a_written_summary(tmp_path: Path,
                   "--output-dir", str(out)])
     assert exited.value.code == 2 and "check the path" in capsys.readouterr().err
     assert (out / layout.SUMMARY_JSON).read_text() == "{}"
+
+
+def _readme_of(summary: dict) -> str:
+    from jlonevae_lib.reports.penalty_study_text import render_readme
+
+    return render_readme(summary)
+
+
+def test_a_study_where_jl1_vae_is_lower_says_so(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict follows the data's sign: with JL1-VAE below both other arms the README
+    says lower (and the difference, interval and g are negative)."""
+    monkeypatch.setitem(LEVELS, JL1_ARM, 0.045)
+    root, out = tmp_path / "study", tmp_path / "results"
+    write_study(root, {})
+    summary = summarise_folder(root, out)
+    for name in ("H1", "H2"):
+        row = summary["primary"][name]
+        assert row["reject"] and row["diff"] < 0 and row["ci_high"] < 0 and row["g"] < 0
+    readme = (out / "README.md").read_text()
+    assert readme.count("JL1-VAE is significantly lower after Holm's correction") == 2
+    assert "significantly higher" not in readme
+
+
+def test_a_test_that_cannot_be_made_is_not_read_as_a_null_result() -> None:
+    row = {"arm_a": JL1_ARM, "arm_b": BETA_RAMP_ARM, "n_a": 10, "n_b": 10, "mean_a": 0.5,
+           "mean_b": 0.4, "sd_a": 0.0, "sd_b": 0.0, "diff": 0.1, "ci_low": None,
+           "ci_high": None, "g": None, "t": None, "p_raw": None, "p_holm": None,
+           "reject": False}
+    line = hypothesis_line({"primary": {"H1": row}, "alpha": 0.05, "arm_labels": ARM_LABELS},
+                           "H1")
+    assert "no test could be made" in line and "no significant difference" not in line
+    assert "p = –" in line and "no interval" in line
+
+
+def test_a_study_closed_with_a_failed_run(tmp_path: Path, capsys) -> None:
+    """A run that failed for good: --close-with-failures reports the tests on the other runs,
+    names it in the title, the primary result and the deviations; refused while a run is still
+    to train; re-rendered byte for byte from summary.json."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {BETA_VAE_ARM: (1, 2, 3, 4, 5, 6, 7, 8)})
+    unfinished = write_run(dirs[-1].parent / "seed10", BETA_VAE_ARM, 10, root, done=False)
+    failed = write_run(dirs[-1].parent / "seed9", BETA_VAE_ARM, 9, root, done=False)
+    write_json(layout.failed_path(failed), {"message": "the loss became NaN", "step": 12})
+    with pytest.raises(SystemExit) as exited:
+        summarise_folder(root, out, "--close-with-failures")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "1 is still to train" in err and "seed 10" in err
+    assert not (out / "summary.json").exists()
+    write_json(layout.failed_path(unfinished), {"message": "killed twice", "step": 3})
+    summary = summarise_folder(root, out, "--close-with-failures")
+    assert summary["closed_with_failures"] and summary["reported"]
+    assert not summary["complete"] and not summary["outcomes_withheld"]
+    h2 = summary["primary"]["H2"]
+    assert (h2["n_a"], h2["n_b"]) == (10, 8)
+    expected = primary_analysis({arm: [expected_primary(arm, seed) for seed in SEEDS
+                                       if arm != BETA_VAE_ARM or seed <= 8] for arm in ARMS})
+    assert h2 == pytest.approx(expected["H2"])
+    readme = (out / "README.md").read_text()
+    lines = readme.splitlines()
+    assert lines[0].endswith("(pre-registered; closed with 2 runs without the primary outcome)")
+    assert lines[2] == "## Primary result (pre-registered)"
+    label = ARM_LABELS[BETA_VAE_ARM]
+    assert (f"The study was closed with 2 of its 30 registered runs without the primary "
+            f"outcome ({label} seed 9, {label} seed 10;") in readme
+    assert "The tests use the other 28" in readme
+    assert any(line.startswith(f"{label} seed 9 has no primary outcome (failed: the loss "
+                               "became NaN)") for line in summary["deviations"])
+    assert "figures/primary_violins.png" in summary["figures"]
+    again = tmp_path / "again"
+    assert cli.main(["--from-summary", str(out / "summary.json"), "--output-dir",
+                     str(again)]) == 0
+    for name in ("summary.json", "summary.md", "README.md"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    with pytest.raises(SystemExit):
+        cli.main(["--from-summary", str(out / "summary.json"), "--close-with-failures"])
+
+
+def test_gaps_in_the_data_are_deviations(tmp_path: Path) -> None:
+    """A value other runs have, missing from some (n drops: the README's table shows it), the
+    held-out reconstruction measured for some runs only (collapse unknown for the others, not
+    "none collapsed"), and a setting the arm fields do not cover (precision)."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {})
+    for run_dir in dirs[:4]:  # JL1-VAE seeds 1-4
+        layout.evaluation_path(run_dir, "mig").unlink()
+    config = json.loads((dirs[5] / "config.json").read_text())
+    write_json(dirs[5] / "config.json", {**config, "precision": "bf16"})
+    summary = summarise_folder(root, out)
+    label = ARM_LABELS[JL1_ARM]
+    assert [line for line in summary["deviations"] if " lacks " in line] == [
+        f"{label} seed {seed} lacks mig at the end (other runs have them): fewer runs in "
+        "those values' statistics" for seed in (1, 2, 3, 4)]
+    assert (f"precision = 'bf16' (registered: 'float32') in 1 run: {label} seed 6"
+            in summary["deviations"])
+    mig_rows = [row for row in summary["secondary"]["differences"] if row["key"] == "mig"]
+    assert {(row["n_a"], row["n_b"]) for row in mig_rows} == {(6, 10)}
+    assert "n (JL1-VAE, b)" in (out / "README.md").read_text()
+    # The reconstruction measured for one run only.
+    data = load_summary(out / "summary.json")
+    data["reference_bce"] = {"threeDotsCache": {"mean_image": 400.0, "perfect": 10.0}}
+    data["runs"][0]["values"]["heldout_bce"] = 150.0
+    partial = summarise(data)
+    readme = _readme_of(partial)
+    assert "none collapsed" not in readme and "- No run collapsed." not in readme
+    assert "whether 29 collapsed is unknown" in readme
+    assert "- No measured run collapsed." in readme
+    assert any(line.startswith("the held-out reconstruction BCE is missing for 29 of 30 "
+                               "finished runs") for line in partial["deviations"])

@@ -19,3 +19,16 @@ def test_a_reproduce_scripts_command_says_how_to_write_over_committed_results() 
     # The note describes the scripts' own rule: the guard and REPLACE are in common.bash.
     common = (REPO / "experimentScripts" / "reproduce" / "common.bash").read_text()
     assert "REPLACE" in common and "holds committed results" in common
+
+
+def test_a_p_value_is_never_printed_on_the_wrong_side_of_alpha() -> None:
+    """Two significant digits unless they would round onto or across α."""
+    from jlonevae_lib.reports.text import p_text
+
+    assert [p_text(p, 0.05) for p in (0.25, 0.0012, 1.0, 0.05)] == ["0.25", "0.0012", "1", "0.05"]
+    assert p_text(0.0496, 0.05) == "0.0496" and p_text(0.0504, 0.05) == "0.0504"
+    assert p_text(0.04996, 0.05) == "0.04996"
+    for p in (0.049999999, 0.0500000001, 0.0499, 0.0501):
+        shown = float(p_text(p, 0.05))
+        assert (shown <= 0.05) == (p <= 0.05) and shown != 0.05
+    assert p_text(None, 0.05) == "–"
