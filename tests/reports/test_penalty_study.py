@@ -532,3 +532,17 @@ def test_gaps_in_the_data_are_deviations(tmp_path: Path) -> None:
     assert "- No measured run collapsed." in readme
     assert any(line.startswith("the held-out reconstruction BCE is missing for 29 of 30 "
                                "finished runs") for line in partial["deviations"])
+
+
+def test_a_run_missing_one_evaluation_seed_has_no_primary_outcome(tmp_path: Path) -> None:
+    """The mean is over evaluation seeds 0-2: without seed 2's local MIG a run has no primary
+    outcome, the study stays incomplete and says which run waits for its evaluation."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {})
+    layout.evaluation_path(dirs[12], "local_mig_0_1_evalseed2").unlink()  # β ramp, seed 3
+    summary = summarise_folder(root, out)
+    assert not summary["complete"] and summary["primary"] is None
+    (waiting,) = summary["progress"]["waiting"]
+    assert (waiting["arm"], waiting["seed"], waiting["status"]) == (
+        BETA_RAMP_ARM, 3, "finished, primary outcome not evaluated")
+    assert "--stages evaluate" in (out / "README.md").read_text()
