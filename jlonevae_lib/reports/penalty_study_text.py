@@ -360,7 +360,8 @@ def time_lines(summary: Mapping[str, Any]) -> list[str]:
         out.append(f"- wall clock: {wall['hours']:.1f} h, from the first training start "
                    f"({wall['first_start']}, the sweep's training log, read in the time zone "
                    f"of the machine writing the summary) to the last result written "
-                   f"({wall['last_result']}, the files' times)")
+                   f"({wall['last_result']}, the files' times), every pause and stop in "
+                   "between included")
     else:
         out.append("- wall clock: not derivable (a finished run has no sweep training log "
                    "or no result file time)")
