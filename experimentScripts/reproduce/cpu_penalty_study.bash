@@ -8,8 +8,8 @@
 # the kept models), and the report: the registered tests, figures and
 # summary.md, summary.json, README.md. Its design is fixed: no settings are taken here.
 #
-# How long: about 18 h of wall clock with --jobs 2 on a 2-core CPU (a JL1-VAE run trains about
-# 300 batches a minute beside another run; docs/studies.md).
+# How long: about 18-19 h of wall clock with --jobs 2 on a 2-core CPU (a JL1-VAE run trains
+# 200-300 batches a minute beside another run; docs/studies.md, "How long it takes").
 #
 # Resumable: run it again and finished runs and metrics are skipped, interrupted runs resume
 # from their last checkpoint; the report is redrawn from what is on disk. Flags go to
