@@ -371,11 +371,11 @@ def time_lines(summary: Mapping[str, Any]) -> list[str]:
 def run_lines(summary: Mapping[str, Any]) -> list[str]:
     """The command, the times and the machine. The machine lines describe the one that wrote
     the summary; the runs may have trained elsewhere (docs/studies.md records where), and
-    ``trained with`` is what each run's DONE marker says."""
+    ``trained with`` is what each run recorded when its training finished."""
     return ["## How it was run", "", *command_block(summary["command"]),
             *time_lines(summary),
             "- the machine that wrote this summary (the runs trained where docs/studies.md "
-            "says; \"trained with\" is what their DONE markers record):",
+            "says; \"trained with\" is what each run recorded when its training finished):",
             *(f"  {line}" for line in machine_lines(summary["machine"])), ""]
 
 
