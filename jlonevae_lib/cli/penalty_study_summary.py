@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records, notes, folders = collect_study_runs(run_dirs)
     reference_bce: dict = {}
     reported = is_complete(records) or (args.close_with_failures
-                                        and not closing_blockers(records))
+                                        and not closing_blockers(records, folders))
     if not args.skip_reconstruction and reported:  # none measured before
         read = [r for r in records if (r.arm, r.seed) in folders and r.status == FINISHED]
         members = [(r.arm, folders[(r.arm, r.seed)]) for r in read]

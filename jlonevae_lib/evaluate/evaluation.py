@@ -78,7 +78,7 @@ from jlonevae_lib.runs.results import DATASET_KEY, SEED_KEY
 from jlonevae_lib.utils import plugins
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
-from jlonevae_lib.utils.lock import FolderLock, LockedError
+from jlonevae_lib.utils.lock import FolderLock, LockedError, remove_if_empty
 from jlonevae_lib.utils.seeds import MAX_SEED
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -563,15 +563,5 @@ def evaluate_runs(plans: Sequence[RunPlan], seed: int | None = None, device: str
                 rows.append((str(plan.run), name, aggregate, "computed"))
             finally:
                 lock.release()
-                _remove_if_empty(lock.path.parent)
+                remove_if_empty(lock.path.parent)  # a failed metric's: made by its lock
     return rows
-
-
-def _remove_if_empty(folder: Path) -> None:
-    """Remove a metric's folder that a failed evaluation left empty (its lock made it): an
-    empty folder would look like a metric begun. One another process has locked meanwhile
-    is not empty, and the lock makes its folder again if it goes first."""
-    try:
-        folder.rmdir()
-    except OSError:  # not empty (results, another process's lock), or gone already
-        pass

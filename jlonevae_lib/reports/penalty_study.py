@@ -314,11 +314,20 @@ def is_complete(records: Sequence[RunRecord]) -> bool:
     return members >= {(arm, seed) for arm in ARMS for seed in SEEDS}
 
 
-def closing_blockers(records: Sequence[RunRecord]) -> list[RunRecord]:
+def closing_blockers(records: Sequence[RunRecord],
+                     run_dirs: Mapping[tuple[str, int], Path]) -> list[RunRecord]:
     """The members that keep a study from being closed with failures: those still to train
-    (not started, or unfinished). A closed study's runs have all ended: finished (evaluated
-    or not) or failed."""
-    return [r for r in records if r.status not in (FINISHED, FAILED)]
+    (not started, or unfinished) and the finished ones whose primary outcome is still to be
+    evaluated (no evaluation-failure marker). A closed study's runs have all ended: evaluated,
+    failed, or finished with a failed evaluation."""
+    def ended(record: RunRecord) -> bool:
+        if record.status == FAILED or is_evaluated(record.status, record.values):
+            return True
+        folder = run_dirs.get((record.arm, record.seed))
+        return (record.status == FINISHED and folder is not None
+                and layout.evaluation_failed_path(folder).is_file())
+
+    return [r for r in records if not ended(r)]
 
 
 def run_entry(record: RunRecord, times: tuple[str | None, str | None] = (None, None)
@@ -369,11 +378,13 @@ def study_data(records: Sequence[RunRecord], notes: Sequence[str], *, command: s
     runs = [run_entry(r, run_times(run_dirs[(r.arm, r.seed)])
                       if (r.arm, r.seed) in run_dirs else (None, None)) for r in records]
     closed = close_with_failures and not is_complete(records)
-    if closed and (blockers := closing_blockers(records)):
+    if closed and (blockers := closing_blockers(records, run_dirs)):
         raise JLoneVAEError(
             f"--close-with-failures closes a study whose runs have all ended, and "
-            f"{len(blockers)} {'are' if len(blockers) != 1 else 'is'} still to train ("
-            + ", ".join(f"{r.label} seed {r.seed}: {r.status}" for r in blockers[:5])
+            f"{len(blockers)} {'have' if len(blockers) != 1 else 'has'} not ("
+            + ", ".join(f"{r.label} seed {r.seed}: "
+                        + (r.status if r.status != FINISHED else "evaluation to do")
+                        for r in blockers[:5])
             + (", ..." if len(blockers) > 5 else "") + f"); finish them with "
             f"'jlonevae-sweep run {NAME}'")
     withheld = not is_complete(records) and not closed
@@ -398,10 +409,16 @@ DATA_KEYS = ("study", "outcomes_withheld", "closed_with_failures", "arms", "arm_
              "command", "machine", "figures", "notes")
 
 
+#: Entries of :data:`DATA_KEYS` a summary.json written before them lacks, with their value then.
+OPTIONAL_DATA = {"closed_with_failures": False}
+
+
 def load_summary(path: str | Path) -> dict[str, Any]:
     """The data of a written summary.json (:data:`DATA_KEYS`): everything the statistics and
     the text are computed from."""
-    summary = read_summary_json(path, DATA_KEYS, f"a {NAME} summary")
+    summary = read_summary_json(path, [key for key in DATA_KEYS if key not in OPTIONAL_DATA],
+                                f"a {NAME} summary")
+    summary = {**OPTIONAL_DATA, **summary}
     if summary["study"] != NAME:
         raise DataFileError(f"{path} is not a {NAME} summary: its study is "
                             f"{summary['study']!r}")

@@ -48,6 +48,8 @@ def _violins(summary: Mapping[str, Any]) -> Any:
     for arm in summary["arms"]:
         runs = [run for run in summary["runs"] if run["arm"] == arm
                 and run["status"] == FINISHED and key in run["values"]]
+        if not runs:  # closed with every run of the arm failed: no violin to draw
+            continue
         arms.append(ArmValues(summary["arm_labels"][arm], [run["values"][key] for run in runs],
                               [(arm, run["seed"]) in collapsed for run in runs]))
     return plot_outcome_violins(arms, f"{column_title(key)}, end of training")

@@ -137,13 +137,14 @@ def collapsed_runs(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def unmeasured_reconstructions(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The finished runs without a held-out reconstruction BCE although others have one (its
-    reference points exist): whether they collapsed is unknown."""
+    """The runs in the primary test without a held-out reconstruction BCE (none, or null: not
+    a finite number) although it was measured (its reference points exist): whether they
+    collapsed is unknown."""
     if not data["reference_bce"]:
         return []
     return [{"arm": run["arm"], "label": run["label"], "seed": run["seed"]}
             for run in data["runs"]
-            if run["status"] == FINISHED and HELDOUT_BCE not in run["values"]]
+            if run["evaluated"] and run["values"].get(HELDOUT_BCE) is None]
 
 
 def _values(records: Sequence[RunRecord], arm: str, key: str) -> list[float]:
@@ -260,17 +261,19 @@ def deviations(data: Mapping[str, Any], complete: bool) -> list[str]:
                          + (f": {run['detail']}" if run["detail"] else "")
                          + "): the study was closed without it (--close-with-failures), the "
                          "tests use the other runs")
-    if finished and not any(HELDOUT_BCE in run["values"] for run in finished):
+    evaluated = [run for run in finished if run["evaluated"]]
+    if finished and not data["reference_bce"]:
         lines.append("the held-out reconstruction BCE was not measured, so collapsed runs "
                      "could not be flagged")
     elif unmeasured := unmeasured_reconstructions(data):
         lines.append(f"the held-out reconstruction BCE is missing for {len(unmeasured)} of "
-                     f"{len(finished)} finished runs ({_runs_text(unmeasured)}): whether "
+                     f"the {len(evaluated)} tested runs ({_runs_text(unmeasured)}): whether "
                      f"{'they' if len(unmeasured) != 1 else 'it'} collapsed is unknown")
-    evaluated = [run for run in finished if run["evaluated"]]
-    present = {key for run in evaluated for key in run["values"]} - {TRAIN_MINUTES, HELDOUT_BCE}
+    # A value stored as null (not finite when written) is as missing as one never written.
+    present = {key for run in evaluated for key, value in run["values"].items()
+               if value is not None} - {TRAIN_MINUTES, HELDOUT_BCE}
     for run in evaluated:
-        lacking = sorted(present - set(run["values"]))
+        lacking = sorted(key for key in present if run["values"].get(key) is None)
         if lacking:
             lines.append(f"{run['label']} seed {run['seed']} lacks {', '.join(lacking)} at "
                          "the end (other runs have them): fewer runs in those values' "

@@ -143,7 +143,7 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
     row, alpha = summary["primary"][name], summary["alpha"]
     a, b = _label(summary, row["arm_a"]), _label(summary, row["arm_b"])
     if row["p_raw"] is None:
-        verdict = ("no test could be made (every run of both arms has the same value, or an "
+        verdict = ("no test could be made (within each arm the runs all have one value, or an "
                    "arm has fewer than two runs: there is no spread to test a difference "
                    "against)")
     elif row["reject"]:

@@ -65,7 +65,7 @@ from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remo
 from jlonevae_lib.utils.device import cpu_tensors, pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
 from jlonevae_lib.utils.exit_status import EXIT_DIVERGED
-from jlonevae_lib.utils.lock import FolderLock
+from jlonevae_lib.utils.lock import FolderLock, remove_if_empty
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 
 CHECKPOINT_FORMAT = 1
@@ -624,6 +624,11 @@ def _reopen_run(run_dir: Path, old_end: int) -> None:
             if metric.is_dir():
                 with FolderLock(metric, "extending the run"):  # not while being evaluated
                     pass
+                # An evaluation that failed meanwhile leaves its folder empty (or removes it;
+                # the lock above makes it again): nothing to carry over.
+                remove_if_empty(metric)
+                if not metric.exists():
+                    continue
             target = kept / metric.name
             if target.exists():  # the same model's results already there (--at-batch <end>)
                 shutil.rmtree(metric)

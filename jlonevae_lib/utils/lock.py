@@ -17,6 +17,7 @@ Taking a stale lock over is race-free too: see :meth:`FolderLock._take_over`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -151,15 +152,33 @@ class _Seen:
         return None if self.record is None else self.record.get("token")
 
 
+def _gone(err: OSError) -> bool:
+    """Whether ``err`` says the file or its folder is not there: ENOENT, or on NFS ESTALE (a
+    handle to a folder removed meanwhile, which a later look finds gone)."""
+    return isinstance(err, FileNotFoundError) or err.errno == errno.ESTALE
+
+
 def _look(path: Path) -> _Seen | None:
     """The lock file at ``path`` now, None when there is none."""
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             data = f.read()
-    except FileNotFoundError:
-        return None
+    except OSError as err:
+        if _gone(err):
+            return None
+        raise
     return _Seen(data, _parse(data), st.st_mtime, (st.st_dev, st.st_ino))
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it is empty: a folder a lock made for work that then failed (an
+    empty folder would read as work begun). One another process has locked meanwhile is not
+    empty, and a lock makes its folder again if it goes first (:meth:`FolderLock.acquire`)."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (results, another process's lock), or gone already
+        pass
 
 
 def _link_new(path: Path, temp: Path) -> bool:
@@ -181,15 +200,19 @@ def _create(path: Path, record: Mapping[str, object], token: str) -> bool:
     try:
         try:
             temp.write_text(json.dumps(record))
-        except FileNotFoundError:
-            return False  # the folder was removed meanwhile (an emptied one): made again
         except OSError as err:
+            if _gone(err):
+                return False  # the folder was removed meanwhile (an emptied one): made again
             raise JLoneVAEError(f"cannot write the lock file {temp} ({err.strerror or err}); "
                                 "check that the folder is writable and its disk has room"
                                 ) from None
         return _link_new(path, temp)
     finally:
-        temp.unlink(missing_ok=True)
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError as err:
+            if not _gone(err):
+                raise
 
 
 def _remove_if_same(path: Path, seen: _Seen, token: str) -> bool:

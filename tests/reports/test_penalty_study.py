@@ -470,7 +470,7 @@ def test_a_study_closed_with_a_failed_run(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         summarise_folder(root, out, "--close-with-failures")
     err = capsys.readouterr().err
-    assert exited.value.code == 2 and "1 is still to train" in err and "seed 10" in err
+    assert exited.value.code == 2 and "1 has not" in err and "seed 10: unfinished" in err
     assert not (out / "summary.json").exists()
     write_json(layout.failed_path(unfinished), {"message": "killed twice", "step": 3})
     summary = summarise_folder(root, out, "--close-with-failures")
@@ -525,13 +525,14 @@ def test_gaps_in_the_data_are_deviations(tmp_path: Path) -> None:
     data = load_summary(out / "summary.json")
     data["reference_bce"] = {"threeDotsCache": {"mean_image": 400.0, "perfect": 10.0}}
     data["runs"][0]["values"]["heldout_bce"] = 150.0
+    data["runs"][1]["values"]["heldout_bce"] = None  # not finite when measured
     partial = summarise(data)
     readme = _readme_of(partial)
     assert "none collapsed" not in readme and "- No run collapsed." not in readme
     assert "whether 29 collapsed is unknown" in readme
     assert "- No measured run collapsed." in readme
-    assert any(line.startswith("the held-out reconstruction BCE is missing for 29 of 30 "
-                               "finished runs") for line in partial["deviations"])
+    assert any(line.startswith("the held-out reconstruction BCE is missing for 29 of the 30 "
+                               "tested runs") for line in partial["deviations"])
 
 
 def test_a_run_missing_one_evaluation_seed_has_no_primary_outcome(tmp_path: Path) -> None:
@@ -546,3 +547,32 @@ def test_a_run_missing_one_evaluation_seed_has_no_primary_outcome(tmp_path: Path
     assert (waiting["arm"], waiting["seed"], waiting["status"]) == (
         BETA_RAMP_ARM, 3, "finished, primary outcome not evaluated")
     assert "--stages evaluate" in (out / "README.md").read_text()
+
+
+def test_closing_waits_for_evaluations_and_an_arm_may_have_no_run(tmp_path: Path,
+                                                                  capsys) -> None:
+    """A finished run whose primary outcome is still to be evaluated keeps the study from being
+    closed (no interim look); with its evaluation's failure marker it counts as ended. An arm
+    none of whose runs has the outcome: no violin, the others drawn. A summary.json from
+    before closed_with_failures existed still loads."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {BETA_VAE_ARM: ()})
+    for seed in SEEDS:
+        failed = write_run(root / layout.STANDARD_MODELS_DIR / "e" / f"seed{seed}",
+                           BETA_VAE_ARM, seed, root, done=False)
+        write_json(layout.failed_path(failed), {"message": "diverged"})
+    layout.evaluation_path(dirs[0], "local_mig_0_1_evalseed2").unlink()  # JL1-VAE seed 1
+    with pytest.raises(SystemExit):
+        summarise_folder(root, out, "--close-with-failures")
+    assert "seed 1: evaluation to do" in capsys.readouterr().err
+    write_json(layout.evaluation_failed_path(dirs[0]), {"message": "evaluation failed"})
+    summary = summarise_folder(root, out, "--close-with-failures")
+    assert summary["reported"] and summary["primary"]["H1"]["n_a"] == 9
+    assert summary["primary"]["H2"]["n_b"] == 0 and summary["primary"]["H2"]["p_raw"] is None
+    assert "figures/primary_violins.png" in summary["figures"]
+    assert "no test could be made" in (out / "README.md").read_text()
+    old = json.loads((out / "summary.json").read_text())
+    del old["closed_with_failures"]
+    write_json(tmp_path / "old.json", old)
+    data = load_summary(tmp_path / "old.json")
+    assert data["closed_with_failures"] is False

@@ -174,3 +174,20 @@ def test_extension_history_must_lie_below_the_length(tmp_path):
     for bad in ([8], [4, 2], [0], [2, 2]):
         with pytest.raises(JLoneVAEError, match="extended_from"):
             config_of(tmp_path, "a", num_batches=8, extended_from=bad)
+
+
+def test_reopening_drops_a_failed_evaluations_empty_metric_folder(tmp_path) -> None:
+    """A metric folder an evaluation that failed left empty (or that its lock made again) is
+    not carried to the old end's results: only metrics with results move."""
+    from jlonevae_lib.train.trainer import _reopen_run
+
+    run = tmp_path / "run"
+    written = layout.metric_results_dir(run, "mig")
+    written.mkdir(parents=True)
+    (written / "x.json").write_text("{}")
+    (layout.metrics_dir(run) / "local_mig_0_1").mkdir()  # a failed evaluation's
+    layout.done_path(run).write_text("{}")
+    _reopen_run(run, 100)
+    kept = layout.kept_metrics_dir(run, 100)
+    assert sorted(path.name for path in kept.iterdir()) == ["mig"]
+    assert not layout.metrics_dir(run).exists() and not layout.done_path(run).exists()

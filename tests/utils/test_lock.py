@@ -375,3 +375,23 @@ def test_a_folder_removed_before_the_lock_is_written_is_made_again(tmp_path, mon
     with FolderLock(folder, "evaluation") as lock:
         assert lock.held and (folder / ".lock").is_file()
     assert calls
+
+
+def test_a_stale_nfs_handle_reads_as_a_vanished_folder(tmp_path, monkeypatch):
+    """On NFS a folder removed meanwhile can answer ESTALE instead of ENOENT: looked at, the
+    lock is not there; written into, the lock is not taken (the caller makes it again)."""
+    import errno
+
+    def stale(*args, **kwargs):
+        raise OSError(errno.ESTALE, "Stale file handle")
+
+    monkeypatch.setattr("builtins.open", stale)
+    assert lock_module._look(tmp_path / ".lock") is None
+    monkeypatch.undo()
+    monkeypatch.setattr(Path, "write_text", stale)
+    assert not lock_module._create(tmp_path / ".lock", {"pid": 1}, "t1")
+    monkeypatch.undo()
+    monkeypatch.setattr("builtins.open", lambda *a, **k: (_ for _ in ()).throw(
+        PermissionError(errno.EACCES, "denied")))
+    with pytest.raises(PermissionError):
+        lock_module._look(tmp_path / ".lock")
