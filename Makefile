@@ -1,8 +1,8 @@
 # The commands of the quick start (docs/testing.md for the tests):
 #   make demo       set up .venv if missing, then train + evaluate + plot on three-dots
 #   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite (1,666
-#                   tests), ~27 min wall clock on an idle 2-core CPU from a fresh clone (pytest
-#                   itself 26 min; 2026-12-06, AMD EPYC). Builds on first run .venv
+#                   tests), 26-28 min wall clock on an idle 2-core CPU from a fresh clone (pytest
+#                   itself 25-27 min; 2026-12-06, AMD EPYC). Builds on first run .venv
 #                   (torch CPU and the dev tools, ~1.8 GB), in the TensorFlow tests
 #                   .venv-dlib (~2.1 GB; tests/dlib_tf/conftest.py runs
 #                   experimentScripts/train_baseline/build_dlib_env.bash) and in the peer
@@ -10,7 +10,7 @@
 #                   The real-Slurm tests need root (tests/slurm_cluster.py starts the cluster;
 #                   skipped otherwise).
 #   make test-fast  ruff, lint-imports, then pytest -m "not slow and not tensorflow":
-#                   1,508 tests (158 deselected), about 2 1/2 min wall clock on an idle 2-core
+#                   1,508 tests (158 deselected), about 3 min wall clock on an idle 2-core
 #                   CPU. Builds .venv only, never .venv-dlib or .venv-peer.
 PYTHON ?= python3
 VENV := .venv
@@ -57,7 +57,7 @@ test: about-test $(STAMP)
 
 about-test-fast:
 	@echo "make test-fast: ruff, lint-imports, then pytest -m \"$(FAST_MARKERS)\""
-	@echo "  (1,508 tests): about 2 1/2 min wall clock on an idle 2-core CPU."
+	@echo "  (1,508 tests): about 3 min wall clock on an idle 2-core CPU."
 	@echo "  Builds .venv if missing, never .venv-dlib. Everything, as CI: make test."
 
 test-fast: about-test-fast $(STAMP)
