@@ -232,7 +232,8 @@ def curves(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
+def runs_text(runs: Sequence[Mapping[str, Any]]) -> str:
+    """``label seed k, label seed m`` of run entries, for the report's sentences."""
     return ", ".join(f"{run['label']} seed {run['seed']}" for run in runs)
 
 
@@ -267,7 +268,7 @@ def deviations(data: Mapping[str, Any], complete: bool) -> list[str]:
                      "could not be flagged")
     elif unmeasured := unmeasured_reconstructions(data):
         lines.append(f"the held-out reconstruction BCE is missing for {len(unmeasured)} of "
-                     f"the {len(evaluated)} tested runs ({_runs_text(unmeasured)}): whether "
+                     f"the {len(evaluated)} tested runs ({runs_text(unmeasured)}): whether "
                      f"{'they' if len(unmeasured) != 1 else 'it'} collapsed is unknown")
     # A value stored as null (not finite when written) is as missing as one never written.
     present = {key for run in evaluated for key, value in run["values"].items()

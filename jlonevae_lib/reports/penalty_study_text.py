@@ -13,11 +13,11 @@ the runs without the primary outcome.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED
+from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED, runs_text
 from jlonevae_lib.reports.records import (
     FAILED,
     HELDOUT_BCE,
@@ -178,10 +178,6 @@ def primary_table(summary: Mapping[str, Any]) -> str:
         for name, row in summary["primary"].items()])
 
 
-def _runs(runs: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(f"{run['label']} seed {run['seed']}" for run in runs)
-
-
 def _collapse_text(summary: Mapping[str, Any]) -> str:
     """What is known of collapsed runs among those tested, ending the sentence."""
     collapsed = summary["secondary"]["collapsed"]
@@ -196,7 +192,7 @@ def _collapse_text(summary: Mapping[str, Any]) -> str:
     if unmeasured:
         parts.append(f"whether {len(unmeasured)} collapsed is unknown: "
                      f"{'their' if len(unmeasured) != 1 else 'its'} held-out reconstruction "
-                     f"was not measured ({_runs(unmeasured)})")
+                     f"was not measured ({runs_text(unmeasured)})")
     return f" ({'; '.join(parts)})." if parts else " and none collapsed."
 
 
@@ -210,7 +206,7 @@ def _tested_text(summary: Mapping[str, Any]) -> str:
     missing = [run for run in summary["runs"] if not run["evaluated"]]
     one = len(missing) == 1
     return (f"The study was closed with {len(missing)} of its {state['registered']} registered "
-            f"runs without the primary outcome ({_runs(missing)}; "
+            f"runs without the primary outcome ({runs_text(missing)}; "
             f"{'its state is' if one else 'their states are'} under Deviations): the "
             f"registration excludes no run, {'it has' if one else 'these have'} no value to "
             f"test. The tests use the other {n}; none of those is "
@@ -321,7 +317,7 @@ def reconstruction_lines(summary: Mapping[str, Any]) -> list[str]:
         out.append(f"- No {'measured ' if unmeasured else ''}run collapsed.")
     if unmeasured:
         out.append(f"- Held-out reconstruction not measured, so whether they collapsed is "
-                   f"unknown: {_runs(unmeasured)}.")
+                   f"unknown: {runs_text(unmeasured)}.")
     return out
 
 
