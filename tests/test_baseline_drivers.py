@@ -34,7 +34,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_six_baselines_trained_evaluated_and_compared_with_ours(tmp_path):
     env = {**os.environ, "OUTPUT_DIR": str(tmp_path), "SEEDS": "0 1", "DATASET": "threeDots",
            "DISENTANGLEMENT_LIB_DATA": str(tmp_path / "data"), "OMP_NUM_THREADS": "2"}
-    trained = run(["bash", str(TRAIN), *TOY], env)
+    # Two members at once, one thread each (the script passes --jobs on to the sweep).
+    trained = run(["bash", str(TRAIN), *TOY, "--jobs", "2"], {**env, "OMP_NUM_THREADS": "1"})
     assert trained.stdout.count("Trained 24 batches.") == 12
     runs = sorted((tmp_path / "trainedStandardModels").glob("*/seed*"))
     assert len(runs) == 12

@@ -59,6 +59,7 @@ command+=" ANNEALING=$ANNEALING LR=$LR BATCH_SIZE=$BATCH_SIZE LATENT_DIM=$LATENT
 command+=" JACOBIAN_BATCH=$JACOBIAN_BATCH DATASET=$DATASET DEVICE=$DEVICE"
 command+=" CHECKPOINT_EVERY=$CHECKPOINT_EVERY METRICS='$METRICS' RUNS_DIR=$RUNS_DIR"
 command+=" OUTPUT_DIR=$output_name bash experimentScripts/reproduce/cpu_study.bash"
+if [ ${#sweep_args[@]} -gt 0 ]; then command+="$(printf ' %q' "${sweep_args[@]}")"; fi
 
 runs_dir=$(realpath -m "$RUNS_DIR")
 read -r -a metrics <<< "$METRICS"

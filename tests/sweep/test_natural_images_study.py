@@ -94,7 +94,7 @@ def test_natural_images_study_at_toy_scale(tmp_path: Path) -> None:
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
     done = subprocess.run(
-        ["bash", str(SCRIPT), "--seeds", "0", "--set", "num_batches=6",
+        ["bash", str(SCRIPT), "--seeds", "0", "--jobs", "2", "--set", "num_batches=6",
          "--set", "annealing_batches=2", "--set", "checkpoint_every=3",
          "--output-dir", str(runs_dir), "--results-dir", str(results_dir)],
         env=env, capture_output=True, text=True, timeout=300)

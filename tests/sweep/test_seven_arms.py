@@ -154,8 +154,9 @@ def test_seven_arms_at_toy_scale(tmp_path: Path) -> None:
            "NUM_BATCHES": "12", "CHECKPOINT_EVERY": "6", "SEEDS": "1",
            "METRICS": " ".join(map(str, metrics)),
            "RUNS_DIR": str(runs_dir), "OUTPUT_DIR": str(output_dir)}
-    done = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
-                          timeout=900)
+    # Two members at once (the script passes --jobs on to the sweep): CI machines have two cores.
+    done = subprocess.run(["bash", str(SCRIPT), "--jobs", "2"], env=env, capture_output=True,
+                          text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert done.stdout.count("Trained 12 batches.") == 8
 
@@ -178,7 +179,7 @@ def test_seven_arms_at_toy_scale(tmp_path: Path) -> None:
     assert {(row["arm_b"], row["key"]) for row in summary["ttests"]} == {
         (arm, key) for arm in ARMS[1:] for key in keys}
     assert summary["paper_ordering"]["single_seed"]["methods"] == 7
-    assert "NUM_BATCHES=12" in summary["command"]
+    assert "NUM_BATCHES=12" in summary["command"] and summary["command"].endswith(" --jobs 2")
     assert any(line.startswith("batches: 12 (paper: 300,000)") for line in summary["deviations"])
     assert sorted(summary["figures"]) == sorted(f"figures/{name}.png" for name in FIGURES)
     for name in FIGURES:
