@@ -58,7 +58,7 @@ QUICK = {
     "mig": ["mig.num_train = 300"],
     "modularity_explicitness": ["modularity_explicitness.num_train = 300",
                                 "modularity_explicitness.num_test = 100"],
-    "dci": ["dci.num_train = 200", "dci.num_test = 100"],
+    "dci": ["dci.num_train = 100", "dci.num_test = 50"],
     "sap_score": ["sap_score.num_train = 300", "sap_score.num_test = 100"],
     "unsupervised": ["unsupervised_metrics.num_train = 300"],
     "beta_vae_sklearn": ["beta_vae_sklearn.num_train = 50", "beta_vae_sklearn.num_eval = 20",
@@ -68,7 +68,7 @@ QUICK = {
                           "factor_vae_score.batch_size = 8"],
     "downstream_task_logistic_regression": ["downstream_task.num_train = [10, 100]",
                                             "downstream_task.num_test = 50"],
-    "downstream_task_boosted_trees": ["downstream_task.num_train = [10, 100]",
+    "downstream_task_boosted_trees": ["downstream_task.num_train = [10, 40]",
                                       "downstream_task.num_test = 50"],
 }
 #: The study member trained when no model is given: FactorVAE, γ = 30, seed 0.
