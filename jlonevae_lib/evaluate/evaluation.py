@@ -242,6 +242,35 @@ class _GinPathMisses(logging.Filter):
                     and str(record.msg).startswith("Path not found"))
 
 
+def load_metric_plugins() -> None:
+    """Import the metric plug-ins (docs/plugins.md), refusing one whose gin configurable takes a
+    name the package's own configurables or another plug-in's have.
+
+    gin keeps both (a plug-in's selector carries its module), but a config's bare ``@name``
+    reaches only one: the package's own, or neither when two plug-ins share it. Checked on every
+    call: the registry outlives a failed first load.
+    """
+    plugins.load_plugins(plugins.METRICS)
+    packages = plugins.plugin_packages(plugins.METRICS)
+    if not packages:
+        return
+    selectors = [selector for selector, _ in gin.config._REGISTRY.items()]
+    bare = {selector for selector in selectors if "." not in selector}
+    claimed: dict[str, str] = {}
+    for selector in selectors:
+        module, _, name = selector.rpartition(".")
+        entry_point = packages.get(module.split(".", 1)[0]) if module else None
+        if entry_point is None:
+            continue
+        if name in bare or name in claimed:
+            owner = "a configurable of the package" if name in bare else claimed[name]
+            raise plugins.plugin_error(
+                entry_point, f"registers the gin configurable {name!r} ({selector}), a name "
+                             f"{owner} already has: a config's @{name} cannot tell them apart; "
+                             f"give it another name")
+        claimed[name] = selector
+
+
 @contextlib.contextmanager
 def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> Iterator[None]:
     """Parse ``config_files`` then ``bindings`` into a clean gin config; clear it on exit.
@@ -251,7 +280,7 @@ def gin_config(config_files: Sequence[Path], bindings: Sequence[str] = ()) -> It
     edited directly and restored on exit. Plug-ins' metric modules are imported first, so a
     config may name their gin configurables (docs/plugins.md).
     """
-    plugins.load_plugins(plugins.METRICS)
+    load_metric_plugins()
     files = [str(Path(f).resolve()) for f in config_files]
     search_path = gin.config._LOCATION_PREFIXES
     saved = list(search_path)

@@ -51,12 +51,23 @@ def load_plugins(group: str) -> None:
         raise
 
 
+def plugin_packages(group: str) -> dict[str, EntryPoint]:
+    """The top-level package of each entry point of ``group``, with that entry point: where the
+    registrations a plug-in's import made live (a module ``package.sub`` is that package's)."""
+    return {entry_point.module.split(".", 1)[0]: entry_point
+            for entry_point in entry_points(group=group)}
+
+
+def plugin_error(entry_point: EntryPoint, problem: str) -> JLoneVAEError:
+    """The one-line error for a plug-in: it names the distribution and the entry point."""
+    distribution = entry_point.dist.name if entry_point.dist is not None else "?"
+    return JLoneVAEError(f"plug-in {distribution!r} (entry point {entry_point.group}: "
+                         f"{entry_point.name} = {entry_point.value}) {problem}; fix or "
+                         f"uninstall it")
+
+
 def _import(entry_point: EntryPoint) -> None:
     try:
         entry_point.load()
     except Exception as err:  # whatever the user's module raises: report it as theirs
-        distribution = entry_point.dist.name if entry_point.dist is not None else "?"
-        raise JLoneVAEError(
-            f"plug-in {distribution!r} (entry point {entry_point.group}: {entry_point.name} = "
-            f"{entry_point.value}) failed to import: {short_reason(err)}; fix or uninstall it"
-        ) from err
+        raise plugin_error(entry_point, f"failed to import: {short_reason(err)}") from err

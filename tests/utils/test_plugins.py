@@ -17,6 +17,7 @@ import pytest
 
 from jlonevae_lib.architecture import registry as architectures
 from jlonevae_lib.data import ground_truth
+from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import studies
 from jlonevae_lib.train import objectives
 from jlonevae_lib.utils import plugins
@@ -163,6 +164,51 @@ def test_a_plugin_taking_a_builtin_name_is_refused(site):
         objectives.available_objectives()
 
 
+def metric_module(name: str) -> str:
+    return (f"import gin\n\n@gin.configurable({name!r})\n"
+            "def score(ground_truth_data, representation_function, random_state=None,\n"
+            "          draw_cache=None):\n    return {'score': 0.0}\n")
+
+
+@pytest.fixture
+def gin_registry():
+    """gin's registry as it was: a plug-in's configurables would outlive its test."""
+    import gin
+
+    before = {selector for selector, _ in gin.config._REGISTRY.items()}
+    yield
+    for selector in [s for s, _ in gin.config._REGISTRY.items() if s not in before]:
+        gin.config._REGISTRY.pop(selector)
+
+
+def test_a_plugin_metric_taking_a_name_of_the_package_is_refused(site, gin_registry):
+    from jlonevae_lib.evaluate import evaluation
+
+    install(site, "shadow-plugin", {"shadow_plugin/__init__.py": "",
+                                    "shadow_plugin/metrics.py": metric_module("mig")},
+            {plugins.METRICS: {"mig": "shadow_plugin.metrics"}})
+    message = (r"^plug-in 'shadow-plugin' \(entry point jlonevae\.metrics: mig = "
+               r"shadow_plugin\.metrics\) registers the gin configurable 'mig' "
+               r"\(shadow_plugin\.metrics\.mig\), a name a configurable of the package already "
+               r"has: a config's @mig cannot tell them apart; give it another name; fix or "
+               r"uninstall it$")
+    for _ in range(2):  # the module is imported once; the check holds every time
+        with pytest.raises(JLoneVAEError, match=message):
+            evaluation.load_metric_plugins()
+
+
+def test_two_plugin_metrics_of_one_name_are_refused(site, gin_registry):
+    from jlonevae_lib.evaluate import evaluation
+
+    for package in ("first_spread", "second_spread"):
+        install(site, package.replace("_", "-"), {f"{package}.py": metric_module("spread")},
+                {plugins.METRICS: {"spread": package}})
+    with pytest.raises(JLoneVAEError, match=r"registers the gin configurable 'spread' "
+                                            r"\((first|second)_spread\.spread\), a name "
+                                            r"(first|second)_spread\.spread already has"):
+        evaluation.load_metric_plugins()
+
+
 def test_a_plugin_may_look_names_up_while_it_is_imported(site):
     """The group counts as loaded from the start: the plug-in's lookup does not import it
     again (which would register its name twice)."""
@@ -216,8 +262,10 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     run_dir = tmp_path / config_from_args(build_parser().parse_args(flags)).run_dir
     assert run_dir.parent.name.startswith("myConv_my_method_sparsity0_5000_weight2_0000_lat3")
     assert (run_dir / "DONE").is_file()
-    run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "--dataset-config",
-        "myData.gin", "--device", "cpu")
+    # The page's dataset config serves the package's local metrics too.
+    run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "small_local_mig",
+        "--dataset-config", "myData.gin", "--device", "cpu")
     results = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
                / "evaluation.json").read_text(encoding="utf-8")
     assert '"evaluation_results.code_spread"' in results
+    assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
