@@ -91,15 +91,29 @@ def save_conv_vae(model: ConvVAE, folder: str | os.PathLike) -> Path:
     return _save(model, folder, MODEL_TYPES[MODEL_TYPE])
 
 
+def saved_model_type(model: nn.Module) -> ModelType:
+    """The model type ``model`` saves as: the one its ``architecture`` attribute names, whose
+    class is exactly the model's. A subclass is refused: loading would build the base class
+    without the subclass's code, a different network from the one trained."""
+    name = getattr(model, "architecture", None)
+    model_type = MODEL_TYPES.get(name)
+    if model_type is None:
+        raise JLoneVAEError(f"cannot save a {type(model).__name__} (model type {name!r}); "
+                            f"saved models are of type {', '.join(MODEL_TYPES)}")
+    if type(model) is not model_type.model_class:
+        raise JLoneVAEError(
+            f"cannot save a {type(model).__name__} as model type {name!r}: loading it would "
+            f"build a plain {model_type.model_class.__name__} without "
+            f"{type(model).__name__}'s own code; an architecture builds a "
+            f"{model_type.model_class.__name__} with arguments of its own (docs/plugins.md)")
+    return model_type
+
+
 def save_model(model: nn.Module, folder: str | os.PathLike) -> Path:
-    """Save ``model`` into ``folder`` (created if needed) as the type its ``architecture``
-    attribute names (one of :data:`MODEL_TYPES`); returns the folder as a Path.
+    """Save ``model`` into ``folder`` (created if needed) as :func:`saved_model_type` says;
+    returns the folder as a Path.
 
     A ``ConvVAE`` gives exactly the folder :func:`save_conv_vae` writes. Files are written as
     there, ``model_type.txt`` last.
     """
-    name = getattr(model, "architecture", None)
-    if name not in MODEL_TYPES:
-        raise JLoneVAEError(f"cannot save a {type(model).__name__} (model type {name!r}); "
-                            f"saved models are of type {', '.join(MODEL_TYPES)}")
-    return _save(model, folder, MODEL_TYPES[name])
+    return _save(model, folder, saved_model_type(model))

@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from jlonevae_lib.architecture.export import export_torchscript
 from jlonevae_lib.architecture.registry import build_architecture
-from jlonevae_lib.architecture.save_model import SAVED_MODEL_FILES, save_model
+from jlonevae_lib.architecture.save_model import SAVED_MODEL_FILES, save_model, saved_model_type
 from jlonevae_lib.data import get_named_ground_truth_data
 from jlonevae_lib.runs import layout
 from jlonevae_lib.train.config import TrainConfig, place_run, recorded_config
@@ -240,6 +240,7 @@ class Trainer:
         torch.manual_seed(init_seed)
         self.model = build_architecture(config.architecture, channels,
                                         config.latent_dim).to(self.device)
+        saved_model_type(self.model)  # an architecture the run could not save is refused now
         side = self.model.im_side_len
         if (height, width) != (side, side):
             raise JLoneVAEError(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from jlonevae_lib.architecture import registry
 from jlonevae_lib.architecture.dlib_conv import (
     Conv2dSame,
     ConvTranspose2dSame,
@@ -25,7 +26,7 @@ from jlonevae_lib.architecture.export import export_torchscript, load_torchscrip
 from jlonevae_lib.architecture.load_model import load_model
 from jlonevae_lib.architecture.registry import build_architecture
 from jlonevae_lib.architecture.save_model import save_conv_vae, save_model
-from jlonevae_lib.architecture.vae import build_conv_vae
+from jlonevae_lib.architecture.vae import ConvVAE, build_conv_vae, conv_vae_args
 from jlonevae_lib.evaluate.representation import saved_model_representation
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.trainer import train
@@ -375,6 +376,33 @@ def test_saved_dlib_folder_with_bad_args(tmp_path):
 def test_save_model_refuses_a_model_without_a_saved_type(tmp_path):
     with pytest.raises(JLoneVAEError, match="cannot save a Linear"):
         save_model(torch.nn.Linear(2, 2), tmp_path)
+
+
+class ClampedVAE(ConvVAE):
+    """A subclass with code of its own, which a saved ``conv_vae`` folder cannot hold."""
+
+    def encode(self, x):
+        mu, logvar = super().encode(x)
+        return mu.clamp(-1, 1), logvar
+
+
+def test_a_subclass_is_refused_at_save_and_before_training(tmp_path, monkeypatch):
+    model = ClampedVAE(**conv_vae_args("tiny16", latent_dim=3))
+    message = ("cannot save a ClampedVAE as model type 'conv_vae': loading it would build a "
+               "plain ConvVAE without ClampedVAE's own code")
+    with pytest.raises(JLoneVAEError, match=message):
+        save_model(model, tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+    # Training refuses it at the start, not after the last batch.
+    def clamped16(im_channels: int, latent_dim: int) -> ClampedVAE:
+        return ClampedVAE(**conv_vae_args("tiny16", im_channels, latent_dim))
+
+    monkeypatch.setattr(registry, "_REGISTRY", {**registry._REGISTRY, "clamped16": clamped16})
+    config = TrainConfig(dataset="threeDots", architecture="clamped16", latent_dim=3,
+                         batch_size=4, num_batches=2, device="cpu", output_dir=str(tmp_path))
+    with pytest.raises(JLoneVAEError, match=message):
+        train(config)
+    assert not any(tmp_path.rglob("checkpoint.pt"))
 
 
 # The files of a tiny16 (d = 4, C = 1) conv_vae folder, as save_conv_vae wrote them before
