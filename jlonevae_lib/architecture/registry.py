@@ -60,7 +60,7 @@ def available_architectures() -> list[str]:
 def check_architecture(name: str) -> None:
     """Raise :class:`JLoneVAEError` naming the known architectures if ``name`` is not one."""
     if name not in available_architectures():
-        raise JLoneVAEError(f"unknown architecture preset '{name}'; known presets: "
+        raise JLoneVAEError(f"unknown architecture '{name}'; known architectures: "
                             f"{', '.join(available_architectures())}; {PLUGIN_HINT}")
 
 

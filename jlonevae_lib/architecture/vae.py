@@ -391,7 +391,7 @@ def conv_vae_args(preset: str, im_channels: int = 1, latent_dim: int = 10) -> di
         make_args = PRESETS[preset]
     except KeyError:
         raise JLoneVAEError(
-            f"unknown architecture preset '{preset}'; known presets: {', '.join(PRESETS)}"
+            f"unknown ConvVAE preset '{preset}'; known presets: {', '.join(PRESETS)}"
         ) from None
     return make_args(im_channels, latent_dim)
 

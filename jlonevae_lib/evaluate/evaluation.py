@@ -206,8 +206,9 @@ def dataset_config(name: str) -> Path:
     path = DATASET_CONFIG_DIR / f"{canonical_dataset_name(name)}.gin"
     if not path.is_file():
         known = sorted(p.stem for p in DATASET_CONFIG_DIR.glob("*.gin"))
-        raise JLoneVAEError(f"no dataset config for '{name}' (expected {path}); known: "
-                            f"{', '.join(known)}")
+        raise JLoneVAEError(f"no dataset config for '{name}' ships with the package (it has "
+                            f"{', '.join(known)}); for a dataset of your own give one with "
+                            f"--dataset-config FILE.gin (docs/plugins.md)")
     return path
 
 

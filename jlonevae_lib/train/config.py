@@ -233,13 +233,19 @@ class TrainConfig:
         the device, and with it TF32 and deterministic kernels, which change rounding only).
         ``precision`` counts: a bf16 run and a float32 one of the same settings are two runs,
         so neither resumes nor extends the other."""
-        ignore = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
-                  "keep_models_at", "allow_tf32", "deterministic", "extended_from", "preset"}
+        return not self._differing_fields(other)
+
+    def _differing_fields(self, other: TrainConfig, also_ignored: Collection[str] = ()
+                          ) -> list[str]:
+        """The fields whose values differ and that change the computation (not where or how
+        it runs, how often it logs and saves, or what it records about itself)."""
+        ignored = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
+                   "keep_models_at", "allow_tf32", "deterministic", "extended_from", "preset",
+                   *also_ignored}
         if self.data_source is None or other.data_source is None:
-            ignore.add("data_source")  # a run recorded before data_source existed
-        mine = {k: v for k, v in self.to_dict().items() if k not in ignore}
-        theirs = {k: v for k, v in other.to_dict().items() if k not in ignore}
-        return mine == theirs
+            ignored.add("data_source")  # a run recorded before data_source existed
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [name for name in mine if name not in ignored and mine[name] != theirs[name]]
 
     def same_settings_as(self, other: TrainConfig) -> bool:
         """True when ``other`` is :meth:`same_run_as` this one but for its length
@@ -247,17 +253,18 @@ class TrainConfig:
         return self.same_run_as(dataclasses.replace(
             other, num_batches=self.num_batches, keep_models_at=[], extended_from=[]))
 
-    def differences(self, other: TrainConfig, defaulted: Collection[str] = ()) -> str:
-        """``name: <here> there vs <other's> now`` for every field that differs, but where
-        the run works (device, output folder), for messages; a field in ``defaulted`` (absent
-        from the recorded config.json, so this config holds its default) is marked as such."""
+    def differences(self, other: TrainConfig, defaulted: Collection[str] = (),
+                    also_ignored: Collection[str] = ()) -> str:
+        """``name: <here> there vs <other's> now`` for every field that makes ``other`` not
+        :meth:`same_run_as` this one (and is not in ``also_ignored``), for messages; a field in
+        ``defaulted`` (absent from the recorded config.json, so this config holds its default)
+        is marked as such."""
         mine, theirs = self.to_dict(), other.to_dict()
         return ", ".join(
-            f"{name}: {value!r} there"
+            f"{name}: {mine[name]!r} there"
             + (f" (not in its {layout.CONFIG_FILE}: the default)" if name in defaulted else "")
             + f" vs {theirs[name]!r} now"
-            for name, value in mine.items()
-            if value != theirs[name] and name not in ("device", "output_dir"))
+            for name in self._differing_fields(other, also_ignored))
 
 
 @dataclass(frozen=True)

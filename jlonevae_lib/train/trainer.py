@@ -590,7 +590,8 @@ def _extension(config: TrainConfig, existing: TrainConfig | None) -> TrainConfig
                             "(without --extend)")
     if not existing.same_settings_as(config):
         raise JLoneVAEError(f"--extend continues a run of the same settings, but {run_dir} "
-                            f"holds other settings ({existing.differences(config)})")
+                            f"holds other settings "
+                            f"({existing.differences(config, also_ignored=['num_batches'])})")
     resuming = (existing.num_batches == config.num_batches and existing.extended_from
                 and not layout.is_finished(run_dir))
     if existing.num_batches >= config.num_batches and not resuming:
