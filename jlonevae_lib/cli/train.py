@@ -36,6 +36,7 @@ from jlonevae_lib.cli.types import (  # noqa: E402
     positive_float,
     positive_int,
 )
+from jlonevae_lib.data.ground_truth import check_dataset  # noqa: E402
 from jlonevae_lib.runs import layout  # noqa: E402
 from jlonevae_lib.runs.study_numbering import PAPER_HP_INDEX  # noqa: E402
 from jlonevae_lib.train.baselines import method_settings, study_settings  # noqa: E402
@@ -276,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     placement = place_run(config_from_args(args), extend=args.extend)
     config = placement.config
     if args.print_run_dir:
+        check_dataset(config.dataset)  # as training would: no folder for a dataset it refuses
         print(config.run_dir)
         return 0
     if config.deterministic:

@@ -194,6 +194,11 @@ def canonical_dataset_name(name: str) -> str:
     return DATASET_ALIASES.get(name, name)
 
 
+def check_dataset(name: str) -> None:
+    """Raise :class:`JLoneVAEError` naming the known datasets if ``name`` is not one."""
+    _factory(name)
+
+
 def _factory(name: str) -> Callable[..., TrainingData]:
     name = canonical_dataset_name(name)
     _load_builtins()

@@ -265,6 +265,11 @@ def test_extend_and_another_length_from_the_command_line(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(run_dir.parent / "seed3_batches3")
     assert _train_cli(*flags, "--num-batches", "3", "--extend", "--print-run-dir") == 0
     assert capsys.readouterr().out.strip() == str(run_dir)
+    # A dataset training would refuse gets no folder either.
+    assert _train_cli(*flags, "--num-batches", "3", "--dataset", "threeDotz",
+                      "--print-run-dir") == 2
+    captured = capsys.readouterr()
+    assert not captured.out and captured.err.startswith("error: unknown dataset 'threeDotz'")
 
     assert _train_cli(*flags, "--num-batches", "3", "--extend", "--preset", "paper",
                       "--beta", "1", "--gamma", "1", "--lr", "0.001",
