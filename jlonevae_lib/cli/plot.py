@@ -258,7 +258,7 @@ def _demo_models(why: str) -> list[Path]:
     if not runs:
         raise JLoneVAEError(f"{why} but there are no demo checkpoints in {DEMO_MODELS_DIR} "
                             "(an incomplete install?); pass run or saved-model folders")
-    print(f"{why}: the {DEMO_LABEL} checkpoints shipped with the package")
+    print(f"{why}: the checkpoints shipped with the package ({DEMO_LABEL})")
     return runs
 
 
@@ -271,13 +271,15 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
     )
 
     device = pick_device(args.device)
+    demos = []
     if not args.models:
-        models = _demo_models("no model given")
+        demos = _demo_models("no model given")
     elif args.with_demo:
-        models = [*_demo_models("--with-demo"), *args.models]
-    else:
-        models = args.models
-    labels = [_row_label(path) for path in models]
+        demos = _demo_models("--with-demo")
+    models = [*demos, *args.models]
+    # The demo's rows say so: make demo trains a run of the same title beside them.
+    labels = [f"{_row_label(path)} (demo)" for path in demos]
+    labels += [_row_label(path) for path in args.models]
     if args.labels is not None:
         if len(args.labels) != len(args.models):
             raise JLoneVAEError(f"{len(args.labels)} --label for {len(args.models)} models: "

@@ -37,15 +37,28 @@ def test_jacobian_columns_of_a_run_as_the_main_job_calls_it(tiny_run: Path, tmp_
 
 
 def test_with_demo_draws_the_demo_rows_above_the_given_model(tiny_run: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture) -> None:
+    import jlonevae_lib.visualize.jacobian_columns as jacobian_columns
+
+    drawn = []
+    plot = jacobian_columns.plot_jacobian_columns
+    monkeypatch.setattr(jacobian_columns, "plot_jacobian_columns",
+                        lambda rows, **kwargs: drawn.append([r[0] for r in rows])
+                        or plot(rows, **kwargs))
     alone, compared = tmp_path / "alone.png", tmp_path / "compared.png"
     main(["jacobian-columns", str(tiny_run), "--output", str(alone), "--max-columns", "3"])
     main(["jacobian-columns", str(tiny_run), "--with-demo", "--output", str(compared),
           "--max-columns", "3"])
-    assert "--with-demo: the CPU-scale demo" in capsys.readouterr().out
+    assert ("--with-demo: the checkpoints shipped with the package (CPU-scale demo"
+            in capsys.readouterr().out)
     assert_real_png(compared)
-    # Three rows (β-VAE, JL1-VAE, the run) instead of one.
+    # Three rows (β-VAE, JL1-VAE, the run) instead of one; the demo's say so, the run's not.
     assert Image.open(compared).size[1] > 2.5 * Image.open(alone).size[1]
+    (mine,), (beta, jl1, run) = drawn
+    assert beta.startswith("β-VAE") and jl1.startswith("JL1-VAE")
+    assert beta.endswith(" (demo)") and jl1.endswith(" (demo)") and run == mine
+    assert not mine.endswith("(demo)")
 
 
 def test_labels_name_the_rows_one_per_model(tiny_run: Path, tmp_path: Path,
