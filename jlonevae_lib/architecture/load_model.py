@@ -31,6 +31,7 @@ from jlonevae_lib.architecture.save_model import (
     STATE_DICT_FILE,
 )
 from jlonevae_lib.architecture.vae import MODEL_TYPE
+from jlonevae_lib.runs.layout import find_saved_model
 from jlonevae_lib.utils.errors import (
     DataFileError,
     JLoneVAEError,
@@ -53,6 +54,10 @@ def read_model_type(folder: str | os.PathLike) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        inside = find_saved_model(Path(folder))
+        if inside is not None:
+            raise DataFileError(f"{folder} is not a saved model folder but holds one: load "
+                                f"{inside}") from None
         raise DataFileError(
             f"{path} is missing: {folder} is not a saved model folder, or the save into it was "
             "interrupted; save the model again") from None

@@ -144,6 +144,19 @@ def test_missing_files(copy_of_saved, name, message):
         load_model(copy_of_saved)
 
 
+def test_a_run_folder_points_to_its_saved_model(saved, tmp_path):
+    """A run folder (or its representation/) is not a saved model, but names the one it holds."""
+    folder, model = saved
+    run = tmp_path / "seed1"
+    final = run / "representation" / "cache_batch_no10"
+    save_conv_vae(model, run / "representation" / "cache_batch_no5")
+    save_conv_vae(model, final)
+    for given in (run, run / "representation"):
+        with pytest.raises(DataFileError, match=rf"^{given} is not a saved model folder but holds "
+                                                rf"one: load {final}$"):
+            load_model(given)
+
+
 def test_unknown_model_type(copy_of_saved):
     (copy_of_saved / "model_type.txt").write_text("dense_vae\n")
     with pytest.raises(DataFileError, match="model type 'dense_vae'; only 'conv_vae'"):
