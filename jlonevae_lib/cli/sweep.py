@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Each member's state from its run folder; give the settings of the run "
                     "it reports on (jlonevae-train flags too).")
     _add_plan_flags(status)
+    # What status, snapshot and restore are told when given run's own options (a pasted run
+    # command): they take the study's settings only.
+    parser.set_defaults(run_only_flags=sorted(
+        {flag for action in run._actions for flag in action.option_strings}
+        - {flag for action in status._actions for flag in action.option_strings}))
 
     snapshot = commands.add_parser(
         "snapshot", allow_abbrev=False,
@@ -216,13 +221,13 @@ class _GivenOnly(argparse.Namespace):
         return None
 
 
-def _train_flag_overrides(extra: Sequence[str]) -> dict[str, Any]:
+def _train_flag_overrides(extra: Sequence[str], command: str) -> dict[str, Any]:
     """Settings from ``jlonevae-train`` flags: only the flags given, by their TrainConfig
     name (or the study parameter / axis they stand for)."""
     if not extra:
         return {}
     parser = train_cli.build_parser()
-    parser.prog = f"{PROG} run (jlonevae-train flags)"
+    parser.prog = f"{PROG} {command}"
     given = vars(parser.parse_args(list(extra), namespace=_GivenOnly()))
     settings: dict[str, Any] = {}
     for dest, value in given.items():
@@ -260,7 +265,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
                                 f"and {flag}); give it once")
         into[key], given_by[key] = value, flag
 
-    for key, value in _train_flag_overrides(extra).items():
+    for key, value in _train_flag_overrides(extra, args.command).items():
         if key in axis_names:
             put(axes, key, (value,), f"the jlonevae-train flag for {key}")
         else:
@@ -543,6 +548,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = "is a Slurm option" if len(given) == 1 else "are Slurm options"
             raise JLoneVAEError(f"{', '.join(given)} {what}; add --backend slurm or leave "
                                 f"{'it' if len(given) == 1 else 'them'} out")
+    if args.command != "run":
+        misplaced = [token.split("=", 1)[0] for token in extra
+                     if token.split("=", 1)[0] in args.run_only_flags]
+        if misplaced:
+            raise JLoneVAEError(
+                f"{', '.join(misplaced)}: {'an option' if len(misplaced) == 1 else 'options'} "
+                f"of `{PROG} run`; `{PROG} {args.command}` takes only the study's settings "
+                f"(--set, --seeds / --axis, --output-dir and jlonevae-train flags, as the run "
+                f"was given them)")
     plan = _plan(args, extra, command, absolute=slurm)
     metric_names = _metric_names(plan)
     if args.command == "status":

@@ -320,6 +320,15 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
      "seed=11 gamma=0.1: the study gives it the Jacobian penalty's gamma = 0.1, "
                      "which factor_vae would take on top of its own gamma"),
     (["run", "cpu_study", "--dry-run", "--gpus", "1"], "--gpus is a Slurm option"),
+    # A run command pasted into status: run's own options named, not "unrecognized".
+    (["status", "cpu_study", "--seeds", "1", "--jobs", "2", "--stages", "train"],
+     "--jobs, --stages: options of `jlonevae-sweep run`; `jlonevae-sweep status` takes only "
+     "the study's settings"),
+    (["snapshot", "cpu_study", "--to", "/tmp/x", "--backend=slurm"],
+     "--backend: an option of `jlonevae-sweep run`; `jlonevae-sweep snapshot` takes only"),
+    (["status", "cpu_study", "--frobnicate"],
+     "jlonevae-sweep status: error: unrecognized arguments: --frobnicate (see jlonevae-sweep "
+     "status --help)"),
     (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--mem", "nan"], "--mem"),
     (["run", "cpu_study", "--dry-run", "--backend", "slurm", "--gpus", "-1"], "--gpus"),
 ])
