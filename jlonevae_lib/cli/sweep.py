@@ -44,7 +44,7 @@ from jlonevae_lib.cli.types import (  # noqa: E402
     positive_float,
     positive_int,
 )
-from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV  # noqa: E402
+from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV, check_dataset  # noqa: E402
 from jlonevae_lib.sweep import ledger  # noqa: E402
 from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
 from jlonevae_lib.sweep.members import train_arguments  # noqa: E402
@@ -307,6 +307,10 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
     plan = plan_study(study, overrides=settings, axes=axes, metrics=metrics,
                       results_dir=results_dir, command=command)
     _check_objective_override(plan, settings, gamma_given="gamma" in settings or "gamma" in axes)
+    if "dataset" in settings:
+        # Refused now, as jlonevae-train refuses it, not as each member's failure (which a
+        # rerun with the name mended would still report until --retry-failed).
+        check_dataset(settings["dataset"])
     return plan
 
 

@@ -326,6 +326,9 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
      "the study's settings"),
     (["snapshot", "cpu_study", "--to", "/tmp/x", "--backend=slurm"],
      "--backend: an option of `jlonevae-sweep run`; `jlonevae-sweep snapshot` takes only"),
+    (["run", "cpu_study", "--dry-run", "--set", "dataset=threeDotz"],
+     "unknown dataset 'threeDotz'; known datasets: "),
+    (["run", "cpu_study", "--dry-run", "--dataset", "threeDotz"], "unknown dataset 'threeDotz'"),
     (["status", "cpu_study", "--frobnicate"],
      "jlonevae-sweep status: error: unrecognized arguments: --frobnicate (see jlonevae-sweep "
      "status --help)"),
