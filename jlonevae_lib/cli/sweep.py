@@ -306,6 +306,9 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         metrics = [str(Path(m).resolve()) if m.endswith(".gin") else m for m in metrics]
     plan = plan_study(study, overrides=settings, axes=axes, metrics=metrics,
                       results_dir=results_dir, command=command)
+    if plan.output_dir.exists() and not plan.output_dir.is_dir():
+        raise JLoneVAEError(f"output folder {plan.output_dir} is a file; give --output-dir a "
+                            "folder")
     _check_objective_override(plan, settings, gamma_given="gamma" in settings or "gamma" in axes)
     if "dataset" in settings:
         # Refused now, as jlonevae-train refuses it, not as each member's failure (which a
@@ -403,8 +406,10 @@ def _final_report(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence
         wanted |= {s.state for s in statuses if s.state not in (TRAINED, FAILED)}
     left = [s for s in statuses if s.state not in wanted]
     if left:
-        print(f"   {len(left)} members not finished; run the same command again to continue"
-              + (" (--retry-failed for the failed ones)" if counts["failed"] else ""))
+        members = "member" if len(left) == 1 else "members"
+        print(f"   {len(left)} {members} not finished; run the same command again to continue"
+              + (" (with --retry-failed for the failed ones, once their cause is mended)"
+                 if counts["failed"] else ""))
         return 1
     return 0
 

@@ -77,10 +77,12 @@ def _count_kill(run: Path) -> int:
 
 
 def last_telling_line(tail: Sequence[str]) -> str:
-    """The most telling line of a failed process's output: its ``error:`` line, else the
-    last."""
+    """The most telling line of a failed process's output: its ``error:`` line (without that
+    prefix: callers put the line after their own words), else the last."""
     for line in reversed(tail):
-        if line.startswith("error:") or "Error" in line.split(":", 1)[0]:
+        if line.startswith("error:"):
+            return line.removeprefix("error:").strip()
+        if "Error" in line.split(":", 1)[0]:
             return line.strip()
     return tail[-1].strip() if tail else "(no output)"
 

@@ -160,7 +160,7 @@ def test_a_failed_evaluation_is_marked_listed_and_cleared(plan, monkeypatch) -> 
     assert outcome.result == "evaluation failed"
     status = member_status(member, METRICS)
     assert (status.state, status.evaluation_failed) == (FAILED, True)
-    assert status.detail == ("evaluation exited with status 2: error: metric tiny_b needs 10 "
+    assert status.detail == ("evaluation exited with status 2: metric tiny_b needs 10 "
                              "factors; see docs")
     marker = json.loads(layout.evaluation_failed_path(member.run_dir).read_text())
     assert marker["metrics"] == METRICS
@@ -204,7 +204,7 @@ def test_failure_marker_written_kept_and_cleared(plan) -> None:
     assert verdict.verdict == "failed"
     status = member_status(member, METRICS)
     assert status.state == FAILED
-    assert status.detail == "training exited with status 1: error: no data in /x; download it"
+    assert status.detail == "training exited with status 1: no data in /x; download it"
     # The trainer's own marker (a diverged loss) is never overwritten.
     write_json(layout.failed_path(member.run_dir), {"reason": "non-finite loss", "message": "m"})
     classify_exit(member.run_dir, 1, ["other"])
@@ -267,7 +267,9 @@ def test_train_flags_become_settings_and_axes(tmp_path, capsys) -> None:
 
 
 def test_only_the_train_flags_given_become_settings() -> None:
-    overrides = sweep_cli._train_flag_overrides
+    def overrides(flags: list[str]) -> dict:
+        return sweep_cli._train_flag_overrides(flags, "run")
+
     assert overrides([]) == {}
     # A flag given at jlonevae-train's own default still counts: the study's may differ.
     assert overrides(["--log-interval", "100"]) == {"log_interval": 100}
@@ -342,6 +344,16 @@ def test_cli_errors_are_one_line(argv, message, capsys) -> None:
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    for command in ("run", "status"):
+        with pytest.raises(SystemExit) as exit_:
+            sweep_cli.main([command, "cpu_study", "--output-dir", str(tmp_path / "afile")])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err == (f"error: output folder {tmp_path / 'afile'} is a "
+                                           "file; give --output-dir a folder\n")
 
 
 def test_one_output_folder_written_two_ways_is_one(tmp_path, capsys) -> None:
