@@ -370,9 +370,10 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
     runs = _snapshot_runs(snapshot_dir, placements)
     matched = runs & {d.run for d in decisions if d.skip != "not in the snapshot"}
     if runs and not matched:
+        example = snapshot_dir / min(runs) / layout.CONFIG_FILE
         raise JLoneVAEError(f"none of the {len(runs)} runs in {snapshot_dir} is a member of "
-                            "this plan; restore with the settings (and --output-dir) the "
-                            "snapshot was taken with")
+                            f"this plan; restore with the settings the snapshot was taken with "
+                            f"(one run's are in {example})")
     for placement in sorted(placements):  # before any member: they decide its folder here
         target = output_dir / placement
         if not target.exists() and (snapshot_dir / placement).is_file():

@@ -258,7 +258,9 @@ def test_restore_refuses_other_settings_before_copying_anything(tmp_path) -> Non
     assert not first.run_dir.exists()
     # Settings that place every member elsewhere find none of the snapshot's runs.
     other = _plan(tmp_path / "target", latent_dim=4)
-    with pytest.raises(JLoneVAEError, match="none of the 2 runs in .* is a member"):
+    with pytest.raises(JLoneVAEError, match=r"none of the 2 runs in .* is a member of this "
+                                            r"plan; restore with the settings the snapshot was "
+                                            r"taken with \(one run's are in .*/config\.json\)$"):
         restore_snapshot(other.members, snap, other.output_dir)
     # A subset of the members is fine: the others are counted, not refused.
     config.write_text(json.dumps({**json.loads(config.read_text()), "beta": 4.0}))
