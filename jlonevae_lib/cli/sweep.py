@@ -542,9 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "list":
         if extra:
             raise JLoneVAEError(f"unexpected arguments: {' '.join(extra)}")
-        for name in available_studies():
+        names = available_studies()
+        width = max(map(len, names))
+        for name in names:
             plan = plan_study(get_study(name))
-            print(f"{name:<14} {len(plan.members):>3} runs  {plan.study.description}")
+            print(f"{name:<{width}} {len(plan.members):>3} runs  {plan.study.description}")
         return 0
     command = getattr(args, "record_command", None) or shlex.join([PROG, *argv])
     slurm = args.command == "run" and args.backend == "slurm"

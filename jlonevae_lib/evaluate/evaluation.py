@@ -46,6 +46,7 @@ if __name__ == "__main__":
     runpy.run_module("jlonevae_lib.cli.evaluate", run_name="__main__", alter_sys=True)
 
 import contextlib
+import difflib
 import json
 import logging
 import math
@@ -171,9 +172,12 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
                                     f"from 0 to {MAX_SEED} (e.g. "
                                     f"{evaluation_seed_name(base, 1)})")
             if name not in METRICS:
+                known = list(METRIC_GROUPS) + available_metrics()
+                close = difflib.get_close_matches(name.replace(".", "_"), known, n=1)
                 raise JLoneVAEError(
-                    f"unknown metric '{name}'; use a .gin file or one of: "
-                    f"{', '.join(list(METRIC_GROUPS) + available_metrics())}")
+                    f"unknown metric '{name}'"
+                    + (f" (did you mean {close[0]}?)" if close else "")
+                    + f"; use a .gin file or one of: {', '.join(known)}")
             metrics.setdefault(name, Metric(name, METRICS_CONFIG_DIR / METRICS[name].gin_file))
     return list(metrics.values())
 

@@ -261,6 +261,8 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     cases = [
         ([str(finished), "--metrics", "no_such_metric"], "unknown metric 'no_such_metric'"),
         ([str(finished), "--metrics", "local_mig_base"], "unknown metric 'local_mig_base'"),
+        ([str(finished), "--metrics", "local_mig_0.1"],
+         "unknown metric 'local_mig_0.1' (did you mean local_mig_0_1?)"),
         ([str(finished), "--metrics", str(tmp_path / "nowhere.gin")], "does not exist"),
         ([str(finished), str(unfinished), "--metrics", "small_local_mig"],
          "has not finished training"),
