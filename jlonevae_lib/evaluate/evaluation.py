@@ -469,8 +469,15 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
     for name in runs:
         run = Path(name)
         if not run.is_dir():
-            what = "is a file, not a run folder" if run.exists() else "does not exist"
-            raise JLoneVAEError(f"run folder {run} {what}")
+            if not run.exists():
+                raise JLoneVAEError(f"run folder {run} does not exist")
+            # A file of a run (its TorchScript export, say): the run is the folder above
+            # representation/ (--representation picks which model file is read).
+            owner = next((folder for folder in run.parents
+                          if layout.config_path(folder).is_file()), None)
+            hint = (f"; give the run folder {owner} (--representation picks the model file)"
+                    if owner is not None else "")
+            raise JLoneVAEError(f"run folder {run} is a file, not a run folder{hint}")
         if not layout.is_finished(run) and not (layout.config_path(run).is_file()
                                                 or layout.representation_dir(run).is_dir()):
             if skip_unfinished:

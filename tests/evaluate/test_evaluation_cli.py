@@ -206,8 +206,13 @@ def test_a_failed_evaluation_leaves_no_empty_metric_folder(tmp_path, monkeypatch
 def test_a_folder_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
     experiment = tmp_path / "trainedModels" / "experiment"
     make_run(experiment / "seed1")
+    model_file = experiment / "seed1" / "representation" / "pytorch_model.pt"  # TorchScript
+    assert model_file.is_file()
     for folder, words in ((experiment, "is not a run folder"),
-                          (experiment / "seed1" / "DONE", "is a file, not a run folder")):
+                          (experiment / "seed1" / "DONE", "is a file, not a run folder"),
+                          (model_file, f"is a file, not a run folder; give the run folder "
+                                       f"{experiment / 'seed1'} (--representation picks the "
+                                       f"model file)")):
         with pytest.raises(SystemExit) as exited:
             evaluate_cli.main([str(folder), "--metrics", "small_local_mig"])
         err = capsys.readouterr().err
