@@ -492,7 +492,8 @@ def plan_runs(runs: Sequence[str], metrics: Sequence[Metric], *, dataset: str | 
                 print(f"skipping {run}: training has not finished (no {marker} marker)")
                 continue
             raise JLoneVAEError(f"{run} has not finished training (no {marker} marker); "
-                                "wait for it, or pass --skip-unfinished")
+                                "wait for it (if it was stopped, its jlonevae-train command "
+                                "run again resumes it), or pass --skip-unfinished")
         # With --dataset-config, its dataset.name decides, whatever the run was trained on.
         config_path, dataset_name = custom_config or (None, evaluation_dataset(run, dataset))
         if only_name is not None and dataset_name != only_name:
