@@ -210,8 +210,13 @@ def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any]
     earlier import left is removed, ``DONE`` first; ``DONE`` is written last, so an import cut
     short is never taken for a finished one.
     """
+    model_dir = info.get("model_dir")
     if not info.get("train_config"):
-        raise DataFileError(f"{info.get('model_dir')} has no {TRAIN_CONFIG_NAME}, which says "
+        if model_dir and (Path(model_dir) / layout.DLIB_CHECKPOINT_DIR).is_dir():
+            raise DataFileError(f"{model_dir} has no {TRAIN_CONFIG_NAME}: its training has not "
+                                "finished (disentanglement_lib writes that file at the end); "
+                                "run the training again, then import")
+        raise DataFileError(f"{model_dir} has no {TRAIN_CONFIG_NAME}, which says "
                             "how the model was trained; import the folder that "
                             "disentanglement_lib's training wrote")
     settings = parse_train_config(info["train_config"],
@@ -220,7 +225,14 @@ def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any]
         global_step, step_from = int(info["global_step"]), "variables"
     else:  # a TF-Hub module keeps no global step
         global_step, step_from = settings.training_steps, "model.training_steps"
-    model = model_from_tf_weights(weights, settings.latent_dim)
+    try:
+        model = model_from_tf_weights(weights, settings.latent_dim)
+    except DataFileError as err:
+        # A post-processed representation/ (the mean encoder alone, as a TF-Hub module) lands
+        # here too: the question names the folder that holds the whole model.
+        raise DataFileError(f"{model_dir}: {err}; is it the model folder disentanglement_lib's "
+                            f"training wrote (model<N>_on3dots/{layout.DLIB_TF_MODEL_DIR}, with "
+                            f"{layout.DLIB_CHECKPOINT_DIR}/)?") from None
     config = imported_config(settings, global_step, output_dir, info["model_dir"])
     run_dir = config.run_dir
     config_path = layout.config_path(run_dir)

@@ -147,7 +147,29 @@ def test_a_checkpoint_of_another_shape_is_refused_before_anything_is_written(tmp
     wrong = {**weights, "encoder/e5/kernel": np.zeros((512, 256), np.float32)}
     with pytest.raises(DataFileError, match="wrong shape: encoder/e5/kernel"):
         import_dlib_model(wrong, info, tmp_path)
+    # The mean encoder alone (a post-processed representation/): the folder named, and which
+    # folder to give instead.
+    encoder_only = {name: value for name, value in weights.items() if name != "encoder/e1/kernel"}
+    with pytest.raises(DataFileError, match=r"^/models/model400_on3dots/tf: .*encoder/e1/kernel"
+                                            r".*; is it the model folder disentanglement_lib's "
+                                            r"training wrote \(model<N>_on3dots/tf, with "
+                                            r"tf_checkpoint/\)\?$"):
+        import_dlib_model(encoder_only, info, tmp_path)
     assert not list(tmp_path.rglob("config.json"))
+
+
+def test_an_unfinished_training_folder_is_named_as_such(tmp_path, tf_model):
+    _, weights, info = tf_model
+    model_dir = tmp_path / "model400_on3dots" / "tf"
+    (model_dir / "tf_checkpoint").mkdir(parents=True)
+    unfinished = {**info, "model_dir": str(model_dir), "train_config": None}
+    with pytest.raises(DataFileError, match="its training has not finished .*; run the training "
+                                            "again, then import"):
+        import_dlib_model(weights, unfinished, tmp_path / "out")
+    elsewhere = {**unfinished, "model_dir": str(tmp_path / "docs")}
+    with pytest.raises(DataFileError, match="which says how the model was trained; import the "
+                                            "folder that disentanglement_lib's training wrote"):
+        import_dlib_model(weights, elsewhere, tmp_path / "out")
 
 
 def test_the_cli_without_the_tensorflow_environment_says_how_to_build_it(tmp_path, capsys):
