@@ -562,6 +562,12 @@ def _check_existing_run(config: TrainConfig, extend: bool) -> tuple[TrainConfig,
             f"{run_dir} already holds a run with other settings "
             f"({existing.differences(config, defaulted)}); pass --run-id NAME to start a "
             "separate run, or delete that folder")
+    elif existing is not None:
+        # The same run resumed (or found finished) without the flags that started it: what it
+        # records of its history and the models it keeps stay, and are still kept.
+        config = dataclasses.replace(
+            config, extended_from=config.extended_from or existing.extended_from,
+            keep_models_at=sorted({*config.keep_models_at, *existing.keep_models_at}))
     failed = layout.failed_path(run_dir)
     if failed.exists():
         try:
@@ -587,7 +593,8 @@ def _extension(config: TrainConfig, existing: TrainConfig | None) -> TrainConfig
     run_dir = config.run_dir
     if existing is None:
         raise JLoneVAEError(f"--extend: {run_dir} holds no run to extend; train it first "
-                            "(without --extend)")
+                            "(without --extend), or give the settings of the run to extend "
+                            "(those in its folder's name pick the folder)")
     if not existing.same_settings_as(config):
         raise JLoneVAEError(f"--extend continues a run of the same settings, but {run_dir} "
                             f"holds other settings "
@@ -595,10 +602,13 @@ def _extension(config: TrainConfig, existing: TrainConfig | None) -> TrainConfig
     resuming = (existing.num_batches == config.num_batches and existing.extended_from
                 and not layout.is_finished(run_dir))
     if existing.num_batches >= config.num_batches and not resuming:
+        elsewhere = ("it is this run: leave out --extend"
+                     if existing.num_batches == config.num_batches else
+                     f"a run of {config.num_batches} batches without --extend goes to a folder "
+                     "of its own")
         raise JLoneVAEError(
             f"--extend lengthens a run: {run_dir} already has {existing.num_batches} batches, "
-            f"give --num-batches above that (a run of {config.num_batches} batches without "
-            "--extend goes to a folder of its own)")
+            f"give --num-batches above that ({elsewhere})")
     if not layout.checkpoint_path(run_dir).is_file():
         raise JLoneVAEError(
             f"--extend continues the final checkpoint, and {layout.checkpoint_path(run_dir)} "

@@ -107,6 +107,25 @@ def test_an_interrupted_extension_resumes_with_the_same_command(tmp_path):
     assert json.loads(layout.config_path(run).read_text())["extended_from"] == [SHORT]
 
 
+def test_resumed_without_the_flags_that_started_it_a_run_keeps_its_record(tmp_path):
+    """An interrupted extension resumed without --extend (as docs/training.md allows), and a
+    run resumed without its --keep-models-at: the history and the kept models stay recorded,
+    and the kept models are still saved."""
+    straight = config_of(tmp_path, "straight", num_batches=LONG + 2, keep_models_at=[SHORT, 5])
+    train(straight)
+    train(config_of(tmp_path, "extended", num_batches=SHORT))
+    longer = config_of(tmp_path, "extended", num_batches=LONG + 2, keep_models_at=[5])
+    trainer = Trainer(longer)
+    trainer.stop_requested = True
+    with pytest.raises(TrainingInterrupted):
+        train(longer, trainer=trainer, extend=True)
+    assert final_checkpoint(longer)["step"] == SHORT + 1
+    train(config_of(tmp_path, "extended", num_batches=LONG + 2))  # no --extend, no kept model
+    recorded = json.loads(layout.config_path(longer.run_dir).read_text())
+    assert (recorded["extended_from"], recorded["keep_models_at"]) == ([SHORT], [SHORT, 5])
+    assert_same_training(straight, longer, [SHORT, 5, LONG + 2])
+
+
 def test_an_interrupted_run_extends_and_keeps_its_old_end(tmp_path):
     """A run stopped before its end extends too; its old end is saved on the way."""
     straight = config_of(tmp_path, "straight", num_batches=LONG, keep_models_at=[SHORT])
@@ -123,8 +142,10 @@ def test_an_interrupted_run_extends_and_keeps_its_old_end(tmp_path):
 
 @pytest.mark.parametrize(("prepare", "overrides", "message"), [
     ("nothing", {}, "holds no run to extend; train it first"),
-    ("finished", {"num_batches": SHORT}, f"already has {SHORT} batches, give --num-batches above"),
-    ("finished", {"num_batches": 1}, f"already has {SHORT} batches"),
+    ("finished", {"num_batches": SHORT}, f"already has {SHORT} batches, give --num-batches "
+                                         r"above that \(it is this run: leave out --extend\)"),
+    ("finished", {"num_batches": 1}, f"already has {SHORT} batches, .*a run of 1 batches "
+                                     "without --extend goes to a folder of its own"),
     # Only the setting that differs is named: not the length, which an extension changes.
     ("finished", {"jacobian_batch": 3}, r"holds other settings \(jacobian_batch: 2 there vs 3 "
                                         r"now\)$"),
