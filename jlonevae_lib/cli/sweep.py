@@ -221,7 +221,7 @@ class _GivenOnly(argparse.Namespace):
         return None
 
 
-def _train_flag_overrides(extra: Sequence[str], command: str) -> dict[str, Any]:
+def _train_flag_overrides(extra: Sequence[str], command: str = "run") -> dict[str, Any]:
     """Settings from ``jlonevae-train`` flags: only the flags given, by their TrainConfig
     name (or the study parameter / axis they stand for)."""
     if not extra:
