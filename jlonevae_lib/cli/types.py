@@ -58,7 +58,7 @@ def non_negative_float(text: str) -> float:
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (a learning rate, say)."""
-    return _checked(text, float, lambda value: 0 < value < float("inf"), "a number > 0")
+    return _checked(text, float, lambda value: 0 < value < float("inf"), "a finite number > 0")
 
 
 def check_summary_source(source: Path, flag: str, output_dir: Path) -> None:

@@ -132,8 +132,9 @@ class TrainConfig:
         self.keep_models_at = sorted(set(self.keep_models_at))
         for batches in self.keep_models_at:
             if not isinstance(batches, int) or not 0 < batches < self.num_batches:
-                raise JLoneVAEError(f"keep_models_at takes batch counts between 1 and "
-                                    f"num_batches - 1 ({self.num_batches - 1}), got {batches!r}")
+                raise JLoneVAEError(f"keep_models_at (--keep-models-at) takes batch counts "
+                                    f"between 1 and num_batches - 1 ({self.num_batches - 1}), "
+                                    f"got {batches!r}; the final model is always saved")
         for name in ("allow_tf32", "deterministic"):
             if not isinstance(getattr(self, name), bool):
                 raise JLoneVAEError(f"{name} must be true or false, got "

@@ -251,7 +251,9 @@ def test_kept_models_are_the_runs_weights_at_those_batches(tmp_path):
 
 @pytest.mark.parametrize("bad", [[0], [6], [7], [-1]])
 def test_kept_batches_must_lie_inside_the_run(tmp_path, bad):
-    with pytest.raises(JLoneVAEError, match="keep_models_at takes batch counts between 1 and"):
+    with pytest.raises(JLoneVAEError, match=r"keep_models_at \(--keep-models-at\) takes batch "
+                                            r"counts between 1 and .*; the final model is always "
+                                            r"saved$"):
         tiny_config(tmp_path, keep_models_at=bad)
 
 
