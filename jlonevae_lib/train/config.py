@@ -240,9 +240,9 @@ class TrainConfig:
                           ) -> list[str]:
         """The fields whose values differ and that change the computation (not where or how
         it runs, how often it logs and saves, or what it records about itself)."""
-        ignored = {"device", "output_dir", "models_dir", "log_interval", "checkpoint_every",
-                   "keep_models_at", "allow_tf32", "deterministic", "extended_from", "preset",
-                   *also_ignored}
+        ignored = {"device", "output_dir", "models_dir", "run_id", "log_interval",
+                   "checkpoint_every", "keep_models_at", "allow_tf32", "deterministic",
+                   "extended_from", "preset", *also_ignored}
         if self.data_source is None or other.data_source is None:
             ignored.add("data_source")  # a run recorded before data_source existed
         mine, theirs = self.to_dict(), other.to_dict()

@@ -558,9 +558,10 @@ def _check_existing_run(config: TrainConfig, extend: bool) -> tuple[TrainConfig,
     elif existing is not None and not existing.same_run_as(config):
         defaulted = set(existing.to_dict()) - set(
             layout.read_json_object(layout.config_path(run_dir)))
+        run_id = "another --run-id NAME" if config.run_id else "--run-id NAME"
         raise JLoneVAEError(
             f"{run_dir} already holds a run with other settings "
-            f"({existing.differences(config, defaulted)}); pass --run-id NAME to start a "
+            f"({existing.differences(config, defaulted)}); pass {run_id} to start a "
             "separate run, or delete that folder")
     elif existing is not None:
         # The same run resumed (or found finished) without the flags that started it: what it

@@ -85,6 +85,16 @@ def test_folder_holding_another_run_is_refused(tmp_path):
     assert "log_interval" not in str(refused.value)
 
 
+def test_the_run_id_names_the_folder_and_is_no_setting(tmp_path):
+    """The default folder given by name is the same run; another seed there is refused with
+    the seed alone named, and told to pick another name."""
+    train(tiny_config(tmp_path, num_batches=2, seed=1))
+    assert train(tiny_config(tmp_path, num_batches=2, seed=1, run_id="seed1")).skipped
+    with pytest.raises(JLoneVAEError, match=r"other settings \(seed: 1 there vs 2 now\); pass "
+                                            r"another --run-id NAME to start a separate run"):
+        train(tiny_config(tmp_path, num_batches=2, seed=2, run_id="seed1"))
+
+
 def test_a_sub_batch_above_the_batch_is_said_to_mean_the_whole_batch(tmp_path):
     with pytest.warns(UserWarning, match="jacobian_batch 6 is above batch_size 4: the penalty "
                                          "covers each whole batch"):
