@@ -356,8 +356,9 @@ class Trainer:
             state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated, corrupt, or carrying code
             raise DataFileError(
-                f"checkpoint {self.checkpoint_path} cannot be read ({short_reason(err)}); "
-                "delete it to restart the run") from None
+                f"checkpoint {self.checkpoint_path} cannot be read: it is damaged or not one "
+                f"this package wrote ({short_reason(err)}); delete it to restart the run"
+            ) from None
         self.load_state_dict(state)
         return True
 

@@ -77,7 +77,8 @@ def test_malicious_checkpoint_is_refused_on_resume_and_never_runs(tmp_path):
     (run / "DONE").unlink()  # pretend it was interrupted, then plant a code-carrying checkpoint
     torch.save({"format": 1, "step": CodePayload(marker)}, run / "checkpoints" / "checkpoint.pt")
     message = one_line_error(run_cli([*TRAIN, *TOY_FLAGS, "--num-batches", "2"], cwd=tmp_path))
-    assert "checkpoint.pt" in message and "cannot be read" in message
+    assert "checkpoint.pt" in message and "cannot be read: it is damaged or not one this " \
+        "package wrote" in message
     assert not marker.exists()
 
 
