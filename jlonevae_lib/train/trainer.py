@@ -580,7 +580,9 @@ def _check_existing_run(config: TrainConfig, extend: bool) -> tuple[TrainConfig,
                 f"unreadable ({err}); delete the folder to try again, or, for a study member, "
                 "rerun it with 'jlonevae-sweep run --retry-failed'") from None
         raise JLoneVAEError(f"{run_dir} holds a run that failed earlier: {reason} "
-                            "Delete the folder to try again with other settings.")
+                            "Delete the folder to train it again (for a study member: "
+                            "'jlonevae-sweep run --retry-failed'); other settings that change "
+                            "its folder's name train elsewhere.")
     return config, layout.done_path(run_dir).exists()
 
 

@@ -139,7 +139,8 @@ def test_diverging_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert state["step"] == failed["step"]
     assert all(torch.isfinite(t).all() for t in state["model"].values())
     assert not (config.run_dir / "DONE").exists()
-    with pytest.raises(JLoneVAEError, match="failed earlier"):
+    with pytest.raises(JLoneVAEError, match="failed earlier: .* Delete the folder to train it "
+                                            "again .*--retry-failed"):
         train(config)
 
 
