@@ -59,10 +59,12 @@ def checkpoint_prefix(model_dir: Path) -> tuple[str, str]:
     hub_variables = model_dir / layout.DLIB_HUB_DIR / _HUB_VARIABLES
     if Path(f"{hub_variables}.index").is_file():
         return "tfhub", str(hub_variables)
+    inside = model_dir / layout.DLIB_TF_MODEL_DIR
+    hint = f" (did you mean {inside}?)" if inside.is_dir() else ""
     raise NotADlibModel(
         f"{model_dir} is not a disentanglement_lib model folder: it has neither a checkpoint in "
         f"{layout.DLIB_CHECKPOINT_DIR}/ nor a TF-Hub module in {layout.DLIB_HUB_DIR}/; give the "
-        "folder that disentanglement_lib's training wrote")
+        f"folder that disentanglement_lib's training wrote{hint}")
 
 
 def read_weights(prefix: str) -> dict[str, np.ndarray]:

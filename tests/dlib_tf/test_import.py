@@ -86,6 +86,13 @@ def test_a_folder_that_is_not_a_dlib_model_is_refused_in_one_line(dlib_python, t
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not a disentanglement_lib model folder" in err
+    # The experiment's folder, one above the model's: the model's named.
+    (tmp_path / "model400_on3dots" / "tf").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        import_dlib.main([str(tmp_path / "model400_on3dots"), "--output-dir", str(tmp_path),
+                          "--dlib-python", str(dlib_python)])
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"(did you mean {tmp_path / 'model400_on3dots' / 'tf'}?)"), err
 
 
 def test_a_corrupt_tensorflow_checkpoint_is_one_line(dlib_python, tmp_path, capsys):
