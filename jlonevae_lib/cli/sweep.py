@@ -379,7 +379,9 @@ def _statuses(plan: StudyPlan, metric_names: Sequence[str],
 def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str],
                    retry_failed: bool) -> None:
     study = plan.study
-    print(f"{study.name}: {len(plan.members)} members ({study.description})")
+    # The description is the study's as registered; each member's flags below are this run's.
+    print(f"{study.name}: {len(plan.members)} members (as registered: {study.description}; "
+          "each member's settings below)")
     print("  axes: " + "; ".join(f"{a.name} = {', '.join(map(str, a.values))}"
                                   for a in plan.axes))
     print(f"  metrics: {' '.join(plan.metrics) or '(none)'}; summary: "
