@@ -310,6 +310,8 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         raise JLoneVAEError(f"output folder {plan.output_dir} is a file; give --output-dir a "
                             "folder")
     _check_objective_override(plan, settings, gamma_given="gamma" in settings or "gamma" in axes)
+    if "beta" in settings or "beta" in axes:
+        _check_beta_used(plan)
     if "dataset" in settings:
         # Refused now, as jlonevae-train refuses it, not as each member's failure (which a
         # rerun with the name mended would still report until --retry-failed).
@@ -341,6 +343,14 @@ def _check_objective_override(plan: StudyPlan, settings: dict[str, Any], *,
                 f"{config.gamma:g}, which {config.objective} would take on top of its own gamma: "
                 f"give {config.objective}'s with --param gamma=N, and --gammas 0 (or --set "
                 "gamma=0) for no penalty")
+
+
+def _check_beta_used(plan: StudyPlan) -> None:
+    """Refuse a β given on the command line when no member's method reads it (in a study of
+    several methods, those with a β take it and the others keep theirs)."""
+    refusals = [train_cli.beta_refusal(m.config.objective) for m in plan.members]
+    if plan.members and all(refusals):
+        raise JLoneVAEError(refusals[0].replace("--beta", "a β (--set beta / --axis beta)"))
 
 
 def _metric_names(plan: StudyPlan) -> list[str]:

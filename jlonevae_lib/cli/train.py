@@ -228,6 +228,17 @@ def penalty_gamma_refusal(gamma: float | None, objective: str,
             f"to set {objective}'s, or with --gamma to add the penalty too")
 
 
+def beta_refusal(objective: str) -> str:
+    """Why a β given for ``objective`` is refused (it has none, and would ignore it), or ""
+    when the objective reads β."""
+    cls = objective_class(objective)
+    if cls.uses_beta:
+        return ""
+    own = ", ".join(sorted(cls.hyperparameters))
+    return (f"{objective} has no β, so --beta would be ignored: leave it out"
+            + (f" ({objective}'s own settings, {own}, are --param NAME=N)" if own else ""))
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.epochs is not None and args.num_batches is not None:
         raise JLoneVAEError("give --epochs or --num-batches, not both")
@@ -254,6 +265,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     settings.setdefault("regularization_type", "jlone")
     implied = objective_class(settings["objective"]).default_settings
     _check_penalty_gamma(args, settings["objective"])
+    refusal = beta_refusal(settings["objective"]) if args.beta is not None else ""
+    if refusal:
+        raise JLoneVAEError(refusal)
     if args.gamma is not None:
         settings["gamma"] = args.gamma
     else:

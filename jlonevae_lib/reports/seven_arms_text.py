@@ -55,7 +55,7 @@ def _cell(key: str, stat: Mapping[str, Any] | None, n_runs: int) -> str:
 def _uses_beta(objective: Any) -> bool:
     """Whether the objective named ``objective`` has a β (unknown names: shown as they are)."""
     try:
-        return bool(getattr(objective_class(str(objective)), "uses_beta", True))
+        return objective_class(str(objective)).uses_beta
     except JLoneVAEError:
         return True
 

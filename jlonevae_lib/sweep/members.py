@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jlonevae_lib.train.config import TrainConfig, place_run
+from jlonevae_lib.train.objectives import objective_class
 
 #: The training and evaluation commands (the command lines of jlonevae_lib.cli, by name), run
 #: with the interpreter that runs the sweep (a Slurm job runs the submitting interpreter too), so
@@ -70,7 +71,10 @@ def train_arguments(config: TrainConfig) -> list[str]:
         "--dataset", config.dataset, "--architecture", config.architecture,
         "--latent-dim", str(config.latent_dim), "--batch-size", str(config.batch_size),
         "--num-batches", str(config.num_batches), "--lr", _number(config.lr),
-        "--beta", _number(config.beta), "--gamma", _number(config.gamma),
+        # jlonevae-train refuses a β to a method that does not read one.
+        *(["--beta", _number(config.beta)] if objective_class(config.objective).uses_beta
+          else []),
+        "--gamma", _number(config.gamma),
         "--annealingBatches", str(config.annealing_batches),
         "--regularization_type", config.regularization_type,
         "--jacobian", config.jacobian_method,

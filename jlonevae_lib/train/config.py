@@ -30,6 +30,9 @@ from jlonevae_lib.utils.precision import PRECISIONS
 
 # The reference counts training length in "epochs" of 5,000 batches.
 BATCHES_PER_EPOCH = 5000
+#: The paper's β, and the one recorded for a method without a β (FactorVAE, DIP-VAE,
+#: AnnealedVAE): its runs never differ by a β they do not read.
+DEFAULT_BETA = 4.0
 
 
 @dataclass
@@ -46,7 +49,7 @@ class TrainConfig:
     # The objective's own hyperparameters (e.g. FactorVAE's gamma), completed with its defaults.
     objective_params: dict[str, float] = dataclasses.field(default_factory=dict)
     latent_dim: int = 10
-    beta: float = 4.0
+    beta: float = DEFAULT_BETA
     gamma: float = 0.1
     regularization_type: str = "jlone"
     jacobian_method: str = "fd"
@@ -105,8 +108,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # An alias (the reference's mpi3d_multi_real) is the same run as its dataset's name.
         self.dataset = canonical_dataset_name(self.dataset)
-        self.objective_params = objective_class(self.objective).resolve_params(
-            dict(self.objective_params))
+        method = objective_class(self.objective)
+        self.objective_params = method.resolve_params(dict(self.objective_params))
+        if not method.uses_beta:
+            self.beta = DEFAULT_BETA
         self.validate()
 
     def validate(self) -> None:

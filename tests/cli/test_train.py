@@ -80,6 +80,9 @@ def test_gamma_adds_the_penalty_to_any_baseline():
     (["--model", "vq_vae"], "vq_vae"),
     (["--objective", "factor_vae", "--param", "lambda=2"], "no parameter lambda"),
     (["--param", "gamma"], "NAME=NUMBER"),
+    (["--objective", "factor_vae", "--beta", "2"], "factor_vae has no β, so --beta would be "
+     "ignored: leave it out \\(factor_vae's own settings, gamma, are --param NAME=N\\)"),
+    (["--model", "dip_vae_i", "--beta", "4"], "dip_vae_i has no β"),
     (["--objective", "factor_vae", "--param", "gamma=30", "--param", "gamma=40"],
      "--param gamma is given twice with different values"),
     (["--objective", "factor_vae", "--param", "gamma=nan"], "must be a number >= 0, got nan"),
@@ -87,6 +90,18 @@ def test_gamma_adds_the_penalty_to_any_baseline():
 def test_bad_study_flags_are_one_line_errors(flags, message):
     with pytest.raises(JLoneVAEError, match=message):
         config(*flags)
+
+
+def test_a_method_without_beta_records_one_beta_whatever_it_was_given():
+    """A β a method does not read never tells two of its runs apart: a config.json written
+    with another (as an earlier version recorded the seed script's 1.0) is the same run."""
+    factor = config("--objective", "factor_vae")
+    assert factor.beta == 4.0
+    recorded = TrainConfig.from_dict({**factor.to_dict(), "beta": 1.0})
+    assert recorded.beta == 4.0 and recorded.same_run_as(factor)
+    # A method that reads β keeps it, and it sets the run apart.
+    tc = config("--objective", "beta_tc_vae", "--beta", "6")
+    assert tc.beta == 6.0 and not tc.same_run_as(config("--objective", "beta_tc_vae"))
 
 
 def _train_cli(*flags: str) -> int:

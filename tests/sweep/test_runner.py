@@ -322,6 +322,8 @@ def test_every_train_flag_is_mapped_or_refused() -> None:
      "seed=11 gamma=0.1: the study gives it the Jacobian penalty's gamma = 0.1, "
                      "which factor_vae would take on top of its own gamma"),
     (["run", "cpu_study", "--dry-run", "--gpus", "1"], "--gpus is a Slurm option"),
+    (["run", "baselines", "--dry-run", "--seeds", "0", "--methods", "factor_vae", "--set",
+      "beta=2"], "factor_vae has no β, so a β (--set beta / --axis beta) would be ignored"),
     # A run command pasted into status: run's own options named, not "unrecognized".
     (["status", "cpu_study", "--seeds", "1", "--jobs", "2", "--stages", "train"],
      "--jobs, --stages: options of `jlonevae-sweep run`; `jlonevae-sweep status` takes only "

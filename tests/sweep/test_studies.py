@@ -15,6 +15,7 @@ from jlonevae_lib.sweep.studies import (
     parse_setting,
     plan_study,
 )
+from jlonevae_lib.train.objectives import objective_class
 from jlonevae_lib.utils.errors import JLoneVAEError
 
 PAPER_COUNTS = {"threeDots": 50, "threeDots_l2": 40, "mpi3d_multi": 10, "naturalImages": 2,
@@ -79,8 +80,11 @@ def test_study_has_the_papers_runs_in_the_old_drivers_order(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
 def test_train_arguments_rebuild_each_members_config(name: str) -> None:
     for member in members(name):
-        assert train_config(train_arguments(member.config)) == member.config
+        flags = train_arguments(member.config)
+        assert train_config(flags) == member.config
         assert member.run_dir == member.config.run_dir
+        # jlonevae-train refuses a β to a method that does not read one (FactorVAE's members).
+        assert ("--beta" in flags) == objective_class(member.config.objective).uses_beta
 
 
 def test_three_dots_members_and_folders() -> None:

@@ -147,6 +147,9 @@ class Objective(abc.ABC):
     #: The method's own hyperparameters with their defaults, kept in
     #: ``TrainConfig.objective_params`` (β, γ and the Jacobian settings are TrainConfig fields).
     hyperparameters: ClassVar[dict[str, float]] = {}
+    #: Whether the method reads ``TrainConfig.beta`` (a ``--beta`` for one that does not is
+    #: refused, not ignored).
+    uses_beta: ClassVar[bool] = True
 
     def __init__(self, config: TrainConfig, device: torch.device,
                  generator: torch.Generator) -> None:

@@ -95,8 +95,8 @@ class DlibVAE(Objective):
     """
 
     default_settings: ClassVar[dict[str, Any]] = {"gamma": 0.0}
-    #: Whether the method reads ``TrainConfig.beta`` (β-VAE, β-TCVAE), and whether
-    #: ``annealing_batches`` ramps its β (β-VAE; disentanglement_lib's own has no ramp). With
+    #: Of disentanglement_lib's methods, β-VAE and β-TCVAE read ``TrainConfig.beta``; β-VAE's
+    #: β alone ramps over ``annealing_batches`` (disentanglement_lib's own has no ramp). With
     #: the Jacobian penalty, ``annealing_batches`` ramps γ in every method.
     uses_beta: ClassVar[bool] = False
     uses_annealing: ClassVar[bool] = False
