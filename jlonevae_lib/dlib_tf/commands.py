@@ -34,6 +34,7 @@ from jlonevae_lib.dlib_tf.study import (
 )
 from jlonevae_lib.runs.layout import dlib_tf_model_dir
 from jlonevae_lib.runs.study_numbering import METHODS
+from jlonevae_lib.utils.atomic import atomic_write_text
 from jlonevae_lib.utils.errors import cli_errors
 
 
@@ -186,6 +187,6 @@ def evaluate_command(argv: list[str] | None = None) -> int:
     report = evaluate_model(args.model_dir, args.output_dir, args.configs)
     text = json.dumps(report, indent=1, sort_keys=True)
     if args.report:
-        Path(args.report).write_text(text + "\n")
+        atomic_write_text(args.report, text + "\n")
     print(text)
     return 0

@@ -50,6 +50,8 @@ from disentanglement_lib.methods.shared import architectures, losses  # noqa: E4
 from disentanglement_lib.methods.unsupervised import train as _train  # noqa: E402, F401 - gin names
 from disentanglement_lib.methods.unsupervised import vae  # noqa: E402
 
+from jlonevae_lib.utils.atomic import atomic_path  # noqa: E402
+
 #: disentanglement_lib's model classes by the study's ``model.name``.
 MODEL_CLASSES = {"beta_vae": vae.BetaVAE, "annealed_vae": vae.AnnealedVAE,
                  "factor_vae": vae.FactorVAE, "dip_vae_i": vae.DIPVAE, "dip_vae_ii": vae.DIPVAE,
@@ -185,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         weights = weights or used
         results.update({f"{model_num}/{name}": value for name, value in values.items()})
     results.update({f"weights/{name}": value for name, value in weights.items()})
-    np.savez(args.output, **results)
+    with atomic_path(args.output, suffix=".npz") as tmp:
+        np.savez(tmp, **results)
     return 0
 
 

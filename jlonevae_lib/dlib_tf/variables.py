@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.atomic import atomic_path, atomic_write_text
 
 #: Variables that are optimiser state, not model weights.
 _OPTIMISER_MARKERS = ("/Adam", "beta1_power", "beta2_power")
@@ -113,12 +114,6 @@ def hub_means(hub_dir: Path, images: np.ndarray) -> np.ndarray:
             return session.run(means, {inputs: images})
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", type=Path,
@@ -132,12 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.means_of is not None:
-            np.save(args.output, hub_means(args.model_dir, np.load(args.means_of)))
+            means = hub_means(args.model_dir, np.load(args.means_of))
+            with atomic_path(args.output, suffix=".npy") as tmp:
+                np.save(tmp, means)
             return 0
         weights, info = read_model(args.model_dir)
-        _write_npz(args.output, weights)
+        with atomic_path(args.output, suffix=".npz") as tmp:
+            np.savez(tmp, **weights)
         if args.info is not None:
-            args.info.write_text(json.dumps(info, indent=1))
+            atomic_write_text(args.info, json.dumps(info, indent=1))
     except Exception as err:  # noqa: BLE001 - TensorFlow's reader raises its own OpError
         # One line: TensorFlow's errors carry their traceback in the message.
         first = next(iter(str(err).strip().splitlines()), type(err).__name__)
