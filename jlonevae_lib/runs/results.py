@@ -52,7 +52,7 @@ _RESULT_PREFIX = "evaluation_results."
 
 #: Our method keys and their display names.
 JL1, JL2, GAMMA0 = "jlone", "jltwo", "gamma0"
-_OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
+OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
 #: The Jacobian penalty's name in the label of a baseline trained with it.
 _PENALTY_LABELS = {JL1: "JL1", JL2: "JL2"}
 
@@ -267,7 +267,7 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
     if parsed is None:
         return None
     method, gamma, settings = parsed
-    label = f"{_OUR_METHOD_LABELS[method]} (γ={gamma:g})"
+    label = f"{OUR_METHOD_LABELS[method]} (γ={gamma:g})"
     return RunInfo(run_dir=run_dir, group=run_dir.parent.name, method=method, label=label,
                    gamma=gamma, settings=settings, run_id=run_dir.name)
 
@@ -404,6 +404,43 @@ def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
                              f"{group} do)")
 
 
+def _one_result_per_score(
+        candidates: Mapping[tuple[Path, str, float | None], list[MetricResult]],
+        notes: list[str]) -> list[MetricResult]:
+    """One result per run and score from ``candidates`` ({(run folder, score, locality):
+    the results found}).
+
+    A run with a score in more than one metrics folder (a small config beside the full one)
+    takes it from a folder every run with that score has, so that runs are compared on one
+    config's sampling, else from the one with more clusters; each such choice is noted, and so
+    is a score whose runs still come from different folders.
+    """
+    by_score: dict[tuple[str, float | None], list[list[MetricResult]]] = defaultdict(list)
+    for (_, metric, locality), found in candidates.items():
+        by_score[(metric, locality)].append(found)
+    chosen = []
+    for (metric, locality), per_run in by_score.items():
+        what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
+        shared = set.intersection(*({layout.metric_of_evaluation(r.source) for r in found}
+                                    for found in per_run))
+        runs_per_folder: dict[str, int] = defaultdict(int)
+        for found in per_run:
+            kept = max(found, key=lambda r: (layout.metric_of_evaluation(r.source) in shared,
+                                             len(r.samples)))
+            if len(found) > 1:
+                notes.append(f"duplicate: {kept.run.run_dir} has {what} in more than one "
+                             f"metrics folder; using {kept.source}")
+            chosen.append(kept)
+            runs_per_folder[layout.metric_of_evaluation(kept.source)] += 1
+        if len(runs_per_folder) > 1:
+            folders = ", ".join(f"{name} ({count} run{'s' * (count > 1)})"
+                                for name, count in sorted(runs_per_folder.items()))
+            notes.append(f"mixed configs: {what} comes from different metrics folders "
+                         f"({folders}), which may sample differently; evaluate every run "
+                         "with one of them to compare like with like")
+    return chosen
+
+
 def discover_results(models_dir: str | os.PathLike | None,
                      baselines_dir: str | os.PathLike | None = None,
                      dataset: str | None = None,
@@ -426,7 +463,7 @@ def discover_results(models_dir: str | os.PathLike | None,
     def _wanted(run_dir: Path) -> bool:
         return wanted is None or run_dir.resolve() in wanted
 
-    seen: dict[tuple[Path, str, float | None], MetricResult] = {}
+    candidates: dict[tuple[Path, str, float | None], list[MetricResult]] = defaultdict(list)
     for root, ours in ((models_dir, True), (baselines_dir, False)):
         if root is None:
             continue
@@ -466,18 +503,8 @@ def discover_results(models_dir: str | os.PathLike | None,
                     notes.append(f"skipped: {path} gives {SCORE_LABELS[record.metric]} = "
                                  f"{record.value}")
                     continue
-                key = (run_dir, record.metric, record.locality)
-                if key in seen:
-                    kept = seen[key]
-                    # Two files with the same metric: prefer the one with more clusters.
-                    if len(record.samples) > len(kept.samples):
-                        seen[key] = kept = record
-                    notes.append(f"duplicate: {run_dir} has {SCORE_LABELS[record.metric]}"
-                                 f"{'' if record.locality is None else f' @{record.locality:g}'}"
-                                 f" in more than one metrics folder; using {kept.source}")
-                    continue
-                seen[key] = record
-    results.records = list(seen.values())
+                candidates[(run_dir, record.metric, record.locality)].append(record)
+    results.records = _one_result_per_score(candidates, notes)
     if models_dir is not None and Path(models_dir).is_dir():
         evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):
