@@ -229,6 +229,37 @@ def model_runs(models_dir: str | os.PathLike) -> list[Path]:
     return sorted(path.parent for path in Path(models_dir).glob(f"*/*/{REPRESENTATION_DIR}"))
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a run folder: it has a ``config.json`` or a ``representation/``."""
+    return config_path(path).is_file() or representation_dir(path).is_dir()
+
+
+def runs_below(folder: Path) -> list[Path]:
+    """The run folders one (an experiment folder's) or two (a models folder's) levels below
+    ``folder``, sorted."""
+    return sorted(path for path in (*folder.glob("*"), *folder.glob("*/*"))
+                  if path.is_dir() and is_run_folder(path))
+
+
+def check_models_dir(models_dir: str | os.PathLike) -> Path:
+    """``models_dir`` made absolute when it is a folder of experiments
+    (``<models_dir>/<experiment>/<run>/``); a :class:`DataFileError` that says what it is
+    instead (missing, a run's or an experiment's folder) and what to give."""
+    path = Path(models_dir).expanduser().resolve()
+    if not path.is_dir():
+        raise DataFileError(
+            f"models folder {path} " + ("is a file" if path.exists() else "does not exist")
+            + f" (a relative path is read from {Path.cwd()}): give the folder that holds the "
+            f"experiments' folders, as {TRAINED_MODELS_DIR}/ does")
+    if is_run_folder(path):
+        raise DataFileError(f"{path} is one run's folder: give the folder that holds the "
+                            f"experiments' folders, {path.parent.parent}")
+    if any(child.is_dir() and is_run_folder(child) for child in path.iterdir()):
+        raise DataFileError(f"{path} is one experiment's folder: give the folder above it, "
+                            f"{path.parent}")
+    return path
+
+
 def read_json_object(path: Path) -> dict[str, Any]:
     """The JSON object in ``path`` (a run's config, marker or result file).
 

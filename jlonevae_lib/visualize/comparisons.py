@@ -37,7 +37,15 @@ from jlonevae_lib.runs.metric_table import (
     SCORE_LABELS,
     SCORES,
 )
-from jlonevae_lib.runs.results import BASELINE_METHODS, GAMMA0, JL1, JL2, Results, RunInfo
+from jlonevae_lib.runs.results import (
+    BASELINE_METHODS,
+    GAMMA0,
+    JL1,
+    JL2,
+    OUR_METHOD_LABELS,
+    Results,
+    RunInfo,
+)
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.visualize.figure_io import save_figure, save_table
 
@@ -244,7 +252,8 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
     ours = _groups(results, JL1, gamma)
     if not ours:
         raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
-                            "those runs, or pass the γ you trained with (--gamma)")
+                            "those runs, or give the γ you trained with (--gamma; GAMMA in "
+                            "the notebooks)")
     others: list[tuple[str, Any]] = []
     if with_gamma0:
         settings = {run.settings for run in ours.values()}
@@ -355,7 +364,8 @@ def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
     ours = list(_groups(results, JL1, gamma))
     if not ours:
         raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
-                            "those runs, or pass the γ you trained with (--gamma)")
+                            "those runs, or give the γ you trained with (--gamma; GAMMA in "
+                            "the notebooks)")
     labels = results.labels()
     # JL1-VAE red as in every figure; the others tab10's colours but its red (index 3).
     others = [group for group in groups if group not in ours]
@@ -403,7 +413,9 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
     out = FigureSet(table_name=f"mig_vs_modularity_{token}_summary")
     groups = _groups(results, regularization)
     if not groups:
-        raise JLoneVAEError(f"no {regularization} results found for the scatter plot")
+        raise JLoneVAEError(f"no {OUR_METHOD_LABELS[regularization]} ({regularization}) "
+                            "results found for the scatter plot: train and evaluate such runs "
+                            "(jlonevae-evaluate RUN --metrics ...)")
     settings = _one_settings({run.settings for run in groups.values()},
                              "MIG vs modularity scatter")
     groups.update({g: run for g, run in _groups(results, GAMMA0).items()

@@ -28,7 +28,13 @@ from jlonevae_lib.data.example_images import (
     example_three_dots_factors,
     example_three_dots_image,
 )
-from jlonevae_lib.runs.layout import REPRESENTATION_DIR, SAVED_MODEL_NAME, find_saved_model
+from jlonevae_lib.runs.layout import (
+    REPRESENTATION_DIR,
+    SAVED_MODEL_NAME,
+    find_saved_model,
+    is_run_folder,
+    runs_below,
+)
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 __all__ = ["EXAMPLE_DOT_POSITIONS", "MPI3D_MULTI_EXAMPLE_AXES", "THREE_DOTS_GRANULARITY",
@@ -48,17 +54,25 @@ def resolve_model_folder(path: str | os.PathLike) -> Path:
     last two cases the checkpoint with the highest N (the final model) is chosen.
     """
     path = Path(path)
+    if path.is_file():
+        raise DataFileError(f"{path} is a file; pass the saved-model folder that holds it, "
+                            f"{path.parent}, or its run folder")
     if not path.is_dir():
-        raise DataFileError(f"{path} does not exist or is not a folder; pass a run folder or a "
-                            "saved-model folder")
+        raise DataFileError(f"{path} does not exist; pass a run folder or a saved-model folder")
     if (path / MODEL_TYPE_FILE).is_file():
         return path
     found = find_saved_model(path)
     if found is not None:
         return found
+    if is_run_folder(path):
+        raise DataFileError(f"no saved model in run folder {path} yet: a run saves its model "
+                            f"in {REPRESENTATION_DIR}/ when its training ends (is it finished?)")
+    runs = runs_below(path)
+    if runs:
+        raise DataFileError(f"{path} holds {len(runs)} run folder{'s' * (len(runs) > 1)}, "
+                            f"not one model: pass one of them, e.g. {runs[0]}")
     raise DataFileError(f"no saved model in {path}: expected {MODEL_TYPE_FILE} there, or "
-                        f"{REPRESENTATION_DIR}/{SAVED_MODEL_NAME}/ folders (is the run "
-                        "finished?)")
+                        f"{REPRESENTATION_DIR}/{SAVED_MODEL_NAME}/ folders")
 
 
 def load_model_from(path: str | os.PathLike, device: str | torch.device = "cpu") -> ConvVAE:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from jlonevae_lib.runs import layout
+from jlonevae_lib.utils.errors import DataFileError
 
 
 def test_paths_of_a_run_folder(tmp_path: Path) -> None:
@@ -76,3 +79,24 @@ def test_the_seed_of_a_default_run_name() -> None:
     assert layout.seed_of_run_name(layout.default_run_name(12)) == 12
     for name in ("seed", "seed3_batches8000", "run7", "seed-1", "xseed3"):
         assert layout.seed_of_run_name(name) is None, name
+
+
+def test_a_models_folder_is_told_from_a_run_or_an_experiment_folder(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """What a notebook or figure is pointed at: a folder of experiments, or one line saying
+    what the folder is instead and which to give."""
+    models = tmp_path / "trainedModels"
+    run = models / "experiment" / "seed1"
+    layout.representation_dir(run).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert layout.check_models_dir("trainedModels") == models
+    assert layout.runs_below(models) == [run] == layout.runs_below(run.parent)
+    with pytest.raises(DataFileError, match=f"{run} is one run's folder: give the folder that "
+                                            f"holds the experiments' folders, {models}$"):
+        layout.check_models_dir(run)
+    with pytest.raises(DataFileError, match=f"{run.parent} is one experiment's folder: give "
+                                            f"the folder above it, {models}$"):
+        layout.check_models_dir(run.parent)
+    with pytest.raises(DataFileError, match=f"models folder {tmp_path / 'nothing'} does not "
+                                            f"exist \\(a relative path is read from {tmp_path}\\)"):
+        layout.check_models_dir("nothing")

@@ -236,7 +236,8 @@ def test_nothing_to_plot_is_a_user_error(results_tree: Path, tmp_path: Path,
     (["compare-baselines", "--models-dir", "no/such/folder"], "models folder"),
     (["jacobian-columns", "{run}", "--image", "no/such/image.npy", "--output", "out.png"],
      "image file"),
-    (["scatter", "--models-dir", "{run}", "--regularization", "jltwo"], "no jltwo results"),
+    (["scatter", "--models-dir", "{run}", "--regularization", "jltwo"],
+     "no JL2-VAE (jltwo) results found for the scatter plot: train and evaluate"),
     (["all-metrics", "--models-dir", "{run}", "--dataset", "threeDotz"],
      "unknown dataset 'threeDotz'"),
 ])
@@ -266,6 +267,6 @@ def test_missing_folder_from_the_shell(tmp_path: Path) -> None:
                           cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert done.stderr == ("error: no/such/run does not exist or is not a folder; pass a run "
-                           "folder or a saved-model folder\n")
+    assert done.stderr == ("error: no/such/run does not exist; pass a run folder or a "
+                           "saved-model folder\n")
     assert done.stdout == "" and not (tmp_path / "out.png").exists()

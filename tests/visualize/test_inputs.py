@@ -34,11 +34,27 @@ def test_resolve_model_folder_picks_the_final_checkpoint(tiny_run: Path) -> None
     assert not model.training
 
 
-def test_resolve_model_folder_errors_say_what_is_wrong(tmp_path: Path) -> None:
+def test_resolve_model_folder_errors_say_what_is_wrong(tmp_path: Path, tiny_run: Path) -> None:
     with pytest.raises(DataFileError, match="does not exist"):
         resolve_model_folder(tmp_path / "missing")
     with pytest.raises(DataFileError, match="no saved model"):
         resolve_model_folder(tmp_path)
+    # A file of a saved model, a run still training, a folder of runs: each said as such.
+    saved = tiny_run / "representation" / "cache_batch_no10"
+    with pytest.raises(DataFileError, match=f"is a file; pass the saved-model folder that "
+                                            f"holds it, {saved}, or its run folder"):
+        resolve_model_folder(next(p for p in saved.iterdir() if p.is_file()))
+    training = tmp_path / "experiment" / "seed1"
+    (training / "checkpoints").mkdir(parents=True)
+    (training / "config.json").write_text("{}")
+    with pytest.raises(DataFileError, match="no saved model in run folder .* yet: a run saves "
+                                            "its model in representation/ when its training "
+                                            "ends"):
+        resolve_model_folder(training)
+    experiment = tiny_run.parent
+    with pytest.raises(DataFileError, match=f"{experiment} holds \\d+ run folders?, not one "
+                                            f"model: pass one of them, e.g. "):
+        resolve_model_folder(experiment)
 
 
 def test_example_image_is_the_papers_three_dots() -> None:

@@ -12,7 +12,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.visualize.dataset_fixtures import MPI3D_BETA_EXPERIMENT, MPI3D_JL1_EXPERIMENT, MPI3D_RUN
+from tests.visualize.dataset_fixtures import (
+    MPI3D_BETA_EXPERIMENT,
+    MPI3D_JL1_EXPERIMENT,
+    MPI3D_RUN,
+    THREE_DOTS_DECOY,
+)
 from tests.visualize.figure_checks import assert_real_png
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT
 
@@ -71,7 +76,7 @@ def _folders_of_first_cell(settings: list[str], value: str | None) -> dict[str, 
     if value is not None:
         environ.update(dict.fromkeys(FOLDER_VARIABLES, value))
     namespace: dict = {"DEMO_MODELS_DIR": Path("demo"), "Path": Path,
-                       "os": SimpleNamespace(environ=environ)}
+                       "check_models_dir": Path, "os": SimpleNamespace(environ=environ)}
     exec("\n".join(settings), namespace)
     return {key: value for key, value in namespace.items() if isinstance(value, Path)
             and key not in ("DEMO_MODELS_DIR", "Path")}
@@ -83,7 +88,8 @@ def test_an_empty_folder_variable_counts_as_unset() -> None:
     for name in EXPECTED_FIGURES:
         source = nbformat.read(NOTEBOOKS_DIR / name, as_version=4).cells[0].source
         settings = [line for line in source.splitlines()
-                    if " = Path(os.environ.get(" in line]
+                    if " = Path(os.environ.get(" in line
+                    or " = check_models_dir(os.environ.get(" in line]
         # Every variable the cell reads is among those lines and those variables.
         assert source.count("os.environ") == len(settings), name
         assert all(any(variable in line for variable in FOLDER_VARIABLES)
@@ -114,11 +120,22 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, results_tree: Pa
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
 def test_notebook_runs_and_draws(name: str, kernel_env: Path, request: pytest.FixtureRequest,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     if name in DATASET_NOTEBOOKS:
         data_root = request.getfixturevalue("mpi3d_data_root")
         monkeypatch.setenv("JLONEVAE_MODELS_DIR", str(data_root.parent / "trainedModels"))
         monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(data_root))
+    elif name == "ExampleJacobianValues_ThreeDots.ipynb":
+        # MPI3D-multi models (colour images; β = 0.01 sorts before β = 4) beside the three-dots
+        # runs, as in a shared trainedModels/: the notebook draws the three-dots ones only.
+        mixed = tmp_path / "mixedModels"
+        mixed.mkdir()
+        for models in (request.getfixturevalue("results_tree") / "trainedModels",
+                       request.getfixturevalue("datasets_tree") / "trainedModels"):
+            for experiment in models.iterdir():
+                if experiment.name != THREE_DOTS_DECOY:  # a three-dots run, drawn if found
+                    (mixed / experiment.name).symlink_to(experiment)
+        monkeypatch.setenv("JLONEVAE_MODELS_DIR", str(mixed))
     nb = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=300,
                             resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
