@@ -1,8 +1,8 @@
 # The commands of the quick start (docs/testing.md for the tests):
 #   make demo       set up .venv if missing, then train + evaluate + plot on three-dots
-#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite (1,696
-#                   tests), 26-31 min wall clock on an idle 2-core CPU from a fresh clone (pytest
-#                   itself 25-30 min; 2026-12-06, AMD EPYC). Builds on first run .venv
+#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite, 26-31
+#                   min wall clock on an idle 2-core CPU from a fresh clone (docs/testing.md:
+#                   counts, machine, date). Builds on first run .venv
 #                   (torch CPU and the dev tools, ~1.8 GB), in the TensorFlow tests
 #                   .venv-dlib (~2.1 GB; tests/dlib_tf/conftest.py runs
 #                   experimentScripts/train_baseline/build_dlib_env.bash) and in the peer
@@ -10,8 +10,8 @@
 #                   The real-Slurm tests need root (tests/slurm_cluster.py starts the cluster;
 #                   skipped otherwise).
 #   make test-fast  ruff, lint-imports, then pytest -m "not slow and not tensorflow":
-#                   1,521 tests (175 deselected), 3-4 min wall clock on an idle 2-core
-#                   CPU. Builds .venv only, never .venv-dlib or .venv-peer.
+#                   3-4 min wall clock on an idle 2-core CPU. Builds .venv only, never
+#                   .venv-dlib or .venv-peer.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -43,7 +43,7 @@ demo: $(STAMP)
 
 # The about-* targets come first among the prerequisites: they print before .venv is built.
 about-test:
-	@echo "make test: ruff, lint-imports, then the whole suite (1,696 tests): 26-31 min"
+	@echo "make test: ruff, lint-imports, then the whole suite: 26-31 min"
 	@echo "  wall clock on a 2-core CPU. On first run it builds .venv (torch CPU and the dev"
 	@echo "  tools, ~1.8 GB) and, in the TensorFlow tests, .venv-dlib (TensorFlow 2.15 and"
 	@echo "  disentanglement_lib, ~2.1 GB, several minutes more) and, in the peer benchmark's"
@@ -57,7 +57,7 @@ test: about-test $(STAMP)
 
 about-test-fast:
 	@echo "make test-fast: ruff, lint-imports, then pytest -m \"$(FAST_MARKERS)\""
-	@echo "  (1,521 tests): 3-4 min wall clock on an idle 2-core CPU."
+	@echo "  3-4 min wall clock on an idle 2-core CPU."
 	@echo "  Builds .venv if missing, never .venv-dlib. Everything, as CI: make test."
 
 test-fast: about-test-fast $(STAMP)

@@ -206,8 +206,8 @@ def jacobian_penalty_backward(decode: Decoder, z: torch.Tensor, scale: float,
     cost in speed (figures in benchmarks/README.md). Against one ``backward`` of
     :func:`jacobian_penalty` the float32 results change by rounding only: sums run in another
     order, and kernels may round differently for another number of rows, which forward
-    differences amplify by 1/ε (defaultConv: penalty ~1e-7 relative, weight gradient ~0.5%,
-    while float32 and float64 FD gradients differ by ~25%). chunk_size None or >= n: one
+    differences amplify by 1/ε (far less than float32 and float64 FD gradients differ; in
+    float64 the chunks agree to rounding, as the tests check). chunk_size None or >= n: one
     chunk, the same numbers as :func:`jacobian_penalty`. Forward and backward run in IEEE
     float32 (:func:`~jlonevae_lib.utils.precision.ieee_float32`): TF32 rounding in the
     backward would spoil the gradient as it spoils the columns.

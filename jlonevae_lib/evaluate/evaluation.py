@@ -184,13 +184,9 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
 
 def _trained_dataset(run: Path) -> str | None:
     path = layout.config_path(run)
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    except (OSError, ValueError) as err:
-        raise JLoneVAEError(f"cannot read {path} ({err})") from None
-    dataset = config.get("dataset") if isinstance(config, dict) else None
+    dataset = layout.read_json_object(path).get("dataset")
     return dataset if isinstance(dataset, str) else None
 
 

@@ -295,7 +295,7 @@ def collect_study_runs(run_dirs: Sequence[str | Path]
         for seed in SEEDS:
             records.append(found.get((arm, seed)) or RunRecord(
                 arm=arm, label=ARM_LABELS[arm], method="", gamma=0.0, settings="",
-                run_id=f"seed{seed}", seed=seed, status=NOT_STARTED))
+                run_id=layout.default_run_name(seed), seed=seed, status=NOT_STARTED))
     return records, notes, folders
 
 

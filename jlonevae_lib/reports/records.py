@@ -212,8 +212,9 @@ def add_missing_seeds(runs: Sequence[RunRecord], seeds: Sequence[int]) -> list[R
     added = list(runs)
     for arm in arms(runs):
         have = {run.seed for run in runs if run.arm == arm.arm}
-        added += [replace(arm, run_id=f"seed{seed}", seed=seed, status=NOT_STARTED, values={},
-                          evaluation_seconds=0.0, detail="", config={}, trained_on="")
+        added += [replace(arm, run_id=layout.default_run_name(seed), seed=seed,
+                          status=NOT_STARTED, values={}, evaluation_seconds=0.0, detail="",
+                          config={}, trained_on="")
                   for seed in seeds if seed not in have]
     return sorted(added, key=lambda r: (r.gamma, r.arm, -1 if r.seed is None else r.seed,
                                         r.run_id))

@@ -96,6 +96,12 @@ def read_ledger(path: Path) -> dict[str, Any]:
     return ledger
 
 
+def array_job_id(job_id: str) -> str:
+    """The array job of one of its tasks' ids (``12`` of ``12_3``; a plain job's id is its
+    own)."""
+    return job_id.split("_")[0]
+
+
 def _run_key(run_dir: str | Path) -> str:
     return str(Path(run_dir).resolve())
 
@@ -208,7 +214,7 @@ def scheduler_view(output_dir: Path, study: str, *, strict: bool,
             latest[_run_key(task["run_dir"])] = str(task["job_id"])
         if entry.get("evaluate_job_id"):
             evaluation = entry
-    ids = {job_id.split("_")[0] for job_id in latest.values()}
+    ids = {array_job_id(job_id) for job_id in latest.values()}
     if evaluation is not None:
         ids.add(str(evaluation["evaluate_job_id"]))
     if not ids:

@@ -53,7 +53,7 @@ import submitit
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import exits
-from jlonevae_lib.sweep.ledger import SWEEPS_DIR, study_dir
+from jlonevae_lib.sweep.ledger import SWEEPS_DIR, array_job_id, study_dir
 from jlonevae_lib.sweep.members import Member, train_command
 from jlonevae_lib.sweep.runner import (
     EVALUATE,
@@ -418,7 +418,7 @@ class Submission:
 
     @property
     def array_id(self) -> str | None:
-        return self.train_jobs[0].job_id.split("_")[0] if self.train_jobs else None
+        return array_job_id(self.train_jobs[0].job_id) if self.train_jobs else None
 
     @property
     def tasks(self) -> tuple[tuple[Member, str], ...]:
@@ -490,7 +490,7 @@ def submit(plan: StudyPlan, decisions: Sequence[Decision], options: SlurmOptions
                                    **_resources(options, options.gpus,
                                                 options.evaluate_time_min))
         if train_jobs:
-            array_id = train_jobs[0].job_id.split("_")[0]
+            array_id = array_job_id(train_jobs[0].job_id)
             # afterany: evaluate whatever was trained, even when a member diverged or failed
             # (afterok would cancel the job, or leave it pending forever).
             executor.update_parameters(slurm_dependency=f"afterany:{array_id}")
