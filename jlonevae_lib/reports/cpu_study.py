@@ -58,7 +58,7 @@ from jlonevae_lib.reports.text import (
 )
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
-from jlonevae_lib.runs.results import GAMMA0, parse_experiment_name, settings_from_config
+from jlonevae_lib.runs.results import GAMMA0, method_from_experiment_name, settings_from_config
 from jlonevae_lib.utils.tables import format_markdown_table
 
 #: Training settings shown in the Markdown settings table (keys of ``config.json``).
@@ -245,7 +245,7 @@ def records_from_summary(summary: Mapping[str, Any]) -> list[RunRecord]:
     for run in summary["runs"]:
         arm = arm_of.get(run["arm"], {})
         parsed = (settings_from_config(arm.get("settings") or {})
-                  or parse_experiment_name(run["arm"]))
+                  or method_from_experiment_name(run["arm"]))
         records.append(RunRecord(
             arm=run["arm"], label=run["label"], method=arm.get("method") or "",
             gamma=run["gamma"], settings=parsed[2] if parsed else "", run_id=run["run_id"],

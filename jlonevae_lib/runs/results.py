@@ -210,7 +210,7 @@ def _method(regularization: str, gamma: float) -> str:
     return GAMMA0 if gamma == 0 else _REGULARIZATION_METHODS[regularization]
 
 
-def parse_experiment_name(name: str) -> tuple[str, float, str] | None:
+def method_from_experiment_name(name: str) -> tuple[str, float, str] | None:
     """(method, γ, settings) of one of our experiment names, or None if it is not one.
 
     ``defaultConv_lone_beta4_0000_ica0_1000_lat10_batch64_lr0_0001_anneal100000`` ->
@@ -229,7 +229,7 @@ def settings_from_config(config: Mapping[str, Any]) -> tuple[str, float, str] | 
     (``gamma``, ``regularization_type``) or the settings compared (architecture, β, latent
     size, batch size, learning rate, annealing), or names an objective that is not ours.
 
-    The settings are written as :func:`parse_experiment_name` gives them, so that a run with a
+    The settings are written as :func:`method_from_experiment_name` gives them, so that a run with a
     config and one without (the reference's) that were trained alike compare as equal.
     """
     gamma, regularization = config.get("gamma"), config.get("regularization_type")
@@ -263,7 +263,7 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
     if objective in BASELINE_METHODS and (objective != "beta_vae"
                                           or config.get("imported_from")):
         return _configured_baseline(run_dir, config)
-    parsed = settings_from_config(config) or parse_experiment_name(run_dir.parent.name)
+    parsed = settings_from_config(config) or method_from_experiment_name(run_dir.parent.name)
     if parsed is None:
         return None
     method, gamma, settings = parsed

@@ -16,12 +16,12 @@ from jlonevae_lib.runs.results import (
     discover_results,
     evaluation_records,
     find_model_runs,
+    method_from_experiment_name,
     our_run_info,
-    parse_experiment_name,
     run_records,
 )
 
 __all__ = ["BASELINE_METHODS", "GAMMA0", "JL1", "JL2", "LOCAL_MIG", "LOCAL_MODULARITY", "MIG",
            "MODULARITY", "MetricResult", "Results", "RunInfo", "discover_results",
-           "evaluation_records", "find_model_runs", "our_run_info", "parse_experiment_name",
+           "evaluation_records", "find_model_runs", "our_run_info", "method_from_experiment_name",
            "run_records"]

@@ -10,7 +10,7 @@ import pytest
 
 from jlonevae_lib.architecture.registry import available_architectures
 from jlonevae_lib.runs import naming
-from jlonevae_lib.runs.results import parse_experiment_name as parse_our_run
+from jlonevae_lib.runs.results import method_from_experiment_name as parse_our_run
 from jlonevae_lib.runs.results import settings_from_config
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.objectives import available_objectives, objective_class

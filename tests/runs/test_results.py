@@ -12,8 +12,8 @@ from jlonevae_lib.runs.results import (
     GAMMA0,
     JL2,
     discover_results,
+    method_from_experiment_name,
     our_run_info,
-    parse_experiment_name,
     settings_from_config,
 )
 from tests.visualize.result_fixtures import JL1_EXPERIMENT, write_all_metrics
@@ -40,7 +40,7 @@ def test_the_config_names_method_and_gamma_whatever_the_folder(tmp_path: Path) -
     assert (run.method, run.gamma, run.label) == (GAMMA0, 0.0, "β-VAE (γ=0)")
     assert run.group == "defaultConv_beta_vae_beta4_0000_lat3"
     # Settings read from a config compare equal to those read from a reference folder name.
-    assert run.settings == parse_experiment_name(JL1_EXPERIMENT)[2]
+    assert run.settings == method_from_experiment_name(JL1_EXPERIMENT)[2]
 
 
 def test_the_config_wins_over_the_folder_name(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from jlonevae_lib.visualize.results import (
     discover_results,
     evaluation_records,
     find_model_runs,
-    parse_experiment_name,
+    method_from_experiment_name,
 )
 from tests.visualize.result_fixtures import (
     BETA_EXPERIMENT,
@@ -33,15 +33,15 @@ from tests.visualize.result_fixtures import (
 )
 
 
-def test_parse_experiment_name() -> None:
-    assert parse_experiment_name(JL1_EXPERIMENT) == (
+def test_method_from_experiment_name() -> None:
+    assert method_from_experiment_name(JL1_EXPERIMENT) == (
         JL1, 0.1, "defaultConv_beta4_0000_lat3_batch64_lr0_0010_anneal700")
-    method, gamma, settings = parse_experiment_name(BETA_EXPERIMENT)
+    method, gamma, settings = method_from_experiment_name(BETA_EXPERIMENT)
     assert (method, gamma) == (GAMMA0, 0.0)
-    assert settings == parse_experiment_name(JL1_EXPERIMENT)[2]
-    assert parse_experiment_name(
+    assert settings == method_from_experiment_name(JL1_EXPERIMENT)[2]
+    assert method_from_experiment_name(
         "tiny16_jltwo_beta0_0100_ica0_0100_lat10_batch128_lr0_0010")[:2] == (JL2, 0.01)
-    assert parse_experiment_name("some_other_folder") is None
+    assert method_from_experiment_name("some_other_folder") is None
 
 
 def test_evaluation_records_from_hand_made_json(tmp_path: Path) -> None:
