@@ -29,6 +29,7 @@ import os  # noqa: E402
 from collections.abc import Mapping, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
+from jlonevae_lib.architecture.jacobian import JACOBIAN_PENALTIES  # noqa: E402
 from jlonevae_lib.cli.types import (  # noqa: E402
     ArgumentParser,
     non_negative_float,
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--latent-dim", type=positive_int, default=None, help="default 10")
     ref.add_argument("--annealingBatches", type=int, default=None,
                      help="batches over which β and γ ramp up linearly from 0 (default 0)")
-    ref.add_argument("--regularization_type", choices=["jlone", "jltwo"], default=None,
+    ref.add_argument("--regularization_type", choices=sorted(JACOBIAN_PENALTIES), default=None,
                      help="L1 (jlone, the paper; default) or L2 (jltwo, appendix) Jacobian "
                           "penalty")
     new = p.add_argument_group("added flags")

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS
+from jlonevae_lib.architecture.jacobian import JACOBIAN_METHODS, JACOBIAN_PENALTIES
 from jlonevae_lib.architecture.registry import check_architecture
 from jlonevae_lib.data.ground_truth import canonical_dataset_name
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.naming import PENALTY_ABBREVIATIONS
 from jlonevae_lib.train.objectives import objective_class
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.precision import PRECISIONS
@@ -157,10 +156,10 @@ class TrainConfig:
             raise JLoneVAEError(f"annealing_batches must be >= 0, got {self.annealing_batches}")
         if self.seed < 0:
             raise JLoneVAEError(f"seed must be >= 0, got {self.seed}")
-        if self.regularization_type not in PENALTY_ABBREVIATIONS:
+        if self.regularization_type not in JACOBIAN_PENALTIES:
             raise JLoneVAEError(
                 f"unknown regularization_type {self.regularization_type!r}; "
-                f"choose one of {sorted(PENALTY_ABBREVIATIONS)}"
+                f"choose one of {sorted(JACOBIAN_PENALTIES)}"
             )
         if self.jacobian_method not in JACOBIAN_METHODS:
             raise JLoneVAEError(f"unknown jacobian_method {self.jacobian_method!r}; "

@@ -168,3 +168,12 @@ def test_a_config_and_its_name_describe_a_run_alike() -> None:
     assert settings_from_config(config.to_dict()) == parse_our_run(config.experiment_name) == (
         "jltwo", 0.25, "defaultConv_beta4_0000_lat7_batch64_lr0_0006_anneal100000")
     assert settings_from_config({**config.to_dict(), "objective": "my_vae"}) is None
+
+
+def test_every_jacobian_penalty_has_its_words_in_names() -> None:
+    """A penalty added to the registry (architecture.jacobian) needs its word in experiment
+    names and its γ label, or its runs could not be named."""
+    from jlonevae_lib.architecture.jacobian import JACOBIAN_PENALTIES
+
+    assert set(naming.PENALTY_ABBREVIATIONS) == set(JACOBIAN_PENALTIES) == set(
+        naming.PENALTY_LABELS)
