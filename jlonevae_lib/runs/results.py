@@ -56,6 +56,8 @@ OUR_METHOD_LABELS = {JL1: "JL1-VAE", JL2: "JL2-VAE", GAMMA0: "β-VAE"}
 #: The Jacobian penalty's name in the label of a baseline trained with it.
 _PENALTY_LABELS = {JL1: "JL1", JL2: "JL2"}
 
+#: The method of a run that neither its config, its name nor its results name.
+UNKNOWN_METHOD = "unknown"
 #: disentanglement_lib's unsupervised models (:data:`study_numbering.METHODS`) and their labels.
 BASELINE_METHODS: dict[str, str] = {
     "beta_vae": "β-VAE (dlib)",
@@ -95,8 +97,8 @@ class RunInfo:
             with the Jacobian penalty) or ``baseline:<method>``.
         method: ``jlone``, ``jltwo``, ``gamma0`` (ours with γ = 0: a β-VAE) or a key of
             :data:`BASELINE_METHODS`, that key + ``+jlone`` / ``+jltwo`` for a baseline trained
-            with the Jacobian penalty (``factor_vae+jlone``); ``unknown`` when neither config,
-            name nor JSON says.
+            with the Jacobian penalty (``factor_vae+jlone``), another objective's name (a
+            plug-in's); :data:`UNKNOWN_METHOD` when neither config, name nor JSON says.
         label: display name, e.g. ``JL1-VAE (γ=0.1)``, ``β-VAE (γ=0)``, ``FactorVAE``,
             ``FactorVAE + JL1 (γ=0.1)``.
         gamma: the Jacobian penalty weight (ours, and a baseline's with the penalty), else
@@ -256,12 +258,14 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
     reference's runs have none) from its experiment folder's name; None when neither tells.
 
     A run of one of disentanglement_lib's methods other than β-VAE (``objective`` in its
-    config) is labelled as that baseline; β-VAE runs compare as our γ = 0 arm.
+    config) is labelled as that baseline; β-VAE runs compare as our γ = 0 arm. A run of
+    another objective (a plug-in's) is a method of its own, named by the objective.
     """
     config = _run_config(run_dir)
     objective = config.get("objective")
-    if objective in BASELINE_METHODS and (objective != "beta_vae"
-                                          or config.get("imported_from")):
+    if _is_other_objective(objective) or (
+            objective in BASELINE_METHODS and (objective != "beta_vae"
+                                               or config.get("imported_from"))):
         return _configured_baseline(run_dir, config)
     parsed = settings_from_config(config) or method_from_experiment_name(run_dir.parent.name)
     if parsed is None:
@@ -272,13 +276,21 @@ def our_run_info(run_dir: Path) -> RunInfo | None:
                    gamma=gamma, settings=settings, run_id=run_dir.name)
 
 
+def _is_other_objective(objective: Any) -> bool:
+    """Whether ``objective`` (a config's) names a method neither ours nor
+    disentanglement_lib's: a plug-in's."""
+    return (isinstance(objective, str) and objective not in BASELINE_METHODS
+            and objective not in _OUR_OBJECTIVES)
+
+
 def configured_baseline_info(run_dir: Path) -> RunInfo | None:
     """The :class:`RunInfo` of a baseline run whose ``config.json`` names the method
-    (``objective``): one of our PyTorch baselines, or a disentanglement_lib model imported
-    (``imported_from``); None for any other folder."""
+    (``objective``): one of our PyTorch baselines, a plug-in objective's run, or a
+    disentanglement_lib model imported (``imported_from``); None for any other folder."""
     config = _run_config(run_dir)
-    return _configured_baseline(run_dir, config) if config.get("objective") in BASELINE_METHODS \
-        else None
+    objective = config.get("objective")
+    return _configured_baseline(run_dir, config) if (
+        objective in BASELINE_METHODS or _is_other_objective(objective)) else None
 
 
 def _configured_baseline(run_dir: Path, config: Mapping[str, Any]) -> RunInfo:
@@ -319,7 +331,7 @@ def _baseline_run(run_dir: Path, data: dict[str, Any]) -> RunInfo:
     method = _baseline_method(data, run_dir)
     if method is None:
         return RunInfo(run_dir=run_dir, group=f"unknown:{run_dir.parent.name}",
-                       method="unknown", label=run_dir.parent.name, run_id=run_dir.name)
+                       method=UNKNOWN_METHOD, label=run_dir.parent.name, run_id=run_dir.name)
     return _baseline_info(run_dir, method)
 
 

@@ -43,6 +43,7 @@ from jlonevae_lib.runs.results import (
     JL1,
     JL2,
     OUR_METHOD_LABELS,
+    UNKNOWN_METHOD,
     Results,
     RunInfo,
 )
@@ -200,6 +201,15 @@ def plot_metric_scatter(points: Sequence[tuple[str, Sequence[float], Sequence[fl
 # ------------------------------------------------------------------------------- selection
 
 
+def _other_methods(results: Results) -> list[str]:
+    """The methods compared with JL1-VAE besides our β-VAE: disentanglement_lib's, in their
+    order, then any other found (a plug-in objective's), by name; not those with the Jacobian
+    penalty added (``factor_vae+jlone``) nor runs of no known method."""
+    found = {run.method for run in results.runs()}
+    extra = found - set(BASELINE_METHODS) - {JL1, JL2, GAMMA0, UNKNOWN_METHOD}
+    return [*BASELINE_METHODS, *sorted(m for m in extra if "+" not in m)]
+
+
 def _groups(results: Results, method: str, gamma: float | None = None) -> dict[str, RunInfo]:
     """{group: a run of it} of one method (and γ, if given)."""
     found = {}
@@ -259,7 +269,7 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
         settings = {run.settings for run in ours.values()}
         others += [(group, GRAY) for group, run in _groups(results, GAMMA0).items()
                    if run.settings in settings]
-    for method in BASELINE_METHODS:
+    for method in _other_methods(results):
         others += [(group, BLUE) for group in _groups(results, method)]
     if len(others) == 0:
         out.notes.append("no baseline or β-VAE (γ=0) results found: the figures show "
@@ -347,7 +357,7 @@ def _comparison_groups(results: Results, gamma: float) -> list[str]:
     settings = {run.settings for run in ours.values()}
     groups = [*ours, *(group for group, run in _groups(results, GAMMA0).items()
                        if run.settings in settings)]
-    for method in BASELINE_METHODS:
+    for method in _other_methods(results):
         groups += list(_groups(results, method))
     return groups
 

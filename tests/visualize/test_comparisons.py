@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -65,6 +66,25 @@ def test_compare_to_baselines(results: Results, tmp_path: Path) -> None:
     assert len(without.table) == 2 * 2
     with pytest.raises(JLoneVAEError, match="no JL1-VAE"):
         compare_to_baselines(results, gamma=0.4)
+
+
+def test_a_plug_in_objectives_runs_are_compared_as_a_method_of_their_own(
+        results_tree: Path, tmp_path: Path) -> None:
+    """Runs of an objective neither ours nor disentanglement_lib's (a plug-in's, named in
+    their config.json) form their own arm after the baselines, not an unknown folder."""
+    models = tmp_path / "trainedModels"
+    shutil.copytree(results_tree / "trainedModels" / JL1_EXPERIMENT, models / JL1_EXPERIMENT)
+    plug_in = models / "defaultConv_code_spread_vae_lat3_batch64_lr0_0010"
+    shutil.copytree(results_tree / "trainedModels" / BETA_EXPERIMENT, plug_in)
+    for config in plug_in.glob("*/config.json"):
+        config.write_text(json.dumps({"objective": "code_spread_vae", "gamma": 0.0}))
+    results = discover_results(models)
+    assert {run.method for run in results.runs()} == {"jlone", "code_spread_vae"}
+    out = compare_to_baselines(results, gamma=0.1, locality=0.1)
+    ticks = [t.get_text() for t in out.figures["local_mig_0_1_compareToStandard"].axes[0]
+             .get_xticklabels()]
+    assert ticks == ["JL1-VAE (γ=0.1)", "code_spread_vae"]
+    assert {row["group_b"] for row in out.table} == {"code_spread_vae"}
 
 
 @pytest.mark.parametrize(("comparison", "name", "labels"), [
