@@ -148,6 +148,9 @@ DatasetFactory = TypeVar("DatasetFactory", bound=Callable[..., TrainingData])
 _REGISTRY: dict[str, Callable[..., TrainingData]] = {}
 #: Registered names whose datasets have no ground-truth factors (training data only).
 _WITHOUT_FACTORS: set[str] = set()
+#: The dataset each dataset's runs are scored on, where it is another
+#: (:func:`register_ground_truth_data`'s ``evaluated_on``).
+_EVALUATED_ON: dict[str, str] = {}
 #: Modules that register the package's own datasets, imported on the first lookup. The package
 #: does not import them up front: some are also ``python -m`` targets, and runpy warns about
 #: (and runs a second copy of) a module its package has already imported.
@@ -167,9 +170,23 @@ def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetF
     return factory
 
 
-def register_ground_truth_data(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: make a :class:`GroundTruthData` class (or factory) available under ``name``."""
+def register_ground_truth_data(name: str, evaluated_on: str | None = None
+                               ) -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: make a :class:`GroundTruthData` class (or factory) available under ``name``.
+
+    ``evaluated_on``: the dataset its runs are scored on, when not this one (a cache of
+    training images, such as ``threeDotsCache``, is scored on freshly rendered ``threeDots``).
+    """
+    if evaluated_on is not None:
+        _EVALUATED_ON[name] = evaluated_on
     return lambda factory: _register(name, factory, has_factors=True)
+
+
+def evaluation_dataset_name(name: str) -> str:
+    """The dataset that runs trained on dataset ``name`` (or an alias) are scored on."""
+    _load_builtins()
+    name = canonical_dataset_name(name)
+    return _EVALUATED_ON.get(name, name)
 
 
 def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFactory]:

@@ -111,7 +111,8 @@ class ThreeDotsCache(ThreeDots):
                             LEVEL_STEP)
 
 
-register_ground_truth_data("threeDotsCache")(
+# The caches hold training images only: their runs are scored on freshly rendered images.
+register_ground_truth_data("threeDotsCache", evaluated_on="threeDots")(
     functools.partial(ThreeDotsCache, num_images=PAPER_CACHE_IMAGES))
-register_ground_truth_data("threeDotsCacheSmall")(
+register_ground_truth_data("threeDotsCacheSmall", evaluated_on="threeDots")(
     functools.partial(ThreeDotsCache, num_images=SMALL_CACHE_IMAGES))

@@ -19,10 +19,13 @@ from typing import Any
 
 import gin
 
-from jlonevae_lib.data.ground_truth import GroundTruthData, get_named_ground_truth_data
+from jlonevae_lib.data.ground_truth import (
+    GroundTruthData,
+    evaluation_dataset_name,
+    get_named_ground_truth_data,
+)
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.evaluation import (
-    EVALUATION_DATASET,
     gin_config,
     gin_dict,
     previous_results,
@@ -47,7 +50,7 @@ def evaluate_with_gin(model_dir: str | os.PathLike, output_dir: str | os.PathLik
 
 
 def _load_dataset(name: str) -> GroundTruthData:
-    name = EVALUATION_DATASET.get(name, name)  # training caches are evaluated on fresh images
+    name = evaluation_dataset_name(name)  # training caches are evaluated on fresh images
     data = get_named_ground_truth_data(name)
     if not isinstance(data, GroundTruthData):
         raise JLoneVAEError(f"dataset {name!r} has no ground-truth factors, which the "

@@ -61,6 +61,7 @@ from jlonevae_lib.data import GroundTruthData, get_named_ground_truth_data
 from jlonevae_lib.data.ground_truth import (
     available_datasets,
     canonical_dataset_name,
+    evaluation_dataset_name,
     lacks_ground_truth_factors,
 )
 from jlonevae_lib.evaluate import configurables
@@ -85,11 +86,6 @@ from jlonevae_lib.utils.seeds import MAX_SEED
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 METRICS_CONFIG_DIR = CONFIG_DIR / "metrics_configs"
 DATASET_CONFIG_DIR = CONFIG_DIR / "dataset_configs"
-
-#: Training datasets evaluated on another dataset: the three-dots caches only store training
-#: images; evaluation renders fresh images from chosen factors.
-EVALUATION_DATASET = {"threeDotsCache": "threeDots", "threeDotsCacheSmall": "threeDots"}
-
 
 
 @dataclass(frozen=True)
@@ -197,8 +193,7 @@ def evaluation_dataset(run: Path, override: str | None) -> str:
     if name is None:
         raise JLoneVAEError(f"cannot tell which dataset {run} was trained on (no 'dataset' in "
                             f"{layout.config_path(run)}); pass --dataset")
-    name = canonical_dataset_name(name)
-    return EVALUATION_DATASET.get(name, name)
+    return evaluation_dataset_name(name)
 
 
 def dataset_config(name: str) -> Path:

@@ -43,6 +43,18 @@ class IdentityData(GroundTruthData):
 def registry(monkeypatch):
     """A copy of the registry, restored after the test."""
     monkeypatch.setattr(ground_truth, "_REGISTRY", dict(ground_truth._REGISTRY))
+    monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
+
+
+def test_a_dataset_names_the_dataset_its_runs_are_scored_on(registry):
+    """The three-dots caches hold training images only: scored on fresh three-dots images;
+    a registered dataset of the same kind says so at its registration."""
+    assert ground_truth.evaluation_dataset_name("threeDotsCache") == "threeDots"
+    assert ground_truth.evaluation_dataset_name("threeDotsCacheSmall") == "threeDots"
+    assert ground_truth.evaluation_dataset_name("mpi3d_multi_real") == "mpi3dMulti"
+    ground_truth.register_ground_truth_data("identityCache", evaluated_on="identity")(
+        IdentityData)
+    assert ground_truth.evaluation_dataset_name("identityCache") == "identity"
 
 
 def test_sample_factors_draws_column_by_column_like_disentanglement_lib():
