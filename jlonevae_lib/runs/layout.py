@@ -241,6 +241,27 @@ def runs_below(folder: Path) -> list[Path]:
                   if path.is_dir() and is_run_folder(path))
 
 
+def output_dir_problem(output_dir: str | os.PathLike, models_dir: str) -> str:
+    """Why ``output_dir`` cannot take runs in ``<output_dir>/<models_dir>/`` (it is a run
+    folder or inside one, or it is itself a ``<models_dir>`` folder, so runs would nest), or
+    "" when it can."""
+    path = Path(output_dir).expanduser().absolute()
+    for folder in (path, *path.parents):
+        # A config.json alone may be anybody's: a run folder also has what training writes.
+        if config_path(folder).is_file() and any(
+                (folder / name).exists() for name in (CHECKPOINTS_DIR, REPRESENTATION_DIR,
+                                                      DONE_FILE)):
+            where = "is the run folder" if folder == path else "is inside the run folder"
+            return (f"--output-dir {output_dir} {where} {folder}: give the "
+                    f"folder that holds {models_dir}/ and {LOGS_DIR}/, as the project's or a "
+                    "study's folder does")
+    if path.name == models_dir:
+        return (f"--output-dir {output_dir} is itself a {models_dir}/ folder: give the folder "
+                f"above it, {path.parent} (runs go to <output-dir>/{models_dir}/<experiment>/"
+                "<run>)")
+    return ""
+
+
 def check_models_dir(models_dir: str | os.PathLike) -> Path:
     """``models_dir`` made absolute when it is a folder of experiments
     (``<models_dir>/<experiment>/<run>/``); a :class:`DataFileError` that says what it is

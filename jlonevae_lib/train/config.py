@@ -310,6 +310,9 @@ def place_run(config: TrainConfig, extend: bool = False) -> RunPlacement:
     it is decided before the run's lock is taken; training then checks the chosen folder again
     under the lock and refuses one that another run took meanwhile.
     """
+    problem = layout.output_dir_problem(config.output_dir, config.models_dir)
+    if problem:
+        raise JLoneVAEError(problem)
     if config.run_id is not None:
         return RunPlacement(config, "the folder --run-id names")
     default = config.run_dir
