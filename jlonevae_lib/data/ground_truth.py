@@ -177,9 +177,13 @@ def register_ground_truth_data(name: str, evaluated_on: str | None = None
     ``evaluated_on``: the dataset its runs are scored on, when not this one (a cache of
     training images, such as ``threeDotsCache``, is scored on freshly rendered ``threeDots``).
     """
-    if evaluated_on is not None:
-        _EVALUATED_ON[name] = evaluated_on
-    return lambda factory: _register(name, factory, has_factors=True)
+    def register(factory: DatasetFactory) -> DatasetFactory:
+        _register(name, factory, has_factors=True)
+        if evaluated_on is not None:  # only once the name is taken: a refused one changes nothing
+            _EVALUATED_ON[name] = evaluated_on
+        return factory
+
+    return register
 
 
 def evaluation_dataset_name(name: str) -> str:

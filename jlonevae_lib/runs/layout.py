@@ -229,9 +229,20 @@ def model_runs(models_dir: str | os.PathLike) -> list[Path]:
     return sorted(path.parent for path in Path(models_dir).glob(f"*/*/{REPRESENTATION_DIR}"))
 
 
+#: Keys every run's ``config.json`` has (a TrainConfig's), which another tool's rarely all do.
+_RUN_CONFIG_KEYS = frozenset({"dataset", "architecture", "num_batches", "seed"})
+
+
 def is_run_folder(path: Path) -> bool:
-    """Whether ``path`` is a run folder: it has a ``config.json`` or a ``representation/``."""
-    return config_path(path).is_file() or representation_dir(path).is_dir()
+    """Whether ``path`` is a run folder: it holds a saved model
+    (``representation/cache_batch_no<N>/``, also the reference's runs, which have no config) or
+    a ``config.json`` with a run's settings (a run still training)."""
+    if final_saved_model(representation_dir(path)) is not None:
+        return True
+    try:
+        return _RUN_CONFIG_KEYS <= read_json_object(config_path(path)).keys()
+    except DataFileError:
+        return False
 
 
 def runs_below(folder: Path) -> list[Path]:
@@ -245,12 +256,9 @@ def output_dir_problem(output_dir: str | os.PathLike, models_dir: str) -> str:
     """Why ``output_dir`` cannot take runs in ``<output_dir>/<models_dir>/`` (it is a run
     folder or inside one, or it is itself a ``<models_dir>`` folder, so runs would nest), or
     "" when it can."""
-    path = Path(output_dir).expanduser().absolute()
+    path = Path(output_dir).expanduser().resolve()
     for folder in (path, *path.parents):
-        # A config.json alone may be anybody's: a run folder also has what training writes.
-        if config_path(folder).is_file() and any(
-                (folder / name).exists() for name in (CHECKPOINTS_DIR, REPRESENTATION_DIR,
-                                                      DONE_FILE)):
+        if is_run_folder(folder):
             where = "is the run folder" if folder == path else "is inside the run folder"
             return (f"--output-dir {output_dir} {where} {folder}: give the "
                     f"folder that holds {models_dir}/ and {LOGS_DIR}/, as the project's or a "

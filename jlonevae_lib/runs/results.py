@@ -423,28 +423,24 @@ def _one_result_per_score(
     the results found}).
 
     A run with a score in more than one metrics folder (a small config beside the full one)
-    takes it from a folder every run with that score has, so that runs are compared on one
-    config's sampling, else from the one with more clusters; each such choice is noted, and so
-    is a score whose runs still come from different folders.
+    takes the one with more clusters, and the choice is noted. A score whose runs come from
+    different folders is noted too: their configs may sample differently, so the comparison
+    is not like with like.
     """
-    by_score: dict[tuple[str, float | None], list[list[MetricResult]]] = defaultdict(list)
-    for (_, metric, locality), found in candidates.items():
-        by_score[(metric, locality)].append(found)
+    folders_of: dict[tuple[str, float | None], dict[str, int]] = defaultdict(
+        lambda: defaultdict(int))
     chosen = []
-    for (metric, locality), per_run in by_score.items():
+    for (run_dir, metric, locality), found in candidates.items():
         what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
-        shared = set.intersection(*({layout.metric_of_evaluation(r.source) for r in found}
-                                    for found in per_run))
-        runs_per_folder: dict[str, int] = defaultdict(int)
-        for found in per_run:
-            kept = max(found, key=lambda r: (layout.metric_of_evaluation(r.source) in shared,
-                                             len(r.samples)))
-            if len(found) > 1:
-                notes.append(f"duplicate: {kept.run.run_dir} has {what} in more than one "
-                             f"metrics folder; using {kept.source}")
-            chosen.append(kept)
-            runs_per_folder[layout.metric_of_evaluation(kept.source)] += 1
+        kept = max(found, key=lambda r: len(r.samples))  # the first of equals
+        if len(found) > 1:
+            notes.append(f"duplicate: {run_dir} has {what} in more than one metrics folder; "
+                         f"using {kept.source}")
+        chosen.append(kept)
+        folders_of[(metric, locality)][layout.metric_of_evaluation(kept.source)] += 1
+    for (metric, locality), runs_per_folder in folders_of.items():
         if len(runs_per_folder) > 1:
+            what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
             folders = ", ".join(f"{name} ({count} run{'s' * (count > 1)})"
                                 for name, count in sorted(runs_per_folder.items()))
             notes.append(f"mixed configs: {what} comes from different metrics folders "

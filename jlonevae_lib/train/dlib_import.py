@@ -234,6 +234,9 @@ def import_dlib_model(weights: Mapping[str, np.ndarray], info: Mapping[str, Any]
                             f"training wrote (model<N>_on3dots/{layout.DLIB_TF_MODEL_DIR}, with "
                             f"{layout.DLIB_CHECKPOINT_DIR}/)?") from None
     config = imported_config(settings, global_step, output_dir, info["model_dir"])
+    problem = layout.output_dir_problem(config.output_dir, config.models_dir)
+    if problem:
+        raise JLoneVAEError(problem)
     run_dir = config.run_dir
     config_path = layout.config_path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jlonevae_lib.cli.train import build_parser, config_from_args
@@ -321,24 +323,30 @@ def test_a_setting_missing_from_the_recorded_config_is_named_as_defaulted(tmp_pa
     assert "beta: 4.0 there (not in its config.json: the default) vs 1.0 now" in err, err
 
 
-def test_an_output_folder_in_a_run_or_a_models_folder_is_refused(tmp_path, capsys):
+def test_an_output_folder_in_a_run_or_a_models_folder_is_refused(tmp_path, capsys,
+                                                                  monkeypatch):
     """Runs go to <output-dir>/trainedModels/<experiment>/<run>: an output folder that is a run
     folder, inside one, or a trainedModels/ folder itself would nest runs, so it is refused
     with the folder to give; a folder that merely holds some other config.json is not."""
     run = tmp_path / "trainedModels" / "experiment" / "seed1"
     (run / "checkpoints").mkdir(parents=True)
-    (run / "config.json").write_text("{}")
+    (run / "config.json").write_text(json.dumps(config("--num-batches", "10").to_dict()))
+    monkeypatch.chdir(run)
     for output, message in [
             (run, f"is the run folder {run}: give the folder that holds trainedModels/"),
             (run / "sub", f"is inside the run folder {run}"),
+            (".", f"--output-dir . is the run folder {run}"),
             (tmp_path / "trainedModels", f"is itself a trainedModels/ folder: give the folder "
                                          f"above it, {tmp_path}")]:
         assert _train_cli("--num-batches", "10", "--output-dir", str(output),
                           "--print-run-dir") == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
+    # A relative path is taken where it leads: ../../.. from the run is the project's folder.
+    assert _train_cli("--num-batches", "10", "--output-dir", "../../..", "--print-run-dir") == 0
+    assert capsys.readouterr().out.startswith("../../../trainedModels/")
     project = tmp_path / "project"
-    project.mkdir()
-    (project / "config.json").write_text("{}")  # some other tool's
+    (project / "checkpoints").mkdir(parents=True)
+    (project / "config.json").write_text('{"lr": 0.1}')  # some other tool's
     assert _train_cli("--num-batches", "10", "--output-dir", str(project / "out"),
                       "--print-run-dir") == 0

@@ -55,6 +55,11 @@ def test_a_dataset_names_the_dataset_its_runs_are_scored_on(registry):
     ground_truth.register_ground_truth_data("identityCache", evaluated_on="identity")(
         IdentityData)
     assert ground_truth.evaluation_dataset_name("identityCache") == "identity"
+    # A refused registration (the name is taken) changes nothing.
+    with pytest.raises(ValueError, match="already registered"):
+        ground_truth.register_ground_truth_data("threeDotsCache", evaluated_on="identity")(
+            IdentityData)
+    assert ground_truth.evaluation_dataset_name("threeDotsCache") == "threeDots"
 
 
 def test_sample_factors_draws_column_by_column_like_disentanglement_lib():

@@ -87,7 +87,7 @@ def test_a_models_folder_is_told_from_a_run_or_an_experiment_folder(tmp_path: Pa
     what the folder is instead and which to give."""
     models = tmp_path / "trainedModels"
     run = models / "experiment" / "seed1"
-    layout.representation_dir(run).mkdir(parents=True)
+    (layout.representation_dir(run) / "cache_batch_no10").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     assert layout.check_models_dir("trainedModels") == models
     assert layout.runs_below(models) == [run] == layout.runs_below(run.parent)
@@ -100,3 +100,11 @@ def test_a_models_folder_is_told_from_a_run_or_an_experiment_folder(tmp_path: Pa
     with pytest.raises(DataFileError, match=f"models folder {tmp_path / 'nothing'} does not "
                                             f"exist \\(a relative path is read from {tmp_path}\\)"):
         layout.check_models_dir("nothing")
+    # Another tool's config.json does not make a run folder; a run's settings do.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"lr": 0.1}')
+    assert not layout.is_run_folder(other)
+    (other / "config.json").write_text(
+        '{"dataset": "threeDots", "architecture": "defaultConv", "num_batches": 9, "seed": 1}')
+    assert layout.is_run_folder(other)

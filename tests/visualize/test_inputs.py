@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,8 @@ def test_resolve_model_folder_errors_say_what_is_wrong(tmp_path: Path, tiny_run:
         resolve_model_folder(next(p for p in saved.iterdir() if p.is_file()))
     training = tmp_path / "experiment" / "seed1"
     (training / "checkpoints").mkdir(parents=True)
-    (training / "config.json").write_text("{}")
+    (training / "config.json").write_text(json.dumps(
+        {"dataset": "threeDots", "architecture": "defaultConv", "num_batches": 10, "seed": 1}))
     with pytest.raises(DataFileError, match="no saved model in run folder .* yet: a run saves "
                                             "its model in representation/ when its training "
                                             "ends"):
