@@ -1,6 +1,6 @@
 # The commands of the quick start (docs/testing.md for the tests):
 #   make demo       set up .venv if missing, then train + evaluate + plot on three-dots
-#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite, 26-31
+#   make test       what CI runs (.ci/run): ruff, lint-imports, then the whole suite, 25-31
 #                   min wall clock on an idle 2-core CPU from a fresh clone (docs/testing.md:
 #                   counts, machine, date). Builds on first run .venv
 #                   (torch CPU and the dev tools, ~1.8 GB), in the TensorFlow tests
@@ -43,7 +43,7 @@ demo: $(STAMP)
 
 # The about-* targets come first among the prerequisites: they print before .venv is built.
 about-test:
-	@echo "make test: ruff, lint-imports, then the whole suite: 26-31 min"
+	@echo "make test: ruff, lint-imports, then the whole suite: 25-31 min"
 	@echo "  wall clock on a 2-core CPU. On first run it builds .venv (torch CPU and the dev"
 	@echo "  tools, ~1.8 GB) and, in the TensorFlow tests, .venv-dlib (TensorFlow 2.15 and"
 	@echo "  disentanglement_lib, ~2.1 GB, several minutes more) and, in the peer benchmark's"
