@@ -43,6 +43,7 @@ from jlonevae_lib.runs.results import (
     discover_results,
     evaluation_records,
     our_run_info,
+    preferred_result,
 )
 from jlonevae_lib.utils.errors import DataFileError, short_reason
 from jlonevae_lib.utils.threads import usable_cpus
@@ -255,13 +256,13 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
                 ) -> tuple[dict[str, float], float, dict[str, set[int]]]:
     """(values by key, evaluation seconds, {base key: evaluation seeds of its own file}) of one
     run's results, the repeats at extra seeds included."""
-    values: dict[str, float] = {}
     seconds = 0.0
-    own_seeds: dict[str, set[int]] = {}
     files = [(path, None) for path in layout.evaluation_files(run_dir)]
     for path in layout.evaluation_seed_repeat_files(run_dir):
         parsed = parse_evaluation_seed_name(layout.metric_of_evaluation(path))
         files.append((path, None if parsed is None else parsed[1]))
+    # {key: [(result, its file's evaluation seed or None)]}, from every file that has it.
+    found: dict[str, list[tuple[MetricResult, Any]]] = {}
     for path, seed in files:
         data = json_object_or_note(path, notes)
         if data is None:
@@ -271,14 +272,21 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
             key = record.name if seed is None else evaluation_seed_name(record.name, seed)
             if not math.isfinite(record.value):
                 notes.append(f"skipped: {path} gives {key} = {record.value}")
-            elif key in values:
-                notes.append(f"duplicate: {run_dir} has {key} in more than one metrics "
-                             "folder; the first is used")
             else:
-                values[key] = record.value
-                own = data.get(SEED_KEY)
-                if seed is None and isinstance(own, int | str) and str(own).isdigit():
-                    own_seeds.setdefault(key, set()).add(int(own))
+                found.setdefault(key, []).append(
+                    (record, data.get(SEED_KEY) if seed is None else None))
+    values: dict[str, float] = {}
+    own_seeds: dict[str, set[int]] = {}
+    for key, candidates in found.items():
+        # As the figures do (runs.results): the folder with more clusters.
+        kept = preferred_result([record for record, _ in candidates])
+        if len(candidates) > 1:
+            notes.append(f"duplicate: {run_dir} has {key} in more than one metrics folder; "
+                         f"using {kept.source}")
+        values[key] = kept.value
+        own = next(own for record, own in candidates if record is kept)
+        if isinstance(own, int | str) and str(own).isdigit():
+            own_seeds.setdefault(key, set()).add(int(own))
     return values, seconds, own_seeds
 
 

@@ -416,6 +416,12 @@ def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
                              f"{group} do)")
 
 
+def preferred_result(found: Sequence[MetricResult]) -> MetricResult:
+    """Of one run's results of the same score from several metrics folders, the one with more
+    clusters (a full config beside a small one); the first of equals."""
+    return max(found, key=lambda r: len(r.samples))
+
+
 def _one_result_per_score(
         candidates: Mapping[tuple[Path, str, float | None], list[MetricResult]],
         notes: list[str]) -> list[MetricResult]:
@@ -432,7 +438,7 @@ def _one_result_per_score(
     chosen = []
     for (run_dir, metric, locality), found in candidates.items():
         what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
-        kept = max(found, key=lambda r: len(r.samples))  # the first of equals
+        kept = preferred_result(found)
         if len(found) > 1:
             notes.append(f"duplicate: {run_dir} has {what} in more than one metrics folder; "
                          f"using {kept.source}")
