@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,6 +19,27 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """argparse's, except that an unrecognized argument is reported by the subcommand
+        given (argparse reports it from the top parser, whose ``--help`` does not list the
+        subcommand's options)."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self.chosen_parser(parsed).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+    def chosen_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The (sub)parser that read the last subcommand named in ``parsed``; this one
+        without subcommands."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+                if chosen is not None:
+                    return (chosen.chosen_parser(parsed) if isinstance(chosen, ArgumentParser)
+                            else chosen)
+        return self
 
 
 def _checked(text: str, convert: Callable[[str], T], accept: Callable[[T], bool],

@@ -5,6 +5,7 @@ import argparse
 import pytest
 
 from jlonevae_lib.cli.types import (
+    ArgumentParser,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -31,3 +32,40 @@ def test_checked_types(parse, good, bad):
     for text in bad:
         with pytest.raises(argparse.ArgumentTypeError, match="expected"):
             parse(text)
+
+
+def _two_level_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="tool")
+    parser.add_argument("--top", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    plot = commands.add_parser("plot")
+    plot.add_argument("--dpi", type=positive_int, default=100)
+    kinds = plot.add_subparsers(dest="kind", required=True)
+    kinds.add_parser("violin").add_argument("--width", type=positive_float)
+    commands.add_parser("list")
+    return parser
+
+
+@pytest.mark.parametrize(("argv", "prog"), [
+    (["plot", "violin", "--bogus"], "tool plot violin"),
+    (["plot", "--dpi", "3", "violin", "--width", "2", "x"], "tool plot violin"),
+    (["list", "--dpi", "3"], "tool list"),
+])
+def test_unrecognized_argument_names_the_subcommand(argv, prog, capsys):
+    """The subcommand's --help lists its options; the top parser's does not."""
+    with pytest.raises(SystemExit) as exit_info:
+        _two_level_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"{prog}: error: unrecognized arguments: ")
+    assert error.rstrip().endswith(f"(see {prog} --help)")
+
+
+def test_unrecognized_argument_without_subcommands(capsys):
+    parser = ArgumentParser(prog="tool")
+    parser.add_argument("--n", type=positive_int)
+    assert parser.parse_args(["--n", "2"]).n == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--n", "2", "extra"])
+    assert capsys.readouterr().err == ("tool: error: unrecognized arguments: extra "
+                                       "(see tool --help)\n")
