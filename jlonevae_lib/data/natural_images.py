@@ -366,12 +366,6 @@ def read_patch_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
     return patches.astype(np.float32, copy=False), str(label)
 
 
-def read_patches(path: str | os.PathLike) -> np.ndarray:
-    """The validated patches float32 (N, 1, 16, 16) of a patch file (see
-    :func:`read_patch_file`)."""
-    return read_patch_file(path)[0]
-
-
 def write_patch_files(root: str | os.PathLike | None = None, seed: int = DEFAULT_SEED,
                       patches_per_image: dict[str, int] | None = None,
                       splits: tuple[str, ...] = SPLITS

@@ -168,7 +168,7 @@ def test_cli_writes_both_splits_in_the_reference_format(root, capsys):
             assert archive["source"].shape == () and str(archive["source"]) == "IMAGES.mat"
         assert patches.shape == (10 * count, 1, 16, 16) and patches.dtype == np.float32
         assert np.array_equal(patches, expected_patches(images, count, 3, split))
-        assert np.array_equal(ni.read_patches(path), patches)
+        assert np.array_equal(ni.read_patch_file(path)[0], patches)
     out = capsys.readouterr().out
     assert "40 patches" in out and "20 patches" in out and "source IMAGES.mat" in out
     assert not list(root.rglob("*.tmp*"))  # atomic writes leave no temporaries
@@ -215,7 +215,7 @@ def test_missing_patch_file_is_sampled_from_the_source(root, monkeypatch, capsys
     write_source(root, images)
     data = ni.NaturalImagePatches(data_root=root)
     assert np.array_equal(data.patches, expected_patches(images, 3, ni.DEFAULT_SEED, "train"))
-    assert np.array_equal(ni.read_patches(ni.patches_path("train", root)), data.patches)
+    assert np.array_equal(ni.read_patch_file(ni.patches_path("train", root))[0], data.patches)
     assert not ni.patches_path("test", root).exists()
     assert "Sampling the natural-image train patches" in capsys.readouterr().err
 
@@ -232,8 +232,8 @@ def test_sampling_script_keeps_the_reference_name_and_works_from_its_folder(tmp_
                              "--test-per-image", "1"], cwd=folder, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert len(ni.read_patches(folder / "naturalImages" / "train" / "data.npz")) == 20
-    assert len(ni.read_patches(folder / "naturalImages" / "test" / "data.npz")) == 10
+    assert len(ni.read_patch_file(folder / "naturalImages" / "train" / "data.npz")[0]) == 20
+    assert len(ni.read_patch_file(folder / "naturalImages" / "test" / "data.npz")[0]) == 10
     shutil.rmtree(folder)
 
 

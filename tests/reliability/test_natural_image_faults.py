@@ -186,7 +186,7 @@ def test_bad_patch_file_is_sampled_again_with_a_warning(root, monkeypatch, fault
     ni.write_patch_files(root, splits=("train",))
     corrupt(path)
     with pytest.raises(DataFileError) as info:
-        ni.read_patches(path)
+        ni.read_patch_file(path)
     assert problem in str(info.value)
     with pytest.warns(UserWarning) as caught:
         data = ni.NaturalImagePatches(data_root=root)
@@ -195,7 +195,7 @@ def test_bad_patch_file_is_sampled_again_with_a_warning(root, monkeypatch, fault
     assert "sampling them again" in message
     expected = expected_patches(images, 4, ni.DEFAULT_SEED, "train")
     assert np.array_equal(data.patches, expected)
-    assert np.array_equal(ni.read_patches(path), expected)  # the file was replaced
+    assert np.array_equal(ni.read_patch_file(path)[0], expected)  # the file was replaced
 
 
 def test_the_references_float64_patch_file_is_read_and_kept(root):
@@ -220,7 +220,7 @@ def test_pickled_patch_file_is_refused_without_running_it(root, tmp_path, monkey
     path.parent.mkdir(parents=True)
     np.savez(path, images=np.array([CodePayload(marker)], dtype=object))
     with pytest.raises(DataFileError, match="allow_pickle=False"):
-        ni.read_patches(path)
+        ni.read_patch_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ni.load_patches("train", root)  # replaced by fresh patches, never unpickled
@@ -251,12 +251,12 @@ def test_killed_patch_writer_leaves_nothing_read_as_valid(root, tmp_path):
     assert not train.exists() and not ni.patches_path("test", root).exists()
     assert list(train.parent.iterdir()) == [leftover]  # only the temporary the kill left
     with pytest.raises(DataFileError, match="not a readable .npz archive|no zip header"):
-        ni.read_patches(leftover)
+        ni.read_patch_file(leftover)
     make_stale(leftover)
     result = run_cli([*SAMPLE, "--data-root", str(root), "--train-per-image", "3",
                       "--test-per-image", "1"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert len(ni.read_patches(train)) == 30
+    assert len(ni.read_patch_file(train)[0]) == 30
     assert [p.name for p in train.parent.iterdir()] == ["data.npz"]  # the leftover is gone
 
 
