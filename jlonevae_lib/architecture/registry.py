@@ -21,7 +21,7 @@ from typing import TypeVar
 from torch import nn
 
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.plugins import ARCHITECTURES, PLUGIN_HINT, load_plugins
+from jlonevae_lib.utils.plugins import ARCHITECTURES, PLUGIN_HINT, is_redefinition, load_plugins
 
 ArchitectureFactory = Callable[[int, int], nn.Module]
 Factory = TypeVar("Factory", bound=ArchitectureFactory)
@@ -37,7 +37,7 @@ def register_architecture(name: str) -> Callable[[Factory], Factory]:
     """Decorator: make ``factory(im_channels, latent_dim)`` available as architecture ``name``."""
 
     def register(factory: Factory) -> Factory:
-        if name in _REGISTRY:
+        if name in _REGISTRY and not is_redefinition(_REGISTRY[name], factory):
             raise ValueError(f"architecture name {name!r} is already registered")
         _REGISTRY[name] = factory
         return factory

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.plugins import DATASETS, PLUGIN_HINT, load_plugins
+from jlonevae_lib.utils.plugins import DATASETS, PLUGIN_HINT, is_redefinition, load_plugins
 
 #: Environment variable naming the data folder, as in disentanglement_lib.
 DATA_ROOT_ENV = "DISENTANGLEMENT_LIB_DATA"
@@ -162,9 +162,12 @@ DATASET_ALIASES = {"mpi3d_multi_real": "mpi3dMulti"}
 
 
 def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetFactory:
-    if name in _REGISTRY or name in DATASET_ALIASES:
+    if name in DATASET_ALIASES or (name in _REGISTRY
+                                   and not is_redefinition(_REGISTRY[name], factory)):
         raise ValueError(f"dataset name {name!r} is already registered")
     _REGISTRY[name] = factory
+    _WITHOUT_FACTORS.discard(name)
+    _EVALUATED_ON.pop(name, None)  # the new definition's registration says again
     if not has_factors:
         _WITHOUT_FACTORS.add(name)
     return factory

@@ -33,7 +33,7 @@ from jlonevae_lib.sweep.members import Member
 from jlonevae_lib.train.baselines import method_settings
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.plugins import PLUGIN_HINT, STUDIES, load_plugins
+from jlonevae_lib.utils.plugins import PLUGIN_HINT, STUDIES, is_redefinition, load_plugins
 
 #: ``python -m`` forms of the figure and summary commands the summary stage runs (cli/).
 PLOT_COMMAND = (sys.executable, "-m", "jlonevae_lib.cli.plot")
@@ -160,7 +160,7 @@ def register_study(name: str) -> Callable[[Callable[[], Study]], Callable[[], St
     """Decorator: ``@register_study("threeDots")`` on a function returning the study."""
 
     def decorate(factory: Callable[[], Study]) -> Callable[[], Study]:
-        if name in _REGISTRY:
+        if name in _REGISTRY and not is_redefinition(_REGISTRY[name], factory):
             raise ValueError(f"study {name!r} is registered twice")
         _REGISTRY[name] = factory
         return factory

@@ -51,6 +51,19 @@ def load_plugins(group: str) -> None:
         raise
 
 
+def _definition_site(thing: object) -> tuple[str, str] | None:
+    module, qualname = getattr(thing, "__module__", None), getattr(thing, "__qualname__", None)
+    return (module, qualname) if isinstance(module, str) and isinstance(qualname, str) else None
+
+
+def is_redefinition(registered: object, new: object) -> bool:
+    """Whether ``new`` is a fresh definition of the class or function ``registered`` (same
+    module, same qualified name): a notebook cell run again, or a reloaded module. The
+    registries let it replace the old one; anything else under a taken name is refused."""
+    site = _definition_site(new)
+    return site is not None and site == _definition_site(registered)
+
+
 def plugin_packages(group: str) -> dict[str, EntryPoint]:
     """The top-level package of each entry point of ``group``, with that entry point: where the
     registrations a plug-in's import made live (a module ``package.sub`` is that package's)."""

@@ -44,6 +44,7 @@ def registry(monkeypatch):
     """A copy of the registry, restored after the test."""
     monkeypatch.setattr(ground_truth, "_REGISTRY", dict(ground_truth._REGISTRY))
     monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
+    monkeypatch.setattr(ground_truth, "_WITHOUT_FACTORS", set(ground_truth._WITHOUT_FACTORS))
 
 
 def test_a_dataset_names_the_dataset_its_runs_are_scored_on(registry):
@@ -100,8 +101,9 @@ def test_registry_builds_by_name_with_keyword_arguments(registry):
     register_ground_truth_data("identity")(IdentityData)
     assert "identity" in available_datasets()
     assert get_named_ground_truth_data("identity", scale=2.0).scale == 2.0
+    register_ground_truth_data("identity")(IdentityData)  # the same class again: accepted
     with pytest.raises(ValueError, match="already registered"):
-        register_ground_truth_data("identity")(IdentityData)
+        register_ground_truth_data("identity")(type("IdentityData", (IdentityData,), {}))
 
 
 def test_builtin_names_are_registered():

@@ -28,7 +28,7 @@ from torch import nn
 
 from jlonevae_lib.runs import layout, naming
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
-from jlonevae_lib.utils.plugins import OBJECTIVES, PLUGIN_HINT, load_plugins
+from jlonevae_lib.utils.plugins import OBJECTIVES, PLUGIN_HINT, is_redefinition, load_plugins
 
 if TYPE_CHECKING:
     from jlonevae_lib.train.config import TrainConfig
@@ -241,7 +241,7 @@ def register_objective(name: str) -> Callable[[ObjectiveClass], ObjectiveClass]:
     """Class decorator: make an :class:`Objective` subclass available as ``name``."""
 
     def register(cls: ObjectiveClass) -> ObjectiveClass:
-        if name in _REGISTRY:
+        if name in _REGISTRY and not is_redefinition(_REGISTRY[name], cls):
             raise ValueError(f"objective name {name!r} is already registered")
         cls.name = name
         _REGISTRY[name] = cls

@@ -1,0 +1,113 @@
+"""A registration run again (a notebook cell re-executed, a reloaded module) replaces the
+entry it made before; anything else under a taken name is still refused, in every registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch.nn as nn
+
+from jlonevae_lib.architecture import registry as architectures
+from jlonevae_lib.data import ground_truth
+from jlonevae_lib.sweep import studies
+from jlonevae_lib.train import objectives
+from jlonevae_lib.utils.plugins import is_redefinition
+
+
+def _defined_twice() -> list[type]:
+    """The same class statement executed twice: two class objects, one definition site."""
+    made = []
+    for _ in range(2):
+        class Cell:
+            pass
+        made.append(Cell)
+    return made
+
+
+def test_is_redefinition():
+    first, second = _defined_twice()
+    assert first is not second and is_redefinition(first, second)
+    assert is_redefinition(first, first)
+
+    class Cell:  # same name, another definition site (this function's)
+        pass
+
+    assert not is_redefinition(first, Cell)
+    assert not is_redefinition(first, object())  # an instance has no __qualname__
+    assert not is_redefinition(len, max)
+
+
+@pytest.fixture
+def registries(monkeypatch):
+    """Copies of the registries, restored after the test."""
+    for module in (architectures, ground_truth, studies, objectives):
+        module._load_builtins()
+        monkeypatch.setattr(module, "_REGISTRY", dict(module._REGISTRY))
+    monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
+    monkeypatch.setattr(ground_truth, "_WITHOUT_FACTORS", set(ground_truth._WITHOUT_FACTORS))
+
+
+def _cells(make, count: int = 2) -> list:
+    """``make()`` run ``count`` times from one line: one definition site, as a re-run cell."""
+    return [make() for _ in range(count)]
+
+
+def test_objective_cell_run_again(registries):
+    def make():
+        class MyObjective(objectives.objective_class("beta_vae")):
+            pass
+        return MyObjective
+
+    first, second = _cells(make)
+    objectives.register_objective("my_cell_objective")(first)
+    objectives.register_objective("my_cell_objective")(second)
+    assert objectives.objective_class("my_cell_objective") is second
+    with pytest.raises(ValueError, match="'beta_vae' is already registered"):
+        objectives.register_objective("beta_vae")(second)
+    assert objectives.objective_class("beta_vae") is not second
+
+
+def test_architecture_cell_run_again(registries):
+    def make():
+        def tiny(im_channels: int, latent_dim: int) -> nn.Module:
+            return nn.Linear(im_channels, latent_dim)
+        return tiny
+
+    first, second = _cells(make)
+    architectures.register_architecture("my_cell_arch")(first)
+    architectures.register_architecture("my_cell_arch")(second)
+    assert architectures._REGISTRY["my_cell_arch"] is second
+    with pytest.raises(ValueError, match="'dlibConv' is already registered"):
+        architectures.register_architecture("dlibConv")(second)
+
+
+def test_dataset_cell_run_again(registries):
+    def make():
+        class MyData(ground_truth.GroundTruthData):
+            pass
+        return MyData
+
+    first, second = _cells(make)
+    ground_truth.register_ground_truth_data("myCellData", evaluated_on="threeDots")(first)
+    assert ground_truth.evaluation_dataset_name("myCellData") == "threeDots"
+    # The new definition's registration is the one in force, evaluated_on included.
+    ground_truth.register_ground_truth_data("myCellData")(second)
+    assert ground_truth._REGISTRY["myCellData"] is second
+    assert ground_truth.evaluation_dataset_name("myCellData") == "myCellData"
+    for taken in ("threeDots", "mpi3d_multi_real"):  # a built-in's name, an alias
+        with pytest.raises(ValueError, match="already registered"):
+            ground_truth.register_ground_truth_data(taken)(second)
+    assert ground_truth.evaluation_dataset_name("threeDotsCache") == "threeDots"
+
+
+def test_study_cell_run_again(registries):
+    def make():
+        def my_study() -> studies.Study:
+            return studies.get_study("threeDots")
+        return my_study
+
+    first, second = _cells(make)
+    studies.register_study("myCellStudy")(first)
+    studies.register_study("myCellStudy")(second)
+    assert studies._REGISTRY["myCellStudy"] is second
+    with pytest.raises(ValueError, match="registered twice"):
+        studies.register_study("threeDots")(second)
