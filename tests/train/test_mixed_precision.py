@@ -24,13 +24,13 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.members import train_arguments
 from jlonevae_lib.sweep.studies import get_study, parse_setting, plan_study
 from jlonevae_lib.train import losses as losses_module
+from jlonevae_lib.train import objectives
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.dlib_losses import DISCRIMINATOR_DEPTH, DISCRIMINATOR_WIDTH
 from jlonevae_lib.train.objectives import (
     Objective,
     available_objectives,
     register_objective,
-    unregister_objective,
 )
 from jlonevae_lib.train.objectives.penalty import backpropagate_penalty
 from jlonevae_lib.train.trainer import Trainer, train
@@ -180,15 +180,14 @@ class _Bfloat16Loss(Objective):
         return _Terms(total=recon.sum())
 
 
-def test_a_loss_returned_in_bfloat16_is_refused(tmp_path):
+def test_a_loss_returned_in_bfloat16_is_refused(tmp_path, monkeypatch):
+    objectives._load_builtins()
+    monkeypatch.setattr(objectives, "_REGISTRY", dict(objectives._REGISTRY))
     register_objective("bf16_loss_toy")(_Bfloat16Loss)
-    try:
-        trainer = Trainer(bf16_config(tmp_path, objective="bf16_loss_toy"))
-        with pytest.raises(JLoneVAEError, match="objective's loss is torch.bfloat16 under "
-                                                "precision 'bf16'; its reductions must return"):
-            trainer.training_step()
-    finally:
-        unregister_objective("bf16_loss_toy")
+    trainer = Trainer(bf16_config(tmp_path, objective="bf16_loss_toy"))
+    with pytest.raises(JLoneVAEError, match="objective's loss is torch.bfloat16 under "
+                                            "precision 'bf16'; its reductions must return"):
+        trainer.training_step()
 
 
 # ------------------------------------------------------------------ the penalty stays float32

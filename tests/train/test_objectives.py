@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from jlonevae_lib.train import objectives
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.train.losses import gaussian_kl_terms
 from jlonevae_lib.train.objectives import (
@@ -16,7 +17,6 @@ from jlonevae_lib.train.objectives import (
     available_objectives,
     objective_class,
     register_objective,
-    unregister_objective,
 )
 from jlonevae_lib.train.trainer import Trainer
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -126,10 +126,12 @@ class AdversarialToy(Objective):
 
 
 @pytest.fixture
-def adversarial_toy():
+def adversarial_toy(monkeypatch):
+    """AdversarialToy registered in a copy of the registry, restored after the test."""
+    objectives._load_builtins()
+    monkeypatch.setattr(objectives, "_REGISTRY", dict(objectives._REGISTRY))
     register_objective("adversarial_toy")(AdversarialToy)
-    yield "adversarial_toy"
-    unregister_objective("adversarial_toy")
+    return "adversarial_toy"
 
 
 def test_an_objective_with_its_own_network_and_optimiser_resumes_bit_identically(

@@ -250,11 +250,6 @@ def register_objective(name: str) -> Callable[[ObjectiveClass], ObjectiveClass]:
     return register
 
 
-def unregister_objective(name: str) -> None:
-    """Remove ``name`` from the registry (for objectives registered by tests)."""
-    del _REGISTRY[name]
-
-
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
