@@ -374,11 +374,13 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
     results = discover_results(models_dir)
     notes = list(results.notes)
     scores: dict[Path, dict[str, float]] = {}
+    # The evaluated runs' arms as the figures have them (a baseline at two settings is two).
+    evaluated = {record.run.run_dir: record.run for record in results.records}
     for record in results.records:
         scores.setdefault(record.run.run_dir, {})[record.name] = record.value
     runs = []
     for run_dir in layout.run_folders(models_dir):
-        info = our_run_info(run_dir)
+        info = evaluated.get(run_dir) or our_run_info(run_dir)
         if info is None:
             notes.append(f"ignored: {run_dir} has no run config saying its method, and "
                          f"{run_dir.parent.name} is not named like one of our experiments")

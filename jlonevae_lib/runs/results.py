@@ -23,12 +23,13 @@ Nothing here raises on a bad or missing file: problems become human-readable not
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import os
 import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -518,7 +519,7 @@ def discover_results(models_dir: str | os.PathLike | None,
                                  f"{record.value}")
                     continue
                 candidates[(run_dir, record.metric, record.locality)].append(record)
-    results.records = _one_result_per_score(candidates, notes)
+    results.records = _split_mixed_settings(_one_result_per_score(candidates, notes), notes)
     if models_dir is not None and Path(models_dir).is_dir():
         evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):
@@ -530,6 +531,75 @@ def discover_results(models_dir: str | os.PathLike | None,
             notes.append(f"not evaluated: {run_dir} has a model but no evaluation results")
     _check_complete(results.records, notes)
     return results
+
+
+#: The ``config.json`` entries that make a baseline's setting, besides its objective's
+#: parameters (``objective_params``). The others either differ between the runs of one setting
+#: (seed, places, logging) or are not read by a method without the Jacobian penalty (the
+#: penalty's own settings); β counts for the methods that read it (:func:`_reads_beta`).
+_SETTING_KEYS = ("dataset", "architecture", "latent_dim", "batch_size", "lr", "num_batches")
+
+
+def _reads_beta(method: str) -> bool:
+    """Whether a baseline ``method`` reads the config's β: disentanglement_lib's β-VAE and
+    β-TCVAE do, its other methods do not; another objective does unless it says otherwise,
+    which only its own class knows (the runs layer sits below the objectives)."""
+    grid = study_numbering.GRIDS.get(method)
+    return grid is None or "beta" in grid[0]
+
+
+def _baseline_setting(run: RunInfo) -> dict[str, Any]:
+    """A baseline run's settings as flat items: its ``config.json``'s (the objective's
+    parameters spread out), else, for a member of disentanglement_lib's study known by its
+    model number, its grid point; empty when neither says."""
+    run_dir = run.run_dir
+    config = _run_config(run_dir)
+    if config:
+        params = config.get("objective_params")
+        keys = (*_SETTING_KEYS, "beta") if _reads_beta(run.method) else _SETTING_KEYS
+        return ({key: config.get(key) for key in keys}
+                | (params if isinstance(params, dict) else {}))
+    for folder in (run_dir, run_dir.parent):
+        match = _MODEL_NUMBER_RE.match(folder.name)
+        if match and int(match[1]) < study_numbering.STUDY_SIZE:
+            return study_numbering.study_member(int(match[1])).hyperparameters
+    return {}
+
+
+def _setting_text(value: Any) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}" if _is_number(value) else json.dumps(value, sort_keys=True).strip('"')
+
+
+def _split_mixed_settings(records: list[MetricResult], notes: list[str]) -> list[MetricResult]:
+    """``records`` with each baseline arm (``baseline:<method>``) whose runs were trained with
+    different settings (two β of one method, a plug-in objective at two parameter values)
+    split into one arm per setting, named by the settings that differ: pooled, their violin
+    and t-test would describe no setting at all."""
+    members: dict[str, dict[Path, RunInfo]] = defaultdict(dict)
+    for record in records:
+        if record.run.group.startswith("baseline:"):
+            members[record.run.group][record.run.run_dir] = record.run
+    renamed: dict[Path, RunInfo] = {}
+    for group, runs in members.items():
+        settings = {run_dir: _baseline_setting(run) for run_dir, run in runs.items()}
+        keys = sorted(set().union(*settings.values()))
+        differing = [key for key in keys if len({json.dumps(items.get(key), sort_keys=True)
+                                                  for items in settings.values()}) > 1]
+        if not differing:
+            continue
+        described = {run_dir: ", ".join(f"{key}={_setting_text(items.get(key))}"
+                                        for key in differing)
+                     for run_dir, items in settings.items()}
+        for run_dir, run in runs.items():
+            renamed[run_dir] = replace(run, group=f"{group}:{described[run_dir]}",
+                                       label=f"{run.label} ({described[run_dir]})")
+        label = next(iter(runs.values())).label
+        notes.append(f"split: the {label} runs have {len(set(described.values()))} settings "
+                     f"(they differ in {', '.join(differing)}); each is an arm of its own")
+    return [replace(record, run=renamed[record.run.run_dir])
+            if record.run.run_dir in renamed else record for record in records]
 
 
 def _included(group: str, include: Sequence[str]) -> bool:

@@ -90,3 +90,62 @@ def test_a_baseline_with_the_penalty_is_apart_from_the_plain_baseline(tmp_path: 
                                   {**CONFIG, "objective": "beta_vae", "regularization_type":
                                    "jlone"}))
     assert beta is not None and (beta.method, beta.gamma) == ("jlone", 0.1)
+
+
+def _arms(results) -> dict[str, tuple[str, int]]:
+    """{group: (label, runs)} of the results found."""
+    runs = results.runs()
+    return {run.group: (run.label, sum(r.group == run.group for r in runs)) for run in runs}
+
+
+def test_a_baseline_at_two_settings_is_two_arms(tmp_path: Path) -> None:
+    """Pooled, the runs of two FactorVAE γ (or a plug-in at two parameter values) would make
+    one violin and one t-test that describe neither setting."""
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+              "architecture": "dlibConv"}
+    for seed in ("seed1", "seed2"):
+        write_run(tmp_path, "dlibConv_factor_vae_gamma30_0000_lat3", seed,
+                  {**factor, "objective_params": {"gamma": 30.0}})
+    write_run(tmp_path, "dlibConv_factor_vae_gamma10_0000_lat3", "seed1",
+              {**factor, "objective_params": {"gamma": 10.0}, "beta": 1.0})
+    plugin = {**CONFIG, "objective": "beta_l2mu", "gamma": 0.0, "regularization_type": "jlone"}
+    write_run(tmp_path, "defaultConv_beta_l2mu_lam0_1", "seed1",
+              {**plugin, "objective_params": {"beta": 4.0, "lam": 0.1}})
+    write_run(tmp_path, "defaultConv_beta_l2mu_lam0_5", "seed1",
+              {**plugin, "objective_params": {"beta": 4.0, "lam": 0.5}})
+    results = discover_results(tmp_path)
+    # FactorVAE reads no β: the older run's β = 1 does not make a third setting.
+    assert _arms(results) == {
+        "baseline:factor_vae:gamma=10": ("FactorVAE (gamma=10)", 1),
+        "baseline:factor_vae:gamma=30": ("FactorVAE (gamma=30)", 2),
+        "baseline:beta_l2mu:lam=0.1": ("beta_l2mu (lam=0.1)", 1),
+        "baseline:beta_l2mu:lam=0.5": ("beta_l2mu (lam=0.5)", 1),
+    }
+    assert ("split: the FactorVAE runs have 2 settings (they differ in gamma); each is an arm "
+            "of its own") in results.notes
+    assert len(results.records) == 5 * len({record.name for record in results.records})
+
+
+def test_a_baseline_at_one_setting_stays_one_arm(tmp_path: Path) -> None:
+    """Runs that differ only per run (seed, places) or in what the method does not read (β of
+    FactorVAE, the penalty's settings at γ = 0) are one setting."""
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+              "objective_params": {"gamma": 30.0}}
+    write_run(tmp_path, "a", "seed1", {**factor, "seed": 1, "beta": 1.0})
+    write_run(tmp_path, "a", "seed2", {**factor, "seed": 2, "annealing_batches": 5,
+                                       "output_dir": "elsewhere"})
+    results = discover_results(tmp_path)
+    assert _arms(results) == {"baseline:factor_vae": ("FactorVAE", 2)}
+    assert not any(note.startswith("split:") for note in results.notes)
+
+
+def test_disentanglement_lib_models_at_two_grid_points_are_two_arms(tmp_path: Path) -> None:
+    """disentanglement_lib's numbered models tell their setting by their model number."""
+    from jlonevae_lib.runs.study_numbering import model_number
+    baselines = tmp_path / "baselines"
+    for hp_index, seed in ((2, 0), (2, 1), (0, 0)):
+        run_dir = baselines / str(model_number("beta_vae", hp_index, seed))
+        write_all_metrics(run_dir, 0.0, np.random.default_rng(seed))
+    results = discover_results(None, baselines)
+    assert {group: count for group, (_, count) in _arms(results).items()} == {
+        "baseline:beta_vae:beta=1": 1, "baseline:beta_vae:beta=4": 2}
