@@ -151,6 +151,9 @@ _WITHOUT_FACTORS: set[str] = set()
 #: The dataset each dataset's runs are scored on, where it is another
 #: (:func:`register_ground_truth_data`'s ``evaluated_on``).
 _EVALUATED_ON: dict[str, str] = {}
+#: A registered dataset's own evaluation config (a plug-in's ``.gin``), where it gives one
+#: (:func:`register_ground_truth_data`'s ``dataset_config``).
+_DATASET_CONFIGS: dict[str, Path] = {}
 #: Modules that register the package's own datasets, imported on the first lookup. The package
 #: does not import them up front: some are also ``python -m`` targets, and runpy warns about
 #: (and runs a second copy of) a module its package has already imported.
@@ -168,22 +171,30 @@ def _register(name: str, factory: DatasetFactory, has_factors: bool) -> DatasetF
     _REGISTRY[name] = factory
     _WITHOUT_FACTORS.discard(name)
     _EVALUATED_ON.pop(name, None)  # the new definition's registration says again
+    _DATASET_CONFIGS.pop(name, None)
     if not has_factors:
         _WITHOUT_FACTORS.add(name)
     return factory
 
 
-def register_ground_truth_data(name: str, evaluated_on: str | None = None
+def register_ground_truth_data(name: str, evaluated_on: str | None = None,
+                               dataset_config: str | os.PathLike | None = None
                                ) -> Callable[[DatasetFactory], DatasetFactory]:
     """Decorator: make a :class:`GroundTruthData` class (or factory) available under ``name``.
 
     ``evaluated_on``: the dataset its runs are scored on, when not this one (a cache of
     training images, such as ``threeDotsCache``, is scored on freshly rendered ``threeDots``).
+    ``dataset_config``: the ``.gin`` file its runs are evaluated with (``dataset.name`` and
+    the factors the local metrics hold fixed), for a dataset whose config does not ship with
+    the package; evaluation and sweeps then find it by the dataset's name (docs/plugins.md).
     """
     def register(factory: DatasetFactory) -> DatasetFactory:
         _register(name, factory, has_factors=True)
-        if evaluated_on is not None:  # only once the name is taken: a refused one changes nothing
+        # Only once the name is taken: a refused registration changes nothing.
+        if evaluated_on is not None:
             _EVALUATED_ON[name] = evaluated_on
+        if dataset_config is not None:
+            _DATASET_CONFIGS[name] = Path(dataset_config).resolve()
         return factory
 
     return register
@@ -194,6 +205,12 @@ def evaluation_dataset_name(name: str) -> str:
     _load_builtins()
     name = canonical_dataset_name(name)
     return _EVALUATED_ON.get(name, name)
+
+
+def registered_dataset_config(name: str) -> Path | None:
+    """The evaluation config that dataset ``name``'s registration gave, else None."""
+    _load_builtins()
+    return _DATASET_CONFIGS.get(canonical_dataset_name(name))
 
 
 def register_training_data(name: str) -> Callable[[DatasetFactory], DatasetFactory]:

@@ -63,6 +63,7 @@ from jlonevae_lib.data.ground_truth import (
     canonical_dataset_name,
     evaluation_dataset_name,
     lacks_ground_truth_factors,
+    registered_dataset_config,
 )
 from jlonevae_lib.evaluate import configurables
 from jlonevae_lib.evaluate.sampling import DrawCache, RepresentationFunction
@@ -197,14 +198,27 @@ def evaluation_dataset(run: Path, override: str | None) -> str:
 
 
 def dataset_config(name: str) -> Path:
-    """The shipped dataset config of dataset ``name`` (or of the dataset an alias stands for)."""
+    """The dataset config of dataset ``name`` (or of the dataset an alias stands for): the
+    package's, else the one its registration gave (a plug-in's)."""
     path = DATASET_CONFIG_DIR / f"{canonical_dataset_name(name)}.gin"
-    if not path.is_file():
+    if path.is_file():
+        return path
+    registered = registered_dataset_config(name)
+    if registered is None:
         known = sorted(p.stem for p in DATASET_CONFIG_DIR.glob("*.gin"))
-        raise JLoneVAEError(f"no dataset config for '{name}' ships with the package (it has "
-                            f"{', '.join(known)}); for a dataset of your own give one with "
-                            f"--dataset-config FILE.gin (docs/plugins.md)")
-    return path
+        raise JLoneVAEError(f"no dataset config for '{name}' (the package ships ones for "
+                            f"{', '.join(known)}): a dataset of your own names its .gin at "
+                            "registration (register_ground_truth_data(..., dataset_config=...)),"
+                            " or give jlonevae-evaluate one with --dataset-config FILE.gin "
+                            "(docs/plugins.md)")
+    if not registered.is_file():
+        raise JLoneVAEError(f"the dataset config {registered} that dataset '{name}' was "
+                            "registered with does not exist")
+    _, named = user_dataset_config(registered)
+    if named != canonical_dataset_name(name):
+        raise JLoneVAEError(f"the dataset config {registered} that dataset '{name}' was "
+                            f"registered with sets dataset.name = {named!r}; make it '{name}'")
+    return registered
 
 
 def user_dataset_config(path: str | Path) -> tuple[Path, str]:

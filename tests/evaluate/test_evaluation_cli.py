@@ -272,7 +272,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         ([str(finished), str(unfinished), "--metrics", "small_local_mig"],
          "has not finished training"),
         ([str(finished), "--metrics", "small_local_mig", "--dataset", "nope"],
-         "no dataset config for 'nope' ships with the package"),
+         "no dataset config for 'nope' (the package ships ones for"),
         ([str(finished), "--metrics", "small_local_mig", "--device", "tpu"], "unknown device"),
     ]
     for args, message in cases:

@@ -81,6 +81,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for module in (objectives, architectures, ground_truth, studies):
         monkeypatch.setattr(module, "_REGISTRY", dict(module._REGISTRY))
     monkeypatch.setattr(ground_truth, "_WITHOUT_FACTORS", set(ground_truth._WITHOUT_FACTORS))
+    monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
+    monkeypatch.setattr(ground_truth, "_DATASET_CONFIGS", dict(ground_truth._DATASET_CONFIGS))
     monkeypatch.setattr(plugins, "_LOADED", set())
     site = tmp_path / "site"
     site.mkdir()
@@ -243,7 +245,9 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     architecture, dataset and metric through its entry points alone."""
     from jlonevae_lib.cli.train import build_parser, config_from_args
 
-    configs = {name: text for name, text in doc_files().items() if name.endswith(".gin")}
+    # The metric's config is the user's own file; the dataset's ships inside the package.
+    configs = {name: text for name, text in doc_files().items()
+               if name.endswith(".gin") and "/" not in name}
     for name, text in configs.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(example), str(REPO)]),
@@ -262,10 +266,33 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     run_dir = tmp_path / config_from_args(build_parser().parse_args(flags)).run_dir
     assert run_dir.parent.name.startswith("myConv_my_method_sparsity0_5000_weight2_0000_lat3")
     assert (run_dir / "DONE").is_file()
-    # The page's dataset config serves the package's local metrics too.
+    # The dataset config its registration names serves the package's local metrics too.
     run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "small_local_mig",
-        "--dataset-config", "myData.gin", "--device", "cpu")
+        "--device", "cpu")
     results = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
                / "evaluation.json").read_text(encoding="utf-8")
     assert '"evaluation_results.code_spread"' in results
     assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
+
+
+def test_the_registered_dataset_config_is_found_by_name_and_checked(example, tmp_path):
+    from jlonevae_lib.evaluate.evaluation import dataset_config
+
+    assert dataset_config("myData") == example / EXAMPLE / "myData.gin"
+    assert dataset_config("threeDots").parent.name == "dataset_configs"  # the shipped one
+    wrong = tmp_path / "wrong.gin"
+    wrong.write_text('dataset.name = "threeDots"\n', encoding="utf-8")
+    ground_truth.register_ground_truth_data("wrongData", dataset_config=wrong)(
+        ground_truth.get_named_ground_truth_data("myData").__class__)
+    with pytest.raises(JLoneVAEError, match=r"sets dataset.name = 'threeDots'; make it "
+                                            r"'wrongData'"):
+        dataset_config("wrongData")
+    wrong.unlink()
+    with pytest.raises(JLoneVAEError, match="that dataset 'wrongData' was registered with "
+                                            "does not exist"):
+        dataset_config("wrongData")
+    ground_truth.register_ground_truth_data("bareData")(
+        ground_truth.get_named_ground_truth_data("myData").__class__)
+    with pytest.raises(JLoneVAEError, match=r"no dataset config for 'bareData' \(the package "
+                                            r"ships ones for .*register_ground_truth_data\("):
+        dataset_config("bareData")
