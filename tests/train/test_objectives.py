@@ -154,3 +154,22 @@ def test_a_checkpoint_of_another_objective_is_refused(tmp_path, adversarial_toy)
     plain = Trainer(tiny_config(tmp_path, objective="beta_vae"))
     with pytest.raises(JLoneVAEError, match="belongs to another objective"):
         plain.load_state_dict(state)
+
+
+def test_a_loss_that_is_not_one_number_is_one_readable_error(tmp_path, monkeypatch):
+    """A regulariser left per latent (B, d → d) would fail in backward() with torch's
+    "grad can be implicitly created only for scalar outputs", pointing at the trainer."""
+    from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
+
+    class PerLatent(DlibVAE):
+        def regulariser(self, kl, mu, logvar, z, step):
+            return kl + (mu ** 2).mean(dim=0)  # (d,): one reduction short
+
+    objectives._load_builtins()
+    monkeypatch.setattr(objectives, "_REGISTRY", dict(objectives._REGISTRY))
+    register_objective("per_latent_toy")(PerLatent)
+    trainer = Trainer(tiny_config(tmp_path, objective="per_latent_toy",
+                                  architecture="dlibConv", annealing_batches=0))
+    with pytest.raises(JLoneVAEError, match=r"the per_latent_toy objective's loss has shape "
+                                            r"\(3,\), not a single number"):
+        trainer.training_step()
