@@ -173,3 +173,18 @@ def test_a_loss_that_is_not_one_number_is_one_readable_error(tmp_path, monkeypat
     with pytest.raises(JLoneVAEError, match=r"the per_latent_toy objective's loss has shape "
                                             r"\(3,\), not a single number"):
         trainer.training_step()
+
+
+def test_default_hyperparameters_are_checked_at_registration(monkeypatch):
+    from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
+
+    class Flagged(DlibVAE):
+        hyperparameters = {"weight": 1.0, "center": True}
+
+    objectives._load_builtins()
+    monkeypatch.setattr(objectives, "_REGISTRY", dict(objectives._REGISTRY))
+    with pytest.raises(JLoneVAEError, match="objective 'flagged_toy''s default hyperparameters: "
+                                            "objective parameter center must be a number >= 0, "
+                                            "got True"):
+        register_objective("flagged_toy")(Flagged)
+    assert "flagged_toy" not in available_objectives()

@@ -177,6 +177,7 @@ def gin_registry():
     """gin's registry as it was: a plug-in's configurables would outlive its test."""
     import gin
 
+    import jlonevae_lib.evaluate.evaluation  # noqa: F401 - the package's own stay registered
     before = {selector for selector, _ in gin.config._REGISTRY.items()}
     yield
     for selector in [s for s, _ in gin.config._REGISTRY.items() if s not in before]:

@@ -243,6 +243,10 @@ def register_objective(name: str) -> Callable[[ObjectiveClass], ObjectiveClass]:
     def register(cls: ObjectiveClass) -> ObjectiveClass:
         if name in _REGISTRY and not is_redefinition(_REGISTRY[name], cls):
             raise ValueError(f"objective name {name!r} is already registered")
+        try:  # the defaults checked now, not when a run first uses them
+            cls.resolve_params({})
+        except JLoneVAEError as err:
+            raise JLoneVAEError(f"objective {name!r}'s default hyperparameters: {err}") from None
         cls.name = name
         _REGISTRY[name] = cls
         return cls
