@@ -201,6 +201,12 @@ def plot_metric_scatter(points: Sequence[tuple[str, Sequence[float], Sequence[fl
 # ------------------------------------------------------------------------------- selection
 
 
+#: Why a JL1-VAE comparison has nothing to draw, and what else compares other methods.
+_NO_JL1 = ("no JL1-VAE (γ={gamma:g}) results found; train and evaluate those runs, or give the "
+           "γ you trained with (--gamma; GAMMA in the notebooks); to compare other methods "
+           "without JL1-VAE, all-metrics draws every arm found")
+
+
 def _other_methods(results: Results) -> list[str]:
     """The methods compared with JL1-VAE besides our β-VAE: disentanglement_lib's, in their
     order, then any other found (a plug-in objective's), by name; not those with the Jacobian
@@ -261,9 +267,7 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
     out = FigureSet(table_name=f"compareToStandard_{figure_locality_token(locality)}_ttests")
     ours = _groups(results, JL1, gamma)
     if not ours:
-        raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
-                            "those runs, or give the γ you trained with (--gamma; GAMMA in "
-                            "the notebooks)")
+        raise JLoneVAEError(_NO_JL1.format(gamma=gamma))
     others: list[tuple[str, Any]] = []
     if with_gamma0:
         settings = {run.settings for run in ours.values()}
@@ -373,9 +377,7 @@ def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
     groups = _comparison_groups(results, gamma)
     ours = list(_groups(results, JL1, gamma))
     if not ours:
-        raise JLoneVAEError(f"no JL1-VAE (γ={gamma:g}) results found; train and evaluate "
-                            "those runs, or give the γ you trained with (--gamma; GAMMA in "
-                            "the notebooks)")
+        raise JLoneVAEError(_NO_JL1.format(gamma=gamma))
     labels = results.labels()
     # JL1-VAE red as in every figure; the others tab10's colours but its red (index 3).
     others = [group for group in groups if group not in ours]
