@@ -155,12 +155,16 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
     sd_a, sd_b = row["sd_a"], row["sd_b"]
     text = (f"- **{name}, {QUESTIONS.get(name, name)}: {verdict}.** {a} "
             f"{_pm('', row['mean_a'], sd_a)} vs {b} {_pm('', row['mean_b'], sd_b)} "
-            f"(n = {row['n_a']} and {row['n_b']}); difference {statistic_cell(row['diff'], '+.4f')}"
-            f" (95% CI {ci_text(row)}), Hedges' g {statistic_cell(row['g'], '.2f')}; Welch "
-            f"p = {p_text(row['p_raw'], alpha)}, Holm-adjusted p = "
-            f"{p_text(row['p_holm'], alpha)} (α = {alpha:g}).")
-    if not row["reject"] and row["p_raw"] is not None and row["p_raw"] <= alpha:
-        text += " The raw p is below α; after the correction it is not."
+            f"(n = {row['n_a']} and {row['n_b']}); difference "
+            f"{statistic_cell(row['diff'], '+.4f')}")
+    if row["p_raw"] is None:
+        return text + " (no interval, Hedges' g or p without a spread)."
+    text += (f" (95% CI {ci_text(row)}), Hedges' g {statistic_cell(row['g'], '.2f')}; Welch "
+             f"p = {p_text(row['p_raw'], alpha)}, Holm-adjusted p = "
+             f"{p_text(row['p_holm'], alpha)} (α = {alpha:g}).")
+    if not row["reject"] and row["p_raw"] <= alpha:
+        text += (" The raw p is below α, so the unadjusted 95% interval excludes 0; after "
+                 "the correction for the two tests it is not significant.")
     return text
 
 
@@ -280,13 +284,21 @@ def _difference_cell(row: Mapping[str, Any]) -> str:
     return f"{statistic_cell(row['diff'], f'+.{digits}f')} ({ci_text(row, digits)})"
 
 
+def _value_title(key: str) -> str:
+    """A secondary value's name; a local score at evaluation seed 0 says so, apart from the
+    primary outcome (the mean over seeds 0–2)."""
+    parsed = parse_metric_name(key)
+    local = parsed is not None and parsed[1] is not None
+    return f"{column_title(key)} (eval seed 0)" if local else column_title(key)
+
+
 def differences_table(summary: Mapping[str, Any], keys: list[str] | None = None) -> str:
     rows = summary["secondary"]["differences"]
     if keys is not None:
         rows = sorted((r for r in rows if r["key"] in keys),
                       key=lambda r: (keys.index(r["key"]), summary["arms"].index(r["arm_b"])))
     return format_markdown_table([
-        {"value": column_title(row["key"]), "b": _label(summary, row["arm_b"]),
+        {"value": _value_title(row["key"]), "b": _label(summary, row["arm_b"]),
          "n (JL1-VAE, b)": f"{row['n_a']}, {row['n_b']}",
          "JL1-VAE": format_value(row["key"], row["mean_a"]),
          "b's mean": format_value(row["key"], row["mean_b"]),
