@@ -32,7 +32,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def chosen_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
         """The (sub)parser that read the last subcommand named in ``parsed``; this one
-        without subcommands."""
+        without subcommands. Each level of subcommands needs a ``dest`` of its own."""
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
                 chosen = action.choices.get(getattr(parsed, action.dest, None) or "")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -187,14 +188,18 @@ def register_ground_truth_data(name: str, evaluated_on: str | None = None,
     ``dataset_config``: the ``.gin`` file its runs are evaluated with (``dataset.name`` and
     the factors the local metrics hold fixed), for a dataset whose config does not ship with
     the package; evaluation and sweeps then find it by the dataset's name (docs/plugins.md).
+    A relative path is taken from the folder of the module that defines the dataset (the
+    working directory for one defined in a notebook or script), not from wherever a later
+    process happens to run.
     """
     def register(factory: DatasetFactory) -> DatasetFactory:
+        config = None if dataset_config is None else _beside_module(factory, dataset_config)
         _register(name, factory, has_factors=True)
         # Only once the name is taken: a refused registration changes nothing.
         if evaluated_on is not None:
             _EVALUATED_ON[name] = evaluated_on
-        if dataset_config is not None:
-            _DATASET_CONFIGS[name] = Path(dataset_config).resolve()
+        if config is not None:
+            _DATASET_CONFIGS[name] = config
         return factory
 
     return register
@@ -205,6 +210,16 @@ def evaluation_dataset_name(name: str) -> str:
     _load_builtins()
     name = canonical_dataset_name(name)
     return _EVALUATED_ON.get(name, name)
+
+
+def _beside_module(factory: object, path: str | os.PathLike) -> Path:
+    """``path`` made absolute: a relative one from the folder of ``factory``'s module file,
+    else (``__main__`` of a notebook) from the working directory."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    module_file = getattr(sys.modules.get(getattr(factory, "__module__", "")), "__file__", None)
+    return (Path(module_file).parent / path if module_file else path).resolve()
 
 
 def registered_dataset_config(name: str) -> Path | None:

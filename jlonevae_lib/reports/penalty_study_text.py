@@ -163,8 +163,8 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
              f"p = {p_text(row['p_raw'], alpha)}, Holm-adjusted p = "
              f"{p_text(row['p_holm'], alpha)} (α = {alpha:g}).")
     if not row["reject"] and row["p_raw"] <= alpha:
-        text += (" The raw p is below α, so the unadjusted 95% interval excludes 0; after "
-                 "the correction for the two tests it is not significant.")
+        text += (" The raw p is below α, so the unadjusted interval excludes 0; after the "
+                 "correction for the two tests it is not significant.")
     return text
 
 

@@ -38,12 +38,14 @@ from jlonevae_lib.runs.metric_table import (
 )
 from jlonevae_lib.runs.results import (
     SEED_KEY,
+    SPLIT_NOTE,
     MetricResult,
     RunInfo,
     discover_results,
     evaluation_records,
     our_run_info,
     preferred_result,
+    split_mixed_settings,
 )
 from jlonevae_lib.utils.errors import DataFileError, short_reason
 from jlonevae_lib.utils.threads import usable_cpus
@@ -374,17 +376,20 @@ def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[s
     results = discover_results(models_dir)
     notes = list(results.notes)
     scores: dict[Path, dict[str, float]] = {}
-    # The evaluated runs' arms as the figures have them (a baseline at two settings is two).
-    evaluated = {record.run.run_dir: record.run for record in results.records}
     for record in results.records:
         scores.setdefault(record.run.run_dir, {})[record.name] = record.value
+    infos = {run_dir: our_run_info(run_dir) for run_dir in layout.run_folders(models_dir)}
+    # The arms of every run, evaluated or not, as the figures split them (a baseline at two
+    # settings is two arms): the split the figures' notes describe covers evaluated runs only.
+    notes = [note for note in notes if not note.startswith(SPLIT_NOTE)]
+    arms = split_mixed_settings([info for info in infos.values() if info is not None], notes)
     runs = []
-    for run_dir in layout.run_folders(models_dir):
-        info = evaluated.get(run_dir) or our_run_info(run_dir)
+    for run_dir, info in infos.items():
         if info is None:
             notes.append(f"ignored: {run_dir} has no run config saying its method, and "
                          f"{run_dir.parent.name} is not named like one of our experiments")
             continue
+        info = arms[run_dir]
         config = {}
         if layout.config_path(run_dir).is_file():
             config = json_object_or_note(layout.config_path(run_dir), notes) or {}

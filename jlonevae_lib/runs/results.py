@@ -519,7 +519,9 @@ def discover_results(models_dir: str | os.PathLike | None,
                                  f"{record.value}")
                     continue
                 candidates[(run_dir, record.metric, record.locality)].append(record)
-    results.records = _split_mixed_settings(_one_result_per_score(candidates, notes), notes)
+    records = _one_result_per_score(candidates, notes)
+    arms = split_mixed_settings({r.run.run_dir: r.run for r in records}.values(), notes)
+    results.records = [replace(record, run=arms[record.run.run_dir]) for record in records]
     if models_dir is not None and Path(models_dir).is_dir():
         evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):
@@ -537,7 +539,10 @@ def discover_results(models_dir: str | os.PathLike | None,
 #: parameters (``objective_params``). The others either differ between the runs of one setting
 #: (seed, places, logging) or are not read by a method without the Jacobian penalty (the
 #: penalty's own settings); β counts for the methods that read it (:func:`_reads_beta`).
-_SETTING_KEYS = ("dataset", "architecture", "latent_dim", "batch_size", "lr", "num_batches")
+_SETTING_KEYS = ("dataset", "architecture", "latent_dim", "batch_size", "lr", "num_batches",
+                 "annealing_batches", "precision")
+#: How the notes that :func:`split_mixed_settings` adds begin.
+SPLIT_NOTE = "split: "
 
 
 def _reads_beta(method: str) -> bool:
@@ -550,8 +555,8 @@ def _reads_beta(method: str) -> bool:
 
 def _baseline_setting(run: RunInfo) -> dict[str, Any]:
     """A baseline run's settings as flat items: its ``config.json``'s (the objective's
-    parameters spread out), else, for a member of disentanglement_lib's study known by its
-    model number, its grid point; empty when neither says."""
+    parameters spread out), else, for a member of disentanglement_lib's study of the run's
+    method known by its model number, its grid point; empty when neither says."""
     run_dir = run.run_dir
     config = _run_config(run_dir)
     if config:
@@ -562,44 +567,50 @@ def _baseline_setting(run: RunInfo) -> dict[str, Any]:
     for folder in (run_dir, run_dir.parent):
         match = _MODEL_NUMBER_RE.match(folder.name)
         if match and int(match[1]) < study_numbering.STUDY_SIZE:
-            return study_numbering.study_member(int(match[1])).hyperparameters
+            member = study_numbering.study_member(int(match[1]))
+            return member.hyperparameters if member.method == run.method else {}
     return {}
 
 
 def _setting_text(value: Any) -> str:
-    if value is None:
-        return "?"
+    """A setting's value as a label shows it, and as two settings are compared: 30 and 30.0
+    are one value."""
     return f"{value:g}" if _is_number(value) else json.dumps(value, sort_keys=True).strip('"')
 
 
-def _split_mixed_settings(records: list[MetricResult], notes: list[str]) -> list[MetricResult]:
-    """``records`` with each baseline arm (``baseline:<method>``) whose runs were trained with
-    different settings (two β of one method, a plug-in objective at two parameter values)
-    split into one arm per setting, named by the settings that differ: pooled, their violin
-    and t-test would describe no setting at all."""
-    members: dict[str, dict[Path, RunInfo]] = defaultdict(dict)
-    for record in records:
-        if record.run.group.startswith("baseline:"):
-            members[record.run.group][record.run.run_dir] = record.run
-    renamed: dict[Path, RunInfo] = {}
-    for group, runs in members.items():
-        settings = {run_dir: _baseline_setting(run) for run_dir, run in runs.items()}
-        keys = sorted(set().union(*settings.values()))
-        differing = [key for key in keys if len({json.dumps(items.get(key), sort_keys=True)
-                                                  for items in settings.values()}) > 1]
+def split_mixed_settings(runs: Iterable[RunInfo], notes: list[str]) -> dict[Path, RunInfo]:
+    """``{run folder: its RunInfo}`` with each baseline arm (``baseline:<method>``) whose runs
+    were trained with different settings (two β of one method, a plug-in objective at two
+    parameter values) split into one arm per setting, named by the settings that differ:
+    pooled, their violin and t-test would describe no setting at all. Only settings that every
+    run of the arm records are compared (an older config without one, or a numbered
+    disentanglement_lib model beside a run with a config, does not make a setting of its own).
+    """
+    arms: dict[str, dict[Path, RunInfo]] = defaultdict(dict)
+    out = {}
+    for run in runs:
+        out[run.run_dir] = run
+        if run.group.startswith("baseline:"):
+            arms[run.group][run.run_dir] = run
+    for group, members in arms.items():
+        settings = {run_dir: {key: _setting_text(value)
+                              for key, value in _baseline_setting(run).items()
+                              if value is not None}
+                    for run_dir, run in members.items()}
+        shared = set.intersection(*(set(items) for items in settings.values()))
+        differing = sorted(key for key in shared
+                           if len({items[key] for items in settings.values()}) > 1)
         if not differing:
             continue
-        described = {run_dir: ", ".join(f"{key}={_setting_text(items.get(key))}"
-                                        for key in differing)
-                     for run_dir, items in settings.items()}
-        for run_dir, run in runs.items():
-            renamed[run_dir] = replace(run, group=f"{group}:{described[run_dir]}",
-                                       label=f"{run.label} ({described[run_dir]})")
-        label = next(iter(runs.values())).label
-        notes.append(f"split: the {label} runs have {len(set(described.values()))} settings "
-                     f"(they differ in {', '.join(differing)}); each is an arm of its own")
-    return [replace(record, run=renamed[record.run.run_dir])
-            if record.run.run_dir in renamed else record for record in records]
+        for run_dir, run in members.items():
+            described = ", ".join(f"{key}={settings[run_dir][key]}" for key in differing)
+            out[run_dir] = replace(run, group=f"{group}:{described}",
+                                   label=f"{run.label} ({described})")
+        count = len({out[run_dir].group for run_dir in members})
+        label = next(iter(members.values())).label
+        notes.append(f"{SPLIT_NOTE}the {label} runs have {count} settings (they differ in "
+                     f"{', '.join(differing)}); each is an arm of its own")
+    return out
 
 
 def _included(group: str, include: Sequence[str]) -> bool:

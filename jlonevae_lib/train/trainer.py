@@ -414,7 +414,7 @@ class Trainer:
         reduction would have lost the small terms to bfloat16's 8 significant bits."""
         with autocast_to(self.config.precision, self.device.type):
             terms = self.objective.loss(self.model, x, self.step)
-        if terms.total.dim() != 0:  # else backward() fails with torch's own words, far from here
+        if terms.total.numel() != 1:  # else backward() fails in torch's words, far from here
             raise JLoneVAEError(
                 f"the {self.config.objective} objective's loss has shape "
                 f"{tuple(terms.total.shape)}, not a single number: reduce its terms over the "

@@ -59,9 +59,11 @@ def _definition_site(thing: object) -> tuple[str, str] | None:
 def is_redefinition(registered: object, new: object) -> bool:
     """Whether ``new`` is a fresh definition of the class or function ``registered`` (same
     module, same qualified name): a notebook cell run again, or a reloaded module. The
-    registries let it replace the old one; anything else under a taken name is refused."""
+    registries let it replace the old one; anything else under a taken name is refused, a
+    wrapper made with ``functools.wraps`` (which copies the wrapped function's names) too."""
     site = _definition_site(new)
-    return site is not None and site == _definition_site(registered)
+    return (site is not None and site == _definition_site(registered)
+            and not hasattr(new, "__wrapped__"))
 
 
 def plugin_packages(group: str) -> dict[str, EntryPoint]:

@@ -589,8 +589,8 @@ def test_a_raw_p_below_alpha_that_holm_lifts_is_said_in_words() -> None:
     line = hypothesis_line({"primary": {"H1": row}, "alpha": 0.05, "arm_labels": ARM_LABELS},
                            "H1")
     assert "no significant difference after Holm's correction" in line
-    assert line.endswith("The raw p is below α, so the unadjusted 95% interval excludes 0; "
-                         "after the correction for the two tests it is not significant.")
+    assert line.endswith("The raw p is below α, so the unadjusted interval excludes 0; after "
+                         "the correction for the two tests it is not significant.")
 
 
 def test_secondary_local_scores_name_their_evaluation_seed() -> None:

@@ -127,15 +127,19 @@ def test_a_baseline_at_two_settings_is_two_arms(tmp_path: Path) -> None:
 
 
 def test_a_baseline_at_one_setting_stays_one_arm(tmp_path: Path) -> None:
-    """Runs that differ only per run (seed, places) or in what the method does not read (β of
-    FactorVAE, the penalty's settings at γ = 0) are one setting."""
+    """Runs that differ only per run (seed, places, logging) or in what the method does not
+    read (β of FactorVAE, the penalty's settings at γ = 0), or where one run's older config
+    lacks a setting, are one setting."""
     factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
               "objective_params": {"gamma": 30.0}}
     write_run(tmp_path, "a", "seed1", {**factor, "seed": 1, "beta": 1.0})
-    write_run(tmp_path, "a", "seed2", {**factor, "seed": 2, "annealing_batches": 5,
-                                       "output_dir": "elsewhere"})
+    write_run(tmp_path, "a", "seed2", {**factor, "seed": 2, "jacobian_batch": 16,
+                                       "log_interval": 7, "output_dir": "elsewhere",
+                                       "objective_params": {"gamma": 30}})
+    older = {key: value for key, value in factor.items() if key != "batch_size"}
+    write_run(tmp_path, "a", "seed3", {**older, "seed": 3})
     results = discover_results(tmp_path)
-    assert _arms(results) == {"baseline:factor_vae": ("FactorVAE", 2)}
+    assert _arms(results) == {"baseline:factor_vae": ("FactorVAE", 3)}
     assert not any(note.startswith("split:") for note in results.notes)
 
 
@@ -149,3 +153,27 @@ def test_disentanglement_lib_models_at_two_grid_points_are_two_arms(tmp_path: Pa
     results = discover_results(None, baselines)
     assert {group: count for group, (_, count) in _arms(results).items()} == {
         "baseline:beta_vae:beta=1": 1, "baseline:beta_vae:beta=4": 2}
+
+
+def test_a_report_puts_every_run_in_its_settings_arm_evaluated_or_not(tmp_path: Path) -> None:
+    """The study summaries' arms are the figures' split, for the runs not yet evaluated too:
+    an unevaluated γ = 10 run is not counted in the γ = 30 arm, nor the other way round."""
+    from jlonevae_lib.reports.records import collect_runs
+
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone"}
+    for experiment, gamma, seeds in (("g30", 30.0, ("seed1", "seed2")), ("g10", 10.0, ("seed1",))):
+        for seed in seeds:
+            write_run(tmp_path, experiment, seed, {**factor, "objective_params": {"gamma": gamma}})
+    unevaluated = tmp_path / "g10" / "seed2"
+    (unevaluated / "representation").mkdir(parents=True)
+    layout.config_path(unevaluated).write_text(json.dumps(
+        {**factor, "objective_params": {"gamma": 10.0}}))
+    runs, notes = collect_runs(tmp_path)
+    arms = {(run.arm, run.run_id) for run in runs}
+    assert arms == {("baseline:factor_vae:gamma=30", "seed1"),
+                    ("baseline:factor_vae:gamma=30", "seed2"),
+                    ("baseline:factor_vae:gamma=10", "seed1"),
+                    ("baseline:factor_vae:gamma=10", "seed2")}
+    assert [note for note in notes if note.startswith("split: ")] == [
+        "split: the FactorVAE runs have 2 settings (they differ in gamma); each is an arm of "
+        "its own"]

@@ -3,6 +3,9 @@ entry it made before; anything else under a taken name is still refused, in ever
 
 from __future__ import annotations
 
+import functools
+import sys
+
 import pytest
 import torch.nn as nn
 
@@ -35,6 +38,15 @@ def test_is_redefinition():
     assert not is_redefinition(first, object())  # an instance has no __qualname__
     assert not is_redefinition(len, max)
 
+    def factory(im_channels: int, latent_dim: int) -> None:
+        return None
+
+    @functools.wraps(factory)
+    def wrapper(im_channels: int, latent_dim: int) -> str:
+        return "something else"
+
+    assert not is_redefinition(factory, wrapper)  # wraps copies the module and qualname
+
 
 @pytest.fixture
 def registries(monkeypatch):
@@ -44,6 +56,7 @@ def registries(monkeypatch):
         monkeypatch.setattr(module, "_REGISTRY", dict(module._REGISTRY))
     monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
     monkeypatch.setattr(ground_truth, "_WITHOUT_FACTORS", set(ground_truth._WITHOUT_FACTORS))
+    monkeypatch.setattr(ground_truth, "_DATASET_CONFIGS", dict(ground_truth._DATASET_CONFIGS))
 
 
 def _cells(make, count: int = 2) -> list:
@@ -111,3 +124,22 @@ def test_study_cell_run_again(registries):
     assert studies._REGISTRY["myCellStudy"] is second
     with pytest.raises(ValueError, match="registered twice"):
         studies.register_study("threeDots")(second)
+
+
+def test_a_relative_dataset_config_is_taken_beside_the_defining_module(registries, tmp_path,
+                                                                       monkeypatch):
+    """An entry point is imported by evaluations and sweeps from any working directory."""
+    package = tmp_path / "site" / "rel_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        "from jlonevae_lib.data.ground_truth import GroundTruthData, "
+        "register_ground_truth_data\n\n"
+        "@register_ground_truth_data('relData', dataset_config='relData.gin')\n"
+        "class RelData(GroundTruthData):\n    pass\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.chdir(tmp_path)  # elsewhere than the package
+    try:
+        import rel_plugin  # noqa: F401
+        assert ground_truth.registered_dataset_config("relData") == package / "relData.gin"
+    finally:
+        sys.modules.pop("rel_plugin", None)
