@@ -79,18 +79,30 @@ def test_objective_cell_run_again(registries):
     assert objectives.objective_class("beta_vae") is not second
 
 
-def test_architecture_cell_run_again(registries):
-    def make():
-        def tiny(im_channels: int, latent_dim: int) -> nn.Module:
-            return nn.Linear(im_channels, latent_dim)
-        return tiny
+def _factory_cell():
+    def tiny(im_channels: int, latent_dim: int) -> nn.Module:
+        return nn.Linear(im_channels, latent_dim)
+    return tiny
 
+
+def _study_cell():
+    def my_study() -> studies.Study:
+        return studies.get_study("threeDots")
+    return my_study
+
+
+@pytest.mark.parametrize(("registry", "register", "make", "builtin", "refusal"), [
+    (architectures, architectures.register_architecture, _factory_cell, "dlibConv",
+     "'dlibConv' is already registered"),
+    (studies, studies.register_study, _study_cell, "threeDots", "registered twice"),
+])
+def test_factory_cell_run_again(registries, registry, register, make, builtin, refusal):
     first, second = _cells(make)
-    architectures.register_architecture("my_cell_arch")(first)
-    architectures.register_architecture("my_cell_arch")(second)
-    assert architectures._REGISTRY["my_cell_arch"] is second
-    with pytest.raises(ValueError, match="'dlibConv' is already registered"):
-        architectures.register_architecture("dlibConv")(second)
+    register("my_cell_entry")(first)
+    register("my_cell_entry")(second)
+    assert registry._REGISTRY["my_cell_entry"] is second
+    with pytest.raises(ValueError, match=refusal):
+        register(builtin)(second)
 
 
 def test_dataset_cell_run_again(registries):
@@ -110,20 +122,6 @@ def test_dataset_cell_run_again(registries):
         with pytest.raises(ValueError, match="already registered"):
             ground_truth.register_ground_truth_data(taken)(second)
     assert ground_truth.evaluation_dataset_name("threeDotsCache") == "threeDots"
-
-
-def test_study_cell_run_again(registries):
-    def make():
-        def my_study() -> studies.Study:
-            return studies.get_study("threeDots")
-        return my_study
-
-    first, second = _cells(make)
-    studies.register_study("myCellStudy")(first)
-    studies.register_study("myCellStudy")(second)
-    assert studies._REGISTRY["myCellStudy"] is second
-    with pytest.raises(ValueError, match="registered twice"):
-        studies.register_study("threeDots")(second)
 
 
 def test_a_relative_dataset_config_is_taken_beside_the_defining_module(registries, tmp_path,
