@@ -189,8 +189,8 @@ def register_ground_truth_data(name: str, evaluated_on: str | None = None,
     the factors the local metrics hold fixed), for a dataset whose config does not ship with
     the package; evaluation and sweeps then find it by the dataset's name (docs/plugins.md).
     A relative path is taken from the folder of the module that defines the dataset (the
-    working directory for one defined in a notebook or script), not from wherever a later
-    process happens to run.
+    working directory for one defined in a notebook), not from wherever a later process
+    happens to run.
     """
     def register(factory: DatasetFactory) -> DatasetFactory:
         config = None if dataset_config is None else _beside_module(factory, dataset_config)
@@ -213,8 +213,9 @@ def evaluation_dataset_name(name: str) -> str:
 
 
 def _beside_module(factory: object, path: str | os.PathLike) -> Path:
-    """``path`` made absolute: a relative one from the folder of ``factory``'s module file,
-    else (``__main__`` of a notebook) from the working directory."""
+    """``path`` made absolute: a relative one from the folder of ``factory``'s module file
+    (a script's own folder too), else (a notebook's ``__main__`` has no file) from the
+    working directory."""
     path = Path(path)
     if path.is_absolute():
         return path
