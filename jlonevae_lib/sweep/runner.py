@@ -29,6 +29,7 @@ from jlonevae_lib.sweep.exits import last_telling_line
 from jlonevae_lib.sweep.members import Member, evaluate_command, train_command
 from jlonevae_lib.sweep.status import (
     DONE,
+    EVALUATION_PURPOSE,
     FAILED,
     INTERRUPTED,
     PENDING,
@@ -41,6 +42,7 @@ from jlonevae_lib.sweep.status import (
 from jlonevae_lib.sweep.studies import StudyPlan
 from jlonevae_lib.utils.atomic import atomic_write_json
 from jlonevae_lib.utils.exit_status import EXIT_BUSY, KILLED
+from jlonevae_lib.utils.lock import FolderLock, LockedError
 
 TRAIN, EVALUATE, SUMMARY = "train", "evaluate", "summary"
 STAGES = (TRAIN, EVALUATE, SUMMARY)
@@ -178,19 +180,39 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
                     started: Callable[[subprocess.Popen], None] | None = None) -> Outcome:
     """Compute ``member``'s metrics in ``jlonevae-evaluate`` processes: ``metrics`` of its final
     model, then ``kept_metrics`` of each model it kept at an earlier batch. ``preexec_fn``,
-    ``started``: as for :func:`stream`."""
+    ``started``: as for :func:`stream`.
+
+    The run's lock is held (purpose ``evaluation``) from the first process's start to the last
+    one's end, so that ``status`` reads the member as running, not as trained with its
+    evaluation not run, while a process starts up or between two of them; a second sweep finds
+    the member busy. A plain ``jlonevae-evaluate`` takes no such lock: it locks each metric it
+    computes, as these processes do.
+    """
     commands = [evaluate_command(member, metrics, only_dataset=only_dataset,
                                  overwrite=overwrite)]
     if kept_metrics:
         commands += [evaluate_command(member, kept_metrics, only_dataset=only_dataset,
                                       overwrite=overwrite, at_batch=batches)
                      for batches in member.config.keep_models_at]
-    for command in commands:
-        returncode, tail = stream(command, env=env, output=output,
-                                  log=layout.sweep_log_path(member.run_dir, EVALUATE),
-                                  preexec_fn=preexec_fn, started=started)
-        if returncode != 0:
-            break
+    lock = FolderLock(member.run_dir, EVALUATION_PURPOSE)
+    try:
+        lock.acquire()
+    except LockedError as err:
+        return Outcome(member, "busy", str(err))
+    try:
+        for command in commands:
+            try:
+                # Proof of life: a lock on another host not refreshed for hours is abandoned.
+                lock.refresh()
+            except LockedError as err:  # taken over as stale: the taker evaluates it now
+                return Outcome(member, "busy", str(err))
+            returncode, tail = stream(command, env=env, output=output,
+                                      log=layout.sweep_log_path(member.run_dir, EVALUATE),
+                                      preexec_fn=preexec_fn, started=started)
+            if returncode != 0:
+                break
+    finally:
+        lock.release()
     missing = missing_metrics(member.run_dir, metric_names)
     marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:

@@ -4,10 +4,11 @@
 - ``failed``: ``FAILED`` holds the reason (a diverged loss, written by the trainer, or a
   crashed training process, written by the runner), or ``EVALUATION_FAILED`` that of a trained
   run's evaluation that failed (written by the runner) while metrics are still missing;
-- ``running``: a live process holds the run's lock (training) or a metric's (evaluation); a
-  lock taken on another machine counts as running until it is stale by
-  :func:`jlonevae_lib.utils.lock.stale_reason` (e.g. not refreshed for hours), since its
-  process cannot be checked here;
+- ``running``: a live process holds the run's lock (training, or a sweep's evaluation of the
+  trained run, from its first ``jlonevae-evaluate`` process's start to its last one's end) or
+  a metric's (any evaluation, while it computes that metric); a lock taken on another machine
+  counts as running until it is stale by :func:`jlonevae_lib.utils.lock.stale_reason` (e.g.
+  not refreshed for hours), since its process cannot be checked here;
 - ``trained``: training finished, some metrics are missing: the evaluation is what is left;
 - ``interrupted``: a checkpoint and nobody at work: the next run resumes it;
 - ``queued``: nothing at work yet, but the study's ledger has a scheduler job for it that is
@@ -36,6 +37,8 @@ from jlonevae_lib.utils.lock import lock_holder
 
 DONE, FAILED, RUNNING, TRAINED, INTERRUPTED, QUEUED, PENDING = (
     "done", "failed", "running", "trained", "interrupted", "queued", "pending")
+#: The purpose in the run's lock while a sweep evaluates the trained run.
+EVALUATION_PURPOSE = "evaluation"
 #: How the counts of ``status`` group the states: trained members are counted apart from the
 #: done ones (trained and evaluated), so a training-only run does not read as "0 done".
 COUNTED_AS = {DONE: "done", TRAINED: "trained", RUNNING: "running", QUEUED: "queued",
@@ -113,6 +116,13 @@ def member_status(member: Member, metric_names: Sequence[str], *,
             return MemberStatus(member, RUNNING, f"evaluating {', '.join(evaluating)}; "
                                 f"{len(missing)} of {len(metric_names)} metrics to go",
                                 batches=total)
+        # A sweep's evaluation, also between two metrics or processes (a training lock left
+        # on a finished run is not work in progress).
+        holder = lock_holder(run)
+        if holder is not None and holder.alive and holder.purpose == EVALUATION_PURPOSE:
+            return MemberStatus(member, RUNNING, f"{holder.purpose}, pid {holder.pid} on "
+                                f"{holder.host}: {len(missing)} of {len(metric_names)} "
+                                f"metrics to go", batches=total)
         marker = layout.evaluation_failed_path(run)
         if marker.is_file():
             return MemberStatus(member, FAILED, failure_reason(marker), batches=total,

@@ -3,6 +3,7 @@ and GPUs among workers, and the command line's planning (no training here)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -103,6 +104,49 @@ def test_a_metric_being_evaluated_makes_the_member_running(plan) -> None:
                {"host": socket.gethostname(), "pid": os.getpid(), "purpose": "evaluation"})
     status = member_status(member, METRICS)
     assert status.state == RUNNING and "evaluating tiny_b" in status.detail
+
+
+@pytest.mark.parametrize("purpose, state", [("evaluation", RUNNING), ("training", TRAINED)])
+def test_a_sweeps_evaluation_lock_on_a_trained_run_makes_it_running(plan, purpose,
+                                                                     state) -> None:
+    # Between two evaluation processes no metric is locked: the run's lock tells. A training
+    # lock left on a finished run is no work in progress.
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {})
+    write_json(member.run_dir / ".lock", {"host": socket.gethostname(), "pid": os.getpid(),
+                                          "purpose": purpose})
+    status = member_status(member, METRICS)
+    assert status.state == state
+    if state == RUNNING:
+        assert status.detail == (f"evaluation, pid {os.getpid()} on {socket.gethostname()}: "
+                                 f"2 of 2 metrics to go")
+
+
+def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
+        plan, monkeypatch) -> None:
+    member = plan.members[0]
+    member = dataclasses.replace(member, config=dataclasses.replace(member.config,
+                                                                    keep_models_at=[1000]))
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    seen = []
+
+    def stream(command, **kwargs):  # each evaluation process: what status says meanwhile
+        seen.append(member_status(member, METRICS).state)
+        return 0, []
+
+    monkeypatch.setattr(runner, "stream", stream)
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None, kept_metrics=["tiny"])
+    assert seen == [RUNNING, RUNNING]  # the final model's metrics, then the kept model's
+    assert outcome.result == "evaluation failed"  # the fake processes wrote no results
+    assert not (member.run_dir / ".lock").exists()
+    # A second sweep finds the member busy and starts no process.
+    write_json(member.run_dir / ".lock", {"host": socket.gethostname(), "pid": os.getpid(),
+                                          "purpose": "evaluation"})
+    seen.clear()
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None)
+    assert outcome.result == "busy" and "evaluation" in outcome.detail and seen == []
 
 
 def test_a_lock_held_on_another_host_counts_as_running(plan) -> None:
