@@ -1,7 +1,8 @@
 """Loading a saved-model folder (docs/formats.md) without running code from it.
 
 The folder's ``model_type.txt`` names the class to build (:data:`~.save_model.MODEL_TYPES`:
-``conv_vae`` is a ``ConvVAE``, ``dlib_conv_vae`` disentanglement_lib's architecture).
+``conv_vae`` is a ``ConvVAE``, ``dlib_conv_vae`` disentanglement_lib's architecture, or a type
+an installed plug-in registers with :func:`~.save_model.register_model_type`).
 
 The reference loaded ``model_args.p`` with ``pickle.load`` and the state dict with a plain
 ``torch.load``; both run arbitrary code from a hostile file. Here the arguments go through a
@@ -29,6 +30,8 @@ from jlonevae_lib.architecture.save_model import (
     MODEL_TYPE_FILE,
     MODEL_TYPES,
     STATE_DICT_FILE,
+    ModelType,
+    find_model_type,
 )
 from jlonevae_lib.architecture.vae import MODEL_TYPE
 from jlonevae_lib.runs.layout import find_saved_model
@@ -101,8 +104,21 @@ def validate_model_args(args: Any, source: str, model_type: str = MODEL_TYPE) ->
 
 def _arg_names(model_type: str) -> tuple[tuple[str, ...], str]:
     """(saved argument names, class name) of a known model type."""
-    known = MODEL_TYPES[model_type]
+    known = _known_model_type(model_type)
     return known.arg_names, known.model_class.__name__
+
+
+def _known_model_type(model_type: str, source: str | os.PathLike | None = None) -> ModelType:
+    """The registered model type ``model_type`` (a plug-in's too); one line naming the known
+    ones and ``source`` (the folder's ``model_type.txt``) if there is none."""
+    known = find_model_type(model_type)
+    if known is None:
+        names = " or ".join(f"'{name}'" for name in MODEL_TYPES)
+        where = f"{source} names" if source is not None else "unknown"
+        raise DataFileError(f"{where} model type '{model_type}'; only {names} models can be "
+                            "loaded, or those of an installed plug-in that registers its model "
+                            "type (docs/plugins.md)")
+    return known
 
 
 def _read_args_json(path: Path) -> Any:
@@ -203,19 +219,16 @@ def check_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
 
 def load_model(folder: str | os.PathLike, device: Device = "cpu") -> nn.Module:
     """Load the model saved in ``folder`` onto ``device``, in eval mode: a ``ConvVAE`` for a
-    ``conv_vae`` folder, else the class :data:`~.save_model.MODEL_TYPES` gives for the type
-    named in ``model_type.txt``."""
+    ``conv_vae`` folder, else the class registered for the type named in ``model_type.txt``
+    (:func:`~.save_model.find_model_type`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(f"model folder {folder} does not exist (or is not a folder)")
     model_type = read_model_type(folder)
-    if model_type not in MODEL_TYPES:
-        known = " or ".join(f"'{name}'" for name in MODEL_TYPES)
-        raise DataFileError(f"{folder / MODEL_TYPE_FILE} names model type '{model_type}'; only "
-                            f"{known} models can be loaded")
+    known = _known_model_type(model_type, folder / MODEL_TYPE_FILE)
     args = load_model_args(folder, model_type)
     try:
-        model = MODEL_TYPES[model_type].model_class(**args)
+        model = known.model_class(**args)
     except JLoneVAEError as err:
         raise DataFileError(f"the arguments saved in {folder} do not build a model: {err}"
                             ) from None

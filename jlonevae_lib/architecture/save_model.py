@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -30,6 +32,7 @@ from jlonevae_lib.utils.atomic import (
 )
 from jlonevae_lib.utils.device import cpu_tensors
 from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.plugins import ARCHITECTURES, is_redefinition, load_plugins
 
 MODEL_TYPE_FILE = "model_type.txt"
 MODEL_ARGS_FILE = "model_args.p"
@@ -54,6 +57,7 @@ class ModelType:
 
 
 #: Model type name -> how to save and rebuild it. A model names its type in ``architecture``.
+#: The package's two; a plug-in adds its own with :func:`register_model_type`.
 MODEL_TYPES: dict[str, ModelType] = {
     model_type.name: model_type for model_type in (
         ModelType(MODEL_TYPE, ConvVAE, CONV_VAE_ARG_NAMES),
@@ -61,16 +65,89 @@ MODEL_TYPES: dict[str, ModelType] = {
     )
 }
 
+ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
+_MODEL_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+def register_model_type(name: str, arg_names: Sequence[str]) -> Callable[[ModelClass],
+                                                                            ModelClass]:
+    """Class decorator: save models of this class as model type ``name`` and load such
+    folders by building the class from the saved arguments ``arg_names`` (read from the
+    model's attributes of those names when saving; plain data: numbers, strings, booleans,
+    None and lists of them). The model names its type in its ``architecture`` attribute.
+
+    For an architecture of a class of its own (docs/plugins.md). A folder of this type loads
+    only where the module that registers it is installed and declared as a plug-in (its entry
+    point in ``jlonevae.architectures``), since the loader builds the class from it.
+    """
+    if not isinstance(name, str) or not _MODEL_TYPE_NAME.fullmatch(name):
+        raise ValueError(f"model type name {name!r}: a letter, then letters, digits, '_', '.' "
+                         "or '-' (it is the first line of model_type.txt)")
+    if isinstance(arg_names, str) or not arg_names or not all(
+            isinstance(arg, str) and arg.isidentifier() for arg in arg_names):
+        raise ValueError(f"model type {name!r}: arg_names must be a non-empty sequence of "
+                         f"argument names, got {arg_names!r}")
+    if len(set(arg_names)) != len(arg_names):
+        raise ValueError(f"model type {name!r}: arg_names {list(arg_names)} repeat a name")
+
+    def register(cls: ModelClass) -> ModelClass:
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise ValueError(f"model type {name!r}: {cls!r} is not a torch.nn.Module class")
+        taken = MODEL_TYPES.get(name)
+        if taken is not None and not is_redefinition(taken.model_class, cls):
+            raise ValueError(f"model type name {name!r} is already registered "
+                             f"(for {taken.model_class.__module__}."
+                             f"{taken.model_class.__qualname__})")
+        MODEL_TYPES[name] = ModelType(name, cls, tuple(arg_names))
+        return cls
+
+    return register
+
+
+def find_model_type(name: str) -> ModelType | None:
+    """The model type registered as ``name``, after the plug-ins' registrations (an installed
+    architecture plug-in registers its model types when imported); None if there is none."""
+    if name not in MODEL_TYPES:
+        load_plugins(ARCHITECTURES)
+    return MODEL_TYPES.get(name)
+
 
 def _plain(value: Any) -> Any:
     # Plain ints and lists, so the pickle holds plain data and the JSON copy can be written.
     return list(value) if isinstance(value, list | tuple) else value
 
 
+def _not_plain_data(value: Any) -> Any:
+    """The first part of ``value`` that is not plain data (what the loader's plain-data
+    unpickler reads back and JSON writes unchanged), or None if it all is."""
+    if isinstance(value, list):
+        return next((part for part in map(_not_plain_data, value) if part is not None), None)
+    return None if value is None or isinstance(value, bool | int | float | str) else value
+
+
+def _model_args(model: nn.Module, model_type: ModelType) -> dict[str, Any]:
+    """The saved arguments of ``model``, read from its attributes; one line for an argument
+    it lacks or that is not plain data."""
+    args = {}
+    for name in model_type.arg_names:
+        if not hasattr(model, name):
+            raise JLoneVAEError(f"cannot save a {type(model).__name__} as model type "
+                                f"{model_type.name!r}: it has no attribute {name!r}, one of the "
+                                "arguments that model type saves")
+        value = _plain(getattr(model, name))
+        odd = _not_plain_data(value)
+        if odd is not None:
+            raise JLoneVAEError(f"cannot save a {type(model).__name__}: its argument {name!r} "
+                                f"holds a {type(odd).__name__}, not plain data (numbers, "
+                                "strings, booleans, None and lists of them)")
+        args[name] = value
+    return args
+
+
 def _save(model: nn.Module, folder: str | os.PathLike, model_type: ModelType) -> Path:
+    args = _model_args(model, model_type)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    args = {name: _plain(getattr(model, name)) for name in model_type.arg_names}
     # CPU tensors whatever the model's device: the folder must load with a plain torch.load
     # (the reference's loader) on a machine without a GPU.
     atomic_torch_save(cpu_tensors(model.state_dict()), folder / STATE_DICT_FILE)
@@ -96,10 +173,11 @@ def saved_model_type(model: nn.Module) -> ModelType:
     class is exactly the model's. A subclass is refused: loading would build the base class
     without the subclass's code, a different network from the one trained."""
     name = getattr(model, "architecture", None)
-    model_type = MODEL_TYPES.get(name)
+    model_type = find_model_type(name) if isinstance(name, str) else None
     if model_type is None:
         raise JLoneVAEError(f"cannot save a {type(model).__name__} (model type {name!r}); "
-                            f"saved models are of type {', '.join(MODEL_TYPES)}")
+                            f"saved models are of type {', '.join(MODEL_TYPES)}, or of one "
+                            "a plug-in registers (register_model_type, docs/plugins.md)")
     if type(model) is not model_type.model_class:
         raise JLoneVAEError(
             f"cannot save a {type(model).__name__} as model type {name!r}: loading it would "

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jlonevae_lib.architecture import registry as architectures
+from jlonevae_lib.architecture import save_model
 from jlonevae_lib.data import ground_truth
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import studies
@@ -83,6 +84,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(ground_truth, "_WITHOUT_FACTORS", set(ground_truth._WITHOUT_FACTORS))
     monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
     monkeypatch.setattr(ground_truth, "_DATASET_CONFIGS", dict(ground_truth._DATASET_CONFIGS))
+    monkeypatch.setattr(save_model, "MODEL_TYPES", dict(save_model.MODEL_TYPES))
     monkeypatch.setattr(plugins, "_LOADED", set())
     site = tmp_path / "site"
     site.mkdir()
@@ -113,6 +115,7 @@ def test_the_example_registers_its_objective_architecture_dataset_and_study(exam
     assert method.name == "my_method" and "my_method" in objectives.available_objectives()
     model = architectures.build_architecture("myConv", 1, 3)
     assert isinstance(model, ConvVAE) and model.im_side_len == 16
+    assert type(architectures.build_architecture("myDense", 1, 3)).__name__ == "DenseVAE"
     data = ground_truth.get_named_ground_truth_data("myData")
     assert data.image_shape == (1, 16, 16) and not ground_truth.lacks_ground_truth_factors("myData")
     config = TrainConfig(objective="my_method", architecture="myConv", dataset="myData",
@@ -130,6 +133,25 @@ def test_the_example_dataset_draws_a_square(example):
     images = data.sample_observations_from_factors(np.array([[0, 12]]), np.random.RandomState(0))
     assert images.shape == (1, 16, 16, 1) and images.sum() == 16
     assert images[0, :4, 12:, 0].all()
+
+
+def test_the_example_model_of_its_own_class_saves_and_loads_by_its_type(example, tmp_path):
+    import torch
+
+    from jlonevae_lib.architecture.load_model import load_model
+
+    torch.manual_seed(0)
+    model = architectures.build_architecture("myDense", 1, 3)
+    folder = save_model.save_model(model, tmp_path / "model")
+    assert (folder / "model_type.txt").read_text() == "my_dense_vae"
+    # Loading in a process that has not imported the plug-in finds the type through it.
+    del save_model.MODEL_TYPES["my_dense_vae"]
+    del sys.modules[f"{EXAMPLE}.architectures"]
+    plugins._LOADED.clear()
+    loaded = load_model(folder)
+    assert type(loaded).__name__ == "DenseVAE" and loaded.model_args == model.model_args
+    x = torch.rand(2, 1, 16, 16)
+    torch.testing.assert_close(loaded.encode(x), model.encode(x), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("lookup", [
@@ -273,6 +295,16 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     results = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
                / "evaluation.json").read_text(encoding="utf-8")
     assert '"evaluation_results.code_spread"' in results
+    assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
+    # A network of the plug-in's own class, with the Jacobian penalty: saved as its type by one
+    # interpreter, loaded by another to be evaluated.
+    flags = ["--objective", "jlonevae", "--gamma", "0.1", "--architecture", "myDense",
+             "--dataset", "myData", "--latent-dim", "3", "--batch-size", "4", "--num-batches",
+             "2", "--device", "cpu"]
+    run("train", *flags)
+    run_dir = tmp_path / config_from_args(build_parser().parse_args(flags)).run_dir
+    assert (run_dir / "DONE").is_file()
+    run("evaluate", str(run_dir), "--metrics", "small_local_mig", "--device", "cpu")
     assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
 
 
