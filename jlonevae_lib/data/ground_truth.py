@@ -62,19 +62,13 @@ class TrainingData(abc.ABC):
 class CompactBatch:
     """A training batch as stored: ``images`` (B, C, H, W), float32 in [0, 1], or integer
     levels whose images are ``levels.astype(float32) * scale`` (one IEEE float32 product per
-    pixel, which any device computes to the same bits)."""
+    pixel, which any device computes to the same bits; the trainer's ``expand_batch``)."""
 
     def __init__(self, images: np.ndarray, scale: np.float32 | None = None) -> None:
         if scale is None and images.dtype != np.float32:
             raise ValueError(f"a batch without a scale must be float32, not {images.dtype}")
         self.images = images
         self.scale = scale
-
-    def expanded(self) -> np.ndarray:
-        """The float32 images (on the host; the CPU trainer never needs this)."""
-        if self.scale is None:
-            return self.images
-        return np.multiply(self.images, np.float32(self.scale), dtype=np.float32)
 
 
 class GroundTruthData(TrainingData):

@@ -42,13 +42,6 @@ class WorkerPlan:
     #: Why the plan differs from what was asked, if it does.
     note: str = ""
 
-    @property
-    def members_per_gpu(self) -> int:
-        """The most slots sharing one GPU (0 without GPUs): members training side by side on
-        it."""
-        gpus = [device for device in self.devices if device is not None]
-        return max((gpus.count(device) for device in set(gpus)), default=0)
-
 
 def plan_workers(jobs: int | None, cores: int, gpus: Sequence[str] = (),
                  threads: int | None = None) -> WorkerPlan:

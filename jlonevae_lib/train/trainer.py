@@ -204,6 +204,14 @@ def build_adam(parameters: Iterable[torch.nn.Parameter], lr: float) -> torch.opt
     return torch.optim.Adam(parameters, lr=lr, fused=ADAM_FUSED)
 
 
+def expand_batch(images: torch.Tensor, scale: np.float32 | None) -> torch.Tensor:
+    """A compact batch (``CompactBatch``: images (B, C, H, W) and ``scale``) as float32 images in
+    [0, 1] on ``images``' device: the images themselves (float32 already), or their integer
+    levels times ``scale``, one IEEE float32 product per pixel, which every device computes to
+    the bits of the dataset's own float32 batch."""
+    return images if scale is None else images.to(torch.float32).mul_(float(scale))
+
+
 def _seed_streams(seed: int) -> tuple[int, np.random.Generator, torch.Generator]:
     """(torch init seed, data generator, the objective's generator) from one run seed (the
     JL1 penalty draws its sub-batches from the last)."""
@@ -377,9 +385,7 @@ class Trainer:
         compact = self.dataset.sample_training_batch_compact(self.config.batch_size,
                                                              self.data_rng)
         x = torch.from_numpy(compact.images).pin_memory().to(self.device, non_blocking=True)
-        if compact.scale is not None:
-            x = x.to(torch.float32).mul_(float(compact.scale))
-        return x
+        return expand_batch(x, compact.scale)
 
     def training_step(self) -> StepTerms:
         """Draw a batch, compute the objective's loss and take one Adam step (then the

@@ -86,18 +86,6 @@ def _new_state() -> dict[str, str]:
             if (owner := _owner(path)) is not None}
 
 
-def precision_state() -> dict[str, Any]:
-    """The float32 settings in force: ``tf32_matmul``, ``tf32_cudnn``, ``matmul_precision``
-    (None where unreadable) and the newer API's ``fp32_precision`` values. For records and
-    tests; it changes nothing."""
-    legacy = _legacy_state()
-    state: dict[str, Any] = dict(zip(("tf32_matmul", "tf32_cudnn", "matmul_precision"),
-                                     legacy or (None, None, None), strict=True))
-    state.update({f"{path or 'backends'}.fp32_precision": value
-                  for path, value in _new_state().items()})
-    return state
-
-
 def _apply(tf32: bool) -> None:
     # Legacy switches first: setting them rewrites the newer per-operation values, which are
     # then set explicitly (a bare legacy False leaves cudnn.conv at "none", which inherits

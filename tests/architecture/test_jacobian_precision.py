@@ -14,9 +14,10 @@ from torch.overrides import TorchFunctionMode
 from jlonevae_lib.architecture import jacobian
 from jlonevae_lib.architecture import vae_jacobian as facades
 from jlonevae_lib.demo_models import demo_run_dirs
-from jlonevae_lib.utils.precision import float32_precision, precision_state
+from jlonevae_lib.utils.precision import float32_precision
 from jlonevae_lib.visualize.inputs import example_three_dots_image, load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
+from tests.utils.precision_state import precision_state
 
 
 def tf32_round(t: torch.Tensor) -> torch.Tensor:

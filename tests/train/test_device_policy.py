@@ -35,8 +35,9 @@ from jlonevae_lib.train.trainer import (
 )
 from jlonevae_lib.utils.device import cpu_tensors
 from jlonevae_lib.utils.errors import JLoneVAEError
-from jlonevae_lib.utils.precision import float32_precision, precision_state
+from jlonevae_lib.utils.precision import float32_precision
 from tests.train.resume import assert_bitwise_equal, final_checkpoint, interrupted_run
+from tests.utils.precision_state import precision_state
 
 #: The CUDA policy's logic, on the CPU (pinned memory needs a GPU; tested on its own below).
 DEFERRED = DevicePolicy(defer_finite_checks=True, pinned_batches=False)

@@ -14,8 +14,8 @@ from jlonevae_lib.utils.precision import (
     float32_precision,
     full_precision,
     ieee_float32,
-    precision_state,
 )
+from tests.utils.precision_state import precision_state
 
 
 @pytest.fixture(autouse=True)
