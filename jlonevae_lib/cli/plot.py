@@ -116,7 +116,9 @@ def _add_results_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None,
                    help="keep only results evaluated on this dataset (e.g. threeDots)")
     p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="keep only our experiments whose name matches (repeatable)")
+                   help="keep only the runs under the models folder whose experiment name "
+                        "matches, or for baselines trained here their arm "
+                        "('baseline:factor_vae*', 'baseline:factor_vae:gamma=30'; repeatable)")
     p.add_argument("--run", action="append", default=None, type=Path, dest="runs",
                    metavar="RUN_DIR",
                    help="read only these run folders under the two folders (repeatable; "

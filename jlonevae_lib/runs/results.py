@@ -464,8 +464,11 @@ def discover_results(models_dir: str | os.PathLike | None,
     """Every metric result under ``models_dir`` (our runs) and ``baselines_dir``.
 
     dataset: keep only results evaluated on this dataset (``evaluation_config.dataset.name``;
-    files that do not say are kept). include: fnmatch patterns; when given, only our
-    experiments whose name matches one are kept (baselines are not filtered). runs: when
+    files that do not say are kept). include: fnmatch patterns; when given, only the runs
+    under ``models_dir`` whose group matches one are kept: the experiment name of ours, and
+    for a baseline trained here ``baseline:<method>`` or, where its runs have several
+    settings, the arm's own group (``baseline:factor_vae:gamma=30``, see
+    :func:`split_mixed_settings`); ``baselines_dir`` is not filtered. runs: when
     given, only these run folders are read, ours and baselines alike (a study's members
     among other runs in the same folders).
     Missing folders, unreadable files, files without a known metric, duplicates and runs
@@ -479,6 +482,7 @@ def discover_results(models_dir: str | os.PathLike | None,
         return wanted is None or run_dir.resolve() in wanted
 
     candidates: dict[tuple[Path, str, float | None], list[MetricResult]] = defaultdict(list)
+    ours_dirs: set[Path] = set()
     for root, ours in ((models_dir, True), (baselines_dir, False)):
         if root is None:
             continue
@@ -495,10 +499,14 @@ def discover_results(models_dir: str | os.PathLike | None,
         infos: dict[Path, RunInfo | None] = {}
         for path in files:
             run_dir = layout.run_of_evaluation(path)
+            if ours:
+                ours_dirs.add(run_dir)
             if run_dir not in infos:  # each run's config.json read once
                 infos[run_dir] = (our_run_info if ours else configured_baseline_info)(run_dir)
             parsed = infos[run_dir]
-            if ours and include and (parsed is None or not _included(parsed.group, include)):
+            # A baseline's arm is known after the split: filtered below.
+            if ours and include and (parsed is None or not (
+                    _included(parsed.group, include) or parsed.group.startswith("baseline:"))):
                 continue
             try:
                 data = layout.read_json_object(path)
@@ -521,7 +529,10 @@ def discover_results(models_dir: str | os.PathLike | None,
                 candidates[(run_dir, record.metric, record.locality)].append(record)
     records = _one_result_per_score(candidates, notes)
     arms = split_mixed_settings({r.run.run_dir: r.run for r in records}.values(), notes)
-    results.records = [replace(record, run=arms[record.run.run_dir]) for record in records]
+    results.records = [replace(record, run=arms[record.run.run_dir]) for record in records
+                       if record.run.run_dir not in ours_dirs
+                       or _included(record.run.group, include)
+                       or _included(arms[record.run.run_dir].group, include)]
     if models_dir is not None and Path(models_dir).is_dir():
         evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):

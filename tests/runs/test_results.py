@@ -126,6 +126,24 @@ def test_a_baseline_at_two_settings_is_two_arms(tmp_path: Path) -> None:
     assert len(results.records) == 5 * len({record.name for record in results.records})
 
 
+def test_include_picks_a_split_arm_by_its_own_name(tmp_path: Path) -> None:
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+              "architecture": "dlibConv"}
+    for gamma in (10.0, 30.0):
+        write_run(tmp_path, f"dlibConv_factor_vae_gamma{gamma:g}", "seed1",
+                  {**factor, "objective_params": {"gamma": gamma}})
+    write_run(tmp_path, JL1_EXPERIMENT, "seed1", {**CONFIG, "regularization_type": "jlone"})
+
+    def arms(*include: str) -> set[str]:
+        return set(_arms(discover_results(tmp_path, include=include)))
+
+    assert arms("baseline:factor_vae:gamma=30") == {"baseline:factor_vae:gamma=30"}
+    both = {"baseline:factor_vae:gamma=10", "baseline:factor_vae:gamma=30"}
+    assert arms("baseline:factor_vae") == arms("baseline:factor_vae*") == both
+    assert arms(JL1_EXPERIMENT) == {JL1_EXPERIMENT}
+    assert arms("nothing*") == set()
+
+
 def test_a_baseline_at_one_setting_stays_one_arm(tmp_path: Path) -> None:
     """Runs that differ only per run (seed, places, logging) or in what the method does not
     read (β of FactorVAE, the penalty's settings at γ = 0), or where one run's older config
