@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="where summary.md and summary.json go (figures found under it are "
                              "linked)")
+    parser.add_argument("--run", action="append", default=None, type=Path, dest="runs",
+                        metavar="RUN_DIR",
+                        help="read only these run folders under --models-dir (repeatable; "
+                             "default: every run there), e.g. a study's members")
     parser.add_argument("--seeds", type=int, nargs="+", default=[], metavar="SEED",
                         help="the seeds each arm should have: missing ones are reported as "
                              "not started")
@@ -67,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise JLoneVAEError(f"output folder {args.output_dir} is a file")
+    if args.runs is not None and args.models_dir is None:
+        raise JLoneVAEError("--run picks run folders under --models-dir; a summary re-rendered "
+                            "with --from-summary reads no run folder")
     if args.from_summary is not None:
         # The summary's own time stamp and command are kept: the same bytes each time.
         with summary_values_checked(args.from_summary):
@@ -75,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     check_summary_source(args.models_dir, "--models-dir", args.output_dir)
-    runs, notes = collect_runs(args.models_dir)
+    runs, notes = collect_runs(args.models_dir, args.runs)
     runs = add_missing_seeds(runs, args.seeds)
     if args.seeds and not runs:
         notes.append(f"expected seeds {' '.join(map(str, args.seeds))}, but no arm has a run")

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -367,18 +367,23 @@ def evaluation_seconds(run_dir: Path, notes: list[str]) -> float:
     return total
 
 
-def collect_runs(models_dir: str | os.PathLike) -> tuple[list[RunRecord], list[str]]:
-    """Every run folder under ``models_dir`` as a :class:`RunRecord`, and notes on what was
-    missing, partial or unreadable (the evaluation results' notes included)."""
+def collect_runs(models_dir: str | os.PathLike,
+                 runs: Collection[str | os.PathLike] | None = None
+                 ) -> tuple[list[RunRecord], list[str]]:
+    """Every run folder under ``models_dir`` (only those of ``runs``, when given: a study's
+    members among other runs there) as a :class:`RunRecord`, and notes on what was missing,
+    partial or unreadable (the evaluation results' notes included)."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return [], [f"{models_dir} does not exist: no runs yet"]
-    results = discover_results(models_dir)
+    results = discover_results(models_dir, runs=runs)
     notes = list(results.notes)
     scores: dict[Path, dict[str, float]] = {}
     for record in results.records:
         scores.setdefault(record.run.run_dir, {})[record.name] = record.value
-    infos = {run_dir: our_run_info(run_dir) for run_dir in layout.run_folders(models_dir)}
+    wanted = None if runs is None else {Path(run).resolve() for run in runs}
+    infos = {run_dir: our_run_info(run_dir) for run_dir in layout.run_folders(models_dir)
+             if wanted is None or run_dir.resolve() in wanted}
     # The arms of every run, evaluated or not, as the figures split them (a baseline at two
     # settings is two arms): the split the figures' notes describe covers evaluated runs only.
     notes = [note for note in notes if not note.startswith(SPLIT_NOTE)]

@@ -416,14 +416,17 @@ def _cpu_study_summary(plan: StudyPlan) -> list[SummaryCommand]:
     figures = results_dir / layout.FIGURES_DIR
     trained = [str(m.run_dir.resolve()) for m in plan.members if layout.is_finished(m.run_dir)]
     gamma = str(_nonzero_gamma(plan) or 0.1)
+    # The members alone: other runs in the same folders (other seeds or settings) stay out.
+    members = [flag for m in plan.members for flag in ("--run", str(m.run_dir.resolve()))]
     results_flags = ["--models-dir", str(runs_dir / layout.TRAINED_MODELS_DIR),
-                     "--output-dir", str(figures)]
+                     "--output-dir", str(figures), *members]
     commands = []
     if trained:
         commands.append(SummaryCommand((*PLOT_COMMAND, "jacobian-columns", *trained,
                                         "--output", str(figures / "jacobian_columns.png"))))
-    # From the runs folder: the plots add ./trainedStandardModels when it exists, and
-    # paper-scale baselines do not belong in this CPU-scale comparison.
+    # From the runs folder: the plots' default baselines folder (./trainedStandardModels) is
+    # then the study's own, never the paper-scale one beside the repository; --run keeps the
+    # members alone in any case (none is a baseline).
     commands += [
         SummaryCommand((*PLOT_COMMAND, "compare-baselines", *results_flags, "--gamma", gamma,
                         "--locality", "0.1"), cwd=runs_dir),
@@ -432,7 +435,7 @@ def _cpu_study_summary(plan: StudyPlan) -> list[SummaryCommand]:
     ]
     seeds = [str(seed) for seed in plan.axis_values("seed")]
     summary = [*STUDY_SUMMARY_COMMAND, "--models-dir", str(runs_dir / layout.TRAINED_MODELS_DIR),
-               "--output-dir", str(results_dir), "--seeds", *seeds]
+               "--output-dir", str(results_dir), *members, "--seeds", *seeds]
     if plan.command:
         summary += ["--command", plan.command]
     return [*commands, SummaryCommand(tuple(summary))]

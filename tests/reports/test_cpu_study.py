@@ -260,6 +260,27 @@ def test_cli_writes_both_files(run_tree: Path, tmp_path: Path,
         "python -m jlonevae_lib.sweep.study_summary --models-dir ")
 
 
+def test_cli_reads_only_the_runs_given(run_tree: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A study's members among other runs in its folders (another sweep's seeds)."""
+    members = [run_tree / experiment / "seed1" for experiment in (BETA_EXPERIMENT,
+                                                                  JL1_EXPERIMENT)]
+    output = tmp_path / "results"
+    flags = [flag for run in members for flag in ("--run", str(run))]
+    assert main(["--models-dir", str(run_tree), "--output-dir", str(output), *flags,
+                 "--seeds", "1", "2"]) == 0
+    summary = json.loads((output / "summary.json").read_text())
+    assert sorted((run["label"], run["run_id"]) for run in summary["runs"]
+                  if run["status"] != "not started") == [("JL1-VAE (γ=0.1)", "seed1"),
+                                                         ("β-VAE (γ=0)", "seed1")]
+    assert not any("notAnExperiment" in note for note in summary["notes"])
+    with pytest.raises(SystemExit) as exited:
+        main(["--from-summary", str(output / "summary.json"), "--output-dir", str(output),
+              *flags])
+    assert exited.value.code == 2
+    assert "--run picks run folders under --models-dir" in capsys.readouterr().err
+
+
 def test_cli_reports_an_empty_study(tmp_path: Path) -> None:
     assert main(["--models-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "out"),
                  "--seeds", "1"]) == 0

@@ -218,3 +218,17 @@ def test_a_member_is_where_jlonevae_train_puts_it(tmp_path, capsys) -> None:
     assert member.run_dir == expected
     assert train_cli.main([*train_arguments(member.config), "--print-run-dir"]) == 0
     assert capsys.readouterr().out.strip() == str(expected)
+
+
+def test_the_cpu_studys_report_and_figures_read_its_members_alone(tmp_path) -> None:
+    """Another sweep's runs in the same folders (other seeds) stay out of this one's report."""
+    plan = plan_study(get_study("cpu_study"), overrides={"output_dir": str(tmp_path)},
+                      axes={"seed": (1, 2)}, results_dir=str(tmp_path / "results"))
+    runs = sorted(str(member.run_dir.resolve()) for member in plan.members)
+    commands = plan.summary_commands()
+    assert [argv[3] for argv in (c.argv for c in commands[:-1])] == ["compare-baselines",
+                                                                     "vs-locality"]
+    for command in commands:
+        argv = command.argv
+        given = [argv[i + 1] for i, flag in enumerate(argv) if flag == "--run"]
+        assert sorted(given) == runs
