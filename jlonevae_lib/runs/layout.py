@@ -130,6 +130,11 @@ def config_path(run: Path) -> Path:
     return run / CONFIG_FILE
 
 
+#: The purpose a run's lock records while a sweep evaluates the finished run (the sweep holds
+#: the lock from its first evaluation process's start to its last one's end).
+EVALUATION_LOCK_PURPOSE = "evaluation"
+
+
 def done_path(run: Path) -> Path:
     """The marker of a finished run, ``<run>/DONE`` (JSON: batches, model, final scalars)."""
     return run / DONE_FILE

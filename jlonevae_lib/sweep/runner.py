@@ -29,7 +29,6 @@ from jlonevae_lib.sweep.exits import last_telling_line
 from jlonevae_lib.sweep.members import Member, evaluate_command, train_command
 from jlonevae_lib.sweep.status import (
     DONE,
-    EVALUATION_PURPOSE,
     FAILED,
     INTERRUPTED,
     PENDING,
@@ -42,7 +41,7 @@ from jlonevae_lib.sweep.status import (
 from jlonevae_lib.sweep.studies import StudyPlan
 from jlonevae_lib.utils.atomic import atomic_write_json
 from jlonevae_lib.utils.exit_status import EXIT_BUSY, KILLED
-from jlonevae_lib.utils.lock import FolderLock, LockedError
+from jlonevae_lib.utils.lock import FolderLock, LockedError, lock_holder
 
 TRAIN, EVALUATE, SUMMARY = "train", "evaluate", "summary"
 STAGES = (TRAIN, EVALUATE, SUMMARY)
@@ -194,16 +193,24 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
         commands += [evaluate_command(member, kept_metrics, only_dataset=only_dataset,
                                       overwrite=overwrite, at_batch=batches)
                      for batches in member.config.keep_models_at]
-    lock = FolderLock(member.run_dir, EVALUATION_PURPOSE)
+    lock: FolderLock | None = FolderLock(member.run_dir, layout.EVALUATION_LOCK_PURPOSE)
     try:
         lock.acquire()
     except LockedError as err:
-        return Outcome(member, "busy", str(err))
+        holder = lock_holder(member.run_dir)
+        if (holder is None or holder.purpose == layout.EVALUATION_LOCK_PURPOSE
+                or not layout.is_finished(member.run_dir)):
+            return Outcome(member, "busy", str(err))
+        # A training lock left on the finished run (its process killed after DONE, on another
+        # host): no work in progress, as status reads it. Each metric's lock still keeps two
+        # evaluations of it apart.
+        lock = None
     try:
         for command in commands:
             try:
                 # Proof of life: a lock on another host not refreshed for hours is abandoned.
-                lock.refresh()
+                if lock is not None:
+                    lock.refresh()
             except LockedError as err:  # taken over as stale: the taker evaluates it now
                 return Outcome(member, "busy", str(err))
             returncode, tail = stream(command, env=env, output=output,
@@ -212,7 +219,8 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
             if returncode != 0:
                 break
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     missing = missing_metrics(member.run_dir, metric_names)
     marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:

@@ -37,8 +37,6 @@ from jlonevae_lib.utils.lock import lock_holder
 
 DONE, FAILED, RUNNING, TRAINED, INTERRUPTED, QUEUED, PENDING = (
     "done", "failed", "running", "trained", "interrupted", "queued", "pending")
-#: The purpose in the run's lock while a sweep evaluates the trained run.
-EVALUATION_PURPOSE = "evaluation"
 #: How the counts of ``status`` group the states: trained members are counted apart from the
 #: done ones (trained and evaluated), so a training-only run does not read as "0 done".
 COUNTED_AS = {DONE: "done", TRAINED: "trained", RUNNING: "running", QUEUED: "queued",
@@ -107,22 +105,25 @@ def member_status(member: Member, metric_names: Sequence[str], *,
         return MemberStatus(member, FAILED, failure_reason(layout.failed_path(run)))
     if layout.is_finished(run):
         missing = missing_metrics(run, metric_names)
-        if not missing:
+        # A sweep's evaluation, also between two metrics or processes, and one computing every
+        # metric again (--overwrite); a training lock left on a finished run is no work.
+        sweep = lock_holder(run)
+        if not (sweep is not None and sweep.alive
+                and sweep.purpose == layout.EVALUATION_LOCK_PURPOSE):
+            sweep = None
+        if not missing and sweep is None:
             return MemberStatus(member, DONE, batches=total)
         evaluating = [name for name in missing
                       if (holder := lock_holder(layout.metric_results_dir(run, name).parent))
                       and holder.alive]
+        to_go = (f"{len(missing)} of {len(metric_names)} metrics to go" if missing
+                 else f"all {len(metric_names)} metrics evaluated again")
         if evaluating:
-            return MemberStatus(member, RUNNING, f"evaluating {', '.join(evaluating)}; "
-                                f"{len(missing)} of {len(metric_names)} metrics to go",
+            return MemberStatus(member, RUNNING, f"evaluating {', '.join(evaluating)}; {to_go}",
                                 batches=total)
-        # A sweep's evaluation, also between two metrics or processes (a training lock left
-        # on a finished run is not work in progress).
-        holder = lock_holder(run)
-        if holder is not None and holder.alive and holder.purpose == EVALUATION_PURPOSE:
-            return MemberStatus(member, RUNNING, f"{holder.purpose}, pid {holder.pid} on "
-                                f"{holder.host}: {len(missing)} of {len(metric_names)} "
-                                f"metrics to go", batches=total)
+        if sweep is not None:
+            return MemberStatus(member, RUNNING, f"{sweep.purpose}, pid {sweep.pid} on "
+                                f"{sweep.host}: {to_go}", batches=total)
         marker = layout.evaluation_failed_path(run)
         if marker.is_file():
             return MemberStatus(member, FAILED, failure_reason(marker), batches=total,

@@ -65,7 +65,7 @@ from jlonevae_lib.utils.atomic import atomic_torch_save, atomic_write_json, remo
 from jlonevae_lib.utils.device import cpu_tensors, pick_device
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, short_reason
 from jlonevae_lib.utils.exit_status import EXIT_DIVERGED
-from jlonevae_lib.utils.lock import FolderLock, remove_if_empty
+from jlonevae_lib.utils.lock import FolderLock, lock_holder, remove_if_empty
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 
 CHECKPOINT_FORMAT = 1
@@ -666,6 +666,24 @@ def _reopen_run(run_dir: Path, old_end: int) -> None:
     layout.evaluation_failed_path(run_dir).unlink(missing_ok=True)
 
 
+def _finished_result(run_dir: Path) -> TrainingResult:
+    """The result of a run that finished earlier, from its ``DONE``."""
+    done_path = layout.done_path(run_dir)
+    try:
+        done = layout.read_json_object(done_path)
+        num_batches, model_dir = int(done["num_batches"]), str(done["model_dir"])
+    except (DataFileError, KeyError, TypeError, ValueError) as err:
+        what = str(err) if isinstance(err, DataFileError) else \
+            f"{done_path} is damaged ({short_reason(err)})"
+        raise DataFileError(f"{what}; delete it and run again to finish the run from its last "
+                            "checkpoint") from None
+    return TrainingResult(
+        run_dir=run_dir, num_batches=num_batches, model_dir=run_dir / model_dir,
+        torchscript_path=layout.torchscript_path(run_dir),
+        final_scalars=done.get("final_scalars", {}), skipped=True,
+    )
+
+
 def train(config: TrainConfig, resume: bool = True,
           trainer: Trainer | None = None, extend: bool = False) -> TrainingResult:
     """Run (or resume, or skip if finished) the training run described by ``config``, in the
@@ -694,25 +712,19 @@ def train(config: TrainConfig, resume: bool = True,
     if extend and not layout.config_path(run_dir).is_file():
         _extension(config, None)  # refuses before the run's folder is made
     run_dir.mkdir(parents=True, exist_ok=True)
+    holder = lock_holder(run_dir)
+    if (not extend and layout.done_path(run_dir).exists() and holder is not None
+            and holder.alive and holder.purpose == layout.EVALUATION_LOCK_PURPOSE):
+        # A sweep evaluates the finished run and holds its lock: nothing is left to train,
+        # and nothing that says so changes while the lock is held.
+        config, _ = _check_existing_run(config, extend)
+        return _finished_result(run_dir)
     with FolderLock(run_dir, "training") as lock:
         trainer.lock = lock
         config, finished = _check_existing_run(config, extend)
         trainer.config = config
         if finished and not extend:
-            done_path = layout.done_path(run_dir)
-            try:
-                done = layout.read_json_object(done_path)
-                num_batches, model_dir = int(done["num_batches"]), str(done["model_dir"])
-            except (DataFileError, KeyError, TypeError, ValueError) as err:
-                what = str(err) if isinstance(err, DataFileError) else \
-                    f"{done_path} is damaged ({short_reason(err)})"
-                raise DataFileError(f"{what}; delete it and run again to finish the run from "
-                                    "its last checkpoint") from None
-            return TrainingResult(
-                run_dir=run_dir, num_batches=num_batches, model_dir=run_dir / model_dir,
-                torchscript_path=layout.torchscript_path(run_dir),
-                final_scalars=done.get("final_scalars", {}), skipped=True,
-            )
+            return _finished_result(run_dir)
         # Under the run's lock, any temporary beside a file only training writes is a killed
         # process's half-write.
         for written in layout.training_files(run_dir):

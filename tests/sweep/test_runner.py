@@ -149,6 +149,37 @@ def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
     assert outcome.result == "busy" and "evaluation" in outcome.detail and seen == []
 
 
+def test_a_training_lock_left_on_a_trained_run_does_not_stop_its_evaluation(
+        plan, monkeypatch) -> None:
+    # Its process killed after DONE on another host: status reads the member as trained, so
+    # the sweep evaluates it (each metric's lock still keeps evaluations apart).
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    write_json(member.run_dir / ".lock", {"host": "node-elsewhere", "pid": 4242,
+                                          "purpose": "training"})
+    assert member_status(member, METRICS).state == TRAINED
+    started = []
+    monkeypatch.setattr(runner, "stream",
+                        lambda command, **kwargs: (started.append(command), (0, []))[1])
+    evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False, env=None,
+                    output=lambda line: None)
+    assert len(started) == 1
+    assert json.loads((member.run_dir / ".lock").read_text())["host"] == "node-elsewhere"
+
+
+def test_a_sweep_evaluating_every_metric_again_reads_as_running(plan) -> None:
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {})
+    for name in METRICS:
+        write_json(layout.evaluation_path(member.run_dir, name), {})
+    assert member_status(member, METRICS).state == DONE
+    write_json(member.run_dir / ".lock", {"host": socket.gethostname(), "pid": os.getpid(),
+                                          "purpose": "evaluation"})
+    status = member_status(member, METRICS)
+    assert (status.state, status.detail.split(": ")[-1]) == (
+        RUNNING, "all 2 metrics evaluated again")
+
+
 def test_a_lock_held_on_another_host_counts_as_running(plan) -> None:
     member = plan.members[0]
     write_json(member.run_dir / ".lock", {"host": "node-elsewhere", "pid": 1,

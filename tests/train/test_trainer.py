@@ -65,6 +65,22 @@ def test_rerun_of_a_finished_run_is_skipped(tmp_path):
     assert (config.run_dir / "DONE").stat().st_mtime_ns == before
 
 
+def test_a_finished_run_a_sweep_evaluates_is_skipped_and_not_extended(tmp_path):
+    import os
+    import socket
+
+    from jlonevae_lib.utils.lock import LockedError
+
+    config = tiny_config(tmp_path, num_batches=2)
+    train(config)
+    # The sweep's lock on the run (sweep/runner.py): a plain rerun finds the run finished.
+    (config.run_dir / ".lock").write_text(json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "purpose": "evaluation"}))
+    assert train(config).skipped
+    with pytest.raises(LockedError, match="evaluation"):
+        train(tiny_config(tmp_path, num_batches=3), extend=True)
+
+
 def test_a_config_json_that_is_a_folder_is_refused_not_read_as_finished(tmp_path):
     config = tiny_config(tmp_path, num_batches=2)
     train(config)
