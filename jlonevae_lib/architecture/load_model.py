@@ -229,8 +229,9 @@ def load_model(folder: str | os.PathLike, device: Device = "cpu") -> nn.Module:
     args = load_model_args(folder, model_type)
     try:
         model = known.model_class(**args)
-    except JLoneVAEError as err:
-        raise DataFileError(f"the arguments saved in {folder} do not build a model: {err}"
+    except (JLoneVAEError, TypeError, ValueError) as err:  # a plug-in class's own checks too
+        why = err if isinstance(err, JLoneVAEError) else short_reason(err)
+        raise DataFileError(f"the arguments saved in {folder} do not build a model: {why}"
                             ) from None
     state_path = folder / STATE_DICT_FILE
     # Tensors are read to the CPU, whichever device saved them (a model trained on a GPU opens

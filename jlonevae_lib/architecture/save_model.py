@@ -12,6 +12,7 @@ written here load with the reference's code.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -73,8 +74,9 @@ def register_model_type(name: str, arg_names: Sequence[str]) -> Callable[[ModelC
                                                                             ModelClass]:
     """Class decorator: save models of this class as model type ``name`` and load such
     folders by building the class from the saved arguments ``arg_names`` (read from the
-    model's attributes of those names when saving; plain data: numbers, strings, booleans,
-    None and lists of them). The model names its type in its ``architecture`` attribute.
+    model's attributes of those names when saving; plain data: finite numbers, strings,
+    booleans, None and lists or tuples of them). The model names its type in its
+    ``architecture`` attribute.
 
     For an architecture of a class of its own (docs/plugins.md). A folder of this type loads
     only where the module that registers it is installed and declared as a plug-in (its entry
@@ -113,16 +115,24 @@ def find_model_type(name: str) -> ModelType | None:
 
 
 def _plain(value: Any) -> Any:
-    # Plain ints and lists, so the pickle holds plain data and the JSON copy can be written.
-    return list(value) if isinstance(value, list | tuple) else value
+    # Lists for tuples, at any depth, so the pickle holds plain data and JSON writes it as is.
+    return [_plain(item) for item in value] if isinstance(value, list | tuple) else value
+
+
+#: The types of plain data, exactly (a subclass, a numpy scalar or an enum would pickle as its
+#: own class, which the loader's plain-data unpickler refuses).
+_PLAIN_TYPES = (type(None), bool, int, float, str)
 
 
 def _not_plain_data(value: Any) -> Any:
     """The first part of ``value`` that is not plain data (what the loader's plain-data
-    unpickler reads back and JSON writes unchanged), or None if it all is."""
-    if isinstance(value, list):
+    unpickler reads back, and JSON writes, as the same value), or None if it all is. A float
+    that is not finite is not: nan compares unequal to itself, and JSON has no inf."""
+    if type(value) is list:
         return next((part for part in map(_not_plain_data, value) if part is not None), None)
-    return None if value is None or isinstance(value, bool | int | float | str) else value
+    if type(value) is float and not math.isfinite(value):
+        return value
+    return None if type(value) in _PLAIN_TYPES else value
 
 
 def _model_args(model: nn.Module, model_type: ModelType) -> dict[str, Any]:
@@ -137,9 +147,10 @@ def _model_args(model: nn.Module, model_type: ModelType) -> dict[str, Any]:
         value = _plain(getattr(model, name))
         odd = _not_plain_data(value)
         if odd is not None:
+            what = repr(odd) if type(odd) is float else f"a {type(odd).__name__}"
             raise JLoneVAEError(f"cannot save a {type(model).__name__}: its argument {name!r} "
-                                f"holds a {type(odd).__name__}, not plain data (numbers, "
-                                "strings, booleans, None and lists of them)")
+                                f"holds {what}, not plain data (finite numbers, strings, "
+                                "booleans, None and lists of them)")
         args[name] = value
     return args
 
@@ -170,8 +181,9 @@ def save_conv_vae(model: ConvVAE, folder: str | os.PathLike) -> Path:
 
 def saved_model_type(model: nn.Module) -> ModelType:
     """The model type ``model`` saves as: the one its ``architecture`` attribute names, whose
-    class is exactly the model's. A subclass is refused: loading would build the base class
-    without the subclass's code, a different network from the one trained."""
+    class is exactly the model's, with arguments it can save. A subclass is refused: loading
+    would build the base class without the subclass's code, a different network from the one
+    trained. The trainer asks at its start, so a model it could not save trains no batch."""
     name = getattr(model, "architecture", None)
     model_type = find_model_type(name) if isinstance(name, str) else None
     if model_type is None:
@@ -184,6 +196,7 @@ def saved_model_type(model: nn.Module) -> ModelType:
             f"build a plain {model_type.model_class.__name__} without "
             f"{type(model).__name__}'s own code; an architecture builds a "
             f"{model_type.model_class.__name__} with arguments of its own (docs/plugins.md)")
+    _model_args(model, model_type)  # arguments it could not save: refused now, not at the end
     return model_type
 
 
