@@ -481,9 +481,10 @@ def discover_results(models_dir: str | os.PathLike | None,
     def _wanted(run_dir: Path) -> bool:
         return wanted is None or run_dir.resolve() in wanted
 
+    roots = {True: models_dir, False: baselines_dir}
     candidates: dict[tuple[Path, str, float | None], list[MetricResult]] = defaultdict(list)
     ours_dirs: set[Path] = set()
-    for root, ours in ((models_dir, True), (baselines_dir, False)):
+    for ours, root in roots.items():
         if root is None:
             continue
         root = Path(root)
@@ -491,16 +492,16 @@ def discover_results(models_dir: str | os.PathLike | None,
             notes.append(f"{root} does not exist; no {'runs' if ours else 'baselines'} "
                          "read from it")
             continue
+        other = roots[not ours]
         files = [path for path in layout.evaluation_files_under(root)
-                 if _wanted(layout.run_of_evaluation(path))]
+                 if _wanted(layout.run_of_evaluation(path))
+                 and not (other is not None and _in_nested_root(path, root, Path(other)))]
         if not files:
             notes.append(f"no {layout.EVALUATION_FILE} under {root}"
                          + ("" if wanted is None else " in the runs given"))
         infos: dict[Path, RunInfo | None] = {}
         for path in files:
             run_dir = layout.run_of_evaluation(path)
-            if ours:
-                ours_dirs.add(run_dir)
             if run_dir not in infos:  # each run's config.json read once
                 infos[run_dir] = (our_run_info if ours else configured_baseline_info)(run_dir)
             parsed = infos[run_dir]
@@ -508,6 +509,8 @@ def discover_results(models_dir: str | os.PathLike | None,
             if ours and include and (parsed is None or not (
                     _included(parsed.group, include) or parsed.group.startswith("baseline:"))):
                 continue
+            if ours:
+                ours_dirs.add(run_dir)
             try:
                 data = layout.read_json_object(path)
                 # A folder that is not one of our runs (e.g. a baseline copied into
@@ -528,20 +531,37 @@ def discover_results(models_dir: str | os.PathLike | None,
                     continue
                 candidates[(run_dir, record.metric, record.locality)].append(record)
     records = _one_result_per_score(candidates, notes)
-    arms = split_mixed_settings({r.run.run_dir: r.run for r in records}.values(), notes)
-    results.records = [replace(record, run=arms[record.run.run_dir]) for record in records
-                       if record.run.run_dir not in ours_dirs
-                       or _included(record.run.group, include)
-                       or _included(arms[record.run.run_dir].group, include)]
+    evaluated = {record.run.run_dir: record.run for record in records}
+    unevaluated = []
     if models_dir is not None and Path(models_dir).is_dir():
-        evaluated = {r.run.run_dir for r in results.records}
         for run_dir in layout.model_runs(models_dir):
             run = our_run_info(run_dir)
-            if run is None or run_dir in evaluated or not _wanted(run_dir):
-                continue
-            if not _included(run.group, include):
-                continue
-            notes.append(f"not evaluated: {run_dir} has a model but no evaluation results")
+            if run is not None and run_dir not in evaluated and _wanted(run_dir):
+                unevaluated.append(run)
+    # A pattern may name a baseline's split arm: the arms of every run found decide what is
+    # kept; the kept runs alone are split again, so that a run left out renames no arm of
+    # the rest, except those picked by their split arm's name, which keep it.
+    picked_as_split: set[Path] = set()
+    if include:
+        arms_of_all = split_mixed_settings([*evaluated.values(), *unevaluated], [])
+
+        def kept(run: RunInfo) -> bool:
+            if run.run_dir not in ours_dirs and run not in unevaluated:
+                return True  # baselines_dir is not filtered
+            if _included(run.group, include):
+                return True
+            if _included(arms_of_all[run.run_dir].group, include):
+                picked_as_split.add(run.run_dir)
+                return True
+            return False
+
+        records = [record for record in records if kept(record.run)]
+        unevaluated = [run for run in unevaluated if kept(run)]
+    arms = split_mixed_settings({r.run.run_dir: r.run for r in records}.values(), notes)
+    arms.update({run_dir: arms_of_all[run_dir] for run_dir in picked_as_split})
+    results.records = [replace(record, run=arms[record.run.run_dir]) for record in records]
+    notes.extend(f"not evaluated: {run.run_dir} has a model but no evaluation results"
+                 for run in unevaluated)
     _check_complete(results.records, notes)
     return results
 
@@ -622,6 +642,13 @@ def split_mixed_settings(runs: Iterable[RunInfo], notes: list[str]) -> dict[Path
         notes.append(f"{SPLIT_NOTE}the {label} runs have {count} settings (they differ in "
                      f"{', '.join(differing)}); each is an arm of its own")
     return out
+
+
+def _in_nested_root(path: Path, root: Path, other: Path) -> bool:
+    """Whether ``path``, found under ``root``, lies in ``other`` nested inside ``root`` (a
+    baselines folder inside the models folder, or the reverse): the deeper folder reads it."""
+    root, other, path = root.resolve(), other.resolve(), path.resolve()
+    return other != root and other.is_relative_to(root) and path.is_relative_to(other)
 
 
 def _included(group: str, include: Sequence[str]) -> bool:

@@ -144,6 +144,39 @@ def test_include_picks_a_split_arm_by_its_own_name(tmp_path: Path) -> None:
     assert arms("nothing*") == set()
 
 
+def test_runs_left_out_by_include_rename_no_arm_and_nested_baselines_stay(
+        tmp_path: Path) -> None:
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+              "architecture": "dlibConv", "objective_params": {"gamma": 30.0}}
+    models, baselines = tmp_path / "trainedModels", tmp_path / "trainedModels" / "standard"
+    write_run(models, "dlibConv_factor_vae_short", "seed1", {**factor, "num_batches": 8000})
+    write_run(baselines, "dlibConv_factor_vae_long", "seed1", {**factor, "num_batches": 300000})
+    write_run(models, JL1_EXPERIMENT, "seed1", {**CONFIG, "regularization_type": "jlone"})
+    # Without a filter the two lengths are two arms; the short runs left out, the baselines
+    # folder's (read once, though it lies inside the models folder) is FactorVAE again.
+    assert set(_arms(discover_results(models, baselines))) == {
+        JL1_EXPERIMENT, "baseline:factor_vae:num_batches=300000",
+        "baseline:factor_vae:num_batches=8000"}
+    results = discover_results(models, baselines, include=["*_lone_*"])
+    assert _arms(results) == {JL1_EXPERIMENT: ("JL1-VAE (γ=0.1)", 1),
+                              "baseline:factor_vae": ("FactorVAE", 1)}
+    assert not any(note.startswith(("split:", "duplicate:")) for note in results.notes)
+
+
+def test_a_run_not_evaluated_is_noted_when_its_split_arm_is_picked(tmp_path: Path) -> None:
+    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+              "architecture": "dlibConv"}
+    for gamma in (10.0, 30.0):
+        write_run(tmp_path, f"f{gamma:g}", "seed1",
+                  {**factor, "objective_params": {"gamma": gamma}})
+    bare = tmp_path / "f30" / "seed2"
+    layout.torchscript_path(bare).parent.mkdir(parents=True)
+    layout.torchscript_path(bare).write_bytes(b"model")
+    layout.config_path(bare).write_text(json.dumps({**factor, "objective_params": {"gamma": 30}}))
+    notes = discover_results(tmp_path, include=["baseline:factor_vae:gamma=30"]).notes
+    assert f"not evaluated: {bare} has a model but no evaluation results" in notes
+
+
 def test_a_baseline_at_one_setting_stays_one_arm(tmp_path: Path) -> None:
     """Runs that differ only per run (seed, places, logging) or in what the method does not
     read (β of FactorVAE, the penalty's settings at γ = 0), or where one run's older config
