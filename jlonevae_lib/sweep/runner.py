@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,9 @@ from jlonevae_lib.utils.exit_status import EXIT_BUSY, KILLED
 from jlonevae_lib.utils.lock import FolderLock, LockedError, lock_holder
 
 TRAIN, EVALUATE, SUMMARY = "train", "evaluate", "summary"
+#: How often (seconds, at most) a sweep refreshes the run's lock while an evaluation process
+#: prints; far under the hours after which a lock on another host counts as abandoned.
+LOCK_REFRESH_S = 600.0
 STAGES = (TRAIN, EVALUATE, SUMMARY)
 #: Lines of a process's output kept for a failure's reason.
 TAIL_LINES = 20
@@ -205,15 +209,31 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
         # host): no work in progress, as status reads it. Each metric's lock still keeps two
         # evaluations of it apart.
         lock = None
+    # Proof of life, before each process and with its output at most every
+    # LOCK_REFRESH_S: a lock on another host not refreshed for hours is abandoned.
+    lost: list[LockedError] = []
+    refreshed = [time.monotonic()]
+
+    def refresh() -> None:
+        if lock is None or lost:
+            return
+        try:
+            lock.refresh()
+        except LockedError as err:  # taken over as stale: the taker evaluates it now
+            lost.append(err)
+        refreshed[0] = time.monotonic()
+
+    def output_and_refresh(line: str) -> None:
+        output(line)
+        if time.monotonic() - refreshed[0] > LOCK_REFRESH_S:
+            refresh()
+
     try:
         for command in commands:
-            try:
-                # Proof of life: a lock on another host not refreshed for hours is abandoned.
-                if lock is not None:
-                    lock.refresh()
-            except LockedError as err:  # taken over as stale: the taker evaluates it now
-                return Outcome(member, "busy", str(err))
-            returncode, tail = stream(command, env=env, output=output,
+            refresh()
+            if lost:  # what the processes before wrote stays: each metric had its own lock
+                return Outcome(member, "busy", str(lost[0]))
+            returncode, tail = stream(command, env=env, output=output_and_refresh,
                                       log=layout.sweep_log_path(member.run_dir, EVALUATE),
                                       preexec_fn=preexec_fn, started=started)
             if returncode != 0:

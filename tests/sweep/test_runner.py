@@ -149,6 +149,38 @@ def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
     assert outcome.result == "busy" and "evaluation" in outcome.detail and seen == []
 
 
+def test_the_sweep_refreshes_the_runs_lock_while_it_evaluates_and_stops_when_it_is_lost(
+        plan, monkeypatch) -> None:
+    from jlonevae_lib.utils.lock import FolderLock, LockedError
+
+    member = plan.members[0]
+    member = dataclasses.replace(member, config=dataclasses.replace(member.config,
+                                                                    keep_models_at=[1000]))
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    calls = []
+
+    def stream(command, **kwargs):
+        calls.append("process")
+        for _ in range(3):
+            kwargs["output"]("evaluating a metric ...")
+        return 0, []
+
+    def refresh(lock):
+        calls.append("refresh")
+        if calls.count("refresh") == 3:
+            raise LockedError("taken over as stale by pid 7 on node-b")
+
+    monkeypatch.setattr(runner, "stream", stream)
+    monkeypatch.setattr(runner, "LOCK_REFRESH_S", -1.0)
+    monkeypatch.setattr(FolderLock, "refresh", refresh)
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None, kept_metrics=["tiny"])
+    # Refreshed before the process and with its output; lost at the third refresh, the
+    # process ends and the kept model's is not started.
+    assert calls == ["refresh", "process", "refresh", "refresh"]
+    assert (outcome.result, outcome.detail) == ("busy", "taken over as stale by pid 7 on node-b")
+
+
 def test_a_training_lock_left_on_a_trained_run_does_not_stop_its_evaluation(
         plan, monkeypatch) -> None:
     # Its process killed after DONE on another host: status reads the member as trained, so
