@@ -126,12 +126,21 @@ def test_a_baseline_at_two_settings_is_two_arms(tmp_path: Path) -> None:
     assert len(results.records) == 5 * len({record.name for record in results.records})
 
 
-def test_include_picks_a_split_arm_by_its_own_name(tmp_path: Path) -> None:
-    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
+#: A FactorVAE run's config as the trainer writes it, without its objective's parameters.
+FACTOR_VAE = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
               "architecture": "dlibConv"}
+
+
+def write_factor_vae_at_two_gammas(models: Path) -> dict:
+    """FactorVAE seed 1 at γ = 10 and at γ = 30 (folders ``f10``, ``f30``): two arms."""
     for gamma in (10.0, 30.0):
-        write_run(tmp_path, f"dlibConv_factor_vae_gamma{gamma:g}", "seed1",
-                  {**factor, "objective_params": {"gamma": gamma}})
+        write_run(models, f"f{gamma:g}", "seed1",
+                  {**FACTOR_VAE, "objective_params": {"gamma": gamma}})
+    return FACTOR_VAE
+
+
+def test_include_picks_a_split_arm_by_its_own_name(tmp_path: Path) -> None:
+    write_factor_vae_at_two_gammas(tmp_path)
     write_run(tmp_path, JL1_EXPERIMENT, "seed1", {**CONFIG, "regularization_type": "jlone"})
 
     def arms(*include: str) -> set[str]:
@@ -146,8 +155,7 @@ def test_include_picks_a_split_arm_by_its_own_name(tmp_path: Path) -> None:
 
 def test_runs_left_out_by_include_rename_no_arm_and_nested_baselines_stay(
         tmp_path: Path) -> None:
-    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
-              "architecture": "dlibConv", "objective_params": {"gamma": 30.0}}
+    factor = {**FACTOR_VAE, "objective_params": {"gamma": 30.0}}
     models, baselines = tmp_path / "trainedModels", tmp_path / "trainedModels" / "standard"
     write_run(models, "dlibConv_factor_vae_short", "seed1", {**factor, "num_batches": 8000})
     write_run(baselines, "dlibConv_factor_vae_long", "seed1", {**factor, "num_batches": 300000})
@@ -164,11 +172,7 @@ def test_runs_left_out_by_include_rename_no_arm_and_nested_baselines_stay(
 
 
 def test_a_run_not_evaluated_is_noted_when_its_split_arm_is_picked(tmp_path: Path) -> None:
-    factor = {**CONFIG, "objective": "factor_vae", "gamma": 0.0, "regularization_type": "jlone",
-              "architecture": "dlibConv"}
-    for gamma in (10.0, 30.0):
-        write_run(tmp_path, f"f{gamma:g}", "seed1",
-                  {**factor, "objective_params": {"gamma": gamma}})
+    factor = write_factor_vae_at_two_gammas(tmp_path)
     bare = tmp_path / "f30" / "seed2"
     layout.torchscript_path(bare).parent.mkdir(parents=True)
     layout.torchscript_path(bare).write_bytes(b"model")

@@ -122,12 +122,18 @@ def test_a_sweeps_evaluation_lock_on_a_trained_run_makes_it_running(plan, purpos
                                  f"2 of 2 metrics to go")
 
 
-def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
-        plan, monkeypatch) -> None:
+def trained_member_keeping_a_model(plan):
+    """The first member, trained, keeping a model at batch 1000: two evaluation processes."""
     member = plan.members[0]
     member = dataclasses.replace(member, config=dataclasses.replace(member.config,
                                                                     keep_models_at=[1000]))
     write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    return member
+
+
+def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
+        plan, monkeypatch) -> None:
+    member = trained_member_keeping_a_model(plan)
     seen = []
 
     def stream(command, **kwargs):  # each evaluation process: what status says meanwhile
@@ -153,10 +159,7 @@ def test_the_sweep_refreshes_the_runs_lock_while_it_evaluates_and_stops_when_it_
         plan, monkeypatch) -> None:
     from jlonevae_lib.utils.lock import FolderLock, LockedError
 
-    member = plan.members[0]
-    member = dataclasses.replace(member, config=dataclasses.replace(member.config,
-                                                                    keep_models_at=[1000]))
-    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    member = trained_member_keeping_a_model(plan)
     calls = []
 
     def stream(command, **kwargs):
