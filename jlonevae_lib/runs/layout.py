@@ -133,6 +133,10 @@ def config_path(run: Path) -> Path:
 #: The purpose a run's lock records while a sweep evaluates the finished run (the sweep holds
 #: the lock from its first evaluation process's start to its last one's end).
 EVALUATION_LOCK_PURPOSE = "evaluation"
+#: The purpose a run's lock records while training runs (or finds the run finished).
+TRAINING_LOCK_PURPOSE = "training"
+#: The purpose a run's lock records while ``jlonevae-train --extend`` lengthens the run.
+EXTENDING_LOCK_PURPOSE = "extending the run"
 
 
 def done_path(run: Path) -> Path:

@@ -17,6 +17,7 @@ so that ``status`` lists it and the next run does not repeat it blindly.
 from __future__ import annotations
 
 import collections
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -202,12 +203,13 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
         lock.acquire()
     except LockedError as err:
         holder = lock_holder(member.run_dir)
-        if (holder is None or holder.purpose == layout.EVALUATION_LOCK_PURPOSE
-                or not layout.is_finished(member.run_dir)):
+        if (holder is None or holder.purpose != layout.TRAINING_LOCK_PURPOSE
+                or holder.host == socket.gethostname() or not layout.is_finished(member.run_dir)):
             return Outcome(member, "busy", str(err))
-        # A training lock left on the finished run (its process killed after DONE, on another
-        # host): no work in progress, as status reads it. Each metric's lock still keeps two
-        # evaluations of it apart.
+        # A training lock on the finished run held on another host: its process killed after
+        # DONE, or a rerun finding the run finished (an extension's lock says so, and is
+        # respected), so no work on the run; as status reads it. Each metric's lock still keeps
+        # two evaluations of one metric apart.
         lock = None
     # Proof of life, before each process and with its output at most every
     # LOCK_REFRESH_S: a lock on another host not refreshed for hours is abandoned.
@@ -221,6 +223,8 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
             lock.refresh()
         except LockedError as err:  # taken over as stale: the taker evaluates it now
             lost.append(err)
+        except OSError:
+            pass  # a file system's hiccup: the lock stays this sweep's; the next try may do
         refreshed[0] = time.monotonic()
 
     def output_and_refresh(line: str) -> None:
@@ -242,6 +246,13 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
         if lock is not None:
             lock.release()
     missing = missing_metrics(member.run_dir, metric_names)
+    if lost:  # during the last process: the sweep that took the lock over goes on
+        return Outcome(member, "busy", str(lost[0]))
+    elsewhere = [name for name in missing if (
+        holder := lock_holder(layout.metric_results_dir(member.run_dir, name).parent))
+        and holder.alive]
+    if elsewhere:  # skipped by the processes: another one evaluates them now
+        return Outcome(member, "busy", f"another process evaluates {', '.join(elsewhere)}")
     marker = layout.evaluation_failed_path(member.run_dir)
     if returncode == 0 and not missing:
         marker.unlink(missing_ok=True)

@@ -719,7 +719,10 @@ def train(config: TrainConfig, resume: bool = True,
         # and nothing that says so changes while the lock is held.
         config, _ = _check_existing_run(config, extend)
         return _finished_result(run_dir)
-    with FolderLock(run_dir, "training") as lock:
+    # An extension says so in the lock: a sweep leaves the lock of a finished run alone when
+    # a killed training left it there, never while the run is being reopened.
+    with FolderLock(run_dir, layout.EXTENDING_LOCK_PURPOSE if extend
+                    else layout.TRAINING_LOCK_PURPOSE) as lock:
         trainer.lock = lock
         config, finished = _check_existing_run(config, extend)
         trainer.config = config

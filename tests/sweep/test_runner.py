@@ -202,6 +202,55 @@ def test_a_training_lock_left_on_a_trained_run_does_not_stop_its_evaluation(
     assert json.loads((member.run_dir / ".lock").read_text())["host"] == "node-elsewhere"
 
 
+@pytest.mark.parametrize("host, purpose", [
+    ("here", "training"),                 # live on this host: a rerun or a resume at work
+    ("node-elsewhere", "extending the run"),  # jlonevae-train --extend reopening the run
+])
+def test_a_live_training_or_an_extension_keeps_the_sweep_away(plan, monkeypatch, host,
+                                                              purpose) -> None:
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+    write_json(member.run_dir / ".lock", {
+        "host": socket.gethostname() if host == "here" else host, "pid": os.getpid(),
+        "purpose": purpose})
+    monkeypatch.setattr(runner, "stream", lambda command, **kwargs: pytest.fail("started"))
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None)
+    assert outcome.result == "busy" and purpose in outcome.detail
+
+
+@pytest.mark.parametrize("how", ["metric in progress elsewhere", "lock lost"])
+def test_an_evaluation_another_process_goes_on_with_is_busy_not_failed(plan, monkeypatch,
+                                                                       how) -> None:
+    from jlonevae_lib.utils.lock import FolderLock, LockedError
+
+    member = plan.members[0]
+    write_json(layout.done_path(member.run_dir), {"num_batches": 8000})
+
+    def stream(command, **kwargs):
+        if how == "metric in progress elsewhere":  # the process skipped it and exited 0
+            write_json(layout.metric_results_dir(member.run_dir, "tiny_b").parent / ".lock",
+                       {"host": socket.gethostname(), "pid": os.getpid(),
+                        "purpose": "evaluation"})
+        else:
+            kwargs["output"]("evaluating tiny_a ...")
+        return 0, []
+
+    def refresh(lock):
+        if how == "lock lost" and refresh.calls:
+            raise LockedError("taken over as stale by pid 7 on node-b")
+        refresh.calls += 1
+
+    refresh.calls = 0
+    monkeypatch.setattr(runner, "stream", stream)
+    monkeypatch.setattr(runner, "LOCK_REFRESH_S", -1.0)
+    monkeypatch.setattr(FolderLock, "refresh", refresh)
+    outcome = evaluate_member(member, ["tiny"], METRICS, only_dataset=None, overwrite=False,
+                              env=None, output=lambda line: None)
+    assert outcome.result == "busy", outcome
+    assert not layout.evaluation_failed_path(member.run_dir).exists()
+
+
 def test_a_sweep_evaluating_every_metric_again_reads_as_running(plan) -> None:
     member = plan.members[0]
     write_json(layout.done_path(member.run_dir), {})
