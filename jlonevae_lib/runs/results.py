@@ -557,6 +557,12 @@ def discover_results(models_dir: str | os.PathLike | None,
 
         records = [record for record in records if kept(record.run)]
         unevaluated = [run for run in unevaluated if kept(run)]
+        # Every kept run of a method with a run picked so keeps the names of all runs' split
+        # (the baselines folder's too): one setting, one arm.
+        picked_groups = {evaluated[run_dir].group for run_dir in picked_as_split
+                         if run_dir in evaluated}
+        picked_as_split.update(record.run.run_dir for record in records
+                               if record.run.group in picked_groups)
     arms = split_mixed_settings({r.run.run_dir: r.run for r in records}.values(), notes)
     arms.update({run_dir: arms_of_all[run_dir] for run_dir in picked_as_split})
     results.records = [replace(record, run=arms[record.run.run_dir]) for record in records]
@@ -645,10 +651,15 @@ def split_mixed_settings(runs: Iterable[RunInfo], notes: list[str]) -> dict[Path
 
 
 def _in_nested_root(path: Path, root: Path, other: Path) -> bool:
-    """Whether ``path``, found under ``root``, lies in ``other`` nested inside ``root`` (a
-    baselines folder inside the models folder, or the reverse): the deeper folder reads it."""
-    root, other, path = root.resolve(), other.resolve(), path.resolve()
-    return other != root and other.is_relative_to(root) and path.is_relative_to(other)
+    """Whether ``path``, found under ``root`` (and named from it), lies in ``other`` nested
+    inside ``root`` (a baselines folder inside the models folder, or the reverse): the deeper
+    folder reads it. Compared by the names below ``root``, so that a run folder there that
+    is a link to elsewhere counts where it is listed."""
+    root_resolved, other_resolved = root.resolve(), other.resolve()
+    if other_resolved == root_resolved or not other_resolved.is_relative_to(root_resolved):
+        return False
+    inner = other_resolved.relative_to(root_resolved).parts
+    return path.relative_to(root).parts[:len(inner)] == inner
 
 
 def _included(group: str, include: Sequence[str]) -> bool:

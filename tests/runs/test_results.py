@@ -171,6 +171,27 @@ def test_runs_left_out_by_include_rename_no_arm_and_nested_baselines_stay(
     assert not any(note.startswith(("split:", "duplicate:")) for note in results.notes)
 
 
+def test_a_picked_setting_is_one_arm_across_both_folders(tmp_path: Path) -> None:
+    models, baselines = tmp_path / "trainedModels", tmp_path / "standard"
+    write_factor_vae_at_two_gammas(models)
+    write_run(baselines, "f30", "seed2", {**FACTOR_VAE, "objective_params": {"gamma": 30.0}})
+    results = discover_results(models, baselines, include=["baseline:factor_vae:gamma=30"])
+    assert _arms(results) == {"baseline:factor_vae:gamma=30": ("FactorVAE (gamma=30)", 2)}
+
+
+def test_a_linked_run_in_a_nested_baselines_folder_is_read_once(tmp_path: Path) -> None:
+    models = tmp_path / "trainedModels"
+    write_run(models, JL1_EXPERIMENT, "seed1", {**CONFIG, "regularization_type": "jlone"})
+    stored = write_run(tmp_path / "store", "f30", "seed1",
+                       {**FACTOR_VAE, "objective_params": {"gamma": 30.0}})
+    (models / "standard").mkdir()
+    (models / "standard" / "f30").symlink_to(stored)  # a baseline one level down, linked
+    for include in ([], ["nothing"]):
+        results = discover_results(models, models / "standard", include=include)
+        assert "baseline:factor_vae" in _arms(results)
+        assert not any(note.startswith("duplicate:") for note in results.notes)
+
+
 def test_a_run_not_evaluated_is_noted_when_its_split_arm_is_picked(tmp_path: Path) -> None:
     factor = write_factor_vae_at_two_gammas(tmp_path)
     bare = tmp_path / "f30" / "seed2"
