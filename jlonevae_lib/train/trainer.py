@@ -716,8 +716,9 @@ def train(config: TrainConfig, resume: bool = True,
     if (not extend and layout.done_path(run_dir).exists() and holder is not None
             and holder.alive and holder.purpose == layout.EVALUATION_LOCK_PURPOSE):
         # A sweep evaluates the finished run and holds its lock: nothing is left to train,
-        # and nothing that says so changes while the lock is held.
-        config, _ = _check_existing_run(config, extend)
+        # and nothing that says so changes while the lock is held. Another run's folder, or
+        # a failed one, is refused all the same.
+        _check_existing_run(config, extend)
         return _finished_result(run_dir)
     # An extension says so in the lock: a sweep leaves the lock of a finished run alone when
     # a killed training left it there, never while the run is being reopened.
