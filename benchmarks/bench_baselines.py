@@ -94,6 +94,7 @@ three-dots (the peer too) and times 256² matmuls for the floor: CI checks that 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -107,11 +108,10 @@ from jlonevae_lib.utils.timing import (
     tune_benchmark_process,
 )
 
-MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402

@@ -23,9 +23,11 @@ tiny steps there, which is how CI checks that the script works.
 
 from __future__ import annotations
 
+import os
+
 from jlonevae_lib.utils.timing import environ_default, tune_benchmark_process
 
-tune_benchmark_process()  # before torch is imported
+tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402

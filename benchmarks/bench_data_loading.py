@@ -22,9 +22,11 @@ set up as the training CLI sets them (JLONEVAE_MALLOC_TUNING=0 / JLONEVAE_OMP_TU
 
 from __future__ import annotations
 
+import os
+
 from jlonevae_lib.utils.timing import tune_benchmark_process
 
-MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402

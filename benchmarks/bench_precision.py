@@ -32,6 +32,7 @@ The CPU only: on a GPU the per-batch loss read would wait for the device at ever
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jlonevae_lib.utils.timing import (
@@ -42,7 +43,7 @@ from jlonevae_lib.utils.timing import (
     tune_benchmark_process,
 )
 
-MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import json  # noqa: E402

@@ -46,7 +46,7 @@ import os
 from jlonevae_lib.utils.allocator import glibc_default_malloc
 from jlonevae_lib.utils.timing import tune_benchmark_process
 
-MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import math  # noqa: E402

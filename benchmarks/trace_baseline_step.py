@@ -26,18 +26,18 @@ goes and which kernels run, not for speed figures (``bench_baselines.py`` gives 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from jlonevae_lib.utils.dlib_env import default_dlib_python
 from jlonevae_lib.utils.timing import environ_default, load_sibling, tune_benchmark_process
 
-MALLOC_TUNED = tune_benchmark_process()  # before torch is imported
+MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402

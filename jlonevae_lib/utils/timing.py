@@ -13,7 +13,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -42,13 +42,14 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(call_seconds(fn, repeats))
 
 
-def tune_benchmark_process() -> bool:
+def tune_benchmark_process(environ: Mapping[str, str]) -> bool:
     """Set a benchmark process up as the training CLI sets itself up: glibc malloc tuned and
     OpenMP's spin-waiting limited, each unless ``JLONEVAE_MALLOC_TUNING=0`` /
-    ``JLONEVAE_OMP_TUNING=0`` asks to measure without. Call it before importing torch.
-    Returns whether malloc was tuned (the scripts print it)."""
-    malloc_tuned = os.environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
-    if os.environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
+    ``JLONEVAE_OMP_TUNING=0`` in ``environ`` (the script's environment) asks to measure
+    without. Call it before importing torch. Returns whether malloc was tuned (the scripts
+    print it)."""
+    malloc_tuned = environ.get("JLONEVAE_MALLOC_TUNING", "1") != "0" and tune_glibc_malloc()
+    if environ.get("JLONEVAE_OMP_TUNING", "1") != "0":
         limit_openmp_spinning()
     return malloc_tuned
 

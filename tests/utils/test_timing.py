@@ -32,7 +32,7 @@ def test_timings_call_the_function_each_time_and_summarise(monkeypatch):
 def test_benchmark_process_tuning_follows_the_switches(malloc, omp):
     # Process-wide settings: checked in a fresh interpreter.
     code = ("import os; from jlonevae_lib.utils.timing import tune_benchmark_process; "
-            "print(tune_benchmark_process(), os.environ.get('GOMP_SPINCOUNT'))")
+            "print(tune_benchmark_process(os.environ), os.environ.get('GOMP_SPINCOUNT'))")
     env = {key: value for key, value in os.environ.items()
            if key not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     env.update(JLONEVAE_MALLOC_TUNING=malloc, JLONEVAE_OMP_TUNING=omp)
