@@ -4,7 +4,7 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
 
     jlonevae-plot jacobian-columns [RUN_OR_MODEL_DIR ...] --output FIG.png [--image FILE]
                                    [--scale max|reference|S] [--order each|first]
-    jlonevae-plot traversals RUN_OR_MODEL_DIR --output FIG.png [--image FILE]
+    jlonevae-plot traversals [RUN_OR_MODEL_DIR ...] --output FIG.png [--image FILE]
                              [--steps 7] [--range 3] [--sigma posterior|prior]
     jlonevae-plot compare-baselines [--models-dir trainedModels] [--baselines-dir DIR]
                                     [--output-dir figures] [--gamma 0.1] [--locality 0.1]
@@ -14,9 +14,9 @@ Subcommands (each writes PNG + PDF; result commands also a t-test table as CSV +
     jlonevae-plot all-metrics       [--models-dir ...] [--locality 0.1|global]
 
 RUN_OR_MODEL_DIR is a run folder (its final ``representation/cache_batch_no<N>/`` is used)
-or a saved-model folder; ``jacobian-columns`` without one shows the package's CPU-scale demo
-checkpoints (:mod:`jlonevae_lib.demo_models`). Without ``--image`` the input follows the model's
-input shape, as in the paper's figures:
+or a saved-model folder; without one (or, besides the given ones, with ``--with-demo``) the
+model figures show the package's CPU-scale demo checkpoints (:mod:`jlonevae_lib.demo_models`).
+Without ``--image`` the input follows the model's input shape, as in the paper's figures:
 
 - 1×64×64: the three-dots example image (docs/method.md, Figures);
 - 1×16×16: the ten neighbouring natural-image crops (image 0, x = 40..49, y = 100, x the row
@@ -91,6 +91,19 @@ def _locality(text: str) -> float | None:
     return value
 
 
+def _add_model_list_args(p: argparse.ArgumentParser, parts: str, where: str) -> None:
+    """The models a model figure shows: given folders, the demo checkpoints, labels."""
+    p.add_argument("models", nargs="*", type=Path, metavar="RUN_OR_MODEL_DIR",
+                   help="runs or saved-model folders (default: the package's CPU-scale demo "
+                        "checkpoints, a β-VAE and a JL1-VAE)")
+    p.add_argument("--with-demo", action="store_true",
+                   help=f"draw the demo checkpoints' {parts} (β-VAE, JL1-VAE) {where} the "
+                        "given models', for comparison")
+    p.add_argument("--label", action="append", default=None, dest="labels", metavar="TEXT",
+                   help=f"the label of each given model's {parts[:-1]}, in order (repeat once "
+                        "per model; default: the run's method and folder)")
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, type=_png_path,
                    help="figure path ending in .png (a .pdf is written beside it)")
@@ -132,12 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jacobian-columns", help="decoder Jacobian columns at an image's mean "
                        "latent (one row per model and image)")
-    p.add_argument("models", nargs="*", type=Path, metavar="RUN_OR_MODEL_DIR",
-                   help="runs or saved-model folders (default: the package's CPU-scale demo "
-                        "checkpoints, a β-VAE and a JL1-VAE)")
-    p.add_argument("--with-demo", action="store_true",
-                   help="draw the demo checkpoints' rows (β-VAE, JL1-VAE) above the given "
-                        "models', for comparison")
+    _add_model_list_args(p, "rows", "above")
     _add_model_args(p)
     # 'max' by default: early or CPU-scale models have small Jacobians that look flat gray at
     # the reference's fixed contrast; the paper's drivers ask for 'reference' explicitly.
@@ -152,12 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "crops shown to a 16×16 model without --image, else 'each'")
     p.add_argument("--max-columns", type=positive_int, default=None,
                    help="show only the N most active columns")
-    p.add_argument("--label", action="append", default=None, dest="labels", metavar="TEXT",
-                   help="the row label of each given model, in order (repeat once per model; "
-                        "default: the run's method and folder)")
 
-    p = sub.add_parser("traversals", help="latent traversals μ ± k·σ, one row per latent")
-    p.add_argument("model", type=Path, metavar="RUN_OR_MODEL_DIR")
+    p = sub.add_parser("traversals", help="latent traversals μ ± k·σ, one row per latent "
+                       "(one grid per model, side by side)")
+    _add_model_list_args(p, "grids", "left of")
     _add_model_args(p)
     p.add_argument("--steps", type=positive_int, default=7, help="images per row (default 7)")
     p.add_argument("--range", type=non_negative_float, default=3.0, dest="max_sigmas",
@@ -273,28 +279,11 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
     )
 
     device = pick_device(args.device)
-    demos = []
-    if not args.models:
-        demos = _demo_models("no model given")
-    elif args.with_demo:
-        demos = _demo_models("--with-demo")
-    models = [*demos, *args.models]
-    # The demo's rows say so: make demo trains a run of the same title beside them.
-    labels = [f"{_row_label(path)} (demo)" for path in demos]
-    labels += [_row_label(path) for path in args.models]
-    if args.labels is not None:
-        if len(args.labels) != len(args.models):
-            raise JLoneVAEError(f"{len(args.labels)} --label for {len(args.models)} models: "
-                                "give one --label per model, in the models' order")
-        labels[len(labels) - len(args.labels):] = args.labels
     inputs_by_shape: dict[tuple[int, int], _Inputs] = {}  # read each data file once
     rows = []
-    for path, label in zip(models, labels, strict=True):
+    for path, label in _models_and_labels(args):
         model = load_model_from(path, device)
-        shape = (model.model_args["im_channels"], model.model_args["im_side_len"])
-        if shape not in inputs_by_shape:
-            inputs_by_shape[shape] = _inputs_for(args, *shape)
-        inputs = inputs_by_shape[shape]
+        inputs = _inputs_of_model(args, model.model_args, inputs_by_shape)
         results = compute_jacobian_columns(model, inputs.images, args.order or inputs.order)
         for caption, result in zip(inputs.captions, results, strict=True):
             rows.append((f"{label}\n{caption}" if caption else label, result))
@@ -305,18 +294,50 @@ def _jacobian_columns(args: argparse.Namespace) -> list[Path]:
 def _traversals(args: argparse.Namespace) -> list[Path]:
     from jlonevae_lib.utils.device import pick_device
     from jlonevae_lib.visualize.inputs import load_model_from
-    from jlonevae_lib.visualize.traversals import compute_traversal, plot_traversal
+    from jlonevae_lib.visualize.traversals import compute_traversal, plot_traversals
 
-    model = load_model_from(args.model, pick_device(args.device))
-    images = _inputs_for(args, model.model_args["im_channels"],
-                         model.model_args["im_side_len"]).images
-    # Without --image, the first of the default inputs (of the natural-image crops, say).
-    if args.image is not None and len(images) != 1:
-        raise JLoneVAEError(f"{args.image} holds {len(images)} images; traversals take one")
-    traversal = compute_traversal(model, images[0], num_steps=args.steps,
-                                  max_sigmas=args.max_sigmas, sigma_source=args.sigma)
-    title = f"{_row_label(args.model)} ({args.sigma} σ)".replace("\n", " ")
-    return save_figure(plot_traversal(traversal, title=title), args.output)
+    device = pick_device(args.device)
+    inputs_by_shape: dict[tuple[int, int], _Inputs] = {}
+    panels = []
+    for path, label in _models_and_labels(args):
+        model = load_model_from(path, device)
+        images = _inputs_of_model(args, model.model_args, inputs_by_shape).images
+        # Without --image, the first of the default inputs (of the natural-image crops, say).
+        if args.image is not None and len(images) != 1:
+            raise JLoneVAEError(f"{args.image} holds {len(images)} images; traversals take "
+                                "one")
+        traversal = compute_traversal(model, images[0], num_steps=args.steps,
+                                      max_sigmas=args.max_sigmas, sigma_source=args.sigma)
+        panels.append((f"{label} ({args.sigma} σ)".replace("\n", " "), traversal))
+    return save_figure(plot_traversals(panels), args.output)
+
+
+def _models_and_labels(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """The models a model figure shows, each with its label: the demo checkpoints (without a
+    model, or with ``--with-demo``) first, then the given folders."""
+    demos = []
+    if not args.models:
+        demos = _demo_models("no model given")
+    elif args.with_demo:
+        demos = _demo_models("--with-demo")
+    # The demo's labels say so: make demo trains a run of the same title beside them.
+    labels = [f"{_row_label(path)} (demo)" for path in demos]
+    labels += [_row_label(path) for path in args.models]
+    if args.labels is not None:
+        if len(args.labels) != len(args.models):
+            raise JLoneVAEError(f"{len(args.labels)} --label for {len(args.models)} models: "
+                                "give one --label per model, in the models' order")
+        labels[len(labels) - len(args.labels):] = args.labels
+    return list(zip([*demos, *args.models], labels, strict=True))
+
+
+def _inputs_of_model(args: argparse.Namespace, model_args: dict,
+                     inputs_by_shape: dict[tuple[int, int], _Inputs]) -> _Inputs:
+    """The inputs of a model's shape, read once per shape into ``inputs_by_shape``."""
+    shape = (model_args["im_channels"], model_args["im_side_len"])
+    if shape not in inputs_by_shape:
+        inputs_by_shape[shape] = _inputs_for(args, *shape)
+    return inputs_by_shape[shape]
 
 
 def _discover(args: argparse.Namespace) -> Results:

@@ -13,11 +13,12 @@ one model can be read side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 
 from jlonevae_lib.architecture.vae import ConvVAE
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -84,14 +85,37 @@ def compute_traversal(model: ConvVAE, image: np.ndarray, num_steps: int = 7,
 
 def plot_traversal(traversal: Traversal, title: str = "") -> Figure:
     """A grid: one row per latent (most active first), one column per offset t·σ."""
-    num_rows, num_steps = traversal.images.shape[:2]
-    fig = Figure(figsize=(_PANEL_INCHES * (num_steps + 1), _PANEL_INCHES * num_rows + 0.4),
+    return plot_traversals([(title, traversal)])
+
+
+def plot_traversals(panels: Sequence[tuple[str, Traversal]]) -> Figure:
+    """One grid per (title, traversal), side by side: the models of a comparison, each with its
+    own latents (a model's grid has a row per latent, most active first, and a column per
+    offset t·σ). A single panel's title is the figure's."""
+    if not panels:
+        raise JLoneVAEError("no traversal to plot")
+    widths = [traversal.images.shape[1] + 1 for _, traversal in panels]
+    num_rows = max(traversal.images.shape[0] for _, traversal in panels)
+    fig = Figure(figsize=(_PANEL_INCHES * sum(widths), _PANEL_INCHES * num_rows + 0.4),
                  layout="constrained")
+    subfigures = [fig] if len(panels) == 1 else fig.subfigures(1, len(panels),
+                                                                 width_ratios=widths)
+    for subfigure, (title, traversal) in zip(subfigures, panels, strict=True):
+        _draw_grid(subfigure, traversal, num_rows, title)
+    return fig
+
+
+def _draw_grid(fig: Figure | SubFigure, traversal: Traversal, num_rows: int,
+               title: str) -> None:
+    """``traversal``'s grid in the top rows of a ``num_rows``-row layout (a model with fewer
+    latents than its neighbours leaves the rest blank, so every row keeps one height)."""
+    rows, num_steps = traversal.images.shape[:2]
     axes = fig.subplots(num_rows, num_steps, squeeze=False)
     for r, k in enumerate(traversal.latent_indices):
         for c, t in enumerate(traversal.offsets):
             show_image(axes[r, c], traversal.images[r, c], f"{t:+.1f}σ" if r == 0 else "")
         axes[r, 0].set_ylabel(f"z{k}\nσ={traversal.sigma[k]:.2g}", fontsize=7)
+    for ax in axes[rows:].flat:
+        ax.remove()
     if title:
         fig.suptitle(title, fontsize=8)
-    return fig

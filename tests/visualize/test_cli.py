@@ -198,6 +198,37 @@ def test_traversals(tiny_run: Path, tmp_path: Path) -> None:
     assert_real_png(output, min_variance=1e-3)  # random weights: near-uniform gray images
 
 
+def test_traversals_of_the_demo_beside_a_given_model(tiny_run: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    import jlonevae_lib.visualize.traversals as traversals
+
+    drawn = []
+    plot = traversals.plot_traversals
+    monkeypatch.setattr(traversals, "plot_traversals",
+                        lambda panels: drawn.append(panels) or plot(panels))
+    alone, compared = tmp_path / "alone.png", tmp_path / "compared.png"
+    main(["traversals", str(tiny_run), "--steps", "3", "--label", "mine",
+          "--output", str(alone)])
+    main(["traversals", str(tiny_run), "--with-demo", "--steps", "3", "--label", "mine",
+          "--output", str(compared)])
+    assert ("--with-demo: the checkpoints shipped with the package (CPU-scale demo"
+            in capsys.readouterr().out)
+    assert_real_png(compared)
+    # Three grids (β-VAE, JL1-VAE, the run) side by side instead of one: wider, each titled
+    # by its model, the demo's as the demo's, with the model's own latents.
+    assert Image.open(compared).size[0] > 2.5 * Image.open(alone).size[0]
+    (mine,), (beta, jl1, run) = drawn
+    assert mine[0] == run[0] == "mine (posterior σ)"
+    assert beta[0].startswith("β-VAE") and beta[0].endswith(" (demo) (posterior σ)")
+    assert jl1[0].startswith("JL1-VAE") and "\n" not in jl1[0]
+    assert run[1].images.shape[:2] == (3, 3)
+    assert beta[1].images.shape[1] == 3 and beta[1].images.shape[0] != 3
+    # Without a model: the demo's two grids.
+    main(["traversals", "--steps", "3", "--output", str(tmp_path / "demo.png")])
+    assert [title for title, _ in drawn[-1]] == [beta[0], jl1[0]]
+
+
 def test_result_commands_write_figures_and_tables(results_tree: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     common = ["--models-dir", str(results_tree / "trainedModels"),

@@ -11,7 +11,12 @@ import torch
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.visualize.inputs import example_three_dots_image, load_model_from
 from jlonevae_lib.visualize.jacobian_columns import compute_jacobian_columns
-from jlonevae_lib.visualize.traversals import compute_traversal, plot_traversal
+from jlonevae_lib.visualize.traversals import (
+    Traversal,
+    compute_traversal,
+    plot_traversal,
+    plot_traversals,
+)
 
 
 def test_traversal_decodes_mean_plus_multiples_of_sigma(tiny_run: Path) -> None:
@@ -51,3 +56,26 @@ def test_traversal_refuses_bad_options(tiny_run: Path, kwargs: dict, message: st
     model = load_model_from(tiny_run)
     with pytest.raises(JLoneVAEError, match=message):
         compute_traversal(model, example_three_dots_image()[0], **kwargs)
+
+
+def _traversal(num_latents: int, num_steps: int) -> Traversal:
+    return Traversal(image=np.zeros((1, 4, 4), np.float32),
+                     mean_latent=np.zeros(num_latents, np.float32),
+                     sigma=np.ones(num_latents, np.float32),
+                     offsets=np.linspace(-1, 1, num_steps),
+                     latent_indices=np.arange(num_latents)[::-1],
+                     images=np.full((num_latents, num_steps, 1, 4, 4), 0.5, np.float32))
+
+
+def test_traversals_of_several_models_sit_side_by_side() -> None:
+    fig = plot_traversals([("two latents", _traversal(2, 3)), ("four", _traversal(4, 5))])
+    first, second = fig.subfigs
+    # Each grid has its model's rows (the shorter one's lower cells removed) and columns.
+    assert len(first.axes) == 2 * 3 and len(second.axes) == 4 * 5
+    assert first.axes[0].get_ylabel() == "z1\nσ=1" and second.axes[0].get_ylabel() == "z3\nσ=1"
+    assert first.get_suptitle() == "two latents" and second.get_suptitle() == "four"
+    # One grid: the figure itself, titled like plot_traversal's.
+    one = plot_traversals([("t", _traversal(2, 3))])
+    assert not one.subfigs and one.get_suptitle() == "t" and len(one.axes) == 6
+    with pytest.raises(JLoneVAEError, match="no traversal"):
+        plot_traversals([])
