@@ -177,6 +177,17 @@ def train_member(member: Member, *, env: Mapping[str, str] | None,
     return Outcome(member, result, "" if result == "trained" else verdict.detail)
 
 
+def _all_computed(member: Member, metric_names: Sequence[str], batches: int | None,
+                  overwrite: bool) -> bool:
+    """Whether every one of ``metric_names`` of the model kept at ``batches`` (None: the final
+    model) has its results, so that its process has nothing to do. A kept model whose metrics
+    are all computed may be gone (a study's snapshot leaves it out), and its process would fail
+    on the missing model."""
+    names = [name for name in metric_names
+             if layout.parse_kept_metric_name(name)[1] == batches]
+    return not overwrite and bool(names) and not missing_metrics(member.run_dir, names)
+
+
 def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequence[str], *,
                     only_dataset: str | None, overwrite: bool, env: Mapping[str, str] | None,
                     output: Output, kept_metrics: Sequence[str] = (),
@@ -192,12 +203,15 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
     the member busy. A plain ``jlonevae-evaluate`` takes no such lock: it locks each metric it
     computes, as these processes do.
     """
-    commands = [evaluate_command(member, metrics, only_dataset=only_dataset,
-                                 overwrite=overwrite)]
+    commands = []
+    if not _all_computed(member, metric_names, None, overwrite):
+        commands.append(evaluate_command(member, metrics, only_dataset=only_dataset,
+                                         overwrite=overwrite))
     if kept_metrics:
         commands += [evaluate_command(member, kept_metrics, only_dataset=only_dataset,
                                       overwrite=overwrite, at_batch=batches)
-                     for batches in member.config.keep_models_at]
+                     for batches in member.config.keep_models_at
+                     if not _all_computed(member, metric_names, batches, overwrite)]
     lock: FolderLock | None = FolderLock(member.run_dir, layout.EVALUATION_LOCK_PURPOSE)
     try:
         lock.acquire()
@@ -232,6 +246,7 @@ def evaluate_member(member: Member, metrics: Sequence[str], metric_names: Sequen
         if time.monotonic() - refreshed[0] > LOCK_REFRESH_S:
             refresh()
 
+    returncode, tail = 0, []
     try:
         for command in commands:
             refresh()

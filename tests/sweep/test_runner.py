@@ -155,6 +155,36 @@ def test_a_sweep_holds_the_run_from_its_first_evaluation_process_to_its_last(
     assert outcome.result == "busy" and "evaluation" in outcome.detail and seen == []
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_model_whose_metrics_are_all_computed_gets_no_process(plan, monkeypatch,
+                                                                overwrite) -> None:
+    # A study's snapshot leaves out a kept model whose metrics are computed: restored while its
+    # later kept model was being evaluated, the member must not start a process for the model
+    # that is gone (it failed on the missing model; seen in the penalty study).
+    member = trained_member_keeping_a_model(plan)
+    member = dataclasses.replace(member, config=dataclasses.replace(member.config,
+                                                                    keep_models_at=[1000, 2000]))
+    names = ["tiny_a", layout.kept_metric_name("tiny_a", 1000),
+             layout.kept_metric_name("tiny_a", 2000)]
+    for name in names[:2]:
+        write_json(layout.evaluation_path(member.run_dir, name), {})
+    started = []
+
+    def stream(command, **kwargs):
+        started.append(command)
+        write_json(layout.evaluation_path(member.run_dir, names[2]), {})
+        return 0, []
+
+    monkeypatch.setattr(runner, "stream", stream)
+    outcome = evaluate_member(member, ["tiny_a"], names, only_dataset=None, overwrite=overwrite,
+                              env=None, output=lambda line: None, kept_metrics=["tiny_a"])
+    assert outcome.result == "done"
+    at_batch = [command[command.index("--at-batch") + 1] if "--at-batch" in command else None
+                for command in started]
+    # Only the model with a metric to compute; every model's again under --overwrite.
+    assert at_batch == ([None, "1000", "2000"] if overwrite else ["2000"])
+
+
 def test_the_sweep_refreshes_the_runs_lock_while_it_evaluates_and_stops_when_it_is_lost(
         plan, monkeypatch) -> None:
     from jlonevae_lib.utils.lock import FolderLock, LockedError
