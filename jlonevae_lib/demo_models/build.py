@@ -39,7 +39,7 @@ from jlonevae_lib.architecture.vae import ConvVAE
 from jlonevae_lib.data.example_images import example_three_dots_image
 from jlonevae_lib.demo_models import DEMO_KIND, DEMO_LABEL
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.metric_table import SCORE_LABELS
+from jlonevae_lib.runs.metric_table import score_labels
 from jlonevae_lib.runs.results import our_run_info, run_records
 from jlonevae_lib.train.config import TrainConfig
 from jlonevae_lib.utils.atomic import atomic_write_text
@@ -91,7 +91,8 @@ def demo_notes(run_dir: Path, config: TrainConfig, done: dict, column_error: flo
         lines += ["", f"Scores of the float32 weights (the {layout.EVALUATION_FILE} files in "
                       f"`{layout.METRICS_DIR}/`):",
                   "", "| metric | locality | score |", "|---|---|---|"]
-        lines += [f"| {SCORE_LABELS.get(metric, metric)} | "
+        labels = score_labels()
+        lines += [f"| {labels.get(metric, metric)} | "
                   f"{'global' if locality < 0 else f'{locality:g}'} | {value:.3f} |"
                   for metric, locality, value in rows]
     return "\n".join(lines) + "\n"

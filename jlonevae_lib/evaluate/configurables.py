@@ -45,6 +45,7 @@ from jlonevae_lib.evaluate import (
 )
 from jlonevae_lib.evaluate.sampling import Cluster, DrawCache, RepresentationFunction
 from jlonevae_lib.runs.metric_table import (
+    BUILTIN_SCORES,
     DISCRETE_MIG,
     ELAPSED_TIME,
     EXPLICITNESS_TEST,
@@ -56,7 +57,6 @@ from jlonevae_lib.runs.metric_table import (
     MIG,
     MODULARITY,
     MODULARITY_SCORE,
-    SCORES,
 )
 from jlonevae_lib.utils.errors import JLoneVAEError
 
@@ -158,7 +158,7 @@ def _mig(cluster: Cluster) -> float:
                                         metrics.discrete_entropy(cluster.factors))
 
 
-@_configurable(SCORES[MIG].configurable, denylist=_METRIC_DENYLIST)
+@_configurable(BUILTIN_SCORES[MIG].configurable, denylist=_METRIC_DENYLIST)
 def compute_mig(ground_truth_data: GroundTruthData,
                 representation_function: RepresentationFunction,
                 random_state: np.random.RandomState, artifact_dir: str | None = None,
@@ -171,7 +171,7 @@ def compute_mig(ground_truth_data: GroundTruthData,
     return {DISCRETE_MIG: _mig(cluster)}
 
 
-@_configurable(SCORES[MODULARITY].configurable, denylist=(*_METRIC_DENYLIST, "n_jobs"))
+@_configurable(BUILTIN_SCORES[MODULARITY].configurable, denylist=(*_METRIC_DENYLIST, "n_jobs"))
 def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
                                     representation_function: RepresentationFunction,
                                     random_state: np.random.RandomState,
@@ -196,7 +196,7 @@ def compute_modularity_explicitness(ground_truth_data: GroundTruthData,
             EXPLICITNESS_TEST: explicitness_test}
 
 
-@_configurable(SCORES[LOCAL_MIG].configurable, denylist=_METRIC_DENYLIST)
+@_configurable(BUILTIN_SCORES[LOCAL_MIG].configurable, denylist=_METRIC_DENYLIST)
 def compute_local_mig(ground_truth_data: GroundTruthData,
                       representation_function: RepresentationFunction,
                       random_state: np.random.RandomState, artifact_dir: str | None = None,
@@ -212,7 +212,7 @@ def compute_local_mig(ground_truth_data: GroundTruthData,
     return {DISCRETE_MIG: scores.mean, LOCAL_MIG_SAMPLES: scores.per_cluster}
 
 
-@_configurable(SCORES[LOCAL_MODULARITY].configurable, denylist=_METRIC_DENYLIST)
+@_configurable(BUILTIN_SCORES[LOCAL_MODULARITY].configurable, denylist=_METRIC_DENYLIST)
 def compute_local_modularity(ground_truth_data: GroundTruthData,
                              representation_function: RepresentationFunction,
                              random_state: np.random.RandomState,

@@ -73,9 +73,9 @@ from jlonevae_lib.runs.metric_table import (
     EVALUATION_SEED_SUFFIX,
     METRIC_GROUPS,
     METRICS,
-    SUMMARY_RESULT_KEYS,
     evaluation_seed_name,
     parse_evaluation_seed_name,
+    summary_result_keys,
 )
 from jlonevae_lib.runs.results import DATASET_KEY, SEED_KEY
 from jlonevae_lib.utils import plugins
@@ -545,9 +545,10 @@ def _format_value(value: Any) -> str:
 def summary_table(rows: Sequence[tuple[str, str, dict[str, Any], str]]) -> str:
     """Rows (run, metric, aggregate, status) -> an aligned text table."""
     lines = [("run", "metric", "scores", "time")]
+    result_keys = summary_result_keys()
     for run, metric, aggregate, status in rows:
         scores = "  ".join(f"{key}={_format_value(aggregate[f'evaluation_results.{key}'])}"
-                           for key in SUMMARY_RESULT_KEYS
+                           for key in result_keys
                            if f"evaluation_results.{key}" in aggregate)
         elapsed = aggregate.get(f"evaluation_results.{ELAPSED_TIME}")
         time_text = f"{elapsed:.1f} s" if isinstance(elapsed, float) else "-"

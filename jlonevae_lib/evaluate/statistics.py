@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from jlonevae_lib.runs.metric_table import SCORE_LABELS
+from jlonevae_lib.runs.metric_table import describe
 
 
 def _untestable(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -133,7 +133,7 @@ def ttest_row(score: str, locality: float | None, label_a: str, a: Sequence[floa
     """
     t, p = welch_ttest(a, b)
     return {
-        "metric": SCORE_LABELS[score], "locality": "global" if locality is None else locality,
+        "metric": describe(score, None), "locality": "global" if locality is None else locality,
         "group_a": label_a, "n_a": len(a), "mean_a": float(np.mean(a)), "sd_a": sample_sd(a),
         "group_b": label_b, "n_b": len(b), "mean_b": float(np.mean(b)), "sd_b": sample_sd(b),
         "t": t, "p": p,

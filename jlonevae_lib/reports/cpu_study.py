@@ -57,7 +57,7 @@ from jlonevae_lib.reports.text import (
     write_report,
 )
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.metric_table import GLOBAL_SCORES, LOCAL_SCORES, metric_name
+from jlonevae_lib.runs.metric_table import LOCAL_SCORES, global_scores, metric_name
 from jlonevae_lib.runs.results import GAMMA0, method_from_experiment_name, settings_from_config
 from jlonevae_lib.utils.tables import format_markdown_table
 
@@ -109,9 +109,9 @@ def ttest_table(runs: Sequence[RunRecord]) -> tuple[list[dict[str, Any]], list[s
     rows = []
     keys = value_keys(runs)
     for arm_a, arm_b in pairs:
-        for metric in (*LOCAL_SCORES, *GLOBAL_SCORES):
+        for metric in (*LOCAL_SCORES, *global_scores()):
             localities: list[float | None] = (
-                [None] if metric in GLOBAL_SCORES else list(localities_of(keys, metric)))
+                [None] if metric not in LOCAL_SCORES else list(localities_of(keys, metric)))
             for locality in localities:
                 key = metric_name(metric, locality)
                 a = [r.values[key] for r in runs if r.arm == arm_a.arm and key in r.values]

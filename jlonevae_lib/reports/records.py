@@ -28,10 +28,9 @@ from typing import Any
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     ELAPSED_TIME,
-    GLOBAL_SCORES,
-    LOCAL_DLIB_SCORES,
-    LOCAL_SCORES,
+    all_local_scores,
     evaluation_seed_name,
+    global_scores,
     metric_name,
     parse_evaluation_seed_name,
     parse_metric_name,
@@ -126,20 +125,20 @@ def seed_mean_key(key: str) -> str:
 
 def value_keys(runs: Iterable[RunRecord]) -> list[str]:
     """Every value key present in some run, in table order: local MIG by locality, local
-    modularity by locality, then the local versions of disentanglement_lib's scores (each
-    followed by its values at extra evaluation seeds and their mean, when there are some),
-    MIG, modularity and disentanglement_lib's other scores, reconstruction BCE, training
-    time."""
+    modularity by locality, then the local versions of disentanglement_lib's scores and the
+    plug-ins' local scores (each followed by its values at extra evaluation seeds and their
+    mean, when there are some), MIG, modularity, disentanglement_lib's other scores and the
+    plug-ins' global ones, reconstruction BCE, training time."""
     present = {key for run in runs for key in run.values}
     ordered = []
-    for score in (*LOCAL_SCORES, *LOCAL_DLIB_SCORES):
+    for score in all_local_scores():
         for x in localities_of(present, score):
             key = metric_name(score, x)
             repeats = sorted((parsed[1], name) for name in present
                              if (parsed := parse_evaluation_seed_name(name)) is not None
                              and parsed[0] == key)
             ordered += [key, *(name for _, name in repeats), seed_mean_key(key)]
-    ordered += [*(metric_name(score, None) for score in GLOBAL_SCORES), RECON_BCE,
+    ordered += [*(metric_name(score, None) for score in global_scores()), RECON_BCE,
                 HELDOUT_BCE, TRAIN_MINUTES]
     return [key for key in ordered if key in present]
 

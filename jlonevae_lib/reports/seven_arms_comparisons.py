@@ -40,9 +40,9 @@ from jlonevae_lib.reports.records import (
     value_keys,
 )
 from jlonevae_lib.runs.metric_table import (
-    GLOBAL_SCORES,
     LOCAL_MIG,
     LOCAL_SCORES,
+    global_scores,
     metric_name,
     parse_evaluation_seed_name,
     parse_metric_name,
@@ -82,7 +82,7 @@ def comparison_keys(keys: Sequence[str]) -> list[str]:
     """The keys the t-tests compare, of ``keys``: each local score at every locality, the
     global scores, then the means over evaluation seeds."""
     chosen = [metric_name(score, x) for score in LOCAL_SCORES for x in localities_of(keys, score)]
-    chosen += [metric_name(score, None) for score in GLOBAL_SCORES]
+    chosen += [metric_name(score, None) for score in global_scores()]
     chosen += [seed_mean_key(metric_name(score, x)) for score in LOCAL_SCORES
                for x in localities_of(keys, score)]
     return [key for key in chosen if key in keys]

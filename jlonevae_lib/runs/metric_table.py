@@ -21,18 +21,33 @@ content (the locality binding, the evaluation function), not by its folder: a ma
 ``small_local_mig`` at locality 0.1 reports the same score as ``local_mig_0_1``;
 :func:`file_scores` says which scores a file can hold.
 
-To add a metric: write its gin file, add a :class:`MetricSpec` to :data:`METRICS` (and a
-:class:`Score` if it reports a new score, with its configurable in
-:mod:`jlonevae_lib.evaluate.configurables`).
+The scores form a registry: the package's own (:data:`BUILTIN_SCORES`), then those a plug-in
+registers with :func:`register_score` (docs/plugins.md), in registration order. Every reader
+sees them through functions that import the ``jlonevae.metrics`` plug-ins first
+(:func:`scores`, :func:`global_scores`, :func:`all_local_scores`, :func:`score_labels`,
+:func:`summary_result_keys`, and :func:`file_scores`, :func:`parse_metric_name` and
+:func:`describe` with them), so a plug-in's score is read, named, labelled and listed as a
+built-in one is, after them.
+
+To add a metric to the package: write its gin file, add a :class:`MetricSpec` to
+:data:`METRICS` (and a :class:`Score` to the built-in ones if it reports a new score, with its
+configurable in :mod:`jlonevae_lib.evaluate.configurables`). A plug-in's metric is its own gin
+file, named by its path (``--metrics my_code_spread.gin``), and needs no :class:`MetricSpec`:
+its results are found by their content, so registering its :class:`Score` is enough.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from jlonevae_lib.utils.errors import JLoneVAEError
+from jlonevae_lib.utils.plugins import METRICS as METRIC_PLUGINS
+from jlonevae_lib.utils.plugins import load_plugins
 from jlonevae_lib.utils.seeds import MAX_SEED
 
 #: Scores, by key.
@@ -105,9 +120,12 @@ class Score:
     """What the results reader takes from a result file.
 
     Attributes:
-        key: :data:`LOCAL_MIG`, :data:`LOCAL_MODULARITY`, :data:`MIG` or :data:`MODULARITY`.
+        key: its name in summaries and tables: :data:`LOCAL_MIG`, :data:`MIG`, ``dci_completeness``
+            ... (a local score's values are named ``<key>_<locality>``, see
+            :func:`metric_name`).
         label: display name, e.g. ``local MIG``.
-        configurable: the gin configurable that computes it (``@local_mig``).
+        configurable: the name of the gin configurable that computes it (``local_mig`` for
+            ``@local_mig``): a file whose ``evaluation.evaluation_fn`` names it holds this score.
         local: True when computed in local clusters (its file has a locality binding).
         samples_keys: result keys of the per-cluster scores, most specific first.
         scalar_keys: result keys of one score, most specific first.
@@ -122,6 +140,13 @@ class Score:
     samples_keys: tuple[str, ...] = ()
     scalar_keys: tuple[str, ...] = ()
     predictor: str | None = None
+
+    def __post_init__(self) -> None:
+        # Lists written by hand become tuples: a Score is plain data, compared by value.
+        for name in ("samples_keys", "scalar_keys"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
 
 
 def _global(key: str, label: str, configurable: str, result_key: str,
@@ -165,8 +190,9 @@ _DLIB_SCORES = (
 _LOCAL_DLIB_SCORES = tuple(_local_of(score) for score in _DLIB_SCORES
                            if score.key not in (BETA_VAE, FACTOR_VAE))
 
-#: Every score, in the order tables show them.
-SCORES: dict[str, Score] = {score.key: score for score in (
+#: The package's own scores, by key, in the order tables show them (a plug-in's come after
+#: them: :func:`scores`).
+BUILTIN_SCORES: Mapping[str, Score] = MappingProxyType({score.key: score for score in (
     Score(LOCAL_MIG, "local MIG", "local_mig", True, (LOCAL_MIG_SAMPLES,),
           (LOCAL_MIG_MEAN, DISCRETE_MIG)),
     Score(LOCAL_MODULARITY, "local modularity", "local_modularity", True,
@@ -175,23 +201,117 @@ SCORES: dict[str, Score] = {score.key: score for score in (
     Score(MIG, "MIG", "mig", False, (), (DISCRETE_MIG,)),
     Score(MODULARITY, "modularity", "modularity_explicitness", False, (), (MODULARITY_SCORE,)),
     *_DLIB_SCORES,
-)}
+)})
 #: The paper's local scores: the ones the study summaries and figures list at every locality
 #: (a summary's ``localities`` has an entry for each).
 LOCAL_SCORES = (LOCAL_MIG, LOCAL_MODULARITY)
 #: The local versions of disentanglement_lib's scores (read by the results reader through
 #: :func:`file_scores`; the study summaries list them after the paper's local scores).
 LOCAL_DLIB_SCORES = tuple(score.key for score in _LOCAL_DLIB_SCORES)
-#: Every global score: the paper's two, then disentanglement_lib's others.
-GLOBAL_SCORES = tuple(key for key, score in SCORES.items() if not score.local)
-#: Display names of the scores.
-SCORE_LABELS = {key: score.label for key, score in SCORES.items()}
-#: Result keys shown by ``jlonevae-evaluate``'s summary table, in this order: each score's
-#: main key (once), explicitness after modularity.
-SUMMARY_RESULT_KEYS = tuple(dict.fromkeys(
-    key for score in SCORES.values()
-    for key in (score.scalar_keys[-1],
-                *((EXPLICITNESS_TEST,) if score.key == MODULARITY else ()))))
+
+#: Every score, by key: the built-in ones, then the registered ones in registration order.
+_REGISTRY: dict[str, Score] = dict(BUILTIN_SCORES)
+
+
+def scores() -> Mapping[str, Score]:
+    """Every score, by key, in the order tables show them: the package's own, then the
+    plug-ins' (imported first: the ``jlonevae.metrics`` group, docs/plugins.md). A read-only
+    view of the registry."""
+    load_plugins(METRIC_PLUGINS)
+    return MappingProxyType(_REGISTRY)
+
+
+def global_scores() -> tuple[str, ...]:
+    """Every global score: the paper's two, disentanglement_lib's others, then the plug-ins'."""
+    return tuple(key for key, score in scores().items() if not score.local)
+
+
+def all_local_scores() -> tuple[str, ...]:
+    """Every local score: the paper's two (:data:`LOCAL_SCORES`), the local versions of
+    disentanglement_lib's (:data:`LOCAL_DLIB_SCORES`), then the plug-ins'."""
+    return tuple(key for key, score in scores().items() if score.local)
+
+
+def score_labels() -> dict[str, str]:
+    """Display names of the scores, by key."""
+    return {key: score.label for key, score in scores().items()}
+
+
+def summary_result_keys() -> tuple[str, ...]:
+    """Result keys shown by ``jlonevae-evaluate``'s summary table, in this order: each score's
+    main key (once), explicitness after modularity."""
+    return tuple(dict.fromkeys(
+        key for score in scores().values()
+        for key in (*score.scalar_keys[-1:],
+                    *((EXPLICITNESS_TEST,) if score.key == MODULARITY else ()))))
+
+
+#: What a score's key, configurable and result keys are made of.
+_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
+#: A key ending so reads as a locality (``<score>_<locality>``) or an evaluation seed
+#: (``<metric>_evalseed<k>``) in a summary's value names.
+_DIGITS_END_RE = re.compile(r"_\d+$")
+
+
+def _check_score(score: Score) -> None:
+    """A one-line :class:`JLoneVAEError` for a score the table could not read or name."""
+    where = f"score {score.key!r}"
+    if not isinstance(score.key, str) or not _NAME_RE.fullmatch(score.key):
+        raise JLoneVAEError(f"a score's key is letters, digits and underscores, got "
+                            f"{score.key!r}")
+    if _DIGITS_END_RE.search(score.key) or EVALUATION_SEED_SUFFIX in score.key:
+        raise JLoneVAEError(f"{where}: a key may not end in _<digits> or hold "
+                            f"{EVALUATION_SEED_SUFFIX!r}: summaries would read it as a score at "
+                            f"a locality (<score>_<locality>) or at an evaluation seed "
+                            f"(<metric>{EVALUATION_SEED_SUFFIX}<k>); choose another key")
+    if score.key in _NAMED_GLOBAL:
+        raise JLoneVAEError(f"{where}: summaries name the score {_NAMED_GLOBAL[score.key]!r} "
+                            f"so (its metric's name); choose another key")
+    if not isinstance(score.label, str) or not score.label.strip():
+        raise JLoneVAEError(f"{where} has no label (its display name in figures and tables)")
+    if not isinstance(score.configurable, str) or not _NAME_RE.fullmatch(score.configurable):
+        raise JLoneVAEError(f"{where}: configurable is the gin configurable's name, without "
+                            f"'@' or a module (my_metric for @my_metric), got "
+                            f"{score.configurable!r}")
+    for name in ("samples_keys", "scalar_keys"):
+        keys = getattr(score, name)
+        if not isinstance(keys, tuple) or not all(isinstance(k, str) and k for k in keys):
+            raise JLoneVAEError(f"{where}: {name} is a tuple of result keys, got {keys!r}")
+    if score.local and not (score.samples_keys or score.scalar_keys):
+        raise JLoneVAEError(f"{where} is local but names no result key to read: give its "
+                            "samples_keys (the clusters' values) or its scalar_keys")
+    if not score.local and not score.scalar_keys:
+        raise JLoneVAEError(f"{where} is global but names no scalar_keys to read it from")
+    if not score.local and score.samples_keys:
+        raise JLoneVAEError(f"{where} is global: the results reader reads its scalar_keys "
+                            f"only, not samples_keys {score.samples_keys!r}")
+    if score.predictor is not None and not (isinstance(score.predictor, str)
+                                            and _NAME_RE.fullmatch(score.predictor)):
+        raise JLoneVAEError(f"{where}: predictor is the gin configurable's name, without '@' "
+                            f"or a module, or None; got {score.predictor!r}")
+
+
+def register_score(score: Score) -> Score:
+    """Add ``score`` to the table (a plug-in's, docs/plugins.md); returns it.
+
+    Its key must be free: the package's own and another plug-in's are refused with a one-line
+    :class:`JLoneVAEError`, unless ``score`` equals the one registered (the same module
+    imported again, a notebook cell run twice). A key the summaries could not tell from a
+    local name or an evaluation seed's, and a score without a result key to read, are refused
+    the same way.
+    """
+    if not isinstance(score, Score):
+        raise JLoneVAEError(f"register_score takes a Score, got {type(score).__name__}")
+    taken = _REGISTRY.get(score.key) if isinstance(score.key, str) else None
+    if taken is not None:
+        if taken == score:
+            return score
+        owner = "a score of the package" if score.key in BUILTIN_SCORES else "another score"
+        raise JLoneVAEError(f"score key {score.key!r} is already registered ({owner}: "
+                            f"{taken.label}); choose another key")
+    _check_score(score)
+    _REGISTRY[score.key] = score
+    return score
 
 
 @dataclass(frozen=True)
@@ -223,7 +343,7 @@ class MetricSpec:
 
     @property
     def local(self) -> bool:
-        return SCORES[self.score].local
+        return scores()[self.score].local
 
     @property
     def label(self) -> str:
@@ -239,7 +359,7 @@ def locality_token(locality: float) -> str:
 
 def describe(score: str, locality: float | None) -> str:
     """A score's display name with its locality: ``local MIG @0.1``, ``MIG``."""
-    label = SCORE_LABELS[score]
+    label = scores()[score].label
     return label if locality is None else f"{label} @{locality:g}"
 
 
@@ -353,9 +473,19 @@ METRIC_GROUPS = {"paper": PAPER_METRICS, "small": SMALL_METRICS,
 #: The four original scores are named after their metric; every other score by its key.
 _GLOBAL_NAMES = {spec.score: spec.name for spec in GLOBAL_METRICS}
 _NAMED_GLOBAL = {name: score for score, name in _GLOBAL_NAMES.items()}
-_LOCAL_NAME_RE = re.compile(
-    rf"^({'|'.join(sorted((k for k, s in SCORES.items() if s.local), key=len, reverse=True))})"
-    rf"_(\d+(?:_\d+)?)$")
+
+
+def _local_name_re() -> re.Pattern[str]:
+    """``<local score>_<locality>``, for every local score registered."""
+    return _local_name_pattern(all_local_scores())
+
+
+@functools.lru_cache(maxsize=4)
+def _local_name_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    # The longest key first, so that local_dci_disentanglement_0_1 is not read as a shorter
+    # key's (a key never ends in _<digits>: register_score).
+    alternatives = "|".join(map(re.escape, sorted(keys, key=len, reverse=True)))
+    return re.compile(rf"^({alternatives})_(\d+(?:_\d+)?)$")
 
 
 def metric_name(score: str, locality: float | None) -> str:
@@ -372,9 +502,10 @@ def parse_metric_name(name: str) -> tuple[str, float | None] | None:
     """(score, locality) of a name :func:`metric_name` gives, None for any other name."""
     if name in _NAMED_GLOBAL:
         return _NAMED_GLOBAL[name], None
-    if name in SCORES and not SCORES[name].local and name not in _GLOBAL_NAMES:
+    table = scores()
+    if name in table and not table[name].local and name not in _GLOBAL_NAMES:
         return name, None
-    match = _LOCAL_NAME_RE.match(name)
+    match = _local_name_re().match(name)
     return (match[1], float(match[2].replace("_", "."))) if match else None
 
 
@@ -399,6 +530,6 @@ def file_scores(data: Mapping[str, Any], local: bool) -> tuple[str, ...]:
     if function is None:
         return (LOCAL_MIG, LOCAL_MODULARITY) if local else (MIG, MODULARITY)
     predictor = _binding(data, PREDICTOR_BINDING)
-    return tuple(key for key, score in SCORES.items()
+    return tuple(key for key, score in scores().items()
                  if score.local == local and score.configurable == function
                  and (score.predictor is None or score.predictor == predictor))

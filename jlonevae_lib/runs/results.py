@@ -38,10 +38,10 @@ from jlonevae_lib.runs.metric_table import (
     DATASET_BINDING,
     LOCALITY_BINDING,
     LOCALITY_DIGITS,
-    SCORE_LABELS,
-    SCORES,
+    describe,
     file_scores,
     metric_name,
+    scores,
 )
 from jlonevae_lib.utils.errors import DataFileError
 
@@ -383,15 +383,16 @@ def evaluation_records(data: dict[str, Any], run: RunInfo, path: Path) -> list[M
             raise DataFileError(f"{path} has locality_proportion {data[_LOCALITY_KEY]!r}, not "
                                 "a number") from None
         for metric in file_scores(data, local=True):
-            scores = _scores(data, SCORES[metric].samples_keys, SCORES[metric].scalar_keys)
-            if scores is not None:
-                found.append(MetricResult(run, metric, locality, scores[0], scores[1], dataset,
+            score = scores()[metric]
+            value = _scores(data, score.samples_keys, score.scalar_keys)
+            if value is not None:
+                found.append(MetricResult(run, metric, locality, value[0], value[1], dataset,
                                           path))
     else:
         for metric in file_scores(data, local=False):
-            scores = _scores(data, (), SCORES[metric].scalar_keys)
-            if scores is not None:
-                found.append(MetricResult(run, metric, None, scores[0], (), dataset, path))
+            value = _scores(data, (), scores()[metric].scalar_keys)
+            if value is not None:
+                found.append(MetricResult(run, metric, None, value[0], (), dataset, path))
     return found
 
 
@@ -412,7 +413,7 @@ def _check_complete(records: list[MetricResult], notes: list[str]) -> None:
         for run_dir, have in sorted(runs.items()):
             missing = sorted(expected - have)
             if missing:
-                notes.append(f"partial: {run_dir} has no {SCORE_LABELS[metric]} at "
+                notes.append(f"partial: {run_dir} has no {describe(metric, None)} at "
                              f"locality {', '.join(f'{m:g}' for m in missing)} (other runs of "
                              f"{group} do)")
 
@@ -438,7 +439,7 @@ def _one_result_per_score(
         lambda: defaultdict(int))
     chosen = []
     for (run_dir, metric, locality), found in candidates.items():
-        what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
+        what = describe(metric, locality)
         kept = preferred_result(found)
         if len(found) > 1:
             notes.append(f"duplicate: {run_dir} has {what} in more than one metrics folder; "
@@ -447,7 +448,7 @@ def _one_result_per_score(
         folders_of[(metric, locality)][layout.metric_of_evaluation(kept.source)] += 1
     for (metric, locality), runs_per_folder in folders_of.items():
         if len(runs_per_folder) > 1:
-            what = SCORE_LABELS[metric] + ("" if locality is None else f" @{locality:g}")
+            what = describe(metric, locality)
             folders = ", ".join(f"{name} ({count} run{'s' * (count > 1)})"
                                 for name, count in sorted(runs_per_folder.items()))
             notes.append(f"mixed configs: {what} comes from different metrics folders "
@@ -526,7 +527,7 @@ def discover_results(models_dir: str | os.PathLike | None,
                 if dataset is not None and record.dataset not in (None, dataset):
                     continue
                 if not math.isfinite(record.value):
-                    notes.append(f"skipped: {path} gives {SCORE_LABELS[record.metric]} = "
+                    notes.append(f"skipped: {path} gives {describe(record.metric, None)} = "
                                  f"{record.value}")
                     continue
                 candidates[(run_dir, record.metric, record.locality)].append(record)

@@ -34,8 +34,8 @@ from jlonevae_lib.runs.metric_table import (
     LOCAL_MODULARITY,
     MIG,
     MODULARITY,
-    SCORE_LABELS,
-    SCORES,
+    describe,
+    scores,
 )
 from jlonevae_lib.runs.results import (
     BASELINE_METHODS,
@@ -286,11 +286,11 @@ def compare_to_baselines(results: Results, gamma: float = 0.1, locality: float =
             if group in values:
                 violins.append((labels[group], values[group], color))
             else:
-                out.notes.append(f"{labels[group]} has no {SCORE_LABELS[metric]} at "
+                out.notes.append(f"{labels[group]} has no {describe(metric, None)} at "
                                  f"locality {locality:g}")
         if not any(group in values for group in ours):
             continue
-        ylabel = f"{SCORE_LABELS[metric]} (locality {locality:g})"
+        ylabel = f"{describe(metric, None)} (locality {locality:g})"
         out.figures[f"{metric}_{figure_locality_token(locality)}_compareToStandard"] = \
             plot_violins(violins, ylabel)
         for group_a in (g for g in ours if g in values):
@@ -340,7 +340,7 @@ def metric_vs_locality(results: Results, comparison: str = BETA_VS_JL1, gamma: f
             per_group.append({x: v for x, v in by_locality.items() if v})
         missing = [labels[g] for g, v in zip(pair, per_group, strict=True) if not v]
         if missing:
-            out.notes.append(f"{SCORE_LABELS[metric]}: no results for {' and '.join(missing)}")
+            out.notes.append(f"{describe(metric, None)}: no results for {' and '.join(missing)}")
             continue
         pvalues = {}
         for x in sorted(set(per_group[0]) & set(per_group[1])):
@@ -350,7 +350,7 @@ def metric_vs_locality(results: Results, comparison: str = BETA_VS_JL1, gamma: f
             pvalues[x] = row["p"]
         series = [(labels[g], v, c) for g, v, c in zip(pair, per_group, colors, strict=True)]
         out.figures[f"{metric}_{name}"] = plot_metric_vs_locality(
-            series, SCORE_LABELS[metric], pvalues)
+            series, describe(metric, None), pvalues)
     return out
 
 
@@ -392,7 +392,7 @@ def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
             if by_locality:
                 per_group[group] = by_locality
             else:
-                out.notes.append(f"{labels.get(group, group)}: no {SCORE_LABELS[metric]} "
+                out.notes.append(f"{labels.get(group, group)}: no {describe(metric, None)} "
                                  "results")
         if not any(group in per_group for group in ours):
             continue
@@ -404,7 +404,7 @@ def all_arms_vs_locality(results: Results, gamma: float = 0.1) -> FigureSet:
                                                per_group[group_b][x]))
         series = [(labels[g], per_group[g], colors[g]) for g in groups if g in per_group]
         out.figures[f"{metric}_allArms_varyingRho"] = plot_metric_vs_locality(
-            series, SCORE_LABELS[metric])
+            series, describe(metric, None))
     if not out.figures:
         raise JLoneVAEError(f"no local MIG or local modularity results for JL1-VAE "
                             f"(γ={gamma:g})")
@@ -442,15 +442,15 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
         if run.group not in groups:
             continue
         if run.run_dir not in xs or run.run_dir not in ys:
-            out.notes.append(f"{run.run_dir} lacks {SCORE_LABELS[x_metric]} or "
-                             f"{SCORE_LABELS[y_metric]} at {token}; not in the scatter")
+            out.notes.append(f"{run.run_dir} lacks {describe(x_metric, None)} or "
+                             f"{describe(y_metric, None)} at {token}; not in the scatter")
             continue
         pair = by_gamma.setdefault(run.gamma, ([], []))
         pair[0].append(xs[run.run_dir])
         pair[1].append(ys[run.run_dir])
     if not by_gamma:
-        raise JLoneVAEError(f"no run has both {SCORE_LABELS[x_metric]} and "
-                            f"{SCORE_LABELS[y_metric]} ({token}); evaluate both metrics")
+        raise JLoneVAEError(f"no run has both {describe(x_metric, None)} and "
+                            f"{describe(y_metric, None)} ({token}); evaluate both metrics")
     colormap = colormaps["viridis"]
     gammas = sorted(by_gamma)
     points = []
@@ -465,7 +465,7 @@ def mig_modularity_scatter(results: Results, locality: float | None = 0.1,
         })
     where = "global" if locality is None else f"locality {locality:g}"
     out.figures[f"mig_vs_modularity_{token}"] = plot_metric_scatter(
-        points, f"{SCORE_LABELS[x_metric]} ({where})", f"{SCORE_LABELS[y_metric]} ({where})")
+        points, f"{describe(x_metric, None)} ({where})", f"{describe(y_metric, None)} ({where})")
     return out
 
 
@@ -516,7 +516,7 @@ def all_metrics(results: Results, locality: float | None = 0.1) -> FigureSet:
     out = FigureSet(table_name=f"allMetrics_{token}")
     labels = results.labels()
     panels = []
-    for key, score in SCORES.items():
+    for key, score in scores().items():
         if score.local and locality is None:
             continue
         values = results.values_by_group(key, locality if score.local else None)

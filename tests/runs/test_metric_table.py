@@ -13,11 +13,11 @@ from jlonevae_lib.runs.metric_table import (
     MIG,
     MODULARITY,
     PAPER_METRICS,
-    SCORES,
     describe,
     locality_token,
     metric_name,
     parse_metric_name,
+    scores,
 )
 
 
@@ -54,7 +54,7 @@ def test_each_config_computes_its_score_at_its_locality(name: str) -> None:
     config = evaluation.METRICS_CONFIG_DIR / spec.gin_file
     with evaluation.gin_config([config]):
         function = gin.query_parameter("evaluation.evaluation_fn")
-        assert function.selector == SCORES[spec.score].configurable
+        assert function.selector == scores()[spec.score].configurable
         if spec.local:
             locality = gin.query_parameter("local_sample_factors.locality_proportion")
             assert float(locality) == spec.locality
