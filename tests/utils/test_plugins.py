@@ -18,7 +18,7 @@ import pytest
 from jlonevae_lib.architecture import registry as architectures
 from jlonevae_lib.architecture import save_model
 from jlonevae_lib.data import ground_truth
-from jlonevae_lib.runs import layout
+from jlonevae_lib.runs import layout, metric_table
 from jlonevae_lib.sweep import studies
 from jlonevae_lib.train import objectives
 from jlonevae_lib.utils import plugins
@@ -85,6 +85,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(ground_truth, "_EVALUATED_ON", dict(ground_truth._EVALUATED_ON))
     monkeypatch.setattr(ground_truth, "_DATASET_CONFIGS", dict(ground_truth._DATASET_CONFIGS))
     monkeypatch.setattr(save_model, "MODEL_TYPES", dict(save_model.MODEL_TYPES))
+    monkeypatch.setattr(metric_table, "_REGISTRY", dict(metric_table.BUILTIN_SCORES))
     monkeypatch.setattr(plugins, "_LOADED", set())
     site = tmp_path / "site"
     site.mkdir()
@@ -206,6 +207,33 @@ def gin_registry():
         gin.config._REGISTRY.pop(selector)
 
 
+def test_the_example_metric_registers_its_score(example, gin_registry):
+    """Reading the metric table imports the metric plug-ins: the example's score is classified,
+    named and labelled as the package's own are, after them."""
+    from jlonevae_lib.runs.metric_table import file_scores, global_scores, parse_metric_name
+
+    assert global_scores()[-1] == "code_spread"
+    assert metric_table.describe("code_spread", None) == "code spread"
+    assert parse_metric_name("code_spread") == ("code_spread", None)
+    data = {"evaluation_config.evaluation.evaluation_fn": "@my_code_spread",
+            "evaluation_results.code_spread": 0.5}
+    assert file_scores(data, local=False) == ("code_spread",)
+
+
+def test_a_plugin_score_taking_a_key_of_the_package_is_refused(site):
+    code = ("from jlonevae_lib.runs.metric_table import Score, register_score\n"
+            "register_score(Score('mig', 'my MIG', 'my_mig', False, (), ('my_mig',)))\n")
+    install(site, "greedy-score", {"greedy_score.py": code},
+            {plugins.METRICS: {"mig": "greedy_score"}})
+    for _ in range(2):  # not remembered as loaded: the next lookup says it again
+        with pytest.raises(JLoneVAEError, match=r"^plug-in 'greedy-score' \(entry point "
+                                                r"jlonevae\.metrics: mig = greedy_score\) failed "
+                                                r"to import: JLoneVAEError: score key 'mig' is "
+                                                r"already registered \(a score of the package: "
+                                                r"MIG\); choose another key; fix or uninstall it$"):
+            metric_table.scores()
+
+
 def test_a_plugin_metric_taking_a_name_of_the_package_is_refused(site, gin_registry):
     from jlonevae_lib.evaluate import evaluation
 
@@ -290,12 +318,20 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     assert run_dir.parent.name.startswith("myConv_my_method_sparsity0_5000_weight2_0000_lat3")
     assert (run_dir / "DONE").is_file()
     # The dataset config its registration names serves the package's local metrics too.
-    run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "small_local_mig",
-        "--device", "cpu")
+    console = run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "small_local_mig",
+                  "--device", "cpu")
     results = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
                / "evaluation.json").read_text(encoding="utf-8")
     assert '"evaluation_results.code_spread"' in results
     assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
+    # The score the plug-in registers is where a user looks: the console's scores column and
+    # the all-metrics figure's table, after the package's own.
+    assert re.search(r"  my_code_spread  +code_spread=\d\.\d{4}  ", console), console
+    run("plot", "all-metrics", "--models-dir", str(run_dir.parents[1]), "--locality", "global",
+        "--output-dir", str(tmp_path / "figures"))
+    (table,) = (tmp_path / "figures").glob("*allMetrics_global.csv")
+    assert [row.split(",")[0] for row in table.read_text(encoding="utf-8").splitlines()[1:]] \
+        == ["code spread"]
     # A network of the plug-in's own class, with the Jacobian penalty: saved as its type by one
     # interpreter, loaded by another to be evaluated.
     flags = ["--objective", "jlonevae", "--gamma", "0.1", "--architecture", "myDense",
