@@ -199,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regularization", choices=[JL1, JL2], default=JL1)
 
     p = sub.add_parser("all-metrics", help="every score the runs have (the paper's, "
-                       "disentanglement_lib's suite, local versions), one panel per score")
+                       "disentanglement_lib's suite, local versions, plug-ins'), one panel per "
+                       "score")
     _add_results_args(p)
     p.add_argument("--locality", type=_locality, default=0.1,
                    help="local scores at this locality (default 0.1), or 'global': none")

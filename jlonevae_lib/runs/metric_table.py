@@ -30,10 +30,11 @@ sees them through functions that import the ``jlonevae.metrics`` plug-ins first
 built-in one is, after them.
 
 To add a metric to the package: write its gin file, add a :class:`MetricSpec` to
-:data:`METRICS` (and a :class:`Score` to the built-in ones if it reports a new score, with its
-configurable in :mod:`jlonevae_lib.evaluate.configurables`). A plug-in's metric is its own gin
-file, named by its path (``--metrics my_code_spread.gin``), and needs no :class:`MetricSpec`:
-its results are found by their content, so registering its :class:`Score` is enough.
+:data:`METRICS` (and a :class:`Score` to :data:`BUILTIN_SCORES` if it reports a new score, with
+its configurable in :mod:`jlonevae_lib.evaluate.configurables`). A plug-in's metric is its own
+gin file, named by its path (``--metrics my_code_spread.gin``), and needs no
+:class:`MetricSpec`: its results are found by their content, so registering its
+:class:`Score` is enough.
 """
 
 from __future__ import annotations
