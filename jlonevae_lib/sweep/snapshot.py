@@ -22,12 +22,16 @@ where it is restored.
 :func:`write_snapshot` updates a snapshot in place: a file is copied when it differs, a file the
 member no longer carries (the checkpoint of a run that has since finished) is removed, and a
 member the snapshot holds further along (finished, or at a later checkpoint) is left as it is
-there. :func:`restore_snapshot` decides for every member before it copies anything, copies a
-member only where the output folder has less of it (nothing, or an unfinished run at an earlier
-batch) under that run's lock, and removes nothing there but the checkpoint of an unfinished run
-that a finished one replaces. Checkpoints resume bit-identically on the machine that wrote
-them; restored on another CPU, a run continues from the same weights and random state, with
-that CPU's floating point from there on (docs/sweeps.md).
+there, or the same finished model with results this folder lacks (they stay).
+:func:`restore_snapshot` decides for every member before it copies anything, copies a member
+only where the output folder has less of it (nothing, an unfinished run at an earlier batch, a
+failed one that the snapshot has finished, or the same finished model with fewer results:
+then only the results it lacks) under that run's lock, in the reverse of the order training
+writes (``DONE`` last), and removes nothing there but what the copy replaces: the checkpoint of
+an unfinished run that a finished one replaces, and its training's failure markers.
+Checkpoints resume bit-identically on the machine that wrote them; restored on another CPU, a
+run continues from the same weights and random state, with that CPU's floating point from there
+on (docs/sweeps.md).
 """
 
 from __future__ import annotations
@@ -90,6 +94,46 @@ def _own_files(folder: Path) -> list[Path]:
                   if _is_own_file(path, folder))
 
 
+def _stale_when_finished(run: Path) -> tuple[Path, ...]:
+    """The markers of an unfinished run's training (a failure, SIGKILLs at its checkpoint),
+    which mean nothing beside ``DONE``."""
+    return layout.failed_path(run), layout.killed_path(run)
+
+
+#: A metric's results folder is complete once its aggregate file, written last, is there.
+_AGGREGATE_TAIL = f"{layout.RESULTS_DIR}/{layout.AGGREGATE_DIR}/{layout.EVALUATION_FILE}"
+
+
+def computed_metric_folders(run: Path) -> set[Path]:
+    """The metric folders of ``run`` (``metrics/<metric>``, ``metrics_at_batch/<N>/<metric>``)
+    whose results are complete, relative to ``run``."""
+    patterns = (f"{layout.METRICS_DIR}/*/{_AGGREGATE_TAIL}",
+                f"{layout.KEPT_METRICS_DIR}/*/*/{_AGGREGATE_TAIL}")
+    return {path.relative_to(run).parents[2] for pattern in patterns
+            for path in run.glob(pattern) if _is_own_file(path, run)}
+
+
+def _saved_models(run: Path) -> list[Path]:
+    """The run's whole saved models (``model_type.txt``, written last, there), by batch."""
+    return [folder for folder in layout.saved_model_dirs(layout.representation_dir(run))
+            if (folder / MODEL_TYPE_FILE).is_file()]
+
+
+def same_trained_model(a: Path, b: Path) -> bool:
+    """Whether the run folders ``a`` and ``b`` both finished training with the same final
+    model (its saved files byte for byte): one run's copies, whose results are each other's.
+    Two trainings of one member on two machines differ in the last bits, and do not."""
+    if not (layout.is_finished(a) and layout.is_finished(b)):
+        return False
+    finals = [_saved_models(run)[-1:] for run in (a, b)]
+    if not finals[0] or not finals[1] or finals[0][0].name != finals[1][0].name:
+        return False
+    finals = [final[0] for final in finals]
+    files = _own_files(finals[0])
+    return bool(files) and files == _own_files(finals[1]) and all(
+        (finals[0] / name).read_bytes() == (finals[1] / name).read_bytes() for name in files)
+
+
 def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
     """The files of the run folder ``run`` that a snapshot carries, relative to ``run``, sorted
     (the rules are the module's docstring); ``metric_names`` are the study's (final and
@@ -101,12 +145,13 @@ def carried_files(run: Path, metric_names: Sequence[str]) -> list[Path]:
         return []
     skipped_dirs: set[Path] = set()
     skipped_files = {layout.torchscript_path(run)}
-    representation = layout.representation_dir(run)
-    saved = [folder for folder in layout.saved_model_dirs(representation)
-             if (folder / MODEL_TYPE_FILE).is_file()]
-    skipped_dirs.update(set(layout.saved_model_dirs(representation)) - set(saved))
+    saved = _saved_models(run)
+    skipped_dirs.update(set(layout.saved_model_dirs(layout.representation_dir(run))) - set(saved))
     if layout.is_finished(run):
         skipped_dirs.add(layout.checkpoint_path(run).parent)
+        # Markers of the unfinished run it once was (a restore of the finished run over a
+        # failed one could leave them): status would read the run as failed.
+        skipped_files.update(_stale_when_finished(run))
         missing = missing_metrics(run, metric_names)
         final = saved[-1] if saved else None
         for kept in saved:
@@ -218,8 +263,15 @@ def _snapshot_member(member: Member, run: Path, logs: Path, metric_names: Sequen
                      output_dir: Path, snapshot_dir: Path, mtimes: dict[str, float],
                      placements: set[str]) -> MemberCopy:
     """Bring one member's folders in the snapshot up to date (``mtimes`` and ``placements``,
-    the manifest's, updated in place)."""
-    here = output_dir / run
+    the manifest's, updated in place).
+
+    Where the snapshot holds the same finished model, the results it has and this folder lacks
+    (computed on another machine, restored here only in part) stay in it.
+    """
+    here, there = output_dir / run, snapshot_dir / run
+    only_there = ({run / folder for folder in
+                   computed_metric_folders(there) - computed_metric_folders(here)}
+                  if same_trained_model(there, here) else set())
     counts = {"copied": 0, "unchanged": 0, "size": 0}
     kept: set[Path] = set()
 
@@ -258,7 +310,8 @@ def _snapshot_member(member: Member, run: Path, logs: Path, metric_names: Sequen
     for folder in (run, logs):
         for path in sorted((snapshot_dir / folder).rglob("*")):
             relative = path.relative_to(snapshot_dir)
-            if path.is_file() and relative not in kept:
+            if path.is_file() and relative not in kept and not only_there.intersection(
+                    relative.parents):
                 path.unlink()
                 mtimes.pop(relative.as_posix(), None)
                 removed += 1
@@ -272,7 +325,8 @@ def write_snapshot(members: Sequence[Member], metric_names: Sequence[str], outpu
     """Bring ``snapshot_dir`` up to date with the members' folders under ``output_dir``.
 
     Only the members' own folders in the snapshot are touched. A member with no run folder
-    here, or one the snapshot holds further along, is left as the snapshot has it.
+    here, or one the snapshot holds further along, is left as the snapshot has it; a finished
+    run the snapshot holds with more results of the same model keeps them.
     """
     output_dir, snapshot_dir = Path(output_dir), Path(snapshot_dir)
     if snapshot_dir.resolve() == output_dir.resolve():
@@ -311,6 +365,8 @@ class _Decision:
     logs: Path
     #: None: copy it; else why not.
     skip: str | None
+    #: Copy only the results the output folder's run of the same model lacks.
+    merge: bool = False
 
 
 def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
@@ -329,6 +385,9 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
         return _Decision(member, run, logs,
                          f"in use ({holder.purpose}, pid {holder.pid} on {holder.host})")
     if layout.is_finished(target):
+        if same_trained_model(source, target) and (
+                computed_metric_folders(source) - computed_metric_folders(target)):
+            return _Decision(member, run, logs, None, merge=True)
         return _Decision(member, run, logs, "already finished here")
     if layout.is_finished(source):
         return _Decision(member, run, logs, None)
@@ -340,6 +399,37 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
         return _Decision(member, run, logs, None)
     return _Decision(member, run, logs, f"here at {_describe(target)}, the snapshot at "
                                         f"{_describe(source)}")
+
+
+def _clear_replaced(source: Path, target: Path) -> int:
+    """Before ``source`` (the snapshot's run) is copied over ``target``, remove what of the
+    target's would outlive the copy wrongly; how many files. The markers of its training (a
+    failure, SIGKILLs at its checkpoint) that the source lacks, and the checkpoint of an
+    unfinished run that a finished one replaces (beside the finished run's DONE it would be
+    taken for the finished one's by --extend)."""
+    removed = 0
+    for marker in _stale_when_finished(target):
+        if marker.is_file() and not (source / marker.name).is_file():
+            marker.unlink()
+            removed += 1
+    checkpoints = layout.checkpoint_path(target).parent
+    if layout.is_finished(source) and checkpoints.is_dir():
+        removed += len(_own_files(checkpoints))
+        shutil.rmtree(checkpoints)
+    return removed
+
+
+def _restore_rank(key: Path, run: Path) -> int:
+    """Where a file (relative to the output folder) comes in a member's restore: in the
+    reverse of the order the trainer and evaluation write them, so that a restore stopped
+    halfway (Ctrl-C, a full disk) leaves a run the next restore sees as behind and copies
+    again. The rest first (a saved model's ``model_type.txt`` last among its files, as
+    sorting puts it), then each metric's aggregate file (its results complete), the
+    checkpoint, its progress record, ``DONE``."""
+    if key.as_posix().endswith(f"/{_AGGREGATE_TAIL}"):
+        return 1
+    order = (layout.checkpoint_path(run), layout.progress_path(run), layout.done_path(run))
+    return order.index(key) + 2 if key in order else 0
 
 
 def _snapshot_runs(snapshot_dir: Path, placements: set[str]) -> set[Path]:
@@ -392,23 +482,28 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
             copies.append(MemberCopy(decision.member, SKIPPED, f"in use ({err})"))
             continue
         try:
-            removed = 0
             source = snapshot_dir / decision.run
-            if layout.is_finished(source) and layout.checkpoint_path(target).parent.is_dir():
-                # An unfinished run's checkpoint beside the finished run's DONE would be
-                # taken for the finished one's (--extend).
-                removed = len(_own_files(layout.checkpoint_path(target).parent))
-                shutil.rmtree(layout.checkpoint_path(target).parent)
+            if decision.merge:
+                removed = 0
+                files = [decision.run / folder / name for folder in sorted(
+                    computed_metric_folders(source) - computed_metric_folders(target))
+                    for name in _own_files(source / folder)]
+            else:
+                removed = _clear_replaced(source, target)
+                files = [folder / relative for folder in (decision.run, decision.logs)
+                         for relative in _own_files(snapshot_dir / folder)]
             copied = unchanged = 0
-            for folder in (decision.run, decision.logs):
-                for relative in _own_files(snapshot_dir / folder):
-                    key = (folder / relative).as_posix()
-                    if _copy_file(snapshot_dir / key, output_dir / key, mtimes.get(key)):
-                        copied += 1
-                    else:
-                        unchanged += 1
+            for key in sorted(files, key=lambda key: _restore_rank(key, decision.run)):
+                if _copy_file(snapshot_dir / key, output_dir / key, mtimes.get(key.as_posix())):
+                    copied += 1
+                else:
+                    unchanged += 1
         finally:
             lock.release()
+        if decision.merge:
+            copies.append(MemberCopy(decision.member, COPIED, "finished; the results it lacked "
+                                     "here", copied, unchanged, 0))
+            continue
         copies.append(MemberCopy(decision.member, COPIED, _describe(source), copied, unchanged,
                                  removed))
     return copies, len(runs - matched)

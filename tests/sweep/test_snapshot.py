@@ -15,6 +15,7 @@ import pytest
 from jlonevae_lib.cli import sweep as sweep_cli
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import snapshot as snapshot_module
+from jlonevae_lib.sweep.runner import decide
 from jlonevae_lib.sweep.snapshot import (
     COPIED,
     MANIFEST,
@@ -23,6 +24,7 @@ from jlonevae_lib.sweep.snapshot import (
     restore_snapshot,
     write_snapshot,
 )
+from jlonevae_lib.sweep.status import DONE, TRAINED, member_status
 from jlonevae_lib.sweep.studies import get_study, plan_study
 from jlonevae_lib.train.trainer import Trainer, TrainingInterrupted, train
 from jlonevae_lib.utils.atomic import atomic_write_json
@@ -278,11 +280,17 @@ def test_a_finished_snapshot_completes_an_unfinished_or_failed_run(tmp_path) -> 
     _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=False, batches=10,
                locked=False)
     _touch(layout.failed_path(member.run_dir), json.dumps({"reason": "killed"}))
+    _touch(layout.killed_path(member.run_dir), json.dumps({"step": 10, "count": 1}))
     (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
-    assert (copy.action, copy.reason, copy.removed) == (COPIED, "finished", 2)
+    # FAILED and KILLED (status would read the finished run as failed), the checkpoint and its
+    # record (they would pass for the finished run's: --extend).
+    assert (copy.action, copy.reason, copy.removed) == (COPIED, "finished", 4)
     assert layout.is_finished(member.run_dir)
-    # The unfinished run's checkpoint would pass for the finished one's (--extend).
+    assert member_status(member, METRICS).state == TRAINED  # no metric computed yet
     assert not layout.checkpoint_path(member.run_dir).parent.exists()
+    # A finished run's snapshot never carries such markers (left by an older restore).
+    _touch(layout.failed_path(member.run_dir), "{}")
+    assert layout.FAILED_FILE not in {str(p) for p in carried_files(member.run_dir, METRICS)}
 
 
 def test_a_member_placed_beside_another_length_is_restored_to_its_folder(tmp_path) -> None:
@@ -344,3 +352,121 @@ def test_a_run_snapshotted_and_restored_elsewhere_ends_as_one_never_stopped(
         assert_bitwise_equal(a.get(part), b.get(part), part)
     assert [p.name for p in layout.saved_model_dirs(layout.representation_dir(restored.run_dir))] \
         == ["cache_batch_no2", "cache_batch_no4", "cache_batch_no6"]
+
+
+# ------------------------------------------------------------------------------ round trips
+# A study can come back to a machine that still holds part of it, and a restore can be stopped
+# halfway: no result computed anywhere is lost or computed again, no member is mislabelled.
+
+
+def _finished_snapshot(tmp_path: Path, metrics: list[str]) -> Path:
+    """A snapshot of seed 1 finished (30 batches) with ``metrics`` computed."""
+    source = _plan(tmp_path / "source", seeds=(1,))
+    (member,) = source.members
+    _plant_run(member.run_dir, json.dumps(member.config.to_dict()), finished=True, batches=30,
+               metrics=metrics, locked=False)
+    write_snapshot(source.members, METRICS, source.output_dir, tmp_path / "snap")
+    return tmp_path / "snap"
+
+
+def _target(tmp_path: Path, **plant):
+    target = _plan(tmp_path / "target", seeds=(1,))
+    (member,) = target.members
+    if plant:
+        _plant_run(member.run_dir, json.dumps(member.config.to_dict()), locked=False, **plant)
+    return target, member
+
+
+def test_a_restore_brings_the_results_a_finished_run_lacks_here(tmp_path) -> None:
+    snap = _finished_snapshot(tmp_path, METRICS)
+    target, member = _target(tmp_path, finished=True, batches=30, metrics=["local_mig_0_1"])
+    mine = layout.evaluation_path(member.run_dir, "local_mig_0_1")
+    mine.write_text('{"computed": "here"}')
+    _touch(layout.evaluation_failed_path(member.run_dir), "{}")
+    (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (copy.action, copy.reason, copy.copied) == (
+        COPIED, "finished; the results it lacked here", 2)
+    status = member_status(member, METRICS)
+    assert status.state == DONE
+    assert decide(status, ["train", "evaluate", "summary"], evaluated=True).steps == ()
+    assert mine.read_text() == '{"computed": "here"}'  # its own results are never replaced
+    # Nothing left to bring: skipped as before.
+    (again,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (again.action, again.reason) == (SKIPPED, "already finished here")
+
+
+def test_another_training_of_a_finished_member_takes_none_of_its_results(tmp_path) -> None:
+    # The same member trained on two machines: other weights (the last bits differ), so the
+    # snapshot's results are not this model's.
+    snap = _finished_snapshot(tmp_path, METRICS)
+    target, member = _target(tmp_path, finished=True, batches=30)
+    (layout.saved_model_dir(member.run_dir, 30) / "model_state_dict.pt").write_text("other")
+    (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (copy.action, copy.reason) == (SKIPPED, "already finished here")
+    assert not layout.evaluation_path(member.run_dir, "local_mig_0_1").exists()
+
+
+def test_a_snapshot_taken_again_keeps_the_results_it_holds_of_the_same_model(tmp_path) -> None:
+    snap = _finished_snapshot(tmp_path, METRICS)
+    here, member = _target(tmp_path, finished=True, batches=30, metrics=["local_mig_0_1"])
+    (copy,) = write_snapshot(here.members, METRICS, here.output_dir, snap)
+    in_snap = snap / member.run_dir.relative_to(here.output_dir)
+    assert [name for name in METRICS if layout.evaluation_path(in_snap, name).is_file()] == \
+        METRICS
+    manifest = json.loads((snap / MANIFEST).read_text())["mtimes"]
+    kept = layout.evaluation_path(in_snap, "local_mig_0_1@8").relative_to(snap).as_posix()
+    assert kept in manifest
+    # Of another training of the member, the snapshot's results are replaced.
+    (layout.saved_model_dir(member.run_dir, 30) / "model_state_dict.pt").write_text("other")
+    write_snapshot(here.members, METRICS, here.output_dir, snap)
+    assert not layout.evaluation_path(in_snap, "local_mig_0_1@8").exists()
+
+
+class _Interrupted(BaseException):
+    """A Ctrl-C (or a full disk, a killed process) in the middle of a restore's copying."""
+
+
+def _restore_interrupted(monkeypatch, snap: Path, target, copies: int):
+    """A restore stopped after ``copies`` files, then the same restore again."""
+    real, done = snapshot_module._copy_file, []
+
+    def copy(source, destination, mtime=None):
+        if len(done) == copies:
+            raise _Interrupted()
+        done.append(destination)
+        return real(source, destination, mtime)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshot_module, "_copy_file", copy)
+        with pytest.raises(_Interrupted):
+            restore_snapshot(target.members, snap, target.output_dir)
+    return restore_snapshot(target.members, snap, target.output_dir)
+
+
+@pytest.mark.parametrize("copies", [1, 4, 8])
+def test_a_restore_stopped_halfway_is_completed_by_the_next(tmp_path, monkeypatch,
+                                                            copies) -> None:
+    # DONE is copied last: stopped before it, the run is behind and copied again.
+    snap = _finished_snapshot(tmp_path, ["local_mig_0_1"])
+    target, member = _target(tmp_path)
+    (again,), _ = _restore_interrupted(monkeypatch, snap, target, copies)
+    assert again.action == COPIED
+    assert (layout.saved_model_dir(member.run_dir, 30) / "model_type.txt").is_file()
+    assert layout.evaluation_path(member.run_dir, "local_mig_0_1").is_file()
+
+
+def test_a_stopped_restore_never_leaves_a_checkpoint_past_a_missing_kept_model(
+        tmp_path, monkeypatch) -> None:
+    # The checkpoint and its record come after the kept models: stopped anywhere, the run is
+    # never at batch 20 without its models kept at 8 and 15 (a resumed run would not save
+    # them again).
+    source = _plan(tmp_path / "source", seeds=(1,))
+    (src,) = source.members
+    _plant_run(src.run_dir, json.dumps(src.config.to_dict()), finished=False, batches=20,
+               locked=False)
+    write_snapshot(source.members, METRICS, source.output_dir, tmp_path / "snap")
+    target, member = _target(tmp_path)
+    (again,), _ = _restore_interrupted(monkeypatch, tmp_path / "snap", target, copies=2)
+    assert again.action == COPIED
+    for kept in (8, 15):
+        assert (layout.saved_model_dir(member.run_dir, kept) / "model_type.txt").is_file()
