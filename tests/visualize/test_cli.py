@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,6 +30,21 @@ from tests.visualize.figure_checks import assert_real_png
 from tests.visualize.result_fixtures import BETA_EXPERIMENT, JL1_EXPERIMENT
 
 
+def record_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str,
+                 record: Callable[[Any], Any]) -> list:
+    """Wrap the figure function ``module.name``: each call appends ``record`` of its first
+    argument (what it draws) to the list returned, then draws."""
+    calls = []
+    real = getattr(module, name)
+
+    def spy(first: Any, **kwargs: Any) -> Any:
+        calls.append(record(first))
+        return real(first, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 def test_jacobian_columns_of_a_run_as_the_main_job_calls_it(tiny_run: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
     output = tmp_path / "run" / "figures" / "jacobian_columns.png"
@@ -41,11 +58,8 @@ def test_with_demo_draws_the_demo_rows_above_the_given_model(tiny_run: Path, tmp
                                                              capsys: pytest.CaptureFixture) -> None:
     import jlonevae_lib.visualize.jacobian_columns as jacobian_columns
 
-    drawn = []
-    plot = jacobian_columns.plot_jacobian_columns
-    monkeypatch.setattr(jacobian_columns, "plot_jacobian_columns",
-                        lambda rows, **kwargs: drawn.append([r[0] for r in rows])
-                        or plot(rows, **kwargs))
+    drawn = record_calls(monkeypatch, jacobian_columns, "plot_jacobian_columns",
+                         lambda rows: [label for label, _ in rows])
     alone, compared = tmp_path / "alone.png", tmp_path / "compared.png"
     main(["jacobian-columns", str(tiny_run), "--output", str(alone), "--max-columns", "3"])
     main(["jacobian-columns", str(tiny_run), "--with-demo", "--output", str(compared),
@@ -66,11 +80,8 @@ def test_labels_name_the_rows_one_per_model(tiny_run: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:
     import jlonevae_lib.visualize.jacobian_columns as jacobian_columns
 
-    drawn = []
-    plot = jacobian_columns.plot_jacobian_columns
-    monkeypatch.setattr(jacobian_columns, "plot_jacobian_columns",
-                        lambda rows, **kwargs: drawn.append([r[0] for r in rows])
-                        or plot(rows, **kwargs))
+    drawn = record_calls(monkeypatch, jacobian_columns, "plot_jacobian_columns",
+                         lambda rows: [label for label, _ in rows])
     output = tmp_path / "labelled.png"
     assert main(["jacobian-columns", str(tiny_run), str(tiny_run), "--label", "first\nseed1",
                  "--label", "second", "--output", str(output)]) == 0
@@ -203,10 +214,7 @@ def test_traversals_of_the_demo_beside_a_given_model(tiny_run: Path, tmp_path: P
                                                      capsys: pytest.CaptureFixture) -> None:
     import jlonevae_lib.visualize.traversals as traversals
 
-    drawn = []
-    plot = traversals.plot_traversals
-    monkeypatch.setattr(traversals, "plot_traversals",
-                        lambda panels: drawn.append(panels) or plot(panels))
+    drawn = record_calls(monkeypatch, traversals, "plot_traversals", list)
     alone, compared = tmp_path / "alone.png", tmp_path / "compared.png"
     main(["traversals", str(tiny_run), "--steps", "3", "--label", "mine",
           "--output", str(alone)])
