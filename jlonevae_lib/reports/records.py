@@ -28,6 +28,10 @@ from typing import Any
 from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.metric_table import (
     ELAPSED_TIME,
+    HELDOUT_BCE,
+    RECON_BCE,
+    RUN_VALUE_KEYS,
+    TRAIN_MINUTES,
     all_local_scores,
     evaluation_seed_name,
     global_scores,
@@ -53,11 +57,6 @@ from jlonevae_lib.utils.timing import cpu_model
 #: Run statuses.
 FINISHED, UNFINISHED, FAILED, NOT_STARTED = "finished", "unfinished", "failed", "not started"
 
-#: Value keys besides the scores (which are keyed by metric name).
-RECON_BCE = "recon_bce"
-#: The reconstruction BCE per image on fixed evaluation images, the same for every run.
-HELDOUT_BCE = "heldout_bce"
-TRAIN_MINUTES = "train_minutes"
 #: The scalar of ``DONE``'s ``final_scalars`` that is the reconstruction BCE per image.
 RECON_SCALAR = "NLL/train"
 #: The same quantity as disentanglement_lib's objectives log it (the per-image sum of sigmoid
@@ -196,7 +195,7 @@ def mark_missing_values(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The runs, each finished one whose scores lack a key that another run of the study has
     getting it named in ``detail`` (the study's evaluation is partial there)."""
     expected = {key for run in runs for key in run.values
-                if key not in (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES)}
+                if key not in RUN_VALUE_KEYS}
     marked = []
     for run in runs:
         missing = [key for key in value_keys(runs) if key in expected and key not in run.values]

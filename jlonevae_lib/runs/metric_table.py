@@ -93,6 +93,14 @@ ELAPSED_TIME = "elapsed_time"
 LOCAL_MIG_MEAN = "local_discrete_mig"
 LOCAL_MODULARITY_MEAN = "local_modularity_score"
 
+#: A study summary's value keys besides the scores' (which are keyed by metric name): the
+#: reconstruction BCE per image of training's last batches, the same on fixed evaluation images
+#: (the same images for every run), the training time. No score may take them.
+RECON_BCE = "recon_bce"
+HELDOUT_BCE = "heldout_bce"
+TRAIN_MINUTES = "train_minutes"
+RUN_VALUE_KEYS = (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES)
+
 #: The training size whose mean test accuracy is the downstream task's score (the largest of
 #: disentanglement_lib's study configs).
 DOWNSTREAM_SCORE_SIZE = 10000
@@ -206,9 +214,6 @@ BUILTIN_SCORES: Mapping[str, Score] = MappingProxyType({score.key: score for sco
 #: The paper's local scores: the ones the study summaries and figures list at every locality
 #: (a summary's ``localities`` has an entry for each).
 LOCAL_SCORES = (LOCAL_MIG, LOCAL_MODULARITY)
-#: The local versions of disentanglement_lib's scores (read by the results reader through
-#: :func:`file_scores`; the study summaries list them after the paper's local scores).
-LOCAL_DLIB_SCORES = tuple(score.key for score in _LOCAL_DLIB_SCORES)
 
 #: Every score, by key: the built-in ones, then the registered ones in registration order.
 _REGISTRY: dict[str, Score] = dict(BUILTIN_SCORES)
@@ -229,7 +234,7 @@ def global_scores() -> tuple[str, ...]:
 
 def all_local_scores() -> tuple[str, ...]:
     """Every local score: the paper's two (:data:`LOCAL_SCORES`), the local versions of
-    disentanglement_lib's (:data:`LOCAL_DLIB_SCORES`), then the plug-ins'."""
+    disentanglement_lib's, then the plug-ins'."""
     return tuple(key for key, score in scores().items() if score.local)
 
 
@@ -265,6 +270,9 @@ def _check_score(score: Score) -> None:
                             f"{EVALUATION_SEED_SUFFIX!r}: summaries would read it as a score at "
                             f"a locality (<score>_<locality>) or at an evaluation seed "
                             f"(<metric>{EVALUATION_SEED_SUFFIX}<k>); choose another key")
+    if score.key in RUN_VALUE_KEYS:
+        raise JLoneVAEError(f"{where}: summaries keep a run's {score.key} under that key; "
+                            "choose another key")
     if score.key in _NAMED_GLOBAL:
         raise JLoneVAEError(f"{where}: summaries name the score {_NAMED_GLOBAL[score.key]!r} "
                             f"so (its metric's name); choose another key")

@@ -88,6 +88,8 @@ def test_identical_registration_is_a_no_op():
      "score 'spread_0_1': a key may not end in _<digits>"),
     (Score("spread_evalseed", "spread", "my_fn", False, (), ("x",)),
      "score 'spread_evalseed': a key may not end in _<digits> or hold '_evalseed'"),
+    (Score("heldout_bce", "BCE", "my_fn", False, (), ("x",)),
+     "score 'heldout_bce': summaries keep a run's heldout_bce under that key"),
     (Score("modularity_explicitness", "m", "my_fn", False, (), ("x",)),
      "score 'modularity_explicitness': summaries name the score 'modularity' so"),
     (Score("spread", " ", "my_fn", False, (), ("x",)), "score 'spread' has no label"),
