@@ -26,8 +26,8 @@ there, or the same finished model with results this folder lacks (they stay).
 :func:`restore_snapshot` decides for every member before it copies anything, copies a member
 only where the output folder has less of it (nothing, an unfinished run at an earlier batch, a
 failed one that the snapshot has finished, or the same finished model with fewer results:
-then only the results it lacks) under that run's lock, in the reverse of the order training
-writes (``DONE`` last), and removes nothing there but what the copy replaces: the checkpoint of
+then only the results it lacks) under that run's lock, in the order training writes
+(``DONE`` last), and removes nothing there but what the copy replaces: the checkpoint of
 an unfinished run that a finished one replaces, and its training's failure markers.
 Checkpoints resume bit-identically on the machine that wrote them; restored on another CPU, a
 run continues from the same weights and random state, with that CPU's floating point from there
@@ -386,7 +386,8 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
                          f"in use ({holder.purpose}, pid {holder.pid} on {holder.host})")
     if layout.is_finished(target):
         if same_trained_model(source, target) and (
-                computed_metric_folders(source) - computed_metric_folders(target)):
+                computed_metric_folders(source) - computed_metric_folders(target)
+                or any(marker.is_file() for marker in _stale_when_finished(target))):
             return _Decision(member, run, logs, None, merge=True)
         return _Decision(member, run, logs, "already finished here")
     if layout.is_finished(source):
@@ -401,17 +402,25 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
                                         f"{_describe(source)}")
 
 
+def _drop_stale_markers(source: Path, target: Path) -> int:
+    """Remove the markers of the target's training (a failure, SIGKILLs at its checkpoint)
+    that the snapshot's run ``source`` lacks; how many. Beside a finished run's ``DONE`` status
+    would read it as failed."""
+    removed = 0
+    for marker in _stale_when_finished(target):
+        if marker.is_file() and not (source / marker.name).is_file():
+            marker.unlink()
+            removed += 1
+    return removed
+
+
 def _clear_replaced(source: Path, target: Path) -> int:
     """Before ``source`` (the snapshot's run) is copied over ``target``, remove what of the
     target's would outlive the copy wrongly; how many files. The markers of its training (a
     failure, SIGKILLs at its checkpoint) that the source lacks, and the checkpoint of an
     unfinished run that a finished one replaces (beside the finished run's DONE it would be
     taken for the finished one's by --extend)."""
-    removed = 0
-    for marker in _stale_when_finished(target):
-        if marker.is_file() and not (source / marker.name).is_file():
-            marker.unlink()
-            removed += 1
+    removed = _drop_stale_markers(source, target)
     checkpoints = layout.checkpoint_path(target).parent
     if layout.is_finished(source) and checkpoints.is_dir():
         removed += len(_own_files(checkpoints))
@@ -420,12 +429,12 @@ def _clear_replaced(source: Path, target: Path) -> int:
 
 
 def _restore_rank(key: Path, run: Path) -> int:
-    """Where a file (relative to the output folder) comes in a member's restore: in the
-    reverse of the order the trainer and evaluation write them, so that a restore stopped
-    halfway (Ctrl-C, a full disk) leaves a run the next restore sees as behind and copies
-    again. The rest first (a saved model's ``model_type.txt`` last among its files, as
-    sorting puts it), then each metric's aggregate file (its results complete), the
-    checkpoint, its progress record, ``DONE``."""
+    """Where a file (relative to the output folder) comes in a member's restore: in the order
+    the trainer and evaluation write them, so that a restore stopped halfway (Ctrl-C, a full
+    disk) leaves a run the next restore sees as behind and copies again. The rest first (a
+    saved model's ``model_type.txt`` last among its files, as sorting puts it), then each
+    metric's aggregate file (its results complete), the checkpoint, its progress record,
+    ``DONE``."""
     if key.as_posix().endswith(f"/{_AGGREGATE_TAIL}"):
         return 1
     order = (layout.checkpoint_path(run), layout.progress_path(run), layout.done_path(run))
@@ -484,7 +493,7 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
         try:
             source = snapshot_dir / decision.run
             if decision.merge:
-                removed = 0
+                removed = _drop_stale_markers(source, target)
                 files = [decision.run / folder / name for folder in sorted(
                     computed_metric_folders(source) - computed_metric_folders(target))
                     for name in _own_files(source / folder)]
@@ -502,7 +511,7 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
             lock.release()
         if decision.merge:
             copies.append(MemberCopy(decision.member, COPIED, "finished; the results it lacked "
-                                     "here", copied, unchanged, 0))
+                                     "here", copied, unchanged, removed))
             continue
         copies.append(MemberCopy(decision.member, COPIED, _describe(source), copied, unchanged,
                                  removed))

@@ -393,6 +393,11 @@ def test_a_restore_brings_the_results_a_finished_run_lacks_here(tmp_path) -> Non
     # Nothing left to bring: skipped as before.
     (again,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert (again.action, again.reason) == (SKIPPED, "already finished here")
+    # A failure marker an older restore left beside DONE goes, with nothing else to bring.
+    _touch(layout.failed_path(member.run_dir), json.dumps({"reason": "exited with status 1"}))
+    (markers,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (markers.action, markers.copied, markers.removed) == (COPIED, 0, 1)
+    assert member_status(member, METRICS).state == DONE
 
 
 def test_another_training_of_a_finished_member_takes_none_of_its_results(tmp_path) -> None:
