@@ -151,6 +151,11 @@ def resolve_metrics(specs: Sequence[str]) -> list[Metric]:
             path = Path(spec).resolve()
             if not path.is_file():
                 raise JLoneVAEError(f"metric config {spec} does not exist")
+            if layout.KEPT_METRIC_SEPARATOR in path.stem:
+                # <metric>@<N> names a kept model's result: such a file name would be read so.
+                raise JLoneVAEError(f"metric config {spec}: a metric's name (its file name) "
+                                    f"may not hold {layout.KEPT_METRIC_SEPARATOR!r}; rename "
+                                    "the file")
             repeat = parse_evaluation_seed_name(path.stem)
             metrics.setdefault(path.stem, Metric(path.stem, path,
                                                  None if repeat is None else repeat[1]))

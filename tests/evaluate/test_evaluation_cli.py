@@ -380,3 +380,13 @@ def test_kept_metric_names_round_trip():
         "local_mig_0_1", 8000)
     assert layout.parse_kept_metric_name("local_mig_0_1_evalseed1") == (
         "local_mig_0_1_evalseed1", None)
+
+
+def test_a_metric_config_named_like_a_kept_models_result_is_refused(tmp_path):
+    # <metric>@<N> is how a study names a result of the model kept at batch N: a file
+    # my_metric@5.gin would be filed under metrics_at_batch/5/.
+    config = tmp_path / "my_metric@5.gin"
+    config.write_text("evaluation.evaluation_fn = @mig\n")
+    with pytest.raises(JLoneVAEError, match=r"my_metric@5.gin: a metric's name .* may not hold "
+                                            r"'@'; rename the file"):
+        evaluation.resolve_metrics([str(config)])
