@@ -266,7 +266,7 @@ def _snapshot_member(member: Member, run: Path, logs: Path, metric_names: Sequen
     the manifest's, updated in place).
 
     Where the snapshot holds the same finished model, the results it has and this folder lacks
-    (computed on another machine, restored here only in part) stay in it.
+    (computed on another machine, restored here only in part) stay in it as they are.
     """
     here, there = output_dir / run, snapshot_dir / run
     only_there = ({run / folder for folder in
@@ -277,6 +277,8 @@ def _snapshot_member(member: Member, run: Path, logs: Path, metric_names: Sequen
 
     def carry(folder: Path, relative: Path) -> None:
         key = folder / relative
+        if only_there.intersection(key.parents):  # this folder's own are partial at most
+            return
         try:
             changed = _copy_file(output_dir / key, snapshot_dir / key)
         except FileNotFoundError:  # deleted meanwhile (a marker cleared): not carried
@@ -402,6 +404,12 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
                                         f"{_describe(source)}")
 
 
+def _being_evaluated(metric_folder: Path) -> bool:
+    """Whether a live process holds the lock of a metric's folder (it writes its results)."""
+    holder = lock_holder(metric_folder) if metric_folder.is_dir() else None
+    return holder is not None and holder.alive
+
+
 def _drop_stale_markers(source: Path, target: Path) -> int:
     """Remove the markers of the target's training (a failure, SIGKILLs at its checkpoint)
     that the snapshot's run ``source`` lacks; how many. Beside a finished run's ``DONE`` status
@@ -496,6 +504,7 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
                 removed = _drop_stale_markers(source, target)
                 files = [decision.run / folder / name for folder in sorted(
                     computed_metric_folders(source) - computed_metric_folders(target))
+                    if not _being_evaluated(target / folder)
                     for name in _own_files(source / folder)]
             else:
                 removed = _clear_replaced(source, target)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -383,9 +384,17 @@ def test_a_restore_brings_the_results_a_finished_run_lacks_here(tmp_path) -> Non
     mine = layout.evaluation_path(member.run_dir, "local_mig_0_1")
     mine.write_text('{"computed": "here"}')
     _touch(layout.evaluation_failed_path(member.run_dir), "{}")
+    # A metric a live process evaluates here is left to it.
+    evaluating = layout.metric_results_dir(member.run_dir, "local_mig_0_1@15").parent
+    atomic_write_json(evaluating / ".lock", {"host": socket.gethostname(), "pid": os.getpid(),
+                                             "purpose": "evaluation"})
     (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert (copy.action, copy.reason, copy.copied) == (
-        COPIED, "finished; the results it lacked here", 2)
+        COPIED, "finished; the results it lacked here", 1)
+    assert not layout.evaluation_path(member.run_dir, "local_mig_0_1@15").exists()
+    (evaluating / ".lock").unlink()
+    (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (copy.action, copy.copied) == (COPIED, 1)
     status = member_status(member, METRICS)
     assert status.state == DONE
     assert decide(status, ["train", "evaluate", "summary"], evaluated=True).steps == ()
@@ -414,8 +423,12 @@ def test_another_training_of_a_finished_member_takes_none_of_its_results(tmp_pat
 def test_a_snapshot_taken_again_keeps_the_results_it_holds_of_the_same_model(tmp_path) -> None:
     snap = _finished_snapshot(tmp_path, METRICS)
     here, member = _target(tmp_path, finished=True, batches=30, metrics=["local_mig_0_1"])
+    # A metric being computed here (its files partial) leaves the snapshot's complete ones.
+    partial = layout.metric_results_dir(member.run_dir, "local_mig_0_1@8") / "json" / "x.json"
+    _touch(partial, "partial")
     (copy,) = write_snapshot(here.members, METRICS, here.output_dir, snap)
     in_snap = snap / member.run_dir.relative_to(here.output_dir)
+    assert not (in_snap / partial.relative_to(member.run_dir)).exists()
     assert [name for name in METRICS if layout.evaluation_path(in_snap, name).is_file()] == \
         METRICS
     manifest = json.loads((snap / MANIFEST).read_text())["mtimes"]
