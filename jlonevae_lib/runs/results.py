@@ -43,7 +43,8 @@ from jlonevae_lib.runs.metric_table import (
     metric_name,
     scores,
 )
-from jlonevae_lib.utils.errors import DataFileError
+from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
+from jlonevae_lib.utils.plugins import OBJECTIVES, load_plugins
 
 _LOCALITY_KEY = f"evaluation_config.{LOCALITY_BINDING}"
 #: The keys of an evaluation file that record the dataset and the evaluation seed it used.
@@ -68,6 +69,32 @@ BASELINE_METHODS: dict[str, str] = {
     "beta_tc_vae": "β-TCVAE",
     "annealed_vae": "AnnealedVAE",
 }
+
+#: The labels plug-in objectives give their runs (``register_objective(name, label=...)``).
+_OBJECTIVE_LABELS: dict[str, str] = {}
+
+
+def register_objective_label(objective: str, label: str) -> None:
+    """Label the runs of the plug-in objective ``objective`` ``label`` in figures and tables
+    (called by ``register_objective``). A name of the package's methods is refused."""
+    if objective in BASELINE_METHODS or objective in _OUR_OBJECTIVES:
+        raise JLoneVAEError(f"objective {objective!r} is one of the package's; its label is "
+                            "the package's")
+    if not isinstance(label, str) or not label.strip() or "\n" in label:
+        raise JLoneVAEError(f"objective {objective!r}: a label is one line of text, got "
+                            f"{label!r}")
+    _OBJECTIVE_LABELS[objective] = label
+
+
+def method_label(method: str) -> str:
+    """A method's display name: disentanglement_lib's (:data:`BASELINE_METHODS`), the label a
+    plug-in objective registered (the objectives' plug-ins imported first), else the method's
+    own name."""
+    if method in BASELINE_METHODS:
+        return BASELINE_METHODS[method]
+    load_plugins(OBJECTIVES)
+    return _OBJECTIVE_LABELS.get(method, method)
+
 
 _MODEL_NUMBER_RE = re.compile(r"^(?:model)?(\d+)(?:_.*)?$")
 #: The regularisation types of a run config, as method keys.
@@ -342,7 +369,7 @@ TENSORFLOW = "TensorFlow"
 
 
 def _baseline_info(run_dir: Path, method: str, trained_by: str | None = None) -> RunInfo:
-    label = BASELINE_METHODS.get(method, method)
+    label = method_label(method)
     if trained_by is None:
         return RunInfo(run_dir=run_dir, group=f"baseline:{method}", method=method,
                        label=label, run_id=run_dir.name)

@@ -6,6 +6,7 @@ evaluation and studies find by name; a broken plug-in is one line naming it."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from jlonevae_lib.architecture import registry as architectures
 from jlonevae_lib.architecture import save_model
 from jlonevae_lib.data import ground_truth
-from jlonevae_lib.runs import layout, metric_table
+from jlonevae_lib.runs import layout, metric_table, results
 from jlonevae_lib.sweep import studies
 from jlonevae_lib.train import objectives
 from jlonevae_lib.utils import plugins
@@ -86,6 +87,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(ground_truth, "_DATASET_CONFIGS", dict(ground_truth._DATASET_CONFIGS))
     monkeypatch.setattr(save_model, "MODEL_TYPES", dict(save_model.MODEL_TYPES))
     monkeypatch.setattr(metric_table, "_REGISTRY", dict(metric_table.BUILTIN_SCORES))
+    monkeypatch.setattr(results, "_OBJECTIVE_LABELS", {})
     monkeypatch.setattr(plugins, "_LOADED", set())
     site = tmp_path / "site"
     site.mkdir()
@@ -220,6 +222,30 @@ def test_the_example_metric_registers_its_score(example, gin_registry):
     assert file_scores(data, local=False) == ("code_spread",)
 
 
+def test_the_example_objectives_runs_carry_its_label(example, tmp_path):
+    """The label its registration gives names its runs in figures and tables: the results
+    reader imports the objectives' plug-ins to find it."""
+    from jlonevae_lib.runs.results import configured_baseline_info, method_label
+
+    run = tmp_path / "myConv_my_method_lat3" / "seed1"
+    run.mkdir(parents=True)
+    layout.config_path(run).write_text(json.dumps({"objective": "my_method"}))
+    info = configured_baseline_info(run)
+    assert (info.method, info.label, info.group) == ("my_method", "sparse β-VAE",
+                                                     "baseline:my_method")
+    assert method_label("factor_vae") == "FactorVAE"
+    assert method_label("no_such_method") == "no_such_method"
+
+
+def test_an_objective_label_is_one_line_and_never_a_packaged_methods(site):
+    from jlonevae_lib.runs.results import register_objective_label
+
+    with pytest.raises(JLoneVAEError, match="'factor_vae' is one of the package's"):
+        register_objective_label("factor_vae", "mine")
+    with pytest.raises(JLoneVAEError, match="a label is one line of text"):
+        register_objective_label("my_method", "two\nlines")
+
+
 def test_a_plugin_score_taking_a_key_of_the_package_is_refused(site):
     code = ("from jlonevae_lib.runs.metric_table import Score, register_score\n"
             "register_score(Score('mig', 'my MIG', 'my_mig', False, (), ('my_mig',)))\n")
@@ -320,9 +346,9 @@ def test_train_and_evaluate_with_the_example_from_the_command_lines(example, tmp
     # The dataset config its registration names serves the package's local metrics too.
     console = run("evaluate", str(run_dir), "--metrics", "my_code_spread.gin", "small_local_mig",
                   "--device", "cpu")
-    results = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
-               / "evaluation.json").read_text(encoding="utf-8")
-    assert '"evaluation_results.code_spread"' in results
+    result_file = (run_dir / "metrics" / "my_code_spread" / "results" / "aggregate"
+                   / "evaluation.json").read_text(encoding="utf-8")
+    assert '"evaluation_results.code_spread"' in result_file
     assert layout.evaluation_path(run_dir, "small_local_mig").is_file()
     # The score the plug-in registers is where a user looks: the console's scores column and
     # the all-metrics figure's table, after the package's own.

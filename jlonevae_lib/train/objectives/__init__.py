@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from jlonevae_lib.runs import layout, naming
+from jlonevae_lib.runs.results import register_objective_label
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 from jlonevae_lib.utils.plugins import OBJECTIVES, PLUGIN_HINT, is_redefinition, load_plugins
 
@@ -237,8 +238,12 @@ _REGISTRY: dict[str, type[Objective]] = {}
 ObjectiveClass = TypeVar("ObjectiveClass", bound=type[Objective])
 
 
-def register_objective(name: str) -> Callable[[ObjectiveClass], ObjectiveClass]:
-    """Class decorator: make an :class:`Objective` subclass available as ``name``."""
+def register_objective(name: str, *, label: str | None = None
+                       ) -> Callable[[ObjectiveClass], ObjectiveClass]:
+    """Class decorator: make an :class:`Objective` subclass available as ``name``. A plug-in's
+    runs are labelled ``label`` in figures and tables (default: ``name``); the figures find it
+    by importing the objectives' plug-ins, so the package's own methods have theirs in
+    :mod:`jlonevae_lib.runs.results`."""
 
     def register(cls: ObjectiveClass) -> ObjectiveClass:
         if name in _REGISTRY and not is_redefinition(_REGISTRY[name], cls):
@@ -247,6 +252,8 @@ def register_objective(name: str) -> Callable[[ObjectiveClass], ObjectiveClass]:
             cls.resolve_params({})
         except JLoneVAEError as err:
             raise JLoneVAEError(f"objective {name!r}'s default hyperparameters: {err}") from None
+        if label is not None:
+            register_objective_label(name, label)
         cls.name = name
         _REGISTRY[name] = cls
         return cls
