@@ -404,10 +404,39 @@ def _decide(member: Member, snapshot_dir: Path, output_dir: Path) -> _Decision:
                                         f"{_describe(source)}")
 
 
-def _being_evaluated(metric_folder: Path) -> bool:
-    """Whether a live process holds the lock of a metric's folder (it writes its results)."""
-    holder = lock_holder(metric_folder) if metric_folder.is_dir() else None
-    return holder is not None and holder.alive
+def _copy_files(files: Sequence[Path], run: Path, snapshot_dir: Path, output_dir: Path,
+                mtimes: dict[str, float]) -> tuple[int, int]:
+    """Copy ``files`` (relative to both folders) of the run folder ``run`` from the snapshot, in
+    :func:`_restore_rank`'s order; how many were copied and how many were already there."""
+    copied = unchanged = 0
+    for key in sorted(files, key=lambda key: _restore_rank(key, run)):
+        if _copy_file(snapshot_dir / key, output_dir / key, mtimes.get(key.as_posix())):
+            copied += 1
+        else:
+            unchanged += 1
+    return copied, unchanged
+
+
+def _merge_results(run: Path, snapshot_dir: Path, output_dir: Path,
+                   mtimes: dict[str, float]) -> tuple[int, int]:
+    """Copy the complete metric folders of the snapshot's run ``run`` that the output folder's
+    run of the same model lacks, each under that metric's lock (the one evaluation takes: a
+    metric being evaluated here is left to its process); as :func:`_copy_files`."""
+    source, target = snapshot_dir / run, output_dir / run
+    copied = unchanged = 0
+    for folder in sorted(computed_metric_folders(source) - computed_metric_folders(target)):
+        lock = FolderLock(target / folder, "restoring")
+        try:
+            lock.acquire()
+        except LockedError:
+            continue
+        try:
+            done = _copy_files([run / folder / name for name in _own_files(source / folder)],
+                               run, snapshot_dir, output_dir, mtimes)
+        finally:
+            lock.release()
+        copied, unchanged = copied + done[0], unchanged + done[1]
+    return copied, unchanged
 
 
 def _drop_stale_markers(source: Path, target: Path) -> int:
@@ -502,26 +531,23 @@ def restore_snapshot(members: Sequence[Member], snapshot_dir: Path,
             source = snapshot_dir / decision.run
             if decision.merge:
                 removed = _drop_stale_markers(source, target)
-                files = [decision.run / folder / name for folder in sorted(
-                    computed_metric_folders(source) - computed_metric_folders(target))
-                    if not _being_evaluated(target / folder)
-                    for name in _own_files(source / folder)]
+                copied, unchanged = _merge_results(decision.run, snapshot_dir, output_dir,
+                                                   mtimes)
             else:
                 removed = _clear_replaced(source, target)
                 files = [folder / relative for folder in (decision.run, decision.logs)
                          for relative in _own_files(snapshot_dir / folder)]
-            copied = unchanged = 0
-            for key in sorted(files, key=lambda key: _restore_rank(key, decision.run)):
-                if _copy_file(snapshot_dir / key, output_dir / key, mtimes.get(key.as_posix())):
-                    copied += 1
-                else:
-                    unchanged += 1
+                copied, unchanged = _copy_files(files, decision.run, snapshot_dir, output_dir,
+                                                mtimes)
         finally:
             lock.release()
-        if decision.merge:
+        if not decision.merge:
+            copies.append(MemberCopy(decision.member, COPIED, _describe(source), copied,
+                                     unchanged, removed))
+        elif copied or unchanged or removed:
             copies.append(MemberCopy(decision.member, COPIED, "finished; the results it lacked "
                                      "here", copied, unchanged, removed))
-            continue
-        copies.append(MemberCopy(decision.member, COPIED, _describe(source), copied, unchanged,
-                                 removed))
+        else:
+            copies.append(MemberCopy(decision.member, SKIPPED, "finished here; the results it "
+                                     "lacks are being evaluated here"))
     return copies, len(runs - matched)

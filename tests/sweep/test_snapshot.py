@@ -392,6 +392,9 @@ def test_a_restore_brings_the_results_a_finished_run_lacks_here(tmp_path) -> Non
     assert (copy.action, copy.reason, copy.copied) == (
         COPIED, "finished; the results it lacked here", 1)
     assert not layout.evaluation_path(member.run_dir, "local_mig_0_1@15").exists()
+    (skipped,), _ = restore_snapshot(target.members, snap, target.output_dir)
+    assert (skipped.action, skipped.reason) == (
+        SKIPPED, "finished here; the results it lacks are being evaluated here")
     (evaluating / ".lock").unlink()
     (copy,), _ = restore_snapshot(target.members, snap, target.output_dir)
     assert (copy.action, copy.copied) == (COPIED, 1)
