@@ -19,7 +19,12 @@ from jlonevae_lib.reports.records import (
     TRAIN_MINUTES,
 )
 from jlonevae_lib.runs import layout
-from jlonevae_lib.runs.metric_table import describe, parse_evaluation_seed_name, parse_metric_name
+from jlonevae_lib.runs.metric_table import (
+    RUN_VALUE_KEYS,
+    describe,
+    parse_evaluation_seed_name,
+    parse_metric_name,
+)
 from jlonevae_lib.utils.atomic import atomic_write_json, atomic_write_text
 
 #: A recorded command that runs one of these scripts gets :func:`command_block`'s note.
@@ -90,7 +95,7 @@ def format_value(key: str, value: float | None) -> str:
     """A value for a table: scores with 4 decimals, BCE and minutes with 1, '–' when None."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:.1f}" if key in (RECON_BCE, HELDOUT_BCE, TRAIN_MINUTES) else f"{value:.4f}"
+    return f"{value:.1f}" if key in RUN_VALUE_KEYS else f"{value:.4f}"
 
 
 def mean_sd_cell(key: str, stat: Mapping[str, Any], n_runs: int | None = None) -> str:

@@ -74,9 +74,13 @@ BASELINE_METHODS: dict[str, str] = {
 _OBJECTIVE_LABELS: dict[str, str] = {}
 
 
-def register_objective_label(objective: str, label: str) -> None:
-    """Label the runs of the plug-in objective ``objective`` ``label`` in figures and tables
-    (called by ``register_objective``). A name of the package's methods is refused."""
+def register_objective_label(objective: str, label: str | None) -> None:
+    """Label the runs of the plug-in objective ``objective`` ``label`` in figures and tables, or
+    by its name for None (called by ``register_objective``, each time a definition is
+    registered). A name of the package's methods is refused."""
+    if label is None:
+        _OBJECTIVE_LABELS.pop(objective, None)
+        return
     if objective in BASELINE_METHODS or objective in _OUR_OBJECTIVES:
         raise JLoneVAEError(f"objective {objective!r} is one of the package's; its label is "
                             "the package's")
@@ -88,11 +92,18 @@ def register_objective_label(objective: str, label: str) -> None:
 
 def method_label(method: str) -> str:
     """A method's display name: disentanglement_lib's (:data:`BASELINE_METHODS`), the label a
-    plug-in objective registered (the objectives' plug-ins imported first), else the method's
-    own name."""
+    plug-in objective registered, else the method's own name.
+
+    The objectives' plug-ins are imported first (with torch, which the figures otherwise do
+    without), and only for a method of none of the package's; one that fails to import leaves
+    its runs labelled by name (training with it reports the error).
+    """
     if method in BASELINE_METHODS:
         return BASELINE_METHODS[method]
-    load_plugins(OBJECTIVES)
+    try:
+        load_plugins(OBJECTIVES)
+    except JLoneVAEError:
+        pass  # a label is cosmetic: the figures still draw, with the method's name
     return _OBJECTIVE_LABELS.get(method, method)
 
 

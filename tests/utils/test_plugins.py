@@ -246,6 +246,36 @@ def test_an_objective_label_is_one_line_and_never_a_packaged_methods(site):
         register_objective_label("my_method", "two\nlines")
 
 
+def test_a_redefined_objective_takes_its_new_label_or_none(site):
+    """A notebook cell run again: the new definition's label replaces the old one's; without
+    one, the runs are labelled by the name again."""
+    from jlonevae_lib.runs.results import method_label
+    from jlonevae_lib.train.objectives.dlib_vae import DlibVAE
+
+    def define(label):
+        class NotebookMethod(DlibVAE):
+            pass
+        NotebookMethod.__qualname__ = "NotebookMethod"  # the same definition site each time
+        objectives.register_objective("nb_method", label=label)(NotebookMethod)
+
+    define("old label")
+    assert method_label("nb_method") == "old label"
+    define("new label")
+    assert method_label("nb_method") == "new label"
+    define(None)
+    assert method_label("nb_method") == "nb_method"
+
+
+def test_a_broken_objective_plugin_leaves_runs_labelled_by_name(site, monkeypatch):
+    from jlonevae_lib.runs.results import method_label
+
+    def broken(group):
+        raise JLoneVAEError("plug-in 'x' (entry point ...) failed to import: boom")
+
+    monkeypatch.setattr("jlonevae_lib.runs.results.load_plugins", broken)
+    assert method_label("my_method") == "my_method"
+
+
 def test_a_plugin_score_taking_a_key_of_the_package_is_refused(site):
     code = ("from jlonevae_lib.runs.metric_table import Score, register_score\n"
             "register_score(Score('mig', 'my MIG', 'my_mig', False, (), ('my_mig',)))\n")

@@ -252,8 +252,7 @@ def register_objective(name: str, *, label: str | None = None
             cls.resolve_params({})
         except JLoneVAEError as err:
             raise JLoneVAEError(f"objective {name!r}'s default hyperparameters: {err}") from None
-        if label is not None:
-            register_objective_label(name, label)
+        register_objective_label(name, label)  # None: a redefinition's label goes too
         cls.name = name
         _REGISTRY[name] = cls
         return cls
