@@ -1,4 +1,5 @@
-"""A study member's state, read from its run folder alone (no database, no scheduler query).
+"""A study member's state, read from its run folder (no database; the one question put to a
+scheduler is whether the Slurm job of a lock taken on another host has ended).
 
 - ``done``: training finished (``DONE``) and every metric of the study has its results;
 - ``failed``: ``FAILED`` holds the reason (a diverged loss, written by the trainer, or a
@@ -7,8 +8,9 @@
 - ``running``: a live process holds the run's lock (training, or a sweep's evaluation of the
   trained run, from its first ``jlonevae-evaluate`` process's start to its last one's end) or
   a metric's (any evaluation, while it computes that metric); a lock taken on another machine
-  counts as running until it is stale by :func:`jlonevae_lib.utils.lock.stale_reason` (e.g.
-  not refreshed for hours), since its process cannot be checked here;
+  counts as running until it is stale by :func:`jlonevae_lib.utils.lock.stale_reason` (its
+  Slurm job has ended, by this host's controller, or it was not refreshed for hours), since
+  its process cannot be checked here;
 - ``trained``: training finished, some metrics are missing: the evaluation is what is left;
 - ``interrupted``: a checkpoint and nobody at work: the next run resumes it;
 - ``queued``: nothing at work yet, but the study's ledger has a scheduler job for it that is

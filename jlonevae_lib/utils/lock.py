@@ -9,9 +9,12 @@ crash's leftover). Releasing removes the lock only if it still holds the owner's
 
 A lock is *stale* — may be taken over — by :func:`stale_reason`'s rules alone: its process is
 gone (same host), it is unreadable for longer than :data:`UNREADABLE_STALE_S`, it is an earlier
-run of the current Slurm job (a requeue takes over what it left on another node), or its owner
-on another host has not refreshed it (:meth:`FolderLock.refresh`) for ``abandoned_after_s``. A
-killed run can thus always be resumed, and a live process on this host never loses its lock.
+run of the current Slurm job (a requeue takes over what it left on another node), its owner's
+Slurm job on another host has ended (asked of this host's controller when it is the owner's
+cluster and the lock has gone unrefreshed for :data:`SLURM_CHECK_AFTER_S`:
+:mod:`jlonevae_lib.utils.slurm_jobs`), or its owner on another host has not refreshed
+it (:meth:`FolderLock.refresh`) for ``abandoned_after_s``. A killed run can thus always be
+resumed, and a live process on this host never loses its lock.
 Taking a stale lock over is race-free too: see :meth:`FolderLock._take_over`.
 """
 
@@ -24,13 +27,14 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_BUSY
+from jlonevae_lib.utils.slurm_jobs import SLURM_JOBS, job_query_id
 
 LOCK_NAME = ".lock"
 #: An unreadable lock older than this (seconds) is stale. A lock is linked into place complete,
@@ -41,6 +45,10 @@ UNREADABLE_STALE_S = 60.0
 #: be checked from here) that nobody refreshed for this long (seconds) is abandoned, so stale.
 #: Owners that hold a lock longer must call :meth:`FolderLock.refresh` more often than this.
 ABANDONED_AFTER_S = 6 * 3600.0
+#: A lock on another host idle (not refreshed) for longer than this (seconds) is checked with
+#: Slurm (:mod:`jlonevae_lib.utils.slurm_jobs`): live owners refresh theirs often, so a
+#: ``status`` of a large study asks Slurm about the few locks whose owners may be gone.
+SLURM_CHECK_AFTER_S = 300.0
 #: A takeover claim (``.lock.takeover-*``) older than this (seconds) was left by a process that
 #: died while taking a stale lock over; the claim is held for milliseconds.
 TAKEOVER_STALE_S = 60.0
@@ -49,7 +57,8 @@ TAKEOVER_STALE_S = 60.0
 #: (unset before the first restart), which tells a requeue from a second task of one job.
 SLURM_FIELDS = {"slurm_job_id": "SLURM_JOB_ID", "slurm_array_job_id": "SLURM_ARRAY_JOB_ID",
                 "slurm_array_task_id": "SLURM_ARRAY_TASK_ID",
-                "slurm_restart_count": "SLURM_RESTART_COUNT"}
+                "slurm_restart_count": "SLURM_RESTART_COUNT",
+                "slurm_cluster_name": "SLURM_CLUSTER_NAME"}
 #: Tries of one acquire() when the lock changes under it (released, taken over meanwhile).
 _ATTEMPTS = 50
 
@@ -108,7 +117,9 @@ def _restarts(value: object) -> int:
 
 def stale_reason(record: Mapping[str, object] | None, mtime: float, *,
                  now: float | None = None, abandoned_after_s: float = ABANDONED_AFTER_S,
-                 slurm: Mapping[str, str | None] | None = None) -> str | None:
+                 slurm: Mapping[str, str | None] | None = None,
+                 job_ended: Callable[[Mapping[str, object]], bool | None] | None = None,
+                 ) -> str | None:
     """Why a lock with ``record`` (None: unreadable or invalid) and file ``mtime`` is stale,
     or None while it is live. The one staleness rule, for taking a lock and for reporting who
     holds one (:func:`lock_holder`).
@@ -116,8 +127,11 @@ def stale_reason(record: Mapping[str, object] | None, mtime: float, *,
     Stale: (a) on this host, its PID is gone; (b) unreadable and older than
     :data:`UNREADABLE_STALE_S`; (c) on another host, the current Slurm job (``slurm``, default
     this process's :func:`slurm_ids`: same job id, or same array job and task) at a later
-    restart: a requeue takes over its previous run's lock; (d) on another host and not
-    refreshed for ``abandoned_after_s``. A live PID on this host is never stale.
+    restart: a requeue takes over its previous run's lock; (d) on another host, not refreshed
+    for :data:`SLURM_CHECK_AFTER_S`, and its owner's Slurm job has ended by
+    ``job_ended(record)`` (default :meth:`jlonevae_lib.utils.slurm_jobs.SlurmJobs.job_ended`:
+    True ended, False not, None cannot tell); (e) on another host and not refreshed for
+    ``abandoned_after_s``. A live PID on this host is never stale.
     """
     idle = (time.time() if now is None else now) - mtime
     if record is None:
@@ -130,6 +144,9 @@ def stale_reason(record: Mapping[str, object] | None, mtime: float, *,
             and _restarts(slurm.get("slurm_restart_count"))
             > _restarts(record.get("slurm_restart_count"))):
         return "left by an earlier run of this (requeued) Slurm job"
+    if (idle > SLURM_CHECK_AFTER_S
+            and (SLURM_JOBS.job_ended if job_ended is None else job_ended)(record)):
+        return f"its Slurm job {job_query_id(record)} has ended"
     if idle > abandoned_after_s:
         return f"not refreshed for {idle / 3600:.1f} h"
     return None
@@ -252,7 +269,7 @@ class FolderLock:
     ``with FolderLock(run_dir, "training") as lock: ...; lock.refresh()  # each checkpoint``
 
     ``abandoned_after_s``: how long a lock on another host may go without a refresh before
-    this process takes it over (:func:`stale_reason`'s rule d).
+    this process takes it over (:func:`stale_reason`'s rule e).
     """
 
     def __init__(self, folder: str | os.PathLike, purpose: str = "use", *,

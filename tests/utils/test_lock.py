@@ -17,16 +17,20 @@ from jlonevae_lib.utils.lock import (
     LockHolder,
     lock_holder,
 )
+from jlonevae_lib.utils.slurm_jobs import SlurmJobs
 
 REPO = Path(__file__).resolve().parents[2]
-SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT")
+SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT",
+              "SLURM_CLUSTER_NAME")
 
 
 @pytest.fixture(autouse=True)
 def _outside_slurm(monkeypatch):
-    """Each test starts outside Slurm, whatever runs the suite."""
+    """Each test starts outside Slurm, whatever runs the suite, on a host whose Slurm cannot
+    tell whether a job has ended (tests/utils/test_slurm_jobs.py asks a real one)."""
     for name in SLURM_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(lock_module, "SLURM_JOBS", SlurmJobs(which=lambda _program: None))
 
 
 def dead_pid() -> int:
@@ -60,6 +64,7 @@ def test_lock_file_holds_the_whole_record(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "1001")
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "1000")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    monkeypatch.setenv("SLURM_CLUSTER_NAME", "lab")
     before = time.time()
     with FolderLock(tmp_path, "evaluation") as lock:
         record = json.loads(lock.path.read_text())
@@ -69,8 +74,8 @@ def test_lock_file_holds_the_whole_record(tmp_path, monkeypatch):
     assert record["purpose"] == "evaluation"
     assert len(record["token"]) == 16 and before <= record["created"] <= time.time()
     assert (record["slurm_job_id"], record["slurm_array_job_id"],
-            record["slurm_array_task_id"], record["slurm_restart_count"]) == (
-        "1001", "1000", "1", None)
+            record["slurm_array_task_id"], record["slurm_restart_count"],
+            record["slurm_cluster_name"]) == ("1001", "1000", "1", None, "lab")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary file left
 
 
