@@ -12,7 +12,8 @@ scheduler is whether the Slurm job of a lock taken on another host has ended).
   Slurm job has ended, by this host's controller, or it was not refreshed for hours), since
   its process cannot be checked here;
 - ``trained``: training finished, some metrics are missing: the evaluation is what is left;
-- ``interrupted``: a checkpoint and nobody at work: the next run resumes it;
+- ``interrupted``: a checkpoint and nobody at work: the next run resumes it (a lock left by
+  a process that is gone is named with why it is stale, and taken over by that run);
 - ``queued``: nothing at work yet, but the study's ledger has a scheduler job for it that is
   still queued or running (:mod:`.ledger`);
 - ``pending``: nothing written yet.
@@ -146,7 +147,8 @@ def member_status(member: Member, metric_names: Sequence[str], *,
         return MemberStatus(member, RUNNING, f"{holder.purpose}, {where}: {progress}", batches)
     if batches is not None or checkpoint.is_file():
         at = f"batch {batches}/{total}" if batches is not None else "its checkpoint"
-        return MemberStatus(member, INTERRUPTED, f"resumes at {at}", batches)
+        left = f" (its lock is stale: {holder.stale_reason})" if holder is not None else ""
+        return MemberStatus(member, INTERRUPTED, f"resumes at {at}{left}", batches)
     return MemberStatus(member, PENDING)
 
 

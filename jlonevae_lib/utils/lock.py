@@ -34,7 +34,7 @@ from types import TracebackType
 
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_BUSY
-from jlonevae_lib.utils.slurm_jobs import SLURM_JOBS, job_query_id
+from jlonevae_lib.utils.slurm_jobs import SLURM_JOBS
 
 LOCK_NAME = ".lock"
 #: An unreadable lock older than this (seconds) is stale. A lock is linked into place complete,
@@ -46,19 +46,22 @@ UNREADABLE_STALE_S = 60.0
 #: Owners that hold a lock longer must call :meth:`FolderLock.refresh` more often than this.
 ABANDONED_AFTER_S = 6 * 3600.0
 #: A lock on another host idle (not refreshed) for longer than this (seconds) is checked with
-#: Slurm (:mod:`jlonevae_lib.utils.slurm_jobs`): live owners refresh theirs often, so a
-#: ``status`` of a large study asks Slurm about the few locks whose owners may be gone.
+#: Slurm (:mod:`jlonevae_lib.utils.slurm_jobs`); one refreshed since is taken as its owner's
+#: at work without asking, so a ``status`` of a large study asks about fewer locks. (A trainer
+#: refreshes at each checkpoint, a sweep's evaluation every 10 minutes; a metric's lock is
+#: not refreshed, so Slurm answers for it.)
 SLURM_CHECK_AFTER_S = 300.0
 #: A takeover claim (``.lock.takeover-*``) older than this (seconds) was left by a process that
 #: died while taking a stale lock over; the claim is held for milliseconds.
 TAKEOVER_STALE_S = 60.0
 #: Record field → the environment variable it copies at acquire time. A requeued Slurm job keeps
-#: its job id (an array task: its array job and task ids) and counts up SLURM_RESTART_COUNT
-#: (unset before the first restart), which tells a requeue from a second task of one job.
+#: its job id (an array task too) and counts up SLURM_RESTART_COUNT (unset before the first
+#: restart), which tells a requeue from a second task of one job. SLURMD_NODENAME is set in a
+#: job's steps on its nodes, not in an ``salloc`` shell on a login node.
 SLURM_FIELDS = {"slurm_job_id": "SLURM_JOB_ID", "slurm_array_job_id": "SLURM_ARRAY_JOB_ID",
                 "slurm_array_task_id": "SLURM_ARRAY_TASK_ID",
                 "slurm_restart_count": "SLURM_RESTART_COUNT",
-                "slurm_cluster_name": "SLURM_CLUSTER_NAME"}
+                "slurm_cluster_name": "SLURM_CLUSTER_NAME", "slurm_node": "SLURMD_NODENAME"}
 #: Tries of one acquire() when the lock changes under it (released, taken over meanwhile).
 _ATTEMPTS = 50
 
@@ -100,9 +103,12 @@ def _parse(data: bytes) -> dict | None:
 
 
 def _same_job(record: Mapping[str, object], current: Mapping[str, str | None]) -> bool:
-    job = current.get("slurm_job_id")
-    if job is not None and record.get("slurm_job_id") == job:
-        return True
+    """Whether ``record`` was left by the job of the Slurm ids ``current``: the same job id,
+    or, where either lacks one, the same array job and task. Array ids alone do not tell when
+    both have a job id: a job submitted from an array task inherits the task's array ids."""
+    job, recorded = current.get("slurm_job_id"), record.get("slurm_job_id")
+    if job is not None and recorded is not None:
+        return recorded == job
     array, task = current.get("slurm_array_job_id"), current.get("slurm_array_task_id")
     return (array is not None and task is not None and record.get("slurm_array_job_id") == array
             and record.get("slurm_array_task_id") == task)
@@ -146,7 +152,7 @@ def stale_reason(record: Mapping[str, object] | None, mtime: float, *,
         return "left by an earlier run of this (requeued) Slurm job"
     if (idle > SLURM_CHECK_AFTER_S
             and (SLURM_JOBS.job_ended if job_ended is None else job_ended)(record)):
-        return f"its Slurm job {job_query_id(record)} has ended"
+        return f"its Slurm job {record.get('slurm_job_id')} has ended"
     if idle > abandoned_after_s:
         return f"not refreshed for {idle / 3600:.1f} h"
     return None
@@ -422,6 +428,8 @@ class LockHolder:
     age_s: float = 0.0
     #: Seconds since the owner last refreshed it (what abandoned_after_s measures).
     idle_s: float = 0.0
+    #: Why it is stale (:func:`stale_reason`), None while it is alive.
+    stale_reason: str | None = None
 
 
 def lock_holder(folder: str | os.PathLike, *, abandoned_after_s: float = ABANDONED_AFTER_S,
@@ -448,11 +456,10 @@ def lock_holder(folder: str | os.PathLike, *, abandoned_after_s: float = ABANDON
         value = record.get(field)
         return None if value is None else str(value)
 
+    stale = stale_reason(seen.record, seen.mtime, now=now, abandoned_after_s=abandoned_after_s)
     return LockHolder(
         host=str(record.get("host", "?")), pid=record.get("pid"),
-        purpose=str(record.get("purpose", "use")),
-        alive=stale_reason(seen.record, seen.mtime, now=now,
-                           abandoned_after_s=abandoned_after_s) is None,
+        purpose=str(record.get("purpose", "use")), alive=stale is None, stale_reason=stale,
         slurm_job_id=text("slurm_job_id"), slurm_array_job_id=text("slurm_array_job_id"),
         slurm_array_task_id=text("slurm_array_task_id"),
         age_s=max(0.0, now - created), idle_s=max(0.0, now - seen.mtime))

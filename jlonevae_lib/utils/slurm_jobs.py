@@ -1,34 +1,45 @@
-"""Whether a Slurm job has ended, asked of this host's Slurm controller.
+"""Whether a lock owner's Slurm job has ended, asked of this host's Slurm controller.
 
 A lock taken on another host carries its owner's Slurm ids (:mod:`jlonevae_lib.utils.lock`).
-Its PID cannot be checked from here, but its job can: when this host's controller is the
-owner's cluster (same ``ClusterName``) and Slurm says the job has ended, the owner is gone and
-its lock may be taken over at once instead of hours later. ``squeue`` knows a job until
-``MinJobAge`` (five minutes by default) after its end; a job it no longer knows is looked up
-with ``sacct`` (where the cluster keeps accounting), and counts as ended only if ``sacct``
-says so: a job ``squeue`` does not show may also be another user's, hidden by ``PrivateData``.
+Its PID cannot be checked from here, but its job can. The owner counts as gone only when all
+of this holds:
+
+- it ran in a job step on a compute node (its record names ``SLURMD_NODENAME``; a shell of
+  ``salloc`` on a login node has a job id too, but what it starts may outlive the job);
+- this host's controller is the owner's cluster (the same ``ClusterName``: a cluster's name
+  must be unique among the clusters that share a filesystem, as slurmdbd requires);
+- Slurm shows the job, by its own job id (not by the array ids a job submitted from an array
+  task inherits), in an ended state, on a node list that holds the owner's node.
+
+``squeue`` shows a job until ``MinJobAge`` (five minutes by default) after its end; a job it
+does not show is looked up with ``sacct`` (where the cluster keeps accounting), since it may
+also be another user's hidden by ``PrivateData``. ``NODE_FAIL`` is not an end here: the node
+may have lost its controller, not its processes.
 
 Anything less certain answers None ("cannot tell"), and the caller falls back on the lock's
-age: no ``squeue`` here, another cluster, a record without a cluster name (written before this
-check existed), a controller that does not answer, no accounting, output this module cannot
-read.
+age: no ``squeue`` here, another cluster, a record without a cluster or node name (written
+before this check existed, or outside a job step), a controller that does not answer, no
+accounting, output this module cannot read.
 
 The answers are pure functions of the commands' output (:func:`parse_squeue`,
-:func:`parse_sacct`, :func:`parse_cluster_name`), apart from :class:`SlurmJobs`, which runs
-the commands.
+:func:`parse_sacct`, :func:`parse_cluster_name`, :func:`expand_hostlist`), apart from
+:class:`SlurmJobs`, which runs the commands.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 #: States in which a job runs no more. Every other state (pending, running, suspended,
-#: completing, requeued, ...) may still own, or come back to, what it locked.
+#: completing, requeued, ...) may still own, or come back to, what it locked; so may a job in
+#: ``NODE_FAIL``, whose node's processes can outlive the controller's word on them.
 ENDED_STATES = frozenset({"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED",
-                          "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"})
+                          "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"})
 #: What ``squeue --jobs=<one id>`` prints (exit status 1) for a job its controller does not
 #: show; newer Slurm versions print nothing and exit 0 instead.
 UNKNOWN_JOB_MESSAGE = "Invalid job id specified"
@@ -36,45 +47,76 @@ UNKNOWN_JOB_MESSAGE = "Invalid job id specified"
 NOT_SHOWN = "not shown"
 #: Seconds an answer is reused: a status of a study may ask about many members' locks.
 CACHE_S = 5.0
+#: Seconds a failed or timed-out command's "cannot tell" is reused: a controller that does not
+#: answer would otherwise cost every lock looked at the command's timeout.
+FAILURE_CACHE_S = 60.0
 #: Seconds a command may take before its answer counts as "cannot tell".
 COMMAND_TIMEOUT_S = 10.0
+SQUEUE_FORMAT = "%A|%T|%N"
+SACCT_FORMAT = "JobIDRaw,State,NodeList"
 
 
-def job_query_id(record: Mapping[str, object]) -> str | None:
-    """The id that names exactly the owner's job in ``squeue --jobs``: ``<array>_<task>`` for
-    an array task (whose own job id can equal the array's, which names every task), else the
-    job id; None outside Slurm."""
-    array, task = record.get("slurm_array_job_id"), record.get("slurm_array_task_id")
-    if array is not None and task is not None:
-        return f"{array}_{task}"
-    job = record.get("slurm_job_id")
-    return None if job is None else str(job)
+def expand_hostlist(hostlist: str) -> set[str]:
+    """The node names of a Slurm host list: ``node[01-03,07],gpu1`` → ``{node01, node02,
+    node03, node07, gpu1}``, ``a[1-2]b[3-4]`` → ``{a1b3, a1b4, a2b3, a2b4}``; empty for
+    ``None assigned``."""
+    names: set[str] = set()
+    for item in re.findall(r"(?:[^,\[]|\[[^\]]*\])+", hostlist.strip()):
+        if " " in item:  # "None assigned", "(null)"
+            continue
+        parts = re.split(r"\[([^\]]*)\]", item)
+        choices = []
+        for index, part in enumerate(parts):
+            if index % 2 == 0:
+                choices.append([part])
+                continue
+            ranges = []
+            for span in part.split(","):
+                low, _, high = span.partition("-")
+                if not high:
+                    ranges.append(low)
+                    continue
+                ranges.extend(str(n).zfill(len(low)) for n in range(int(low), int(high) + 1))
+            choices.append(ranges)
+        names.update("".join(pieces) for pieces in itertools.product(*choices))
+    return names
 
 
-def _states(lines: str) -> str:
-    """``"ended"`` when every state in ``lines`` (one per line) is an ended one, else
-    ``"live"``; some versions spell a state with its cause (``CANCELLED by 0``)."""
-    states = [line.split()[0] for line in lines.splitlines() if line.strip()]
-    return "ended" if all(state in ENDED_STATES for state in states) else "live"
+def _answer(stdout: str, job_id: str, node: str) -> str | None:
+    """``"live"`` when a row of job ``job_id`` (``id|state|nodes`` lines) names a state not
+    ended; ``"ended"`` when each of its rows names an ended state and one ran on ``node``;
+    None when no row is the job's, or the ended job never ran on ``node``."""
+    rows = [line.split("|") for line in stdout.splitlines() if line.strip()]
+    mine = [row for row in rows if len(row) == 3 and row[0].strip() == job_id]
+    if not mine:
+        return None
+    # Some versions spell a state with its cause: "CANCELLED by 0".
+    if any(state.split()[0] not in ENDED_STATES for _, state, _ in mine if state.split()):
+        return "live"
+    return "ended" if any(node in expand_hostlist(nodes) for _, _, nodes in mine) else None
 
 
-def parse_squeue(returncode: int, stdout: str, stderr: str) -> str | None:
-    """The job's state from ``squeue --noheader --states=all --format=%T --jobs=<id>``:
-    ``"ended"`` when every line (one per task) names an ended state, ``"live"`` when one names
-    another, :data:`NOT_SHOWN` when the controller does not show the job, None when the
-    command failed for another reason."""
+def parse_squeue(returncode: int, stdout: str, stderr: str, job_id: str,
+                 node: str) -> str | None:
+    """Job ``job_id``'s state from ``squeue --noheader --states=all --format=%A|%T|%N
+    --jobs=<job_id>``: ``"live"``, ``"ended"`` (on ``node``) or None as :func:`_answer`;
+    :data:`NOT_SHOWN` when the controller does not show the job; None when the command failed
+    for another reason."""
     if returncode != 0:
         return NOT_SHOWN if UNKNOWN_JOB_MESSAGE in stderr and not stdout.strip() else None
-    return _states(stdout) if stdout.strip() else NOT_SHOWN
+    if not stdout.strip():
+        return NOT_SHOWN
+    return _answer(stdout, job_id, node)
 
 
-def parse_sacct(returncode: int, stdout: str, stderr: str) -> str | None:
-    """The job's state from ``sacct --noheader --parsable2 --allocations --format=State
-    --jobs=<id>``: ``"ended"`` or ``"live"`` as :func:`parse_squeue`, None when the command
-    failed (no accounting) or shows no record of the job."""
-    if returncode != 0 or not stdout.strip():
+def parse_sacct(returncode: int, stdout: str, stderr: str, job_id: str,
+                node: str) -> str | None:
+    """Job ``job_id``'s state from ``sacct --noheader --parsable2 --allocations
+    --format=JobIDRaw,State,NodeList --jobs=<job_id>``, as :func:`parse_squeue`; None when the
+    command failed (no accounting) or holds no record of the job."""
+    if returncode != 0:
         return None
-    return _states(stdout)
+    return _answer(stdout, job_id, node)
 
 
 def parse_cluster_name(stdout: str) -> str | None:
@@ -99,7 +141,8 @@ class SlurmJobs:
 
     ``run``: runs a command and returns its completed process (default: ``subprocess.run``
     with a timeout); ``which``: finds a program (default ``shutil.which``); ``clock``: seconds,
-    for the cache (answers are kept :data:`CACHE_S` seconds).
+    for the cache (an answer is kept :data:`CACHE_S` seconds after its command returned, a
+    failed command's :data:`FAILURE_CACHE_S`).
     """
 
     def __init__(self, run: Runner = _run,
@@ -110,21 +153,26 @@ class SlurmJobs:
         self._clock = clock
         self._cache: dict[tuple[str, ...], tuple[float, str | None]] = {}
 
-    def _ask(self, command: tuple[str, ...], parse: Callable[[int, str, str], str | None]
-             ) -> str | None:
-        now = self._clock()
-        cached = self._cache.get(command)
-        if cached is not None and now - cached[0] < CACHE_S:
+    def _ask(self, command: tuple[str, ...], parse: Callable[[int, str, str], str | None],
+             key: tuple[str, ...] = ()) -> str | None:
+        """``parse``'s answer to ``command``'s output, cached under ``command + key``."""
+        key = command + key
+        cached = self._cache.get(key)
+        if cached is not None and self._clock() < cached[0]:
             return cached[1]
+        keep_s = CACHE_S
         if self._which(command[0]) is None:
-            answer = None
+            answer, keep_s = None, FAILURE_CACHE_S
         else:
             try:
                 done = self._run(command)
+            except (OSError, subprocess.SubprocessError):  # a timeout, a vanished program
+                answer, keep_s = None, FAILURE_CACHE_S
+            else:
                 answer = parse(done.returncode, done.stdout or "", done.stderr or "")
-            except (OSError, subprocess.SubprocessError):
-                answer = None
-        self._cache[command] = (now, answer)
+                if done.returncode != 0 and answer is None:
+                    keep_s = FAILURE_CACHE_S
+        self._cache[key] = (self._clock() + keep_s, answer)
         return answer
 
     def cluster_name(self) -> str | None:
@@ -135,14 +183,19 @@ class SlurmJobs:
     def job_ended(self, record: Mapping[str, object]) -> bool | None:
         """True when the job of the lock ``record`` has ended, False while it has not, None
         when this host cannot tell (see the module's docstring)."""
-        job, cluster = job_query_id(record), record.get("slurm_cluster_name")
-        if job is None or not cluster or self.cluster_name() != cluster:
+        job, node = record.get("slurm_job_id"), record.get("slurm_node")
+        cluster = record.get("slurm_cluster_name")
+        if not job or not node or not cluster or self.cluster_name() != cluster:
             return None
-        state = self._ask(("squeue", "--noheader", "--states=all", "--format=%T",
-                           f"--jobs={job}"), parse_squeue)
+        job, node = str(job), str(node)
+        state = self._ask(("squeue", "--noheader", "--states=all", f"--format={SQUEUE_FORMAT}",
+                           f"--jobs={job}"),
+                          lambda rc, out, err: parse_squeue(rc, out, err, job, node), (node,))
         if state == NOT_SHOWN:
             state = self._ask(("sacct", "--noheader", "--parsable2", "--allocations",
-                               "--format=State", f"--jobs={job}"), parse_sacct)
+                               f"--format={SACCT_FORMAT}", f"--jobs={job}"),
+                              lambda rc, out, err: parse_sacct(rc, out, err, job, node),
+                              (node,))
         return None if state is None else state == "ended"
 
 

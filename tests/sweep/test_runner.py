@@ -85,7 +85,9 @@ def test_states_from_the_run_folder(plan) -> None:
     statuses = study_status(plan.members, METRICS)
     states = [s.state for s in statuses]
     assert states == [PENDING, INTERRUPTED, RUNNING, TRAINED, DONE, FAILED]
-    assert statuses[1].batches == 7 and "resumes at batch 7/8000" in statuses[1].detail
+    assert statuses[1].batches == 7 and statuses[1].detail == (
+        "resumes at batch 7/8000 (its lock is stale: process "
+        f"{json.loads((interrupted.run_dir / '.lock').read_text())['pid']} is gone)")
     assert f"pid {os.getpid()}" in statuses[2].detail and "batch 0/8000" in statuses[2].detail
     assert "1 of 2 metrics" in statuses[3].detail
     assert statuses[5].detail == "non-finite loss: the loss became nan"

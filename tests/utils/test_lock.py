@@ -160,6 +160,19 @@ def test_other_slurm_job_or_task_on_another_host_is_respected(tmp_path, monkeypa
         FolderLock(tmp_path).acquire()
 
 
+def test_a_job_that_inherited_an_array_tasks_ids_is_not_that_task(tmp_path, monkeypatch):
+    # Array task 777_3 (its own job id 780) was requeued; job 790, which it submitted, runs
+    # on another node and inherited SLURM_ARRAY_JOB_ID and SLURM_ARRAY_TASK_ID from it.
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "777")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    monkeypatch.setenv("SLURM_JOB_ID", "780")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    write_lock(tmp_path, slurm_array_job_id="777", slurm_array_task_id="3",
+               slurm_job_id="790")
+    with pytest.raises(LockedError, match="Slurm job 777_3"):
+        FolderLock(tmp_path).acquire()
+
+
 def test_same_job_on_this_host_with_a_live_pid_is_respected(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "55")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "3")
@@ -224,9 +237,12 @@ def test_lock_holder_reports_slurm_ids_and_whether_alive(tmp_path, monkeypatch):
                                 slurm_array_task_id="2", age_s=holder.age_s,
                                 idle_s=holder.idle_s)
     assert 290 < holder.age_s < 400 and 290 < holder.idle_s < 400
-    assert not lock_holder(tmp_path, abandoned_after_s=100).alive
-    write_lock(tmp_path, host=socket.gethostname(), pid=dead_pid())
-    assert not lock_holder(tmp_path).alive
+    holder = lock_holder(tmp_path, abandoned_after_s=100)
+    assert (holder.alive, holder.stale_reason) == (False, "not refreshed for 0.1 h")
+    gone = dead_pid()
+    write_lock(tmp_path, host=socket.gethostname(), pid=gone)
+    holder = lock_holder(tmp_path)
+    assert (holder.alive, holder.stale_reason) == (False, f"process {gone} is gone")
     (tmp_path / ".lock").write_text("garbage")
     holder = lock_holder(tmp_path)
     assert (holder.host, holder.pid, holder.alive) == ("?", None, True)  # young: may be anything

@@ -1,6 +1,6 @@
 """Whether a lock owner's Slurm job has ended: the output parsers on the outputs of the Slurm
-versions seen in the wild, the asker with a fake runner, and a lock left by a real job that
-is killed outright on the project's one-node cluster (tests/slurm_cluster.py)."""
+versions seen in the wild, the asker with a fake Slurm, and a lock left by a real job that is
+killed outright on the project's one-node cluster (tests/slurm_cluster.py)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ from jlonevae_lib.utils.lock import (
 )
 from jlonevae_lib.utils.slurm_jobs import (
     CACHE_S,
+    FAILURE_CACHE_S,
     NOT_SHOWN,
     SlurmJobs,
-    job_query_id,
+    expand_hostlist,
     parse_cluster_name,
     parse_sacct,
     parse_squeue,
@@ -38,37 +39,54 @@ CONFIG = "ClusterName             = jlonevae\nMinJobAge               = 300 sec\
 
 
 @pytest.mark.parametrize(("returncode", "stdout", "stderr", "expected"), [
-    (0, "RUNNING\n", "", "live"),
-    (0, "PENDING\n", "", "live"),
-    (0, "COMPLETING\n", "", "live"),
-    (0, "SUSPENDED\n", "", "live"),
-    (0, "CANCELLED\n", "", "ended"),
-    (0, "CANCELLED by 0\n", "", "ended"),
-    (0, "COMPLETED\n", "", "ended"),
-    (0, "NODE_FAIL\n", "", "ended"),
-    (0, "OUT_OF_MEMORY\n", "", "ended"),
-    (0, "COMPLETED\nRUNNING\n", "", "live"),  # one task of several still runs
-    (0, "COMPLETED\nTIMEOUT\n", "", "ended"),
+    (0, "7|RUNNING|n1\n", "", "live"),
+    (0, "7|PENDING|\n", "", "live"),
+    (0, "7|COMPLETING|n1\n", "", "live"),
+    (0, "7|SUSPENDED|n1\n", "", "live"),
+    (0, "7|NODE_FAIL|n1\n", "", "live"),  # its processes may outlive the node's silence
+    (0, "7|CANCELLED|n1\n", "", "ended"),
+    (0, "7|CANCELLED by 0|n[0-3]\n", "", "ended"),
+    (0, "7|COMPLETED|n1,n2\n", "", "ended"),
+    (0, "7|OUT_OF_MEMORY|n1\n", "", "ended"),
+    (0, "7|CANCELLED|n2\n", "", None),  # ended, but never on the owner's node
+    (0, "7|CANCELLED|None assigned\n", "", None),
+    # An array task whose own id is the array's: the query lists every task; its row decides.
+    (0, "8|RUNNING|n1\n7|CANCELLED|n1\n", "", "ended"),
+    (0, "8|CANCELLED|n1\n7|RUNNING|n1\n", "", "live"),
+    (0, "8|RUNNING|n1\n", "", None),  # no row of the owner's job
     (0, "", "", NOT_SHOWN),  # newer versions: a job the controller does not show
     (1, "", "slurm_load_jobs error: Invalid job id specified\n", NOT_SHOWN),  # older ones
     (1, "", "squeue: error: Invalid job id: 88888888888\n", None),
     (1, "", "slurm_load_jobs error: Unable to contact slurm controller\n", None),
-    (1, "", "", None),
+    (0, "RUNNING\n", "", None),  # not the format asked for
 ])
 def test_job_states_from_squeue_output(returncode, stdout, stderr, expected):
-    assert parse_squeue(returncode, stdout, stderr) == expected
+    assert parse_squeue(returncode, stdout, stderr, "7", "n1") == expected
 
 
 @pytest.mark.parametrize(("returncode", "stdout", "stderr", "expected"), [
-    (0, "CANCELLED by 0\n", "", "ended"),
-    (0, "COMPLETED\nFAILED\n", "", "ended"),  # a job id used twice (a controller reset)
-    (0, "COMPLETED\nRUNNING\n", "", "live"),
+    (0, "7|CANCELLED by 0|n1\n", "", "ended"),
+    (0, "7|COMPLETED|n1\n7|FAILED|n1\n", "", "ended"),  # an id used twice (a reset)
+    (0, "7|COMPLETED|n1\n7|RUNNING|n1\n", "", "live"),
+    (0, "7|NODE_FAIL|n1\n", "", "live"),
     (0, "", "", None),  # no record: another user's, or never accounted
     (1, "", "sacct: error: Problem talking to the database: Connection refused\n", None),
     (1, "", "Slurm accounting storage is disabled\n", None),
 ])
 def test_job_states_from_sacct_output(returncode, stdout, stderr, expected):
-    assert parse_sacct(returncode, stdout, stderr) == expected
+    assert parse_sacct(returncode, stdout, stderr, "7", "n1") == expected
+
+
+@pytest.mark.parametrize(("hostlist", "expected"), [
+    ("localhost", {"localhost"}),
+    ("n[01-03,07],gpu1", {"n01", "n02", "n03", "n07", "gpu1"}),
+    ("a[1-2]b[3-4]", {"a1b3", "a1b4", "a2b3", "a2b4"}),
+    ("rack1-n[8-10]", {"rack1-n8", "rack1-n9", "rack1-n10"}),
+    ("None assigned", set()),
+    ("", set()),
+])
+def test_host_lists_expand_to_node_names(hostlist, expected):
+    assert expand_hostlist(hostlist) == expected
 
 
 def test_cluster_name_from_scontrol_output():
@@ -77,17 +95,10 @@ def test_cluster_name_from_scontrol_output():
     assert parse_cluster_name("ClusterName = \n") is None
 
 
-def test_the_query_names_an_array_task_exactly():
-    assert job_query_id({"slurm_job_id": "12"}) == "12"
-    assert job_query_id({"slurm_job_id": "3", "slurm_array_job_id": "3",
-                         "slurm_array_task_id": "1"}) == "3_1"
-    assert job_query_id({"slurm_job_id": None}) is None
-
-
 class FakeSlurm:
     """Answers ``scontrol show config``, ``squeue`` and ``sacct`` as a cluster named ``name``
     (None: no controller) whose ``squeue`` shows the jobs in ``shown`` and whose accounting
-    (None: none) holds ``accounted``; records the commands."""
+    (None: none) holds ``accounted`` (job id → ``state|nodes``); records the commands."""
 
     def __init__(self, name: str | None, shown: dict[str, str],
                  accounted: dict[str, str] | None = None) -> None:
@@ -103,10 +114,11 @@ class FakeSlurm:
         if command[0] == "sacct":
             if self.accounted is None:
                 return done(1, "", "Slurm accounting storage is disabled\n")
-            return done(0, self.accounted.get(job, "") and self.accounted[job] + "\n", "")
+            return done(0, f"{job}|{self.accounted[job]}\n" if job in self.accounted else "",
+                        "")
         if job not in self.shown:
             return done(1, "", "slurm_load_jobs error: Invalid job id specified\n")
-        return done(0, self.shown[job] + "\n", "")
+        return done(0, f"{job}|{self.shown[job]}\n", "")
 
 
 def asker(fake: FakeSlurm, *, has_slurm: bool = True) -> SlurmJobs:
@@ -115,20 +127,17 @@ def asker(fake: FakeSlurm, *, has_slurm: bool = True) -> SlurmJobs:
 
 
 def record(**fields) -> dict:
+    """A lock record as a job step on node ``n1`` of cluster ``jlonevae`` writes it."""
     return {"host": "another-node", "pid": 4242, "slurm_job_id": "7",
-            "slurm_cluster_name": "jlonevae", **fields}
+            "slurm_cluster_name": "jlonevae", "slurm_node": "n1", **fields}
 
 
 def test_ended_running_and_forgotten_jobs():
-    fake = FakeSlurm("jlonevae", {"7": "RUNNING", "8": "CANCELLED", "3_1": "TIMEOUT"},
-                     accounted={"9": "COMPLETED", "10": "RUNNING"})
+    fake = FakeSlurm("jlonevae", {"7": "RUNNING|n1", "8": "CANCELLED|n1"},
+                     accounted={"9": "COMPLETED|n1", "10": "RUNNING|n1"})
     jobs = asker(fake)
     assert jobs.job_ended(record()) is False
     assert jobs.job_ended(record(slurm_job_id="8")) is True
-    assert jobs.job_ended(record(slurm_job_id="3", slurm_array_job_id="3",
-                                 slurm_array_task_id="1")) is True
-    assert ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs=3_1"] in (
-        fake.commands)
     assert not any(command[0] == "sacct" for command in fake.commands)
     # Not shown by squeue: ended long ago by the accounting, or someone else's and hidden.
     assert jobs.job_ended(record(slurm_job_id="9")) is True
@@ -136,20 +145,31 @@ def test_ended_running_and_forgotten_jobs():
     assert jobs.job_ended(record(slurm_job_id="11")) is None
 
 
+def test_the_owner_is_asked_about_by_its_own_job_id():
+    # A job submitted from array task 3_1 inherits SLURM_ARRAY_JOB_ID=3 and
+    # SLURM_ARRAY_TASK_ID=1; the task has ended, the job (its own id 12) runs.
+    fake = FakeSlurm("jlonevae", {"12": "RUNNING|n1", "3_1": "COMPLETED|n1"})
+    owner = record(slurm_job_id="12", slurm_array_job_id="3", slurm_array_task_id="1")
+    assert asker(fake).job_ended(owner) is False
+    assert [command[-1] for command in fake.commands if command[0] == "squeue"] == [
+        "--jobs=12"]
+
+
 def test_a_job_squeue_does_not_show_without_accounting_cannot_be_told():
     jobs = asker(FakeSlurm("jlonevae", {}, accounted=None))
     assert jobs.job_ended(record()) is None
 
 
-@pytest.mark.parametrize("case", ["another cluster", "no cluster name in the record",
-                                  "no controller", "no squeue here", "outside Slurm"])
-def test_cannot_tell_unless_this_host_speaks_to_the_owners_cluster(case):
-    fake = FakeSlurm(None if case == "no controller" else "jlonevae", {})
-    owner = record(slurm_cluster_name={"another cluster": "elsewhere",
-                                       "no cluster name in the record": None}.get(
-                                           case, "jlonevae"))
-    if case == "outside Slurm":
-        owner = record(slurm_job_id=None)
+@pytest.mark.parametrize("case", [
+    "another cluster", "no cluster name in the record", "no node in the record",
+    "no controller", "no squeue here", "outside Slurm"])
+def test_cannot_tell_unless_a_job_step_of_this_hosts_cluster_owns_it(case):
+    fake = FakeSlurm(None if case == "no controller" else "jlonevae", {"7": "COMPLETED|n1"})
+    owner = {"another cluster": record(slurm_cluster_name="elsewhere"),
+             "no cluster name in the record": record(slurm_cluster_name=None),
+             # An salloc shell on a login node: what it started may outlive the job.
+             "no node in the record": record(slurm_node=None),
+             "outside Slurm": record(slurm_job_id=None)}.get(case, record())
     jobs = asker(fake, has_slurm=case != "no squeue here")
     assert jobs.job_ended(owner) is None  # the lock's age decides, as before
     assert not any(command[0] == "squeue" for command in fake.commands)
@@ -168,15 +188,30 @@ def test_a_hanging_or_missing_command_cannot_tell():
 
 
 def test_answers_are_reused_for_a_few_seconds():
-    fake, now = FakeSlurm("jlonevae", {"7": "RUNNING"}), [100.0]
+    fake, now = FakeSlurm("jlonevae", {"7": "RUNNING|n1"}), [100.0]
     jobs = SlurmJobs(run=fake, which=lambda _: "/usr/bin/x", clock=lambda: now[0])
     assert [jobs.job_ended(record()) for _ in range(5)] == [False] * 5
     assert len(fake.commands) == 2  # one scontrol, one squeue
-    fake.shown["7"] = "COMPLETED"
+    fake.shown["7"] = "COMPLETED|n1"
     now[0] += CACHE_S - 0.5
     assert jobs.job_ended(record()) is False
     now[0] += 1.0
     assert jobs.job_ended(record()) is True
+
+
+def test_a_controller_that_does_not_answer_is_not_asked_again_for_a_minute():
+    now, calls = [100.0], []
+
+    def slow_and_failing(command):
+        calls.append(command)
+        now[0] += 10.0  # the command's timeout
+        raise subprocess.TimeoutExpired(command, 10)
+
+    jobs = SlurmJobs(run=slow_and_failing, which=lambda _: "/usr/bin/x", clock=lambda: now[0])
+    assert [jobs.job_ended(record(slurm_job_id=str(job))) for job in range(5)] == [None] * 5
+    assert len(calls) == 1  # the cluster's name, asked once
+    now[0] += FAILURE_CACHE_S
+    assert jobs.job_ended(record()) is None and len(calls) == 2
 
 
 def test_a_lock_whose_job_ended_is_stale_only_on_another_host():
@@ -236,41 +271,56 @@ def wait_for(predicate, what: str, timeout_s: float = 60.0) -> None:
 @pytest.mark.slow
 def test_a_lock_left_by_a_killed_job_is_taken_over_once_slurm_says_it_ended(
         tmp_path, monkeypatch):
+    """Two array tasks hold a lock each; one of them has the array's id as its own job id, so
+    ``squeue --jobs=<it>`` lists both tasks. Each lock is judged by its own task alone."""
     # accounting: sacct answers for a job squeue no longer shows.
     with local_slurm(tmp_path / "slurm", accounting=True) as conf:
         monkeypatch.setenv("SLURM_CONF", str(conf))
         monkeypatch.setattr(lock_module, "SLURM_JOBS", SlurmJobs())
         monkeypatch.setattr("jlonevae_lib.utils.slurm_jobs.CACHE_S", 0.0)
-        folder, script, log = tmp_path / "run", tmp_path / "hold.py", tmp_path / "job.log"
+        script = tmp_path / "hold.py"
         script.write_text(HOLD_LOCK)
-        job = subprocess.run(
-            ["sbatch", "--parsable", "-p", "debug", "-o", str(log), "--chdir", str(REPO),
-             "--wrap", f"{sys.executable} {script} {folder}"],
+        array = subprocess.run(
+            ["sbatch", "--parsable", "-p", "debug", "--array=0-1", "--no-requeue",
+             "-o", str(tmp_path / "task%a.log"), "--chdir", str(REPO),
+             "--wrap", f"{sys.executable} {script} {tmp_path}/run$SLURM_ARRAY_TASK_ID"],
             capture_output=True, text=True, check=True, timeout=60).stdout.strip()
-        wait_for(lambda: log.is_file() and "locked" in log.read_text(),
-                 f"the job never took the lock: {log}")
-        holder = lock_holder(folder)
-        assert (holder.host, holder.slurm_job_id, holder.alive) == ("another-node", job, True)
-        with pytest.raises(LockedError, match=f"Slurm job {job}"):
-            FolderLock(folder).acquire()
-
-        lock_file = folder / ".lock"
+        logs = [tmp_path / f"task{task}.log" for task in (0, 1)]
+        wait_for(lambda: all(log.is_file() and "locked" in log.read_text() for log in logs),
+                 f"the tasks never took their locks: {logs}")
+        folders = [tmp_path / f"run{task}" for task in (0, 1)]
+        owners = {}
         unrefreshed = time.time() - SLURM_CHECK_AFTER_S - 60  # as if for six minutes
-        os.utime(lock_file, (unrefreshed, unrefreshed))
-        assert lock_holder(folder).alive  # unrefreshed, but Slurm says its job runs
-        with pytest.raises(LockedError, match=f"Slurm job {job}"):
-            FolderLock(folder).acquire()
+        for folder in folders:
+            owner = lock_module._look(folder / ".lock").record
+            # Slurm's, copied at acquire time: cluster, node, the task's own job id.
+            assert (owner["host"], owner["slurm_cluster_name"], owner["slurm_node"],
+                    owner["slurm_array_job_id"]) == ("another-node", "jlonevae", "localhost",
+                                                     array)
+            owners[folder] = owner
+            os.utime(folder / ".lock", (unrefreshed, unrefreshed))
+            assert lock_holder(folder).alive  # unrefreshed, but Slurm says its task runs
+            with pytest.raises(LockedError, match=f"Slurm job {array}_"):
+                FolderLock(folder).acquire()
+            wait_for(lambda owner=owner: SlurmJobs(run=squeue_forgot).job_ended(owner) is False,
+                     "sacct never showed the running task")
+        # The task whose own job id is the array's: the query by its id lists both tasks.
+        killed, alive = sorted(folders, key=lambda f: owners[f]["slurm_job_id"] != array)
+        job = owners[killed]["slurm_job_id"]
+        assert job == array
 
-        owner = lock_module._look(lock_file).record
-        assert owner["slurm_cluster_name"] == "jlonevae"  # Slurm's, copied at acquire time
-        wait_for(lambda: SlurmJobs(run=squeue_forgot).job_ended(owner) is False,
-                 "sacct never showed the running job")
-
-        subprocess.run(["scancel", "-s", "KILL", job], check=True, timeout=60)
+        task = f"{array}_{owners[killed]['slurm_array_task_id']}"
+        subprocess.run(["scancel", "-s", "KILL", task], check=True, timeout=60)
         # The lock stays (its owner never released it), but Slurm says the job has ended.
-        wait_for(lambda: not lock_holder(folder).alive, "squeue never showed the job ended")
-        assert stale_reason(owner, unrefreshed) == f"its Slurm job {job} has ended"
-        wait_for(lambda: SlurmJobs(run=squeue_forgot).job_ended(owner) is True,
-                 "sacct never showed the job ended")
-        with FolderLock(folder, "training"):
-            assert lock_holder(folder).pid == os.getpid()
+        wait_for(lambda: not lock_holder(killed).alive, "squeue never showed the task ended")
+        assert stale_reason(owners[killed], unrefreshed) == f"its Slurm job {job} has ended"
+        assert lock_holder(killed).stale_reason == f"its Slurm job {job} has ended"
+        assert lock_holder(alive).alive  # the other task runs on
+        wait_for(lambda: SlurmJobs(run=squeue_forgot).job_ended(owners[killed]) is True,
+                 "sacct never showed the task ended")
+        assert SlurmJobs(run=squeue_forgot).job_ended(owners[alive]) is False
+        with FolderLock(killed, "training"):
+            assert lock_holder(killed).pid == os.getpid()
+        with pytest.raises(LockedError):
+            FolderLock(alive).acquire()
+        subprocess.run(["scancel", array], check=True, timeout=60)
