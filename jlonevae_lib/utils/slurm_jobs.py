@@ -59,7 +59,7 @@ SACCT_FORMAT = "JobIDRaw,State,NodeList"
 def expand_hostlist(hostlist: str) -> set[str]:
     """The node names of a Slurm host list: ``node[01-03,07],gpu1`` → ``{node01, node02,
     node03, node07, gpu1}``, ``a[1-2]b[3-4]`` → ``{a1b3, a1b4, a2b3, a2b4}``; empty for
-    ``None assigned``."""
+    ``None assigned``. ValueError for a range that is not one of numbers."""
     names: set[str] = set()
     for item in re.findall(r"(?:[^,\[]|\[[^\]]*\])+", hostlist.strip()):
         if " " in item:  # "None assigned", "(null)"
@@ -90,10 +90,14 @@ def _answer(stdout: str, job_id: str, node: str) -> str | None:
     mine = [row for row in rows if len(row) == 3 and row[0].strip() == job_id]
     if not mine:
         return None
-    # Some versions spell a state with its cause: "CANCELLED by 0".
-    if any(state.split()[0] not in ENDED_STATES for _, state, _ in mine if state.split()):
+    # Some versions spell a state with its cause: "CANCELLED by 0". A blank state is no end.
+    if any((state.split() or [""])[0] not in ENDED_STATES for _, state, _ in mine):
         return "live"
-    return "ended" if any(node in expand_hostlist(nodes) for _, _, nodes in mine) else None
+    try:
+        ran_there = any(node in expand_hostlist(nodes) for _, _, nodes in mine)
+    except ValueError:  # a node list this module cannot read
+        return None
+    return "ended" if ran_there else None
 
 
 def parse_squeue(returncode: int, stdout: str, stderr: str, job_id: str,

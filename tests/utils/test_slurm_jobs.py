@@ -50,6 +50,8 @@ CONFIG = "ClusterName             = jlonevae\nMinJobAge               = 300 sec\
     (0, "7|OUT_OF_MEMORY|n1\n", "", "ended"),
     (0, "7|CANCELLED|n2\n", "", None),  # ended, but never on the owner's node
     (0, "7|CANCELLED|None assigned\n", "", None),
+    (0, "7||n1\n", "", "live"),  # no state given: no end
+    (0, "7|CANCELLED|n[a-c]\n", "", None),  # a node list that cannot be read
     # An array task whose own id is the array's: the query lists every task; its row decides.
     (0, "8|RUNNING|n1\n7|CANCELLED|n1\n", "", "ended"),
     (0, "8|CANCELLED|n1\n7|RUNNING|n1\n", "", "live"),
