@@ -175,11 +175,14 @@ def _stop_child(proc: subprocess.Popen | None, wait_s: float) -> int | None:
 
 
 def _this_task() -> str | None:
-    """The running array task's (or job's) id, as scontrol takes it."""
+    """The running job's own id (an array task's too), as scontrol takes it; the array ids
+    name it only without one (a job submitted from an array task inherits the task's)."""
     ids = slurm_ids()
+    if ids["slurm_job_id"]:
+        return ids["slurm_job_id"]
     if ids["slurm_array_job_id"] and ids["slurm_array_task_id"]:
         return f"{ids['slurm_array_job_id']}_{ids['slurm_array_task_id']}"
-    return ids["slurm_job_id"]
+    return None
 
 
 class _Child:

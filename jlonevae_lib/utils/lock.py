@@ -34,7 +34,7 @@ from types import TracebackType
 
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_BUSY
-from jlonevae_lib.utils.slurm_jobs import SLURM_JOBS
+from jlonevae_lib.utils.slurm_jobs import SLURM_JOBS, job_step_node
 
 LOCK_NAME = ".lock"
 #: An unreadable lock older than this (seconds) is stale. A lock is linked into place complete,
@@ -48,20 +48,20 @@ ABANDONED_AFTER_S = 6 * 3600.0
 #: A lock on another host idle (not refreshed) for longer than this (seconds) is checked with
 #: Slurm (:mod:`jlonevae_lib.utils.slurm_jobs`); one refreshed since is taken as its owner's
 #: at work without asking, so a ``status`` of a large study asks about fewer locks. (A trainer
-#: refreshes at each checkpoint, a sweep's evaluation every 10 minutes; a metric's lock is
-#: not refreshed, so Slurm answers for it.)
+#: refreshes at each checkpoint, a sweep's evaluation at most every 10 minutes while its
+#: processes print; a metric's lock is not refreshed: Slurm answers for those.)
 SLURM_CHECK_AFTER_S = 300.0
 #: A takeover claim (``.lock.takeover-*``) older than this (seconds) was left by a process that
 #: died while taking a stale lock over; the claim is held for milliseconds.
 TAKEOVER_STALE_S = 60.0
 #: Record field → the environment variable it copies at acquire time. A requeued Slurm job keeps
 #: its job id (an array task too) and counts up SLURM_RESTART_COUNT (unset before the first
-#: restart), which tells a requeue from a second task of one job. SLURMD_NODENAME is set in a
-#: job's steps on its nodes, not in an ``salloc`` shell on a login node.
+#: restart), which tells a requeue from a second task of one job. The record's ``slurm_node``
+#: is the node of a step of the job (:func:`jlonevae_lib.utils.slurm_jobs.job_step_node`).
 SLURM_FIELDS = {"slurm_job_id": "SLURM_JOB_ID", "slurm_array_job_id": "SLURM_ARRAY_JOB_ID",
                 "slurm_array_task_id": "SLURM_ARRAY_TASK_ID",
                 "slurm_restart_count": "SLURM_RESTART_COUNT",
-                "slurm_cluster_name": "SLURM_CLUSTER_NAME", "slurm_node": "SLURMD_NODENAME"}
+                "slurm_cluster_name": "SLURM_CLUSTER_NAME"}
 #: Tries of one acquire() when the lock changes under it (released, taken over meanwhile).
 _ATTEMPTS = 50
 
@@ -77,13 +77,16 @@ def slurm_ids(environ: Mapping[str, str] | None = None) -> dict[str, str | None]
     """The Slurm ids of this process (``environ``: default ``os.environ``), by record field;
     None where unset (outside Slurm: all of them)."""
     environ = os.environ if environ is None else environ
-    return {field: environ.get(name) or None for field, name in SLURM_FIELDS.items()}
+    return {**{field: environ.get(name) or None for field, name in SLURM_FIELDS.items()},
+            "slurm_node": job_step_node(environ)}
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # not one process (0 and -n name process groups): no owner of a lock
+        return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: past any PID
         return False
     except PermissionError:  # exists, owned by someone else
         return True
@@ -262,10 +265,12 @@ def _remove_if_same(path: Path, seen: _Seen, token: str) -> bool:
 
 
 def _record_owner(record: Mapping[str, object]) -> str:
+    # A job's own id names it; array ids may be inherited from the task that submitted it.
     job = record.get("slurm_job_id")
     array, task = record.get("slurm_array_job_id"), record.get("slurm_array_task_id")
-    slurm = (f" (Slurm job {array}_{task})" if array is not None and task is not None
-             else f" (Slurm job {job})" if job is not None else "")
+    slurm = (f" (Slurm job {job})" if job is not None
+             else f" (Slurm job {array}_{task})" if array is not None and task is not None
+             else "")
     return f"process {record.get('pid')} on {record.get('host')}{slurm}"
 
 
@@ -419,7 +424,8 @@ class LockHolder:
     pid: int | None
     purpose: str
     #: Not stale by :func:`stale_reason`: False for a crash's leftover (same host, process
-    #: gone), an earlier run of this Slurm job, an unreadable or an abandoned lock.
+    #: gone), an earlier run of this Slurm job, a lock whose Slurm job has ended, an
+    #: unreadable or an abandoned lock.
     alive: bool
     slurm_job_id: str | None = None
     slurm_array_job_id: str | None = None

@@ -4,8 +4,9 @@ A lock taken on another host carries its owner's Slurm ids (:mod:`jlonevae_lib.u
 Its PID cannot be checked from here, but its job can. The owner counts as gone only when all
 of this holds:
 
-- it ran in a job step on a compute node (its record names ``SLURMD_NODENAME``; a shell of
-  ``salloc`` on a login node has a job id too, but what it starts may outlive the job);
+- it ran in a step of its own job (its record names the node, ``slurm_node``, only then:
+  :func:`job_step_node`; what an ``salloc`` shell starts carries a job id too, but may
+  outlive the job);
 - this host's controller is the owner's cluster (the same ``ClusterName``: a cluster's name
   must be unique among the clusters that share a filesystem, as slurmdbd requires);
 - Slurm shows the job, by its own job id (not by the array ids a job submitted from an array
@@ -29,11 +30,13 @@ The answers are pure functions of the commands' output (:func:`parse_squeue`,
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 #: States in which a job runs no more. Every other state (pending, running, suspended,
 #: completing, requeued, ...) may still own, or come back to, what it locked; so may a job in
@@ -52,8 +55,50 @@ CACHE_S = 5.0
 FAILURE_CACHE_S = 60.0
 #: Seconds a command may take before its answer counts as "cannot tell".
 COMMAND_TIMEOUT_S = 10.0
+#: The command line slurmstepd gives itself: ``slurmstepd: [<job id>.<step>]``.
+STEPD_COMMAND = re.compile(r"slurmstepd: \[(\d+)\.")
+#: How far up the process tree :func:`job_step_node` looks for its step.
+MAX_ANCESTORS = 64
+#: A job id as ``SLURM_JOB_ID`` gives it; a record's other text is never put on a command line.
+JOB_ID = re.compile(r"\d+")
 SQUEUE_FORMAT = "%A|%T|%N"
 SACCT_FORMAT = "JobIDRaw,State,NodeList"
+
+
+def _parent_and_command(proc: Path, pid: int) -> tuple[int, str]:
+    """Process ``pid``'s parent and command line, from ``proc`` (``/proc``)."""
+    stat = (proc / str(pid) / "stat").read_text()
+    parent = int(stat.rsplit(")", 1)[1].split()[1])  # the name, in parentheses, may hold spaces
+    command = (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+    return parent, command.decode(errors="replace").strip()
+
+
+def job_step_node(environ: Mapping[str, str], *, proc: Path = Path("/proc"),
+                  pid: int | None = None) -> str | None:
+    """The node (``SLURMD_NODENAME``) when process ``pid`` (default: this one) runs in a step of
+    its own job (``SLURM_JOB_ID`` of ``environ``), else None.
+
+    The nearest ``slurmstepd: [<job>.<step>]`` among its ancestors must be that job's: Slurm
+    ends a step's processes with its job, but a process started by ``salloc`` (on a login node,
+    or from within a step of another job, whose ``SLURMD_NODENAME`` it inherits) is in no step
+    of the job whose id it carries, and may outlive it.
+    """
+    job, node = environ.get("SLURM_JOB_ID"), environ.get("SLURMD_NODENAME")
+    if not job or not node:
+        return None
+    pid = os.getpid() if pid is None else pid
+    try:
+        for _ in range(MAX_ANCESTORS):
+            parent, command = _parent_and_command(proc, pid)
+            step = STEPD_COMMAND.match(command)
+            if step is not None:
+                return node if step.group(1) == job else None
+            if parent <= 1:
+                return None
+            pid = parent
+    except (OSError, ValueError, IndexError):  # no /proc, a process gone, an unreadable stat
+        return None
+    return None
 
 
 def expand_hostlist(hostlist: str) -> set[str]:
@@ -146,7 +191,8 @@ class SlurmJobs:
     ``run``: runs a command and returns its completed process (default: ``subprocess.run``
     with a timeout); ``which``: finds a program (default ``shutil.which``); ``clock``: seconds,
     for the cache (an answer is kept :data:`CACHE_S` seconds after its command returned, a
-    failed command's :data:`FAILURE_CACHE_S`).
+    failed command's :data:`FAILURE_CACHE_S`, and a program that timed out is not run again
+    for :data:`FAILURE_CACHE_S`).
     """
 
     def __init__(self, run: Runner = _run,
@@ -156,6 +202,7 @@ class SlurmJobs:
         self._which = which
         self._clock = clock
         self._cache: dict[tuple[str, ...], tuple[float, str | None]] = {}
+        self._down_until: dict[str, float] = {}
 
     def _ask(self, command: tuple[str, ...], parse: Callable[[int, str, str], str | None],
              key: tuple[str, ...] = ()) -> str | None:
@@ -164,18 +211,23 @@ class SlurmJobs:
         cached = self._cache.get(key)
         if cached is not None and self._clock() < cached[0]:
             return cached[1]
+        program = command[0]
+        if self._clock() < self._down_until.get(program, float("-inf")):
+            return None
         keep_s = CACHE_S
-        if self._which(command[0]) is None:
+        if self._which(program) is None:
             answer, keep_s = None, FAILURE_CACHE_S
         else:
             try:
                 done = self._run(command)
-            except (OSError, subprocess.SubprocessError):  # a timeout, a vanished program
-                answer, keep_s = None, FAILURE_CACHE_S
-            else:
                 answer = parse(done.returncode, done.stdout or "", done.stderr or "")
-                if done.returncode != 0 and answer is None:
-                    keep_s = FAILURE_CACHE_S
+            except (OSError, subprocess.SubprocessError, ValueError):
+                # A timeout, a vanished program, output that is not text: no other command
+                # of this program is tried for a while (a hung slurmdbd costs one timeout).
+                self._down_until[program] = self._clock() + FAILURE_CACHE_S
+                return None
+            if done.returncode != 0 and answer is None:
+                keep_s = FAILURE_CACHE_S
         self._cache[key] = (self._clock() + keep_s, answer)
         return answer
 
@@ -189,9 +241,9 @@ class SlurmJobs:
         when this host cannot tell (see the module's docstring)."""
         job, node = record.get("slurm_job_id"), record.get("slurm_node")
         cluster = record.get("slurm_cluster_name")
-        if not job or not node or not cluster or self.cluster_name() != cluster:
+        if (not isinstance(job, str) or not JOB_ID.fullmatch(job) or not isinstance(node, str)
+                or not node or not cluster or self.cluster_name() != cluster):
             return None
-        job, node = str(job), str(node)
         state = self._ask(("squeue", "--noheader", "--states=all", f"--format={SQUEUE_FORMAT}",
                            f"--jobs={job}"),
                           lambda rc, out, err: parse_squeue(rc, out, err, job, node), (node,))

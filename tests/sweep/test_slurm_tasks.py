@@ -267,7 +267,7 @@ def test_the_evaluation_checkpoint_requeues_with_its_progress(tmp_path: Path) ->
     assert delayed.function._proc is None
 
 
-def test_this_task_is_the_array_task_or_the_job(monkeypatch):
+def test_this_task_is_the_jobs_own_id(monkeypatch):
     from jlonevae_lib.sweep import slurm
 
     for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
@@ -275,6 +275,10 @@ def test_this_task_is_the_array_task_or_the_job(monkeypatch):
     assert slurm._this_task() is None
     monkeypatch.setenv("SLURM_JOB_ID", "41")
     assert slurm._this_task() == "41"
+    # An array task's own id (scontrol requeue takes it), not the array ids, which a job
+    # submitted from an array task inherits.
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "40")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert slurm._this_task() == "41"
+    monkeypatch.delenv("SLURM_JOB_ID")
     assert slurm._this_task() == "40_3"

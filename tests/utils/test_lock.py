@@ -169,8 +169,15 @@ def test_a_job_that_inherited_an_array_tasks_ids_is_not_that_task(tmp_path, monk
     monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
     write_lock(tmp_path, slurm_array_job_id="777", slurm_array_task_id="3",
                slurm_job_id="790")
-    with pytest.raises(LockedError, match="Slurm job 777_3"):
+    with pytest.raises(LockedError, match=r"Slurm job 790\)"):
         FolderLock(tmp_path).acquire()
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**70])
+def test_a_lock_of_this_host_naming_no_possible_process_is_stale(tmp_path, pid):
+    write_lock(tmp_path, host=socket.gethostname(), pid=pid)
+    holder = lock_holder(tmp_path)
+    assert (holder.alive, holder.stale_reason) == (False, f"process {pid} is gone")
 
 
 def test_same_job_on_this_host_with_a_live_pid_is_respected(tmp_path, monkeypatch):

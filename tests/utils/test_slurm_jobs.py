@@ -216,6 +216,64 @@ def test_a_controller_that_does_not_answer_is_not_asked_again_for_a_minute():
     assert jobs.job_ended(record()) is None and len(calls) == 2
 
 
+def fake_proc(tmp_path: Path, tree: list[tuple[int, int, str]]) -> Path:
+    """A ``/proc`` holding ``(pid, parent, command line)`` processes."""
+    proc = tmp_path / "proc"
+    for pid, parent, command in tree:
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "stat").write_text(f"{pid} (a (name)) S {parent} 1 1 0 -1\n")
+        (proc / str(pid) / "cmdline").write_bytes(command.replace(" ", "\0").encode() + b"\0")
+    return proc
+
+
+STEP_ENV = {"SLURM_JOB_ID": "12", "SLURMD_NODENAME": "n1"}
+
+
+@pytest.mark.parametrize(("tree", "environ", "expected"), [
+    # A batch script's python, and an srun step's.
+    ([(40, 30, "python -m train"), (30, 20, "/bin/sh slurm_script"),
+      (20, 1, "slurmstepd: [12.batch]   ")], STEP_ENV, "n1"),
+    ([(40, 20, "python -m train"), (20, 1, "slurmstepd: [12.0]")], STEP_ENV, "n1"),
+    # salloc from within a step of job 4: job 12's id, job 4's step; or on a login node.
+    ([(40, 30, "python -m train"), (30, 25, "salloc -p debug"),
+      (25, 20, "bash"), (20, 1, "slurmstepd: [4.0]")], STEP_ENV, None),
+    ([(40, 30, "python -m train"), (30, 1, "salloc -p debug")], STEP_ENV, None),
+    ([(40, 20, "python"), (20, 1, "slurmstepd: [12.0]")], {"SLURM_JOB_ID": "12"}, None),
+    ([(40, 20, "python"), (20, 1, "slurmstepd: [12.0]")], {}, None),
+    ([(40, 20, "python")], STEP_ENV, None),  # its parent has gone: cannot tell
+])
+def test_the_node_is_recorded_only_in_a_step_of_the_owners_own_job(tmp_path, tree, environ,
+                                                                   expected):
+    assert slurm_jobs.job_step_node(environ, proc=fake_proc(tmp_path, tree), pid=40) == (
+        expected)
+
+
+def test_no_proc_no_node(tmp_path):
+    assert slurm_jobs.job_step_node(STEP_ENV, proc=tmp_path / "none", pid=40) is None
+
+
+def test_a_record_whose_job_id_is_not_a_number_is_never_put_on_a_command_line():
+    fake = FakeSlurm("jlonevae", {"7": "COMPLETED|n1"})
+    for job in ("2\x00", "7; rm -rf /", "--help", 7, None):
+        assert asker(fake).job_ended(record(slurm_job_id=job)) is None
+    assert fake.commands == []
+
+
+def test_a_program_that_timed_out_is_not_run_again_for_a_minute():
+    now, calls = [100.0], []
+
+    def sacct_hangs(command):
+        calls.append(command[0])
+        if command[0] == "sacct":
+            now[0] += 10.0
+            raise subprocess.TimeoutExpired(command, 10)
+        return FakeSlurm("jlonevae", {})(command)  # squeue shows none of the jobs
+
+    jobs = SlurmJobs(run=sacct_hangs, which=lambda _: "/usr/bin/x", clock=lambda: now[0])
+    assert [jobs.job_ended(record(slurm_job_id=str(job))) for job in range(5)] == [None] * 5
+    assert calls.count("sacct") == 1  # one timeout, not one per lock
+
+
 def test_a_lock_whose_job_ended_is_stale_only_on_another_host():
     now = time.time()
     ended, running = (lambda _record: True), (lambda _record: False)
@@ -302,7 +360,7 @@ def test_a_lock_left_by_a_killed_job_is_taken_over_once_slurm_says_it_ended(
             owners[folder] = owner
             os.utime(folder / ".lock", (unrefreshed, unrefreshed))
             assert lock_holder(folder).alive  # unrefreshed, but Slurm says its task runs
-            with pytest.raises(LockedError, match=f"Slurm job {array}_"):
+            with pytest.raises(LockedError, match=rf"Slurm job {owner['slurm_job_id']}\)"):
                 FolderLock(folder).acquire()
             wait_for(lambda owner=owner: SlurmJobs(run=squeue_forgot).job_ended(owner) is False,
                      "sacct never showed the running task")
