@@ -75,8 +75,8 @@ BLOCKS: dict[str, Run | Skip] = {
               f'test "$(command -v jlonevae-train)" -ef "$VIRTUAL_ENV/bin/jlonevae-train"',
         venv_on_path=False),
     # Step 1: the demo checkpoints' Jacobian columns.
-    "jlonevae-plot jacobian-columns --output columns.png": Run(
-        after="test -s columns.png && test -s columns.pdf"),
+    "jlonevae-plot jacobian-columns --output figures/columns.png": Run(
+        after="test -s figures/columns.png && test -s figures/columns.pdf"),
     # Train one model: the presets, a longer run of the same, the penalty on another objective.
     "jlonevae-train --preset paper --seed 11": Run(
         subs=(("--preset paper --seed 11", f"--preset paper --seed 11 {TINY}"),
@@ -98,7 +98,7 @@ BLOCKS: dict[str, Run | Skip] = {
         before=f"jlonevae-train --preset paper --seed 11 {TINY} --jacobian-batch 2",
         subs=(("--seed 11 --print-run-dir", f"--seed 11 {TINY} --jacobian-batch 2 --print-run-dir"),
               ("--metrics paper", "--metrics small_local_mig")),
-        after='test -s columns.png && test -s traversals.png && '
+        after='test -s figures/columns.png && test -s figures/traversals.png && '
               'test -s "$run/metrics/small_local_mig/results/aggregate/evaluation.json"'),
     "@inproceedings{rhodes2021local,": Skip("a BibTeX entry, not code"),
 }

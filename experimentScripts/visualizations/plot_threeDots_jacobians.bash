@@ -28,7 +28,9 @@ for gamma in 0_0000 0_1000; do
   fi
 done
 if [ "${#runs[@]}" -eq 0 ]; then
-  echo "error: no β-VAE or JL1-VAE run found under $models_dir (set MODELS_DIR, SETTINGS, RUN)" >&2
+  echo "error: no β-VAE or JL1-VAE run with SETTINGS=$settings RUN=$run under $models_dir:" \
+       "train the paper's (jlonevae-sweep run threeDots), or name runs you have (after make" \
+       "demo: SETTINGS=lat10_batch64_lr0_0010_anneal700 RUN=seed1; or set MODELS_DIR)" >&2
   exit 2
 fi
 jlonevae-plot jacobian-columns "${runs[@]}" --scale "${SCALE:-reference}" \

@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="recompute existing metrics")
     run.add_argument("--record-command", default=None, metavar="TEXT",
                      help="the command recorded in the summary (default: this one)")
+    run.add_argument("--replace-results", action="store_true",
+                     help="with settings other than the study's, write its report over the "
+                          "study's own results folder anyway (default: refused while that "
+                          "folder holds a report; give --results-dir instead)")
     local = run.add_argument_group("local backend")
     local.add_argument("--jobs", type=positive_int, default=None,
                        help="members at once (default: one per visible GPU, else 1)")
@@ -317,6 +321,28 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
         # rerun with the name mended would still report until --retry-failed).
         check_dataset(settings["dataset"])
     return plan
+
+
+def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
+                       plan: StudyPlan) -> None:
+    """Refuse a run whose members or metrics are not the study's own (``--set``, an axis,
+    ``--output-dir``, ``--metrics``, jlonevae-train flags) that would write its report over a
+    report in the study's own results folder (for the CPU studies, the committed
+    ``results/<study>/``): a toy run would replace the study's results without a word."""
+    if (SUMMARY not in args.stages or args.results_dir is not None or args.replace_results
+            or not plan.results_dir or not plan.summary_commands()):
+        return
+    changed = [flag for flag, given in (
+        ("--set", args.settings), ("--axis", args.axis), ("--seeds", args.seeds),
+        ("--gammas", args.gammas), ("--methods", args.methods),
+        ("--output-dir", args.output_dir), ("--metrics", args.metrics),
+        (" ".join(extra), extra)) if given]
+    report = Path(plan.results_dir)
+    if changed and any((report / name).is_file() for name in ("summary.json", "README.md")):
+        raise JLoneVAEError(
+            f"{report} holds the report of {plan.study.name} as registered, and this run "
+            f"changes the study ({', '.join(changed)}): give --results-dir DIR for this run's "
+            f"report, or --replace-results to write over that one")
 
 
 def _check_objective_override(plan: StudyPlan, settings: dict[str, Any], *,
@@ -591,6 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _snapshot(plan, metric_names, Path(args.snapshot_dir))
     if args.command == "restore":
         return _restore(plan, Path(args.snapshot_dir))
+    _check_report_kept(args, extra, plan)
     if args.dry_run:
         _print_dry_run(plan, metric_names, args.stages, args.retry_failed)
         return 0

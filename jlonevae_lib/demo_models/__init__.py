@@ -2,8 +2,9 @@
 
 Both come from the CPU study (``experimentScripts/reproduce/cpu_study.bash``, seed 1): three-dots,
 20,000-image cache, β = 4, γ = 0 and 0.1, 8,000 batches of 64, lr 1e-3, Jacobian penalty on a
-sub-batch of 16. They are far from the paper's 300,000 batches: enough to show the effect (JL1-VAE
-columns tend to move one dot each, β-VAE columns several), not to reproduce its numbers.
+sub-batch of 16. They are far from the paper's 300,000 batches: enough to look at the Jacobian
+columns side by side, not to reproduce the paper's figures or numbers (at this length several
+JL1-VAE columns still move two dots, as most β-VAE columns do).
 
 The folders follow the run layout (``trainedModels/<experiment>/<run>/representation/
 cache_batch_no<N>/``), so every tool that takes a run folder or a ``--models-dir`` takes them.

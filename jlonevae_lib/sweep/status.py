@@ -28,6 +28,7 @@ status`` tells the same story whoever ran the members.
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -178,19 +179,34 @@ def counts_line(counts: dict[str, int], evaluated: bool) -> str:
     return ", ".join(parts)
 
 
+def generated_at(summary_json: Path) -> float | None:
+    """When the summary at ``summary_json`` was generated (its ``generated_at``, ``YYYY-MM-DD
+    HH:MM UTC``), as Unix time; None when it does not say, or cannot be read. Its file's date
+    is a clone's or a copy's, not the summary's."""
+    try:
+        stamp = layout.read_json_object(summary_json).get("generated_at")
+        return calendar.timegm(time.strptime(str(stamp), "%Y-%m-%d %H:%M UTC"))
+    except Exception:  # noqa: BLE001 - any unreadable summary or stamp: the file's date instead
+        return None
+
+
 def summary_state(results_dir: Path | None, statuses: Sequence[MemberStatus]) -> str | None:
     """The study's summary stage in words (None: the study has none): not written yet, or
-    when it was written and whether members finished since."""
+    when it was generated and whether members finished since."""
     if results_dir is None:
         return None
     marker = results_dir / layout.SUMMARY_JSON
     if not marker.is_file():
         return f"summary: not written yet ({results_dir})"
-    written = marker.stat().st_mtime
+    written = generated_at(marker)
+    if written is None:  # a summary that does not say: its file's date (a clone's, perhaps)
+        written = marker.stat().st_mtime
+        stamp = time.strftime("file dated %Y-%m-%d %H:%M", time.localtime(written))
+    else:
+        stamp = time.strftime("generated %Y-%m-%d %H:%M UTC", time.gmtime(written))
     newer = sum(1 for s in statuses if s.state == DONE
                 and layout.done_path(s.member.run_dir).stat().st_mtime > written)
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(written))
-    return (f"summary: {results_dir} written {stamp}"
+    return (f"summary: {results_dir} {stamp}"
             + (f"; {newer} member(s) finished since: run the study again to redo it"
                if newer else ""))
 

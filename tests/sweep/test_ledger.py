@@ -25,6 +25,12 @@ STUDY = ["cpu_study", "--seeds", *SEEDS, "--gammas", "0", "--set", "num_batches=
 STAGES = ["train", "evaluate", "summary"]
 
 
+def report_dir(out_dir: Path) -> list[str]:
+    """``--results-dir`` beside the members: a study run with other settings writes no report
+    over the study's own (committed) one."""
+    return ["--results-dir", str(out_dir.parent / "report")]
+
+
 @pytest.fixture
 def fake_squeue(tmp_path: Path, monkeypatch):
     """Put a ``squeue`` on PATH that records its arguments and prints ``answer`` (exit status
@@ -121,7 +127,8 @@ def test_status_shows_the_members_whose_jobs_are_queued(fake_squeue, tmp_path: P
     assert len(calls.read_text().splitlines()) == 1  # one squeue per status
 
     # The dry run shows the same and plans no training for them.
-    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), "--dry-run"], capsys)
+    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), *report_dir(out_dir),
+                         "--dry-run"], capsys)
     assert code == 0, out
     assert "state: queued; to do: nothing; queued: Slurm job 12_0 pending" in out
     assert "state: running; to do: nothing" in out
@@ -142,8 +149,8 @@ def test_a_submission_cannot_go_on_without_asking_slurm(no_squeue, tmp_path: Pat
                                                         capsys) -> None:
     out_dir = tmp_path / "runs"
     write_ledger(out_dir, ())
-    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), "--backend", "slurm"],
-                        capsys)
+    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), *report_dir(out_dir),
+                         "--backend", "slurm"], capsys)
     assert code == 2 and "cannot tell which jobs of the ledger" in out, out
 
 
@@ -172,8 +179,8 @@ def test_queued_members_are_not_submitted_again(fake_squeue, tmp_path: Path, cap
                                 evaluate_job=FakeJob(job_id="15"), trained=trained)
 
     monkeypatch.setattr(slurm, "submit", fake_submit)
-    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), "--backend", "slurm"],
-                        capsys)
+    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), *report_dir(out_dir),
+                         "--backend", "slurm"], capsys)
     assert code == 0, out
     assert submitted == {"lock": "submission", "queued": "13", "train": [2]}
     assert "[0] seed=1 gamma=0.0: queued: Slurm job 12_0 pending" in out
@@ -196,8 +203,8 @@ def test_nothing_is_submitted_while_everything_is_queued(fake_squeue, tmp_path: 
     monkeypatch.setenv("DISENTANGLEMENT_LIB_DATA", str(tmp_path / "data"))
     write_ledger(out_dir, plan_study(get_study("cpu_study")).metrics)
     set_answer("12_0 PENDING\n12_1 PENDING\n12_2 RUNNING\n13 PENDING\n")
-    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), "--backend", "slurm"],
-                        capsys)
+    code, out = run_cli(["run", *STUDY, "--output-dir", str(out_dir), *report_dir(out_dir),
+                         "--backend", "slurm"], capsys)
     assert code == 0, out
     assert "nothing to submit" in out and "evaluation job 13 is still queued" in out
     assert "submitted" not in out

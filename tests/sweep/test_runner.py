@@ -40,6 +40,7 @@ from jlonevae_lib.sweep.status import (
     render_status,
     state_counts,
     study_status,
+    summary_state,
 )
 from jlonevae_lib.sweep.studies import get_study, plan_study
 from jlonevae_lib.utils.errors import JLoneVAEError
@@ -62,6 +63,26 @@ def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_the_summary_is_dated_by_its_own_stamp_not_its_files(plan, tmp_path) -> None:
+    results = tmp_path / "results"
+    assert summary_state(results, []) == f"summary: not written yet ({results})"
+    write_json(results / "summary.json", {"generated_at": "2026-11-28 06:28 UTC"})
+    os.utime(results / "summary.json")  # a fresh clone's date
+    done = plan.members[0]
+    write_json(layout.done_path(done.run_dir), {"num_batches": 8000})
+    old = 1764000000  # 2025-11-24, before the summary was generated
+    os.utime(layout.done_path(done.run_dir), (old, old))
+    statuses = [MemberStatus(done, DONE)]
+    assert summary_state(results, statuses) == (
+        f"summary: {results} generated 2026-11-28 06:28 UTC")
+    os.utime(layout.done_path(done.run_dir))  # finished after it
+    assert summary_state(results, statuses) == (
+        f"summary: {results} generated 2026-11-28 06:28 UTC; 1 member(s) finished since: run "
+        "the study again to redo it")
+    write_json(results / "summary.json", {})  # no stamp: the file's date, said to be one
+    assert summary_state(results, statuses).startswith(f"summary: {results} file dated ")
 
 
 def test_states_from_the_run_folder(plan) -> None:
@@ -447,6 +468,31 @@ def test_dry_run_lists_the_papers_50_three_dots_runs(capsys, tmp_path, monkeypat
     assert out.count("to do: train+evaluate") == 50
 
 
+def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, monkeypatch,
+                                                                    capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # the study's results folder is relative: results/cpu_study
+    report = tmp_path / "results" / "cpu_study"
+    report.mkdir(parents=True)
+    (report / "summary.json").write_text("{}")
+    toy = ["run", "cpu_study", "--dry-run", "--seeds", "1", "--set", "num_batches=40"]
+    with pytest.raises(SystemExit) as exit_:
+        sweep_cli.main(toy)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: results/cpu_study holds the report of cpu_study as "
+                   "registered, and this run changes the study (--set, --seeds): give "
+                   "--results-dir DIR for this run's report, or --replace-results to write "
+                   "over that one")
+    # Another folder for the report, a replacement asked for, no report written, the study
+    # as registered, or no report there yet.
+    for extra in (["--results-dir", "toy_report"], ["--replace-results"],
+                  ["--stages", "train", "evaluate"]):
+        assert sweep_cli.main([*toy, *extra]) == 0
+    assert sweep_cli.main(["run", "cpu_study", "--dry-run"]) == 0
+    (report / "summary.json").unlink()
+    assert sweep_cli.main(toy) == 0
+
+
 def test_train_flags_become_settings_and_axes(tmp_path, capsys) -> None:
     assert sweep_cli.main(["run", "baselines", "--dry-run", "--seeds", "0", "1",
                            "--output-dir", str(tmp_path), "--steps", "24", "--device", "cpu",
@@ -551,7 +597,8 @@ def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, capsys) -> None:
 
 def test_one_output_folder_written_two_ways_is_one(tmp_path, capsys) -> None:
     assert sweep_cli.main(["run", "cpu_study", "--dry-run", "--set",
-                           f"output_dir={tmp_path}", "--output-dir", f"{tmp_path}/"]) == 0
+                           f"output_dir={tmp_path}", "--output-dir", f"{tmp_path}/",
+                           "--results-dir", str(tmp_path / "report")]) == 0
 
 
 def test_status_of_an_untouched_study(tmp_path, capsys) -> None:

@@ -164,16 +164,19 @@ def test_study_array_with_a_requeued_and_two_diverged_members(slurm_env, tmp_pat
         logs = Path(re.search(r"^logs: (.+)$", submitted.stdout, re.M).group(1))
 
         # Requeued as soon as it has a checkpoint (as a preemption would); the trainer saves
-        # and exits 143, and its task waits for Slurm's kill.
+        # and exits 143, and its task waits for Slurm's kill. Held in the queue until status
+        # has seen it there (a plain requeue may run again ~11 s later, before a status on a
+        # loaded machine asks squeue), then released.
         wait_until(lambda: checkpoint_step(victim.run_dir) >= 10, timeout=240,
                    what="member 0 at batch 10")
         task = f"{array.group(1)}_0"
-        subprocess.run(["scontrol", "requeue", task], env=env, check=True, timeout=60)
+        subprocess.run(["scontrol", "requeuehold", task], env=env, check=True, timeout=60)
         wait_until(lambda: _scontrol_job(task, env).get("JobState") == "PENDING", timeout=60,
                    what="the requeue")
         stopped_at = checkpoint_step(victim.run_dir)
         assert 10 <= stopped_at < REQUEUED_BATCHES
         requeued = status()
+        subprocess.run(["scontrol", "release", task], env=env, check=True, timeout=60)
         # The requeued task is queued again (the study's ledger and squeue say so), and it
         # resumes from its checkpoint.
         assert state(requeued, 0) == "queued", requeued
