@@ -283,3 +283,15 @@ def test_a_damaged_weights_file_is_reported_in_one_short_line(tmp_path):
     message = str(raised.value)
     assert "\n" not in message and len(message) < len(str(weights)) + 300, message
     assert message.startswith(f"{weights} is not a readable torch file (")
+
+
+def test_the_loading_snippet_of_docs_formats_runs() -> None:
+    """docs/formats.md's "Loading from Python" block, as a reader would paste it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
+    block = text.split("**Loading from Python**", 1)[1].split("```python\n", 1)[1]
+    namespace: dict = {}
+    exec(compile(block.split("```", 1)[0], "docs/formats.md", "exec"), namespace)  # noqa: S102
+    assert namespace["mu"].shape == (1, namespace["model"].latent_dim)
+    assert namespace["reconstruction"].shape == (1, 1, 64, 64)
+    assert 0 <= float(namespace["reconstruction"].min()) <= float(
+        namespace["reconstruction"].max()) <= 1
