@@ -45,6 +45,7 @@ from jlonevae_lib.runs.results import (
     MetricResult,
     RunInfo,
     discover_results,
+    duplicate_note,
     evaluation_records,
     our_run_info,
     preferred_result,
@@ -279,10 +280,10 @@ def run_scores(run_dir: Path, info: RunInfo, notes: list[str]
     own_seeds: dict[str, set[int]] = {}
     for key, candidates in found.items():
         # As the figures do (runs.results): the folder with more clusters.
-        kept = preferred_result([record for record, _ in candidates])
-        if len(candidates) > 1:
-            notes.append(f"duplicate: {run_dir} has {key} in more than one metrics folder; "
-                         f"using {kept.source}")
+        records = [record for record, _ in candidates]
+        kept = preferred_result(records)
+        if (note := duplicate_note(run_dir, key, records)) is not None:
+            notes.append(note)
         values[key] = kept.value
         own = next(own for record, own in candidates if record is kept)
         if isinstance(own, int | str) and str(own).isdigit():

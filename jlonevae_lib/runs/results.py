@@ -462,6 +462,18 @@ def preferred_result(found: Sequence[MetricResult]) -> MetricResult:
     return max(found, key=lambda r: len(r.samples))
 
 
+def duplicate_note(run_dir: Path | str, what: str, found: Sequence[MetricResult]
+                   ) -> str | None:
+    """The note on :func:`preferred_result`'s choice among ``found``, None when there is none
+    to make: one result, or one with more clusters than every other (a small config's
+    results beside the full one's, as ``make demo`` then ``--metrics paper`` leave them)."""
+    sizes = sorted((len(r.samples) for r in found), reverse=True)
+    if len(sizes) < 2 or sizes[0] > sizes[1]:
+        return None
+    return (f"duplicate: {run_dir} has {what} in more than one metrics folder with as many "
+            f"clusters; using {preferred_result(found).source}")
+
+
 def _one_result_per_score(
         candidates: Mapping[tuple[Path, str, float | None], list[MetricResult]],
         notes: list[str]) -> list[MetricResult]:
@@ -469,7 +481,8 @@ def _one_result_per_score(
     the results found}).
 
     A run with a score in more than one metrics folder (a small config beside the full one)
-    takes the one with more clusters, and the choice is noted. A score whose runs come from
+    takes the one with more clusters; a choice between as many clusters is noted
+    (:func:`duplicate_note`). A score whose runs come from
     different folders is noted too: their configs may sample differently, so the comparison
     is not like with like.
     """
@@ -479,9 +492,8 @@ def _one_result_per_score(
     for (run_dir, metric, locality), found in candidates.items():
         what = describe(metric, locality)
         kept = preferred_result(found)
-        if len(found) > 1:
-            notes.append(f"duplicate: {run_dir} has {what} in more than one metrics folder; "
-                         f"using {kept.source}")
+        if (note := duplicate_note(run_dir, what, found)) is not None:
+            notes.append(note)
         chosen.append(kept)
         folders_of[(metric, locality)][layout.metric_of_evaluation(kept.source)] += 1
     for (metric, locality), runs_per_folder in folders_of.items():

@@ -11,9 +11,12 @@ from jlonevae_lib.runs import layout
 from jlonevae_lib.runs.results import (
     GAMMA0,
     JL2,
+    MetricResult,
     discover_results,
+    duplicate_note,
     method_from_experiment_name,
     our_run_info,
+    preferred_result,
     settings_from_config,
 )
 from tests.visualize.result_fixtures import JL1_EXPERIMENT, write_all_metrics
@@ -253,3 +256,21 @@ def test_a_report_puts_every_run_in_its_settings_arm_evaluated_or_not(tmp_path: 
     assert [note for note in notes if note.startswith("split: ")] == [
         "split: the FactorVAE runs have 2 settings (they differ in gamma); each is an arm of "
         "its own"]
+
+
+def test_a_full_config_beside_a_small_one_is_chosen_without_a_note(tmp_path: Path) -> None:
+    run = our_run_info(write_run(tmp_path, JL1_EXPERIMENT, "seed2", CONFIG))
+
+    def result(folder: str, clusters: int) -> MetricResult:
+        return MetricResult(run=run, metric="local_mig", locality=0.1, value=0.1,
+                            samples=(0.1,) * clusters, dataset="threeDots",
+                            source=tmp_path / folder / "evaluation.json")
+
+    full, small = result("local_mig_0_1", 100), result("small_local_mig", 10)
+    assert preferred_result([small, full]) is full
+    assert duplicate_note("run", "local MIG @0.1", [small, full]) is None  # make demo's case
+    assert duplicate_note("run", "local MIG @0.1", [full]) is None
+    twin = result("my_local_mig", 100)
+    assert duplicate_note("run", "local MIG @0.1", [full, twin, small]) == (
+        "duplicate: run has local MIG @0.1 in more than one metrics folder with as many "
+        f"clusters; using {full.source}")
