@@ -53,7 +53,12 @@ runs=()
 [ -n "$RUNS_DIR" ] && runs=(--output-dir "$(realpath -m "$RUNS_DIR")")
 read -r -a metrics <<< "$METRICS"
 read -r -a seeds <<< "$SEEDS"
-exec jlonevae-sweep run cpu_seven_arms --seeds "${seeds[@]}" \
+plan=(--seeds "${seeds[@]}" \
   --set "num_batches=$NUM_BATCHES" --set "hp_index=$HP_INDEX" \
   --set "checkpoint_every=$CHECKPOINT_EVERY" --metrics "${metrics[@]}" \
-  "${runs[@]}" --results-dir "$output_dir" --record-command "$command" "${sweep_args[@]}"
+  "${runs[@]}" --results-dir "$output_dir")
+# status needs the same settings to find these members (a plain `status cpu_seven_arms` reads
+# the study as registered).
+echo "Its status: jlonevae-sweep status cpu_seven_arms$(printf ' %q' "${plan[@]}")"
+exec jlonevae-sweep run cpu_seven_arms "${plan[@]}" --record-command "$command" \
+  "${sweep_args[@]}"

@@ -67,10 +67,13 @@ read -r -a seeds <<< "$SEEDS"
 # The study cpu_study (jlonevae-sweep list) with this script's settings: train, evaluate, draw
 # the figures and write the summary. Flags go to jlonevae-sweep run (--jobs 2, --dry-run,
 # --backend slurm ...).
-exec jlonevae-sweep run cpu_study --seeds "${seeds[@]}" --gammas 0 "$GAMMA" \
+plan=(--seeds "${seeds[@]}" --gammas 0 "$GAMMA" \
   --set "beta=$BETA" --set "num_batches=$NUM_BATCHES" --set "annealing_batches=$ANNEALING" \
   --set "lr=$LR" --set "batch_size=$BATCH_SIZE" --set "latent_dim=$LATENT_DIM" \
   --set "jacobian_batch=$JACOBIAN_BATCH" --set "dataset=$DATASET" --set "device=$DEVICE" \
   --set "checkpoint_every=$CHECKPOINT_EVERY" --metrics "${metrics[@]}" \
-  --output-dir "$runs_dir" --results-dir "$output_dir" --record-command "$command" \
-  "${sweep_args[@]}"
+  --output-dir "$runs_dir" --results-dir "$output_dir")
+# status needs the same settings to find these members (a plain `status cpu_study` reads the
+# study as registered).
+echo "Its status: jlonevae-sweep status cpu_study$(printf ' %q' "${plan[@]}")"
+exec jlonevae-sweep run cpu_study "${plan[@]}" --record-command "$command" "${sweep_args[@]}"
