@@ -123,11 +123,15 @@ def test_release_leaves_another_owners_lock_alone(tmp_path):
     assert mine.release() is False  # a second release is a no-op
 
 
+def as_requeued_task(monkeypatch) -> None:
+    """This process as array task 777_3 (its own job id 780) at its first restart."""
+    for name, value in (("SLURM_ARRAY_JOB_ID", "777"), ("SLURM_ARRAY_TASK_ID", "3"),
+                        ("SLURM_JOB_ID", "780"), ("SLURM_RESTART_COUNT", "1")):
+        monkeypatch.setenv(name, value)
+
+
 def test_requeued_slurm_task_takes_over_its_earlier_runs_lock(tmp_path, monkeypatch):
-    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "777")
-    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
-    monkeypatch.setenv("SLURM_JOB_ID", "780")
-    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    as_requeued_task(monkeypatch)
     write_lock(tmp_path, slurm_array_job_id="777", slurm_array_task_id="3",
                slurm_job_id="780", slurm_restart_count=None)
     with FolderLock(tmp_path, "training"):
@@ -163,10 +167,7 @@ def test_other_slurm_job_or_task_on_another_host_is_respected(tmp_path, monkeypa
 def test_a_job_that_inherited_an_array_tasks_ids_is_not_that_task(tmp_path, monkeypatch):
     # Array task 777_3 (its own job id 780) was requeued; job 790, which it submitted, runs
     # on another node and inherited SLURM_ARRAY_JOB_ID and SLURM_ARRAY_TASK_ID from it.
-    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "777")
-    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
-    monkeypatch.setenv("SLURM_JOB_ID", "780")
-    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    as_requeued_task(monkeypatch)
     write_lock(tmp_path, slurm_array_job_id="777", slurm_array_task_id="3",
                slurm_job_id="790")
     with pytest.raises(LockedError, match=r"Slurm job 790\)"):
