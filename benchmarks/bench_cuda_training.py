@@ -1,5 +1,6 @@
 """The paper's three-dots training on a GPU: our trainer's batches/s against the reference step,
-and the projected time of the paper's 300,000-batch run (issue 5's goal: ≤ 15 min on one H100).
+and the projected time of the paper's 300,000-batch run (issue 5's goal: at most
+:data:`GOAL_MINUTES` on one H100).
 
     .venv/bin/python benchmarks/bench_cuda_training.py [--quick] [--device cuda] [--steps 200]
 
@@ -25,19 +26,18 @@ from __future__ import annotations
 
 import os
 
-from jlonevae_lib.utils.timing import environ_default, tune_benchmark_process
+from jlonevae_lib.utils.timing import environ_default, load_sibling, tune_benchmark_process
 
 tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import itertools  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -53,19 +53,9 @@ OURS = {"ours fd (paper)": (0.1, None), "ours fd-sub16": (0.1, 16), "ours plain 
 REFERENCE = "(a) seed"
 
 
-def load_sibling(name: str):
-    """The module ``<name>.py`` beside this file (benchmarks/ is not a package)."""
-    path = Path(__file__).resolve().parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_training_step_bench():
+def load_training_step_bench() -> ModuleType:
     """``bench_training_step.py`` beside this file, for its restated reference step."""
-    return load_sibling("bench_training_step")
+    return load_sibling("bench_training_step", __file__)
 
 
 def build_steps(device: torch.device, dataset: str, batch_size: int, output_dir: Path

@@ -29,7 +29,6 @@ from jlonevae_lib.utils.timing import tune_benchmark_process
 MALLOC_TUNED = tune_benchmark_process(os.environ)  # before torch is imported
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import resource  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -39,7 +38,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from jlonevae_lib.data.ground_truth import to_nchw  # noqa: E402
+from jlonevae_lib.data.ground_truth import TrainingData, to_nchw  # noqa: E402
 from jlonevae_lib.data.three_dots import (  # noqa: E402
     PAPER_CACHE_IMAGES,
     ThreeDots,
@@ -48,9 +47,8 @@ from jlonevae_lib.data.three_dots import (  # noqa: E402
 from jlonevae_lib.data.three_dots_render import levels_to_images  # noqa: E402
 from jlonevae_lib.train.config import TrainConfig  # noqa: E402
 from jlonevae_lib.train.trainer import Trainer  # noqa: E402
-from jlonevae_lib.utils.timing import median_time  # noqa: E402
+from jlonevae_lib.utils.timing import load_sibling, median_time  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 QUICK_CACHE_IMAGES = 2_000
 STEP_KINDS = {  # name: (gamma, jacobian_batch)
     "plain": (0.0, None),
@@ -70,13 +68,11 @@ def peak_rss_gb() -> float:
 
 def reference_renderer() -> Callable[[np.ndarray], np.ndarray] | None:
     """bench_rendering.py's OpenCV reference renderer, or None without OpenCV."""
-    spec = importlib.util.spec_from_file_location("bench_rendering", HERE / "bench_rendering.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_sibling("bench_rendering", __file__)
     return None if module.cv2 is None else module.reference_render
 
 
-def draw_times(dataset, batch_size: int, repeats: int, reference_images: int
+def draw_times(dataset: TrainingData, batch_size: int, repeats: int, reference_images: int
                ) -> tuple[float, float | None, str]:
     """(ours ms/batch, reference ms/batch or None, what the reference is)."""
     rng = np.random.default_rng(0)
@@ -104,7 +100,8 @@ def draw_times(dataset, batch_size: int, repeats: int, reference_images: int
     return ours, median_ms(reference_render, max(1, repeats // 4)), "OpenCV, one image at a time"
 
 
-def step_times(dataset, batch_size: int, steps: int, folder: Path) -> dict[str, float]:
+def step_times(dataset: TrainingData, batch_size: int, steps: int, folder: Path
+               ) -> dict[str, float]:
     """Median ms of Trainer.training_step (which draws its batch from ``dataset``) for each
     step kind."""
     results = {}

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from jlonevae_lib.evaluate.predictors import default_n_jobs
 from jlonevae_lib.runs import layout
@@ -75,7 +76,7 @@ QUICK = {
 MODEL_NUM = 400
 
 
-def run(command: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, float]:
+def run(command: list[str], **kwargs: Any) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``command``; (the finished process, its wall seconds). Fails with its output."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
     start = time.perf_counter()

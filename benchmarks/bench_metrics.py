@@ -19,20 +19,19 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
 from jlonevae_lib.evaluate import metrics, sampling
 from jlonevae_lib.utils.allocator import tune_glibc_malloc
-from jlonevae_lib.utils.timing import best_time
+from jlonevae_lib.utils.timing import best_time, load_sibling
 
 
 def sklearn_loop_mutual_info(codes_discrete: np.ndarray, factors: np.ndarray) -> np.ndarray:
@@ -64,10 +63,7 @@ def bench_mutual_info(num_points: int, repeats: int) -> None:
 
 def _reference_renderer() -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """The seed's per-image OpenCV renderer (from bench_rendering.py), else ours per image."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_rendering", Path(__file__).with_name("bench_rendering.py"))
-    bench_rendering = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_rendering)
+    bench_rendering = load_sibling("bench_rendering", __file__)
     if bench_rendering.cv2 is not None:
         return bench_rendering.reference_render, "OpenCV, one image at a time"
     from jlonevae_lib.data.three_dots_render import render_three_dots
@@ -78,7 +74,7 @@ def _reference_renderer() -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     return one_by_one, "ours one image at a time (OpenCV not installed)"
 
 
-def reference_local_mig(model, num_points: int, num_clusters: int, locality: float,
+def reference_local_mig(model: Any, num_points: int, num_clusters: int, locality: float,
                         seed: int, render: Callable[[np.ndarray], np.ndarray]) -> list[float]:
     """The reference's local MIG, written plainly in its structure (see the module note)."""
     import torch

@@ -144,7 +144,8 @@ class SeedConvVAE(nn.Module):
                 h = crop(h)
         return torch.sigmoid(h)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.decode(z), mu, logvar, z
@@ -163,7 +164,8 @@ def seed_jacobian_loss(model: SeedConvVAE, z: torch.Tensor) -> torch.Tensor:
     return jacobian.abs().sum() / batch_size
 
 
-def vae_loss(recon, x, mu, logvar) -> torch.Tensor:
+def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+             ) -> torch.Tensor:
     """NLL + β·KL of docs/method.md, The loss (the same code for every variant)."""
     batch_size = x.shape[0]
     nll = F.binary_cross_entropy(recon, x, reduction="sum") / batch_size

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -70,6 +70,10 @@ from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.exit_status import EXIT_SIGTERM
 from jlonevae_lib.utils.precision import autocast_to, check_autocast_support, float32_precision
 from jlonevae_lib.utils.timing import environ_default, present_cpu_flags
+
+if TYPE_CHECKING:  # imported where used, after the process's set-up
+    from jlonevae_lib.train.config import TrainConfig
+    from jlonevae_lib.train.trainer import Trainer
 
 HERE = Path(__file__).resolve()
 TRAIN = [sys.executable, "-m", "jlonevae_lib.train.train_jlonevae_models"]
@@ -97,14 +101,10 @@ MEMBERS = 4
 BF16_STEPS, BF16_BLOCK, BF16_LOSS_TAIL = 300, 50, 100
 BF16_QUICK_STEPS, BF16_QUICK_BLOCK, BF16_QUICK_TAIL = 8, 2, 4
 #: The bf16 run's final loss against the float32 run's, relative. The two runs part after the
-#: first step (another rounding, as another seed would) and track each other. Measured on the
-#: CPU (an AMD EPYC with avx512_bf16, one thread) with this part's code: at the full sizes
-#: (300 batches of 64, last 100) β-VAE 0.07% (seed 0, the check's) and 0.30% (seed 1),
-#: JL1-VAE 0.09% (seed 0) and 0.48% (seed 1, the check's): the loss still falls fast there,
-#: and a run slightly ahead of the other shows as a gap; at the --quick sizes (8 batches of
-#: 8, last 4) at most 0.005% over seeds 0-5. 2% is four times the worst, for another device's
-#: rounding; a bf16 that broke the loss (a reduction in bfloat16, a gradient lost) is meant to
-#: land outside it.
+#: first step (another rounding, as another seed would) and track each other. The gaps measured
+#: on the CPU are in benchmarks/README.md (bench_cuda_training.py); the tolerance is four times
+#: the worst of them, for another device's rounding; a bf16 that broke the loss (a reduction in
+#: bfloat16, a gradient lost) is meant to land outside it.
 BF16_LOSS_RTOL = 0.02
 #: On CUDA (Ampere or later, where bf16 is native), bf16 may take at most this times float32's
 #: ms/step. A PASS/FAIL, not INFO: on a GPU held by this check alone the median of interleaved
@@ -348,7 +348,8 @@ def check_pipeline(device: torch.device, workdir: Path, num_batches: int) -> lis
 
 
 # ------------------------------------------------------------------ configurations
-def paper_config(device: torch.device, dataset: str, batch_size: int, out: Path, **changes):
+def paper_config(device: torch.device, dataset: str, batch_size: int, out: Path,
+                 **changes: Any) -> TrainConfig:
     from jlonevae_lib.train.config import TrainConfig
 
     settings = dict(dataset=dataset, beta=4.0, gamma=0.1, batch_size=batch_size,
@@ -487,7 +488,8 @@ def _set_rng_state(device: torch.device, state: tuple[torch.Tensor, torch.Tensor
         torch.cuda.set_rng_state(state[1], device)
 
 
-def train_pair(config, device: torch.device, steps: int, block: int) -> dict[str, _Arm]:
+def train_pair(config: TrainConfig, device: torch.device, steps: int, block: int
+               ) -> dict[str, _Arm]:
     """``config`` trained ``steps`` batches in float32 and in bf16 from its seed (each trainer
     seeds torch's generators: the same initial weights and noise stream), in blocks of
     ``block`` batches taking turns, the order flipping every block, so that a shared machine's
@@ -525,7 +527,7 @@ def _ms_per_step(arm: _Arm) -> float:
     return 1e3 * float(np.median(timed))
 
 
-def penalty_in_bf16_run(trainer, device: torch.device) -> dict[str, Any]:
+def penalty_in_bf16_run(trainer: Trainer, device: torch.device) -> dict[str, Any]:
     """The JL1 penalty (γ = 1) and its gradient on the decoder's weights, at the latents the bf16
     run's encoder gives for its next batch, computed as a bf16 step computes it (under bfloat16
     autocast) and in float32 (no autocast), for the same weights and latents."""

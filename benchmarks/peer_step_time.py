@@ -83,7 +83,8 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 LATENT_DIM = 10
 BETA = 4.0
@@ -242,7 +243,7 @@ def dlib_conv64_networks() -> tuple[type, type]:
 
 
 def build_beta_vae(z_size: int = LATENT_DIM, beta: float = BETA, lr: float = LEARNING_RATE,
-                   network: str = "disent"):
+                   network: str = "disent") -> tuple[Any, Any]:
     """disent's ``BetaVae`` on ``network`` (:data:`NETWORKS`: disent's ``EncoderConv64`` /
     ``DecoderConv64``, or :func:`dlib_conv64_networks`) for (1, 64, 64) images, configured as
     disentanglement_lib's β-VAE (the module docstring), and its optimiser."""
@@ -265,7 +266,7 @@ def build_beta_vae(z_size: int = LATENT_DIM, beta: float = BETA, lr: float = LEA
     return framework, framework.configure_optimizers()
 
 
-def check_losses(framework, optimizer) -> None:
+def check_losses(framework: Any, optimizer: Any) -> None:
     """Raise AssertionError unless the framework computes disentanglement_lib's β-VAE loss
     terms: per-image summed sigmoid cross-entropy on the logits and the Gaussian KL, each
     averaged over the batch, β = 4, and Adam at lr 1e-4 (its other settings PyTorch's)."""
@@ -290,12 +291,12 @@ def check_losses(framework, optimizer) -> None:
         LEARNING_RATE, (0.9, 0.999), 1e-8, 0), group
 
 
-def parameter_count(framework) -> int:
+def parameter_count(framework: Any) -> int:
     """The framework's trainable parameters (its model's: the β-VAE has no others)."""
     return sum(p.numel() for p in framework.parameters() if p.requires_grad)
 
 
-def check_dlib_network(framework, optimizer) -> None:
+def check_dlib_network(framework: Any, optimizer: Any) -> None:
     """Raise AssertionError unless the ``dlib`` network is ours: :data:`DLIB_PARAMETERS`
     parameters, and one step at batch :data:`DLIB_FLOPS_BATCH` (random binary images) does
     :data:`DLIB_STEP_FLOPS` matmul and convolution FLOPs, as our ``beta_vae`` step does."""
@@ -310,7 +311,8 @@ def check_dlib_network(framework, optimizer) -> None:
     assert flops == DLIB_STEP_FLOPS, f"{flops:,} FLOPs per step, ours does {DLIB_STEP_FLOPS:,}"
 
 
-def step_function(framework, optimizer, images, batch_size: int, seed: int = SEED):
+def step_function(framework: Any, optimizer: Any, images: Any, batch_size: int, seed: int = SEED
+                  ) -> Callable[[], Any]:
     """One optimisation step as Lightning's automatic optimisation runs it; returns the loss
     tensor (detached)."""
     import numpy as np
@@ -331,7 +333,7 @@ def step_function(framework, optimizer, images, batch_size: int, seed: int = SEE
     return step
 
 
-def step_gflop(step) -> float:
+def step_gflop(step: Callable[[], Any]) -> float:
     """GFLOP of one call of ``step`` (matmuls and convolutions, forward and backward)."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -340,7 +342,7 @@ def step_gflop(step) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def step_time_report(images, steps: int, warmup: int, threads: int | None, batch_size: int,
+def step_time_report(images: Any, steps: int, warmup: int, threads: int | None, batch_size: int,
                      malloc_tuned: bool, network: str = "disent") -> dict:
     """The JSON object of the module docstring, for ``network`` (:data:`NETWORKS`)."""
     import torch

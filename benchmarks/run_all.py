@@ -1,6 +1,6 @@
 """Run every benchmark in this folder, one after the other, in separate processes.
 
-    python benchmarks/run_all.py            # full runs (minutes each; bench_dlib_suite ~1 h)
+    python benchmarks/run_all.py            # full runs (minutes each, some far longer)
     python benchmarks/run_all.py --quick    # seconds each: checks they work, as CI does
 
 Each script prints its own table of ours vs the plain reference implementation and the ratio.

@@ -41,7 +41,7 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import torch  # noqa: E402
@@ -118,13 +118,14 @@ def format_primitives(rows: list[PrimitiveRow], limit: int) -> str:
     return "\n".join(lines)
 
 
-def build_step(method: str, dataset: str, batch_size: int, output_dir: Path):
+def build_step(method: str, dataset: str, batch_size: int, output_dir: Path
+               ) -> Callable[[], object]:
     """``Trainer.training_step`` of ``method`` at its study setting."""
     bench = load_sibling("bench_baselines", __file__)
     return Trainer(bench.baseline_config(method, dataset, batch_size, output_dir)).training_step
 
 
-def operator_table(step, steps: int, limit: int) -> str:
+def operator_table(step: Callable[[], object], steps: int, limit: int) -> str:
     """``torch.profiler``'s self CPU time per ATen operator, ms per step, and the wall time."""
     for _ in range(WARMUP):
         step()

@@ -324,11 +324,6 @@ def tf_variable_mapping() -> dict[str, tuple[str, AxisPermutation]]:
     return mapping
 
 
-def tf_variable_names() -> dict[str, str]:
-    """``{torch parameter name: TensorFlow variable name}`` (see :func:`tf_variable_mapping`)."""
-    return {name: tf_name for name, (tf_name, _) in tf_variable_mapping().items()}
-
-
 def glorot_fans(tf_shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a kernel as TensorFlow's ``glorot_uniform`` computes them.
 

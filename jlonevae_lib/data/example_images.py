@@ -2,7 +2,7 @@
 
 Images are numpy float32 arrays (N, C, H, W) in [0, 1]. The three-dots image is rendered from
 fixed factors; the MPI3D-multi image is read from the MPI3D data through its dataset. (The
-natural-image crops are :func:`jlonevae_lib.data.natural_images.paper_crops`.)
+natural-image crops are :func:`jlonevae_lib.data.natural_images.figure_crops`.)
 """
 
 from __future__ import annotations

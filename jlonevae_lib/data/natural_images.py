@@ -41,9 +41,9 @@ count (with a warning if it was bad). Patches of the fallback count as stale onc
 there, and are sampled again from it with a warning, so real data is never silently replaced
 by the stand-in; patches of IMAGES.mat are used even if IMAGES.mat has since been deleted.
 
-Figure crops: :func:`paper_crops` gives the paper's ten neighbouring 16×16 crops of the
-rescaled image 0 (docs/method.md; of the fallback's china.jpg when there is no IMAGES.mat), the
-default input of ``jlonevae-plot jacobian-columns`` for a 16×16 model.
+Figure crops: :func:`figure_crops` gives the paper's ten neighbouring 16×16 crops of the
+rescaled image 0 (docs/method.md; of the fallback's china.jpg when there is no IMAGES.mat) and
+their place: the default input of ``jlonevae-plot``'s model figures for a 16×16 model.
 
 Why uncompressed: compression saved little of the size in our measurement and made writing and
 loading many times slower; every step of sampling, loading and drawing batches is
@@ -478,11 +478,6 @@ def figure_crops(root: str | os.PathLike | None = None) -> FigureCrops:
              else (FALLBACK_CROP_XS, FALLBACK_CROP_Y))
     crops = neighbouring_crops(rescale(images), PAPER_CROP_IMAGE, xs, y)
     return FigureCrops(crops, PAPER_CROP_IMAGE, xs, y, source)
-
-
-def paper_crops(root: str | os.PathLike | None = None) -> np.ndarray:
-    """The images of :func:`figure_crops`, float32 (10, 1, 16, 16) in [0, 1]."""
-    return figure_crops(root).images
 
 
 # --------------------------------------------------------------------------- dataset

@@ -4,7 +4,7 @@ Images are numpy float32 arrays (N, C, H, W) in [0, 1], the layout the model tak
 needs only a model and an image, so MPI3D-multi or natural-image patches work the same way as
 three-dots. The fixed example images of the paper's figures live in
 :mod:`jlonevae_lib.data.example_images` (the natural-image crops in
-:func:`jlonevae_lib.data.natural_images.paper_crops`); their names are kept here, where the
+:func:`jlonevae_lib.data.natural_images.figure_crops`); their names are kept here, where the
 notebooks import them.
 """
 

@@ -125,7 +125,7 @@ def test_fallback_images_are_whitened_photographs_from_the_installed_package(off
     assert not np.allclose(images[..., 0], images[..., 1])
 
 
-def test_paper_crops_without_images_mat_come_from_the_fallback(root, offline, capsys):
+def test_figure_crops_without_images_mat_come_from_the_fallback(root, offline, capsys):
     figure = ni.figure_crops(root)
     crops = figure.images
     assert crops.shape == (10, 1, 16, 16) and crops.dtype == np.float32

@@ -125,11 +125,11 @@ def test_neighbouring_crops_refuse_crops_outside_the_images(image_index, xs, y):
         ni.neighbouring_crops(np.zeros((40, 30, 3)), image_index, xs, y)
 
 
-def test_paper_crops_are_image_0_x40_to_49_y100_of_the_globally_rescaled_source(root):
+def test_figure_crops_are_image_0_x40_to_49_y100_of_the_globally_rescaled_source(root):
     images = source_images(6)
     images[..., 9] *= 3  # the extremes lie in image 9: image 0 is not rescaled on its own
     write_source(root, images)
-    crops = ni.paper_crops(root)
+    crops = ni.figure_crops(root).images
     scaled = (images - images.min()) / (images.max() - images.min())
     expected = np.stack([scaled[x:x + 16, 100:116, 0] for x in range(40, 50)])[:, None]
     assert crops.shape == (10, 1, 16, 16) and crops.dtype == np.float32
@@ -137,10 +137,10 @@ def test_paper_crops_are_image_0_x40_to_49_y100_of_the_globally_rescaled_source(
     assert 0.2 < crops.min() and crops.max() < 0.8
 
 
-def test_paper_crops_refuse_a_bad_source_rather_than_use_the_fallback(root):
+def test_figure_crops_refuse_a_bad_source_rather_than_use_the_fallback(root):
     write_source(root).write_bytes(b"<html>404</html>")
     with pytest.raises(DataFileError, match="IMAGES.mat is an HTML/XML page"):
-        ni.paper_crops(root)
+        ni.figure_crops(root)
 
 def test_sampled_patches_are_seeded_and_splits_independent():
     images = source_images()

@@ -17,7 +17,7 @@ from jlonevae_lib.architecture.save_model import save_conv_vae
 from jlonevae_lib.architecture.vae import build_conv_vae
 from jlonevae_lib.cli.plot import _default_inputs, main
 from jlonevae_lib.data.mpi3d import Mpi3dMulti
-from jlonevae_lib.data.natural_images import paper_crops
+from jlonevae_lib.data.natural_images import figure_crops
 from jlonevae_lib.visualize.inputs import example_mpi3d_multi_image, example_three_dots_image
 from tests.visualize.dataset_fixtures import (
     MPI3D_BETA_EXPERIMENT,
@@ -117,7 +117,7 @@ def test_default_input_follows_the_models_input_shape(mpi3d_data_root: Path,
     np.testing.assert_array_equal(three_dots.images, example_three_dots_image())
     assert three_dots.order == "each"
     crops = _default_inputs(1, 16)
-    np.testing.assert_array_equal(crops.images, paper_crops(mpi3d_data_root))
+    np.testing.assert_array_equal(crops.images, figure_crops(mpi3d_data_root).images)
     # Ordered once, by the first crop; each row says which crop it shows.
     assert crops.order == "first" and crops.captions[0] == "crop x=40, y=100"
     assert len(crops.captions) == 10 and crops.captions[-1] == "crop x=49, y=100"
