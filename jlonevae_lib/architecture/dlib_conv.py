@@ -67,7 +67,7 @@ class Conv2dSame(nn.Conv2d):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 input_side: int):
+                 input_side: int) -> None:
         before, after = same_padding(input_side, kernel_size, stride)
         super().__init__(in_channels, out_channels, kernel_size, stride,
                          padding=before if before == after else 0)
@@ -91,7 +91,7 @@ class ConvTranspose2dSame(nn.ConvTranspose2d):
     and column to slice off. Parameters are ``weight`` (in, out, k, k) and ``bias`` (out,).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> None:
         excess = kernel_size - stride
         if excess < 0:
             raise ValueError(f"kernel {kernel_size} < stride {stride} has no TensorFlow 'SAME' "
@@ -112,7 +112,7 @@ class ConvEncoder(nn.Module):
     flatten in NHWC order; e5: dense 256, ReLU; ``means`` and ``log_var``: dense d, linear.
     """
 
-    def __init__(self, im_channels: int, latent_dim: int):
+    def __init__(self, im_channels: int, latent_dim: int) -> None:
         super().__init__()
         side = IM_SIDE_LEN
         self.e1 = Conv2dSame(im_channels, 32, 4, 2, side)
@@ -153,7 +153,7 @@ class DeconvDecoder(nn.Module):
     #: The CPU kernel choice of the last layer's forward pass; see the class docstring.
     tuned_cpu_kernels: bool = True
 
-    def __init__(self, latent_dim: int, im_channels: int):
+    def __init__(self, latent_dim: int, im_channels: int) -> None:
         super().__init__()
         self.dense = nn.Linear(latent_dim, 256)
         self.dense_1 = nn.Linear(256, _FIRST_SIDE * _FIRST_SIDE * _FIRST_CHANNELS)
@@ -193,7 +193,8 @@ class DlibConvVAE(nn.Module):
     #: The model type saved in ``model_type.txt``.
     architecture: str = MODEL_TYPE
 
-    def __init__(self, latent_dim: int, im_side_len: int = IM_SIDE_LEN, im_channels: int = 1):
+    def __init__(self, latent_dim: int, im_side_len: int = IM_SIDE_LEN, im_channels: int = 1
+                 ) -> None:
         super().__init__()
         args = {
             "latent_dim": int_argument("DlibConvVAE", "latent_dim", latent_dim, 1),

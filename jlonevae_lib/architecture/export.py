@@ -24,7 +24,7 @@ from jlonevae_lib.utils.errors import DataFileError, short_reason
 class MeanEncoder(nn.Module):
     """Images (N, C, H, W) -> posterior mean (N, d) of a ``ConvVAE``."""
 
-    def __init__(self, model: ConvVAE):
+    def __init__(self, model: ConvVAE) -> None:
         super().__init__()
         self.model = model
 

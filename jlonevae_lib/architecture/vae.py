@@ -161,7 +161,7 @@ class ConvVAE(nn.Module):
         gen_conv_layers_channels: Sequence[int] = (192, 128, 128, 64, 3),
         gen_conv_layers_strides: Sequence[int] = (2, 2, 1, 2, 2),
         gen_conv_layers_kernel_sizes: Sequence[int] = (4, 4, 4, 4, 4),
-    ):
+    ) -> None:
         super().__init__()
         args: dict[str, Any] = {
             "latent_dim": _as_int("latent_dim", latent_dim, 1),

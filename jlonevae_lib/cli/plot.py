@@ -39,7 +39,12 @@ import numpy as np
 
 from jlonevae_lib.cli.types import ArgumentParser, non_negative_float, positive_int
 from jlonevae_lib.data.ground_truth import available_datasets, canonical_dataset_name
-from jlonevae_lib.runs.layout import TRAINED_MODELS_DIR, run_of_saved_model
+from jlonevae_lib.runs.layout import (
+    FIGURES_DIR,
+    STANDARD_MODELS_DIR,
+    TRAINED_MODELS_DIR,
+    run_of_saved_model,
+)
 from jlonevae_lib.runs.results import JL1, JL2, Results, discover_results, our_run_info
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError, cli_errors
 from jlonevae_lib.visualize import comparisons
@@ -50,8 +55,8 @@ from jlonevae_lib.visualize.figure_io import save_figure
 # result plots never touch a model, and torch's import alone takes seconds.
 
 DEFAULT_MODELS_DIR = TRAINED_MODELS_DIR
-DEFAULT_BASELINES_DIR = "trainedStandardModels"
-DEFAULT_OUTPUT_DIR = "figures"
+DEFAULT_BASELINES_DIR = STANDARD_MODELS_DIR
+DEFAULT_OUTPUT_DIR = FIGURES_DIR
 DEFAULT_PREFIX = "threeDots"
 
 

@@ -45,6 +45,7 @@ from jlonevae_lib.cli.types import (  # noqa: E402
     positive_int,
 )
 from jlonevae_lib.data.ground_truth import DATA_ROOT_ENV, check_dataset  # noqa: E402
+from jlonevae_lib.runs import layout  # noqa: E402
 from jlonevae_lib.sweep import ledger  # noqa: E402
 from jlonevae_lib.sweep.local import plan_workers, run_local  # noqa: E402
 from jlonevae_lib.sweep.members import train_arguments  # noqa: E402
@@ -338,7 +339,8 @@ def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
         ("--output-dir", args.output_dir), ("--metrics", args.metrics),
         (" ".join(extra), extra)) if given]
     report = Path(plan.results_dir)
-    if changed and any((report / name).is_file() for name in ("summary.json", "README.md")):
+    if changed and any((report / name).is_file()
+                       for name in (layout.SUMMARY_JSON, layout.README_MD)):
         raise JLoneVAEError(
             f"{report} holds the report of {plan.study.name} as registered, and this run "
             f"changes the study ({', '.join(changed)}): give --results-dir DIR for this run's "

@@ -22,7 +22,6 @@ from jlonevae_lib.dlib_tf.folders import (
     check_model_dir,
     postprocessing_finished,
     representation_dir,
-    training_finished,
 )
 from jlonevae_lib.dlib_tf.study import (
     DEFAULT_DATASET,
@@ -32,7 +31,7 @@ from jlonevae_lib.dlib_tf.study import (
     check_same_settings,
     study_config,
 )
-from jlonevae_lib.runs.layout import dlib_tf_model_dir
+from jlonevae_lib.runs.layout import dlib_tf_model_dir, dlib_training_finished
 from jlonevae_lib.runs.study_numbering import METHODS
 from jlonevae_lib.utils.atomic import atomic_write_text
 from jlonevae_lib.utils.errors import cli_errors
@@ -71,7 +70,7 @@ def train_command(argv: list[str] | None = None) -> int:
     for model_num in args.model_num:
         config = study_config(model_num, args.dataset, args.steps, args.eval_steps)
         model_dir = dlib_tf_model_dir(args.output_dir, model_num)
-        if training_finished(model_dir):
+        if dlib_training_finished(model_dir):
             check_same_settings(model_dir, config)
             finished.add(model_num)
     for model_num in args.model_num:

@@ -28,25 +28,17 @@ def step_results_file(folder: Path, step: str) -> Path:
     return Path(folder) / DLIB_RESULTS_DIR / AGGREGATE_DIR / f"{step}.json"
 
 
+def representation_dir(tf_model_dir: Path) -> Path:
+    """``<tf_model_dir>/representation``: the post-processed mean representation."""
+    return Path(tf_model_dir) / DLIB_REPRESENTATION_DIR
+
+
 def _readable(path: Path) -> bool:
     try:
         read_json_object(path)
     except DataFileError:
         return False
     return True
-
-
-def training_finished(tf_model_dir: Path) -> bool:
-    """True when disentanglement_lib finished training in ``tf_model_dir`` (its
-    ``train.json`` exists and is a readable JSON object: a run killed while writing it is not
-    finished)."""
-    return (dlib_training_finished(tf_model_dir)
-            and _readable(step_results_file(tf_model_dir, TRAIN_STEP)))
-
-
-def representation_dir(tf_model_dir: Path) -> Path:
-    """``<tf_model_dir>/representation``: the post-processed mean representation."""
-    return Path(tf_model_dir) / DLIB_REPRESENTATION_DIR
 
 
 def postprocessing_finished(tf_model_dir: Path) -> bool:
@@ -60,7 +52,7 @@ def check_model_dir(model_dir: Path) -> Path:
     if not model_dir.is_dir():
         raise JLoneVAEError(f"{model_dir} does not exist; give a disentanglement_lib model "
                             "folder (e.g. trainedStandardModels/model100_on3dots/tf)")
-    if not training_finished(model_dir):
+    if not dlib_training_finished(model_dir):
         raise JLoneVAEError(f"{model_dir} is not a finished disentanglement_lib model folder "
                             f"(it has no readable {step_results_file(Path(), TRAIN_STEP)}); "
                             "train it first with python -m jlonevae_lib.dlib_tf.train")

@@ -50,7 +50,6 @@ import tensorflow.compat.v1 as tf
 from disentanglement_lib.methods.unsupervised import train as dlib_train
 
 from jlonevae_lib.dlib_tf import datasets
-from jlonevae_lib.dlib_tf.folders import training_finished
 from jlonevae_lib.dlib_tf.study import (
     DEFAULT_DATASET,
     DEFAULT_EVAL_STEPS,
@@ -62,6 +61,7 @@ from jlonevae_lib.runs.layout import (
     DLIB_CHECKPOINT_DIR,
     dlib_experiment_dir,
     dlib_tf_model_dir,
+    dlib_training_finished,
 )
 from jlonevae_lib.runs.study_numbering import GLOBAL_STEPS_PER_VAE_UPDATE, vae_updates
 from jlonevae_lib.utils.lock import FolderLock
@@ -125,13 +125,13 @@ def train_model(model_num: int, output_dir: str | os.PathLike = ".",
     model_dir = dlib_tf_model_dir(output_dir, config.member.model_num)
     outcome = dict(model_num=config.member.model_num, method=config.method,
                    model_dir=model_dir)
-    if training_finished(model_dir):
+    if dlib_training_finished(model_dir):
         check_same_settings(model_dir, config)
         return TrainOutcome(**outcome, skipped=True, restarted=False,
                             global_step=checkpoint_global_step(model_dir))
     with FolderLock(dlib_experiment_dir(output_dir, config.member.model_num),
                     "disentanglement_lib training"):
-        if training_finished(model_dir):  # another process finished it meanwhile
+        if dlib_training_finished(model_dir):  # another process finished it meanwhile
             check_same_settings(model_dir, config)
             return TrainOutcome(**outcome, skipped=True, restarted=False,
                                 global_step=checkpoint_global_step(model_dir))

@@ -57,7 +57,7 @@ def gradient_boosting_classifier() -> ensemble.GradientBoostingClassifier:
 class ConstantClassifier:
     """The classifier of a training set with one class: predicts it, uses no code."""
 
-    def __init__(self, label: Any, num_codes: int):
+    def __init__(self, label: Any, num_codes: int) -> None:
         self.classes_ = np.array([label])
         self.feature_importances_ = np.zeros(num_codes)
 

@@ -52,7 +52,7 @@ class TorchRepresentation:
     """
 
     def __init__(self, module: torch.nn.Module, device: torch.device,
-                 batch_size: int = DEFAULT_BATCH_SIZE):
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.module = module

@@ -234,7 +234,7 @@ class DrawCache:
     ``max_bytes``. A cache belongs to one representation: create one per model.
     """
 
-    def __init__(self, max_bytes: int = 1 << 30):
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, tuple[object, tuple, int]] = OrderedDict()
         self.hits = 0

@@ -46,10 +46,12 @@ from jlonevae_lib.reports.text import finite
 from jlonevae_lib.runs.metric_table import parse_evaluation_seed_name
 from jlonevae_lib.sweep.penalty_study import BETA_RAMP_ARM, BETA_VAE_ARM, JL1_ARM
 
+#: The pre-registered level of the Holm-adjusted tests and the confidence of the intervals
+#: (docs/studies.md): this study's own, fixed before it ran, not shared with other studies.
 ALPHA = 0.05
+CONFIDENCE = 0.95
 #: The progress status of a finished run whose primary outcome is not (all) there.
 NOT_EVALUATED = "finished, primary outcome not evaluated"
-CONFIDENCE = 0.95
 #: The pre-registered hypotheses: (name, arm a, arm b); each tests mean(a) = mean(b).
 HYPOTHESES = (("H1", JL1_ARM, BETA_RAMP_ARM), ("H2", JL1_ARM, BETA_VAE_ARM))
 #: The values of the learning curves: the kept scores, their evaluation-seed means first.

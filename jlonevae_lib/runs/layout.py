@@ -366,8 +366,13 @@ def dlib_imported_run_name(model_num: int | None, seed: int) -> str:
 
 
 def dlib_training_finished(tf_model_dir: Path) -> bool:
-    """Whether disentanglement_lib finished training in ``tf_model_dir``."""
-    return (Path(tf_model_dir) / DLIB_TRAIN_RESULTS).is_file()
+    """Whether disentanglement_lib finished training in ``tf_model_dir``: its ``train.json``
+    exists and is a readable JSON object (a run killed while writing it is not finished)."""
+    try:
+        read_json_object(Path(tf_model_dir) / DLIB_TRAIN_RESULTS)
+    except DataFileError:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------ saved models

@@ -650,7 +650,7 @@ def _reopen_run(run_dir: Path, old_end: int) -> None:
         kept.mkdir(parents=True, exist_ok=True)
         for metric in sorted(final.iterdir()):
             if metric.is_dir():
-                with FolderLock(metric, "extending the run"):  # not while being evaluated
+                with FolderLock(metric, layout.EXTENDING_LOCK_PURPOSE):  # not while being evaluated
                     pass
                 # An evaluation that failed meanwhile leaves its folder empty (or removes it;
                 # the lock above makes it again): nothing to carry over.

@@ -28,7 +28,7 @@ _PLAIN_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 class _PlainDataUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, source: str):
+    def __init__(self, file: io.BytesIO, source: str) -> None:
         super().__init__(file)
         self._source = source
 

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from jlonevae_lib.architecture.export import load_torchscript
 from jlonevae_lib.data.ground_truth import GroundTruthData, get_named_ground_truth_data
 from jlonevae_lib.evaluate.representation import TorchRepresentation
+from jlonevae_lib.runs import layout
 from jlonevae_lib.utils.atomic import atomic_torch_save
 from jlonevae_lib.utils.errors import JLoneVAEError
 
@@ -75,10 +76,10 @@ def get_model_path(base_path: str | None = None, experiment_name: str | None = N
     config = get_config()
     folder = Path(base_path if base_path is not None else config.base_path,
                   experiment_name if experiment_name is not None else config.experiment_name,
-                  "representation")
+                  layout.REPRESENTATION_DIR)
     if make:
-        (folder / "results").mkdir(parents=True, exist_ok=True)
-    return str(folder / "pytorch_model.pt")
+        (folder / layout.RESULTS_DIR).mkdir(parents=True, exist_ok=True)
+    return str(folder / layout.TORCHSCRIPT_FILE)
 
 
 def export_model(model: torch.nn.Module, path: str | None = None,
