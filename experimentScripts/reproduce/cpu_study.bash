@@ -6,7 +6,7 @@
 # local MIG and local modularity at localities 0.1, 0.2, 0.3, 0.6, 1.0), the figures (violins
 # at locality 0.1, local scores vs locality, Jacobian columns of every model) and the summary
 # (summary.md + summary.json: per-seed table, mean ± s.d. per arm, Welch t-tests per locality).
-# About 2¼ hours on a 2-core CPU alone, most of it the five JL1-VAE runs (results/cpu_study/).
+# About 2 hours on a 2-core CPU alone, most of it the five JL1-VAE runs (results/cpu_study/).
 #
 # Resumable: run it again (after a kill, or in a later session) and it continues. Finished
 # runs and computed metrics are skipped, an interrupted run resumes from its last checkpoint

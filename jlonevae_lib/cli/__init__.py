@@ -11,7 +11,8 @@ One module per command, each with a ``main(argv=None) -> int`` wrapped in
 - :mod:`.cache`, :mod:`.mpi3d`, :mod:`.natural_images`: ``python -m jlonevae_lib.data.<name>``,
   the data preparation steps;
 - :mod:`.linear_baselines`: ``python -m jlonevae_lib.evaluate.linear_baselines``;
-- :mod:`.study_summary`: ``python -m jlonevae_lib.sweep.study_summary``;
+- :mod:`.study_summary`, :mod:`.seven_arms_summary`: also ``python -m
+  jlonevae_lib.sweep.study_summary`` and ``python -m jlonevae_lib.sweep.seven_arms_summary``;
 - :mod:`.demo_build`: ``python -m jlonevae_lib.demo_models.build``;
 - :mod:`.types`: the parser with one-line errors and the checked argument types they share.
 

@@ -1,5 +1,5 @@
-"""``python -m jlonevae_lib.sweep.seven_arms_summary`` (or ``python -m
-jlonevae_lib.cli.seven_arms_summary``): write the seven-arm study's summary.md, summary.json and
+"""``python -m jlonevae_lib.cli.seven_arms_summary`` (or, by its older name, ``python -m
+jlonevae_lib.sweep.seven_arms_summary``): write the seven-arm study's summary.md, summary.json and
 README.md (:mod:`jlonevae_lib.reports.seven_arms`, which names the report's other modules).
 
 Two ways: from the study's runs (``--run ARM=RUN_DIR`` per member, the study's summary step),
@@ -30,7 +30,7 @@ from jlonevae_lib.sweep.seven_arms import ARMS
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.
-MODULE = "jlonevae_lib.sweep.seven_arms_summary"
+MODULE = "jlonevae_lib.cli.seven_arms_summary"
 
 
 def _member(text: str) -> tuple[str, Path]:
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = refresh_summary(load_summary(args.from_summary))
         # No time stamp: re-rendering the same summary.json gives the same bytes.
         summary["rendered"] = {"command": shlex.join(
-            ["python", "-m", "jlonevae_lib.cli.seven_arms_summary", *argv])}
+            ["python", "-m", MODULE, *argv])}
         for path in write_seven_arm_summary(args.output_dir, summary):
             print(f"wrote {path}")
         return 0

@@ -1,5 +1,6 @@
-"""``python -m jlonevae_lib.sweep.study_summary``: write a study's ``summary.md`` and
-``summary.json`` (:mod:`jlonevae_lib.reports.cpu_study`).
+"""``python -m jlonevae_lib.cli.study_summary`` (or, by its older name, ``python -m
+jlonevae_lib.sweep.study_summary``): write a study's ``summary.md`` and ``summary.json``
+(:mod:`jlonevae_lib.reports.cpu_study`).
 
 Two ways: from the study's runs (``--models-dir studies/cpu_study/trainedModels``, the study's
 summary step), or from a written summary alone (``--from-summary
@@ -33,7 +34,7 @@ from jlonevae_lib.reports.records import (
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 #: The name the command runs under, and is recorded under in the summary.
-MODULE = "jlonevae_lib.sweep.study_summary"
+MODULE = "jlonevae_lib.cli.study_summary"
 
 
 def build_parser() -> argparse.ArgumentParser:

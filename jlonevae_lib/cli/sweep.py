@@ -324,6 +324,23 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
     return plan
 
 
+def _changes(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """How this command changes the study as registered, as the flags it gives: ``--set``,
+    an axis, ``--output-dir``, ``--metrics`` (one entry per flag, with its values) and the
+    jlonevae-train flags passed on (one entry, all of them)."""
+    changes = [f"--set {setting}" for setting in args.settings]
+    changes += [f"--axis {axis}" for axis in args.axis]
+    for flag, values in (("--seeds", args.seeds), ("--gammas", args.gammas),
+                         ("--methods", args.methods), ("--metrics", args.metrics)):
+        if values:
+            changes.append(shlex.join([flag, *map(str, values)]))
+    if args.output_dir is not None:
+        changes.append(shlex.join(["--output-dir", str(args.output_dir)]))
+    if extra:
+        changes.append(shlex.join(extra))
+    return changes
+
+
 def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
                        plan: StudyPlan) -> None:
     """Refuse a run whose members or metrics are not the study's own (``--set``, an axis,
@@ -415,11 +432,12 @@ def _statuses(plan: StudyPlan, metric_names: Sequence[str],
 
 
 def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequence[str],
-                   retry_failed: bool) -> None:
+                   retry_failed: bool, changes: Sequence[str] = ()) -> None:
     study = plan.study
     # The description is the study's as registered; each member's flags below are this run's.
-    print(f"{study.name}: {len(plan.members)} members (as registered: {study.description}; "
-          "each member's settings below)")
+    changed = f"; changed by {', '.join(changes)}" if changes else ""
+    print(f"{study.name}: {len(plan.members)} members (as registered: {study.description}"
+          f"{changed}; each member's settings below)")
     print("  axes: " + "; ".join(f"{a.name} = {', '.join(map(str, a.values))}"
                                   for a in plan.axes))
     print(f"  metrics: {' '.join(plan.metrics) or '(none)'}; summary: "
@@ -621,7 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _restore(plan, Path(args.snapshot_dir))
     _check_report_kept(args, extra, plan)
     if args.dry_run:
-        _print_dry_run(plan, metric_names, args.stages, args.retry_failed)
+        _print_dry_run(plan, metric_names, args.stages, args.retry_failed,
+                       _changes(args, extra))
         return 0
     if slurm:
         return _run_slurm(args, plan, metric_names)

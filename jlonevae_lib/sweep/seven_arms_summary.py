@@ -1,4 +1,4 @@
-"""``python -m jlonevae_lib.sweep.seven_arms_summary``: the documented form of ``python -m
+"""``python -m jlonevae_lib.sweep.seven_arms_summary``: the older name of ``python -m
 jlonevae_lib.cli.seven_arms_summary``, kept working. The report itself is
 :mod:`jlonevae_lib.reports.seven_arms`, which names the report's other modules."""
 

@@ -1,4 +1,4 @@
-"""``python -m jlonevae_lib.sweep.study_summary``: the documented form of ``python -m
+"""``python -m jlonevae_lib.sweep.study_summary``: the older name of ``python -m
 jlonevae_lib.cli.study_summary``, kept working. The report itself is
 :mod:`jlonevae_lib.reports.cpu_study`."""
 

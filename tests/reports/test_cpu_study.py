@@ -257,7 +257,7 @@ def test_cli_writes_both_files(run_tree: Path, tmp_path: Path,
     # Its default command is itself.
     main(["--models-dir", str(run_tree), "--output-dir", str(output)])
     assert json.loads((output / "summary.json").read_text())["command"].startswith(
-        "python -m jlonevae_lib.sweep.study_summary --models-dir ")
+        "python -m jlonevae_lib.cli.study_summary --models-dir ")
 
 
 def test_cli_reads_only_the_runs_given(run_tree: Path, tmp_path: Path,

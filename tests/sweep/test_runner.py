@@ -466,6 +466,17 @@ def test_dry_run_lists_the_papers_50_three_dots_runs(capsys, tmp_path, monkeypat
         "/seed11"]
     assert out.count("jlonevae-train --objective jlonevae --seed ") == 50
     assert out.count("to do: train+evaluate") == 50
+    assert "; changed by" not in out.splitlines()[0]
+
+
+def test_dry_run_header_names_what_this_command_changes(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert sweep_cli.main(["run", "cpu_study", "--dry-run", "--seeds", "1", "--set",
+                           "num_batches=40", "--results-dir", "toy", "--lr", "0.01"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("cpu_study: 2 members (as registered: ")
+    assert header.endswith("; changed by --set num_batches=40, --seeds 1, --lr 0.01; each "
+                           "member's settings below)")
 
 
 def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, monkeypatch,
@@ -497,8 +508,8 @@ def test_train_flags_become_settings_and_axes(tmp_path, capsys) -> None:
     assert sweep_cli.main(["run", "baselines", "--dry-run", "--seeds", "0", "1",
                            "--output-dir", str(tmp_path), "--steps", "24", "--device", "cpu",
                            "--model", "factor_vae", "--param", "gamma=30"]) == 0
-    out = capsys.readouterr().out
-    assert "baselines: 2 members" in out
+    header, out = capsys.readouterr().out.split("\n", 1)
+    assert header.startswith("baselines: 2 members") and "--device cpu" in header
     assert out.count("--num-batches 24 ") == 2 and out.count("--device cpu ") == 2
     assert out.count("--param gamma=30.0") == 2 and "method=factor_vae" in out
 
