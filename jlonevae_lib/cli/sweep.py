@@ -532,7 +532,7 @@ def _run_slurm(args: argparse.Namespace, plan: StudyPlan, metric_names: list[str
                             evaluation_queued=queued)
         if submission.train_jobs or submission.evaluate_job is not None:
             ledger.record_submission(
-                ledger.ledger_path(plan.output_dir, study), folder=submission.folder,
+                layout.ledger_path(plan.output_dir, study), folder=submission.folder,
                 array_job_id=submission.array_id, tasks=submission.tasks,
                 evaluate_job_id=(submission.evaluate_job.job_id
                                  if submission.evaluate_job is not None else None),

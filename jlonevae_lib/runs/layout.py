@@ -322,6 +322,27 @@ README_MD = "README.md"
 FIGURES_DIR = "figures"
 
 
+# ------------------------------------------------------------------- a sweep's own files
+
+#: Where a study's own files go (its ledger, its lock, its submitit folders), under the
+#: members' output_dir: ``<output_dir>/sweeps/<study>/``.
+SWEEPS_DIR = "sweeps"
+LEDGER_FILE = "ledger.json"
+#: One folder per Slurm submission: ``<output_dir>/sweeps/<study>/submitit/<time stamp>/``.
+SUBMITIT_DIR = "submitit"
+
+
+def sweep_dir(output_dir: str | os.PathLike, study: str) -> Path:
+    """``<output_dir>/sweeps/<study>`` (absolute): the study's ledger, lock and submitit
+    folders."""
+    return Path(output_dir).resolve() / SWEEPS_DIR / study
+
+
+def ledger_path(output_dir: str | os.PathLike, study: str) -> Path:
+    """``<output_dir>/sweeps/<study>/ledger.json``: the study's Slurm submissions."""
+    return sweep_dir(output_dir, study) / LEDGER_FILE
+
+
 # ------------------------------------------------------------- disentanglement_lib's models
 
 #: A disentanglement_lib study member trained on three-dots, as the reference named it:

@@ -47,10 +47,6 @@ from jlonevae_lib.utils.atomic import atomic_write_json
 from jlonevae_lib.utils.errors import JLoneVAEError
 from jlonevae_lib.utils.lock import FolderLock
 
-#: Where a study's own files go (its ledger, its submitit folders), under the members'
-#: output_dir: ``<output_dir>/sweeps/<study>/``.
-SWEEPS_DIR = "sweeps"
-LEDGER_FILE = "ledger.json"
 #: squeue's states of a job that has started (it holds its allocation); any other state it
 #: lists is a job waiting to start (PENDING, REQUEUED, ...). Ended jobs it does not list: its
 #: default states are the unfinished ones (SQUEUE_STATES, which would change them, is unset
@@ -64,19 +60,10 @@ class SchedulerUnavailable(JLoneVAEError):
     """Slurm could not be asked about the ledger's jobs (no squeue, or it failed)."""
 
 
-def study_dir(output_dir: Path, study: str) -> Path:
-    """``<output_dir>/sweeps/<study>``: the study's ledger, lock and submitit folders."""
-    return Path(output_dir).resolve() / SWEEPS_DIR / study
-
-
-def ledger_path(output_dir: Path, study: str) -> Path:
-    return study_dir(output_dir, study) / LEDGER_FILE
-
-
 def study_lock(output_dir: Path, study: str) -> FolderLock:
     """The lock a submission of ``study`` holds while it decides, submits and records: two
     ``jlonevae-sweep run --backend slurm`` at once would otherwise both submit a member."""
-    folder = study_dir(output_dir, study)
+    folder = layout.sweep_dir(output_dir, study)
     folder.mkdir(parents=True, exist_ok=True)
     return FolderLock(folder, "submission")
 
@@ -205,7 +192,7 @@ def scheduler_view(output_dir: Path, study: str, *, strict: bool,
     job) Slurm still lists: no query without a ledger, one ``squeue`` otherwise. ``strict``:
     raise :class:`SchedulerUnavailable` when Slurm cannot be asked (a submission must know);
     else the view has no jobs and a note that says why."""
-    path = ledger_path(output_dir, study)
+    path = layout.ledger_path(output_dir, study)
     submissions = read_ledger(path)["submissions"]
     latest: dict[str, str] = {}
     evaluation: dict[str, Any] | None = None

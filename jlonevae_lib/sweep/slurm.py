@@ -53,7 +53,7 @@ import submitit
 
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import exits
-from jlonevae_lib.sweep.ledger import SWEEPS_DIR, array_job_id, study_dir
+from jlonevae_lib.sweep.ledger import array_job_id
 from jlonevae_lib.sweep.members import Member, train_command
 from jlonevae_lib.sweep.runner import (
     EVALUATE,
@@ -72,7 +72,7 @@ from jlonevae_lib.utils.exit_status import KILLED
 from jlonevae_lib.utils.lock import slurm_ids
 from jlonevae_lib.utils.threads import with_thread_count
 
-__all__ = ["SWEEPS_DIR", "EvaluateTask", "SlurmOptions", "Submission", "TrainTask", "submit",
+__all__ = ["EvaluateTask", "SlurmOptions", "Submission", "TrainTask", "submit",
            "submission_folder", "stop_wait_s"]
 
 #: Of the time-limit signal's delay, what is kept for submitit's own requeue after the child
@@ -435,7 +435,7 @@ def submission_folder(plan: StudyPlan, now: datetime.datetime | None = None) -> 
     must never read an earlier submission's results as this one's."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
-    return study_dir(plan.output_dir, plan.study.name) / "submitit" / stamp
+    return layout.sweep_dir(plan.output_dir, plan.study.name) / layout.SUBMITIT_DIR / stamp
 
 
 def _resources(options: SlurmOptions, gpus: int, time_min: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from jlonevae_lib.cli import sweep as sweep_cli
+from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep import ledger, slurm
 from jlonevae_lib.sweep.ledger import SchedulerUnavailable, squeue_states
 from jlonevae_lib.sweep.status import MemberStatus
@@ -70,7 +71,7 @@ def study_members(out: Path):
 def write_ledger(out: Path, metrics: tuple[str, ...]) -> None:
     """One earlier submission: array 12 trains every member, job 13 evaluates."""
     ledger.record_submission(
-        ledger.ledger_path(out, "cpu_study"), folder=out / "sweeps" / "submitit" / "x",
+        layout.ledger_path(out, "cpu_study"), folder=out / "sweeps" / "submitit" / "x",
         array_job_id="12", tasks=[(m, f"12_{i}") for i, m in enumerate(study_members(out))],
         evaluate_job_id="13", metrics=metrics, stages=STAGES)
 
@@ -171,7 +172,7 @@ def test_queued_members_are_not_submitted_again(fake_squeue, tmp_path: Path, cap
     def fake_submit(plan, decisions, options, *, stages, metric_names, overwrite,
                     evaluation_queued):
         # The study's lock is held while Slurm is asked and the jobs are submitted.
-        lock = ledger.study_dir(out_dir, "cpu_study") / ".lock"
+        lock = layout.sweep_dir(out_dir, "cpu_study") / ".lock"
         submitted.update(lock=json.loads(lock.read_text())["purpose"], queued=evaluation_queued,
                          train=[d.member.index for d in decisions if "train" in d.steps])
         trained = tuple(d.member for d in decisions if "train" in d.steps)
@@ -185,13 +186,13 @@ def test_queued_members_are_not_submitted_again(fake_squeue, tmp_path: Path, cap
     assert submitted == {"lock": "submission", "queued": "13", "train": [2]}
     assert "[0] seed=1 gamma=0.0: queued: Slurm job 12_0 pending" in out
     assert "submitted training array 14 (1 tasks)" in out
-    entries = ledger.read_ledger(ledger.ledger_path(out_dir, "cpu_study"))["submissions"]
+    entries = ledger.read_ledger(layout.ledger_path(out_dir, "cpu_study"))["submissions"]
     assert len(entries) == 2
     assert entries[-1]["tasks"] == {"2": {"job_id": "14", "label": "seed=3 gamma=0.0",
                                           "run_dir": str(study_members(out_dir)[2].run_dir
                                                          .resolve())}}
     assert entries[-1]["evaluate_job_id"] == "15" and entries[-1]["backend"] == "slurm"
-    assert not (ledger.study_dir(out_dir, "cpu_study") / ".lock").exists()
+    assert not (layout.sweep_dir(out_dir, "cpu_study") / ".lock").exists()
 
 
 def test_nothing_is_submitted_while_everything_is_queued(fake_squeue, tmp_path: Path, capsys,
@@ -208,7 +209,7 @@ def test_nothing_is_submitted_while_everything_is_queued(fake_squeue, tmp_path: 
     assert code == 0, out
     assert "nothing to submit" in out and "evaluation job 13 is still queued" in out
     assert "submitted" not in out
-    entries = ledger.read_ledger(ledger.ledger_path(out_dir, "cpu_study"))["submissions"]
+    entries = ledger.read_ledger(layout.ledger_path(out_dir, "cpu_study"))["submissions"]
     assert len(entries) == 1
 
 

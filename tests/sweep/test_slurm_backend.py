@@ -297,7 +297,7 @@ def test_a_second_run_submits_nothing_while_the_array_is_queued(slurm_env, tmp_p
         assert "submitted" not in second.stdout and "nothing to submit" in second.stdout
         assert f"[0] seed=1 gamma=0.0: queued: Slurm job {array.group(1)}_0 pending" \
             in second.stdout, second.stdout
-        entries = ledger.read_ledger(ledger.ledger_path(out, "cpu_study"))["submissions"]
+        entries = ledger.read_ledger(layout.ledger_path(out, "cpu_study"))["submissions"]
         assert len(entries) == 1 and entries[0]["array_job_id"] == array.group(1)
         assert entries[0]["tasks"]["1"]["job_id"] == f"{array.group(1)}_1"
         queue = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True,
