@@ -124,8 +124,9 @@ def records_of(data: Mapping[str, Any]) -> list[RunRecord]:
 
 
 def collapsed_runs(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The finished runs whose held-out reconstruction removes less than 5% of the gap between
-    predicting the mean image and a perfect reconstruction (``is_collapsed``): kept in every
+    """The finished runs whose held-out reconstruction is collapsed (``is_collapsed``: it
+    removes less than 1 − :data:`COLLAPSE_FRACTION` of the gap between predicting the mean
+    image and a perfect reconstruction): kept in every
     statistic and flagged."""
     out = []
     for run in data["runs"]:
