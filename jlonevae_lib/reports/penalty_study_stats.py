@@ -126,8 +126,7 @@ def records_of(data: Mapping[str, Any]) -> list[RunRecord]:
 def collapsed_runs(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The finished runs whose held-out reconstruction is collapsed (``is_collapsed``: it
     removes less than 1 − :data:`COLLAPSE_FRACTION` of the gap between predicting the mean
-    image and a perfect reconstruction): kept in every
-    statistic and flagged."""
+    image and a perfect reconstruction): kept in every statistic and flagged."""
     out = []
     for run in data["runs"]:
         reference = data["reference_bce"].get(run.get("dataset") or "")
