@@ -170,7 +170,7 @@ class SamePad(nn.Module):
     """TensorFlow's 'SAME' zero padding before a convolution of ``kernel`` / ``stride`` on
     (B, C, n, n) inputs, always by ``F.pad`` (the port does not special-case symmetric pads)."""
 
-    def __init__(self, size: int, kernel: int, stride: int):
+    def __init__(self, size: int, kernel: int, stride: int) -> None:
         super().__init__()
         before, after = same_padding(size, kernel, stride)
         self.pads = (before, after, before, after)

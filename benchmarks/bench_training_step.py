@@ -87,7 +87,7 @@ class SeedConvVAE(nn.Module):
     each followed by a ``ZeroPad2d`` with negative padding that crops to TensorFlow's 'SAME'
     size. Same parameter names as ours, so the two share a state dict."""
 
-    def __init__(self, args: dict):
+    def __init__(self, args: dict) -> None:
         super().__init__()
         self.args = args
         side, channels = args["im_side_len"], args["im_channels"]

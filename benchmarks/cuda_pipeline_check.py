@@ -146,7 +146,8 @@ def _tf32_round(t: torch.Tensor) -> torch.Tensor:
 class _EmulatedTF32(torch.overrides.TorchFunctionMode):
     """On the CPU: convolutions see TF32-rounded inputs and weights while cuDNN's switch is on."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
         if (getattr(func, "__name__", "") in ("conv2d", "conv_transpose2d")
                 and torch.backends.cudnn.allow_tf32):
             args = (_tf32_round(args[0]), _tf32_round(args[1]), *args[2:])

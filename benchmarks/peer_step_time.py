@@ -191,7 +191,8 @@ def dlib_conv64_networks() -> tuple[type, type]:
     class DlibEncoderConv64(DisentEncoder):
         """disentanglement_lib's ``conv_encoder``."""
 
-        def __init__(self, x_shape=(1, 64, 64), z_size=LATENT_DIM, z_multiplier=2):
+        def __init__(self, x_shape: tuple[int, int, int] = (1, 64, 64), z_size: int = LATENT_DIM,
+                     z_multiplier: int = 2) -> None:
             (C, H, W) = x_shape
             assert (H, W) == (64, 64), "This model only works with image size 64x64."
             super().__init__(x_shape=x_shape, z_size=z_size, z_multiplier=z_multiplier)
@@ -216,7 +217,8 @@ def dlib_conv64_networks() -> tuple[type, type]:
     class DlibDecoderConv64(DisentDecoder):
         """disentanglement_lib's ``deconv_decoder``: logits."""
 
-        def __init__(self, x_shape=(1, 64, 64), z_size=LATENT_DIM, z_multiplier=1):
+        def __init__(self, x_shape: tuple[int, int, int] = (1, 64, 64), z_size: int = LATENT_DIM,
+                     z_multiplier: int = 1) -> None:
             (C, H, W) = x_shape
             assert (H, W) == (64, 64), "This model only works with image size 64x64."
             super().__init__(x_shape=x_shape, z_size=z_size, z_multiplier=z_multiplier)
