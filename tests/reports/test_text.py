@@ -19,7 +19,7 @@ def test_a_reproduce_scripts_command_says_how_to_write_over_committed_results() 
     # Naming a folder without REPLACE=1, as commands recorded before the guard do: refused.
     assert "is refused where `OUTPUT_DIR` holds committed results" in lines[4]
     for fresh_or_replacing in (script.removeprefix("OUTPUT_DIR=results/cpu_study "),
-                               "REPLACE=1 " + script):
+                               "REPLACE=1 " + script, script + " --replace"):
         note = command_block(fresh_or_replacing)[4]
         assert "`REPLACE=1`" in note and "refused" not in note
     # The note describes the scripts' own rule: the guard and REPLACE are in common.bash.
