@@ -325,11 +325,11 @@ def _plan(args: argparse.Namespace, extra: Sequence[str], command: str,
 
 
 def _changes(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
-    """How this command changes the study as registered, as the flags it gives: ``--set``,
+    """The flags by which this command may change the study as registered: ``--set``,
     an axis, ``--output-dir``, ``--metrics`` (one entry per flag, with its values) and the
     jlonevae-train flags passed on (one entry, all of them)."""
-    changes = [f"--set {setting}" for setting in args.settings]
-    changes += [f"--axis {axis}" for axis in args.axis]
+    changes = [shlex.join(["--set", setting]) for setting in args.settings]
+    changes += [shlex.join(["--axis", axis]) for axis in args.axis]
     for flag, values in (("--seeds", args.seeds), ("--gammas", args.gammas),
                          ("--methods", args.methods), ("--metrics", args.metrics)):
         if values:
@@ -435,7 +435,9 @@ def _print_dry_run(plan: StudyPlan, metric_names: Sequence[str], stages: Sequenc
                    retry_failed: bool, changes: Sequence[str] = ()) -> None:
     study = plan.study
     # The description is the study's as registered; each member's flags below are this run's.
-    changed = f"; changed by {', '.join(changes)}" if changes else ""
+    # The flags as given, not compared with the registered values: the reproduce scripts
+    # pass every setting, most of them equal to the study's.
+    changed = f"; this command gives {', '.join(changes)}" if changes else ""
     print(f"{study.name}: {len(plan.members)} members (as registered: {study.description}"
           f"{changed}; each member's settings below)")
     print("  axes: " + "; ".join(f"{a.name} = {', '.join(map(str, a.values))}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,20 @@ def command_block(command: str) -> list[str]:
     """A study's recorded command as a bash block. After a reproduce script's, the note that
     the scripts write over committed results only when asked (experimentScripts/reproduce/
     common.bash): a command recorded before they refused may name such a folder in
-    ``OUTPUT_DIR`` without ``REPLACE=1`` (or ``--replace``), and is then refused as it
-    stands."""
+    ``OUTPUT_DIR`` (or ``--results-dir``) without ``REPLACE=1`` (or ``--replace``), and is then
+    refused as it stands."""
     lines = ["```bash", command, "```", ""]
     if REPRODUCE_SCRIPTS not in command:
         return lines
-    words = command.split()
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: a hand-written command, read word by word
+        words = command.split()
     replacing = "REPLACE=1" in words or "--replace" in words
-    if any(word.startswith("OUTPUT_DIR=") for word in words) and not replacing:
-        lines += ["Run again as it stands, this command is refused where `OUTPUT_DIR` holds "
-                  "committed results: the reproduce scripts write over them only with "
+    names_folder = any(word.startswith(("OUTPUT_DIR=", "--results-dir")) for word in words)
+    if names_folder and not replacing:
+        lines += ["Run again as it stands, this command is refused where the folder it names "
+                  "holds committed results: the reproduce scripts write over them only with "
                   "`REPLACE=1` in front. Without `OUTPUT_DIR` they write to a fresh "
                   "`<results folder>_<yyyymmdd-hhmmss>/`.", ""]
     else:

@@ -17,9 +17,12 @@ def test_a_reproduce_scripts_command_says_how_to_write_over_committed_results() 
     assert lines[:4] == ["```bash", script, "```", ""]
     assert "`REPLACE=1`" in lines[4] and lines[5] == ""
     # Naming a folder without REPLACE=1, as commands recorded before the guard do: refused.
-    assert "is refused where `OUTPUT_DIR` holds committed results" in lines[4]
+    assert "is refused where the folder it names holds committed results" in lines[4]
+    named = "bash experimentScripts/reproduce/cpu_study.bash --results-dir results/cpu_study"
+    assert "refused" in command_block(named)[4]
     for fresh_or_replacing in (script.removeprefix("OUTPUT_DIR=results/cpu_study "),
-                               "REPLACE=1 " + script, script + " --replace"):
+                               "REPLACE=1 " + script, "REPLACE='1' " + script,
+                               script + " --replace", named + " --replace"):
         note = command_block(fresh_or_replacing)[4]
         assert "`REPLACE=1`" in note and "refused" not in note
     # The note describes the scripts' own rule: the guard and REPLACE are in common.bash.

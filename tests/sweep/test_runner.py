@@ -466,7 +466,7 @@ def test_dry_run_lists_the_papers_50_three_dots_runs(capsys, tmp_path, monkeypat
         "/seed11"]
     assert out.count("jlonevae-train --objective jlonevae --seed ") == 50
     assert out.count("to do: train+evaluate") == 50
-    assert "; changed by" not in out.splitlines()[0]
+    assert "; this command gives" not in out.splitlines()[0]
 
 
 def test_dry_run_header_names_what_this_command_changes(capsys, tmp_path, monkeypatch) -> None:
@@ -475,8 +475,8 @@ def test_dry_run_header_names_what_this_command_changes(capsys, tmp_path, monkey
                            "num_batches=40", "--results-dir", "toy", "--lr", "0.01"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header.startswith("cpu_study: 2 members (as registered: ")
-    assert header.endswith("; changed by --set num_batches=40, --seeds 1, --lr 0.01; each "
-                           "member's settings below)")
+    assert header.endswith("; this command gives --set num_batches=40, --seeds 1, --lr 0.01; "
+                           "each member's settings below)")
 
 
 def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, monkeypatch,
