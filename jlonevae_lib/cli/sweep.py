@@ -350,11 +350,7 @@ def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
     if (SUMMARY not in args.stages or args.results_dir is not None or args.replace_results
             or not plan.results_dir or not plan.summary_commands()):
         return
-    changed = [flag for flag, given in (
-        ("--set", args.settings), ("--axis", args.axis), ("--seeds", args.seeds),
-        ("--gammas", args.gammas), ("--methods", args.methods),
-        ("--output-dir", args.output_dir), ("--metrics", args.metrics),
-        (" ".join(extra), extra)) if given]
+    changed = _changes(args, extra)
     report = Path(plan.results_dir)
     if changed and any((report / name).is_file()
                        for name in (layout.SUMMARY_JSON, layout.README_MD)):

@@ -491,7 +491,8 @@ def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, mo
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err == ("error: results/cpu_study holds the report of cpu_study as "
-                   "registered, and this run changes the study (--set, --seeds): give "
+                   "registered, and this run changes the study (--set num_batches=40, "
+                   "--seeds 1): give "
                    "--results-dir DIR for this run's report, or --replace-results to write "
                    "over that one")
     # Another folder for the report, a replacement asked for, no report written, the study
