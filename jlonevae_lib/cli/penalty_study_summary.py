@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,27 @@ from jlonevae_lib.sweep.penalty_study import RESULTS_DIR
 from jlonevae_lib.utils.errors import JLoneVAEError, cli_errors
 
 MODULE = "jlonevae_lib.cli.penalty_study_summary"
+#: summary.json's machine entry naming the code that wrote the report.
+CODE_ENTRY = "summary written by"
+
+
+def code_commit() -> str:
+    """The git commit of the checkout this package is imported from, and whether its tracked
+    files differ from it; "unknown" outside a git checkout. The report's statistics are this
+    code's, so the report names it."""
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(package), *args], capture_output=True,
+                              text=True, check=True, timeout=30).stdout.strip()
+
+    try:
+        git("ls-files", "--error-unmatch", "__init__.py")  # the package is this checkout's
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"jlonevae {commit}" + (" with uncommitted changes to the package" if changed else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.skip_reconstruction and any(r.status == FINISHED for r in records):
         notes.append("held-out reconstruction BCE not measured (--skip-reconstruction)")
     command = args.command or shlex.join(["python", "-m", MODULE, *argv])
-    data = study_data(records, notes, command=command, machine=machine_info(records),
+    machine = {**machine_info(records), CODE_ENTRY: code_commit()}
+    data = study_data(records, notes, command=command, machine=machine,
                       run_dirs=folders, reference_bce=reference_bce,
                       close_with_failures=args.close_with_failures)
     # Analysed exactly as summary.json will be read back, so --from-summary gives these bytes.

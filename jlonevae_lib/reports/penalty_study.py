@@ -65,12 +65,19 @@ from jlonevae_lib.runs.metric_table import (
 from jlonevae_lib.runs.results import SEED_KEY, RunInfo
 from jlonevae_lib.sweep.penalty_study import ARM_LABELS, ARMS, NAME, SEEDS, cpu_penalty_study
 from jlonevae_lib.sweep.runner import TRAIN
+from jlonevae_lib.sweep.status import missing_metrics
 from jlonevae_lib.sweep.studies import plan_study
 from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 
 #: The pre-registered primary outcome: local MIG at 0.1, mean over evaluation seeds 0-2.
 PRIMARY_BASE = metric_name(LOCAL_MIG, 0.1)
 PRIMARY_KEY = seed_mean_key(PRIMARY_BASE)
+#: The detail of a run evaluated without a finite primary outcome (:func:`lacks_finite_primary`).
+NO_FINITE_PRIMARY = ("evaluated, but a value the primary outcome is the mean of is not a finite "
+                     "number or is unreadable (the notes name it)")
+#: The values the primary outcome is the mean of: evaluation seeds 0-2.
+PRIMARY_PARTS = (PRIMARY_BASE, *(evaluation_seed_name(PRIMARY_BASE, seed)
+                                 for seed in EXTRA_EVALUATION_SEEDS))
 #: The scores kept at 8,000 and 15,000 batches (at evaluation seeds 0-2, and their mean).
 KEPT_BASES = (PRIMARY_BASE, metric_name(LOCAL_MODULARITY, 0.1))
 EVALUATION_SEEDS = (0, *EXTRA_EVALUATION_SEEDS)
@@ -94,6 +101,23 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def _registered() -> dict[tuple[str, int], dict[str, Any]]:
     plan = plan_study(cpu_penalty_study())
     return {(m.point["arm"], m.point["seed"]): m.config.to_dict() for m in plan.members}
+
+
+@functools.cache
+def _metric_names() -> tuple[str, ...]:
+    """The result every member must have to be evaluated (the sweep's own test)."""
+    return tuple(plan_study(cpu_penalty_study()).metric_names())
+
+
+def lacks_finite_primary(run_dir: Path, status: str, values: Mapping[str, float]) -> bool:
+    """Whether a finished run's evaluation has written every result, yet a value the primary
+    outcome is the mean of is not among ``values``: not a finite number (local MIG is
+    undefined where no factor varies), or unreadable. Evaluating it again would give the same
+    (the evaluation is seeded), and the sweep does not: the run has ended without the primary
+    outcome."""
+    return (status == FINISHED and PRIMARY_KEY not in values
+            and any(part not in values for part in PRIMARY_PARTS)
+            and not missing_metrics(run_dir, _metric_names()))
 
 
 def registered_config(arm: str, seed: int = SEEDS[0]) -> dict[str, Any]:
@@ -251,6 +275,8 @@ def read_run(run_dir: Path, notes: list[str]) -> RunRecord | None:
     points = [None, *sorted({b for b in config.get("keep_models_at") or []})]
     values = drop_means_off_seed(add_seed_means({**scores, **trained, **kept}, points),
                                  {**own_seeds, **kept_own_seeds}, run_dir, notes)
+    if lacks_finite_primary(run_dir, status, values):
+        detail = NO_FINITE_PRIMARY
     return RunRecord(arm=arm, label=ARM_LABELS[arm], method=str(config.get("objective")),
                      gamma=float(config.get("gamma") or 0.0), settings="",
                      run_id=run_dir.name, seed=seed if isinstance(seed, int) else None,
@@ -318,14 +344,16 @@ def closing_blockers(records: Sequence[RunRecord],
                      run_dirs: Mapping[tuple[str, int], Path]) -> list[RunRecord]:
     """The members that keep a study from being closed with failures: those still to train
     (not started, or unfinished) and the finished ones whose primary outcome is still to be
-    evaluated (no evaluation-failure marker). A closed study's runs have all ended: evaluated,
-    failed, or finished with a failed evaluation."""
+    evaluated (no evaluation-failure marker, results still to write). A closed study's runs
+    have all ended: evaluated, failed, finished with a failed evaluation, or evaluated without
+    a finite primary outcome (:func:`lacks_finite_primary`)."""
     def ended(record: RunRecord) -> bool:
         if record.status == FAILED or is_evaluated(record.status, record.values):
             return True
         folder = run_dirs.get((record.arm, record.seed))
         return (record.status == FINISHED and folder is not None
-                and layout.evaluation_failed_path(folder).is_file())
+                and (layout.evaluation_failed_path(folder).is_file()
+                     or lacks_finite_primary(folder, record.status, record.values)))
 
     return [r for r in records if not ended(r)]
 

@@ -13,10 +13,12 @@ the runs without the primary outcome.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jlonevae_lib.reports.penalty_study import NO_FINITE_PRIMARY
 from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED, runs_text
 from jlonevae_lib.reports.records import (
     FAILED,
@@ -79,6 +81,11 @@ def _pm(key: str, mean: float | None, sd: float | None) -> str:
     return text if sd is None else f"{text} ± {format_value(key, sd)}"
 
 
+def _cell(value: float | None, spec: str) -> str:
+    """A statistic as text; "–" where it could not be computed (no spread, an empty arm)."""
+    return "–" if value is None or not math.isfinite(value) else statistic_cell(value, spec)
+
+
 def _batches(value: int) -> str:
     return f"{value:,}"
 
@@ -108,7 +115,19 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
                   "drop: once every run has ended, `python -m "
                   "jlonevae_lib.cli.penalty_study_summary --close-with-failures` reports the "
                   "tests on the other runs and names it.**", ""]
-    unevaluated = [run for run in state["waiting"] if run["status"] == NOT_EVALUATED]
+    ended = [run for run in state["waiting"]
+             if run["status"] == NOT_EVALUATED and run["detail"] == NO_FINITE_PRIMARY]
+    if ended:
+        runs = ", ".join(f"{run['label']} seed {run['seed']}" for run in ended)
+        lines += [f"**{len(ended)} run{'s' if len(ended) != 1 else ''} evaluated without a "
+                  f"finite primary outcome ({runs}): evaluating again would give the same "
+                  "(the evaluation is seeded). The registration excludes no run, so this is a "
+                  "deviation to report: once every run has ended, `python -m "
+                  "jlonevae_lib.cli.penalty_study_summary --close-with-failures` reports the "
+                  f"tests on the other runs and names {'them' if len(ended) != 1 else 'it'}.**",
+                  ""]
+    unevaluated = [run for run in state["waiting"]
+                   if run["status"] == NOT_EVALUATED and run not in ended]
     if unevaluated:
         count = len(unevaluated)
         lines += [f"{count} finished run{'s' if count != 1 else ''} without the primary outcome: "
@@ -156,13 +175,13 @@ def hypothesis_line(summary: Mapping[str, Any], name: str) -> str:
     text = (f"- **{name}, {QUESTIONS.get(name, name)}: {verdict}.** {a} "
             f"{_pm('', row['mean_a'], sd_a)} vs {b} {_pm('', row['mean_b'], sd_b)} "
             f"(n = {row['n_a']} and {row['n_b']}); difference "
-            f"{statistic_cell(row['diff'], '+.4f')}")
+            f"{_cell(row['diff'], '+.4f')}")
     if row["p_raw"] is None:
         return text + " (no interval, Hedges' g or p without a spread)."
-    text += (f" (95% CI {ci_text(row)}), Hedges' g {statistic_cell(row['g'], '.2f')}; Welch "
+    text += (f" (95% CI {ci_text(row)}), Hedges' g {_cell(row['g'], '.2f')}; Welch "
              f"p = {p_text(row['p_raw'], alpha)}, Holm-adjusted p = "
              f"{p_text(row['p_holm'], alpha)} (α = {alpha:g}).")
-    if not row["reject"] and row["p_raw"] <= alpha:
+    if not row["reject"] and row["p_raw"] < alpha:
         text += (" The raw p is below α, so the unadjusted interval excludes 0; after the "
                  "correction for the two tests it is not significant.")
     return text
@@ -174,8 +193,8 @@ def primary_table(summary: Mapping[str, Any]) -> str:
          "n (a, b)": f"{row['n_a']}, {row['n_b']}",
          "mean ± s.d. (a)": _pm("", row["mean_a"], row["sd_a"]),
          "mean ± s.d. (b)": _pm("", row["mean_b"], row["sd_b"]),
-         "difference (95% CI)": f"{statistic_cell(row['diff'], '+.4f')} ({ci_text(row)})",
-         "Hedges' g": statistic_cell(row["g"], ".2f"), "t": statistic_cell(row["t"], ".2f"),
+         "difference (95% CI)": f"{_cell(row['diff'], '+.4f')} ({ci_text(row)})",
+         "Hedges' g": _cell(row["g"], ".2f"), "t": _cell(row["t"], ".2f"),
          "p": p_text(row["p_raw"], summary["alpha"]),
          "p (Holm)": p_text(row["p_holm"], summary["alpha"]),
          f"significant (Holm, α = {summary['alpha']:g})": "yes" if row["reject"] else "no"}
@@ -259,7 +278,7 @@ def curve_lines(summary: Mapping[str, Any]) -> list[str]:
         gaps = _gaps(summary, key, arm)
         if gaps:
             out.append(f"- JL1-VAE − {_label(summary, arm)}: " + "; ".join(
-                f"{statistic_cell(g['diff'], '+.4f')} (95% CI {ci_text(g)}) at "
+                f"{_cell(g['diff'], '+.4f')} (95% CI {ci_text(g)}) at "
                 f"{_batches(g['batches'])}" for g in gaps) + " batches.")
     return out
 
@@ -281,12 +300,14 @@ def readme_keys(summary: Mapping[str, Any]) -> list[str]:
 def _difference_cell(row: Mapping[str, Any]) -> str:
     """``+0.0101 (+0.0042 to +0.0160)``; BCE with one decimal."""
     digits = 1 if row["key"] in (HELDOUT_BCE, RECON_BCE) else 4
-    return f"{statistic_cell(row['diff'], f'+.{digits}f')} ({ci_text(row, digits)})"
+    return f"{_cell(row['diff'], f'+.{digits}f')} ({ci_text(row, digits)})"
 
 
-def _value_title(key: str) -> str:
-    """A secondary value's name; a local score at evaluation seed 0 says so, apart from the
-    primary outcome (the mean over seeds 0–2)."""
+def _value_title(key: str, primary_key: str) -> str:
+    """A secondary value's name; a local score at evaluation seed 0 says so, and the primary
+    outcome (the mean over seeds 0–2) that it is tested above, not here."""
+    if key == primary_key:
+        return f"{column_title(key)} (the primary outcome: its tests are above)"
     parsed = parse_metric_name(key)
     local = parsed is not None and parsed[1] is not None
     return f"{column_title(key)} (eval seed 0)" if local else column_title(key)
@@ -298,12 +319,13 @@ def differences_table(summary: Mapping[str, Any], keys: list[str] | None = None)
         rows = sorted((r for r in rows if r["key"] in keys),
                       key=lambda r: (keys.index(r["key"]), summary["arms"].index(r["arm_b"])))
     return format_markdown_table([
-        {"value": _value_title(row["key"]), "b": _label(summary, row["arm_b"]),
+        {"value": _value_title(row["key"], summary["primary_key"]),
+         "b": _label(summary, row["arm_b"]),
          "n (JL1-VAE, b)": f"{row['n_a']}, {row['n_b']}",
          "JL1-VAE": format_value(row["key"], row["mean_a"]),
          "b's mean": format_value(row["key"], row["mean_b"]),
          "difference (95% CI)": _difference_cell(row),
-         "Hedges' g": statistic_cell(row["g"], ".2f")}
+         "Hedges' g": _cell(row["g"], ".2f")}
         for row in rows])
 
 

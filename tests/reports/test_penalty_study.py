@@ -17,13 +17,14 @@ import scipy.stats
 
 from jlonevae_lib.cli import penalty_study_summary as cli
 from jlonevae_lib.reports.penalty_study import (
+    NO_FINITE_PRIMARY,
     PRIMARY_KEY,
     load_summary,
     read_run,
     registered_config,
 )
 from jlonevae_lib.reports.penalty_study_stats import primary_analysis, summarise
-from jlonevae_lib.reports.penalty_study_text import hypothesis_line
+from jlonevae_lib.reports.penalty_study_text import hypothesis_line, primary_table
 from jlonevae_lib.reports.text import p_text
 from jlonevae_lib.runs import layout
 from jlonevae_lib.sweep.penalty_study import (
@@ -457,6 +458,12 @@ def test_a_test_that_cannot_be_made_is_not_read_as_a_null_result() -> None:
     assert "no test could be made" in line and "no significant difference" not in line
     assert line.endswith("difference +0.1000 (no interval, Hedges' g or p without a spread).")
     assert "nan" not in line
+    # An arm with no run: no mean, no difference; "–" where a value could not be computed.
+    empty = {**row, "n_b": 0, "mean_b": None, "sd_b": None, "diff": None}
+    summary = {"primary": {"H1": empty}, "alpha": 0.05, "arm_labels": ARM_LABELS}
+    line, table = hypothesis_line(summary, "H1"), primary_table(summary)
+    assert "difference – (no interval" in line
+    assert "nan" not in line and "nan" not in table and "| – (no interval) | – | – |" in table
 
 
 def test_a_study_closed_with_a_failed_run(tmp_path: Path, capsys) -> None:
@@ -591,11 +598,75 @@ def test_a_raw_p_below_alpha_that_holm_lifts_is_said_in_words() -> None:
     assert "no significant difference after Holm's correction" in line
     assert line.endswith("The raw p is below α, so the unadjusted interval excludes 0; after "
                          "the correction for the two tests it is not significant.")
+    # At exactly α the raw p is not below it (and the interval's end touches 0): not said.
+    at_alpha = {**row, "p_raw": 0.05, "p_holm": 0.1, "ci_low": 0.0}
+    line = hypothesis_line({"primary": {"H1": at_alpha}, "alpha": 0.05,
+                            "arm_labels": ARM_LABELS}, "H1")
+    assert "no significant difference" in line and "below α" not in line
 
 
 def test_secondary_local_scores_name_their_evaluation_seed() -> None:
     from jlonevae_lib.reports.penalty_study_text import _value_title
 
-    assert _value_title("local_mig_0_1") == "local MIG @0.1 (eval seed 0)"
-    assert _value_title("mig") == "MIG"
-    assert "(eval seed 0)" not in _value_title("local_modularity_0_1_evalseeds_mean")
+    assert _value_title("local_mig_0_1", PRIMARY_KEY) == "local MIG @0.1 (eval seed 0)"
+    assert _value_title("mig", PRIMARY_KEY) == "MIG"
+    mean = _value_title("local_modularity_0_1_evalseeds_mean", PRIMARY_KEY)
+    assert "(eval seed 0)" not in mean and "primary" not in mean
+    # The primary outcome's row among the exploratory differences points to its tests.
+    assert _value_title(PRIMARY_KEY, PRIMARY_KEY).endswith(
+        "(the primary outcome: its tests are above)")
+
+
+def write_every_result(run_dir: Path) -> None:
+    """A result file for each metric the study evaluates that a fake run lacks (the sweep's
+    test of an evaluated run), holding no score."""
+    for name in plan_study(get_study("cpu_penalty_study")).metric_names():
+        if not layout.evaluation_path(run_dir, name).is_file():
+            write_json(layout.evaluation_path(run_dir, name),
+                       {"evaluation_results.elapsed_time": 1.0})
+
+
+def test_a_run_evaluated_without_a_finite_primary_outcome_has_ended(tmp_path: Path) -> None:
+    """Local MIG not a number at one evaluation seed, every result written: evaluating again
+    would give the same, so the incomplete report does not ask for it; the run counts as ended
+    and a study closed with it names it and why."""
+    root, out = tmp_path / "study", tmp_path / "results"
+    dirs = write_study(root, {})
+    write_json(layout.evaluation_path(dirs[0], "local_mig_0_1_evalseed1"),  # JL1-VAE seed 1
+               local_json("local_mig", 0.1, float("nan")))
+    write_every_result(dirs[0])
+    summary = summarise_folder(root, out)
+    assert not summary["complete"] and summary["primary"] is None
+    (waiting,) = summary["progress"]["waiting"]
+    assert (waiting["arm"], waiting["seed"], waiting["detail"]) == (JL1_ARM, 1,
+                                                                    NO_FINITE_PRIMARY)
+    readme = (out / "README.md").read_text()
+    assert "1 run evaluated without a finite primary outcome" in readme
+    assert "--stages evaluate" not in readme
+    assert any("local_mig_0_1_evalseed1 = nan" in note for note in summary["notes"])
+    closed = summarise_folder(root, out, "--close-with-failures")
+    assert closed["reported"] and closed["primary"]["H1"]["n_a"] == 9
+    assert any(line.startswith(f"{ARM_LABELS[JL1_ARM]} seed 1 has no primary outcome "
+                               f"(finished, primary outcome not evaluated: {NO_FINITE_PRIMARY})")
+               for line in closed["deviations"])
+
+
+def test_the_report_names_the_code_that_wrote_it(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """summary.json's machine entry: this checkout's commit (tests run from a git clone), or
+    "unknown" where git cannot say."""
+    import re
+    import subprocess
+
+    root, out = tmp_path / "study", tmp_path / "results"
+    write_study(root, {ARM: () for ARM in ARMS})
+    summary = summarise_folder(root, out)
+    assert re.fullmatch(r"jlonevae [0-9a-f]{40}( with uncommitted changes to the package)?",
+                        summary["machine"][cli.CODE_ENTRY])
+    assert f"- {cli.CODE_ENTRY}: jlonevae " in (out / "README.md").read_text()
+
+    def no_git(*args, **kwargs):
+        raise subprocess.CalledProcessError(128, "git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert cli.code_commit() == "unknown (not a git checkout)"
