@@ -32,6 +32,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,12 @@ BLOCK_TIMEOUT_S = 600
 
 #: A tiny training run's flags, added after a command's own (the last value of a flag wins).
 TINY = "--dataset threeDots --num-batches 2"
+#: make demo's training flags, as README.md's "Evaluate and plot" names its run folder.
+DEMO_FLAGS = ("--dataset threeDotsCacheSmall --beta 4 --gamma 0.1 --lr 0.001 --num-batches 2000 "
+              "--annealingBatches 700 --jacobian-batch 16 --seed 1")
+DEMO_TINY_FLAGS = DEMO_FLAGS.replace("--dataset threeDotsCacheSmall", "--dataset threeDots") \
+    .replace("--num-batches 2000", "--num-batches 2")
+DEMO_RUN_LINE = f"run=$(jlonevae-train {DEMO_FLAGS} --print-run-dir)"
 
 
 @dataclass(frozen=True)
@@ -94,10 +101,10 @@ BLOCKS: dict[str, Run | Skip] = {
     "jlonevae-sweep list": Run(
         subs=(("cpu_study.bash --jobs 2", "cpu_study.bash --jobs 2 --dry-run"),)),
     # Evaluate and plot a run.
-    "run=$(jlonevae-train --preset paper --seed 11 --print-run-dir)": Run(
-        before=f"jlonevae-train --preset paper --seed 11 {TINY} --jacobian-batch 2",
-        subs=(("--seed 11 --print-run-dir", f"--seed 11 {TINY} --jacobian-batch 2 --print-run-dir"),
-              ("--metrics paper", "--metrics small_local_mig")),
+    # make demo's run, named by its flags: trained here for 2 batches of threeDots.
+    DEMO_RUN_LINE: Run(
+        before=f"jlonevae-train {DEMO_TINY_FLAGS}",
+        subs=((DEMO_FLAGS, DEMO_TINY_FLAGS), ("--metrics paper", "--metrics small_local_mig")),
         after='test -s figures/columns.png && test -s figures/traversals.png && '
               'test -s "$run/metrics/small_local_mig/results/aggregate/evaluation.json"'),
     "@inproceedings{rhodes2021local,": Skip("a BibTeX entry, not code"),
@@ -209,6 +216,24 @@ def test_readme_block(block: Block, tmp_path: Path) -> None:
         f"README.md line {block.line} failed (exit {done.returncode}); ran:\n"
         f"{script.read_text()}\n--- stdout ---\n{done.stdout[-3000:]}\n"
         f"--- stderr ---\n{done.stderr[-3000:]}")
+
+
+def test_the_demo_run_line_names_make_demos_run() -> None:
+    """README's "Evaluate and plot" names make demo's run folder by repeating its flags: the
+    same folder as exampleScripts/train_jlonevae_threeDots.bash's own flags give."""
+    script = ROOT / "exampleScripts" / "train_jlonevae_threeDots.bash"
+    flags = subprocess.run(
+        ["bash", "-c", f'eval "$(sed -n "/^train_flags=(/,/)$/p" {shlex.quote(str(script))})"; '
+                       'printf "%s\\n" "${train_flags[@]}"'],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "--seed" in flags and "--num-batches" in flags
+
+    def run_dir(argv: list[str]) -> str:
+        return subprocess.run([sys.executable, "-m", "jlonevae_lib.cli.train", *argv,
+                               "--print-run-dir"], capture_output=True, text=True, check=True,
+                              cwd=ROOT).stdout.strip()
+
+    assert run_dir(shlex.split(DEMO_FLAGS)) == run_dir(flags)
 
 
 def test_every_decision_has_its_block() -> None:

@@ -344,18 +344,18 @@ def _changes(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
 def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
                        plan: StudyPlan) -> None:
     """Refuse a run whose members or metrics are not the study's own (``--set``, an axis,
-    ``--output-dir``, ``--metrics``, jlonevae-train flags) that would write its report over a
-    report in the study's own results folder (for the CPU studies, the committed
-    ``results/<study>/``): a toy run would replace the study's results without a word."""
+    ``--output-dir``, ``--metrics``, jlonevae-train flags) that would write its report into
+    the study's own results folder while that holds anything (for the CPU studies, the
+    committed ``results/<study>/``: its report, or a running study's snapshot): a toy run
+    would replace or stand beside the study's results without a word."""
     if (SUMMARY not in args.stages or args.results_dir is not None or args.replace_results
             or not plan.results_dir or not plan.summary_commands()):
         return
     changed = _changes(args, extra)
     report = Path(plan.results_dir)
-    if changed and any((report / name).is_file()
-                       for name in (layout.SUMMARY_JSON, layout.README_MD)):
+    if changed and report.is_dir() and any(report.iterdir()):
         raise JLoneVAEError(
-            f"{report} holds the report of {plan.study.name} as registered, and this run "
+            f"{report} holds the results of {plan.study.name} as registered, and this run "
             f"changes the study ({', '.join(changed)}): give --results-dir DIR for this run's "
             f"report, or --replace-results to write over that one")
 

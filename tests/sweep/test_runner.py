@@ -490,7 +490,7 @@ def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, mo
         sweep_cli.main(toy)
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: results/cpu_study holds the report of cpu_study as "
+    assert err == ("error: results/cpu_study holds the results of cpu_study as "
                    "registered, and this run changes the study (--set num_batches=40, "
                    "--seeds 1): give "
                    "--results-dir DIR for this run's report, or --replace-results to write "
@@ -501,7 +501,13 @@ def test_a_run_with_other_settings_writes_no_report_over_the_studys(tmp_path, mo
                   ["--stages", "train", "evaluate"]):
         assert sweep_cli.main([*toy, *extra]) == 0
     assert sweep_cli.main(["run", "cpu_study", "--dry-run"]) == 0
+    # A running study's folder holds its snapshot before any report: kept just the same.
     (report / "summary.json").unlink()
+    (report / "snapshot").mkdir()
+    with pytest.raises(SystemExit):
+        sweep_cli.main(toy)
+    assert "holds the results of cpu_study" in capsys.readouterr().err
+    (report / "snapshot").rmdir()
     assert sweep_cli.main(toy) == 0
 
 
