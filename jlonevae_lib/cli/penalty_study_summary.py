@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -50,21 +51,24 @@ CODE_ENTRY = "summary written by"
 
 
 def code_commit() -> str:
-    """The git commit of the checkout this package is imported from, and whether its tracked
-    files differ from it; "unknown" outside a git checkout. The report's statistics are this
-    code's, so the report names it."""
+    """The git commit of the checkout this package is imported from, and whether the package's
+    files differ from it (changed or new, ignored ones aside); "unknown" where git gives none
+    (not a git checkout, no git). The report's statistics are this code's, so the report names
+    it."""
     package = Path(__file__).resolve().parents[1]
+    # The checkout around the package, whatever repository the caller's environment names.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(package), *args], capture_output=True,
-                              text=True, check=True, timeout=30).stdout.strip()
+                              text=True, check=True, timeout=30, env=env).stdout.strip()
 
     try:
         git("ls-files", "--error-unmatch", "__init__.py")  # the package is this checkout's
         commit = git("rev-parse", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+        changed = git("status", "--porcelain", "--", ".")
     except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
+        return "unknown (git gave no commit)"
     return f"jlonevae {commit}" + (" with uncommitted changes to the package" if changed else "")
 
 

@@ -63,6 +63,7 @@ from jlonevae_lib.sweep.snapshot import (  # noqa: E402
     restore_snapshot,
     write_snapshot,
 )
+from jlonevae_lib.sweep.snapshot import MANIFEST as SNAPSHOT_MANIFEST  # noqa: E402
 from jlonevae_lib.sweep.status import (  # noqa: E402
     DONE,
     FAILED,
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replace-results", action="store_true",
                      help="with settings other than the study's, write its report over the "
                           "study's own results folder anyway (default: refused while that "
-                          "folder holds a report; give --results-dir instead)")
+                          "folder holds a report or a snapshot; give --results-dir instead)")
     local = run.add_argument_group("local backend")
     local.add_argument("--jobs", type=positive_int, default=None,
                        help="members at once (default: one per visible GPU, else 1)")
@@ -345,15 +346,19 @@ def _check_report_kept(args: argparse.Namespace, extra: Sequence[str],
                        plan: StudyPlan) -> None:
     """Refuse a run whose members or metrics are not the study's own (``--set``, an axis,
     ``--output-dir``, ``--metrics``, jlonevae-train flags) that would write its report into
-    the study's own results folder while that holds anything (for the CPU studies, the
-    committed ``results/<study>/``: its report, or a running study's snapshot): a toy run
-    would replace or stand beside the study's results without a word."""
+    the study's own results folder while that holds the study's report or the snapshot of a
+    running study (for the CPU studies, the committed ``results/<study>/``): a toy run would
+    replace or stand beside the study's results without a word. (The paper's studies draw
+    into ``figures/``, which other figures share: only a report there counts.)"""
     if (SUMMARY not in args.stages or args.results_dir is not None or args.replace_results
             or not plan.results_dir or not plan.summary_commands()):
         return
     changed = _changes(args, extra)
     report = Path(plan.results_dir)
-    if changed and report.is_dir() and any(report.iterdir()):
+    holds_report = any((report / name).is_file()
+                       for name in (layout.SUMMARY_JSON, layout.README_MD))
+    holds_snapshot = report.is_dir() and any(report.glob(f"*/{SNAPSHOT_MANIFEST}"))
+    if changed and (holds_report or holds_snapshot):
         raise JLoneVAEError(
             f"{report} holds the results of {plan.study.name} as registered, and this run "
             f"changes the study ({', '.join(changed)}): give --results-dir DIR for this run's "

@@ -72,9 +72,6 @@ from jlonevae_lib.utils.errors import DataFileError, JLoneVAEError
 #: The pre-registered primary outcome: local MIG at 0.1, mean over evaluation seeds 0-2.
 PRIMARY_BASE = metric_name(LOCAL_MIG, 0.1)
 PRIMARY_KEY = seed_mean_key(PRIMARY_BASE)
-#: The detail of a run evaluated without a finite primary outcome (:func:`lacks_finite_primary`).
-NO_FINITE_PRIMARY = ("evaluated, but a value the primary outcome is the mean of is not a finite "
-                     "number or is unreadable (the notes name it)")
 #: The values the primary outcome is the mean of: evaluation seeds 0-2.
 PRIMARY_PARTS = (PRIMARY_BASE, *(evaluation_seed_name(PRIMARY_BASE, seed)
                                  for seed in EXTRA_EVALUATION_SEEDS))
@@ -109,15 +106,39 @@ def _metric_names() -> tuple[str, ...]:
     return tuple(plan_study(cpu_penalty_study()).metric_names())
 
 
-def lacks_finite_primary(run_dir: Path, status: str, values: Mapping[str, float]) -> bool:
-    """Whether a finished run's evaluation has written every result, yet a value the primary
-    outcome is the mean of is not among ``values``: not a finite number (local MIG is
-    undefined where no factor varies), or unreadable. Evaluating it again would give the same
-    (the evaluation is seeded), and the sweep does not: the run has ended without the primary
-    outcome."""
-    return (status == FINISHED and PRIMARY_KEY not in values
-            and any(part not in values for part in PRIMARY_PARTS)
-            and not missing_metrics(run_dir, _metric_names()))
+def non_finite_part(run_dir: Path, info: RunInfo, part: str) -> float | None:
+    """The value of ``part`` (one of :data:`PRIMARY_PARTS`) that its own result file gives when
+    that file is readable, was evaluated at the registered evaluation seed, and gives it as a
+    number that is not finite (nan, inf); None otherwise (a finite value, an unreadable or
+    missing file, another seed: evaluating again may mend those)."""
+    path = layout.evaluation_path(run_dir, part)
+    scratch: list[str] = []  # what is wrong with the file is noted where its scores are read
+    data = json_object_or_note(path, scratch) if path.is_file() else None
+    if data is None:
+        return None
+    own = data.get(SEED_KEY)
+    if (part == PRIMARY_BASE and isinstance(own, int | str) and str(own).isdigit()
+            and int(own) != EVALUATION_SEEDS[0]):
+        return None
+    found = [record.value for record in records_or_note(data, info, path, scratch)
+             if record.name == PRIMARY_BASE]
+    return found[0] if len(found) == 1 and not math.isfinite(found[0]) else None
+
+
+def non_finite_primary(run_dir: Path, info: RunInfo, status: str,
+                       values: Mapping[str, float]) -> dict[str, float]:
+    """{part: value} when a finished run's evaluation has written every result (the sweep's
+    test) and each value the primary outcome is the mean of that ``values`` lacks is, in its
+    own readable file at the registered seed, not a finite number (local MIG is undefined
+    where no factor varies); else {}. The evaluation is seeded, so evaluating again gives the
+    same and the sweep does not: the run has ended without the primary outcome."""
+    if status != FINISHED or PRIMARY_KEY in values:
+        return {}
+    lacking = [part for part in PRIMARY_PARTS if part not in values]
+    if not lacking or missing_metrics(run_dir, _metric_names()):
+        return {}
+    found = {part: non_finite_part(run_dir, info, part) for part in lacking}
+    return {} if any(value is None for value in found.values()) else found  # type: ignore[misc]
 
 
 def registered_config(arm: str, seed: int = SEEDS[0]) -> dict[str, Any]:
@@ -275,13 +296,15 @@ def read_run(run_dir: Path, notes: list[str]) -> RunRecord | None:
     points = [None, *sorted({b for b in config.get("keep_models_at") or []})]
     values = drop_means_off_seed(add_seed_means({**scores, **trained, **kept}, points),
                                  {**own_seeds, **kept_own_seeds}, run_dir, notes)
-    if lacks_finite_primary(run_dir, status, values):
-        detail = NO_FINITE_PRIMARY
+    non_finite = non_finite_primary(run_dir, info, status, values)
+    if non_finite:
+        detail = ", ".join(f"{part} = {value}" for part, value in non_finite.items())
     return RunRecord(arm=arm, label=ARM_LABELS[arm], method=str(config.get("objective")),
                      gamma=float(config.get("gamma") or 0.0), settings="",
                      run_id=run_dir.name, seed=seed if isinstance(seed, int) else None,
                      status=status, values=values, evaluation_seconds=seconds + kept_seconds,
-                     detail=detail, config=config, trained_on=trained_on)
+                     detail=detail, config=config, trained_on=trained_on,
+                     ended_without_primary=bool(non_finite))
 
 
 def study_run_dirs(study_dir: str | Path) -> list[Path]:
@@ -346,14 +369,15 @@ def closing_blockers(records: Sequence[RunRecord],
     (not started, or unfinished) and the finished ones whose primary outcome is still to be
     evaluated (no evaluation-failure marker, results still to write). A closed study's runs
     have all ended: evaluated, failed, finished with a failed evaluation, or evaluated without
-    a finite primary outcome (:func:`lacks_finite_primary`)."""
+    a finite primary outcome (:func:`non_finite_primary`)."""
     def ended(record: RunRecord) -> bool:
         if record.status == FAILED or is_evaluated(record.status, record.values):
             return True
+        if record.ended_without_primary:
+            return True
         folder = run_dirs.get((record.arm, record.seed))
         return (record.status == FINISHED and folder is not None
-                and (layout.evaluation_failed_path(folder).is_file()
-                     or lacks_finite_primary(folder, record.status, record.values)))
+                and layout.evaluation_failed_path(folder).is_file())
 
     return [r for r in records if not ended(r)]
 
@@ -376,6 +400,7 @@ def run_entry(record: RunRecord, times: tuple[str | None, str | None] = (None, N
     return {"arm": record.arm, "label": record.label, "seed": record.seed,
             "run_id": record.run_id, "status": record.status, "detail": record.detail,
             "evaluated": is_evaluated(record.status, record.values),
+            "ended_without_primary": record.ended_without_primary,
             "dataset": record.config.get("dataset"),
             "num_batches": end if isinstance(end, int) else None,
             "values": final,

@@ -52,6 +52,17 @@ ALPHA = 0.05
 CONFIDENCE = 0.95
 #: The progress status of a finished run whose primary outcome is not (all) there.
 NOT_EVALUATED = "finished, primary outcome not evaluated"
+#: ... and of one whose evaluation gave it as a number that is not finite (it has ended).
+NOT_FINITE = "finished, evaluated without a finite primary outcome"
+
+
+def waiting_state(run: Mapping[str, Any]) -> str:
+    """The state of a run without the primary outcome: its training status, else (finished)
+    :data:`NOT_FINITE` or :data:`NOT_EVALUATED`. A summary.json written before
+    ``ended_without_primary`` existed lacks it (False)."""
+    if run["status"] != FINISHED:
+        return str(run["status"])
+    return NOT_FINITE if run.get("ended_without_primary") else NOT_EVALUATED
 #: The pre-registered hypotheses: (name, arm a, arm b); each tests mean(a) = mean(b).
 HYPOTHESES = (("H1", JL1_ARM, BETA_RAMP_ARM), ("H2", JL1_ARM, BETA_VAE_ARM))
 #: The values of the learning curves: the kept scores, their evaluation-seed means first.
@@ -103,8 +114,7 @@ def progress(data: Mapping[str, Any]) -> dict[str, Any]:
         arms.append({"arm": arm, "label": data["arm_labels"][arm], "registered": len(runs),
                      "evaluated": sum(_evaluated(run) for run in runs), "states": states})
     waiting = [{"arm": run["arm"], "label": run["label"], "seed": run["seed"],
-                "status": (run["status"] if run["status"] != FINISHED
-                           else NOT_EVALUATED),
+                "status": waiting_state(run),
                 "detail": run["detail"]}
                for run in data["runs"] if not _evaluated(run)]
     expected = len(data["seeds"])
@@ -259,7 +269,7 @@ def deviations(data: Mapping[str, Any], complete: bool) -> list[str]:
         return lines
     for run in data["runs"]:
         if not run["evaluated"]:
-            state = run["status"] if run["status"] != FINISHED else NOT_EVALUATED
+            state = waiting_state(run)
             lines.append(f"{run['label']} seed {run['seed']} has no primary outcome ({state}"
                          + (f": {run['detail']}" if run["detail"] else "")
                          + "): the study was closed without it (--close-with-failures), the "

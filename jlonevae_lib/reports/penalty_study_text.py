@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jlonevae_lib.reports.penalty_study import NO_FINITE_PRIMARY
-from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED, runs_text
+from jlonevae_lib.reports.penalty_study_stats import NOT_EVALUATED, NOT_FINITE, runs_text
 from jlonevae_lib.reports.records import (
     FAILED,
     HELDOUT_BCE,
@@ -115,8 +114,7 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
                   "drop: once every run has ended, `python -m "
                   "jlonevae_lib.cli.penalty_study_summary --close-with-failures` reports the "
                   "tests on the other runs and names it.**", ""]
-    ended = [run for run in state["waiting"]
-             if run["status"] == NOT_EVALUATED and run["detail"] == NO_FINITE_PRIMARY]
+    ended = [run for run in state["waiting"] if run["status"] == NOT_FINITE]
     if ended:
         runs = ", ".join(f"{run['label']} seed {run['seed']}" for run in ended)
         lines += [f"**{len(ended)} run{'s' if len(ended) != 1 else ''} evaluated without a "
@@ -126,14 +124,16 @@ def incomplete_lines(summary: Mapping[str, Any]) -> list[str]:
                   "jlonevae_lib.cli.penalty_study_summary --close-with-failures` reports the "
                   f"tests on the other runs and names {'them' if len(ended) != 1 else 'it'}.**",
                   ""]
-    unevaluated = [run for run in state["waiting"]
-                   if run["status"] == NOT_EVALUATED and run not in ended]
+    unevaluated = [run for run in state["waiting"] if run["status"] == NOT_EVALUATED]
     if unevaluated:
         count = len(unevaluated)
         lines += [f"{count} finished run{'s' if count != 1 else ''} without the primary outcome: "
                   f"`jlonevae-sweep run {NAME} --stages evaluate` evaluates "
                   f"{'them' if count != 1 else 'it'} (`jlonevae-sweep status {NAME}` shows a "
-                  "failed evaluation and why; `--retry-failed` runs it again).", ""]
+                  "failed evaluation and why; `--retry-failed` runs it again). A result that "
+                  "is there but cannot be used (unreadable, or at another evaluation seed: the "
+                  "notes say which) is computed again only with `jlonevae-evaluate RUN "
+                  "--overwrite`, as its note says.", ""]
     return lines
 
 

@@ -89,6 +89,9 @@ class RunRecord:
         detail: what is wrong or missing, for the status column ("" when nothing).
         config: the run's ``config.json`` (empty when unreadable or not started).
         trained_on: device and torch version from ``DONE`` ("" when unfinished).
+        ended_without_primary: finished and evaluated, but the score a pre-registered test
+            uses is not a finite number (``cpu_penalty_study``: evaluating again gives the
+            same, so the run has ended without it).
     """
 
     arm: str
@@ -104,6 +107,7 @@ class RunRecord:
     detail: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
     trained_on: str = ""
+    ended_without_primary: bool = False
 
 
 # ------------------------------------------------------------------------------ the table

@@ -17,16 +17,21 @@ import scipy.stats
 
 from jlonevae_lib.cli import penalty_study_summary as cli
 from jlonevae_lib.reports.penalty_study import (
-    NO_FINITE_PRIMARY,
     PRIMARY_KEY,
     load_summary,
     read_run,
     registered_config,
 )
-from jlonevae_lib.reports.penalty_study_stats import primary_analysis, summarise
+from jlonevae_lib.reports.penalty_study_stats import (
+    NOT_EVALUATED,
+    NOT_FINITE,
+    primary_analysis,
+    summarise,
+)
 from jlonevae_lib.reports.penalty_study_text import hypothesis_line, primary_table
 from jlonevae_lib.reports.text import p_text
 from jlonevae_lib.runs import layout
+from jlonevae_lib.runs.results import SEED_KEY
 from jlonevae_lib.sweep.penalty_study import (
     ARM_LABELS,
     ARMS,
@@ -626,37 +631,56 @@ def write_every_result(run_dir: Path) -> None:
                        {"evaluation_results.elapsed_time": 1.0})
 
 
-def test_a_run_evaluated_without_a_finite_primary_outcome_has_ended(tmp_path: Path) -> None:
+def test_a_run_evaluated_without_a_finite_primary_outcome_has_ended(tmp_path: Path,
+                                                                     capsys) -> None:
     """Local MIG not a number at one evaluation seed, every result written: evaluating again
     would give the same, so the incomplete report does not ask for it; the run counts as ended
-    and a study closed with it names it and why."""
+    and a study closed with it names it and why. An unreadable result, or a non-finite one at
+    another evaluation seed, may be mended by evaluating again: such a run has not ended."""
     root, out = tmp_path / "study", tmp_path / "results"
     dirs = write_study(root, {})
-    write_json(layout.evaluation_path(dirs[0], "local_mig_0_1_evalseed1"),  # JL1-VAE seed 1
-               local_json("local_mig", 0.1, float("nan")))
+    part = layout.evaluation_path(dirs[0], "local_mig_0_1_evalseed1")  # JL1-VAE seed 1
+    write_json(part, local_json("local_mig", 0.1, float("nan")))
     write_every_result(dirs[0])
     summary = summarise_folder(root, out)
     assert not summary["complete"] and summary["primary"] is None
     (waiting,) = summary["progress"]["waiting"]
-    assert (waiting["arm"], waiting["seed"], waiting["detail"]) == (JL1_ARM, 1,
-                                                                    NO_FINITE_PRIMARY)
+    assert (waiting["arm"], waiting["seed"], waiting["status"], waiting["detail"]) == (
+        JL1_ARM, 1, NOT_FINITE, "local_mig_0_1_evalseed1 = nan")
+    assert [run["ended_without_primary"] for run in summary["runs"]].count(True) == 1
     readme = (out / "README.md").read_text()
     assert "1 run evaluated without a finite primary outcome" in readme
     assert "--stages evaluate" not in readme
-    assert any("local_mig_0_1_evalseed1 = nan" in note for note in summary["notes"])
     closed = summarise_folder(root, out, "--close-with-failures")
     assert closed["reported"] and closed["primary"]["H1"]["n_a"] == 9
-    assert any(line.startswith(f"{ARM_LABELS[JL1_ARM]} seed 1 has no primary outcome "
-                               f"(finished, primary outcome not evaluated: {NO_FINITE_PRIMARY})")
+    assert any(line.startswith(f"{ARM_LABELS[JL1_ARM]} seed 1 has no primary outcome ("
+                               f"{NOT_FINITE}: local_mig_0_1_evalseed1 = nan)")
                for line in closed["deviations"])
+    # Not ended: the file unreadable, or the seed-0 value non-finite at another seed.
+    base = layout.evaluation_path(dirs[0], "local_mig_0_1")
+    for broken in ("unreadable", "another seed"):
+        if broken == "unreadable":
+            part.write_text("{not json")
+        else:
+            write_json(part, local_json("local_mig", 0.1, 0.07))
+            write_json(base, {**local_json("local_mig", 0.1, float("nan")), SEED_KEY: 1})
+        summary = summarise_folder(root, out)
+        (waiting,) = summary["progress"]["waiting"]
+        assert waiting["status"] == NOT_EVALUATED, broken
+        with pytest.raises(SystemExit):
+            summarise_folder(root, out, "--close-with-failures")
+        assert f"{ARM_LABELS[JL1_ARM]} seed 1: evaluation to do" in capsys.readouterr().err
 
 
 def test_the_report_names_the_code_that_wrote_it(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """summary.json's machine entry: this checkout's commit (tests run from a git clone), or
-    "unknown" where git cannot say."""
+    """summary.json's machine entry: this checkout's commit, or "unknown" where git cannot
+    say."""
     import re
     import subprocess
+
+    if not (Path(cli.__file__).resolve().parents[2] / ".git").exists():
+        pytest.skip("not a git checkout: the commit is unknown here")
 
     root, out = tmp_path / "study", tmp_path / "results"
     write_study(root, {ARM: () for ARM in ARMS})
@@ -669,4 +693,4 @@ def test_the_report_names_the_code_that_wrote_it(tmp_path: Path,
         raise subprocess.CalledProcessError(128, "git")
 
     monkeypatch.setattr(subprocess, "run", no_git)
-    assert cli.code_commit() == "unknown (not a git checkout)"
+    assert cli.code_commit() == "unknown (git gave no commit)"
