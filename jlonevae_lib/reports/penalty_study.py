@@ -137,8 +137,9 @@ def non_finite_primary(run_dir: Path, info: RunInfo, status: str,
     lacking = [part for part in PRIMARY_PARTS if part not in values]
     if not lacking or missing_metrics(run_dir, _metric_names()):
         return {}
-    found = {part: non_finite_part(run_dir, info, part) for part in lacking}
-    return {} if any(value is None for value in found.values()) else found  # type: ignore[misc]
+    found = {part: value for part in lacking
+             if (value := non_finite_part(run_dir, info, part)) is not None}
+    return found if len(found) == len(lacking) else {}
 
 
 def registered_config(arm: str, seed: int = SEEDS[0]) -> dict[str, Any]:

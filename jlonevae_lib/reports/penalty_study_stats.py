@@ -54,15 +54,6 @@ CONFIDENCE = 0.95
 NOT_EVALUATED = "finished, primary outcome not evaluated"
 #: ... and of one whose evaluation gave it as a number that is not finite (it has ended).
 NOT_FINITE = "finished, evaluated without a finite primary outcome"
-
-
-def waiting_state(run: Mapping[str, Any]) -> str:
-    """The state of a run without the primary outcome: its training status, else (finished)
-    :data:`NOT_FINITE` or :data:`NOT_EVALUATED`. A summary.json written before
-    ``ended_without_primary`` existed lacks it (False)."""
-    if run["status"] != FINISHED:
-        return str(run["status"])
-    return NOT_FINITE if run.get("ended_without_primary") else NOT_EVALUATED
 #: The pre-registered hypotheses: (name, arm a, arm b); each tests mean(a) = mean(b).
 HYPOTHESES = (("H1", JL1_ARM, BETA_RAMP_ARM), ("H2", JL1_ARM, BETA_VAE_ARM))
 #: The values of the learning curves: the kept scores, their evaluation-seed means first.
@@ -99,6 +90,15 @@ def primary_analysis(values: Mapping[str, Sequence[float]], alpha: float = ALPHA
 
 def _evaluated(run: Mapping[str, Any]) -> bool:
     return bool(run["evaluated"])
+
+
+def waiting_state(run: Mapping[str, Any]) -> str:
+    """The state of a run without the primary outcome: its training status, else (finished)
+    :data:`NOT_FINITE` or :data:`NOT_EVALUATED`. A summary.json written before
+    ``ended_without_primary`` existed lacks it (False)."""
+    if run["status"] != FINISHED:
+        return str(run["status"])
+    return NOT_FINITE if run.get("ended_without_primary") else NOT_EVALUATED
 
 
 def progress(data: Mapping[str, Any]) -> dict[str, Any]:
