@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from jlonevae_lib.cli import natural_images_summary, seven_arms_summary, study_summary
+from jlonevae_lib.cli import (
+    natural_images_summary,
+    penalty_study_summary,
+    seven_arms_summary,
+    study_summary,
+)
 from jlonevae_lib.evaluate.statistics import holm_adjust
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +48,10 @@ RENDERINGS: dict[str, tuple[Callable[[Sequence[str]], int], list[str], tuple[str
                             "--results-dir", "results/natural_images_20k",
                             "--noise-reference", "results/natural_images/summary.json"],
                            ("summary.json", "summary.md", "README.md")),
+    "cpu_penalty_study": (penalty_study_summary.main,
+                          ["--from-summary", "results/cpu_penalty_study/summary.json",
+                           "--output-dir", "results/cpu_penalty_study"],
+                          ("summary.json", "summary.md", "README.md")),
 }
 
 
